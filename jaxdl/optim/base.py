@@ -1,0 +1,140 @@
+"""The optimizer interface: gradient transformations, chaining, step counts and applying updates.
+
+An optimizer is a :class:`GradientTransformation`, a pair of pure functions
+
+    state = init(params)
+    updates, state = update(grads, state, params=None)
+
+and ``apply_updates(params, updates)`` computes ``params + updates``. Optimizers are short
+``chain``s of transformations ending in ``scale_by_learning_rate``, which negates, so the final
+step is a plain addition.
+
+Hyperparameters may be Python floats, JAX arrays or tracers (one value per member of a vmapped
+sweep); the learning rate may also be a schedule, a function of the step count. Construction does
+only cheap, trace-safe work: checks on concrete values (skipped for tracers) and closures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl.checks import check_positive
+
+PyTree = Any
+Schedule = Callable[[jax.Array], jax.Array]
+LearningRate = float | jax.Array | Schedule
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+class GradientTransformation(NamedTuple):
+    """``init(params) -> state`` and ``update(grads, state, params=None) -> (updates, state)``."""
+
+    init: Callable[[PyTree], PyTree]
+    update: Callable[..., tuple[PyTree, PyTree]]
+
+
+class EmptyState(NamedTuple):
+    """State of a transformation that keeps nothing between steps."""
+
+
+def init_empty(params: PyTree) -> EmptyState:
+    """``init`` of a stateless transformation."""
+    del params
+    return EmptyState()
+
+
+def zero_count() -> jax.Array:
+    """A fresh step count: int32 zero."""
+    return jnp.zeros([], jnp.int32)
+
+
+def safe_increment(count: jax.Array) -> jax.Array:
+    """``count + 1`` that saturates at the int32 maximum instead of wrapping to negative."""
+    count = jnp.asarray(count, jnp.int32)
+    return jnp.where(count < _INT32_MAX, count + 1, _INT32_MAX).astype(jnp.int32)
+
+
+def check_same_tree(name: str, tree: PyTree, reference: PyTree, reference_name: str) -> None:
+    """Raise ``ValueError`` unless ``tree`` has the structure and leaf shapes of ``reference``.
+
+    Structures and shapes are static, so this check also runs under ``jit`` and ``vmap``.
+    """
+    got, expected = jax.tree.structure(tree), jax.tree.structure(reference)
+    if got != expected:
+        raise ValueError(
+            f"{name} must have the same tree structure as {reference_name}; "
+            f"expected {expected}, got {got}"
+        )
+    pairs = zip(jax.tree_util.tree_leaves_with_path(tree), jax.tree.leaves(reference), strict=True)
+    for (path, leaf), ref in pairs:
+        if jnp.shape(leaf) != jnp.shape(ref):
+            raise ValueError(
+                f"{name}{jax.tree_util.keystr(path)} has shape {jnp.shape(leaf)}, "
+                f"expected {jnp.shape(ref)} as in {reference_name}"
+            )
+
+
+def check_learning_rate(learning_rate: Any, name: str = "learning_rate") -> None:
+    """A learning rate is a positive finite number/array (checked when concrete) or a schedule."""
+    if callable(learning_rate):
+        return
+    if isinstance(learning_rate, str | bytes) or learning_rate is None:
+        raise TypeError(
+            f"{name} must be a positive number, a JAX array or a schedule "
+            f"(a function of the step count), got {learning_rate!r}"
+        )
+    check_positive(name, learning_rate)
+
+
+def current_learning_rate(learning_rate: LearningRate, count: Any) -> jax.Array:
+    """The learning rate used by the update after ``count`` updates: ``schedule(count)`` or the
+    constant itself (handy for logging the learning rate in a training history)."""
+    if callable(learning_rate):
+        return jnp.asarray(learning_rate(jnp.asarray(count, jnp.int32)))
+    return jnp.asarray(learning_rate)
+
+
+def chain(*transforms: GradientTransformation) -> GradientTransformation:
+    """Compose transformations left to right: ``u <- t_k(...t_1(grads))``; state is a tuple of the
+    inner states, one per transformation."""
+    for i, t in enumerate(transforms):
+        if not isinstance(t, GradientTransformation):
+            raise TypeError(
+                f"chain argument {i} must be a GradientTransformation, got {type(t).__name__}"
+            )
+
+    def init(params: PyTree) -> tuple:
+        return tuple(t.init(params) for t in transforms)
+
+    def update(grads: PyTree, state: tuple, params: PyTree = None) -> tuple[PyTree, tuple]:
+        if not isinstance(state, tuple) or len(state) != len(transforms):
+            raise ValueError(
+                f"state must be the tuple of {len(transforms)} inner states made by this chain's "
+                f"init, got {type(state).__name__}"
+            )
+        new_state = []
+        for t, s in zip(transforms, state, strict=True):
+            grads, s = t.update(grads, s, params)
+            new_state.append(s)
+        return grads, tuple(new_state)
+
+    return GradientTransformation(init, update)
+
+
+def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
+    """``params + updates`` leaf by leaf, the sum computed in at least float32 and cast back to
+    each parameter's dtype."""
+    check_same_tree("updates", updates, params, "params")
+
+    def leaf(p, u):
+        p, u = jnp.asarray(p), jnp.asarray(u)
+        dtype = jnp.result_type(p.dtype, u.dtype, jnp.float32)
+        return (p.astype(dtype) + u.astype(dtype)).astype(p.dtype)
+
+    return jax.tree.map(leaf, params, updates)

@@ -1,0 +1,116 @@
+"""Learning-rate decay schedules: functions ``lr(t)`` of the step count ``t``.
+
+``t`` counts updates already made (0 on the first update). ``transition_steps`` sets how many
+steps make one "epoch" of the decay: with ``transition_steps`` = mini-batches per epoch, the
+ratio ``t / transition_steps`` is the (0-based) epoch number of the course's formulas, and with
+``staircase=True`` its floor is used, so the rate changes only every ``transition_steps`` steps
+(the course's "fixed interval" scheduling).
+
+Values (``init_value``, ``decay_rate``, ``k``, scales) may be traced; ``staircase`` and the
+boundaries of :func:`piecewise_constant` are static Python values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxdl.checks import check_finite, check_positive, check_range
+from jaxdl.optim.base import Schedule
+
+
+def _epochs(count: Any, transition_steps: Any, staircase: bool) -> jax.Array:
+    """``t / transition_steps`` as a float, floored when ``staircase``."""
+    ratio = jnp.asarray(count, jnp.result_type(float)) / transition_steps
+    return jnp.floor(ratio) if staircase else ratio
+
+
+def _check_common(init_value: Any, transition_steps: Any, staircase: bool = False) -> None:
+    check_positive("init_value", init_value)
+    check_positive("transition_steps", transition_steps)
+    if not isinstance(staircase, bool):
+        raise TypeError(f"staircase must be True or False, got {staircase!r}")
+
+
+def constant(value: Any) -> Schedule:
+    """``lr(t) = value``."""
+    check_positive("value", value)
+
+    def schedule(count: Any) -> jax.Array:
+        del count
+        return jnp.asarray(value, jnp.result_type(float))
+
+    return schedule
+
+
+def inverse_time_decay(
+    init_value: Any, decay_rate: Any, transition_steps: Any = 1, staircase: bool = False
+) -> Schedule:
+    """``lr(t) = init_value / (1 + decay_rate * t / transition_steps)`` (the ratio floored when
+    ``staircase``: ``init_value / (1 + decay_rate * floor(t / transition_steps))``)."""
+    _check_common(init_value, transition_steps, staircase)
+    check_finite("decay_rate", decay_rate)
+    check_range("decay_rate", decay_rate, 0.0)
+
+    def schedule(count: Any) -> jax.Array:
+        return init_value / (1 + decay_rate * _epochs(count, transition_steps, staircase))
+
+    return schedule
+
+
+def exponential_decay(
+    init_value: Any, decay_rate: Any, transition_steps: Any = 1, staircase: bool = False
+) -> Schedule:
+    """``lr(t) = init_value * decay_rate ** (t / transition_steps)`` (the exponent floored when
+    ``staircase``), ``0 < decay_rate <= 1``."""
+    _check_common(init_value, transition_steps, staircase)
+    check_range("decay_rate", decay_rate, 0.0, 1.0, low_open=True)
+
+    def schedule(count: Any) -> jax.Array:
+        return init_value * decay_rate ** _epochs(count, transition_steps, staircase)
+
+    return schedule
+
+
+def inverse_sqrt_decay(init_value: Any, k: Any, transition_steps: Any = 1) -> Schedule:
+    """``lr(t) = init_value * k / sqrt(1 + t / transition_steps)``."""
+    _check_common(init_value, transition_steps)
+    check_positive("k", k)
+
+    def schedule(count: Any) -> jax.Array:
+        return init_value * k / jnp.sqrt(1 + _epochs(count, transition_steps, False))
+
+    return schedule
+
+
+def piecewise_constant(init_value: Any, boundaries_and_scales: Mapping[int, Any]) -> Schedule:
+    """Hand-set discrete decay: ``lr(t) = init_value * prod(scale_b for boundary b <= t)``.
+
+    ``boundaries_and_scales`` maps step counts (non-negative Python ints) to positive factors,
+    e.g. ``{1000: 0.1, 2000: 0.1}`` divides the rate by 10 at step 1000 and again at 2000.
+    """
+    check_positive("init_value", init_value)
+    if not isinstance(boundaries_and_scales, Mapping):
+        raise TypeError(
+            "boundaries_and_scales must be a mapping {step: scale}, "
+            f"got {type(boundaries_and_scales).__name__}"
+        )
+    for boundary, scale in boundaries_and_scales.items():
+        if isinstance(boundary, bool) or not isinstance(boundary, int) or boundary < 0:
+            raise ValueError(
+                f"boundaries_and_scales keys must be non-negative int step counts, got {boundary!r}"
+            )
+        check_positive(f"boundaries_and_scales[{boundary}]", scale)
+    steps = sorted(boundaries_and_scales)
+
+    def schedule(count: Any) -> jax.Array:
+        count = jnp.asarray(count)
+        value = jnp.asarray(init_value, jnp.result_type(float))
+        for boundary in steps:
+            value = jnp.where(count >= boundary, value * boundaries_and_scales[boundary], value)
+        return value
+
+    return schedule

@@ -1,0 +1,208 @@
+"""The building blocks of the optimizers: EWA-based rescalings, L2 terms and the learning rate.
+
+Every transformation maps updates to updates of the same tree and dtype. Moments are stored in at
+least float32 (float32 for bfloat16/float16/float32 params, float64 for float64 params) because a
+bfloat16 average loses the small ``(1 - beta) * g`` increments; updates are computed in that dtype
+and cast back to the gradient's dtype. Exponentially weighted averages come from :mod:`jaxdl.ewa`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxdl import ewa
+from jaxdl.checks import check_beta, check_finite, check_positive, check_range
+from jaxdl.ewa import _compute_dtype as moment_dtype
+from jaxdl.optim.base import (
+    EmptyState,
+    GradientTransformation,
+    LearningRate,
+    PyTree,
+    check_learning_rate,
+    check_same_tree,
+    init_empty,
+    safe_increment,
+    zero_count,
+)
+
+_STATE = "the optimizer state (built by init(params))"
+
+
+class ScaleByMomentumState(NamedTuple):
+    """First moment ``mu`` (EWA of the gradients)."""
+
+    mu: PyTree
+
+
+class ScaleByRmsState(NamedTuple):
+    """Second moment ``nu`` (EWA of the squared gradients)."""
+
+    nu: PyTree
+
+
+class ScaleByAdamState(NamedTuple):
+    """Step count ``count`` (int32, updates made so far) and both moments."""
+
+    count: jax.Array
+    mu: PyTree
+    nu: PyTree
+
+
+class ScaleByScheduleState(NamedTuple):
+    """Step count ``count`` (int32) at which the learning-rate schedule is evaluated next."""
+
+    count: jax.Array
+
+
+def _zeros_moment(params: PyTree) -> PyTree:
+    return jax.tree.map(lambda p: jnp.zeros(jnp.shape(p), moment_dtype(jnp.result_type(p))), params)
+
+
+def _squares(grads: PyTree, like: PyTree) -> PyTree:
+    """``g**2`` formed in the moment dtype (squaring in bfloat16 first would lose precision)."""
+    return jax.tree.map(lambda g, m: jnp.square(jnp.asarray(g).astype(m.dtype)), grads, like)
+
+
+def _normalized(mu: PyTree, nu: PyTree, eps: Any, grads: PyTree) -> PyTree:
+    """``mu / (sqrt(nu) + eps)`` leaf by leaf, cast to the gradient's dtype."""
+    return jax.tree.map(
+        lambda m, n, g: (m / (jnp.sqrt(n) + eps)).astype(jnp.result_type(g)), mu, nu, grads
+    )
+
+
+def scale_by_momentum(beta: Any = 0.9) -> GradientTransformation:
+    """Momentum in the EWA form: ``v = beta * v + (1 - beta) * g``; the update is ``v``.
+
+    Followed by ``W -= lr * v`` this is heavy-ball momentum ``m = beta * m + g``,
+    ``W -= lr' * m`` with ``lr' = lr * (1 - beta)`` (because ``v = (1 - beta) * m``).
+    No bias correction (``v`` starts at 0). State: :class:`ScaleByMomentumState`.
+    """
+    check_beta("beta", beta)
+
+    def init(params: PyTree) -> ScaleByMomentumState:
+        return ScaleByMomentumState(mu=_zeros_moment(params))
+
+    def update(grads: PyTree, state: ScaleByMomentumState, params: PyTree = None):
+        del params
+        check_same_tree("grads", grads, state.mu, _STATE)
+        mu = ewa.update(state.mu, grads, beta)
+        updates = jax.tree.map(lambda m, g: m.astype(jnp.result_type(g)), mu, grads)
+        return updates, ScaleByMomentumState(mu=mu)
+
+    return GradientTransformation(init, update)
+
+
+def scale_by_rms(beta: Any = 0.9, eps: Any = 1e-8) -> GradientTransformation:
+    """RMSprop scaling: ``s = beta * s + (1 - beta) * g**2``; the update is ``g / (sqrt(s) + eps)``
+    (``eps`` outside the square root). No bias correction. State: :class:`ScaleByRmsState`."""
+    check_beta("beta", beta)
+    check_positive("eps", eps)
+
+    def init(params: PyTree) -> ScaleByRmsState:
+        return ScaleByRmsState(nu=_zeros_moment(params))
+
+    def update(grads: PyTree, state: ScaleByRmsState, params: PyTree = None):
+        del params
+        check_same_tree("grads", grads, state.nu, _STATE)
+        nu = ewa.update(state.nu, _squares(grads, state.nu), beta)
+        moment_grads = jax.tree.map(lambda g, n: jnp.asarray(g).astype(n.dtype), grads, nu)
+        return _normalized(moment_grads, nu, eps, grads), ScaleByRmsState(nu=nu)
+
+    return GradientTransformation(init, update)
+
+
+def scale_by_adam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8) -> GradientTransformation:
+    """Adam scaling with bias correction, the step count ``t`` starting at 1::
+
+        v = b1 * v + (1 - b1) * g            v_hat = v / (1 - b1**t)
+        s = b2 * s + (1 - b2) * g**2         s_hat = s / (1 - b2**t)
+        update = v_hat / (sqrt(s_hat) + eps)
+
+    State: :class:`ScaleByAdamState` (``count`` = t after the update, saturating at int32 max).
+    """
+    check_beta("b1", b1)
+    check_beta("b2", b2)
+    check_positive("eps", eps)
+
+    def init(params: PyTree) -> ScaleByAdamState:
+        zeros = _zeros_moment(params)
+        return ScaleByAdamState(count=zero_count(), mu=zeros, nu=zeros)
+
+    def update(grads: PyTree, state: ScaleByAdamState, params: PyTree = None):
+        del params
+        check_same_tree("grads", grads, state.mu, _STATE)
+        count = safe_increment(state.count)
+        mu = ewa.update(state.mu, grads, b1)
+        nu = ewa.update(state.nu, _squares(grads, state.nu), b2)
+        updates = _normalized(ewa.debias(mu, b1, count), ewa.debias(nu, b2, count), eps, grads)
+        return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
+
+    return GradientTransformation(init, update)
+
+
+def add_l2(lambd: Any) -> GradientTransformation:
+    """Add the L2 term ``lambd * W`` to the updates: ``u = u + lambd * W`` (every leaf of params).
+
+    Placed before the rescaling (on the raw gradient) this is coupled L2 regularization, the
+    gradient of ``lambd / 2 * ||W||**2``; the course's cost ``lambd / (2 m) * sum ||W||_F**2``
+    corresponds to ``add_l2(lambd / m)``. Placed after the rescaling (as in :func:`adamw`) it is
+    decoupled weight decay. Needs ``params`` in ``update``. State: :class:`EmptyState`.
+    """
+    check_finite("lambd", lambd)
+    check_range("lambd", lambd, 0.0)
+
+    def update(updates: PyTree, state: EmptyState, params: PyTree = None):
+        if params is None:
+            raise ValueError(
+                "add_l2 (L2 / weight decay) needs params: call update(grads, state, params)"
+            )
+        check_same_tree("params", params, updates, "grads")
+
+        def leaf(u, p):
+            u, p = jnp.asarray(u), jnp.asarray(p)
+            dtype = jnp.result_type(u.dtype, jnp.float32)
+            return (u.astype(dtype) + lambd * p.astype(dtype)).astype(u.dtype)
+
+        return jax.tree.map(leaf, updates, params), state
+
+    return GradientTransformation(init_empty, update)
+
+
+def scale_by_learning_rate(learning_rate: LearningRate) -> GradientTransformation:
+    """The final step: ``updates = -lr * u``, so that ``apply_updates`` adds them (``W -= lr * u``).
+
+    ``learning_rate`` is a positive number/array or a schedule ``lr(t)``, evaluated at
+    ``t`` = the number of updates already made (0 on the first update); a schedule keeps that count
+    in :class:`ScaleByScheduleState`, a constant keeps :class:`EmptyState`.
+    """
+    check_learning_rate(learning_rate)
+
+    def scaled(updates: PyTree, lr: Any) -> PyTree:
+        def leaf(u):
+            u = jnp.asarray(u)
+            dtype = jnp.result_type(u.dtype, jnp.float32)
+            return (-jnp.asarray(lr, dtype) * u.astype(dtype)).astype(u.dtype)
+
+        return jax.tree.map(leaf, updates)
+
+    if callable(learning_rate):
+
+        def init(params: PyTree) -> ScaleByScheduleState:
+            del params
+            return ScaleByScheduleState(count=zero_count())
+
+        def update(updates: PyTree, state: ScaleByScheduleState, params: PyTree = None):
+            del params
+            lr = learning_rate(state.count)
+            return scaled(updates, lr), ScaleByScheduleState(count=safe_increment(state.count))
+
+        return GradientTransformation(init, update)
+
+    def update_constant(updates: PyTree, state: EmptyState, params: PyTree = None):
+        del params
+        return scaled(updates, learning_rate), state
+
+    return GradientTransformation(init_empty, update_constant)
