@@ -20,8 +20,6 @@ from sklearn import datasets as _sk
 from jaxdl.checks import check_range
 from jaxdl.data import normalize as norm
 
-DIGITS_SIZE = 1797
-
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
