@@ -1,0 +1,121 @@
+"""Input validation shared by every module: one clear error per kind of bad input.
+
+Checks run on concrete values only (outside ``jit``); under tracing a value is unknown, so the
+check is skipped and the caller's outer (eager) entry point is responsible for it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def is_concrete(value: Any) -> bool:
+    """True when ``value`` holds a known number (not a tracer inside ``jit``/``vmap``)."""
+    return not isinstance(value, jax.core.Tracer)
+
+
+def _values(name: str, value: Any) -> np.ndarray | None:
+    if not is_concrete(value) or callable(value):
+        return None
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}") from err
+
+
+def check_finite(name: str, value: Any) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` holds NaN or inf."""
+    arr = _values(name, value)
+    if arr is not None and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(
+            f"{name} contains {bad} NaN/inf value(s); clean or impute the data before training"
+        )
+
+
+def check_range(
+    name: str,
+    value: Any,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """Raise ``ValueError`` unless every concrete entry of ``value`` lies in the interval.
+
+    The interval is ``[low, high]``; ``low_open``/``high_open`` exclude an end point.
+    """
+    arr = _values(name, value)
+    if arr is None:
+        return
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    interval = f"{left}{low}, {high}{right}"
+    ok = np.isfinite(arr) | np.isinf(arr) & ~np.isnan(arr)
+    ok &= (arr > low) if low_open else (arr >= low)
+    ok &= (arr < high) if high_open else (arr <= high)
+    if not np.all(ok):
+        shown = arr if arr.ndim == 0 else arr[~ok]
+        raise ValueError(f"{name} must lie in {interval}, got {shown.tolist()}")
+
+
+def check_positive(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless a concrete ``value`` is finite and > 0."""
+    check_finite(name, value)
+    check_range(name, value, 0.0, math.inf, low_open=True)
+
+
+def check_beta(name: str, value: Any) -> None:
+    """EWA decay rates live in ``[0, 1)``."""
+    check_range(name, value, 0.0, 1.0, high_open=True)
+
+
+def check_keep_prob(value: Any) -> None:
+    """Dropout keep probabilities live in ``(0, 1]``."""
+    check_range("keep_prob", value, 0.0, 1.0, low_open=True)
+
+
+def check_features(name: str, x: Any, width: int | None = None) -> None:
+    """``x`` must be a non-empty 2-D array ``(samples, features)`` of the expected width."""
+    shape = np.shape(x)
+    if len(shape) != 2:
+        raise ValueError(
+            f"{name} must be 2-D (samples, features), got shape {shape}; "
+            "reshape with x.reshape(len(x), -1)"
+        )
+    if shape[0] == 0:
+        raise ValueError(f"{name} is empty (0 samples); pass at least one sample")
+    if width is not None and shape[1] != width:
+        raise ValueError(
+            f"{name} has {shape[1]} features per sample but the model expects {width}; "
+            "change the first layer size or the data"
+        )
+
+
+def check_labels(name: str, y: Any, num_classes: int) -> None:
+    """Integer labels in ``[0, num_classes)`` (or one-hot rows of width ``num_classes``)."""
+    dtype = np.asarray(y).dtype if is_concrete(y) else y.dtype
+    shape = np.shape(y)
+    if len(shape) == 2:
+        if shape[1] != num_classes:
+            raise ValueError(f"{name} is one-hot of width {shape[1]}, expected {num_classes}")
+        return
+    if len(shape) != 1:
+        raise ValueError(f"{name} must be 1-D integer labels or 2-D one-hot, got shape {shape}")
+    if not np.issubdtype(dtype, np.integer):
+        raise TypeError(
+            f"{name} must hold integer class labels, got dtype {dtype}; use y.astype(int)"
+        )
+    if is_concrete(y) and shape[0]:
+        arr = np.asarray(y)
+        low, high = int(arr.min()), int(arr.max())
+        if low < 0 or high >= num_classes:
+            raise ValueError(
+                f"{name} must lie in [0, {num_classes}), got labels from {low} to {high}; "
+                "check the number of output units"
+            )

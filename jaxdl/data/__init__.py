@@ -1,0 +1,1 @@
+"""Data: normalization with training statistics, built-in datasets, mini-batches."""

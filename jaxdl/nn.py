@@ -1,0 +1,136 @@
+"""The multilayer perceptron: a frozen, hashable config plus pure ``init`` and ``apply``.
+
+For each hidden layer l (activations are batch-first, ``x @ W``):
+
+    z_l = a_{l-1} @ W_l + b_l            (or batch_norm(a_{l-1} @ W_l) with gamma_l, beta_l)
+    a_l = g(z_l)                          (relu, leaky_relu, tanh or sigmoid)
+    a_l = dropout(a_l, keep_prob)         (training only, when enabled)
+
+and the output layer is linear, ``logits = a_{L-1} @ W_L + b_L``. With batch norm a hidden layer
+has no bias: the mean subtraction cancels it and ``beta`` takes its place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxdl import batchnorm, init
+from jaxdl.checks import check_features, check_range
+from jaxdl.dropout import dropout
+
+ACTIVATIONS = {
+    "relu": jax.nn.relu,
+    "leaky_relu": functools.partial(jax.nn.leaky_relu, negative_slope=0.01),
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+}
+
+Params = dict[str, Any]
+State = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class MLP:
+    """An MLP with layer ``sizes = (n_x, n_h1, ..., n_out)``; ``n_out = 1`` means binary logits."""
+
+    sizes: tuple[int, ...]
+    activation: str = "relu"
+    initializer: str = "he"
+    init_scale: float = 0.01
+    batch_norm: bool = False
+    dropout: bool = False
+    bn_momentum: float = 0.9
+    bn_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        sizes = tuple(self.sizes)
+        if len(sizes) < 2 or any(
+            not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes
+        ):
+            raise ValueError(
+                f"sizes must be at least two positive integers (inputs, ..., outputs), "
+                f"got {self.sizes!r}"
+            )
+        object.__setattr__(self, "sizes", sizes)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
+        init.get(self.initializer, self.init_scale)
+        check_range("bn_momentum", self.bn_momentum, 0.0, 1.0, high_open=True)
+        check_range("bn_eps", self.bn_eps, 0.0, low_open=True)
+
+    @property
+    def num_layers(self) -> int:
+        """Number of weight layers (hidden layers plus the output layer)."""
+        return len(self.sizes) - 1
+
+    def init(self, key: jax.Array) -> tuple[Params, State]:
+        """Fresh ``(params, state)``: weights from the initializer, biases and beta 0, gamma 1."""
+        weight_init = init.get(self.initializer, self.init_scale)
+        keys = jax.random.split(key, self.num_layers)
+        layers, stats = [], []
+        for l, (k, n_in, n_out) in enumerate(zip(keys, self.sizes[:-1], self.sizes[1:])):
+            layer = {"W": weight_init(k, (n_in, n_out), jnp.float32)}
+            if self.batch_norm and l < self.num_layers - 1:
+                layer["gamma"] = jnp.ones((n_out,), jnp.float32)
+                layer["beta"] = jnp.zeros((n_out,), jnp.float32)
+                stats.append(batchnorm.init_stats(n_out))
+            else:
+                layer["b"] = jnp.zeros((n_out,), jnp.float32)
+            layers.append(layer)
+        state = {"count": jnp.zeros((), jnp.int32), "layers": stats} if self.batch_norm else {}
+        return {"layers": layers}, state
+
+    def apply(
+        self,
+        params: Params,
+        state: State,
+        x: jax.Array,
+        *,
+        train: bool,
+        key: jax.Array | None = None,
+        hp: Mapping[str, Any] | None = None,
+        mask: jax.Array | None = None,
+    ) -> tuple[jax.Array, State]:
+        """Forward pass to logits; returns ``(logits, new_state)``.
+
+        ``hp["keep_prob"]`` sets dropout (needs ``key`` when training) and ``hp["bn_momentum"]``
+        may override the config's; ``mask`` (batch,) weights rows in the batch-norm statistics.
+        """
+        check_features("x", x, width=self.sizes[0])
+        hp = {} if hp is None else hp
+        use_dropout = train and self.dropout
+        if use_dropout and key is None:
+            raise ValueError("dropout is on and train=True: pass key=jax.random.key(...)")
+        keys = jax.random.split(key, self.num_layers) if use_dropout else None
+        momentum = hp.get("bn_momentum", self.bn_momentum)
+        act = ACTIVATIONS[self.activation]
+        a, new_stats = x, []
+        for l, layer in enumerate(params["layers"]):
+            z = a @ layer["W"]
+            if l == self.num_layers - 1:
+                return z + layer["b"], self._next_state(state, new_stats, train)
+            if self.batch_norm:
+                z, stats = batchnorm.batch_norm(
+                    z, layer["gamma"], layer["beta"], state["layers"][l], state["count"],
+                    train=train, momentum=momentum, eps=self.bn_eps, mask=mask,
+                )
+                new_stats.append(stats)
+            else:
+                z = z + layer["b"]
+            a = act(z)
+            if use_dropout:
+                a = dropout(keys[l], a, hp.get("keep_prob", 1.0))
+        raise AssertionError("unreachable: the output layer returns")
+
+    def _next_state(self, state: State, new_stats: list, train: bool) -> State:
+        if not (self.batch_norm and train):
+            return state
+        return {"count": state["count"] + 1, "layers": new_stats}
