@@ -1,0 +1,82 @@
+"""Early stopping as a pure, jittable decision on a monitored metric.
+
+After each epoch, with ``sign = +1`` when lower is better (losses) and ``-1`` otherwise:
+
+    improved = sign * (best - metric) > min_delta
+    best, best_epoch, wait = (metric, epoch, 0) if improved else (best, best_epoch, wait + 1)
+    stop = wait >= patience
+
+The state is a NamedTuple of arrays, so it works in a Python loop (``fit``) and under ``vmap``
+(one decision per sweep member). It only decides; the caller keeps the best parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class EarlyStoppingState(NamedTuple):
+    """Best value so far, the epoch it was seen, epochs since then, and whether to stop."""
+
+    best: jax.Array
+    best_epoch: jax.Array
+    wait: jax.Array
+    stop: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+
+    ``monitor`` names a history entry such as ``"val_loss"`` or ``"val_accuracy"``; ``mode`` is
+    ``"min"`` or ``"max"`` (default: ``"max"`` for accuracies, ``"min"`` otherwise).
+    """
+
+    patience: int = 5
+    min_delta: float = 0.0
+    monitor: str = "val_loss"
+    mode: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int):
+            raise TypeError(f"patience must be an integer, got {self.patience!r}")
+        if self.patience < 1:
+            raise ValueError(f"patience must be >= 1 epoch, got {self.patience}")
+        if not self.min_delta >= 0:
+            raise ValueError(f"min_delta must be >= 0, got {self.min_delta}")
+        mode = self.mode or ("max" if "acc" in self.monitor else "min")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
+        object.__setattr__(self, "mode", mode)
+
+    def init(self) -> EarlyStoppingState:
+        """Nothing seen yet: the best value is the worst possible."""
+        worst = jnp.inf if self.mode == "min" else -jnp.inf
+        return EarlyStoppingState(
+            best=jnp.asarray(worst, jnp.float32),
+            best_epoch=jnp.asarray(-1, jnp.int32),
+            wait=jnp.asarray(0, jnp.int32),
+            stop=jnp.asarray(False),
+        )
+
+    def update(self, state: EarlyStoppingState, metric: Any, epoch: Any) -> EarlyStoppingState:
+        """Fold in this epoch's ``metric``; a non-finite metric never counts as improvement."""
+        metric = jnp.asarray(metric, jnp.float32)
+        sign = 1.0 if self.mode == "min" else -1.0
+        improved = (sign * (state.best - metric) > self.min_delta) & jnp.isfinite(metric)
+        wait = jnp.where(improved, 0, state.wait + 1)
+        return EarlyStoppingState(
+            best=jnp.where(improved, metric, state.best),
+            best_epoch=jnp.where(improved, jnp.asarray(epoch, jnp.int32), state.best_epoch),
+            wait=wait,
+            stop=state.stop | (wait >= self.patience),
+        )
+
+    @staticmethod
+    def improved(old: EarlyStoppingState, new: EarlyStoppingState) -> jax.Array:
+        """True where the last update found a new best."""
+        return new.best_epoch != old.best_epoch
