@@ -18,16 +18,21 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
+from tqdm.auto import tqdm
 
-from jaxdl import losses, optim
+from jaxdl import checkpoint, losses, optim
+from jaxdl.checks import check_features, check_finite, check_labels
 from jaxdl.data.batches import Partition, epoch_indices, partition
-from jaxdl.hyperparams import HyperParams
+from jaxdl.early_stopping import EarlyStopping
+from jaxdl.hyperparams import HyperParams, hyperparams
 from jaxdl.nn import MLP
 
 SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
@@ -244,3 +249,181 @@ def run_evaluate(trainer: Trainer, ts: TrainState, hp, x, y):
 def run_init(trainer: Trainer, key: jax.Array, hp) -> TrainState:
     """``Trainer.init``, compiled."""
     return trainer.init(key, hp)
+
+
+# -- fit ----------------------------------------------------------------------------------------
+HISTORY_KEYS = ("epoch", "loss", "accuracy", "learning_rate", "val_loss", "val_accuracy")
+
+
+class FitResult(NamedTuple):
+    """Trained (or best, with early stopping) parameters and the per-epoch history.
+
+    ``history`` maps each of :data:`HISTORY_KEYS` to a list with one float per epoch (the
+    ``val_*`` lists stay empty without validation data) and ``batch_cost`` to per-step costs.
+    """
+
+    params: Any
+    model_state: Any
+    opt_state: Any
+    history: dict[str, list]
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+
+
+class TrainingDiverged(RuntimeError):
+    """The cost became NaN/inf; ``result`` holds the last finite parameters and the history."""
+
+    def __init__(self, message: str, result: FitResult, epoch: int, step: int) -> None:
+        super().__init__(message)
+        self.result, self.epoch, self.step = result, epoch, step
+
+
+def check_data(trainer: Trainer, x: Any, y: Any, name: str = "x") -> tuple[jax.Array, jax.Array]:
+    """Validate a split on the host and move it to the device (float32 features)."""
+    label_name = "y" if name == "x" else name.replace("x", "y", 1)
+    check_features(name, x, width=trainer.model.sizes[0])
+    check_finite(name, x)
+    if np.shape(y)[:1] != np.shape(x)[:1]:
+        raise ValueError(
+            f"{name} has {np.shape(x)[0]} samples but {label_name} has "
+            f"{np.shape(y)[0] if np.ndim(y) else 'no'} labels; they must match"
+        )
+    out = trainer.model.sizes[-1]
+    if out == 1:
+        values = np.unique(np.asarray(y))
+        if not np.isin(values, (0, 1)).all():
+            raise ValueError(f"{label_name} must hold 0/1 labels for one output unit")
+    else:
+        check_labels(label_name, np.asarray(y), out)
+    return jnp.asarray(x, jnp.float32), jnp.asarray(y)
+
+
+def _fingerprint(trainer: Trainer, hp: HyperParams, seed: Any, m: int) -> str:
+    values = {k: np.asarray(v).tolist() for k, v in sorted(hp.items())}
+    return repr((trainer, values, repr(seed), m))
+
+
+def fit(
+    trainer: Trainer,
+    x: Any,
+    y: Any,
+    *,
+    validation: tuple[Any, Any] | None = None,
+    hp: Mapping[str, Any] | None = None,
+    epochs: int = 10,
+    seed: int = 0,
+    early_stopping: EarlyStopping | None = None,
+    checkpoint_dir: str | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> FitResult:
+    """Train for ``epochs`` (one compiled scan each), evaluating ``validation`` after each.
+
+    ``early_stopping`` stops when its monitored history entry stops improving and restores the
+    best epoch's parameters. ``checkpoint_dir`` receives an atomic checkpoint every
+    ``checkpoint_every`` epochs and at the end; ``resume=True`` continues from the newest one
+    and gives bit-identical results to an uninterrupted run. ``progress`` shows a bar (default:
+    when stderr is a terminal). Raises :class:`TrainingDiverged` on a non-finite cost.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or (
+        checkpoint_every < 1
+    ):
+        raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs checkpoint_dir, the directory to resume from")
+    x, y = check_data(trainer, x, y)
+    if validation is not None:
+        validation = check_data(trainer, *validation, name="x_val")
+    if early_stopping is not None and early_stopping.monitor not in HISTORY_KEYS[1:]:
+        raise ValueError(
+            f"early_stopping.monitor must be one of {HISTORY_KEYS[1:]}, "
+            f"got {early_stopping.monitor!r}"
+        )
+    if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
+        raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
+    hp = hyperparams(**(hp or {}))
+    trainer.partition(x.shape[0])
+    keys = Keys.from_seed(seed)
+
+    ts = run_init(trainer, keys.init, hp)
+    es = early_stopping.init() if early_stopping else None
+    best = _copy((ts.params, ts.model_state)) if early_stopping else None
+    history: dict[str, list] = {k: [] for k in (*HISTORY_KEYS, "batch_cost")}
+    start, stopped = 0, False
+    fingerprint = _fingerprint(trainer, hp, seed, x.shape[0])
+    if resume and checkpoint.list_checkpoints(checkpoint_dir):
+        path = checkpoint.list_checkpoints(checkpoint_dir)[-1]
+        (ts, es, best), meta = checkpoint.load(path, (ts, es, best))
+        if meta["fingerprint"] != fingerprint:
+            raise checkpoint.CheckpointError(
+                f"checkpoint {path} was written by a different setup (model, optimizer, "
+                f"hyperparameters, seed or data size); start a fresh checkpoint_dir\n"
+                f"  checkpoint: {meta['fingerprint']}\n  this run:   {fingerprint}"
+            )
+        ts, es, best = jax.device_put((ts, es, best))
+        history, start, stopped = meta["history"], meta["epoch"] + 1, meta["stopped"]
+
+    def result(params_state: tuple[Any, Any]) -> FitResult:
+        best_epoch = int(es.best_epoch) if es is not None else len(history["epoch"]) - 1
+        return FitResult(
+            *params_state, ts.opt_state, history, best_epoch, len(history["epoch"]), stopped
+        )
+
+    def save(epoch: int) -> None:
+        meta = {"epoch": epoch, "history": history, "stopped": stopped, "fingerprint": fingerprint}
+        checkpoint.save(checkpoint.path_for(checkpoint_dir, epoch), (ts, es, best), meta)
+
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(range(start, epochs), disable=not show or start >= epochs, unit="epoch")
+    for epoch in bar if not stopped else ():
+        ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
+        val = run_evaluate(trainer, ts, hp, *validation) if validation is not None else {}
+        host = jax.device_get((metrics, val, ts.diverged_at))
+        metrics, val, diverged_at = host
+        _record(history, epoch, metrics, val)
+        if diverged_at >= 0:
+            steps = len(metrics["cost"])
+            message = (
+                f"training diverged: the cost became NaN/inf at epoch {epoch}, step "
+                f"{diverged_at - epoch * steps} of {steps} (global step {diverged_at}); the last "
+                "finite parameters are kept in error.result. Lower the learning rate or check "
+                "the data's scale."
+            )
+            raise TrainingDiverged(
+                message, result((ts.params, ts.model_state)), epoch, int(diverged_at)
+            )
+        if early_stopping is not None:
+            old = es
+            es = early_stopping.update(es, history[early_stopping.monitor][-1], epoch)
+            if bool(early_stopping.improved(old, es)):
+                best = _copy((ts.params, ts.model_state))
+            stopped = bool(es.stop)
+        if show:
+            bar.set_postfix({k: f"{history[k][-1]:.4f}" for k in HISTORY_KEYS[1:] if history[k]})
+        last = stopped or epoch == epochs - 1
+        if checkpoint_dir is not None and ((epoch + 1) % checkpoint_every == 0 or last):
+            save(epoch)
+        if stopped:
+            break
+    bar.close()
+    return result(best if early_stopping is not None else (ts.params, ts.model_state))
+
+
+def _copy(tree: Any) -> Any:
+    """Fresh device buffers (the epoch donates its input state)."""
+    return jax.tree.map(jnp.copy, tree)
+
+
+def _record(history: dict[str, list], epoch: int, metrics: dict, val: dict) -> None:
+    history["epoch"].append(epoch)
+    history["loss"].append(float(metrics["loss"]))
+    history["accuracy"].append(float(metrics["accuracy_mean"]))
+    history["learning_rate"].append(float(metrics["learning_rate"]))
+    history["batch_cost"].append([float(c) for c in metrics["cost"]])
+    if val:
+        history["val_loss"].append(float(val["loss"]))
+        history["val_accuracy"].append(float(val["accuracy"]))
