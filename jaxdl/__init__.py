@@ -1,24 +1,48 @@
-"""jaxdl: the toolkit for improving deep neural networks, as pure JAX functions."""
+"""jaxdl: the toolkit for improving deep neural networks, as pure JAX functions.
 
-from jaxdl import batchnorm, checks, ewa, init, losses
+The course's outline, one idea per module:
+
+- ``init``: zeros, random, Xavier, Glorot and He initialization
+- ``data.normalize``: input standardization with training statistics
+- ``nn``, ``dropout``, ``batchnorm``: the MLP, inverted dropout, batch normalization
+- ``losses``: softmax / sigmoid cross-entropy, accuracy, the L2 penalty
+- ``ewa``: exponentially weighted averages with bias correction
+- ``optim``: momentum, RMSprop, Adam, AdamW and learning-rate decay schedules
+- ``data.batches``, ``train``, ``early_stopping``, ``checkpoint``: mini-batch training
+- ``gradcheck``: gradient checking with two-sided differences
+"""
+
+from jaxdl import batchnorm, checks, ewa, init, losses, optim
 from jaxdl.data import normalize
 from jaxdl.dropout import dropout
+from jaxdl.early_stopping import EarlyStopping
+from jaxdl.gradcheck import gradcheck
+from jaxdl.hyperparams import hyperparams
 from jaxdl.losses import accuracy, l2_penalty, sigmoid_binary_cross_entropy, softmax_cross_entropy
 from jaxdl.nn import MLP
+from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MLP",
+    "EarlyStopping",
+    "FitResult",
+    "Trainer",
+    "TrainingDiverged",
     "accuracy",
     "batchnorm",
     "checks",
     "dropout",
     "ewa",
+    "fit",
+    "gradcheck",
+    "hyperparams",
     "init",
     "l2_penalty",
     "losses",
     "normalize",
+    "optim",
     "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy",
 ]
