@@ -21,7 +21,7 @@ from jaxdl.checks import check_beta
 PyTree = Any
 
 
-def _compute_dtype(dtype: Any) -> Any:
+def compute_dtype(dtype: Any) -> Any:
     """Averages are formed in at least float32 (bfloat16 moments lose the small increments)."""
     return jnp.result_type(dtype, jnp.float32)
 
@@ -33,7 +33,7 @@ def update(average: PyTree, value: PyTree, beta: Any) -> PyTree:
     """
 
     def leaf(a, x):
-        b = jnp.asarray(beta, _compute_dtype(a.dtype))
+        b = jnp.asarray(beta, compute_dtype(a.dtype))
         return (b * a + (1 - b) * x.astype(b.dtype)).astype(a.dtype)
 
     return jax.tree.map(leaf, average, value)
@@ -41,7 +41,7 @@ def update(average: PyTree, value: PyTree, beta: Any) -> PyTree:
 
 def correction(beta: Any, count: Any, dtype: Any = jnp.float32) -> jax.Array:
     """The bias-correction denominator ``1 - beta**count`` (``count`` >= 1)."""
-    b = jnp.asarray(beta, _compute_dtype(dtype))
+    b = jnp.asarray(beta, compute_dtype(dtype))
     return 1 - b ** jnp.asarray(count, b.dtype)
 
 
@@ -58,7 +58,7 @@ def average(xs: jax.Array, beta: Any, bias_correction: bool = True) -> jax.Array
     xs = jnp.asarray(xs)
     if xs.ndim == 0 or xs.shape[0] == 0:
         raise ValueError(f"xs must have at least one sample along axis 0, got shape {xs.shape}")
-    dtype = _compute_dtype(xs.dtype)
+    dtype = compute_dtype(xs.dtype)
     xs = xs.astype(dtype)
 
     def step(v, x):

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from jaxdl import ewa
 from jaxdl.checks import check_beta, check_finite, check_positive, check_range
-from jaxdl.ewa import _compute_dtype as moment_dtype
+from jaxdl.ewa import compute_dtype as moment_dtype
 from jaxdl.optim.base import (
     EmptyState,
     GradientTransformation,
