@@ -26,9 +26,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from jaxdl import checkpoint, losses, optim
+from jaxdl import checkpoint, losses, optim, parallel
 from jaxdl.checks import check_features, check_finite, check_labels
 from jaxdl.data.batches import Partition, epoch_indices, partition
 from jaxdl.early_stopping import EarlyStopping
@@ -77,6 +78,7 @@ class Trainer:
     ``schedule`` decays the learning rate once per ``decay_interval`` epochs using
     ``hp["decay_rate"]``: ``inverse_time`` is ``lr0 / (1 + decay_rate * epoch)``,
     ``exponential`` is ``lr0 * decay_rate ** epoch``, ``inverse_sqrt`` is ``lr0 / sqrt(1 + epoch)``.
+    ``mesh`` (see :func:`jaxdl.parallel.data_parallel`) splits every mini-batch over its devices.
     """
 
     model: MLP
@@ -85,6 +87,7 @@ class Trainer:
     batch_size: int = 64
     drop_remainder: bool = False
     decay_interval: int = 1
+    mesh: Mesh | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, MLP):
@@ -101,11 +104,16 @@ class Trainer:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.mesh is not None and not isinstance(self.mesh, Mesh):
+            raise TypeError(f"mesh must be a jax.sharding.Mesh or None, got {self.mesh!r}")
 
     # -- pieces ---------------------------------------------------------------------------
     def partition(self, m: int) -> Partition:
         """The epoch layout for ``m`` training samples."""
-        return partition(m, self.batch_size, self.drop_remainder)
+        part = partition(m, self.batch_size, self.drop_remainder)
+        if self.mesh is not None:
+            parallel.check_batch_size(part.batch_size, self.mesh, m)
+        return part
 
     def learning_rate(self, hp: Mapping[str, Any], steps_per_epoch: int) -> optim.Schedule:
         """The learning rate as a function of the step count."""
@@ -171,6 +179,15 @@ class Trainer:
         return params, new_state, opt_state, cost, hits
 
     # -- one epoch --------------------------------------------------------------------------
+    def epoch_batches(
+        self, x: jax.Array, y: jax.Array, keys: Keys, epoch: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """The epoch's shuffled mini-batches ``(xs, ys, mask)``, each ``(num_batches, batch, ...)``,
+        with the batch axis split over ``mesh`` when there is one."""
+        part = self.partition(x.shape[0])
+        idx, mask = epoch_indices(jax.random.fold_in(keys.data, epoch), x.shape[0], part)
+        return parallel.shard_batch((x[idx], y[idx], mask), self.mesh, axis=1)
+
     def epoch(
         self,
         ts: TrainState,
@@ -188,13 +205,14 @@ class Trainer:
         """
         m = x.shape[0]
         part = self.partition(m)
-        idx, mask = epoch_indices(jax.random.fold_in(keys.data, epoch), m, part)
+        xs, ys, mask = self.epoch_batches(x, y, keys, epoch)
         step_keys = jax.random.split(jax.random.fold_in(keys.dropout, epoch), part.num_batches)
         first_step = epoch * part.num_batches
         sizes = jnp.sum(mask, axis=1)
 
         def body(ts: TrainState, inputs):
             i, xb, yb, mb, key = inputs
+            xb, yb, mb = parallel.shard_batch((xb, yb, mb), self.mesh)
             batch = Batch(xb, yb, mb if part.padded else None)
             params, model_state, opt_state, cost, hits = self.train_step(
                 ts.params, ts.model_state, ts.opt_state, batch, key, hp,
@@ -208,7 +226,7 @@ class Trainer:
             return ts, (cost, hits)
 
         steps = jnp.arange(part.num_batches, dtype=jnp.int32)
-        ts, (costs, hits) = lax.scan(body, ts, (steps, x[idx], y[idx], mask, step_keys))
+        ts, (costs, hits) = lax.scan(body, ts, (steps, xs, ys, mask, step_keys))
         total = jnp.sum(sizes)
         metrics = {
             "cost": costs,
@@ -301,7 +319,8 @@ def check_data(trainer: Trainer, x: Any, y: Any, name: str = "x") -> tuple[jax.A
 
 def _fingerprint(trainer: Trainer, hp: HyperParams, seed: Any, m: int) -> str:
     values = {k: np.asarray(v).tolist() for k, v in sorted(hp.items())}
-    return repr((trainer, values, repr(seed), m))
+    # The mesh is left out: a run may resume on other devices with the same results.
+    return repr((dataclasses.replace(trainer, mesh=None), values, repr(seed), m))
 
 
 def fit(
@@ -348,8 +367,9 @@ def fit(
     hp = hyperparams(**(hp or {}))
     trainer.partition(x.shape[0])
     keys = Keys.from_seed(seed)
+    x, y, validation, hp, keys = _place(trainer, (x, y, validation, hp, keys))
 
-    ts = run_init(trainer, keys.init, hp)
+    ts = _place(trainer, run_init(trainer, keys.init, hp))
     es = early_stopping.init() if early_stopping else None
     best = _copy((ts.params, ts.model_state)) if early_stopping else None
     history: dict[str, list] = {k: [] for k in (*HISTORY_KEYS, "batch_cost")}
@@ -364,7 +384,7 @@ def fit(
                 f"hyperparameters, seed or data size); start a fresh checkpoint_dir\n"
                 f"  checkpoint: {meta['fingerprint']}\n  this run:   {fingerprint}"
             )
-        ts, es, best = jax.device_put((ts, es, best))
+        ts, es, best = _place(trainer, (ts, es, best))
         history, start, stopped = meta["history"], meta["epoch"] + 1, meta["stopped"]
 
     def result(params_state: tuple[Any, Any]) -> FitResult:
@@ -411,6 +431,13 @@ def fit(
             break
     bar.close()
     return result(best if early_stopping is not None else (ts.params, ts.model_state))
+
+
+def _place(trainer: Trainer, tree: Any) -> Any:
+    """``tree`` on the default device, or replicated over the trainer's mesh."""
+    if trainer.mesh is None:
+        return jax.device_put(tree)
+    return parallel.replicate(tree, trainer.mesh)
 
 
 def _copy(tree: Any) -> Any:
