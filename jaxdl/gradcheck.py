@@ -34,6 +34,7 @@ import numpy as np
 from jax import lax
 from jax.tree_util import DictKey, GetAttrKey, SequenceKey
 
+from jaxdl import losses, nn
 from jaxdl.checks import check_positive, is_concrete
 
 GREAT = 1e-7
@@ -142,7 +143,7 @@ def gradcheck(
     ``loss_fn(params, *args)`` must return a deterministic scalar (switch dropout off; include the
     L2 term if the gradient should include it). Params and floating ``args`` are cast to float64.
     ``chunk_size`` fixes how many coordinates are evaluated per ``vmap`` call (default: as many as
-    fit in about 256 MiB of intermediates). ``passed`` is ``difference < threshold``.
+    keep a chunk's intermediates within about 16 MiB). ``passed`` is ``difference < threshold``.
     """
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable as loss_fn(params, *args), got {loss_fn!r}")
@@ -165,9 +166,6 @@ def gradcheck(
             analytic = _grad(leaves, arrays, spec=spec)
         else:
             analytic = _check_grad(grad_fn(params, *args), params, paths)
-        if chunk_size is None:
-            jaxpr = jax.make_jaxpr(partial(_loss, spec))(leaves, arrays).jaxpr
-            chunk_size = max(1, MEMORY_BUDGET_BYTES // (2 * _jaxpr_bytes(jaxpr) + 1))
         eps = jnp.float64(epsilon)
         numeric = _numeric_gradient(leaves, arrays, eps, spec=spec, chunk_size=chunk_size)
         analytic = [np.asarray(g, dtype=np.float64) for g in analytic]
@@ -370,9 +368,15 @@ def _numeric_gradient(
     epsilon: jax.Array,
     *,
     spec: tuple[Any, ...],
-    chunk_size: int,
+    chunk_size: int | None,
 ) -> list[jax.Array]:
-    """Numeric gradient of every leaf; only the perturbed leaf is batched under ``vmap``."""
+    """Numeric gradient of every leaf; only the perturbed leaf is batched under ``vmap``.
+
+    ``chunk_size=None`` sizes the chunks so their intermediates fit ``MEMORY_BUDGET_BYTES``.
+    """
+    if chunk_size is None:
+        jaxpr = jax.make_jaxpr(partial(_loss, spec))(leaves, arrays).jaxpr
+        chunk_size = max(1, MEMORY_BUDGET_BYTES // (2 * _jaxpr_bytes(jaxpr) + 1))
 
     def leaf_gradient(k: int) -> jax.Array:
         flat = leaves[k].ravel()
@@ -402,3 +406,46 @@ def _worst_coordinates(g: np.ndarray, g_approx: np.ndarray) -> tuple[Coordinate,
         )
         for j in order
     )
+
+
+def _mlp_loss(
+    params: PyTree, model: Any, state: PyTree, x: jax.Array, y: jax.Array, lambd: jax.Array
+) -> jax.Array:
+    """Cross-entropy of the MLP in train mode (batch statistics of ``x``) plus the L2 penalty."""
+    logits, _ = model.apply(params, state, x, train=True)
+    return losses.softmax_cross_entropy(logits, y) + losses.l2_penalty(params, lambd, x.shape[0])
+
+
+def mlp_problem(
+    seed: int = 0,
+    *,
+    sizes: tuple[int, ...] = (5, 8, 6, 3),
+    batch: int = 16,
+    lambd: float = 0.7,
+) -> tuple[Callable[..., jax.Array], PyTree, tuple[Any, ...]]:
+    """``(loss_fn, params, args)`` of the built-in MLP with every feature a check can cover.
+
+    Batch norm in train mode on a fixed random batch, L2 with ``lambd``, dropout off (a random
+    mask makes J ill-defined); the loss is softmax cross-entropy plus
+    ``lambd / (2 m) * sum ||W||_F^2``. Data, labels and weights are random from ``seed``.
+    """
+    model = nn.MLP(sizes=tuple(sizes), batch_norm=True, dropout=False)
+    k_init, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
+    params, state = model.init(k_init)
+    x = jax.random.normal(k_x, (batch, sizes[0]))
+    y = jax.random.randint(k_y, (batch,), 0, sizes[-1])
+    return _mlp_loss, params, (model, state, x, y, jnp.asarray(lambd))
+
+
+def check_mlp(
+    seed: int = 0,
+    *,
+    sizes: tuple[int, ...] = (5, 8, 6, 3),
+    batch: int = 16,
+    lambd: float = 0.7,
+    epsilon: float = 1e-7,
+    threshold: float = 1e-7,
+) -> GradcheckResult:
+    """Gradient check of :func:`mlp_problem` (the MLP with L2 and batch norm, dropout off)."""
+    loss_fn, params, args = mlp_problem(seed, sizes=sizes, batch=batch, lambd=lambd)
+    return gradcheck(loss_fn, params, *args, epsilon=epsilon, threshold=threshold)
