@@ -8,6 +8,10 @@ For each hidden layer l (activations are batch-first, ``x @ W``):
 
 and the output layer is linear, ``logits = a_{L-1} @ W_L + b_L``. With batch norm a hidden layer
 has no bias: the mean subtraction cancels it and ``beta`` takes its place.
+
+``compute_dtype="bfloat16"`` is mixed precision: each ``a @ W`` rounds both operands to bfloat16
+and accumulates in float32; parameters, batch-norm statistics, activations and the loss stay
+float32.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ ACTIVATIONS = {
     "sigmoid": jax.nn.sigmoid,
 }
 
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
 Params = dict[str, Any]
 State = dict[str, Any]
 
@@ -47,6 +53,7 @@ class MLP:
     dropout: bool = False
     bn_momentum: float = 0.9
     bn_eps: float = 1e-5
+    compute_dtype: str = "float32"
 
     def __post_init__(self) -> None:
         sizes = tuple(self.sizes)
@@ -65,6 +72,11 @@ class MLP:
         init.get(self.initializer, self.init_scale)
         check_range("bn_momentum", self.bn_momentum, 0.0, 1.0, high_open=True)
         check_range("bn_eps", self.bn_eps, 0.0, low_open=True)
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise ValueError(
+                f"compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, "
+                f"got {self.compute_dtype!r}"
+            )
 
     @property
     def num_layers(self) -> int:
@@ -114,7 +126,7 @@ class MLP:
         act = ACTIVATIONS[self.activation]
         a, new_stats = x, []
         for l, layer in enumerate(params["layers"]):
-            z = a @ layer["W"]
+            z = self._matmul(a, layer["W"])
             if l == self.num_layers - 1:
                 return z + layer["b"], self._next_state(state, new_stats, train)
             if self.batch_norm:
@@ -129,6 +141,13 @@ class MLP:
             if use_dropout:
                 a = dropout(keys[l], a, hp.get("keep_prob", 1.0))
         raise AssertionError("unreachable: the output layer returns")
+
+    def _matmul(self, a: jax.Array, w: jax.Array) -> jax.Array:
+        """``a @ w``, with bfloat16 operands and a float32 result under mixed precision."""
+        if self.compute_dtype == "float32":
+            return a @ w
+        low = jnp.dtype(self.compute_dtype)
+        return jnp.matmul(a.astype(low), w.astype(low), preferred_element_type=jnp.float32)
 
     def _next_state(self, state: State, new_stats: list, train: bool) -> State:
         if not (self.batch_norm and train):
