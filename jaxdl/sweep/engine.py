@@ -1,0 +1,526 @@
+"""Training many configs at once: vmapped members, shape buckets, per-member early stopping.
+
+A config is a dict of hyperparameters. Names of :mod:`jaxdl.hyperparams` (learning rate, betas,
+``l2``, ``keep_prob``, ``decay_rate``, ...) are *continuous*: they become float32 arrays with a
+leading member axis and are traced, so members that differ only there share one program. The
+other names are *structural* and change the :class:`~jaxdl.train.Trainer`: its fields
+``optimizer``, ``schedule``, ``batch_size``, ``drop_remainder``, ``decay_interval``; the
+:class:`~jaxdl.nn.MLP` fields ``activation``, ``initializer``, ``init_scale``, ``batch_norm``,
+``dropout``, ``bn_eps``; and ``hidden_units`` (an int for every hidden layer, or a tuple of
+widths) with ``num_layers`` (hidden layers). Configs with equal structure form a *bucket*, which
+compiles once and runs ``jax.vmap(Trainer.epoch)`` over its members.
+
+By default every member uses the same :class:`~jaxdl.train.Keys` (``seed``): the same initial
+parameters, batches and dropout masks (common random numbers), so configs are compared on equal
+terms, the data gather and the first layer's matmul are shared, and member ``i`` equals
+``fit(trainer_i, ..., hp=hp_i, seed=seed, early_stopping=...)``. ``seeds`` gives each member its
+own.
+
+One compiled call per bucket and ``epochs_per_call`` epochs (a ``lax.scan``) trains every
+member, evaluates it on the validation set and updates its early-stopping state
+(:class:`~jaxdl.early_stopping.EarlyStopping` on ``monitor``); a member that improved stores its
+parameters as its best. A member whose monitor has not improved for ``patience`` epochs is
+frozen (``jnp.where`` on the member axis keeps its old state), as is one whose cost became
+non-finite (``diverged``); the others go on. Without ``patience`` nobody stops early, but the
+best epoch's parameters are still the ones kept.
+
+:func:`successive_halving` trains all members for ``min_epochs``, keeps the best
+``ceil(n / eta)``, trains those up to ``min_epochs * eta`` epochs in total, and so on up to
+``max_epochs``; surviving members continue where they were, so their results equal a run of
+their final length. :func:`run_sweep` is the single-rung case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.sharding import Mesh
+
+from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
+from jaxdl.hyperparams import DEFAULTS, OPTIONAL, hyperparams
+from jaxdl.sweep import sharding
+from jaxdl.sweep.results import SweepResults, score
+from jaxdl.sweep.spaces import Space, as_space, check_count, sample
+from jaxdl.train import Keys, Trainer, TrainState, check_data, run_init
+
+TRAINER_FIELDS = ("optimizer", "schedule", "batch_size", "drop_remainder", "decay_interval")
+MODEL_FIELDS = ("activation", "initializer", "init_scale", "batch_norm", "dropout", "bn_eps")
+LAYOUT_FIELDS = ("hidden_units", "num_layers")
+STRUCTURAL = TRAINER_FIELDS + MODEL_FIELDS + LAYOUT_FIELDS
+CONTINUOUS = tuple(DEFAULTS) + tuple(OPTIONAL)
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+NEVER = 2**30  # patience of a sweep without early stopping
+
+Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+# -- configs ----------------------------------------------------------------------------------
+def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(structural, continuous)`` parts of one config; unknown names raise ``ValueError``."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f"a config must be a dict of hyperparameters, got {config!r}")
+    unknown = sorted(set(config) - set(STRUCTURAL) - set(CONTINUOUS))
+    if unknown:
+        raise ValueError(
+            f"unknown hyperparameter(s) {unknown}; continuous names are {sorted(CONTINUOUS)}, "
+            f"structural names are {sorted(STRUCTURAL)}"
+        )
+    structural = {k: v for k, v in config.items() if k in STRUCTURAL}
+    return structural, {k: v for k, v in config.items() if k in CONTINUOUS}
+
+
+def trainer_for(base: Trainer, structural: Mapping[str, Any]) -> Trainer:
+    """``base`` with the structural values of a config applied.
+
+    ``hidden_units`` (int or tuple) and ``num_layers`` rebuild the sizes between the base
+    model's input and output widths: ``(n_x, *[hidden_units] * num_layers, n_out)``.
+    """
+    model = base.model
+    hidden = list(model.sizes[1:-1])
+    if "hidden_units" in structural or "num_layers" in structural:
+        units = structural.get("hidden_units", hidden[0] if hidden else None)
+        depth = structural.get("num_layers", len(hidden))
+        if isinstance(units, tuple):
+            if "num_layers" in structural and depth != len(units):
+                raise ValueError(
+                    f"num_layers={depth} disagrees with hidden_units={units}; give one of them"
+                )
+            hidden = list(units)
+        else:
+            if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+                raise ValueError(f"num_layers must be an int >= 0, got {depth!r}")
+            if units is None and depth > 0:
+                raise ValueError(
+                    "num_layers > 0 on a model without hidden layers needs hidden_units"
+                )
+            hidden = [units] * depth
+    model_kw = {k: v for k, v in structural.items() if k in MODEL_FIELDS}
+    model = dataclasses.replace(model, sizes=(model.sizes[0], *hidden, model.sizes[-1]), **model_kw)
+    trainer_kw = {k: v for k, v in structural.items() if k in TRAINER_FIELDS}
+    return dataclasses.replace(base, model=model, **trainer_kw)
+
+
+def _configs(space_or_configs: Any, n: int | None, seed: int, method: str) -> list[dict]:
+    if isinstance(space_or_configs, Space) or (
+        isinstance(space_or_configs, Mapping) and space_or_configs
+    ):
+        if n is None:
+            raise ValueError("sampling a search space needs n, the number of configs")
+        return sample(as_space(space_or_configs), seed, n, method)
+    if isinstance(space_or_configs, Mapping) or not isinstance(space_or_configs, Sequence):
+        raise TypeError(
+            "space_or_configs must be a Space (name -> distribution) or a list of config dicts, "
+            f"got {space_or_configs!r}"
+        )
+    configs = [dict(c) if isinstance(c, Mapping) else c for c in space_or_configs]
+    check_count(len(configs))
+    return configs
+
+
+def _data(trainer: Trainer, data: Any) -> Data:
+    if hasattr(data, "x_train"):
+        parts = (data.x_train, data.y_train, data.x_val, data.y_val)
+    elif isinstance(data, tuple | list) and len(data) == 4:
+        parts = tuple(data)
+    else:
+        raise TypeError(
+            "data must be a jaxdl Dataset or a tuple (x_train, y_train, x_val, y_val), "
+            f"got {type(data).__name__}"
+        )
+    x, y = check_data(trainer, parts[0], parts[1])
+    x_val, y_val = check_data(trainer, parts[2], parts[3], name="x_val")
+    trainer.partition(x.shape[0])
+    return tuple(np.asarray(a) for a in (x, y, x_val, y_val))
+
+
+# -- the compiled step ------------------------------------------------------------------------
+class SweepState(NamedTuple):
+    """Per-member training state (leading member axis on every leaf)."""
+
+    ts: TrainState
+    best: tuple[Any, Any]  # (params, model_state) of the best epoch so far
+    es: EarlyStoppingState
+    done: jax.Array  # early-stopped, diverged or pruned: frozen
+
+
+def _keys(key_data: jax.Array) -> Keys:
+    """Keys from raw key data ``(..., 3, words)`` (a leading member axis when per member)."""
+    return Keys(*(jax.random.wrap_key_data(key_data[..., i, :]) for i in range(3)))
+
+
+def _select(mask: jax.Array, new: Any, old: Any) -> Any:
+    """``new`` where ``mask`` (per member) is true, else ``old``, leaf by leaf."""
+
+    def leaf(n, o):
+        return jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o)
+
+    return jax.tree.map(leaf, new, old)
+
+
+def _epochs(
+    trainer: Trainer,
+    stopper: EarlyStopping,
+    shared: bool,
+    length: int,
+    state: SweepState,
+    hp,
+    key_data,
+    data,
+    start,
+    end,
+):
+    """``length`` epochs from ``start`` (those >= ``end`` change nothing) for every member."""
+    x, y, x_val, y_val = data
+    keys = _keys(key_data)
+    epoch_fn = jax.vmap(trainer.epoch, in_axes=(0, 0, None, None, None if shared else 0, None))
+    evaluate = jax.vmap(trainer.evaluate, in_axes=(0, 0, None, None))
+    update = jax.vmap(stopper.update, in_axes=(0, 0, None))
+
+    def one(state: SweepState, epoch):
+        live = ~state.done & (epoch < end)
+        new_ts, metrics = epoch_fn(state.ts, hp, x, y, keys, epoch)
+        ts = _select(live, new_ts, state.ts)
+        val = evaluate(ts, hp, x_val, y_val)
+        values = {
+            "loss": metrics["loss"],
+            "accuracy": metrics["accuracy_mean"],
+            "val_loss": val["loss"],
+            "val_accuracy": val["accuracy"],
+        }
+        diverged = live & (ts.diverged_at >= 0)
+        counted = live & ~diverged
+        es = _select(counted, update(state.es, values[stopper.monitor], epoch), state.es)
+        improved = es.best_epoch != state.es.best_epoch
+        best = _select(improved, (ts.params, ts.model_state), state.best)
+        stopped = counted & es.stop
+        record = {
+            **values,
+            "learning_rate": metrics["learning_rate"],
+            "live": live,
+            "diverged": diverged,
+            "stopped": stopped,
+            "done": state.done | diverged | stopped,
+        }
+        return SweepState(ts, best, es, record["done"]), record
+
+    return lax.scan(one, state, start + jnp.arange(length, dtype=jnp.int32))
+
+
+@functools.cache
+def _compiled(mesh: Mesh) -> tuple[Any, Any]:
+    """``epochs`` and ``take`` (select members) jitted with the member axis sharded over
+    ``mesh``; one compile per bucket shape."""
+    members, everywhere = sharding.members(mesh), sharding.replicated(mesh)
+    epochs = jax.jit(
+        _epochs, static_argnums=(0, 1, 2, 3), donate_argnums=4, out_shardings=(members, everywhere)
+    )
+    take = jax.jit(
+        lambda tree, index: jax.tree.map(lambda a: a[index], tree),
+        donate_argnums=0,
+        out_shardings=members,
+    )
+    return epochs, take
+
+
+# -- buckets ----------------------------------------------------------------------------------
+@dataclasses.dataclass
+class _Bucket:
+    """Members sharing one trainer: host copies of their inputs and the device state."""
+
+    trainer: Trainer
+    ids: np.ndarray  # global config indices of the members
+    hp: dict[str, np.ndarray]  # (members,) float32 per name
+    seeds: list[int]  # per member
+    shared: bool  # one set of keys for every member
+    state: SweepState | None = None
+    device_inputs: tuple[Any, Any] | None = None
+    epoch: int = 0
+
+    def place(self, mesh: Mesh) -> None:
+        """Pad to the mesh and put the hyperparameters and raw key data on the devices."""
+        index = sharding.pad_index(len(self.ids), mesh)
+        members = sharding.members(mesh)
+        hp = sharding.put({k: v[index] for k, v in self.hp.items()}, members)
+        if self.shared:
+            keys = sharding.put(_key_data(self.seeds[0]), sharding.replicated(mesh))
+        else:
+            keys = sharding.put(np.stack([_key_data(self.seeds[i]) for i in index]), members)
+        self.device_inputs = (hp, keys)
+
+    def init(self, stopper: EarlyStopping, mesh: Mesh) -> None:
+        """Initial states from the compiled single-model ``run_init`` (bitwise those of
+        ``fit``), stacked on the host, padded and put on the mesh."""
+        keys = {s: Keys.from_seed(s).init for s in set(self.seeds)}
+        states = jax.device_get(
+            [
+                run_init(self.trainer, keys[seed], {k: v[j] for k, v in self.hp.items()})
+                for j, seed in enumerate(self.seeds)
+            ]
+        )
+        ts = jax.tree.map(lambda *leaves: np.stack(leaves), *states)
+        n = len(self.ids)
+        es = jax.tree.map(
+            lambda a: np.broadcast_to(np.asarray(a), (n, *np.shape(a))), stopper.init()
+        )
+        state = SweepState(ts, (ts.params, ts.model_state), es, np.zeros((n,), bool))
+        index = sharding.pad_index(n, mesh)
+        self.state = sharding.put(jax.tree.map(lambda a: a[index], state), sharding.members(mesh))
+
+    def keep(self, mask: Sequence[bool], mesh: Mesh) -> bool:
+        """Keep only the members where ``mask`` is true; False when none is left."""
+        positions = np.flatnonzero(mask)
+        if len(positions) == 0:
+            return False
+        if len(positions) < len(self.ids):
+            index = positions[sharding.pad_index(len(positions), mesh)]
+            take = _compiled(mesh)[1]
+            self.state = take(self.state, sharding.put(index, sharding.replicated(mesh)))
+            self.ids = self.ids[positions]
+            self.hp = {k: v[positions] for k, v in self.hp.items()}
+            self.seeds = [self.seeds[i] for i in positions]
+            self.place(mesh)
+        return True
+
+
+def _key_data(seed: int) -> np.ndarray:
+    """Raw data ``(3, words)`` of ``Keys.from_seed(seed)``."""
+    return np.stack([np.asarray(jax.random.key_data(k)) for k in Keys.from_seed(seed)])
+
+
+def _buckets(
+    trainer: Trainer, configs: list[dict], hp: Mapping[str, Any], seeds: list[int], shared: bool
+) -> tuple[list[_Bucket], list[Trainer], list[dict[str, float]]]:
+    """Validate every config (before anything compiles) and group them by structure; also
+    return each member's trainer and hyperparameters."""
+    groups: dict[tuple, list[int]] = {}
+    trainers, values = [], []
+    for i, config in enumerate(configs):
+        structural, continuous = split_config(config)
+        try:
+            member_trainer = trainer_for(trainer, structural)
+            member_hp = hyperparams(**{**hp, **continuous})
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"config {i} {config}: {err}") from err
+        trainers.append(member_trainer)
+        values.append({k: np.float32(v) for k, v in member_hp.items()})
+        groups.setdefault((member_trainer, tuple(sorted(member_hp))), []).append(i)
+    buckets = []
+    for (member_trainer, names), ids in groups.items():
+        stacked = {k: np.asarray([values[i][k] for i in ids], np.float32) for k in names}
+        member_seeds = [seeds[i] for i in ids]
+        buckets.append(_Bucket(member_trainer, np.asarray(ids), stacked, member_seeds, shared))
+    member_hp = [{k: float(v) for k, v in value.items()} for value in values]
+    return buckets, trainers, member_hp
+
+
+def _seeds(seed: Any, seeds: Sequence[int] | None, n: int) -> list[int]:
+    """One seed per member: ``seed`` for all, or ``seeds``."""
+    member_seeds = [seed] * n if seeds is None else list(seeds)
+    if len(member_seeds) != n:
+        raise ValueError(f"seeds must give one seed per config ({n}), got {len(member_seeds)}")
+    for s in member_seeds:
+        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0:
+            raise ValueError(f"seeds must be non-negative ints, got {s!r}")
+    return [int(s) for s in member_seeds]
+
+
+def _check_settings(epochs: Any, patience: Any, monitor: str, epochs_per_call: Any) -> None:
+    for name, value in (("epochs", epochs), ("epochs_per_call", epochs_per_call)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)):
+        raise TypeError(f"patience must be an int or None, got {patience!r}")
+    if monitor not in MONITORS:
+        raise ValueError(f"monitor must be one of {MONITORS}, got {monitor!r}")
+
+
+class _History:
+    """Per-member history lists, filled from the per-epoch records of the compiled step."""
+
+    KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+    def __init__(self, n: int) -> None:
+        self.lists = [{k: [] for k in self.KEYS} for _ in range(n)]
+        self.status = ["ok"] * n
+
+    def add(self, bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
+        for step in range(record["live"].shape[0]):
+            for j, i in enumerate(bucket.ids):
+                if not record["live"][step, j]:
+                    continue
+                entry = self.lists[i]
+                entry["epoch"].append(start + step)
+                for k in self.KEYS[1:]:
+                    entry[k].append(float(record[k][step, j]))
+                if record["diverged"][step, j]:
+                    self.status[i] = "diverged"
+                elif record["stopped"][step, j]:
+                    self.status[i] = "early-stopped"
+
+
+def _train(
+    bucket: _Bucket,
+    data: Any,
+    until: int,
+    stopper: EarlyStopping,
+    epochs_per_call: int,
+    mesh: Mesh,
+    history: _History,
+) -> None:
+    """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen."""
+    epochs = _compiled(mesh)[0]
+    hp, keys = bucket.device_inputs
+    if bucket.state is None:
+        bucket.init(stopper, mesh)
+    done = False
+    while bucket.epoch < until and not done:
+        bucket.state, record = epochs(
+            bucket.trainer,
+            stopper,
+            bucket.shared,
+            epochs_per_call,
+            bucket.state,
+            hp,
+            keys,
+            data,
+            np.int32(bucket.epoch),
+            np.int32(until),
+        )
+        record = jax.tree.map(np.asarray, record)
+        history.add(bucket, bucket.epoch, record)
+        bucket.epoch = min(bucket.epoch + epochs_per_call, until)
+        done = bool(np.all(record["done"][-1]))
+
+
+def _collect(bucket: _Bucket, mesh: Mesh, outcome: dict[int, dict[str, Any]]) -> None:
+    """Copy each member's best parameters and early-stopping result to the host."""
+    state = bucket.state
+    (params, model_state), best, best_epoch = sharding.fetch(
+        (state.best, state.es.best, state.es.best_epoch), mesh
+    )
+    for j, i in enumerate(bucket.ids.tolist()):
+        outcome[i] = {
+            "params": jax.tree.map(lambda a, j=j: a[j], params),
+            "model_state": jax.tree.map(lambda a, j=j: a[j], model_state),
+            "best": float(best[j]),
+            "best_epoch": int(best_epoch[j]),
+        }
+
+
+def successive_halving(
+    space_or_configs: Space | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    data: Any,
+    *,
+    trainer: Trainer,
+    min_epochs: int,
+    max_epochs: int,
+    eta: int = 3,
+    **options: Any,
+) -> SweepResults:
+    """Rungs of ``min_epochs * eta**k`` total epochs (capped at ``max_epochs``); after each rung
+    only the best ``ceil(live / eta)`` members by their best ``monitor`` value go on, the rest
+    are marked ``pruned``. Other options as in :func:`run_sweep`."""
+    if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
+        raise ValueError(f"eta must be an integer >= 2, got {eta!r}")
+    for name, value in (("min_epochs", min_epochs), ("max_epochs", max_epochs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if min_epochs > max_epochs:
+        raise ValueError(f"min_epochs ({min_epochs}) must be <= max_epochs ({max_epochs})")
+    rungs = [min(min_epochs * eta**k, max_epochs) for k in range(64)]
+    rungs = sorted(set(rungs))
+    return _sweep(space_or_configs, data, trainer=trainer, rungs=rungs, eta=eta, **options)
+
+
+def run_sweep(
+    space_or_configs: Space | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    data: Any,
+    *,
+    trainer: Trainer,
+    epochs: int = 10,
+    **options: Any,
+) -> SweepResults:
+    """Train every config for up to ``epochs`` epochs; see the module docstring.
+
+    ``space_or_configs``: a :class:`Space` (sampled with ``sample(space, seed, n, method)``) or
+    a list of configs. ``data``: a :class:`~jaxdl.data.datasets.Dataset` or
+    ``(x_train, y_train, x_val, y_val)``. Options: ``hp`` (values shared by every config),
+    ``seed`` (shared keys) or ``seeds`` (one per config), ``patience``, ``monitor``
+    (``val_loss``, ``val_accuracy``, ``loss`` or ``accuracy``), ``min_delta``, ``n``,
+    ``method``, ``mesh`` (default: every device), ``epochs_per_call``.
+    """
+    return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
+
+
+def _sweep(
+    space_or_configs: Any,
+    data: Any,
+    *,
+    trainer: Trainer,
+    rungs: list[int],
+    eta: int,
+    hp: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    seeds: Sequence[int] | None = None,
+    patience: int | None = None,
+    monitor: str = "val_loss",
+    min_delta: float = 0.0,
+    n: int | None = None,
+    method: str = "random",
+    mesh: Mesh | None = None,
+    epochs_per_call: int = 1,
+) -> SweepResults:
+    if not isinstance(trainer, Trainer):
+        raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
+    _check_settings(rungs[-1], patience, monitor, epochs_per_call)
+    stopper = EarlyStopping(NEVER if patience is None else patience, min_delta, monitor)
+    configs = _configs(space_or_configs, n, seed, method)
+    hp = dict(hp or {})
+    split_config(hp)
+    host_data = _data(trainer, data)
+    member_seeds = _seeds(seed, seeds, len(configs))
+    buckets, trainers, member_hp = _buckets(trainer, configs, hp, member_seeds, seeds is None)
+    mesh = sharding.config_mesh() if mesh is None else mesh
+    device_data = sharding.put(host_data, sharding.replicated(mesh))
+    for bucket in buckets:
+        bucket.place(mesh)
+
+    history = _History(len(configs))
+    outcome: dict[int, dict[str, Any]] = {}
+    budget = [0] * len(configs)
+    for rung, until in enumerate(rungs):
+        for bucket in buckets:
+            _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history)
+            _collect(bucket, mesh, outcome)
+            for i in bucket.ids.tolist():
+                budget[i] = until
+        if rung == len(rungs) - 1:
+            break
+        alive = [i for i in range(len(configs)) if history.status[i] == "ok"]
+        alive.sort(key=lambda i: score(stopper.mode, outcome[i]["best"]))
+        keep = set(alive[: math.ceil(len(alive) / eta)])
+        for i in set(alive) - keep:
+            history.status[i] = "pruned"
+        buckets = [b for b in buckets if b.keep([i in keep for i in b.ids.tolist()], mesh)]
+
+    return SweepResults(
+        configs=configs,
+        histories=history.lists,
+        status=history.status,
+        best_epoch=[outcome[i]["best_epoch"] for i in range(len(configs))],
+        params=[outcome[i]["params"] for i in range(len(configs))],
+        model_state=[outcome[i]["model_state"] for i in range(len(configs))],
+        trainers=trainers,
+        hp=member_hp,
+        seeds=member_seeds,
+        epochs=budget,
+        stopper=stopper,
+    )

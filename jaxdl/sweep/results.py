@@ -1,0 +1,192 @@
+"""Sweep results: a table sorted best first, CSV/JSON files, a plot, and retraining one config.
+
+Each row holds the config's index and hyperparameters, its ``status`` (``ok``, ``early-stopped``,
+``diverged`` or ``pruned`` by successive halving), ``best_epoch`` (the epoch of the best monitored
+value, -1 if none was finite), ``epochs_run``, and the training and validation loss and accuracy
+of the best epoch. Rows are sorted by the monitored value (best first, non-finite last), with
+diverged members after all others. Files are written atomically (a temporary file in the same
+directory, then ``os.replace``), so a reader never sees half a table.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from jaxdl.early_stopping import EarlyStopping
+from jaxdl.train import FitResult, Trainer, fit
+
+METRICS = ("val_loss", "val_accuracy", "loss", "accuracy")
+BETAS = ("b1", "b2", "beta", "bn_momentum")
+
+
+def score(mode: str, value: float) -> float:
+    """Sort key of a monitored value: lower is better, non-finite last."""
+    key = value if mode == "min" else -value
+    return key if math.isfinite(key) else math.inf
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Call ``write(file)`` on a temporary file next to ``path``, then rename it to ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, mode, **({"newline": ""} if "b" not in mode else {})) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@dataclasses.dataclass
+class SweepResults:
+    """Everything a sweep produced, one list entry per config (in sampling order).
+
+    ``params``/``model_state`` are each member's best-epoch parameters (numpy), ``trainers`` and
+    ``hp`` the full setup of each member, ``epochs`` the epoch budget it was given.
+    """
+
+    configs: list[dict[str, Any]]
+    histories: list[dict[str, list]]
+    status: list[str]
+    best_epoch: list[int]
+    params: list[Any]
+    model_state: list[Any]
+    trainers: list[Trainer]
+    hp: list[dict[str, float]]
+    seeds: list[int]
+    epochs: list[int]
+    stopper: EarlyStopping
+
+    @property
+    def monitor(self) -> str:
+        """The ranked metric, e.g. ``"val_loss"``."""
+        return self.stopper.monitor
+
+    def row(self, i: int) -> dict[str, Any]:
+        """The table row of config ``i``."""
+        history, epoch = self.histories[i], self.best_epoch[i]
+        at = history["epoch"].index(epoch) if epoch in history["epoch"] else None
+        metrics = {k: history[k][at] if at is not None else math.nan for k in METRICS}
+        return {
+            "config": i,
+            "status": self.status[i],
+            "best_epoch": epoch,
+            "epochs_run": len(history["epoch"]),
+            **metrics,
+            **self.configs[i],
+        }
+
+    @property
+    def table(self) -> list[dict[str, Any]]:
+        """Every config's row, best first (diverged ones last)."""
+        rows = [self.row(i) for i in range(len(self.configs))]
+        mode = self.stopper.mode
+        return sorted(
+            rows,
+            key=lambda r: (r["status"] == "diverged", score(mode, r[self.monitor]), r["config"]),
+        )
+
+    def top(self, k: int) -> list[dict[str, Any]]:
+        """The best ``k`` rows that did not diverge."""
+        return [r for r in self.table if r["status"] != "diverged"][:k]
+
+    def best(self) -> dict[str, Any]:
+        """The best row that did not diverge."""
+        top = self.top(1)
+        if not top:
+            raise ValueError("every config diverged; there is no best one")
+        return top[0]
+
+    def columns(self) -> list[str]:
+        """Table columns: index, status, epochs, metrics, then the hyperparameters."""
+        names = ["config", "status", "best_epoch", "epochs_run", *METRICS]
+        for config in self.configs:
+            names += [k for k in config if k not in names]
+        return names
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write the table as CSV (atomically)."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.columns(), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.table)
+        atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        """Write ``{"monitor", "mode", "rows"}`` as JSON (non-finite numbers as null)."""
+
+        def clean(value: Any) -> Any:
+            if isinstance(value, float) and not math.isfinite(value):
+                return None
+            return list(value) if isinstance(value, tuple) else value
+
+        rows = [{k: clean(v) for k, v in row.items()} for row in self.table]
+        document = {"monitor": self.monitor, "mode": self.stopper.mode, "rows": rows}
+        text = json.dumps(document, indent=1)
+        atomic_write(path, lambda f: f.write(text + "\n"))
+
+    def retrain(self, data: Any, config: int | None = None) -> FitResult:
+        """Train config ``config`` (default: the best) alone with :func:`jaxdl.train.fit`, with
+        its trainer, hyperparameters, seed, epoch budget and early stopping; with shared keys it
+        reproduces the sweep's member."""
+        i = self.best()["config"] if config is None else config
+        if hasattr(data, "x_train"):
+            data = (data.x_train, data.y_train, data.x_val, data.y_val)
+        x, y, x_val, y_val = data
+        return fit(
+            self.trainers[i],
+            x,
+            y,
+            validation=(x_val, y_val),
+            hp=self.hp[i],
+            epochs=self.epochs[i],
+            seed=self.seeds[i],
+            early_stopping=self.stopper,
+            progress=False,
+        )
+
+
+def plot_sweep(results: SweepResults, path: str | os.PathLike) -> None:
+    """Scatter the monitored metric against the learning rate (log axis) and against
+    ``1 - beta`` (log axis) for every searched beta; saved atomically to ``path``."""
+    from matplotlib.figure import Figure
+
+    rows = results.table
+    axes_names = [n for n in ("learning_rate", *BETAS) if any(n in r for r in rows)]
+    if not axes_names:
+        raise ValueError("plot_sweep needs a searched learning_rate or beta (b1, b2, beta, ...)")
+    fig = Figure(figsize=(4.5 * len(axes_names), 3.8))
+    axes = fig.subplots(1, len(axes_names), squeeze=False)
+    colors = {
+        "ok": "tab:blue",
+        "early-stopped": "tab:green",
+        "pruned": "tab:gray",
+        "diverged": "tab:red",
+    }
+    for ax, name in zip(axes[0], axes_names):
+        for status, color in colors.items():
+            points = [
+                (r[name] if name == "learning_rate" else 1.0 - r[name], r[results.monitor])
+                for r in rows
+                if r["status"] == status and name in r and math.isfinite(r[results.monitor])
+            ]
+            if points:
+                ax.scatter(*zip(*points), s=18, color=color, label=status)
+        ax.set_xscale("log")
+        ax.set_xlabel(name if name == "learning_rate" else f"1 - {name}")
+        ax.set_ylabel(results.monitor)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
+    atomic_write(path, lambda f: fig.savefig(f, format=fmt), mode="wb")

@@ -1,0 +1,83 @@
+"""Placing a sweep's config axis on a device mesh.
+
+Every array of a sweep that has one entry per member (parameters, optimizer and early-stopping
+state, hyperparameters, per-member keys) carries the leading config axis, sharded over the 1-D
+mesh axis ``"configs"``; the data and shared keys are replicated. ``jit`` propagates the sharding,
+so each device trains its own slice of the members with no communication (only the small
+per-epoch metrics are gathered). The member count is padded to a multiple of the device count by
+repeating members; the padding is dropped from the results.
+
+Several processes or hosts: call ``jax.distributed.initialize(coordinator_address,
+num_processes, process_id)`` in every process before anything else touches JAX, then run the same
+sweep in each. The default mesh, :func:`config_mesh`, spans ``jax.devices()``, i.e. the devices of
+all processes; each process holds the members on its own devices, and the results are gathered so
+every process receives the full table. On CPU the processes talk through gloo collectives
+(``jax_cpu_collectives_implementation``, the default of recent jaxlib).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+AXIS = "configs"
+
+
+def config_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A 1-D mesh with axis ``"configs"`` over ``devices`` (default: every device of every
+    process)."""
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices is empty; pass at least one jax.Device")
+    return Mesh(np.asarray(devices), (AXIS,))
+
+
+def padded_count(n: int, mesh: Mesh) -> int:
+    """``n`` rounded up to a multiple of the mesh's device count."""
+    return math.ceil(n / mesh.size) * mesh.size
+
+
+def pad_index(n: int, mesh: Mesh) -> np.ndarray:
+    """Member positions ``0..n-1`` followed by repeats (``i mod n``) up to :func:`padded_count`."""
+    return np.arange(padded_count(n, mesh)) % n
+
+
+def members(mesh: Mesh) -> NamedSharding:
+    """Leading (config) axis split over the mesh, the rest whole."""
+    return NamedSharding(mesh, P(AXIS))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """A full copy on every device."""
+    return NamedSharding(mesh, P())
+
+
+def put(tree: Any, sharding: NamedSharding) -> Any:
+    """Host arrays (identical in every process) to global arrays with ``sharding``; each process
+    only transfers the shards of its own devices."""
+
+    def leaf(value: Any) -> jax.Array:
+        host = np.asarray(value)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(leaf, tree)
+
+
+@functools.cache
+def _replicate(mesh: Mesh):
+    return jax.jit(lambda tree: tree, out_shardings=replicated(mesh))
+
+
+def fetch(tree: Any, mesh: Mesh) -> Any:
+    """Global arrays to numpy on every process (gathered over the mesh first when other
+    processes hold some of the shards)."""
+    if all(leaf.is_fully_addressable for leaf in jax.tree.leaves(tree)):
+        return jax.device_get(tree)
+    return jax.tree.map(np.asarray, _replicate(mesh)(tree))

@@ -1,0 +1,348 @@
+"""Search spaces: distributions over hyperparameters, random or grid sampling, and ``zoom``.
+
+Each continuous distribution samples uniformly on its own scale ``t`` and maps back:
+
+    LogUniform(low, high):          r ~ U[log10 low, log10 high],           value = 10**r
+    OneMinusLogUniform(low, high):  r ~ U[log10(1-high), log10(1-low)],     value = 1 - 10**r
+    Uniform(low, high):             value ~ U[low, high]
+    IntUniform(low, high):          value ~ uniform integer in {low, ..., high}
+    Choice(options):                value ~ uniform over the options
+
+``LogUniform`` suits learning rates and L2 lambdas (as many draws in [1e-4, 1e-3] as in
+[1e-1, 1]); ``OneMinusLogUniform`` suits EWA betas, where 0.9 .. 0.999 averages over 10 .. 1000
+values and the sensitivity grows near 1.
+
+``sample(space, key, n)`` is random search, reproducible from a PRNG key (or an int seed); every
+hyperparameter draws from its own stream ``fold_in(key, crc32(name))``, so adding a dimension does
+not change the others. ``method="grid"`` gives the largest full grid of at most ``n`` points,
+evenly spaced on each scale (to compare against). ``zoom(space, results, k)`` narrows every range
+to the best ``k`` results (coarse to fine), padded by ``margin`` of the old width on the sampling
+scale and clipped to the old range; a ``Choice`` keeps the options those results used.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import itertools
+import math
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxdl.checks import check_range
+
+METHODS = ("random", "grid")
+
+
+class Distribution(abc.ABC):
+    """A one-dimensional search distribution."""
+
+    @abc.abstractmethod
+    def from_unit(self, u: np.ndarray) -> list:
+        """Map uniform draws ``u`` in [0, 1) to values (plain Python numbers or options)."""
+
+    @abc.abstractmethod
+    def grid(self, k: int) -> list:
+        """``k`` values evenly spaced on the sampling scale (fewer when the support is smaller)."""
+
+    @abc.abstractmethod
+    def support_size(self) -> float:
+        """Number of distinct values (``inf`` for continuous distributions)."""
+
+    @abc.abstractmethod
+    def zoom(self, values: Sequence[Any], margin: float) -> Distribution:
+        """The same kind of distribution, narrowed to ``values`` (see the module docstring)."""
+
+
+def _check_number(cls: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"{cls}.{name} must be a real number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{cls}.{name} must be finite, got {value!r}")
+    return float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Continuous(Distribution):
+    """Uniform on the scale ``t = forward(value)`` between ``low`` and ``high``."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        cls = type(self).__name__
+        low = _check_number(cls, "low", self.low)
+        high = _check_number(cls, "high", self.high)
+        if not low < high:
+            raise ValueError(f"{cls} needs low < high, got low={low!r}, high={high!r}")
+        self._check_domain(cls, low, high)
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    def _check_domain(self, cls: str, low: float, high: float) -> None:
+        """Extra constraints of a subclass on ``(low, high)``."""
+
+    def forward(self, value: Any) -> np.ndarray:
+        """Value to sampling scale."""
+        return np.asarray(value, np.float64)
+
+    def inverse(self, t: Any) -> np.ndarray:
+        """Sampling scale to value."""
+        return np.asarray(t, np.float64)
+
+    def _edges(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """``((t0, bound0), (t1, bound1))``: the range on the sampling scale, lower end first."""
+        a, b = sorted((float(self.forward(v)), v) for v in (self.low, self.high))
+        return a, b
+
+    def _t_range(self) -> tuple[float, float]:
+        (t0, _), (t1, _) = self._edges()
+        return t0, t1
+
+    def from_unit(self, u: np.ndarray) -> list:
+        t0, t1 = self._t_range()
+        values = self.inverse(t0 + np.asarray(u, np.float64) * (t1 - t0))
+        return [float(np.clip(v, self.low, self.high)) for v in values]
+
+    def grid(self, k: int) -> list:
+        t0, t1 = self._t_range()
+        t = np.linspace(t0, t1, k) if k > 1 else np.asarray([(t0 + t1) / 2])
+        return [float(np.clip(v, self.low, self.high)) for v in np.sort(self.inverse(t))]
+
+    def support_size(self) -> float:
+        return math.inf
+
+    def zoom(self, values: Sequence[Any], margin: float) -> Distribution:
+        (t0, b0), (t1, b1) = self._edges()
+        t = self.forward(np.asarray(values, np.float64))
+        pad = margin * (t1 - t0)
+        lo, hi = float(t.min()) - pad, float(t.max()) + pad
+        ends = (
+            b0 if lo <= t0 else float(np.clip(self.inverse(lo), self.low, self.high)),
+            b1 if hi >= t1 else float(np.clip(self.inverse(hi), self.low, self.high)),
+        )
+        return type(self)(*sorted(ends))
+
+
+class Uniform(_Continuous):
+    """``value ~ U[low, high]``."""
+
+
+class LogUniform(_Continuous):
+    """``r ~ U[log10 low, log10 high]``, ``value = 10**r`` (``0 < low < high``)."""
+
+    def _check_domain(self, cls: str, low: float, high: float) -> None:
+        if low <= 0:
+            raise ValueError(f"{cls} needs 0 < low < high (it samples log10), got low={low!r}")
+
+    def forward(self, value: Any) -> np.ndarray:
+        return np.log10(np.asarray(value, np.float64))
+
+    def inverse(self, t: Any) -> np.ndarray:
+        return 10.0 ** np.asarray(t, np.float64)
+
+
+class OneMinusLogUniform(_Continuous):
+    """``r ~ U[log10(1 - high), log10(1 - low)]``, ``beta = 1 - 10**r`` (``0 < low < high < 1``),
+    e.g. ``OneMinusLogUniform(0.9, 0.999)`` for an EWA beta."""
+
+    def _check_domain(self, cls: str, low: float, high: float) -> None:
+        for name, value in (("low", low), ("high", high)):
+            check_range(f"{cls}.{name}", value, 0.0, 1.0, low_open=True, high_open=True)
+
+    def forward(self, value: Any) -> np.ndarray:
+        return np.log10(1.0 - np.asarray(value, np.float64))
+
+    def inverse(self, t: Any) -> np.ndarray:
+        return 1.0 - 10.0 ** np.asarray(t, np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class IntUniform(Distribution):
+    """A uniform integer in ``{low, ..., high}`` (both ends included, ``low < high``)."""
+
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        for name in ("low", "high"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise TypeError(f"IntUniform.{name} must be an int, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if not self.low < self.high:
+            raise ValueError(f"IntUniform needs low < high, got low={self.low}, high={self.high}")
+
+    def from_unit(self, u: np.ndarray) -> list:
+        n = self.high - self.low + 1
+        index = np.minimum(np.floor(np.asarray(u, np.float64) * n), n - 1).astype(np.int64)
+        return [self.low + int(i) for i in index]
+
+    def grid(self, k: int) -> list:
+        points = np.linspace(self.low, self.high, min(k, self.high - self.low + 1))
+        return sorted({int(round(p)) for p in points})
+
+    def support_size(self) -> float:
+        return self.high - self.low + 1
+
+    def zoom(self, values: Sequence[Any], margin: float) -> Distribution:
+        pad = max(1, math.ceil(margin * (self.high - self.low)))
+        low = max(self.low, min(int(v) for v in values) - pad)
+        high = min(self.high, max(int(v) for v in values) + pad)
+        return IntUniform(low, high)
+
+
+def _hashable(option: Any) -> Any:
+    return tuple(option) if isinstance(option, list) else option
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice(Distribution):
+    """One of ``options``, each with probability ``1 / len(options)`` (lists become tuples)."""
+
+    options: tuple
+
+    def __init__(self, options: Sequence[Any]) -> None:
+        if isinstance(options, str | bytes) or not isinstance(options, Sequence):
+            raise TypeError(f"Choice needs a sequence of options, got {options!r}")
+        options = tuple(_hashable(o) for o in options)
+        if not options:
+            raise ValueError("Choice needs at least one option, got an empty sequence")
+        if len(set(options)) != len(options):
+            raise ValueError(f"Choice options must be distinct, got {options!r}")
+        object.__setattr__(self, "options", options)
+
+    def from_unit(self, u: np.ndarray) -> list:
+        n = len(self.options)
+        index = np.minimum(np.floor(np.asarray(u, np.float64) * n), n - 1).astype(np.int64)
+        return [self.options[int(i)] for i in index]
+
+    def grid(self, k: int) -> list:
+        return list(self.options)
+
+    def support_size(self) -> float:
+        return len(self.options)
+
+    def zoom(self, values: Sequence[Any], margin: float) -> Distribution:
+        used = {_hashable(v) for v in values}
+        return Choice([o for o in self.options if o in used])
+
+
+class Space(Mapping):
+    """An ordered mapping from hyperparameter names to :class:`Distribution` objects."""
+
+    def __init__(self, dims: Mapping[str, Distribution] | None = None, **more: Distribution):
+        dims = {**(dims or {}), **more}
+        if not dims:
+            raise ValueError(
+                "the search space is empty; give at least one name -> distribution, "
+                "e.g. Space(learning_rate=LogUniform(1e-4, 1e-1))"
+            )
+        for name, dist in dims.items():
+            if not isinstance(name, str):
+                raise TypeError(f"search space names must be strings, got {name!r}")
+            if not isinstance(dist, Distribution):
+                raise TypeError(
+                    f"search space entry {name!r} must be a distribution (LogUniform, "
+                    f"OneMinusLogUniform, Uniform, IntUniform or Choice), got {dist!r}"
+                )
+        self._dims = dict(dims)
+
+    def __getitem__(self, name: str) -> Distribution:
+        return self._dims[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dims)
+
+    def __len__(self) -> int:
+        return len(self._dims)
+
+    def __repr__(self) -> str:
+        return f"Space({self._dims!r})"
+
+
+def as_space(space: Space | Mapping[str, Distribution]) -> Space:
+    """``space`` itself, or a :class:`Space` built from a plain mapping."""
+    return space if isinstance(space, Space) else Space(space)
+
+
+def check_count(n: Any) -> int:
+    """The number of configs must be an int >= 1."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise TypeError(f"n (the number of configs) must be an int, got {n!r}")
+    if n < 1:
+        raise ValueError(f"n (the number of configs) must be >= 1, got {n}")
+    return int(n)
+
+
+def _stream(key: jax.Array, name: str) -> jax.Array:
+    return jax.random.fold_in(key, zlib.crc32(name.encode()) & 0x7FFFFFFF)
+
+
+def sample(
+    space: Space | Mapping[str, Distribution],
+    key: jax.Array | int,
+    n: int,
+    method: str = "random",
+) -> list[dict[str, Any]]:
+    """``n`` configs (dicts name -> value) drawn at random, or a grid (see the module docstring).
+
+    ``key`` is a PRNG key or an int seed; the grid ignores it.
+    """
+    space = as_space(space)
+    n = check_count(n)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "grid":
+        return grid(space, n)
+    key = jax.random.key(key) if isinstance(key, int | np.integer) else key
+    columns = {
+        name: dist.from_unit(np.asarray(jax.random.uniform(_stream(key, name), (n,))))
+        for name, dist in space.items()
+    }
+    return [{name: columns[name][i] for name in space} for i in range(n)]
+
+
+def grid(space: Space | Mapping[str, Distribution], n: int) -> list[dict[str, Any]]:
+    """The largest full grid with at most ``n`` points and the same number ``k`` of points on
+    every continuous axis (discrete axes contribute ``min(k, support)`` points)."""
+    space = as_space(space)
+    n = check_count(n)
+
+    def size(k: int) -> float:
+        return math.prod(min(k, d.support_size()) for d in space.values())
+
+    if size(1) > n:
+        raise ValueError(f"the smallest grid of this space has {int(size(1))} points > n={n}")
+    k = 1
+    while size(k + 1) <= n and size(k + 1) > size(k):
+        k += 1
+    axes = [space[name].grid(k) for name in space]
+    return [dict(zip(space, point)) for point in itertools.product(*axes)]
+
+
+def zoom(
+    space: Space | Mapping[str, Distribution],
+    results: Any,
+    k: int,
+    margin: float = 0.1,
+) -> Space:
+    """Narrow ``space`` around the best ``k`` results (coarse to fine).
+
+    ``results`` is a :class:`~jaxdl.sweep.results.SweepResults` (its ``top(k)`` rows: best first,
+    diverged members excluded) or a sequence of configs already sorted best first.
+    """
+    space = as_space(space)
+    k = check_count(k)
+    check_range("margin", margin, 0.0, low_open=True)
+    top = results.top(k) if hasattr(results, "top") else list(results)[:k]
+    if not top:
+        raise ValueError("zoom needs at least one result that did not diverge")
+    missing = [name for name in space if any(name not in row for row in top)]
+    if missing:
+        raise ValueError(f"the results do not hold the hyperparameter(s) {missing} of the space")
+    return Space({name: d.zoom([row[name] for row in top], margin) for name, d in space.items()})
