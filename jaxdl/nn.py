@@ -9,9 +9,9 @@ For each hidden layer l (activations are batch-first, ``x @ W``):
 and the output layer is linear, ``logits = a_{L-1} @ W_L + b_L``. With batch norm a hidden layer
 has no bias: the mean subtraction cancels it and ``beta`` takes its place.
 
-``compute_dtype="bfloat16"`` is mixed precision: each ``a @ W`` rounds both operands to bfloat16
-and accumulates in float32; parameters, batch-norm statistics, activations and the loss stay
-float32.
+``compute_dtype="bfloat16"`` is mixed precision: each ``a @ W`` (and the two matmuls of its
+gradient) rounds both operands to bfloat16 and accumulates in float32; parameters, batch-norm
+statistics, activations, gradients and the loss stay float32.
 """
 
 from __future__ import annotations
@@ -38,6 +38,31 @@ ACTIVATIONS = {
 COMPUTE_DTYPES = ("float32", "bfloat16")
 
 Params = dict[str, Any]
+
+
+@jax.custom_vjp
+def bf16_matmul(a: jax.Array, w: jax.Array) -> jax.Array:
+    """``r(a) @ r(w)`` in float32, with ``r`` rounding to bfloat16. Its gradients are
+    ``r(g) @ r(w).T`` and ``r(a).T @ r(g)`` (``g`` the float32 output cotangent), so every matmul
+    of training runs on bfloat16 operands with float32 accumulation."""
+    return _dot_bf16(a, w)
+
+
+def _dot_bf16(a: jax.Array, w: jax.Array) -> jax.Array:
+    low = jnp.bfloat16
+    return jnp.matmul(a.astype(low), w.astype(low), preferred_element_type=jnp.float32)
+
+
+def _bf16_matmul_fwd(a: jax.Array, w: jax.Array):
+    return _dot_bf16(a, w), (a.astype(jnp.bfloat16), w.astype(jnp.bfloat16))
+
+
+def _bf16_matmul_bwd(residuals, g: jax.Array):
+    a, w = residuals
+    return _dot_bf16(g, w.T), _dot_bf16(a.T, g)
+
+
+bf16_matmul.defvjp(_bf16_matmul_fwd, _bf16_matmul_bwd)
 State = dict[str, Any]
 
 
@@ -146,8 +171,7 @@ class MLP:
         """``a @ w``, with bfloat16 operands and a float32 result under mixed precision."""
         if self.compute_dtype == "float32":
             return a @ w
-        low = jnp.dtype(self.compute_dtype)
-        return jnp.matmul(a.astype(low), w.astype(low), preferred_element_type=jnp.float32)
+        return bf16_matmul(a.astype(jnp.float32), w.astype(jnp.float32))
 
     def _next_state(self, state: State, new_stats: list, train: bool) -> State:
         if not (self.batch_norm and train):
