@@ -125,11 +125,11 @@ def verdict(difference: float) -> str:
 
 
 def relative_difference(g: Any, g_approx: Any) -> float:
-    """``||g - g_approx||_2 / (||g||_2 + ||g_approx||_2)``; 0 when both are zero."""
+    """``||g - g_approx||_2 / (||g||_2 + ||g_approx||_2)``; 0 when both are zero, NaN stays NaN."""
     g = np.ravel(np.asarray(g, dtype=np.float64))
     g_approx = np.ravel(np.asarray(g_approx, dtype=np.float64))
     denominator = np.linalg.norm(g) + np.linalg.norm(g_approx)
-    return float(np.linalg.norm(g - g_approx) / denominator) if denominator > 0 else 0.0
+    return float(np.linalg.norm(g - g_approx) / denominator) if denominator != 0 else 0.0
 
 
 def gradcheck(
@@ -153,7 +153,7 @@ def gradcheck(
     if grad_fn is not None and not callable(grad_fn):
         raise TypeError(f"grad_fn must be callable as grad_fn(params, *args), got {grad_fn!r}")
     for name, value in (("epsilon", epsilon), ("threshold", threshold)):
-        if not isinstance(value, (int, float, np.floating, np.integer)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
             raise TypeError(f"{name} must be a positive float, got {value!r}")
         check_positive(name, value)
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
@@ -176,7 +176,7 @@ def gradcheck(
     per_leaf = {}
     for path, g, g_approx in zip(paths, analytic, numeric, strict=True):
         difference = relative_difference(g, g_approx)
-        failed = difference > bar
+        failed = not difference <= bar  # NaN fails too
         per_leaf[path] = LeafCheck(
             shape=g.shape,
             difference=difference,
@@ -336,7 +336,7 @@ def _jaxpr_bytes(jaxpr: Any) -> int:
         for var in eqn.outvars:
             aval = var.aval
             if hasattr(aval, "shape") and hasattr(aval, "dtype"):
-                total += math.prod(aval.shape) * np.dtype(aval.dtype).itemsize
+                total += math.prod(aval.shape) * getattr(aval.dtype, "itemsize", 8)
     for sub in jex.core.subjaxprs(jaxpr):
         total += _jaxpr_bytes(sub)
     return total
@@ -453,8 +453,8 @@ def _numeric_gradient(
 
 
 def _worst_coordinates(g: np.ndarray, g_approx: np.ndarray) -> tuple[Coordinate, ...]:
-    """The coordinates with the largest ``|g - g_approx|``, largest first."""
-    error = np.abs(g - g_approx).ravel()
+    """The coordinates with the largest ``|g - g_approx|``, largest first (NaN counts as inf)."""
+    error = np.nan_to_num(np.abs(g - g_approx).ravel(), nan=np.inf)
     order = np.argsort(-error, kind="stable")[:WORST_COORDINATES]
     return tuple(
         Coordinate(

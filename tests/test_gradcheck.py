@@ -149,6 +149,19 @@ def test_scaled_leaf_reports_the_scale_in_worst_coordinates():
     assert result.per_leaf["layers[1].W"].difference == pytest.approx(1 / 3, rel=1e-6)
 
 
+def test_nan_in_one_leaf_fails_that_leaf():
+    @jax.jit
+    def grad_fn(params, x, y, lambd):
+        grads = tanh_mlp_backprop(params, x, y, lambd)
+        grads["layers"][2]["b"] = grads["layers"][2]["b"].at[1].set(jnp.nan)
+        return grads
+
+    result = gradcheck(tanh_mlp_loss, tanh_mlp_params(), X, Y, LAMBD, grad_fn=grad_fn)
+    assert not result.passed
+    assert result.failing == ("layers[2].b",)
+    assert result.per_leaf["layers[2].b"].worst[0].index == (1,)
+
+
 def test_small_error_lands_in_the_check_band_and_no_leaf_fails():
     def grad_fn(params, x, y, lambd):
         grads = tanh_mlp_backprop(params, x, y, lambd)
@@ -184,6 +197,7 @@ def test_relative_difference_and_bands():
     assert relative_difference([3.0, 4.0], [0.0, 0.0]) == pytest.approx(1.0)
     assert relative_difference([1.0, 2.0], [1.0, 2.0]) == 0.0
     assert relative_difference(np.zeros(3), np.zeros(3)) == 0.0
+    assert np.isnan(relative_difference([1.0, np.nan], [1.0, 2.0]))
     # ||(1, 0)|| / (||(2, 0)|| + ||(1, 0)||)
     assert relative_difference([2.0, 0.0], [1.0, 0.0]) == pytest.approx(1 / 3)
     assert verdict(1e-9).startswith("great")
@@ -258,6 +272,29 @@ def test_dropout_left_on_is_refused():
 
     with pytest.raises(ValueError, match="not deterministic.*switch dropout off"):
         gradcheck(loss, params, X, Y)
+
+
+def test_unkeyed_numpy_mask_is_refused():
+    rng = np.random.default_rng(0)
+
+    def loss(w, x):
+        keep = rng.random(x.shape) < 0.5  # a new NumPy mask on every call
+        return jnp.sum(jnp.tanh(jnp.where(keep, x, 0.0) @ w))
+
+    with pytest.raises(ValueError, match="not deterministic"):
+        gradcheck(loss, jnp.ones((4, 2)), X)
+
+
+def test_randomness_that_does_not_change_the_loss_is_accepted():
+    seeds = itertools.count()
+
+    def loss(w):
+        jax.random.key(next(seeds))  # different traces, same value
+        return jnp.sum(jnp.sin(w))
+
+    result = gradcheck(loss, jnp.linspace(0.0, 1.0, 3))
+    assert result.passed
+    np.testing.assert_allclose(result.analytic, np.cos(np.linspace(0.0, 1.0, 3)), rtol=1e-6)
 
 
 # ---------------------------------------------------------------- pytrees and dtypes
