@@ -18,7 +18,11 @@ norm scales, scalars) are perturbed together as one flat vector, in one more com
 
 Bands (the usual rule of thumb): below 1e-7 great; 1e-7 to 1e-3 worth a look; above 1e-3 most
 likely a bug. A leaf is reported as failing when its own relative difference exceeds
-``max(threshold, 1e-3)``: the "likely bug" band, or the caller's threshold when that is looser.
+``max(threshold, 1e-3)`` (the "likely bug" band, or the caller's threshold when that is looser)
+and its error ``||g_leaf - g_approx_leaf||_2`` is above the noise floor
+``1e-7 * (||g||_2 + ||g_approx||_2)`` of the whole gradient. The floor keeps a leaf whose true
+gradient is zero (a bias cancelled by batch norm's mean subtraction, say), whose relative
+difference is rounding noise over rounding noise, from being named. NaN always fails.
 """
 
 from __future__ import annotations
@@ -58,7 +62,10 @@ class Coordinate(NamedTuple):
 
 @dataclass(frozen=True)
 class LeafCheck:
-    """Relative difference of one leaf; ``worst`` lists its largest errors when it fails."""
+    """Relative difference of one leaf; ``worst`` lists its largest errors when it fails.
+
+    ``failed``: difference above ``max(threshold, 1e-3)`` and error above the noise floor.
+    """
 
     shape: tuple[int, ...]
     difference: float
@@ -98,6 +105,8 @@ class GradcheckResult:
         lines.append(f"  {'leaf':<{width}}  {'shape':<{shape_width}}  difference")
         for path, leaf in self.per_leaf.items():
             mark = "  FAIL" if leaf.failed else ""
+            if not leaf.failed and leaf.difference > _failing_bar(self.threshold):
+                mark = "  (error below the noise floor: gradient ~ 0)"
             lines.append(
                 f"  {path:<{width}}  {shapes[path]:<{shape_width}}  {leaf.difference:.3e}{mark}"
             )
@@ -172,21 +181,22 @@ def gradcheck(
         analytic = [np.asarray(g, dtype=np.float64) for g in analytic]
         numeric = [np.asarray(g, dtype=np.float64) for g in numeric]
 
+    g_all = np.concatenate([g.ravel() for g in analytic])
+    g_approx_all = np.concatenate([g.ravel() for g in numeric])
+    difference = relative_difference(g_all, g_approx_all)
+    noise_floor = GREAT * (np.linalg.norm(g_all) + np.linalg.norm(g_approx_all))
     bar = _failing_bar(threshold)
     per_leaf = {}
     for path, g, g_approx in zip(paths, analytic, numeric, strict=True):
-        difference = relative_difference(g, g_approx)
-        failed = not difference <= bar  # NaN fails too
+        leaf_difference = relative_difference(g, g_approx)
+        # NaN fails; an error below the noise floor cannot be told from rounding noise
+        failed = not (leaf_difference <= bar or np.linalg.norm(g - g_approx) <= noise_floor)
         per_leaf[path] = LeafCheck(
             shape=g.shape,
-            difference=difference,
+            difference=leaf_difference,
             failed=failed,
             worst=_worst_coordinates(g, g_approx) if failed else (),
         )
-    difference = relative_difference(
-        np.concatenate([g.ravel() for g in analytic]),
-        np.concatenate([g.ravel() for g in numeric]),
-    )
     treedef = jax.tree_util.tree_structure(params)
     return GradcheckResult(
         difference=difference,

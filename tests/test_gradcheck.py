@@ -162,6 +162,22 @@ def test_nan_in_one_leaf_fails_that_leaf():
     assert result.per_leaf["layers[2].b"].worst[0].index == (1,)
 
 
+def test_zero_gradient_leaf_is_noise_not_a_failure():
+    def loss(p, x):  # b is cancelled by the mean subtraction: its gradient is exactly 0
+        z = x @ p["W"] + p["b"]
+        return jnp.mean(jnp.tanh(z - jnp.mean(z, axis=0)) ** 2)
+
+    params = {"W": jax.random.normal(jax.random.key(1), (3, 4)), "b": jnp.arange(4.0) / 4}
+    x = jax.random.normal(jax.random.key(2), (6, 3))
+    result = gradcheck(loss, params, x)
+    assert result.passed and result.failing == ()
+    b_error = np.linalg.norm(result.analytic["b"] - result.numeric["b"])
+    assert b_error < 1e-7 * np.linalg.norm(result.analytic["W"])
+    assert "noise floor" in str(result)
+    broken = gradcheck(loss, params, x, grad_fn=lambda p, x: {"W": p["W"], "b": p["b"]})
+    assert set(broken.failing) == {"W", "b"}
+
+
 def test_small_error_lands_in_the_check_band_and_no_leaf_fails():
     def grad_fn(params, x, y, lambd):
         grads = tanh_mlp_backprop(params, x, y, lambd)
