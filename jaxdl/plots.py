@@ -1,0 +1,138 @@
+"""PNG plots of training runs: curves, decision boundaries and sweep scatters.
+
+matplotlib is optional (``pip install jaxdl[plot]``) and imported only when a plot is drawn;
+figures are built with ``matplotlib.figure.Figure``, so no pyplot state or GUI backend is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+class MissingMatplotlib(ImportError):
+    """Plotting was asked for but matplotlib is not installed."""
+
+
+class Panel(NamedTuple):
+    """One axes of line plots: ``series`` maps a label to ``ys`` or to a pair ``(xs, ys)``."""
+
+    title: str
+    series: Mapping[str, Any]
+    xlabel: str = "epoch"
+    ylabel: str = "cost"
+    logy: bool = False
+    logx: bool = False
+
+
+class Boundary(NamedTuple):
+    """One decision-boundary panel: ``predict`` maps points ``(n, 2)`` to P(class 1) ``(n,)``."""
+
+    title: str
+    predict: Callable[[np.ndarray], np.ndarray]
+    x: np.ndarray
+    y: np.ndarray
+
+
+def _figure(panels: int, width: float = 4.5, height: float = 3.6) -> tuple[Any, list[Any]]:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise MissingMatplotlib(
+            "plotting needs matplotlib, which is not installed; install it with "
+            "`pip install jaxdl[plot]`"
+        ) from err
+    cols = min(panels, 3)
+    rows = math.ceil(panels / cols)
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    return fig, axes[:panels]
+
+
+def lines(path: str, panels: Sequence[Panel], title: str | None = None) -> str:
+    """Save line plots (one axes per :class:`Panel`) to ``path``; returns ``path``."""
+    fig, axes = _figure(len(panels))
+    for ax, panel in zip(axes, panels):
+        for label, values in panel.series.items():
+            if isinstance(values, tuple) and len(values) == 2:
+                xs, ys = values
+            else:
+                ys = values
+                xs = np.arange(len(ys))
+            ax.plot(np.asarray(xs), np.asarray(ys, dtype=float), label=label, linewidth=1.2)
+        ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel)
+        if panel.logy:
+            ax.set_yscale("log")
+        if panel.logx:
+            ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def boundaries(
+    path: str, panels: Sequence[Boundary], title: str | None = None, resolution: int = 200
+) -> str:
+    """Save decision boundaries: P(class 1) over a grid around the points, plus the points."""
+    fig, axes = _figure(len(panels), width=4.0, height=3.8)
+    for ax, panel in zip(axes, panels):
+        x = np.asarray(panel.x, dtype=np.float64)
+        low, high = x.min(axis=0), x.max(axis=0)
+        pad = 0.1 * (high - low) + 1e-9
+        g0, g1 = np.meshgrid(
+            np.linspace(low[0] - pad[0], high[0] + pad[0], resolution),
+            np.linspace(low[1] - pad[1], high[1] + pad[1], resolution),
+        )
+        grid = np.stack([g0.ravel(), g1.ravel()], axis=1).astype(np.float32)
+        prob = np.asarray(panel.predict(grid), dtype=np.float64).reshape(g0.shape)
+        ax.contourf(g0, g1, prob, levels=np.linspace(0, 1, 11), cmap="RdBu", alpha=0.6)
+        ax.contour(g0, g1, prob, levels=[0.5], colors="k", linewidths=1.0)
+        ax.scatter(x[:, 0], x[:, 1], c=np.asarray(panel.y), cmap="RdBu", edgecolors="k",
+                   linewidths=0.4, s=14)
+        ax.set_title(panel.title)
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def scatter(
+    path: str,
+    x: Sequence[float],
+    y: Sequence[float],
+    value: Sequence[float],
+    *,
+    xlabel: str,
+    ylabel: str,
+    label: str,
+    title: str | None = None,
+    logx: bool = True,
+    logy: bool = True,
+    best: int | None = None,
+) -> str:
+    """Save a scatter of ``(x, y)`` coloured by ``value`` (log axes by default); ``best`` marks
+    one point."""
+    fig, (ax,) = _figure(1, width=5.5, height=4.2)
+    points = ax.scatter(np.asarray(x), np.asarray(y), c=np.asarray(value, dtype=float),
+                        cmap="viridis", edgecolors="k", linewidths=0.4, s=40)
+    fig.colorbar(points, ax=ax, label=label)
+    if best is not None:
+        ax.scatter([x[best]], [y[best]], marker="*", s=260, facecolors="none",
+                   edgecolors="r", linewidths=1.5, label="best")
+        ax.legend(fontsize="small")
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title or "")
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=100)
+    return path
