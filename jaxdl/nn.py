@@ -49,8 +49,16 @@ def bf16_matmul(a: jax.Array, w: jax.Array) -> jax.Array:
 
 
 def _dot_bf16(a: jax.Array, w: jax.Array) -> jax.Array:
-    low = jnp.bfloat16
-    return jnp.matmul(a.astype(low), w.astype(low), preferred_element_type=jnp.float32)
+    a, w = a.astype(jnp.bfloat16), w.astype(jnp.bfloat16)
+    # XLA:CPU has no batched bfloat16 x bfloat16 -> float32 dot (a vmapped sweep needs one).
+    # There the rounded operands are multiplied in float32, which gives the same numbers:
+    # a product of two bfloat16 values is exact in float32.
+    return jax.lax.platform_dependent(
+        a,
+        w,
+        cpu=lambda a, w: jnp.matmul(a.astype(jnp.float32), w.astype(jnp.float32)),
+        default=lambda a, w: jnp.matmul(a, w, preferred_element_type=jnp.float32),
+    )
 
 
 def _bf16_matmul_fwd(a: jax.Array, w: jax.Array):
