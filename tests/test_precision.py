@@ -1,5 +1,7 @@
 """Mixed precision: bfloat16 matmul operands, float32 everything else, float32-level accuracy."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -49,46 +51,49 @@ def test_bf16_matmul_gradients_are_the_rounded_closed_forms():
     np.testing.assert_allclose(dw, a.T @ g, rtol=0, atol=0.02 * np.abs(a.T @ g).max())
 
 
-def _dots(jaxpr):
-    """Every dot_general in ``jaxpr`` and its sub-jaxprs."""
-    for eqn in jaxpr.eqns:
-        if eqn.primitive.name == "dot_general":
-            yield eqn
-        for value in eqn.params.values():
-            for sub in value if isinstance(value, tuple | list) else [value]:
-                if isinstance(sub, jax.extend.core.ClosedJaxpr):
-                    yield from _dots(sub.jaxpr)
-                elif isinstance(sub, jax.extend.core.Jaxpr):
-                    yield from _dots(sub)
+TENSOR = r"(tensor<[^>]*>)"
+DOT = re.compile(rf"stablehlo.dot_general.*: \({TENSOR}, {TENSOR}\) -> {TENSOR}")
+MODEL = MLP((5, 7, 3), batch_norm=True, dropout=True, compute_dtype="bfloat16")
+TRAINER = Trainer(MODEL, optimizer="adam")
+HP = hyperparams(keep_prob=0.8, l2=0.1)
 
 
-def test_every_layer_matmul_runs_in_bf16_and_nothing_else_does():
-    model = MLP((5, 7, 3), batch_norm=True, dropout=True, compute_dtype="bfloat16")
-    trainer = Trainer(model, optimizer="adam")
-    hp = hyperparams(keep_prob=0.8, l2=0.1)
-    ts = trainer.init(jax.random.key(0), hp)
+def _step(ts):
+    return TRAINER.train_step(*ts[:3], Batch(X, Y), jax.random.key(1), HP, num_examples=32)
 
-    def step(ts):
-        return trainer.train_step(*ts[:3], Batch(X, Y), jax.random.key(1), hp, num_examples=32)
 
-    dots = list(_dots(jax.make_jaxpr(step)(ts).jaxpr))
-    low = [e for e in dots if e.invars[0].aval.dtype == jnp.bfloat16]
-    # Forward, input-gradient and weight-gradient matmul of each of the 2 layers.
-    assert len(low) == 3 * model.num_layers
-    for eqn in dots:
-        assert len({v.aval.dtype for v in eqn.invars}) == 1  # no mixed-dtype matmul
-        assert eqn.outvars[0].aval.dtype == jnp.float32
-    # The float32 ones are batch-norm's mask-weighted sums over the batch, not layer matmuls.
-    assert all(min(v.aval.ndim for v in e.invars) == 1 for e in dots if e not in low)
-    params, model_state, opt_state, cost, _ = jax.jit(step)(ts)
-    leaves = jax.tree.leaves((params, model_state, opt_state, cost))
-    assert {leaf.dtype for leaf in leaves} <= {jnp.dtype(jnp.float32), jnp.dtype(jnp.int32)}
+@pytest.mark.parametrize("platform", ["cuda", "cpu"])
+def test_layer_matmuls_take_bf16_operands_on_accelerators(platform):
+    ts = TRAINER.init(jax.random.key(0), HP)
+    # Lowered for a GPU even on a machine without one: the program a GPU would run.
+    text = jax.jit(_step).trace(ts).lower(lowering_platforms=(platform,)).as_text()
+    dots = DOT.findall(text)
+    for lhs, rhs, out in dots:
+        assert lhs[-4:] == rhs[-4:] and out.endswith("xf32>")  # no mixed-dtype matmul
+    # Per layer the forward, weight-gradient and input-gradient matmuls (the first layer needs
+    # no input gradient): 3 * 2 - 1. XLA:CPU multiplies the rounded operands in float32 instead
+    # (the same numbers, see above).
+    layer_matmuls = 3 * MODEL.num_layers - 1
+    low = [d for d in dots if d[0].endswith("xbf16>")]
+    assert len(low) == (layer_matmuls if platform == "cuda" else 0)
+    # The rest are batch-norm's mask-weighted sums over the batch (one operand is a vector).
+    vector = [d for d in dots if d[0].count("x") == 1 or d[1].count("x") == 1]
+    assert len(vector) == len(dots) - layer_matmuls
+
+
+def test_parameters_state_gradients_and_loss_stay_float32():
+    ts = TRAINER.init(jax.random.key(0), HP)
+    params, model_state, opt_state, cost, _ = jax.jit(_step)(ts)
+    leaves = jax.tree.leaves((params, model_state, opt_state))
+    assert {leaf.dtype for leaf in leaves} == {jnp.dtype(jnp.float32), jnp.dtype(jnp.int32)}
     assert cost.dtype == jnp.float32
-    grads = jax.jit(jax.grad(
-        lambda p: trainer.data_loss(
-            model.apply(p, ts.model_state, X, train=True, key=jax.random.key(1), hp=hp)[0], Y, None
-        )
-    ))(ts.params)
+
+    def loss(p):
+        logits, _ = MODEL.apply(p, ts.model_state, X, train=True, key=jax.random.key(1), hp=HP)
+        assert logits.dtype == jnp.float32
+        return TRAINER.data_loss(logits, Y, None)
+
+    grads = jax.jit(jax.grad(loss))(ts.params)
     assert {g.dtype for g in jax.tree.leaves(grads)} == {jnp.dtype(jnp.float32)}
 
 
