@@ -109,13 +109,12 @@ def trainer_for(base: Trainer, structural: Mapping[str, Any]) -> Trainer:
 
 
 def _configs(space_or_configs: Any, n: int | None, seed: int, method: str) -> list[dict]:
-    if isinstance(space_or_configs, Space) or (
-        isinstance(space_or_configs, Mapping) and space_or_configs
-    ):
+    if isinstance(space_or_configs, Mapping):
+        space = as_space(space_or_configs)
         if n is None:
             raise ValueError("sampling a search space needs n, the number of configs")
-        return sample(as_space(space_or_configs), seed, n, method)
-    if isinstance(space_or_configs, Mapping) or not isinstance(space_or_configs, Sequence):
+        return sample(space, seed, n, method)
+    if not isinstance(space_or_configs, Sequence) or isinstance(space_or_configs, str):
         raise TypeError(
             "space_or_configs must be a Space (name -> distribution) or a list of config dicts, "
             f"got {space_or_configs!r}"
@@ -223,9 +222,7 @@ def _compiled(mesh: Mesh) -> tuple[Any, Any]:
         _epochs, static_argnums=(0, 1, 2, 3), donate_argnums=4, out_shardings=(members, everywhere)
     )
     take = jax.jit(
-        lambda tree, index: jax.tree.map(lambda a: a[index], tree),
-        donate_argnums=0,
-        out_shardings=members,
+        lambda tree, index: jax.tree.map(lambda a: a[index], tree), out_shardings=members
     )
     return epochs, take
 
@@ -296,7 +293,12 @@ def _key_data(seed: int) -> np.ndarray:
 
 
 def _buckets(
-    trainer: Trainer, configs: list[dict], hp: Mapping[str, Any], seeds: list[int], shared: bool
+    trainer: Trainer,
+    configs: list[dict],
+    hp: Mapping[str, Any],
+    seeds: list[int],
+    shared: bool,
+    num_examples: int,
 ) -> tuple[list[_Bucket], list[Trainer], list[dict[str, float]]]:
     """Validate every config (before anything compiles) and group them by structure; also
     return each member's trainer and hyperparameters."""
@@ -306,6 +308,7 @@ def _buckets(
         structural, continuous = split_config(config)
         try:
             member_trainer = trainer_for(trainer, structural)
+            member_trainer.partition(num_examples)
             member_hp = hyperparams(**{**hp, **continuous})
         except (TypeError, ValueError) as err:
             raise type(err)(f"config {i} {config}: {err}") from err
@@ -484,10 +487,16 @@ def _sweep(
     stopper = EarlyStopping(NEVER if patience is None else patience, min_delta, monitor)
     configs = _configs(space_or_configs, n, seed, method)
     hp = dict(hp or {})
-    split_config(hp)
+    if split_config(hp)[0]:
+        raise ValueError(
+            f"hp takes continuous hyperparameters only, got {sorted(split_config(hp)[0])}; "
+            "set structural ones on the trainer"
+        )
     host_data = _data(trainer, data)
     member_seeds = _seeds(seed, seeds, len(configs))
-    buckets, trainers, member_hp = _buckets(trainer, configs, hp, member_seeds, seeds is None)
+    buckets, trainers, member_hp = _buckets(
+        trainer, configs, hp, member_seeds, seeds is None, len(host_data[0])
+    )
     mesh = sharding.config_mesh() if mesh is None else mesh
     device_data = sharding.put(host_data, sharding.replicated(mesh))
     for bucket in buckets:

@@ -50,10 +50,6 @@ class Distribution(abc.ABC):
         """``k`` values evenly spaced on the sampling scale (fewer when the support is smaller)."""
 
     @abc.abstractmethod
-    def support_size(self) -> float:
-        """Number of distinct values (``inf`` for continuous distributions)."""
-
-    @abc.abstractmethod
     def zoom(self, values: Sequence[Any], margin: float) -> Distribution:
         """The same kind of distribution, narrowed to ``values`` (see the module docstring)."""
 
@@ -112,9 +108,6 @@ class _Continuous(Distribution):
         t0, t1 = self._t_range()
         t = np.linspace(t0, t1, k) if k > 1 else np.asarray([(t0 + t1) / 2])
         return [float(np.clip(v, self.low, self.high)) for v in np.sort(self.inverse(t))]
-
-    def support_size(self) -> float:
-        return math.inf
 
     def zoom(self, values: Sequence[Any], margin: float) -> Distribution:
         (t0, b0), (t1, b1) = self._edges()
@@ -183,11 +176,9 @@ class IntUniform(Distribution):
         return [self.low + int(i) for i in index]
 
     def grid(self, k: int) -> list:
-        points = np.linspace(self.low, self.high, min(k, self.high - self.low + 1))
+        k = min(k, self.high - self.low + 1)
+        points = np.linspace(self.low, self.high, k) if k > 1 else [(self.low + self.high) / 2]
         return sorted({int(round(p)) for p in points})
-
-    def support_size(self) -> float:
-        return self.high - self.low + 1
 
     def zoom(self, values: Sequence[Any], margin: float) -> Distribution:
         pad = max(1, math.ceil(margin * (self.high - self.low)))
@@ -223,9 +214,6 @@ class Choice(Distribution):
 
     def grid(self, k: int) -> list:
         return list(self.options)
-
-    def support_size(self) -> float:
-        return len(self.options)
 
     def zoom(self, values: Sequence[Any], margin: float) -> Distribution:
         used = {_hashable(v) for v in values}
@@ -309,15 +297,16 @@ def sample(
 
 def grid(space: Space | Mapping[str, Distribution], n: int) -> list[dict[str, Any]]:
     """The largest full grid with at most ``n`` points and the same number ``k`` of points on
-    every continuous axis (discrete axes contribute ``min(k, support)`` points)."""
+    every continuous axis (an ``IntUniform`` gives ``min(k, high - low + 1)``, a ``Choice`` all
+    its options)."""
     space = as_space(space)
     n = check_count(n)
 
-    def size(k: int) -> float:
-        return math.prod(min(k, d.support_size()) for d in space.values())
+    def size(k: int) -> int:
+        return math.prod(len(d.grid(k)) for d in space.values())
 
     if size(1) > n:
-        raise ValueError(f"the smallest grid of this space has {int(size(1))} points > n={n}")
+        raise ValueError(f"the smallest grid of this space has {size(1)} points > n={n}")
     k = 1
     while size(k + 1) <= n and size(k + 1) > size(k):
         k += 1
