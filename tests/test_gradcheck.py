@@ -15,6 +15,7 @@ from jaxdl import losses, nn
 from jaxdl.gradcheck import (
     GREAT,
     LIKELY_BUG,
+    OWN_GROUP_SIZE,
     check_mlp,
     gradcheck,
     leaf_path,
@@ -83,6 +84,12 @@ def tanh_mlp_backprop(params, x, y, lambd, bug=None):
     return {"layers": grads}
 
 
+def leaf_at(tree, path):
+    """The leaf of ``tree`` whose readable path is ``path``."""
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return np.asarray(next(leaf for p, leaf in flat if leaf_path(p) == path))
+
+
 def test_hand_written_backprop_with_l2_passes():
     result = gradcheck(tanh_mlp_loss, tanh_mlp_params(), X, Y, LAMBD, grad_fn=tanh_mlp_backprop)
     assert result.passed and result.difference < GREAT
@@ -129,8 +136,7 @@ def test_bug_in_one_leaf_fails_and_names_only_that_leaf(bug, leaf):
     assert len(worst) == min(5, size)
     errors = [abs(c.analytic - c.numeric) for c in worst]
     assert errors == sorted(errors, reverse=True)
-    analytic = np.asarray(result.analytic["layers"][int(leaf[7])][leaf[-1]])
-    numeric = np.asarray(result.numeric["layers"][int(leaf[7])][leaf[-1]])
+    analytic, numeric = leaf_at(result.analytic, leaf), leaf_at(result.numeric, leaf)
     assert errors[0] == pytest.approx(np.max(np.abs(analytic - numeric)))
     assert worst[0].analytic == analytic[worst[0].index]
     text = str(result)
@@ -207,6 +213,22 @@ def test_numeric_gradient_matches_closed_form_on_any_chunking():
         np.testing.assert_allclose(numeric["a"], expected_a, rtol=1e-8)
         np.testing.assert_allclose(numeric["s"], expected_s, rtol=1e-8)
         np.testing.assert_allclose(numeric["a"], numerics[0]["a"], rtol=1e-12)
+
+
+def test_large_leaf_gets_its_own_chunked_loop():
+    # 1280 entries: at least OWN_GROUP_SIZE, so W is perturbed in its own loop, b with the rest
+    x = jax.random.normal(jax.random.key(5), (2, 32))
+
+    def loss(p, x):
+        return jnp.sum(jnp.tanh(x @ p["W"] + p["b"])) + jnp.sum(p["b"] ** 2)
+
+    params = {"W": jax.random.normal(jax.random.key(6), (32, 40)) / 6, "b": jnp.ones(40) / 4}
+    assert params["W"].size >= OWN_GROUP_SIZE > params["b"].size
+    result = gradcheck(loss, params, x, chunk_size=100)  # 13 chunks of 99, 7 padded lanes
+    assert result.passed and result.difference < GREAT
+    for name in ("W", "b"):
+        g, g_approx = result.analytic[name], result.numeric[name]
+        np.testing.assert_allclose(g_approx, g, rtol=1e-6, atol=1e-7)  # FD rounding ~ 1e-8
 
 
 def test_relative_difference_and_bands():
