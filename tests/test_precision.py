@@ -82,8 +82,9 @@ def test_layer_matmuls_take_bf16_operands_on_accelerators(platform):
 
 
 def test_parameters_state_gradients_and_loss_stay_float32():
+    # Dtypes are fixed when tracing, so shapes-only evaluation (no compile) settles them.
     ts = TRAINER.init(jax.random.key(0), HP)
-    params, model_state, opt_state, cost, _ = jax.jit(_step)(ts)
+    params, model_state, opt_state, cost, _ = jax.eval_shape(_step, ts)
     leaves = jax.tree.leaves((params, model_state, opt_state))
     assert {leaf.dtype for leaf in leaves} == {jnp.dtype(jnp.float32), jnp.dtype(jnp.int32)}
     assert cost.dtype == jnp.float32
@@ -93,7 +94,7 @@ def test_parameters_state_gradients_and_loss_stay_float32():
         assert logits.dtype == jnp.float32
         return TRAINER.data_loss(logits, Y, None)
 
-    grads = jax.jit(jax.grad(loss))(ts.params)
+    grads = jax.eval_shape(jax.grad(loss), ts.params)
     assert {g.dtype for g in jax.tree.leaves(grads)} == {jnp.dtype(jnp.float32)}
 
 
