@@ -78,7 +78,7 @@ def l2_penalty(params: Any, lambd: Any, m: Any) -> jax.Array:
     """``lambd / (2 m) * sum ||W||_F^2`` over leaves named ``W`` (not b, gamma or beta)."""
     check_range("lambd", lambd, 0.0)
     squares = [
-        jnp.sum(jnp.square(leaf.astype(jnp.float32)))
+        jnp.sum(jnp.square(leaf.astype(jnp.promote_types(leaf.dtype, jnp.float32))))
         for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
         if getattr(path[-1], "key", None) == "W"
     ]
