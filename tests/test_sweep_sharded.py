@@ -1,0 +1,141 @@
+"""The sweep's config axis sharded over a device mesh: 4 emulated CPU devices in one process, and
+2 processes x 2 devices joined by ``jax.distributed`` on localhost (gloo CPU collectives). Each
+gives the same table as a single-device run. Runs in subprocesses, since the device count is
+fixed (``XLA_FLAGS``) before JAX starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+SETUP = """
+import json, sys
+import jax
+import numpy as np
+from jaxdl.data import datasets
+from jaxdl.nn import MLP
+from jaxdl.sweep import config_mesh, engine, run_sweep, sharding
+from jaxdl.train import Trainer
+
+DATA = datasets.load("moons", n=150, seed=1)
+TRAINER = Trainer(MLP((2, 8, 2), batch_norm=True, dropout=True), batch_size=32)
+CONFIGS = [  # 5 members: padded to 8 on 4 devices
+    {"learning_rate": lr, "keep_prob": kp}
+    for lr, kp in ((0.3, 0.9), (0.01, 0.8), (0.1, 1.0), (1e-3, 0.7), (0.05, 0.85))
+]
+
+def sweep(mesh=None):
+    results = run_sweep(CONFIGS, DATA, trainer=TRAINER, epochs=4, patience=1, mesh=mesh)
+    return {"table": results.table, "histories": results.histories}
+"""
+
+FOUR_DEVICES = """
+assert jax.device_count() == 4
+# the member axis really is split: 2 of the 8 padded members on each device
+mesh = config_mesh()
+bucket = engine._Bucket(TRAINER, np.arange(5), {"learning_rate": np.full(5, 0.1, np.float32)},
+                        [0] * 5, True)
+bucket.place(mesh)
+bucket.init(engine.EarlyStopping(1), mesh)
+shards = bucket.state.ts.params["layers"][0]["W"].addressable_shards
+print("SHARDS", json.dumps(sorted((s.device.id, s.data.shape[0]) for s in shards)))
+print("RESULT", json.dumps({"four": sweep(), "one": sweep(config_mesh(jax.devices()[:1]))}))
+"""
+
+TWO_PROCESSES = """
+process_id, port = int(sys.argv[1]), sys.argv[2]
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+jax.distributed.initialize(f"localhost:{port}", num_processes=2, process_id=process_id)
+assert jax.process_count() == 2 and jax.device_count() == 4 and jax.local_device_count() == 2
+out = {"global": sweep()}
+if process_id == 0:
+    out["one"] = sweep(config_mesh(jax.local_devices()[:1]))
+print("RESULT", json.dumps(out))
+"""
+
+
+def env(devices: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+    }
+
+
+def script(body: str) -> list[str]:
+    return [sys.executable, "-c", textwrap.dedent(SETUP) + textwrap.dedent(body)]
+
+
+def tagged(stdout: str, tag: str):
+    for line in stdout.splitlines():
+        if line.startswith(tag + " "):
+            return json.loads(line[len(tag) + 1 :])
+    raise AssertionError(f"no {tag} line in the output:\n{stdout}")
+
+
+def assert_same_sweep(a, b):
+    """Identical statuses, epochs and order; metrics equal to float32 round-off."""
+    keys = ("config", "status", "best_epoch", "epochs_run")
+    assert [[r[k] for k in keys] for r in a["table"]] == [[r[k] for k in keys] for r in b["table"]]
+    for ra, rb in zip(a["table"], b["table"], strict=True):
+        for k in ("val_loss", "val_accuracy", "loss", "accuracy", "learning_rate"):
+            np.testing.assert_allclose(ra[k], rb[k], rtol=1e-5, atol=1e-6)
+    for ha, hb in zip(a["histories"], b["histories"], strict=True):
+        assert ha["epoch"] == hb["epoch"]
+        np.testing.assert_allclose(ha["val_loss"], hb["val_loss"], rtol=1e-5, atol=1e-6)
+
+
+def test_four_emulated_devices_give_the_single_device_table():
+    run = subprocess.run(
+        script(FOUR_DEVICES), env=env(4), capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert tagged(run.stdout, "SHARDS") == [[0, 2], [1, 2], [2, 2], [3, 2]]
+    result = tagged(run.stdout, "RESULT")
+    assert len(result["four"]["table"]) == 5  # the padding members are dropped
+    assert_same_sweep(result["four"], result["one"])
+    statuses = {r["status"] for r in result["four"]["table"]}
+    assert "early-stopped" in statuses  # members were frozen independently on their devices
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(
+    "jax_cpu_collectives_implementation" not in jax.config.values,
+    reason="this jaxlib has no CPU collectives for several processes",
+)
+def test_two_processes_share_the_configs_and_gather_the_same_table():
+    port = str(free_port())
+    procs = [
+        subprocess.Popen(
+            [*script(TWO_PROCESSES), str(i), port],
+            env=env(2),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        outputs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, (_, stderr) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, stderr[-3000:]
+    first, second = (tagged(stdout, "RESULT") for stdout, _ in outputs)
+    assert first["global"] == second["global"]  # every process receives the full results
+    assert len(first["global"]["table"]) == 5
+    assert_same_sweep(first["global"], first["one"])
