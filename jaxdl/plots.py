@@ -6,6 +6,7 @@ figures are built with ``matplotlib.figure.Figure``, so no pyplot state or GUI b
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -15,6 +16,14 @@ import numpy as np
 
 class MissingMatplotlib(ImportError):
     """Plotting was asked for but matplotlib is not installed."""
+
+
+INSTALL_HINT = "pip install jaxdl[plot]"
+
+
+def available() -> bool:
+    """True when matplotlib can be imported."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 class Panel(NamedTuple):
@@ -42,8 +51,8 @@ def _figure(panels: int, width: float = 4.5, height: float = 3.6) -> tuple[Any, 
         from matplotlib.figure import Figure
     except ImportError as err:
         raise MissingMatplotlib(
-            "plotting needs matplotlib, which is not installed; install it with "
-            "`pip install jaxdl[plot]`"
+            f"plotting needs matplotlib, which is not installed; install it with "
+            f"`{INSTALL_HINT}`"
         ) from err
     cols = min(panels, 3)
     rows = math.ceil(panels / cols)

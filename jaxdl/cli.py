@@ -1,0 +1,512 @@
+"""The ``jaxdl`` command: ``train``, ``sweep``, ``gradcheck`` and ``demo``.
+
+    jaxdl train --dataset moons --hidden 16,16 --optimizer adam --lr 0.01 --epochs 200
+    jaxdl sweep --dataset moons --optimizer momentum --lr 1e-4:1 --beta 0.9:0.999 --configs 32
+    jaxdl sweep --space space.toml --epochs 30
+    jaxdl gradcheck
+    jaxdl demo --quick --out jaxdl-out
+
+Layer sizes given with ``--hidden`` are the hidden layers; the input width and the output layer
+come from the dataset (one sigmoid unit for two classes, a softmax unit per class otherwise).
+Exit status: 0 done; 1 the run failed (training diverged, a gradient check failed);
+2 bad command line or input (reported as one ``jaxdl: error: ...`` line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jaxdl import __version__, plots
+from jaxdl.data.datasets import DATASETS, Dataset, load
+from jaxdl.early_stopping import EarlyStopping
+from jaxdl.hyperparams import check as check_hyperparameters
+from jaxdl.init import INITIALIZERS
+from jaxdl.nn import ACTIVATIONS, MLP
+from jaxdl.optim import OPTIMIZERS
+from jaxdl.train import SCHEDULES, Trainer, TrainingDiverged, fit
+
+PROG = "jaxdl"
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# -- value parsers (argparse ``type=``) ---------------------------------------------------------
+def _int(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """``"16,16"`` -> ``(16, 16)``; an empty string means no hidden layer."""
+    parts = [p.strip() for p in text.split(",")] if text.strip() else []
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 16,16, got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive integers, got {text!r}")
+    return sizes
+
+
+def _value_or_range(text: str) -> float | tuple[float, float]:
+    """``"0.01"`` (a fixed value) or ``"LOW:HIGH"`` (a range to search)."""
+    if ":" not in text:
+        return _float(text)
+    low, _, high = text.partition(":")
+    return _float(low), _float(high)
+
+
+# -- shared options -----------------------------------------------------------------------------
+def _add_data(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="moons", choices=DATASETS, help="built-in dataset")
+    g.add_argument("--data-size", type=_int(1), metavar="N",
+                   help="number of samples (generated sets; a random subset of digits)")
+    g.add_argument("--noise", type=_float, help="noise level of a generated dataset")
+    g.add_argument("--no-normalize", action="store_true",
+                   help="keep raw features (default: standardize with training statistics)")
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    sizes = g.add_mutually_exclusive_group()
+    sizes.add_argument("--hidden", type=_sizes, default=(16, 16), metavar="H1,H2,...",
+                       help="hidden layer sizes (default 16,16; '' for none)")
+    sizes.add_argument("--sizes", type=_sizes, metavar="NX,H1,...,NOUT",
+                       help="all layer sizes, checked against the dataset")
+    g.add_argument("--activation", default="relu", choices=tuple(ACTIVATIONS))
+    g.add_argument("--init", default="he", choices=INITIALIZERS, help="weight initializer")
+    g.add_argument("--init-scale", type=_float, default=0.01,
+                   help="standard deviation of --init random_normal (default 0.01)")
+    g.add_argument("--batch-norm", action="store_true", help="batch norm in hidden layers")
+
+
+def _add_training(p: argparse.ArgumentParser, optimizer: str) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--optimizer", default=optimizer, choices=OPTIMIZERS)
+    g.add_argument("--schedule", default="constant", choices=SCHEDULES,
+                   help="learning-rate decay per --decay-interval epochs")
+    g.add_argument("--decay-interval", type=_int(1), default=1, metavar="EPOCHS")
+    g.add_argument("--batch-size", type=_int(1), default=64)
+    g.add_argument("--epochs", type=_int(1), default=100)
+    g.add_argument("--seed", type=_int(0), default=0)
+    g.add_argument("--patience", type=_int(1), metavar="EPOCHS",
+                   help="early stopping: stop after this many epochs without improvement")
+    g.add_argument("--monitor", default="val_loss", choices=MONITORS,
+                   help="metric watched by early stopping / ranking (default val_loss)")
+    g.add_argument("--out", default="jaxdl-out", metavar="DIR",
+                   help="output directory (default ./jaxdl-out)")
+    g.add_argument("--no-plots", action="store_true", help="write no PNG files")
+
+
+# hyperparameter flags: (flag, hp name, help, distribution of a LOW:HIGH range)
+HP_FLAGS = (
+    ("--lr", "learning_rate", "learning rate", "log_uniform"),
+    ("--beta", "beta", "momentum / RMSprop beta", "one_minus_log_uniform"),
+    ("--b1", "b1", "Adam beta1", "one_minus_log_uniform"),
+    ("--b2", "b2", "Adam beta2", "one_minus_log_uniform"),
+    ("--eps", "eps", "epsilon of RMSprop / Adam", "log_uniform"),
+    ("--weight-decay", "weight_decay", "AdamW decoupled weight decay", "log_uniform"),
+    ("--l2", "l2", "L2 lambda in lambda / (2m) sum ||W||^2", "log_uniform"),
+    ("--keep-prob", "keep_prob", "dropout keep probability (< 1 turns dropout on)", "uniform"),
+    ("--decay-rate", "decay_rate", "decay rate of --schedule", "log_uniform"),
+)
+
+
+def _add_hyperparameters(p: argparse.ArgumentParser, ranges: bool) -> None:
+    g = p.add_argument_group(
+        "hyperparameters" + (" (VALUE for all configs, or LOW:HIGH to search)" if ranges else "")
+    )
+    for flag, name, text, dist in HP_FLAGS:
+        metavar = "VALUE|LOW:HIGH" if ranges else "VALUE"
+        scale = {"log_uniform": "log scale", "one_minus_log_uniform": "1 - 10**r",
+                 "uniform": "linear"}[dist]
+        g.add_argument(flag, dest=name, metavar=metavar,
+                       type=_value_or_range if ranges else _float,
+                       help=f"{text}" + (f" (range sampled on a {scale})" if ranges else ""))
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _note(message: str) -> None:
+    print(f"{PROG}: note: {message}", file=sys.stderr)
+
+
+def _load(args: argparse.Namespace) -> Dataset:
+    return load(args.dataset, seed=args.seed, n=args.data_size, noise=args.noise,
+                normalize=not args.no_normalize)
+
+
+def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
+    """The MLP for ``data``: input width from the features, 1 output unit for 2 classes."""
+    n_x = data.x_train.shape[1]
+    n_out = 1 if data.num_classes == 2 else data.num_classes
+    if args.sizes is not None:
+        sizes = args.sizes
+        if len(sizes) < 2 or sizes[0] != n_x or sizes[-1] != n_out:
+            raise ValueError(
+                f"--sizes {','.join(map(str, sizes))} does not fit dataset {data.name!r}: it has "
+                f"{n_x} input features and {data.num_classes} classes, so the sizes must start "
+                f"with {n_x} and end with {n_out}"
+            )
+    else:
+        sizes = (n_x, *args.hidden, n_out)
+    return MLP(sizes, activation=args.activation, initializer=args.init,
+               init_scale=args.init_scale, batch_norm=args.batch_norm, dropout=dropout)
+
+
+def _trainer(args: argparse.Namespace, model: MLP, decay_rate_given: bool) -> Trainer:
+    if args.schedule in ("inverse_time", "exponential") and not decay_rate_given:
+        raise ValueError(f"--schedule {args.schedule} needs --decay-rate")
+    return Trainer(model, optimizer=args.optimizer, schedule=args.schedule,
+                   batch_size=args.batch_size, decay_interval=args.decay_interval)
+
+
+def _plots_wanted(args: argparse.Namespace) -> bool:
+    if args.no_plots:
+        return False
+    if not plots.available():
+        _note(f"plots skipped: matplotlib is not installed ({plots.INSTALL_HINT})")
+        return False
+    return True
+
+
+def _describe(data: Dataset, model: MLP) -> str:
+    sizes = "-".join(map(str, model.sizes))
+    return (
+        f"{data.name}: {len(data.y_train)} train / {len(data.y_val)} validation / "
+        f"{len(data.y_test)} test samples; MLP {sizes} {model.activation} ({model.initializer}"
+        f"{', batch norm' if model.batch_norm else ''}{', dropout' if model.dropout else ''})"
+    )
+
+
+# -- train --------------------------------------------------------------------------------------
+def _train(args: argparse.Namespace) -> int:
+    from jaxdl.demo import evaluate, write_json
+
+    if args.resume and not args.checkpoint_dir:
+        raise ValueError("--resume needs --checkpoint-dir, the directory to resume from")
+    hp = {name: getattr(args, name) for _, name, _, _ in HP_FLAGS
+          if getattr(args, name) is not None}
+    check_hyperparameters(hp)
+    data = _load(args)
+    model = _model(args, data, dropout=hp.get("keep_prob", 1.0) < 1.0)
+    trainer = _trainer(args, model, "decay_rate" in hp)
+    stopper = None
+    if args.patience is not None:
+        stopper = EarlyStopping(patience=args.patience, monitor=args.monitor)
+    want_plots = _plots_wanted(args)
+    os.makedirs(args.out, exist_ok=True)
+    print(_describe(data, model))
+    start = time.perf_counter()
+    result = fit(
+        trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
+        epochs=args.epochs, seed=args.seed, early_stopping=stopper,
+        checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+        resume=args.resume, progress=args.progress,
+    )
+    seconds = time.perf_counter() - start
+    splits = evaluate(model, result.params, result.model_state, {
+        "train": (data.x_train, data.y_train),
+        "validation": (data.x_val, data.y_val),
+        "test": (data.x_test, data.y_test),
+    })
+    stop = " (stopped early)" if result.stopped_early else ""
+    print(f"{args.optimizer}, {result.epochs_run} epochs{stop}, best epoch {result.best_epoch}, "
+          f"{seconds:.1f} s")
+    print(f"{'split':<12}{'loss':>10}{'accuracy':>10}")
+    for name, values in splits.items():
+        print(f"{name:<12}{values['loss']:>10.4f}{values['accuracy']:>10.4f}")
+
+    written = [os.path.join(args.out, "history.json")]
+    write_json(written[0], {
+        "command": "train",
+        "arguments": {k: v for k, v in vars(args).items() if k != "run"},
+        "sizes": list(model.sizes),
+        "hyperparameters": hp,
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early,
+        "final": splits,
+        "seconds": seconds,
+    })
+    if want_plots:
+        written += _train_plots(args.out, model, result, data)
+    print("wrote " + ", ".join(written))
+    return 0
+
+
+def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
+    from jaxdl.demo import boundary
+
+    history = result.history
+    panels = [
+        plots.Panel("cost", {"train": history["loss"], "validation": history["val_loss"]},
+                    logy=True),
+        plots.Panel("accuracy", {"train": history["accuracy"],
+                                 "validation": history["val_accuracy"]}, ylabel="accuracy"),
+    ]
+    written = [plots.lines(os.path.join(out, "curves.png"), panels)]
+    if data.x_train.shape[1] == 2 and model.sizes[-1] == 1:
+        panel = boundary("decision boundary (training set)", model, result, data)
+        written.append(plots.boundaries(os.path.join(out, "boundary.png"), [panel]))
+    return written
+
+
+# -- sweep --------------------------------------------------------------------------------------
+def _distribution(kind: str, spec: dict[str, Any], name: str) -> Any:
+    from jaxdl import sweep
+
+    kinds = {
+        "log_uniform": sweep.LogUniform,
+        "one_minus_log_uniform": sweep.OneMinusLogUniform,
+        "uniform": sweep.Uniform,
+        "int_uniform": sweep.IntUniform,
+    }
+    if kind == "choice":
+        if set(spec) != {"options"}:
+            raise ValueError(f"{name}: a choice takes only 'options', got {sorted(spec)}")
+        return sweep.Choice(spec["options"])
+    if kind not in kinds:
+        raise ValueError(
+            f"{name}: unknown distribution {kind!r}; use one of "
+            f"{', '.join([*kinds, 'choice'])}"
+        )
+    if set(spec) != {"low", "high"}:
+        raise ValueError(f"{name}: a {kind} takes 'low' and 'high', got {sorted(spec)}")
+    return kinds[kind](spec["low"], spec["high"])
+
+
+def read_space(path: str) -> dict[str, Any]:
+    """A search space from TOML: one table per hyperparameter, e.g.
+
+        learning_rate = { distribution = "log_uniform", low = 1e-4, high = 1.0 }
+        beta = { distribution = "one_minus_log_uniform", low = 0.9, high = 0.999 }
+        batch_size = { distribution = "choice", options = [32, 64] }
+    """
+    try:
+        with open(path, "rb") as f:
+            document = tomllib.load(f)
+    except OSError as err:
+        raise ValueError(f"cannot read sweep file {path!r}: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"cannot read sweep file {path!r}: invalid TOML ({err})") from err
+    if not document:
+        raise ValueError(f"sweep file {path!r} defines no hyperparameter")
+    space = {}
+    for name, spec in document.items():
+        if not isinstance(spec, dict) or "distribution" not in spec:
+            raise ValueError(
+                f"sweep file {path!r}: {name} must be a table with a 'distribution' key, e.g. "
+                f'{name} = {{ distribution = "log_uniform", low = 1e-4, high = 1.0 }}'
+            )
+        spec = dict(spec)
+        space[name] = _distribution(spec.pop("distribution"), spec, f"{path}: {name}")
+    return space
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from jaxdl.sweep import plot_sweep, run_sweep
+
+    space = read_space(args.space) if args.space else {}
+    fixed = {}
+    for flag, name, _, kind in HP_FLAGS:
+        value = getattr(args, name)
+        if isinstance(value, tuple):
+            space[name] = _distribution(kind, {"low": value[0], "high": value[1]}, flag)
+        elif value is not None:
+            fixed[name] = value
+    if not space:
+        raise ValueError(
+            "the search space is empty: give a range such as --lr 1e-4:1 or --beta 0.9:0.999, "
+            "or --space FILE"
+        )
+    data = _load(args)
+    dropout = "keep_prob" in space or fixed.get("keep_prob", 1.0) < 1.0
+    model = _model(args, data, dropout=dropout)
+    trainer = _trainer(args, model, "decay_rate" in fixed or "decay_rate" in space)
+    want_plots = _plots_wanted(args)
+    os.makedirs(args.out, exist_ok=True)
+    print(_describe(data, model))
+    start = time.perf_counter()
+    results = run_sweep(
+        space, data, trainer=trainer, n=args.configs, epochs=args.epochs, seed=args.seed,
+        hp=fixed, patience=args.patience, monitor=args.monitor, method=args.method,
+    )
+    seconds = time.perf_counter() - start
+    table = results.table
+    print(f"{len(table)} configs x {args.epochs} epochs ({args.optimizer}) in {seconds:.1f} s; "
+          f"best {min(args.top, len(table))} by {results.monitor}:")
+    names = list(space)
+    header = f"{'rank':>4} {'config':>6}  " + " ".join(f"{n:>13}" for n in names)
+    print(header + f" {'val_loss':>9} {'val_acc':>8} {'epoch':>6}  status")
+    for rank, row in enumerate(table[: args.top], 1):
+        values = " ".join(f"{_fmt(row[n]):>13}" for n in names)
+        print(f"{rank:>4} {row['config']:>6}  {values} {row['val_loss']:>9.4f} "
+              f"{row['val_accuracy']:>8.4f} {row['best_epoch']:>6}  {row['status']}")
+    written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json")]
+    results.to_csv(written[0])
+    results.to_json(written[1])
+    if want_plots and any(n in space for n in ("learning_rate", "b1", "b2", "beta")):
+        written.append(os.path.join(args.out, "sweep.png"))
+        plot_sweep(results, written[-1])
+    print("wrote " + ", ".join(written))
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+# -- gradcheck ----------------------------------------------------------------------------------
+def _gradcheck(args: argparse.Namespace) -> int:
+    from jaxdl.gradcheck import check_mlp
+
+    result = check_mlp(args.seed, sizes=args.sizes, batch=args.batch, lambd=args.lambd,
+                       epsilon=args.epsilon, threshold=args.threshold)
+    print(result)
+    return 0 if result.passed else 1
+
+
+# -- demo ---------------------------------------------------------------------------------------
+def _demo(args: argparse.Namespace) -> int:
+    from jaxdl import demo
+
+    want_plots = _plots_wanted(args)
+    results = demo.run(
+        args.out, quick=args.quick, seed=args.seed, only=args.only, plots=want_plots,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(demo.format_table(results))
+    pngs = sum(len([p for p in e["plots"] if p.endswith(".png")]) for e in results["experiments"])
+    print(f"wrote {os.path.join(args.out, 'results.json')}"
+          + (f" and {pngs} plots" if want_plots else ""))
+    return 0
+
+
+# -- the parser ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The ``jaxdl`` argument parser with its four subcommands."""
+    parser = _Parser(prog=PROG, description="Improving deep neural networks, in JAX.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train one model and write its history and plots",
+        description="Train an MLP on a built-in dataset; print a progress bar and the final "
+        "loss/accuracy per split; write history.json and plots into --out.")
+    _add_data(train)
+    _add_model(train)
+    _add_training(train, optimizer="adam")
+    _add_hyperparameters(train, ranges=False)
+    g = train.add_argument_group("checkpoints and progress")
+    g.add_argument("--checkpoint-dir", metavar="DIR", help="write atomic checkpoints here")
+    g.add_argument("--checkpoint-every", type=_int(1), default=1, metavar="EPOCHS")
+    g.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when stderr is a terminal)")
+    train.set_defaults(run=_train)
+
+    sweep = commands.add_parser(
+        "sweep", help="train many configs at once (vmapped) and rank them",
+        description="Sample a search space (ranges from flags and/or a TOML file), train every "
+        "config in one vmapped program, print the best and write the table and a plot.")
+    _add_data(sweep)
+    _add_model(sweep)
+    _add_training(sweep, optimizer="momentum")
+    _add_hyperparameters(sweep, ranges=True)
+    g = sweep.add_argument_group("search")
+    g.add_argument("--space", metavar="FILE", help="TOML file: name = {distribution, low, high}"
+                   " or {distribution = 'choice', options}")
+    g.add_argument("--configs", type=_int(1), default=32, metavar="N",
+                   help="number of configs to sample (default 32)")
+    g.add_argument("--method", default="random", choices=("random", "grid"))
+    g.add_argument("--top", type=_int(1), default=5, metavar="K", help="configs to print")
+    sweep.set_defaults(run=_sweep, epochs=30)
+
+    gradcheck = commands.add_parser(
+        "gradcheck", help="gradient-check the built-in model",
+        description="Compare backprop with two-sided finite differences (float64) on an MLP "
+        "with batch norm and L2; exit status 1 when the check fails.")
+    gradcheck.add_argument("--seed", type=_int(0), default=0)
+    gradcheck.add_argument("--sizes", type=_sizes, default=(5, 8, 6, 3),
+                           metavar="NX,H1,...,NOUT", help="layer sizes (default 5,8,6,3)")
+    gradcheck.add_argument("--batch", type=_int(1), default=16, help="samples (default 16)")
+    gradcheck.add_argument("--lambd", type=_float, default=0.7, help="L2 lambda (default 0.7)")
+    gradcheck.add_argument("--epsilon", type=_float, default=1e-7)
+    gradcheck.add_argument("--threshold", type=_float, default=1e-7)
+    gradcheck.set_defaults(run=_gradcheck)
+
+    demo = commands.add_parser(
+        "demo", help="reproduce the course's experiments",
+        description="Run the experiments (initialization, regularization, optimizers, batch "
+        "norm, sweep, vanishing/exploding gradients, input normalization, batch size); print a "
+        "summary table; write results.json and PNG plots into --out.")
+    demo.add_argument("--quick", action="store_true", help="fewer epochs (same experiments)")
+    demo.add_argument("--out", default="jaxdl-out", metavar="DIR",
+                      help="output directory (default ./jaxdl-out)")
+    demo.add_argument("--seed", type=_int(0), default=0)
+    demo.add_argument("--only", type=lambda s: [p for p in s.split(",") if p], metavar="LIST",
+                      help="experiments to run, by number or name, e.g. 1,3 or sweep")
+    demo.add_argument("--no-plots", action="store_true", help="write no PNG files")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``jaxdl`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    try:
+        return args.run(args)
+    except TrainingDiverged as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        where = f": {err.filename}" if err.filename else ""
+        print(f"{PROG}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
