@@ -497,7 +497,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except TrainingDiverged as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: training diverged: the cost became NaN/inf at epoch {err.epoch} "
+              f"(global step {err.step}); lower --lr or check the scale of the data",
+              file=sys.stderr)
         return 1
     except OSError as err:
         where = f": {err.filename}" if err.filename else ""
