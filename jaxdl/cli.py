@@ -128,6 +128,8 @@ def _add_training(p: argparse.ArgumentParser, optimizer: str) -> None:
                    help="early stopping: stop after this many epochs without improvement")
     g.add_argument("--monitor", default="val_loss", choices=MONITORS,
                    help="metric watched by early stopping / ranking (default val_loss)")
+    g.add_argument("--min-delta", type=_float, default=0.0,
+                   help="early stopping: the smallest change that counts as improvement")
     g.add_argument("--out", default="jaxdl-out", metavar="DIR",
                    help="output directory (default ./jaxdl-out)")
     g.add_argument("--no-plots", action="store_true", help="write no PNG files")
@@ -227,7 +229,7 @@ def _train(args: argparse.Namespace) -> int:
     trainer = _trainer(args, model, "decay_rate" in hp)
     stopper = None
     if args.patience is not None:
-        stopper = EarlyStopping(patience=args.patience, monitor=args.monitor)
+        stopper = EarlyStopping(args.patience, args.min_delta, args.monitor)
     want_plots = _plots_wanted(args)
     os.makedirs(args.out, exist_ok=True)
     print(_describe(data, model))
@@ -365,7 +367,8 @@ def _sweep(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     results = run_sweep(
         space, data, trainer=trainer, n=args.configs, epochs=args.epochs, seed=args.seed,
-        hp=fixed, patience=args.patience, monitor=args.monitor, method=args.method,
+        hp=fixed, patience=args.patience, monitor=args.monitor, min_delta=args.min_delta,
+        method=args.method,
     )
     seconds = time.perf_counter() - start
     table = results.table
