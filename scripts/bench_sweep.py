@@ -3,11 +3,18 @@
 The model is a 64-128-128-10 MLP trained with Adam (batch 64, 2048 samples, 5 epochs, validated
 on 512 samples after every epoch) at 32 log-uniform learning rates. The one-by-one runs reuse
 one compiled epoch (the hyperparameters are traced), so both sides compile once. Timings:
-``*_compile_s`` is the first run's extra time (compilation), ``*_s`` the steady-state time of all
-32 configs, ``speedup = sequential_s / vmap_s`` and ``speedup_end_to_end`` includes compilation.
-With PyTorch installed the same 32 runs are timed one by one there too.
+``*_compile_s`` is the first run's extra time (compilation, timed after ``jax.clear_caches()``),
+``*_s`` the steady-state time of all 32 configs (the fastest of ``--repeats`` alternating runs),
+``speedup = sequential_s / vmap_s`` and ``speedup_end_to_end`` includes compilation. With
+PyTorch installed the same 32 runs are timed one by one there too (``torch_sequential_s``).
 
-    python scripts/bench_sweep.py [--json PATH] [--configs 32] [--epochs 5]
+    python scripts/bench_sweep.py [--json PATH] [--configs 32] [--epochs 5] [--cpu-devices N]
+
+On CPU, JAX shows one device however many cores there are; ``--cpu-devices`` (default: one per
+core) exposes the cores as devices, over which the sweep shards its members as on several GPUs,
+while the one-by-one runs use one device as usual (``--cpu-devices 1``: no sharding). CPU times
+(``*_cpu_s``, all threads) and the load average are recorded too, since other processes on a
+small machine distort wall times.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
+import sys
 import time
 
 import jax
@@ -52,18 +61,21 @@ def solo(trainer: Trainer, hp: dict, data: tuple, epochs: int, seed: int) -> flo
 
 
 def torch_sequential(configs: list[dict], data: tuple, epochs: int, batch: int) -> float | None:
-    """The same runs one after another in PyTorch (CPU), with its default thread count and with
-    one thread (OpenMP threads spin badly on a busy machine), the faster of the two; ``None``
-    when PyTorch is not installed."""
+    """The same runs one after another in PyTorch (CPU); ``None`` when it is not installed.
+
+    Uses the fused Adam kernel and the faster (timed on the first config) of PyTorch's default
+    thread count and one thread: OpenMP threads spin badly when the machine is busy.
+    """
     if importlib.util.find_spec("torch") is None:
         return None
     import torch
 
-    times = []
+    tries = {}
     for threads in (torch.get_num_threads(), 1):
         torch.set_num_threads(threads)
-        times.append(_torch_runs(torch, configs, data, epochs, batch))
-    return min(times)
+        tries[threads] = _torch_runs(torch, configs[:1], data, epochs, batch)
+    torch.set_num_threads(min(tries, key=tries.get))
+    return _torch_runs(torch, configs, data, epochs, batch)
 
 
 def _torch_runs(torch, configs: list[dict], data: tuple, epochs: int, batch: int) -> float:
@@ -76,7 +88,7 @@ def _torch_runs(torch, configs: list[dict], data: tuple, epochs: int, batch: int
         for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
             layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
         model = torch.nn.Sequential(*layers[:-1])
-        opt = torch.optim.Adam(model.parameters(), lr=config["learning_rate"])
+        opt = torch.optim.Adam(model.parameters(), lr=config["learning_rate"], fused=True)
         for _ in range(epochs):
             order = torch.randperm(len(x))
             for i in range(0, len(x), batch):
@@ -90,13 +102,39 @@ def _torch_runs(torch, configs: list[dict], data: tuple, epochs: int, batch: int
     return time.perf_counter() - start
 
 
+def timed(fn, *args, **kwargs) -> tuple[float, float, object]:
+    """Wall time, CPU time of this process (all threads) and the result of one call."""
+    start, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - start, time.process_time() - cpu, out
+
+
+def use_cpu_devices(count: int) -> None:
+    """Re-run this script with ``count`` host devices (``XLA_FLAGS`` must be set before JAX
+    starts), so the sweep shards its members over the cores; the one-by-one runs stay on one
+    device."""
+    flag = f"--xla_force_host_platform_device_count={count}"
+    if count > 1 and flag not in os.environ.get("XLA_FLAGS", ""):
+        env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()}
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the numbers to this file")
     parser.add_argument("--configs", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--epochs-per-call", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="steady-state repetitions")
+    parser.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=os.cpu_count(),
+        help="host devices to shard the sweep over on CPU (default: one per core)",
+    )
     args = parser.parse_args()
+    use_cpu_devices(args.cpu_devices)
+    load_before = os.getloadavg()[0]
 
     data = make_data(2048, 512)
     trainer = Trainer(MLP(SIZES), optimizer="adam", batch_size=64)
@@ -105,28 +143,30 @@ def main() -> None:
     sweep_kw = {"trainer": trainer, "epochs": args.epochs, "seed": 0}
     sweep_kw["epochs_per_call"] = args.epochs_per_call
 
-    jax.clear_caches()
-    start = time.perf_counter()
-    run_sweep(configs, data, **sweep_kw)
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    results = run_sweep(configs, data, **sweep_kw)
-    vmap_s = time.perf_counter() - start
-
     hps = [hyperparams(**c) for c in configs]
     device_data = tuple(jax.device_put(a) for a in data)
-    jax.clear_caches()
-    start = time.perf_counter()
-    solo(trainer, hps[0], device_data, args.epochs, 0)
-    solo_first = time.perf_counter() - start
-    start = time.perf_counter()
-    losses = [solo(trainer, hp, device_data, args.epochs, 0) for hp in hps]
-    sequential_s = time.perf_counter() - start
 
-    vmap_compile_s = max(first - vmap_s, 0.0)
-    sequential_compile_s = max(solo_first - sequential_s / len(configs), 0.0)
+    def sequential() -> list[float]:
+        return [solo(trainer, hp, device_data, args.epochs, 0) for hp in hps]
+
+    jax.clear_caches()
+    first_sweep, _, _ = timed(run_sweep, configs, data, **sweep_kw)
+    jax.clear_caches()
+    first_solo, _, _ = timed(solo, trainer, hps[0], device_data, args.epochs, 0)
+    # Steady state: alternate the two and keep each one's fastest time, so that load from
+    # other processes on the machine hits both alike.
+    vmap_times, sequential_times = [], []
+    for _ in range(args.repeats):
+        *seconds, results = timed(run_sweep, configs, data, **sweep_kw)
+        vmap_times.append(seconds)
+        *seconds, losses = timed(sequential)
+        sequential_times.append(seconds)
+    (vmap_s, vmap_cpu_s), (sequential_s, sequential_cpu_s) = min(vmap_times), min(sequential_times)
+    vmap_compile_s = max(first_sweep - vmap_s, 0.0)
+    sequential_compile_s = max(first_solo - sequential_s / len(configs), 0.0)
     sweep_losses = [h["loss"][-1] for h in results.histories]
     ok = [i for i, s in enumerate(results.status) if s != "diverged"]
+    diffs = [abs(sweep_losses[i] - losses[i]) for i in ok]
     torch_s = torch_sequential(configs, data, args.epochs, trainer.batch_size)
     numbers = {
         "configs": len(configs),
@@ -140,8 +180,12 @@ def main() -> None:
         "speedup_end_to_end": (sequential_s + sequential_compile_s) / (vmap_s + vmap_compile_s),
         "torch_sequential_s": torch_s if torch_s is not None else "not installed",
         "speedup_vs_torch": torch_s / vmap_s if torch_s is not None else "not installed",
-        "max_abs_diff": max(abs(sweep_losses[i] - losses[i]) for i in ok) if ok else None,
+        "max_abs_diff": max(diffs) if ok else None,
+        "median_abs_diff": float(np.median(diffs)) if ok else None,
         "diverged": len(configs) - len(ok),
+        "vmap_cpu_s": vmap_cpu_s,
+        "sequential_cpu_s": sequential_cpu_s,
+        "load_average": [load_before, os.getloadavg()[0]],
     }
     width = max(map(len, numbers))
     for name, value in numbers.items():

@@ -58,6 +58,7 @@ STRUCTURAL = TRAINER_FIELDS + MODEL_FIELDS + LAYOUT_FIELDS
 CONTINUOUS = tuple(DEFAULTS) + tuple(OPTIONAL)
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 NEVER = 2**30  # patience of a sweep without early stopping
+HELD = np.iinfo(np.int32).max  # diverged_at of a frozen member during an epoch
 
 Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -185,8 +186,11 @@ def _epochs(
 
     def one(state: SweepState, epoch):
         live = ~state.done & (epoch < end)
-        new_ts, metrics = epoch_fn(state.ts, hp, x, y, keys, epoch)
-        ts = _select(live, new_ts, state.ts)
+        # Trainer.epoch leaves a member with diverged_at >= 0 untouched: mark the frozen ones
+        # so, and put their true value back afterwards
+        held = state.ts._replace(diverged_at=jnp.where(live, state.ts.diverged_at, HELD))
+        ts, metrics = epoch_fn(held, hp, x, y, keys, epoch)
+        ts = ts._replace(diverged_at=jnp.where(live, ts.diverged_at, state.ts.diverged_at))
         val = evaluate(ts, hp, x_val, y_val)
         values = {
             "loss": metrics["loss"],
