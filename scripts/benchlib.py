@@ -215,98 +215,111 @@ def jaxdl_loop(w: Workload, x: np.ndarray, y: np.ndarray) -> EpochFn:
 
 # -- NumPy, the course's way -------------------------------------------------------------------
 class NumpyMLP:
-    """The workload hand-written in NumPy as in the course: forward pass with caches, backward
-    pass by the chain rule (batch norm, inverted dropout, softmax cross-entropy) and Adam with
-    bias correction; mini-batches from a fresh permutation every epoch. Batch-first, float32."""
+    """The workload hand-written in NumPy the way the course writes it, in float32.
+
+    Column-major data (``X`` is (n_x, m), ``W`` is (n_l, n_{l-1}), ``Z = W @ A_prev``), caches
+    kept by the forward pass, a backward pass by the chain rule (softmax cross-entropy against
+    one-hot labels, inverted dropout, batch norm, ReLU) that returns ``dA_prev`` for every layer
+    (the input's included, as the course's ``linear_backward`` does), Adam with bias correction,
+    and mini-batches cut from a fresh column permutation every epoch (``random_mini_batches``).
+    """
 
     def __init__(self, w: Workload, x: np.ndarray, y: np.ndarray) -> None:
-        self.w, self.x, self.y = w, x, y
+        self.w = w
+        self.X = np.ascontiguousarray(x.T)
+        self.Y = np.eye(w.sizes[-1], dtype=np.float32)[:, y]
         self.rng = np.random.default_rng(w.seed)
+        self.L = len(w.sizes) - 1
         self.params: dict[str, np.ndarray] = {}
         self.running: dict[str, np.ndarray] = {}
-        last = len(w.sizes) - 2
-        for l, (n_in, n_out) in enumerate(zip(w.sizes[:-1], w.sizes[1:])):
-            scale = np.float32(np.sqrt(2.0 / n_in))
-            self.params[f"W{l}"] = self.rng.standard_normal((n_in, n_out), np.float32) * scale
-            if l < last:
-                self.params[f"gamma{l}"] = np.ones(n_out, np.float32)
-                self.params[f"beta{l}"] = np.zeros(n_out, np.float32)
-                self.running[f"mean{l}"] = np.zeros(n_out, np.float32)
-                self.running[f"var{l}"] = np.zeros(n_out, np.float32)
+        for l in range(1, self.L + 1):
+            n_prev, n = w.sizes[l - 1], w.sizes[l]
+            scale = np.float32(np.sqrt(2.0 / n_prev))
+            self.params[f"W{l}"] = self.rng.standard_normal((n, n_prev), np.float32) * scale
+            if l < self.L:
+                self.params[f"gamma{l}"] = np.ones((n, 1), np.float32)
+                self.params[f"beta{l}"] = np.zeros((n, 1), np.float32)
+                self.running[f"mu{l}"] = np.zeros((n, 1), np.float32)
+                self.running[f"var{l}"] = np.zeros((n, 1), np.float32)
             else:
-                self.params[f"b{l}"] = np.zeros(n_out, np.float32)
+                self.params[f"b{l}"] = np.zeros((n, 1), np.float32)
         self.v = {k: np.zeros_like(p) for k, p in self.params.items()}
         self.s = {k: np.zeros_like(p) for k, p in self.params.items()}
         self.t = 0
 
-    def forward_backward(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict]:
-        """Cost of one mini-batch and the gradients of every parameter."""
-        w, p = self.w, self.params
-        layers = len(w.sizes) - 1
-        keep, mom = np.float32(w.keep_prob), np.float32(w.bn_momentum)
-        caches, a = [], x
-        for l in range(layers - 1):
-            z = a @ p[f"W{l}"]
-            mu = z.mean(axis=0)
-            zc = z - mu
-            var = np.mean(zc * zc, axis=0)
-            inv_std = 1 / np.sqrt(var + np.float32(w.bn_eps))
-            z_norm = zc * inv_std
-            r = self.running
-            r[f"mean{l}"] = mom * r[f"mean{l}"] + (1 - mom) * mu
-            r[f"var{l}"] = mom * r[f"var{l}"] + (1 - mom) * var
-            h = np.maximum(p[f"gamma{l}"] * z_norm + p[f"beta{l}"], 0)
-            d = (self.rng.random(h.shape, np.float32) < keep) / keep
-            caches.append((a, z_norm, inv_std, h, d))
-            a = h * d
-        logits = a @ p[f"W{layers - 1}"] + p[f"b{layers - 1}"]
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        total = exp.sum(axis=1, keepdims=True)
-        m = x.shape[0]
-        rows = np.arange(m)
-        cost = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
-        dz = exp / total
-        dz[rows, y] -= 1
-        dz /= m
-        grads = {f"W{layers - 1}": a.T @ dz, f"b{layers - 1}": dz.sum(axis=0)}
-        da = dz @ p[f"W{layers - 1}"].T
-        for l in reversed(range(layers - 1)):
-            a_prev, z_norm, inv_std, h, d = caches[l]
-            dh = da * d * (h > 0)
-            grads[f"gamma{l}"] = np.sum(dh * z_norm, axis=0)
-            grads[f"beta{l}"] = dh.sum(axis=0)
-            dz_norm = dh * p[f"gamma{l}"]
-            dz = inv_std / m * (
-                m * dz_norm - dz_norm.sum(axis=0) - z_norm * np.sum(dz_norm * z_norm, axis=0)
-            )
-            grads[f"W{l}"] = a_prev.T @ dz
-            if l > 0:
-                da = dz @ p[f"W{l}"].T
-        return cost, grads
+    def forward(self, X: np.ndarray) -> tuple[np.ndarray, list]:
+        """Softmax probabilities (n_out, m) and the caches of every hidden layer."""
+        p, w = self.params, self.w
+        keep, mom, eps = np.float32(w.keep_prob), np.float32(w.bn_momentum), np.float32(w.bn_eps)
+        caches, A = [], X
+        for l in range(1, self.L):
+            Z = p[f"W{l}"] @ A
+            mu = np.mean(Z, axis=1, keepdims=True)
+            var = np.mean((Z - mu) ** 2, axis=1, keepdims=True)
+            inv_std = 1 / np.sqrt(var + eps)
+            Z_norm = (Z - mu) * inv_std
+            Z_tilde = p[f"gamma{l}"] * Z_norm + p[f"beta{l}"]
+            self.running[f"mu{l}"] = mom * self.running[f"mu{l}"] + (1 - mom) * mu
+            self.running[f"var{l}"] = mom * self.running[f"var{l}"] + (1 - mom) * var
+            D = self.rng.random(Z.shape, np.float32) < keep
+            caches.append((A, Z_norm, inv_std, Z_tilde, D))
+            A = np.maximum(Z_tilde, 0) * D / keep
+        ZL = p[f"W{self.L}"] @ A + p[f"b{self.L}"]
+        T = np.exp(ZL - np.max(ZL, axis=0, keepdims=True))
+        caches.append((A,))
+        return T / np.sum(T, axis=0, keepdims=True), caches
 
-    def adam(self, grads: dict) -> None:
-        """``v = b1 v + (1 - b1) g``, ``s = b2 s + (1 - b2) g**2``, bias-corrected step."""
-        b1, b2, eps, lr = np.float32(0.9), np.float32(0.999), np.float32(1e-8), self.w.learning_rate
+    def backward(self, AL: np.ndarray, Y: np.ndarray, caches: list) -> dict[str, np.ndarray]:
+        """Gradients of the mean cross-entropy with respect to every parameter."""
+        p, m, L = self.params, Y.shape[1], self.L
+        keep = np.float32(self.w.keep_prob)
+        grads = {}
+        dZ = (AL - Y) / m
+        (A_prev,) = caches[L - 1]
+        grads[f"W{L}"] = dZ @ A_prev.T
+        grads[f"b{L}"] = np.sum(dZ, axis=1, keepdims=True)
+        dA = p[f"W{L}"].T @ dZ
+        for l in reversed(range(1, L)):
+            A_prev, Z_norm, inv_std, Z_tilde, D = caches[l - 1]
+            dZ_tilde = dA * D / keep * (Z_tilde > 0)
+            grads[f"gamma{l}"] = np.sum(dZ_tilde * Z_norm, axis=1, keepdims=True)
+            grads[f"beta{l}"] = np.sum(dZ_tilde, axis=1, keepdims=True)
+            dZ_norm = dZ_tilde * p[f"gamma{l}"]
+            dZ = (inv_std / m) * (
+                m * dZ_norm
+                - np.sum(dZ_norm, axis=1, keepdims=True)
+                - Z_norm * np.sum(dZ_norm * Z_norm, axis=1, keepdims=True)
+            )
+            grads[f"W{l}"] = dZ @ A_prev.T
+            dA = p[f"W{l}"].T @ dZ
+        return grads
+
+    def cost(self, AL: np.ndarray, Y: np.ndarray) -> float:
+        """Mean cross-entropy ``-1/m sum Y log(AL)``."""
+        return float(-np.sum(Y * np.log(AL)) / Y.shape[1])
+
+    def adam(self, grads: dict[str, np.ndarray]) -> None:
+        """``v = b1 v + (1 - b1) g``, ``s = b2 s + (1 - b2) g**2``,
+        ``W -= lr * v_hat / (sqrt(s_hat) + eps)`` with ``v_hat = v / (1 - b1**t)``."""
+        b1, b2, eps, lr = 0.9, 0.999, 1e-8, self.w.learning_rate
         self.t += 1
-        c1, c2 = 1 - 0.9**self.t, 1 - 0.999**self.t
-        step = np.float32(lr / c1)
-        root_c2 = np.float32(np.sqrt(c2))
         for k, g in grads.items():
             self.v[k] = b1 * self.v[k] + (1 - b1) * g
-            self.s[k] = b2 * self.s[k] + (1 - b2) * (g * g)
-            self.params[k] -= step * self.v[k] / (np.sqrt(self.s[k]) / root_c2 + eps)
+            self.s[k] = b2 * self.s[k] + (1 - b2) * g**2
+            v_hat = self.v[k] / (1 - b1**self.t)
+            s_hat = self.s[k] / (1 - b2**self.t)
+            self.params[k] -= lr * v_hat / (np.sqrt(s_hat) + eps)
 
     def epoch(self) -> float:
         """One epoch over freshly shuffled mini-batches; returns the mean cost."""
-        b = self.w.batch_size
-        order = self.rng.permutation(self.w.num_samples)
-        x, y = self.x[order], self.y[order]
+        b, m = self.w.batch_size, self.X.shape[1]
+        permutation = self.rng.permutation(m)
+        X, Y = self.X[:, permutation], self.Y[:, permutation]
         costs = []
-        for i in range(0, self.w.num_samples, b):
-            cost, grads = self.forward_backward(x[i : i + b], y[i : i + b])
-            self.adam(grads)
-            costs.append(cost)
+        for k in range(0, m, b):
+            AL, caches = self.forward(X[:, k : k + b])
+            costs.append(self.cost(AL, Y[:, k : k + b]))
+            self.adam(self.backward(AL, Y[:, k : k + b], caches))
         return float(np.mean(costs))
 
 

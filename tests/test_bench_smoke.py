@@ -66,10 +66,11 @@ def test_numpy_baseline_gradients_match_jaxdl():
     w = benchlib.Workload(sizes=(5, 4, 3), batch_size=6, num_samples=6, keep_prob=1.0)
     x, y = benchlib.make_data(w)
     net = benchlib.NumpyMLP(w, x, y)
-    cost, grads = net.forward_backward(x, y)
+    AL, caches = net.forward(net.X)
+    cost, grads = net.cost(AL, net.Y), net.backward(AL, net.Y, caches)
     p = net.params
-    params = {"layers": [{"W": p["W0"], "gamma": p["gamma0"], "beta": p["beta0"]},
-                         {"W": p["W1"], "b": p["b1"]}]}
+    params = {"layers": [{"W": p["W1"].T, "gamma": p["gamma1"][:, 0], "beta": p["beta1"][:, 0]},
+                         {"W": p["W2"].T, "b": p["b2"][:, 0]}]}
     model, trainer = w.model(), w.trainer()
     _, state = model.init(jax.random.key(0))
 
@@ -81,8 +82,18 @@ def test_numpy_baseline_gradients_match_jaxdl():
 
     value, g = jax.jit(jax.value_and_grad(objective))(params)
     assert cost == pytest.approx(float(value), rel=1e-5)
-    expected = {"W0": g["layers"][0]["W"], "gamma0": g["layers"][0]["gamma"],
-                "beta0": g["layers"][0]["beta"], "W1": g["layers"][1]["W"],
-                "b1": g["layers"][1]["b"]}
+    layers = g["layers"]
+    expected = {"W1": layers[0]["W"].T, "gamma1": layers[0]["gamma"][:, None],
+                "beta1": layers[0]["beta"][:, None], "W2": layers[1]["W"].T,
+                "b2": layers[1]["b"][:, None]}
+    assert set(grads) == set(expected)
     for name, ref in expected.items():
         np.testing.assert_allclose(grads[name], ref, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_numpy_baseline_stays_float32():
+    x, y = benchlib.make_data(TINY)
+    net = benchlib.NumpyMLP(TINY, x, y)
+    assert np.isfinite(net.epoch())
+    for store in (net.params, net.v, net.s, net.running):
+        assert all(a.dtype == np.float32 for a in store.values())
