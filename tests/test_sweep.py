@@ -37,6 +37,8 @@ CONFIGS = [  # chosen so that members stop at different epochs
     {"learning_rate": 0.3, "keep_prob": 0.8, "b1": 0.9, "l2": 0.1},
 ]
 EPOCHS, PATIENCE, SEED = 6, 2, 3
+BASE = Trainer(MLP((2, 4, 2)), batch_size=32)
+GOOD = [{"learning_rate": 0.1}]
 
 
 def solo(trainer, hp, epochs=EPOCHS, seed=SEED, patience=PATIENCE):
@@ -186,6 +188,18 @@ def test_divergence_is_isolated_buckets_and_per_member_seeds():
     assert all(np.isfinite(a).all() for a in jax.tree.leaves(results.params))
 
 
+def test_several_epochs_per_call_give_the_same_sweep():
+    configs = [{"learning_rate": 0.3}, {"learning_rate": 0.03}, {"learning_rate": 3.0}]
+    runs = [
+        run_sweep(configs, DATA, trainer=BASE, epochs=5, patience=1, epochs_per_call=k)
+        for k in (1, 3)  # chunks of 3 epochs: 0-2 and 3-5, where epoch 5 changes nothing
+    ]
+    assert runs[0].status == runs[1].status and "early-stopped" in runs[0].status
+    assert runs[0].histories == runs[1].histories
+    for a, b in zip(jax.tree.leaves(runs[0].params), jax.tree.leaves(runs[1].params)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_structural_values_rebuild_the_trainer():
     base = Trainer(MLP((2, 8, 2)), batch_size=32)
     assert trainer_for(base, {"hidden_units": 4, "num_layers": 3}).model.sizes == (2, 4, 4, 4, 2)
@@ -212,10 +226,6 @@ def nothing_compiles(monkeypatch):
 
     monkeypatch.setattr(engine, "_compiled", boom)
     monkeypatch.setattr(engine, "run_init", boom)
-
-
-GOOD = [{"learning_rate": 0.1}]
-BASE = Trainer(MLP((2, 4, 2)), batch_size=32)
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ Several processes or hosts: call ``jax.distributed.initialize(coordinator_addres
 num_processes, process_id)`` in every process before anything else touches JAX, then run the same
 sweep in each. The default mesh, :func:`config_mesh`, spans ``jax.devices()``, i.e. the devices of
 all processes; each process holds the members on its own devices, and the results are gathered so
-every process receives the full table. On CPU the processes talk through gloo collectives
-(``jax_cpu_collectives_implementation``, the default of recent jaxlib).
+every process receives the full table (write files from ``jax.process_index() == 0`` only). On
+CPU the processes talk through gloo collectives (``jax_cpu_collectives_implementation``, the
+default of recent jaxlib).
 """
 
 from __future__ import annotations
