@@ -324,7 +324,7 @@ def sweep(ctx: Context) -> Json:
             bool(large) and bool(small) and np.mean(large) > np.mean(small),
         )
     ]
-    best = int(np.argmax(val))
+    best = table[0]["config"]
     return {
         "title": "vmapped sweep of learning rate and beta",
         "setup": f"flower, 32 configs, lr = 10**U(-4, 0), beta = 1 - 10**U(-3, -1); momentum, "
@@ -471,7 +471,7 @@ def batch_size(ctx: Context) -> Json:
     epochs = ctx.epochs(5, 20)
     model = MLP((2, 10, 5, 1))
     m = _full_batch(data)
-    runs, curves = [], {}
+    runs, steps_curves, epoch_curves = [], {}, {}
     for name, size in (("batch", m), ("mini-batch 64", 64), ("stochastic", 1)):
         trainer = Trainer(model, optimizer="sgd", batch_size=size)
         args = (trainer, data.x_train, data.y_train)
@@ -492,8 +492,14 @@ def batch_size(ctx: Context) -> Json:
             note=f"{per_epoch} steps/epoch, {1e3 * seconds:.2f} ms/epoch, noise {noise:.3f}",
         )
         runs.append(row)
-        curves[name] = ((np.arange(len(steps)) + 1) / per_epoch, steps)
+        steps_curves[name] = ((np.arange(len(steps)) + 1) / per_epoch, steps)
+        epoch_curves[name] = (np.arange(1, epochs + 1), result.history["loss"])
     batch, mini, sgd = runs
+    panels = [
+        plots.Panel("cost of each step", steps_curves, ylabel="cost of the step's batch",
+                    ylim=(0.0, 1.5)),
+        plots.Panel("mean cost of each epoch", epoch_curves, logy=True),
+    ]
     return {
         "title": "batch vs mini-batch vs stochastic gradient descent",
         "setup": f"moons, 1200 training points, MLP 2-10-5-1 relu, plain GD lr 0.05, "
@@ -507,9 +513,7 @@ def batch_size(ctx: Context) -> Json:
             _finding("mini-batches reach a lower cost than batch GD in the same epochs",
                      mini["cost"] < batch["cost"]),
         ],
-        "plots": ctx.plot(plots.lines, "8_batch_size_cost.png",
-                          [plots.Panel("cost of each step", curves, ylabel="mini-batch cost",
-                                       logy=True)]),
+        "plots": ctx.plot(plots.lines, "8_batch_size_cost.png", panels),
     }
 
 

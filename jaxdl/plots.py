@@ -27,7 +27,8 @@ def available() -> bool:
 
 
 class Panel(NamedTuple):
-    """One axes of line plots: ``series`` maps a label to ``ys`` or to a pair ``(xs, ys)``."""
+    """One axes of line plots: ``series`` maps a label to ``ys`` or to a pair ``(xs, ys)``;
+    earlier series are drawn on top of later ones."""
 
     title: str
     series: Mapping[str, Any]
@@ -35,6 +36,7 @@ class Panel(NamedTuple):
     ylabel: str = "cost"
     logy: bool = False
     logx: bool = False
+    ylim: tuple[float, float] | None = None
 
 
 class Boundary(NamedTuple):
@@ -67,18 +69,21 @@ def lines(path: str, panels: Sequence[Panel], title: str | None = None) -> str:
     """Save line plots (one axes per :class:`Panel`) to ``path``; returns ``path``."""
     fig, axes = _figure(len(panels))
     for ax, panel in zip(axes, panels):
-        for label, values in panel.series.items():
+        for i, (label, values) in enumerate(panel.series.items()):
             if isinstance(values, tuple) and len(values) == 2:
                 xs, ys = values
             else:
                 ys = values
                 xs = np.arange(len(ys))
-            ax.plot(np.asarray(xs), np.asarray(ys, dtype=float), label=label, linewidth=1.2)
+            ax.plot(np.asarray(xs), np.asarray(ys, dtype=float), label=label, linewidth=1.0,
+                    zorder=len(panel.series) - i + 2)
         ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel)
         if panel.logy:
             ax.set_yscale("log")
         if panel.logx:
             ax.set_xscale("log")
+        if panel.ylim is not None:
+            ax.set_ylim(*panel.ylim)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     if title:
