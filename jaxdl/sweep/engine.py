@@ -19,10 +19,12 @@ own.
 One compiled call per bucket and ``epochs_per_call`` epochs (a ``lax.scan``) trains every
 member, evaluates it on the validation set and updates its early-stopping state
 (:class:`~jaxdl.early_stopping.EarlyStopping` on ``monitor``); a member that improved stores its
-parameters as its best. A member whose monitor has not improved for ``patience`` epochs is
-frozen (``jnp.where`` on the member axis keeps its old state), as is one whose cost became
-non-finite (``diverged``); the others go on. Without ``patience`` nobody stops early, but the
-best epoch's parameters are still the ones kept.
+parameters as its best (a ``jnp.where`` on the member axis). A member whose monitor has not
+improved for ``patience`` epochs is frozen, as is one whose cost became non-finite (``diverged``):
+``Trainer.epoch`` masks the updates of a member whose ``diverged_at`` is set, so a frozen member
+has it set while the epoch runs. The others go on. Without ``patience`` nobody stops early, but
+the best epoch's parameters are still the ones kept. Initial states come from the compiled
+single-model ``run_init`` (bitwise those of ``fit``), stacked on the member axis.
 
 :func:`successive_halving` trains all members for ``min_epochs``, keeps the best
 ``ceil(n / eta)``, trains those up to ``min_epochs * eta`` epochs in total, and so on up to
@@ -442,8 +444,9 @@ def successive_halving(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if min_epochs > max_epochs:
         raise ValueError(f"min_epochs ({min_epochs}) must be <= max_epochs ({max_epochs})")
-    rungs = [min(min_epochs * eta**k, max_epochs) for k in range(64)]
-    rungs = sorted(set(rungs))
+    rungs = [min_epochs]
+    while rungs[-1] < max_epochs:
+        rungs.append(min(rungs[-1] * eta, max_epochs))
     return _sweep(space_or_configs, data, trainer=trainer, rungs=rungs, eta=eta, **options)
 
 
