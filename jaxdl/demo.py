@@ -4,7 +4,7 @@
     2 regularization   a small noisy set: none vs L2 vs dropout (both shrink the train-test gap)
     3 optimizers       moons, mini-batches: GD vs momentum vs Adam, with and without lr decay
     4 batch_norm       digits, 6 hidden layers: batch norm off/on at a modest and a high lr
-    5 sweep            32 vmapped configs: learning rate (log scale), beta = 1 - 10**r
+    5 sweep            flower, 32 vmapped momentum configs: lr (log scale), beta = 1 - 10**r
     6 gradients        per-layer gradient norms of a 20-layer net: random*0.01 / random*10 / He
     7 normalization    unscaled moons: raw vs standardized inputs, each at its best lr
     8 batch_size       batch vs mini-batch vs stochastic gradient descent: noise, time per epoch

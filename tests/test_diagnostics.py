@@ -46,7 +46,7 @@ def _backprop(params, x, y, activation):
 
 
 @pytest.mark.parametrize(
-    "sizes,activation", [((3, 4, 1), "relu"), ((3, 5, 4, 3), "tanh"), ((2, 6, 6, 6, 1), "relu")]
+    "sizes,activation", [((3, 4, 1), "relu"), ((3, 5, 4, 3), "tanh")]
 )
 def test_norms_match_hand_backprop(sizes, activation):
     model = MLP(sizes, activation=activation)
