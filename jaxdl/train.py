@@ -147,6 +147,30 @@ class Trainer:
         return TrainState(params, model_state, opt_state, jnp.asarray(-1, jnp.int32))
 
     # -- one step ---------------------------------------------------------------------------
+    def loss_and_grads(
+        self,
+        params: Any,
+        model_state: Any,
+        batch: Batch,
+        key: jax.Array,
+        hp: HyperParams,
+        *,
+        num_examples: int,
+    ) -> tuple[jax.Array, Any, Any, jax.Array]:
+        """Cost of ``batch`` (data loss plus the L2 term) and its gradient; returns ``(cost,
+        grads, new_model_state, accuracy)`` with the batch's training-mode accuracy."""
+
+        def objective(p):
+            logits, new_state = self.model.apply(
+                p, model_state, batch.x, train=True, key=key, hp=hp, mask=batch.mask
+            )
+            cost = self.data_loss(logits, batch.y, batch.mask)
+            cost = cost + losses.l2_penalty(p, hp["l2"], num_examples)
+            return cost, (new_state, logits)
+
+        (cost, (new_state, logits)), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        return cost, grads, new_state, losses.accuracy(logits, batch.y, batch.mask)
+
     def train_step(
         self,
         params: Any,
@@ -160,23 +184,14 @@ class Trainer:
         steps_per_epoch: int = 1,
     ) -> tuple[Any, Any, Any, jax.Array, jax.Array]:
         """One gradient step on ``batch``; returns ``(params, model_state, opt_state, cost,
-        correct)`` where ``correct`` counts the right training predictions in the batch."""
-
-        def objective(p):
-            logits, new_state = self.model.apply(
-                p, model_state, batch.x, train=True, key=key, hp=hp, mask=batch.mask
-            )
-            cost = self.data_loss(logits, batch.y, batch.mask)
-            cost = cost + losses.l2_penalty(p, hp["l2"], num_examples)
-            return cost, (new_state, logits)
-
-        (cost, (new_state, logits)), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        accuracy)`` with the batch's training-mode accuracy."""
+        cost, grads, model_state, hits = self.loss_and_grads(
+            params, model_state, batch, key, hp, num_examples=num_examples
+        )
         updates, opt_state = self.optimizer_for(hp, steps_per_epoch).update(
             grads, opt_state, params
         )
-        params = optim.apply_updates(params, updates)
-        hits = losses.accuracy(logits, batch.y, batch.mask)
-        return params, new_state, opt_state, cost, hits
+        return optim.apply_updates(params, updates), model_state, opt_state, cost, hits
 
     # -- one epoch --------------------------------------------------------------------------
     def epoch_batches(
@@ -200,8 +215,9 @@ class Trainer:
         """Shuffle, partition and scan ``train_step`` over every mini-batch of the epoch.
 
         Returns the new state and per-step ``cost`` and ``accuracy`` (shape (num_batches,)) plus
-        the epoch's sample-weighted means ``loss`` and ``accuracy_mean``. A non-finite cost
-        freezes the state at the last finite parameters and records the step in ``diverged_at``.
+        the epoch's sample-weighted means ``loss`` and ``accuracy_mean``. A non-finite cost or
+        update freezes the state at the last finite parameters and records the step in
+        ``diverged_at``; a state whose ``diverged_at`` is already >= 0 is not updated at all.
         """
         m = x.shape[0]
         part = self.partition(m)
@@ -214,12 +230,16 @@ class Trainer:
             i, xb, yb, mb, key = inputs
             xb, yb, mb = parallel.shard_batch((xb, yb, mb), self.mesh)
             batch = Batch(xb, yb, mb if part.padded else None)
-            params, model_state, opt_state, cost, hits = self.train_step(
-                ts.params, ts.model_state, ts.opt_state, batch, key, hp,
-                num_examples=m, steps_per_epoch=part.num_batches,
+            cost, grads, model_state, hits = self.loss_and_grads(
+                ts.params, ts.model_state, batch, key, hp, num_examples=m
             )
+            updates, opt_state = self.optimizer_for(hp, part.num_batches).update(
+                grads, ts.opt_state, ts.params
+            )
+            # Decided before the parameters change, so the select fuses into the update.
             live = ts.diverged_at < 0
-            ok = live & jnp.isfinite(cost) & _all_finite(params)
+            ok = live & jnp.isfinite(cost) & _all_finite(updates)
+            params = optim.apply_updates(ts.params, updates)
             new = TrainState(params, model_state, opt_state, ts.diverged_at)
             ts = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, ts)
             ts = ts._replace(diverged_at=jnp.where(live & ~ok, first_step + i, ts.diverged_at))
@@ -251,22 +271,52 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.isfinite(total)
 
 
+def _compile_key(trainer: Trainer) -> Trainer:
+    """``trainer`` with the fields an epoch or evaluation never reads set to fixed values, so
+    runs that differ only in initialization share one compiled program."""
+    model = dataclasses.replace(trainer.model, initializer="he", init_scale=1.0)
+    return dataclasses.replace(trainer, model=model)
+
+
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
-def run_epoch(trainer: Trainer, ts: TrainState, hp, x, y, keys: Keys, epoch):
-    """``Trainer.epoch`` compiled once per trainer and data shape; ``ts`` is donated."""
+def _epoch(trainer: Trainer, ts: TrainState, hp, x, y, keys: Keys, epoch):
     return trainer.epoch(ts, hp, x, y, keys, epoch)
 
 
+def run_epoch(
+    trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array, keys: Keys,
+    epoch: Any,
+) -> tuple[TrainState, dict[str, jax.Array]]:
+    """``Trainer.epoch`` compiled once per setup and data shape; ``ts`` is donated."""
+    return _epoch(_compile_key(trainer), ts, hp, x, y, keys, epoch)
+
+
+def lower_epoch(trainer: Trainer, *args: Any) -> jax.stages.Lowered:
+    """The lowered program of :func:`run_epoch` for these arguments (to inspect its HLO)."""
+    return _epoch.lower(_compile_key(trainer), *args)
+
+
 @functools.partial(jax.jit, static_argnums=0)
-def run_evaluate(trainer: Trainer, ts: TrainState, hp, x, y):
-    """``Trainer.evaluate``, compiled."""
+def _evaluate(trainer: Trainer, ts: TrainState, hp, x, y):
     return trainer.evaluate(ts, hp, x, y)
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def run_init(trainer: Trainer, key: jax.Array, hp) -> TrainState:
-    """``Trainer.init``, compiled."""
-    return trainer.init(key, hp)
+def run_evaluate(
+    trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array
+) -> dict[str, jax.Array]:
+    """``Trainer.evaluate``, compiled once per model and data shape."""
+    model = dataclasses.replace(_compile_key(trainer).model, dropout=False)
+    return _evaluate(Trainer(model), ts, hp, x, y)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _init(model: MLP, optimizer: str, key: jax.Array, hp) -> TrainState:
+    return Trainer(model, optimizer).init(key, hp)
+
+
+def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
+    """``Trainer.init``, compiled once per model and optimizer."""
+    return _init(trainer.model, trainer.optimizer, key, hp)
 
 
 # -- fit ----------------------------------------------------------------------------------------

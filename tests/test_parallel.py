@@ -29,7 +29,7 @@ CHILD = textwrap.dedent(
     from jaxdl import checkpoint, devices, parallel
     from jaxdl.hyperparams import hyperparams
     from jaxdl.nn import MLP
-    from jaxdl.train import Keys, Trainer, fit, run_epoch, run_init
+    from jaxdl.train import Keys, Trainer, fit, lower_epoch, run_epoch, run_init
 
     out = {"device_count": jax.device_count(), "describe": devices.describe(jax.devices())}
     rng = np.random.default_rng(0)
@@ -105,7 +105,7 @@ CHILD = textwrap.dedent(
     hp = hyperparams(**HP)
     args = parallel.replicate((hp, x, y, keys), dp4.mesh)
     ts = parallel.replicate(run_init(dp4, keys.init, hp), dp4.mesh)
-    hlo = run_epoch.lower(dp4, ts, *args, 0).compile().as_text()
+    hlo = lower_epoch(dp4, ts, *args, 0).compile().as_text()
     out["hlo"] = {
         "all_reduce": hlo.count("all-reduce"),
         "local_hidden": bool(re.search(r"f32\[8,16\]", hlo)),
