@@ -1,8 +1,8 @@
 """Atomic checkpoints of any pytree of arrays, plus JSON metadata.
 
-A checkpoint is one ``.npz`` file: the leaves in flattening order and a JSON ``meta`` entry. It is
-written to a temporary file in the same directory, flushed to disk, then moved into place with
-``os.replace``, so a reader sees either the old file or the complete new one, never half of one.
+A checkpoint is one ``.npz`` file: the leaves in flattening order and a JSON ``meta`` entry,
+written with :func:`jaxdl.atomic.atomic_write`, so a reader sees either the old file or the
+complete new one, never half of one.
 Loading checks every leaf's shape and dtype against a template of the expected structure.
 """
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 import glob
 import json
 import os
-import tempfile
 import zipfile
 from typing import Any
 
 import jax
 import numpy as np
+
+from jaxdl.atomic import atomic_write
 
 PREFIX = "ckpt-"
 
@@ -44,20 +45,9 @@ def _host(leaf: Any) -> np.ndarray:
 def save(path: str, tree: Any, meta: dict[str, Any], keep: int | None = 3) -> str:
     """Write ``tree`` and ``meta`` to ``path`` atomically; keep only the newest ``keep`` files."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     arrays = {f"leaf_{i}": _host(leaf) for i, leaf in enumerate(jax.tree.leaves(tree))}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays), mode="wb")
     if keep is not None:
         for old in list_checkpoints(directory)[:-keep]:
             os.remove(old)

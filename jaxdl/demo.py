@@ -30,11 +30,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import plots
+from jaxdl.atomic import atomic_write
 from jaxdl.data.datasets import Dataset, load
 from jaxdl.diagnostics import gradient_norms
 from jaxdl.nn import MLP
 from jaxdl.sweep import LogUniform, OneMinusLogUniform, Space, run_sweep
-from jaxdl.sweep.results import atomic_write
 from jaxdl.train import FitResult, Trainer, TrainingDiverged, TrainState, fit
 
 Json = dict[str, Any]

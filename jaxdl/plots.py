@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from jaxdl.atomic import atomic_write
 
 
 class MissingMatplotlib(ImportError):
@@ -48,7 +51,8 @@ class Boundary(NamedTuple):
     y: np.ndarray
 
 
-def _figure(panels: int, width: float = 4.5, height: float = 3.6) -> tuple[Any, list[Any]]:
+def figure(panels: int, width: float = 4.5, height: float = 3.6) -> tuple[Any, list[Any]]:
+    """A figure with ``panels`` axes (up to 3 per row); a clear error without matplotlib."""
     try:
         from matplotlib.figure import Figure
     except ImportError as err:
@@ -65,9 +69,15 @@ def _figure(panels: int, width: float = 4.5, height: float = 3.6) -> tuple[Any, 
     return fig, axes[:panels]
 
 
+def save(fig: Any, path: str | os.PathLike, dpi: int = 100) -> str:
+    """Write ``fig`` to ``path`` atomically, in the format its extension names (PNG default)."""
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
+    return atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), mode="wb")
+
+
 def lines(path: str, panels: Sequence[Panel], title: str | None = None) -> str:
     """Save line plots (one axes per :class:`Panel`) to ``path``; returns ``path``."""
-    fig, axes = _figure(len(panels))
+    fig, axes = figure(len(panels))
     for ax, panel in zip(axes, panels):
         for i, (label, values) in enumerate(panel.series.items()):
             if isinstance(values, tuple) and len(values) == 2:
@@ -88,7 +98,7 @@ def lines(path: str, panels: Sequence[Panel], title: str | None = None) -> str:
         ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=100)
+    save(fig, path)
     return path
 
 
@@ -96,7 +106,7 @@ def boundaries(
     path: str, panels: Sequence[Boundary], title: str | None = None, resolution: int = 200
 ) -> str:
     """Save decision boundaries: P(class 1) over a grid around the points, plus the points."""
-    fig, axes = _figure(len(panels), width=4.0, height=3.8)
+    fig, axes = figure(len(panels), width=4.0, height=3.8)
     for ax, panel in zip(axes, panels):
         x = np.asarray(panel.x, dtype=np.float64)
         low, high = x.min(axis=0), x.max(axis=0)
@@ -114,7 +124,7 @@ def boundaries(
         ax.set_title(panel.title)
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=100)
+    save(fig, path)
     return path
 
 
@@ -134,7 +144,7 @@ def scatter(
 ) -> str:
     """Save a scatter of ``(x, y)`` coloured by ``value`` (log axes by default); ``best`` marks
     one point."""
-    fig, (ax,) = _figure(1, width=5.5, height=4.2)
+    fig, (ax,) = figure(1, width=5.5, height=4.2)
     points = ax.scatter(np.asarray(x), np.asarray(y), c=np.asarray(value, dtype=float),
                         cmap="viridis", edgecolors="k", linewidths=0.4, s=40)
     fig.colorbar(points, ax=ax, label=label)
@@ -148,5 +158,5 @@ def scatter(
         ax.set_yscale("log")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title or "")
     ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=100)
+    save(fig, path)
     return path

@@ -321,6 +321,7 @@ def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
 
 # -- fit ----------------------------------------------------------------------------------------
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "learning_rate", "val_loss", "val_accuracy")
+MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 class FitResult(NamedTuple):
@@ -407,9 +408,9 @@ def fit(
     x, y = check_data(trainer, x, y)
     if validation is not None:
         validation = check_data(trainer, *validation, name="x_val")
-    if early_stopping is not None and early_stopping.monitor not in HISTORY_KEYS[1:]:
+    if early_stopping is not None and early_stopping.monitor not in MONITORS:
         raise ValueError(
-            f"early_stopping.monitor must be one of {HISTORY_KEYS[1:]}, "
+            f"early_stopping.monitor must be one of {MONITORS}, "
             f"got {early_stopping.monitor!r}"
         )
     if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:

@@ -29,10 +29,10 @@ import time
 import jax
 import numpy as np
 
+from jaxdl.atomic import atomic_write
 from jaxdl.hyperparams import hyperparams
 from jaxdl.nn import MLP
 from jaxdl.sweep import LogUniform, Space, run_sweep, sample
-from jaxdl.sweep.results import atomic_write
 from jaxdl.train import Keys, Trainer, run_epoch, run_evaluate, run_init
 
 SIZES = (64, 128, 128, 10)

@@ -16,10 +16,10 @@ import io
 import json
 import math
 import os
-import tempfile
-from collections.abc import Callable
 from typing import Any
 
+from jaxdl import plots
+from jaxdl.atomic import atomic_write
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.train import FitResult, Trainer, fit
 
@@ -31,20 +31,6 @@ def score(mode: str, value: float) -> float:
     """Sort key of a monitored value: lower is better, non-finite last."""
     key = value if mode == "min" else -value
     return key if math.isfinite(key) else math.inf
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "w") -> None:
-    """Call ``write(file)`` on a temporary file next to ``path``, then rename it to ``path``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, mode, **({"newline": ""} if "b" not in mode else {})) as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 @dataclasses.dataclass
@@ -159,21 +145,18 @@ class SweepResults:
 def plot_sweep(results: SweepResults, path: str | os.PathLike) -> None:
     """Scatter the monitored metric against the learning rate (log axis) and against
     ``1 - beta`` (log axis) for every searched beta; saved atomically to ``path``."""
-    from matplotlib.figure import Figure
-
     rows = results.table
     axes_names = [n for n in ("learning_rate", *BETAS) if any(n in r for r in rows)]
     if not axes_names:
         raise ValueError("plot_sweep needs a searched learning_rate or beta (b1, b2, beta, ...)")
-    fig = Figure(figsize=(4.5 * len(axes_names), 3.8))
-    axes = fig.subplots(1, len(axes_names), squeeze=False)
+    fig, flat = plots.figure(len(axes_names), height=3.8)
     colors = {
         "ok": "tab:blue",
         "early-stopped": "tab:green",
         "pruned": "tab:gray",
         "diverged": "tab:red",
     }
-    for ax, name in zip(axes[0], axes_names):
+    for ax, name in zip(flat, axes_names):
         for status, color in colors.items():
             points = [
                 (r[name] if name == "learning_rate" else 1.0 - r[name], r[results.monitor])
@@ -186,7 +169,5 @@ def plot_sweep(results: SweepResults, path: str | os.PathLike) -> None:
         ax.set_xlabel(name if name == "learning_rate" else f"1 - {name}")
         ax.set_ylabel(results.monitor)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
-    atomic_write(path, lambda f: fig.savefig(f, format=fmt), mode="wb")
+    flat[0].legend(fontsize=8)
+    plots.save(fig, path)

@@ -1,0 +1,42 @@
+"""Atomic file writes: nothing jaxdl writes to disk is ever seen half-written.
+
+The content goes to a temporary file in the destination's directory, is flushed and synced, gets
+the permissions of an ordinary new file (``0o666`` less the umask), and is then renamed over the
+destination with ``os.replace``, which is atomic on POSIX and Windows. On any error the temporary
+file is removed and the destination is left as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from typing import IO, Any
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode: str = "w") -> str:
+    """Call ``write(file)`` on a temporary file next to ``path``, then move it to ``path``."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, mode, **({"newline": ""} if mode == "w" else {})) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
