@@ -23,7 +23,9 @@ import tomllib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from jaxdl import __version__, plots
+import jax
+
+from jaxdl import __version__, devices, parallel, plots
 from jaxdl.data.datasets import DATASETS, Dataset, load
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import check as check_hyperparameters
@@ -113,6 +115,12 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init-scale", type=_float, default=0.01,
                    help="standard deviation of --init random_normal (default 0.01)")
     g.add_argument("--batch-norm", action="store_true", help="batch norm in hidden layers")
+    g = p.add_argument_group("device")
+    g.add_argument("--device", choices=devices.DEVICES,
+                   help="train on the CPU or the GPU(s) (default: whatever JAX picks); several "
+                   "devices split each mini-batch (train) or the configs (sweep)")
+    g.add_argument("--precision", choices=tuple(devices.PRECISIONS),
+                   help="bf16: bfloat16 matmuls with float32 accumulation (default fp32)")
 
 
 def _add_training(p: argparse.ArgumentParser, optimizer: str) -> None:
@@ -187,7 +195,8 @@ def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
     else:
         sizes = (n_x, *args.hidden, n_out)
     return MLP(sizes, activation=args.activation, initializer=args.init,
-               init_scale=args.init_scale, batch_norm=args.batch_norm, dropout=dropout)
+               init_scale=args.init_scale, batch_norm=args.batch_norm, dropout=dropout,
+               compute_dtype=devices.compute_dtype(args.precision))
 
 
 def _trainer(args: argparse.Namespace, model: MLP, decay_rate_given: bool) -> Trainer:
@@ -224,28 +233,31 @@ def _train(args: argparse.Namespace) -> int:
     hp = {name: getattr(args, name) for _, name, _, _ in HP_FLAGS
           if getattr(args, name) is not None}
     check_hyperparameters(hp)
+    devs = devices.select(args.device)
     data = _load(args)
     model = _model(args, data, dropout=hp.get("keep_prob", 1.0) < 1.0)
-    trainer = _trainer(args, model, "decay_rate" in hp)
+    trainer = parallel.data_parallel(_trainer(args, model, "decay_rate" in hp), devs)
     stopper = None
     if args.patience is not None:
         stopper = EarlyStopping(args.patience, args.min_delta, args.monitor)
     want_plots = _plots_wanted(args)
     os.makedirs(args.out, exist_ok=True)
+    print(devices.describe(devs, model.compute_dtype))
     print(_describe(data, model))
     start = time.perf_counter()
-    result = fit(
-        trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
-        epochs=args.epochs, seed=args.seed, early_stopping=stopper,
-        checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-        resume=args.resume, progress=args.progress,
-    )
-    seconds = time.perf_counter() - start
-    splits = evaluate(model, result.params, result.model_state, {
-        "train": (data.x_train, data.y_train),
-        "validation": (data.x_val, data.y_val),
-        "test": (data.x_test, data.y_test),
-    })
+    with jax.default_device(devs[0]):
+        result = fit(
+            trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
+            epochs=args.epochs, seed=args.seed, early_stopping=stopper,
+            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+            resume=args.resume, progress=args.progress,
+        )
+        seconds = time.perf_counter() - start
+        splits = evaluate(model, result.params, result.model_state, {
+            "train": (data.x_train, data.y_train),
+            "validation": (data.x_val, data.y_val),
+            "test": (data.x_test, data.y_test),
+        })
     stop = " (stopped early)" if result.stopped_early else ""
     print(f"{args.optimizer}, {result.epochs_run} epochs{stop}, best epoch {result.best_epoch}, "
           f"{seconds:.1f} s")
@@ -342,7 +354,7 @@ def read_space(path: str) -> dict[str, Any]:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from jaxdl.sweep import plot_sweep, run_sweep
+    from jaxdl.sweep import config_mesh, plot_sweep, run_sweep
 
     space = read_space(args.space) if args.space else {}
     fixed = {}
@@ -357,18 +369,20 @@ def _sweep(args: argparse.Namespace) -> int:
             "the search space is empty: give a range such as --lr 1e-4:1 or --beta 0.9:0.999, "
             "or --space FILE"
         )
+    devs = devices.select(args.device)
     data = _load(args)
     dropout = "keep_prob" in space or fixed.get("keep_prob", 1.0) < 1.0
     model = _model(args, data, dropout=dropout)
     trainer = _trainer(args, model, "decay_rate" in fixed or "decay_rate" in space)
     want_plots = _plots_wanted(args)
     os.makedirs(args.out, exist_ok=True)
+    print(devices.describe(devs, model.compute_dtype, split="configs split"))
     print(_describe(data, model))
     start = time.perf_counter()
     results = run_sweep(
         space, data, trainer=trainer, n=args.configs, epochs=args.epochs, seed=args.seed,
         hp=fixed, patience=args.patience, monitor=args.monitor, min_delta=args.min_delta,
-        method=args.method,
+        method=args.method, mesh=config_mesh(devs),
     )
     seconds = time.perf_counter() - start
     table = results.table

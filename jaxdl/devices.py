@@ -64,14 +64,16 @@ def compute_dtype(precision: str | None = None) -> str:
     return PRECISIONS[precision]
 
 
-def describe(devices: Sequence[jax.Device], dtype: str = "float32") -> str:
+def describe(
+    devices: Sequence[jax.Device], dtype: str = "float32", split: str = "data parallel"
+) -> str:
     """One line naming the backend, the devices (kind and ids), the parallelism and the matmul
     dtype, e.g. ``backend gpu (jax 0.4.35): 2 devices, NVIDIA H100 80GB HBM3 x 2 (ids 0, 1);
-    data parallel over 2; float32 matmuls``."""
+    data parallel over 2; float32 matmuls``; ``split`` names what several devices share."""
     devices = list(devices)
     if not devices:
         raise ValueError("devices must name at least one device, got an empty list")
-    mode = f"data parallel over {len(devices)}" if len(devices) > 1 else "single device"
+    mode = f"{split} over {len(devices)}" if len(devices) > 1 else "single device"
     accumulate = " (float32 accumulation)" if dtype != "float32" else ""
     return (
         f"backend {devices[0].platform} (jax {jax.__version__}): {_count(devices)}; {mode}; "

@@ -79,6 +79,14 @@ def test_train_end_to_end(tmp_path, capsys):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_train_reports_its_device_and_runs_in_bf16(tmp_path, capsys):
+    code, text, _ = run(capsys, "train", *TINY, "--epochs", "2", "--device", "cpu",
+                        "--precision", "bf16", "--out", str(tmp_path), "--no-plots")
+    assert code == 0
+    assert text.splitlines()[0].startswith("backend cpu")
+    assert "bfloat16 matmuls" in text.splitlines()[0]
+
+
 def test_train_resume_equals_uninterrupted_run(tmp_path, capsys):
     common = ["train", *TINY, "--lr", "0.05", "--no-plots"]
     ckpt = str(tmp_path / "ckpt")
@@ -216,6 +224,8 @@ def test_gradcheck_passes_and_fails_with_exit_codes(capsys):
         (["train", "--keep-prob", "1.5"], ["keep_prob"]),
         (["train", "--schedule", "exponential"], ["--decay-rate"]),
         (["train", "--resume"], ["--checkpoint-dir"]),
+        (["train", "--device", "gpu"], ["sees no GPU", 'pip install -e ".[cuda]"']),
+        (["train", "--precision", "fp8"], ["--precision", "invalid choice"]),
         (["train", "--dataset", "digits", "--data-size", "5000"], ["n must be <= 1797"]),
         (["sweep"], ["search space is empty"]),
         (["sweep", "--space", "/nonexistent/space.toml"], ["cannot read sweep file"]),
