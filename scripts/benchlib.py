@@ -136,15 +136,27 @@ def _seconds(fn: EpochFn) -> float:
     return time.perf_counter() - start
 
 
-def measure(epochs: Mapping[str, EpochFn], repeats: int) -> dict[str, Timing]:
-    """Time one warm-up epoch of each implementation, then ``repeats`` epochs of each in turn."""
+def measure(
+    epochs: Mapping[str, EpochFn], repeats: int, settle_s: float = 0.3
+) -> dict[str, Timing]:
+    """Time one warm-up epoch of each implementation, then ``repeats`` epochs of each in turn.
+
+    Every epoch starts after ``settle_s`` seconds of rest: OpenBLAS and OpenMP worker threads
+    keep spinning for a while after their last call and would otherwise slow down whichever
+    implementation runs next.
+    """
     if repeats < 1:
         raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
-    first = {name: _seconds(fn) for name, fn in epochs.items()}
+
+    def timed(fn: EpochFn) -> float:
+        time.sleep(settle_s)
+        return _seconds(fn)
+
+    first = {name: timed(fn) for name, fn in epochs.items()}
     runs: dict[str, list[float]] = {name: [] for name in epochs}
     for _ in range(repeats):
         for name, fn in epochs.items():
-            runs[name].append(_seconds(fn))
+            runs[name].append(timed(fn))
     return {
         name: Timing(first[name], statistics.median(runs[name]), tuple(runs[name]))
         for name in epochs
