@@ -276,6 +276,7 @@ def run(
     rows: Sequence[str] = ROWS,
     side_tables: bool = True,
     quick: bool = False,
+    settle_s: float = 0.3,
 ) -> dict[str, Any]:
     """Measure every installed row (and the side tables); the figures as a dict."""
     x, y = benchlib.make_data(w)
@@ -284,7 +285,7 @@ def run(
         epoch = MAKERS[name](w, x, y)
         if epoch is not None:
             epochs[name] = epoch
-    timings = benchlib.measure(epochs, repeats)
+    timings = benchlib.measure(epochs, repeats, settle_s)
     peak = benchlib.matmul_peak(peak_size)
     table = benchlib.table(w, timings, peak["peak"], reference=ROWS[0])
     by_name = {r["name"]: r for r in table}

@@ -25,7 +25,9 @@ from benchlib import Workload
 TARGETS = {"scan_vs_loop": 1.05, "scan_vs_numpy": 2.3, "peak_share": 0.45}
 
 
-def run(w: Workload, repeats: int = 7, peak_size: int = 4096) -> dict[str, Any]:
+def run(
+    w: Workload, repeats: int = 7, peak_size: int = 4096, settle_s: float = 0.3
+) -> dict[str, Any]:
     """Measure the three implementations and the matmul peak; the figures as a dict."""
     x, y = benchlib.make_data(w)
     epochs = {
@@ -33,7 +35,7 @@ def run(w: Workload, repeats: int = 7, peak_size: int = 4096) -> dict[str, Any]:
         "loop": benchlib.jaxdl_loop(w, x, y),
         "numpy": benchlib.numpy_course(w, x, y),
     }
-    timings = benchlib.measure(epochs, repeats)
+    timings = benchlib.measure(epochs, repeats, settle_s)
     peak = benchlib.matmul_peak(peak_size)
     rows = benchlib.table(w, timings, peak["peak"], reference="scan")
     by_name = {r["name"]: r for r in rows}

@@ -23,7 +23,7 @@ TINY = benchlib.Workload(sizes=(12, 8, 8, 3), batch_size=8, num_samples=32)
 
 
 def test_bench_train_reports_the_documented_keys():
-    result = bench_train.run(TINY, repeats=1, peak_size=32)
+    result = bench_train.run(TINY, repeats=1, peak_size=32, settle_s=0)
     keys = ("scan_samples_per_s", "loop_samples_per_s", "numpy_samples_per_s",
             "matmul_peak_gflops", "scan_gflops", "peak_share")
     for key in keys:
@@ -38,7 +38,9 @@ def test_bench_train_reports_the_documented_keys():
 def test_bench_reports_rows_ratios_and_pending_side_tables(monkeypatch):
     monkeypatch.setitem(bench.SIDE_TABLES, "sweep", ("no_such_bench.py", [], []))
     rows = ("jaxdl_scan", "jaxdl_loop", "numpy")
-    result = bench.run(TINY, repeats=1, peak_size=32, rows=rows, side_tables=False)
+    result = bench.run(
+        TINY, repeats=1, peak_size=32, rows=rows, side_tables=False, settle_s=0
+    )
     speeds = result["samples_per_s"]
     assert set(speeds) == set(rows)
     assert set(result["ratios"]) == {"jaxdl_loop", "numpy"}
@@ -58,7 +60,7 @@ def test_bench_reports_rows_ratios_and_pending_side_tables(monkeypatch):
 def test_peer_rows_train(row, module):
     pytest.importorskip(module)
     x, y = benchlib.make_data(TINY)
-    timing = benchlib.measure({row: bench.MAKERS[row](TINY, x, y)}, repeats=1)[row]
+    timing = benchlib.measure({row: bench.MAKERS[row](TINY, x, y)}, 1, settle_s=0)[row]
     assert timing.median_s > 0 and len(timing.epochs_s) == 1
 
 
