@@ -9,7 +9,8 @@ may be a traced array, one per vmapped sweep member.
 The mask is ``jax.random.bernoulli(key, keep_prob, a.shape)`` bit for bit. For the usual case
 (a typed threefry key, float32 activations, JAX's default partitionable threefry) the Threefry-2x32
 hash behind it is written out here with its 20 rounds unrolled: XLA:CPU otherwise runs JAX's
-threefry as a five-iteration loop of small kernels, which makes the mask about 1.6x as expensive.
+threefry as a five-iteration loop of small kernels, which made a 128x512 mask (with its
+gradient) 3.8x as expensive on two CPU cores.
 """
 
 from __future__ import annotations
