@@ -347,15 +347,18 @@ def numpy_course(w: Workload, x: np.ndarray, y: np.ndarray) -> EpochFn:
 
 # -- reporting ---------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
-    """CPU model, core count and library versions."""
-    cpu = "unknown"
+    """CPU model (with its family/model numbers from /proc/cpuinfo), core count and versions."""
+    info: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(
-                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu
-            )
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    cpu = info.get("model name", "unknown")
+    if "cpu family" in info:
+        cpu += f" (family {info['cpu family']}, model {info.get('model', '?')})"
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
