@@ -194,13 +194,17 @@ class Trainer:
         return optim.apply_updates(params, updates), model_state, opt_state, cost, hits
 
     # -- one epoch --------------------------------------------------------------------------
+    def epoch_order(self, m: int, keys: Keys, epoch: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Sample indices and 0/1 mask, each ``(num_batches, batch)``, of epoch ``epoch``."""
+        return epoch_indices(jax.random.fold_in(keys.data, epoch), m, self.partition(m))
+
     def epoch_batches(
         self, x: jax.Array, y: jax.Array, keys: Keys, epoch: jax.Array
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """The epoch's shuffled mini-batches ``(xs, ys, mask)``, each ``(num_batches, batch, ...)``,
-        with the batch axis split over ``mesh`` when there is one."""
-        part = self.partition(x.shape[0])
-        idx, mask = epoch_indices(jax.random.fold_in(keys.data, epoch), x.shape[0], part)
+        with the batch axis split over ``mesh`` when there is one (the epoch itself gathers
+        batch ``i`` at step ``i``)."""
+        idx, mask = self.epoch_order(x.shape[0], keys, epoch)
         return parallel.shard_batch((x[idx], y[idx], mask), self.mesh, axis=1)
 
     def epoch(
@@ -216,37 +220,51 @@ class Trainer:
 
         Returns the new state and per-step ``cost`` and ``accuracy`` (shape (num_batches,)) plus
         the epoch's sample-weighted means ``loss`` and ``accuracy_mean``. A non-finite cost or
-        update freezes the state at the last finite parameters and records the step in
+        gradient freezes the state at the last finite parameters and records the step in
         ``diverged_at``; a state whose ``diverged_at`` is already >= 0 is not updated at all.
         """
         m = x.shape[0]
         part = self.partition(m)
-        xs, ys, mask = self.epoch_batches(x, y, keys, epoch)
+        idx, mask = self.epoch_order(m, keys, epoch)
         step_keys = jax.random.split(jax.random.fold_in(keys.dropout, epoch), part.num_batches)
         first_step = epoch * part.num_batches
         sizes = jnp.sum(mask, axis=1)
 
         def body(ts: TrainState, inputs):
-            i, xb, yb, mb, key = inputs
-            xb, yb, mb = parallel.shard_batch((xb, yb, mb), self.mesh)
+            i, ib, mb, key = inputs
+            # One batch gathered per step: no (num_batches, batch, features) copy of the epoch.
+            xb, yb, mb = parallel.shard_batch((x[ib], y[ib], mb), self.mesh)
             batch = Batch(xb, yb, mb if part.padded else None)
             cost, grads, model_state, hits = self.loss_and_grads(
                 ts.params, ts.model_state, batch, key, hp, num_examples=m
             )
-            updates, opt_state = self.optimizer_for(hp, part.num_batches).update(
+            live = ts.diverged_at < 0
+            ok = live & jnp.isfinite(cost) & _all_finite(grads)
+            # A rejected step is gated by scalars inside the update kernels instead of a select
+            # pass over every state leaf: zero gradients and EWA betas of 1 leave the moments
+            # exactly as they were; parameters (fused with their update), counters and the
+            # batch-norm statistics are selected.
+            grads = jax.tree.map(lambda g: jnp.where(ok, g, jnp.zeros_like(g)), grads)
+            betas = {k: jnp.where(ok, hp.get(k, optim.DEFAULTS[k]), 1.0) for k in _EWA_BETAS}
+            gated = {**hp, **betas}
+            updates, opt_state = self.optimizer_for(gated, part.num_batches).update(
                 grads, ts.opt_state, ts.params
             )
-            # Decided before the parameters change, so the select fuses into the update.
-            live = ts.diverged_at < 0
-            ok = live & jnp.isfinite(cost) & _all_finite(updates)
-            params = optim.apply_updates(ts.params, updates)
-            new = TrainState(params, model_state, opt_state, ts.diverged_at)
-            ts = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, ts)
-            ts = ts._replace(diverged_at=jnp.where(live & ~ok, first_step + i, ts.diverged_at))
-            return ts, (cost, hits)
+
+            def keep(new, old):
+                return jnp.where(ok, new, old)
+
+            def keep_counts(new, old):
+                return keep(new, old) if jnp.issubdtype(new.dtype, jnp.integer) else new
+
+            params = jax.tree.map(keep, optim.apply_updates(ts.params, updates), ts.params)
+            opt_state = jax.tree.map(keep_counts, opt_state, ts.opt_state)
+            model_state = jax.tree.map(keep, model_state, ts.model_state)
+            diverged_at = jnp.where(live & ~ok, first_step + i, ts.diverged_at)
+            return TrainState(params, model_state, opt_state, diverged_at), (cost, hits)
 
         steps = jnp.arange(part.num_batches, dtype=jnp.int32)
-        ts, (costs, hits) = lax.scan(body, ts, (steps, xs, ys, mask, step_keys))
+        ts, (costs, hits) = lax.scan(body, ts, (steps, idx, mask, step_keys))
         total = jnp.sum(sizes)
         metrics = {
             "cost": costs,
@@ -263,6 +281,9 @@ class Trainer:
         """Loss (without the L2 term) and accuracy with dropout off and batch-norm running stats."""
         logits, _ = self.model.apply(ts.params, ts.model_state, x, train=False, hp=hp)
         return {"loss": self.data_loss(logits, y, None), "accuracy": losses.accuracy(logits, y)}
+
+
+_EWA_BETAS = ("b1", "b2", "beta")
 
 
 def _all_finite(tree: Any) -> jax.Array:

@@ -147,3 +147,23 @@ def test_bad_trainer_settings():
         Trainer(MLP((3, 2)), batch_size=0)
     with pytest.raises(ValueError, match="exceeds the 148 training samples"):
         fit(Trainer(MLP((3, 2)), batch_size=200, drop_remainder=True), X, Y, progress=False)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "rmsprop", "adam", "adamw"])
+def test_rejected_step_leaves_every_optimizer_moment_unchanged(name):
+    # The epoch rejects a step by zeroing the gradients and setting the EWA betas to 1; every
+    # optimizer's floating-point state must then stay exactly as it was.
+    params = {"W": jnp.arange(6.0).reshape(2, 3) - 2.0}
+    grads = {"W": jnp.ones((2, 3)) * 0.3}
+    trainer = Trainer(MLP((3, 2)), optimizer=name)
+    hp = hyperparams(learning_rate=0.1)
+    state = trainer.optimizer_for(hp).init(params)
+    _, state = trainer.optimizer_for(hp).update(grads, state, params)
+    frozen = {**hp, **{k: jnp.float32(1.0) for k in ("b1", "b2", "beta")}}
+    zeros = jax.tree.map(jnp.zeros_like, grads)
+    # Traced, as in the epoch (a concrete beta of 1 is rejected as user input).
+    update = jax.jit(lambda h, s: trainer.optimizer_for(h).update(zeros, s, params))
+    _, after = update(frozen, state)
+    for old, new in zip(jax.tree.leaves(state), jax.tree.leaves(after)):
+        if jnp.issubdtype(old.dtype, jnp.floating):
+            np.testing.assert_array_equal(old, new)
