@@ -1,9 +1,10 @@
 """Hyperparameters as a flat dict of float32 arrays, so a sweep can stack and ``vmap`` them.
 
 Keys (defaults): ``learning_rate`` (0.01), ``b1`` (0.9), ``b2`` (0.999), ``beta`` (0.9, momentum
-and RMSprop), ``eps`` (1e-8), ``weight_decay`` (1e-4, adamw), ``l2`` (0: the course's lambda in
-``lambd / (2 m) * sum ||W||_F^2``), ``keep_prob`` (1: no dropout); optional ``decay_rate`` (for a
-learning-rate schedule) and ``bn_momentum`` (overrides the model's).
+and RMSprop), ``eps`` (1e-8), ``weight_decay`` (1e-4, adamw), ``keep_prob`` (1: no dropout);
+optional ``l2`` (the course's lambda in ``lambd / (2 m) * sum ||W||_F^2``; absent, the cost has
+no L2 term at all, which saves its work), ``decay_rate`` (for a learning-rate schedule) and
+``bn_momentum`` (overrides the model's).
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ DEFAULTS: Mapping[str, float] = {
     "beta": 0.9,
     "eps": 1e-8,
     "weight_decay": 1e-4,
-    "l2": 0.0,
     "keep_prob": 1.0,
 }
-OPTIONAL = ("decay_rate", "bn_momentum")
+OPTIONAL = ("l2", "decay_rate", "bn_momentum")
 
 HyperParams = dict[str, jax.Array]
 

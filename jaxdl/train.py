@@ -157,15 +157,16 @@ class Trainer:
         *,
         num_examples: int,
     ) -> tuple[jax.Array, Any, Any, jax.Array]:
-        """Cost of ``batch`` (data loss plus the L2 term) and its gradient; returns ``(cost,
-        grads, new_model_state, accuracy)`` with the batch's training-mode accuracy."""
+        """Cost of ``batch`` (data loss, plus the L2 term when ``hp`` has ``l2``) and its gradient;
+        returns ``(cost, grads, new_model_state, accuracy)`` with the training-mode accuracy."""
 
         def objective(p):
             logits, new_state = self.model.apply(
                 p, model_state, batch.x, train=True, key=key, hp=hp, mask=batch.mask
             )
             cost = self.data_loss(logits, batch.y, batch.mask)
-            cost = cost + losses.l2_penalty(p, hp["l2"], num_examples)
+            if "l2" in hp:
+                cost = cost + losses.l2_penalty(p, hp["l2"], num_examples)
             return cost, (new_state, logits)
 
         (cost, (new_state, logits)), grads = jax.value_and_grad(objective, has_aux=True)(params)
