@@ -8,10 +8,14 @@ file is removed and the destination is left as it was.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from typing import IO, Any
+
+import numpy as np
 
 
 def _umask() -> int:
@@ -40,3 +44,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode:
             os.remove(tmp)
         raise
     return path
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON-ready copy: numpy values to Python, tuples and arrays to lists, NaN/inf to ``None``."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | os.PathLike, document: Any) -> str:
+    """Write ``document`` as JSON atomically; non-finite numbers become ``null``."""
+    text = json.dumps(_jsonable(document), indent=1)
+    return atomic_write(path, lambda f: f.write(text + "\n"))

@@ -26,6 +26,7 @@ from typing import Any
 import jax
 
 from jaxdl import __version__, devices, parallel, plots
+from jaxdl.atomic import write_json
 from jaxdl.data.datasets import DATASETS, Dataset, load
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import check as check_hyperparameters
@@ -226,7 +227,7 @@ def _describe(data: Dataset, model: MLP) -> str:
 
 # -- train --------------------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
-    from jaxdl.demo import evaluate, write_json
+    from jaxdl.demo import evaluate
 
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir, the directory to resume from")

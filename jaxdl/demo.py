@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import os
 import time
@@ -30,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import plots
-from jaxdl.atomic import atomic_write
+from jaxdl.atomic import write_json
 from jaxdl.data.datasets import Dataset, load
 from jaxdl.diagnostics import gradient_norms
 from jaxdl.nn import MLP
@@ -547,25 +546,6 @@ def select(only: Sequence[str] | None) -> list[str]:
                 f"unknown experiment {item!r}; use 1..{len(NAMES)} or one of {', '.join(NAMES)}"
             )
     return [name for name in NAMES if name in chosen]
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready copy: numpy scalars to Python, non-finite floats to ``None``."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json(path: str, document: Any) -> None:
-    """Write ``document`` as JSON atomically (temporary file, then ``os.replace``)."""
-    text = json.dumps(_clean(document), indent=1)
-    atomic_write(path, lambda f: f.write(text + "\n"))
 
 
 def run(

@@ -42,6 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 from benchlib import EpochFn, Workload
 
+from jaxdl.atomic import write_json
+
 ROWS = (
     "jaxdl_scan",
     "jaxdl_loop",
@@ -364,8 +366,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = run(w, repeats, peak_size=2048 if args.quick else 4096, quick=args.quick)
     print(report(w, result))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

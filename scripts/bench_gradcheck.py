@@ -13,7 +13,6 @@ coordinates and extrapolated to all of them. Both are timed warm (compiled), the
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 
@@ -23,6 +22,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jaxdl import losses, nn
+from jaxdl.atomic import write_json
 from jaxdl.gradcheck import gradcheck
 
 SIZES = (32, 96, 64, 10)  # 10,026 parameters
@@ -110,8 +110,7 @@ def main() -> None:
     print(f"loop vs vectorized numeric gradient: max |diff| {agreement:.1e}")
     print(f"relative difference backprop vs numeric: {result.difference:.2e}")
     if opts.json:
-        with open(opts.json, "w") as f:
-            json.dump(report, f, indent=2)
+        write_json(opts.json, report)
 
 
 if __name__ == "__main__":

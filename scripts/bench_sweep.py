@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import sys
 import time
@@ -29,7 +28,7 @@ import time
 import jax
 import numpy as np
 
-from jaxdl.atomic import atomic_write
+from jaxdl.atomic import write_json
 from jaxdl.hyperparams import hyperparams
 from jaxdl.nn import MLP
 from jaxdl.sweep import LogUniform, Space, run_sweep, sample
@@ -192,7 +191,7 @@ def main() -> None:
         shown = f"{value:.4g}" if isinstance(value, float) else value
         print(f"{name:<{width}}  {shown}")
     if args.json:
-        atomic_write(args.json, lambda f: f.write(json.dumps(numbers, indent=1) + "\n"))
+        write_json(args.json, numbers)
 
 
 if __name__ == "__main__":

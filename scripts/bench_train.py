@@ -15,12 +15,13 @@ and the float32 matmul peak of this machine (best of a large JAX and a large Num
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import benchlib
 from benchlib import Workload
+
+from jaxdl.atomic import write_json
 
 TARGETS = {"scan_vs_loop": 1.05, "scan_vs_numpy": 2.3, "peak_share": 0.45}
 
@@ -84,8 +85,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = run(w, args.repeats)
     print(report(w, result))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pytest
 
-from jaxdl import cli, demo
+from jaxdl import atomic, cli, demo
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -164,5 +164,5 @@ def test_select_and_table_helpers():
     with pytest.raises(ValueError, match="unknown experiment 'nine'"):
         demo.select(["nine"])
     assert demo._noise([0.0, 1.0, 0.0, 1.0]) == pytest.approx(np.std([1.0, -1.0, 1.0]))
-    assert demo._clean({"a": [np.float32(1.5), float("nan")], "b": (np.int64(2),)}) == {
+    assert atomic._jsonable({"a": [np.float32(1.5), float("nan")], "b": (np.int64(2),)}) == {
         "a": [1.5, None], "b": [2]}

@@ -13,13 +13,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import math
 import os
 from typing import Any
 
 from jaxdl import plots
-from jaxdl.atomic import atomic_write
+from jaxdl.atomic import atomic_write, write_json
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.train import FitResult, Trainer, fit
 
@@ -110,16 +109,7 @@ class SweepResults:
 
     def to_json(self, path: str | os.PathLike) -> None:
         """Write ``{"monitor", "mode", "rows"}`` as JSON (non-finite numbers as null)."""
-
-        def clean(value: Any) -> Any:
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            return list(value) if isinstance(value, tuple) else value
-
-        rows = [{k: clean(v) for k, v in row.items()} for row in self.table]
-        document = {"monitor": self.monitor, "mode": self.stopper.mode, "rows": rows}
-        text = json.dumps(document, indent=1)
-        atomic_write(path, lambda f: f.write(text + "\n"))
+        write_json(path, {"monitor": self.monitor, "mode": self.stopper.mode, "rows": self.table})
 
     def retrain(self, data: Any, config: int | None = None) -> FitResult:
         """Train config ``config`` (default: the best) alone with :func:`jaxdl.train.fit`, with
