@@ -30,7 +30,7 @@ def test_mask_drops_padded_rows():
     labels = jnp.array([0, 1, 2, 0, 1])
     mask = jnp.array([1.0, 1.0, 1.0, 0.0, 0.0])
     full = losses.softmax_cross_entropy(logits[:3], labels[:3])
-    assert losses.softmax_cross_entropy(logits, labels, mask) == pytest.approx(full, rel=1e-6)
+    assert losses.softmax_cross_entropy(logits, labels, mask) == pytest.approx(float(full), rel=1e-6)
 
 
 def test_sigmoid_binary_cross_entropy_matches_formula_and_is_stable():
@@ -79,4 +79,6 @@ def test_losses_jit_and_vmap():
     labels = jnp.zeros((3, 5), jnp.int32)
     batched = jax.jit(jax.vmap(losses.softmax_cross_entropy))(logits, labels)
     for i in range(3):
-        assert batched[i] == pytest.approx(losses.softmax_cross_entropy(logits[i], labels[i]))
+        assert batched[i] == pytest.approx(
+            float(losses.softmax_cross_entropy(logits[i], labels[i]))
+        )
