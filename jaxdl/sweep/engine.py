@@ -46,10 +46,11 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh
 
+from jaxdl import logs
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL, hyperparams
 from jaxdl.sweep import sharding
-from jaxdl.sweep.results import SweepResults, score
+from jaxdl.sweep.results import METRICS, SweepResults, score
 from jaxdl.sweep.spaces import Space, as_space, check_count, sample
 from jaxdl.train import Keys, Trainer, TrainState, check_data, run_init
 
@@ -356,9 +357,10 @@ class _History:
 
     KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, logger: Any = None) -> None:
         self.lists = [{k: [] for k in self.KEYS} for _ in range(n)]
         self.status = ["ok"] * n
+        self.logger = logger
 
     def add(self, bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
         for step in range(record["live"].shape[0]):
@@ -369,6 +371,8 @@ class _History:
                 entry["epoch"].append(start + step)
                 for k in self.KEYS[1:]:
                     entry[k].append(float(record[k][step, j]))
+                if self.logger is not None:
+                    self.logger.log_epoch(start + step, logs.last_epoch(entry), member=int(i))
                 if record["diverged"][step, j]:
                     self.status[i] = "diverged"
                 elif record["stopped"][step, j]:
@@ -465,7 +469,9 @@ def run_sweep(
     ``(x_train, y_train, x_val, y_val)``. Options: ``hp`` (values shared by every config),
     ``seed`` (shared keys) or ``seeds`` (one per config), ``patience``, ``monitor``
     (``val_loss``, ``val_accuracy``, ``loss`` or ``accuracy``), ``min_delta``, ``n``,
-    ``method``, ``mesh`` (default: every device), ``epochs_per_call``.
+    ``method``, ``mesh`` (default: every device), ``epochs_per_call``, ``logger`` (see
+    :mod:`jaxdl.logs`: every live member's values after each epoch, then each member's
+    hyperparameters and best-epoch metrics).
     """
     return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
 
@@ -487,7 +493,9 @@ def _sweep(
     method: str = "random",
     mesh: Mesh | None = None,
     epochs_per_call: int = 1,
+    logger: Any = None,
 ) -> SweepResults:
+    logs.check_logger(logger)
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
     _check_settings(rungs[-1], patience, monitor, epochs_per_call)
@@ -509,7 +517,7 @@ def _sweep(
     for bucket in buckets:
         bucket.place(mesh)
 
-    history = _History(len(configs))
+    history = _History(len(configs), logger)
     outcome: dict[int, dict[str, Any]] = {}
     budget = [0] * len(configs)
     for rung, until in enumerate(rungs):
@@ -527,7 +535,7 @@ def _sweep(
             history.status[i] = "pruned"
         buckets = [b for b in buckets if b.keep([i in keep for i in b.ids.tolist()], mesh)]
 
-    return SweepResults(
+    results = SweepResults(
         configs=configs,
         histories=history.lists,
         status=history.status,
@@ -540,3 +548,9 @@ def _sweep(
         epochs=budget,
         stopper=stopper,
     )
+    if logger is not None:
+        for i in range(len(configs)):
+            row = results.row(i)
+            logger.log_hparams(i, {**member_hp[i], **configs[i]},
+                               {k: row[k] for k in METRICS})
+    return results
