@@ -163,7 +163,7 @@ def save_model(
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     path = os.path.abspath(os.fspath(path))
-    _check_target(path, overwrite)
+    check_target(path, overwrite)
     arrays = {**flatten("params", params), **flatten("state", state)}
     template = jax.eval_shape(model.init, jax.random.key(0))
     expected = {**_named("params", template[0]), **_named("state", template[1])}
@@ -221,7 +221,8 @@ def _umask() -> int:
     return mask
 
 
-def _check_target(path: str, overwrite: bool) -> None:
+def check_target(path: str, overwrite: bool) -> None:
+    """``path`` may become a saved model: it does not exist, or ``overwrite`` and it is one."""
     if not os.path.lexists(path):
         return
     if not overwrite:
@@ -350,7 +351,7 @@ class SavedModel:
         if self.standardizer is not None:
             shape = x.shape
             x = transform(self.standardizer, x.reshape(len(x), -1)).reshape(shape)
-        out, _ = _apply(self.model, self.params, self.state, x)
+        out, _ = infer(self.model, self.params, self.state, x)
         return np.asarray(out)
 
     def predict(self, x: Any) -> np.ndarray:
@@ -378,6 +379,7 @@ def _num_classes(out: np.ndarray) -> int:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _apply(model: Any, params: Any, state: Any, x: Any) -> Any:
-    """Inference-mode ``model.apply``, compiled once per model and input shape."""
+def infer(model: Any, params: Any, state: Any, x: Any) -> Any:
+    """Inference-mode ``model.apply(params, state, x, train=False)``, compiled once per model
+    and input shape; returns ``(outputs, state)``."""
     return model.apply(params, state, x, train=False)
