@@ -73,7 +73,7 @@ def test_missing_values_error_or_drop(tmp_path):
     ("", "the file is empty"),
     ("a,b\n", "header but no data rows"),
     ("a,b\n1,2\n3\n", r"row 2 \(line 3\) has 1 fields but the header has 2"),
-    ("a,b,y\n1,red,0\n2,3,1\n", r"column 'b' is not numeric \(row 1 \(line 2\) holds 'red'\)"),
+    ("a,b,y\n1,red,0\n2,3,1\n", r"column 'b' is not numeric: row 1 \(line 2\) holds 'red'"),
     ("a,a\n1,2\n", "names column 'a' twice"),
     ("a,y\n1,1\n2,1\n3,1\n", "one class only"),
 ])

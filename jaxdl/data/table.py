@@ -62,8 +62,8 @@ class Table(NamedTuple):
                 row = self.text_at[name]
                 value = self.columns[self.names.index(name)][row]
                 raise ValueError(
-                    f"{self.source}: column {name!r} is not numeric ({self.where(row)} holds "
-                    f"{value!r}); encode it as numbers or remove the column"
+                    f"{self.source}: column {name!r} is not numeric: {self.where(row)} holds "
+                    f"{value!r}; encode it as numbers or remove the column"
                 )
         if not names:
             return np.zeros((self.num_rows, 0))
