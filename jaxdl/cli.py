@@ -207,11 +207,14 @@ def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
                compute_dtype=devices.compute_dtype(args.precision))
 
 
-def _trainer(args: argparse.Namespace, model: MLP, decay_rate_given: bool) -> Trainer:
+def _trainer(args: argparse.Namespace, model: MLP, decay_rate_given: bool,
+             task: str = "classification") -> Trainer:
+    """The trainer of the flags; regression trains on the mean squared error."""
     if args.schedule in ("inverse_time", "exponential") and not decay_rate_given:
         raise ValueError(f"--schedule {args.schedule} needs --decay-rate")
+    loss = "mean_squared_error" if task == "regression" else None
     return Trainer(model, optimizer=args.optimizer, schedule=args.schedule,
-                   batch_size=args.batch_size, decay_interval=args.decay_interval)
+                   batch_size=args.batch_size, decay_interval=args.decay_interval, loss=loss)
 
 
 def _plots_wanted(args: argparse.Namespace) -> bool:
@@ -245,7 +248,8 @@ def _train(args: argparse.Namespace) -> int:
     data = _load(args)
     cli_data.check_outputs(args)
     model = _model(args, data, dropout=hp.get("keep_prob", 1.0) < 1.0)
-    trainer = parallel.data_parallel(_trainer(args, model, "decay_rate" in hp), devs)
+    trainer = parallel.data_parallel(_trainer(args, model, "decay_rate" in hp, data.task),
+                                     devs)
     stopper = None
     if args.patience is not None:
         stopper = EarlyStopping(args.patience, args.min_delta, args.monitor)
@@ -308,11 +312,12 @@ def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
     from jaxdl.demo import boundary
 
     history = result.history
+    metric = "accuracy" if data.task == "classification" else "mse"
     panels = [
         plots.Panel("cost", {"train": history["loss"], "validation": history["val_loss"]},
                     logy=True),
-        plots.Panel("accuracy", {"train": history["accuracy"],
-                                 "validation": history["val_accuracy"]}, ylabel="accuracy"),
+        plots.Panel(metric, {"train": history[metric], "validation": history[f"val_{metric}"]},
+                    ylabel=metric),
     ]
     written = [plots.lines(os.path.join(out, "curves.png"), panels)]
     if data.x_train.shape[1] == 2 and model.sizes[-1] == 1 and data.task == "classification":
@@ -394,7 +399,7 @@ def _sweep(args: argparse.Namespace) -> int:
     cli_data.check_outputs(args)
     dropout = "keep_prob" in space or fixed.get("keep_prob", 1.0) < 1.0
     model = _model(args, data, dropout=dropout)
-    trainer = _trainer(args, model, "decay_rate" in fixed or "decay_rate" in space)
+    trainer = _trainer(args, model, "decay_rate" in fixed or "decay_rate" in space, data.task)
     want_plots = _plots_wanted(args)
     os.makedirs(args.out, exist_ok=True)
     print(devices.describe(devs, model.compute_dtype, split="configs split"))
@@ -415,11 +420,13 @@ def _sweep(args: argparse.Namespace) -> int:
           f"best {min(args.top, len(table))} by {results.monitor}:")
     names = list(space)
     header = f"{'rank':>4} {'config':>6}  " + " ".join(f"{n:>13}" for n in names)
-    print(header + f" {'val_loss':>9} {'val_acc':>8} {'epoch':>6}  status")
+    second = "val_accuracy" if data.task == "classification" else "val_mse"
+    label = "val_acc" if data.task == "classification" else "val_mse"
+    print(header + f" {'val_loss':>9} {label:>8} {'epoch':>6}  status")
     for rank, row in enumerate(table[: args.top], 1):
         values = " ".join(f"{_fmt(row[n]):>13}" for n in names)
         print(f"{rank:>4} {row['config']:>6}  {values} {row['val_loss']:>9.4f} "
-              f"{row['val_accuracy']:>8.4f} {row['best_epoch']:>6}  {row['status']}")
+              f"{row[second]:>8.4f} {row['best_epoch']:>6}  {row['status']}")
     written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json"),
                os.path.join(args.out, "metrics.jsonl")]
     results.to_csv(written[0])
