@@ -105,6 +105,46 @@ def test_csv_classification_end_to_end(tmp_path, monkeypatch):
     assert saved.load_model(model_dir).manifest["metrics"]["test"] == test
 
 
+def test_npz_regression_end_to_end(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(80, 4)) * [1.0, 10.0, 0.1, 1.0]
+    y = x @ [1.0, -0.2, 5.0, 0.0] + 0.05 * rng.normal(size=80)
+    np.savez(tmp_path / "r.npz", x=x, y=y)
+    seen = _capture_saves(monkeypatch)
+    model_dir, out = str(tmp_path / "m"), str(tmp_path / "out")
+    args = ["train", "--data", str(tmp_path / "r.npz"), "--epochs", "6", "--lr", "0.02",
+            "--save", model_dir, "--out", out, "--no-plots"]
+    assert cli.main(args) == 0
+    history = json.load(open(os.path.join(out, "history.json")))
+    assert "val_mse" in history["history"]
+
+    new = rng.normal(size=(9, 4))
+    np.save(tmp_path / "new.npy", new)
+    predictions = str(tmp_path / "p.csv")
+    done = subprocess.run(
+        [sys.executable, "-m", "jaxdl", "predict", "--model", model_dir, "--data",
+         str(tmp_path / "new.npy"), "--out", predictions],
+        capture_output=True, text=True, env=ENV, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    header, rows = _read_predictions(predictions)
+    assert header == ["prediction"]
+    stats = seen["data"].stats
+    outputs, _ = seen["model"].apply(seen["params"], seen["state"],
+                                     ((new - stats.mean) / stats.std).astype(np.float32),
+                                     train=False)
+    np.testing.assert_allclose([float(r[0]) for r in rows], np.asarray(outputs)[:, 0],
+                               rtol=1e-5, atol=1e-6)
+
+    test_rows = load_file(tmp_path / "r.npz").rows[2]
+    np.savez(tmp_path / "test.npz", x=x[test_rows], y=y[test_rows])
+    report = str(tmp_path / "e.json")
+    assert cli.main(["evaluate", "--model", model_dir, "--data", str(tmp_path / "test.npz"),
+                     "--out", report]) == 0
+    figures, test = json.load(open(report)), history["final"]["test"]
+    for key in ("loss", "mse", "mae", "r2"):
+        assert figures[key] == pytest.approx(test[key], rel=1e-5, abs=1e-7)
+
+
 def test_sweep_save_best(tmp_path):
     x, y = _classification_rows(60)
     data_csv = _write_csv(tmp_path / "d.csv", ["a", "b", "c", "kind"],
