@@ -11,9 +11,10 @@ The course's outline, one idea per module:
 - ``optim``: momentum, RMSprop, Adam, AdamW and learning-rate decay schedules
 - ``data.batches``, ``train``, ``early_stopping``, ``checkpoint``: mini-batch training
 - ``gradcheck``: gradient checking with two-sided differences
+- ``data.files``, ``saved``, ``logs``: your data files, saved models, per-epoch logs
 """
 
-from jaxdl import batchnorm, checks, ewa, init, losses, metrics, optim
+from jaxdl import batchnorm, checks, ewa, init, logs, losses, metrics, optim
 from jaxdl.data import normalize
 from jaxdl.dropout import dropout
 from jaxdl.early_stopping import EarlyStopping
@@ -23,6 +24,7 @@ from jaxdl.losses import accuracy, l2_penalty, sigmoid_binary_cross_entropy, sof
 from jaxdl.metrics import Metric
 from jaxdl.model import Model, ModelLike
 from jaxdl.nn import MLP
+from jaxdl.saved import SavedModel, load_model, save_model
 from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
 
 __version__ = "0.1.0"
@@ -34,6 +36,7 @@ __all__ = [
     "Model",
     "ModelLike",
     "FitResult",
+    "SavedModel",
     "Trainer",
     "TrainingDiverged",
     "accuracy",
@@ -46,10 +49,13 @@ __all__ = [
     "hyperparams",
     "init",
     "l2_penalty",
+    "load_model",
+    "logs",
     "losses",
     "metrics",
     "normalize",
     "optim",
+    "save_model",
     "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy",
 ]

@@ -19,7 +19,8 @@ import numpy as np
 from jaxdl import evaluation, logs, saved
 from jaxdl.atomic import atomic_write, write_json
 from jaxdl.data.datasets import TASKS, Dataset
-from jaxdl.data.files import encode, load_file, read_inputs
+from jaxdl.data.files import load_file, read_inputs
+from jaxdl.data.labels import encode
 
 
 def _fraction(text: str) -> float:
@@ -122,12 +123,13 @@ def save(args: argparse.Namespace, model: Any, params: Any, state: Any, data: Da
     class_names = data.class_names
     if data.task == "classification" and class_names is None:
         class_names = tuple(str(i) for i in range(data.num_classes))
-    return saved.save_model(
+    saved.save_model(
         args.save, model, params, state, data=data, class_names=class_names,
         hyperparameters=hyperparameters, metrics=metrics,
         metadata={"command": args.command, "data": args.data or data.name, "seed": args.seed},
         overwrite=args.overwrite,
     )
+    return args.save
 
 
 # -- predict and evaluate -------------------------------------------------------------------
