@@ -123,8 +123,11 @@ def save(args: argparse.Namespace, model: Any, params: Any, state: Any, data: Da
     class_names = data.class_names
     if data.task == "classification" and class_names is None:
         class_names = tuple(str(i) for i in range(data.num_classes))
+    width = int(np.prod(data.x_train.shape[1:]))
+    feature_names = data.feature_names or tuple(f"x{j}" for j in range(width))
     saved.save_model(
         args.save, model, params, state, data=data, class_names=class_names,
+        feature_names=feature_names,
         hyperparameters=hyperparameters, metrics=metrics,
         metadata={"command": args.command, "data": args.data or data.name, "seed": args.seed},
         overwrite=args.overwrite,
@@ -134,8 +137,10 @@ def save(args: argparse.Namespace, model: Any, params: Any, state: Any, data: Da
 
 # -- predict and evaluate -------------------------------------------------------------------
 def _inputs(args: argparse.Namespace, model: saved.SavedModel, need_labels: bool):
-    names = model.feature_names or tuple(f"x{j}" for j in range(len(model.standardizer.mean)))
-    return read_inputs(args.data, names, model.target, need_labels=need_labels,
+    if not model.feature_names:
+        raise ValueError(f"{args.model}: the saved model names no feature columns; save it "
+                         "with feature_names=... to use it here")
+    return read_inputs(args.data, model.feature_names, model.target, need_labels=need_labels,
                        labels=args.labels)
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from jaxdl import evaluation
 from jaxdl.atomic import _jsonable, atomic_write
 from jaxdl.data.normalize import Standardizer, transform
+from jaxdl.data.table import is_dataframe
 
 FORMAT = "jaxdl-model"
 FORMAT_VERSION = 1
@@ -346,7 +347,14 @@ class SavedModel:
         return self.manifest.get("target")
 
     def outputs(self, x: Any) -> np.ndarray:
-        """The model's raw outputs (logits or values) for raw features ``x``."""
+        """The model's raw outputs (logits or values) for raw features ``x`` (an array, or a
+        pandas DataFrame with the model's feature columns in any order)."""
+        if is_dataframe(x):
+            from jaxdl.data.files import read_inputs
+
+            if not self.feature_names:
+                raise ValueError("this saved model names no feature columns; pass an array")
+            x = read_inputs(x, self.feature_names, self.target, need_labels=False).x
         x = np.asarray(x, np.float32)
         if self.standardizer is not None:
             shape = x.shape

@@ -151,7 +151,8 @@ def test_sweep_save_best(tmp_path):
                           [[*map(_num, xi), yi] for xi, yi in zip(x, y)])
     model_dir = str(tmp_path / "best")
     args = ["sweep", "--data", data_csv, "--lr", "0.001:0.1", "--configs", "2", "--epochs", "2",
-            "--save-best", model_dir, "--out", str(tmp_path / "out"), "--no-plots"]
+            "--save-best", model_dir, "--out", str(tmp_path / "out"), "--no-plots",
+            "--tensorboard", str(tmp_path / "tb")]
     assert cli.main(args) == 0
     best = json.load(open(tmp_path / "out" / "sweep.json"))["rows"][0]
     model = saved.load_model(model_dir)
@@ -161,6 +162,10 @@ def test_sweep_save_best(tmp_path):
     assert model.class_names == ("high", "low", "mid")
     records = logs.read_jsonl(tmp_path / "out" / "metrics.jsonl")
     assert sorted({r["member"] for r in records}) == [0, 1]
+    scalars = logs.read_scalars(tmp_path / "tb" / "member-001")
+    assert [step for step, _ in scalars["val_loss"]] == [0, 1]
+    assert [v for _, v in scalars["learning_rate"]] == pytest.approx(
+        [r["learning_rate"] for r in records if r["member"] == 1])
 
 
 def _bad_files(tmp_path):

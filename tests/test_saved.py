@@ -139,3 +139,11 @@ def test_params_that_do_not_fit_are_refused(tmp_path):
 def test_model_module_outside_jaxdl_is_refused():
     with pytest.raises(ValueError, match="not part of jaxdl"):
         saved.build_model({"module": "os", "type": "system", "config": {}})
+
+
+def test_predict_a_dataframe_by_column_names(tmp_path):
+    pd = pytest.importorskip("pandas")
+    model = saved.load_model(_save(tmp_path / "m"))
+    x = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
+    frame = pd.DataFrame({"f3": x[:, 2], "f1": x[:, 0], "f2": x[:, 1]})
+    np.testing.assert_allclose(model.predict(frame), model.predict(x), rtol=1e-6)
