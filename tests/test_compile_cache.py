@@ -3,6 +3,7 @@ and damaged entries."""
 
 from __future__ import annotations
 
+import doctest
 import os
 import stat
 import subprocess
@@ -173,3 +174,8 @@ def test_damaged_entries_do_not_break_a_train_run_and_heal(tmp_path):
     assert "Error reading persistent compilation cache" in second.stderr  # JAX noticed, went on
     assert second.stdout.splitlines()[-3:] == first.stdout.splitlines()[-3:]  # same results
     assert all(e.read_bytes() != garbage for e in entries)  # rewritten after the miss
+
+
+def test_docstring_examples_run(cache_home):
+    result = doctest.testmod(compile_cache)
+    assert result.failed == 0 and result.attempted > 0
