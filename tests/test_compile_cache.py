@@ -179,3 +179,16 @@ def test_damaged_entries_do_not_break_a_train_run_and_heal(tmp_path):
 def test_docstring_examples_run(cache_home):
     result = doctest.testmod(compile_cache)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_bench_script_second_run_reads_everything_from_the_cache():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_compile_cache
+
+    report = bench_compile_cache.run("moons", epochs=1, no_cache_run=False)
+    first, second = report["first"], report["second"]
+    assert first["cache_misses"] > 0 and first["cache_hits"] == 0
+    assert second["cache_hits"] == first["cache_misses"] and second["cache_misses"] == 0
+    assert report["cache_entries"] == first["cache_misses"]
+    assert report["second_over_first"] == second["compile_s"] / first["compile_s"]
+    assert report["no_cache"] is None
