@@ -70,7 +70,8 @@ def check_transformation(obj: Any, name: str = "optimizer") -> None:
         raise TypeError(
             f"{name} must be a gradient transformation with callable init(params) and "
             "update(updates, state, params=None) (a jaxdl.optim or optax transformation), "
-            f"got {type(obj).__name__} {obj!r:.60}"
+            f"got {type(obj).__name__} {obj!r:.60} without callable {' and '.join(missing)}"
+            + ("; call it to build one, e.g. optax.adam(1e-3)" if callable(obj) else "")
         )
 
 
