@@ -25,7 +25,7 @@ from typing import Any
 
 import jax
 
-from jaxdl import __version__, devices, parallel, plots
+from jaxdl import __version__, compile_cache, devices, parallel, plots
 from jaxdl.atomic import write_json
 from jaxdl.data.datasets import DATASETS, Dataset, load
 from jaxdl.early_stopping import EarlyStopping
@@ -441,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``jaxdl`` argument parser with its four subcommands."""
     parser = _Parser(prog=PROG, description="Improving deep neural networks, in JAX.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--no-compile-cache", action="store_true", help="do not keep compiled "
+                        f"programs in {compile_cache.default_directory()} for the next run (also: "
+                        f"{compile_cache.ENV_DISABLE}=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser(
@@ -502,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="experiments to run, by number or name, e.g. 1,3 or sweep")
     demo.add_argument("--no-plots", action="store_true", help="write no PNG files")
     demo.set_defaults(run=_demo)
+    for sub in commands.choices.values():  # also accepted after the command
+        sub.add_argument("--no-compile-cache", action="store_true", default=argparse.SUPPRESS,
+                         help="see 'jaxdl --help'")
     return parser
 
 
@@ -512,6 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    compile_cache.enable_for_command(turned_off=args.no_compile_cache)
     try:
         return args.run(args)
     except TrainingDiverged as err:
