@@ -5,6 +5,7 @@ The course's outline, one idea per module:
 - ``init``: zeros, random, Xavier, Glorot and He initialization
 - ``data.normalize``: input standardization with training statistics
 - ``nn``, ``dropout``, ``batchnorm``: the MLP, inverted dropout, batch normalization
+- ``layers``: Dense, Conv, BatchNorm, Dropout, pooling, Residual and Sequential for your own model
 - ``losses``: softmax / sigmoid cross-entropy, accuracy, the L2 penalty
 - ``ewa``: exponentially weighted averages with bias correction
 - ``optim``: momentum, RMSprop, Adam, AdamW and learning-rate decay schedules
@@ -12,7 +13,7 @@ The course's outline, one idea per module:
 - ``gradcheck``: gradient checking with two-sided differences
 """
 
-from jaxdl import batchnorm, checks, ewa, init, losses, optim
+from jaxdl import batchnorm, checks, ewa, init, layers, losses, optim
 from jaxdl.data import normalize
 from jaxdl.dropout import dropout
 from jaxdl.early_stopping import EarlyStopping
@@ -40,6 +41,7 @@ __all__ = [
     "hyperparams",
     "init",
     "l2_penalty",
+    "layers",
     "losses",
     "normalize",
     "optim",
