@@ -27,9 +27,8 @@ class Dropout(Layer):
     ``hp["keep_prob"]`` (1 when absent), so a sweep can vary it; a number fixes it instead.
 
     >>> import jax, jax.numpy as jnp
-    >>> y, _ = Dropout(0.5).apply({}, {}, jnp.ones((1, 6)), train=True, key=jax.random.key(0))
-    >>> sorted(set(y.ravel().tolist())) in ([0.0, 2.0], [2.0], [0.0])
-    True
+    >>> Dropout(0.5).apply({}, {}, jnp.ones((1, 6)), train=True, key=jax.random.key(0))[0]
+    Array([[0., 0., 2., 2., 0., 2.]], dtype=float32)
     """
 
     keep_prob: float | None = None
