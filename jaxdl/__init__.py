@@ -6,6 +6,7 @@ The course's outline, one idea per module:
 - ``data.normalize``: input standardization with training statistics
 - ``nn``, ``dropout``, ``batchnorm``: the MLP, inverted dropout, batch normalization
 - ``model``: the model protocol (``init``/``apply``) and ``Model``, the adapter for two functions
+- ``layers``: Dense, Conv, BatchNorm, Dropout, pooling, Residual and Sequential for your own model
 - ``losses``, ``metrics``: cross-entropies, MSE, Huber, the L2 penalty; accuracy, MSE, MAE, R^2
 - ``ewa``: exponentially weighted averages with bias correction
 - ``optim``: momentum, RMSprop, Adam, AdamW and learning-rate decay schedules
@@ -13,7 +14,7 @@ The course's outline, one idea per module:
 - ``gradcheck``: gradient checking with two-sided differences
 """
 
-from jaxdl import batchnorm, checks, ewa, init, losses, metrics, optim
+from jaxdl import batchnorm, checks, ewa, init, layers, losses, metrics, optim
 from jaxdl.data import normalize
 from jaxdl.dropout import dropout
 from jaxdl.early_stopping import EarlyStopping
@@ -46,6 +47,7 @@ __all__ = [
     "hyperparams",
     "init",
     "l2_penalty",
+    "layers",
     "losses",
     "metrics",
     "normalize",
