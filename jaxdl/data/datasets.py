@@ -256,6 +256,6 @@ def load(
     xs = [x[train], x[val], x[test]]
     stats = None
     if normalize:
-        stats = norm.fit(xs[0])
+        stats = norm.fit_standardizer(xs[0])
         xs = [np.asarray(norm.transform(stats, part), dtype=np.float32) for part in xs]
     return Dataset(xs[0], y[train], xs[1], y[val], xs[2], y[test], spec.num_classes, name, stats)
