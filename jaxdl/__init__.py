@@ -12,9 +12,25 @@ The course's outline, one idea per module:
 - ``optim``: momentum, RMSprop, Adam, AdamW and learning-rate decay schedules
 - ``data.batches``, ``train``, ``early_stopping``, ``checkpoint``: mini-batch training
 - ``gradcheck``: gradient checking with two-sided differences
+- ``sweep``: hyperparameter search, every configuration of a bucket trained at once under ``vmap``
+- ``data``: built-in datasets, splits, normalization and mini-batches
 """
 
-from jaxdl import batchnorm, checks, ewa, init, layers, losses, metrics, optim
+from jaxdl import (
+    batchnorm,
+    checkpoint,
+    checks,
+    data,
+    ewa,
+    init,
+    layers,
+    losses,
+    metrics,
+    nn,
+    optim,
+    sweep,
+    train,
+)
 from jaxdl.data import normalize
 from jaxdl.dropout import dropout
 from jaxdl.early_stopping import EarlyStopping
@@ -39,7 +55,9 @@ __all__ = [
     "TrainingDiverged",
     "accuracy",
     "batchnorm",
+    "checkpoint",
     "checks",
+    "data",
     "dropout",
     "ewa",
     "fit",
@@ -50,8 +68,11 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "nn",
     "normalize",
     "optim",
     "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy",
+    "sweep",
+    "train",
 ]

@@ -37,7 +37,19 @@ def _check_common(init_value: Any, transition_steps: Any, staircase: bool = Fals
 
 
 def constant(value: Any) -> Schedule:
-    """``lr(t) = value``."""
+    """A constant rate, ``lr(t) = value``.
+
+    Args:
+      value: the learning rate (> 0).
+
+    Returns:
+      The schedule ``t -> lr(t)``.
+
+    Examples:
+      >>> from jaxdl import optim
+      >>> float(optim.constant(0.1)(1000))
+      0.1
+    """
     check_positive("value", value)
 
     def schedule(count: Any) -> jax.Array:
@@ -50,8 +62,26 @@ def constant(value: Any) -> Schedule:
 def inverse_time_decay(
     init_value: Any, decay_rate: Any, transition_steps: Any = 1, staircase: bool = False
 ) -> Schedule:
-    """``lr(t) = init_value / (1 + decay_rate * t / transition_steps)`` (the ratio floored when
-    ``staircase``: ``init_value / (1 + decay_rate * floor(t / transition_steps))``)."""
+    """The course's decay ``lr(t) = init_value / (1 + decay_rate * t / transition_steps)``.
+
+    With ``staircase`` the ratio is floored:
+    ``init_value / (1 + decay_rate * floor(t / transition_steps))``.
+
+    Args:
+      init_value: the rate at ``t = 0`` (> 0).
+      decay_rate: the decay per epoch (>= 0).
+      transition_steps: steps per decay "epoch" (> 0), e.g. mini-batches per epoch.
+      staircase: change the rate only every ``transition_steps`` steps.
+
+    Returns:
+      The schedule ``t -> lr(t)``.
+
+    Examples:
+      >>> from jaxdl import optim
+      >>> lr = optim.inverse_time_decay(0.2, decay_rate=1.0, transition_steps=10, staircase=True)
+      >>> [round(float(lr(t)), 4) for t in (0, 9, 10, 20)]
+      [0.2, 0.2, 0.1, 0.0667]
+    """
     _check_common(init_value, transition_steps, staircase)
     check_finite("decay_rate", decay_rate)
     check_range("decay_rate", decay_rate, 0.0)
@@ -66,7 +96,23 @@ def exponential_decay(
     init_value: Any, decay_rate: Any, transition_steps: Any = 1, staircase: bool = False
 ) -> Schedule:
     """``lr(t) = init_value * decay_rate ** (t / transition_steps)`` (the exponent floored when
-    ``staircase``), ``0 < decay_rate <= 1``."""
+    ``staircase``), ``0 < decay_rate <= 1``.
+
+    Args:
+      init_value: the rate at ``t = 0`` (> 0).
+      decay_rate: the factor per epoch, in ``(0, 1]``.
+      transition_steps: steps per decay "epoch" (> 0), e.g. mini-batches per epoch.
+      staircase: change the rate only every ``transition_steps`` steps.
+
+    Returns:
+      The schedule ``t -> lr(t)``.
+
+    Examples:
+      >>> from jaxdl import optim
+      >>> lr = optim.exponential_decay(1.0, decay_rate=0.5, transition_steps=2)
+      >>> [round(float(lr(t)), 4) for t in (0, 1, 2, 4)]
+      [1.0, 0.7071, 0.5, 0.25]
+    """
     _check_common(init_value, transition_steps, staircase)
     check_range("decay_rate", decay_rate, 0.0, 1.0, low_open=True)
 
@@ -77,7 +123,22 @@ def exponential_decay(
 
 
 def inverse_sqrt_decay(init_value: Any, k: Any, transition_steps: Any = 1) -> Schedule:
-    """``lr(t) = init_value * k / sqrt(1 + t / transition_steps)``."""
+    """``lr(t) = init_value * k / sqrt(1 + t / transition_steps)``.
+
+    Args:
+      init_value: the base rate (> 0).
+      k: a constant factor (> 0).
+      transition_steps: steps per decay "epoch" (> 0).
+
+    Returns:
+      The schedule ``t -> lr(t)``.
+
+    Examples:
+      >>> from jaxdl import optim
+      >>> lr = optim.inverse_sqrt_decay(0.1, k=1.0)
+      >>> [round(float(lr(t)), 4) for t in (0, 3, 8)]
+      [0.1, 0.05, 0.0333]
+    """
     _check_common(init_value, transition_steps)
     check_positive("k", k)
 
@@ -90,8 +151,23 @@ def inverse_sqrt_decay(init_value: Any, k: Any, transition_steps: Any = 1) -> Sc
 def piecewise_constant(init_value: Any, boundaries_and_scales: Mapping[int, Any]) -> Schedule:
     """Hand-set discrete decay: ``lr(t) = init_value * prod(scale_b for boundary b <= t)``.
 
-    ``boundaries_and_scales`` maps step counts (non-negative Python ints) to positive factors,
-    e.g. ``{1000: 0.1, 2000: 0.1}`` divides the rate by 10 at step 1000 and again at 2000.
+    Args:
+      init_value: the rate before the first boundary (> 0).
+      boundaries_and_scales: maps step counts (non-negative Python ints) to positive factors,
+        e.g. ``{1000: 0.1, 2000: 0.1}`` divides the rate by 10 at step 1000 and again at 2000.
+
+    Returns:
+      The schedule ``t -> lr(t)``.
+
+    Raises:
+      TypeError: when ``boundaries_and_scales`` is not a mapping.
+      ValueError: for a negative or non-integer boundary, or a scale <= 0.
+
+    Examples:
+      >>> from jaxdl import optim
+      >>> lr = optim.piecewise_constant(1.0, {10: 0.1, 20: 0.1})
+      >>> [round(float(lr(t)), 4) for t in (0, 10, 25)]
+      [1.0, 0.1, 0.01]
     """
     check_positive("init_value", init_value)
     if not isinstance(boundaries_and_scales, Mapping):
