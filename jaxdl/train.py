@@ -35,7 +35,7 @@ from jax import lax
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from jaxdl import checkpoint, losses, optim, parallel
+from jaxdl import checkpoint, logs, losses, optim, parallel
 from jaxdl import metrics as metrics_lib
 from jaxdl.checks import check_finite
 from jaxdl.data.batches import Partition, epoch_indices, partition
@@ -556,6 +556,8 @@ def fit(
     checkpoint_every: int = 1,
     resume: bool = False,
     progress: bool | None = None,
+    logger: logs.Logger | None = None,
+    callbacks: Any = (),
 ) -> FitResult:
     """Train for ``epochs`` (one compiled scan each), evaluating ``validation`` after each.
 
@@ -563,8 +565,12 @@ def fit(
     best epoch's parameters. ``checkpoint_dir`` receives an atomic checkpoint every
     ``checkpoint_every`` epochs and at the end; ``resume=True`` continues from the newest one
     and gives bit-identical results to an uninterrupted run. ``progress`` shows a bar (default:
-    when stderr is a terminal). Raises :class:`TrainingDiverged` on a non-finite cost.
+    when stderr is a terminal). ``logger`` (see :mod:`jaxdl.logs`) gets each epoch's values
+    and each of ``callbacks`` is called as ``callback(epoch, history)`` on the host after every
+    epoch. Raises :class:`TrainingDiverged` on a non-finite cost.
     """
+    logs.check_logger(logger)
+    callbacks = logs.check_callbacks(callbacks)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or (
@@ -625,6 +631,7 @@ def fit(
         host = jax.device_get((metrics, val, ts.diverged_at))
         metrics, val, diverged_at = host
         _record(history, epoch, metrics, val, trainer.metric_list)
+        logs.after_epoch(logger, (), epoch, history)
         if diverged_at >= 0:
             steps = len(metrics["cost"])
             message = (
@@ -648,6 +655,7 @@ def fit(
         last = stopped or epoch == epochs - 1
         if checkpoint_dir is not None and ((epoch + 1) % checkpoint_every == 0 or last):
             save(epoch)
+        logs.after_epoch(None, callbacks, epoch, history)
         if stopped:
             break
     bar.close()

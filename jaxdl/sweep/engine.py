@@ -50,6 +50,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh
 
+from jaxdl import logs
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL
 from jaxdl.model import check_model, describe
@@ -371,10 +372,11 @@ def _check_settings(epochs: Any, patience: Any, epochs_per_call: Any) -> None:
 class _History:
     """Per-member history lists, filled from the per-epoch records of the compiled step."""
 
-    def __init__(self, n: int, keys: Sequence[str]) -> None:
+    def __init__(self, n: int, keys: Sequence[str], logger: Any = None) -> None:
         self.KEYS = ("epoch", *(k for k in keys if k != "epoch"))
         self.lists = [{k: [] for k in self.KEYS} for _ in range(n)]
         self.status = ["ok"] * n
+        self.logger = logger
 
     def add(self, bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
         for step in range(record["live"].shape[0]):
@@ -385,6 +387,8 @@ class _History:
                 entry["epoch"].append(start + step)
                 for k in self.KEYS[1:]:
                     entry[k].append(float(record[k][step, j]))
+                if self.logger is not None:
+                    self.logger.log_epoch(start + step, logs.last_epoch(entry), member=int(i))
                 if record["diverged"][step, j]:
                     self.status[i] = "diverged"
                 elif record["stopped"][step, j]:
@@ -483,7 +487,9 @@ def run_sweep(
     history entry of the trainer: ``val_loss``, ``loss`` and each metric with its ``val_``
     twin), ``mode`` (``min``/``max``; default: the metric's own), ``min_delta``, ``n``,
     ``method``, ``mesh`` (default: every device), ``epochs_per_call``, ``model_fn`` (a function
-    ``structural_config -> model`` for the structural names of your own model).
+    ``structural_config -> model`` for the structural names of your own model), ``logger`` (see
+    :mod:`jaxdl.logs`: every live member's values after each epoch, then each member's
+    hyperparameters and best-epoch metrics).
     """
     return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
 
@@ -507,7 +513,9 @@ def _sweep(
     mesh: Mesh | None = None,
     epochs_per_call: int = 1,
     model_fn: Any = None,
+    logger: Any = None,
 ) -> SweepResults:
+    logs.check_logger(logger)
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
     if model_fn is not None and not callable(model_fn):
@@ -533,7 +541,7 @@ def _sweep(
     for bucket in buckets:
         bucket.place(mesh)
 
-    history = _History(len(configs), trainer.history_keys)
+    history = _History(len(configs), trainer.history_keys, logger)
     outcome: dict[int, dict[str, Any]] = {}
     budget = [0] * len(configs)
     for rung, until in enumerate(rungs):
@@ -551,7 +559,7 @@ def _sweep(
             history.status[i] = "pruned"
         buckets = [b for b in buckets if b.keep([i in keep for i in b.ids.tolist()], mesh)]
 
-    return SweepResults(
+    results = SweepResults(
         configs=configs,
         histories=history.lists,
         status=history.status,
@@ -564,3 +572,9 @@ def _sweep(
         epochs=budget,
         stopper=stopper,
     )
+    if logger is not None:
+        for i in range(len(configs)):
+            row = results.row(i)
+            logger.log_hparams(i, {**member_hp[i], **configs[i]},
+                               {k: row[k] for k in results.metrics})
+    return results
