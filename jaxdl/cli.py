@@ -28,7 +28,7 @@ from typing import Any
 
 import jax
 
-from jaxdl import __version__, cli_data, devices, parallel, plots
+from jaxdl import __version__, cli_data, compile_cache, devices, parallel, plots
 from jaxdl.atomic import write_json
 from jaxdl.data.datasets import DATASETS, Dataset, load
 from jaxdl.early_stopping import EarlyStopping
@@ -488,6 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``jaxdl`` argument parser with its subcommands."""
     parser = _Parser(prog=PROG, description="Improving deep neural networks, in JAX.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--no-compile-cache", action="store_true", help="do not keep compiled "
+                        f"programs in {compile_cache.default_directory()} for the next run (also: "
+                        f"{compile_cache.ENV_DISABLE}=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser(
@@ -553,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-plots", action="store_true", help="write no PNG files")
     demo.set_defaults(run=_demo)
     cli_data.add_commands(commands)
+    for sub in commands.choices.values():  # also accepted after the command
+        sub.add_argument("--no-compile-cache", action="store_true", default=argparse.SUPPRESS,
+                         help="see 'jaxdl --help'")
     return parser
 
 
@@ -563,6 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    compile_cache.enable_for_command(turned_off=args.no_compile_cache)
     try:
         return args.run(args)
     except TrainingDiverged as err:

@@ -603,7 +603,7 @@ def fit(
     fingerprint = _fingerprint(trainer, hp, seed, x.shape[0])
     if resume and checkpoint.list_checkpoints(checkpoint_dir):
         path = checkpoint.list_checkpoints(checkpoint_dir)[-1]
-        (ts, es, best), meta = checkpoint.load(path, (ts, es, best))
+        (ts, es, best), meta = checkpoint.restore(path, (ts, es, best))
         if meta["fingerprint"] != fingerprint:
             raise checkpoint.CheckpointError(
                 f"checkpoint {path} was written by a different setup (model, optimizer, "

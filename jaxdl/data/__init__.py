@@ -1,13 +1,27 @@
-"""Data: normalization with training statistics, built-in datasets, mini-batches, and the
-user's files (``load_file``: CSV / NPZ / NPY / DataFrame)."""
+"""Data: built-in datasets with stratified splits, normalization with training statistics,
+mini-batches.
 
-from typing import Any
+- ``datasets``: ``load(name)`` -> :class:`~jaxdl.data.datasets.Dataset`, the generators
+  (``moons``, ``circles``, ``flower``, ``noisy_blobs``, ``unscaled_moons``, ``digits``) and
+  ``split_indices``
+- ``normalize``: ``fit_standardizer`` and ``transform``, ``x' = (x - mu_train) / sigma_train``
+- ``batches``: the epoch layout (``partition``) and shuffled, padded, masked batch indices
+- ``files``: ``load_file(path)``: your CSV / NPZ / NPY file or pandas DataFrame as a ``Dataset``
+  (``table`` reads the columns, ``labels`` turns labels into classes)
+"""
 
+from jaxdl.data import batches, datasets, files, normalize
+from jaxdl.data.datasets import DATASETS, Dataset, load, split_indices
+from jaxdl.data.files import load_file
 
-def __getattr__(name: str) -> Any:
-    # load_file imports the built-in datasets (and so scikit-learn) only when asked for
-    if name == "load_file":
-        from jaxdl.data.files import load_file
-
-        return load_file
-    raise AttributeError(f"module 'jaxdl.data' has no attribute {name!r}")
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "batches",
+    "datasets",
+    "files",
+    "load",
+    "load_file",
+    "normalize",
+    "split_indices",
+]

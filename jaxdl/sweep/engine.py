@@ -487,8 +487,8 @@ def run_sweep(
     history entry of the trainer: ``val_loss``, ``loss`` and each metric with its ``val_``
     twin), ``mode`` (``min``/``max``; default: the metric's own), ``min_delta``, ``n``,
     ``method``, ``mesh`` (default: every device), ``epochs_per_call``, ``model_fn`` (a function
-    ``structural_config -> model`` for the structural names of your own model), ``logger``
-    (see :mod:`jaxdl.logs`: every live member's values after each epoch, then each member's
+    ``structural_config -> model`` for the structural names of your own model), ``logger`` (see
+    :mod:`jaxdl.logs`: every live member's values after each epoch, then each member's
     hyperparameters and best-epoch metrics).
     """
     return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
@@ -512,8 +512,8 @@ def _sweep(
     method: str = "random",
     mesh: Mesh | None = None,
     epochs_per_call: int = 1,
-    logger: Any = None,
     model_fn: Any = None,
+    logger: Any = None,
 ) -> SweepResults:
     logs.check_logger(logger)
     if not isinstance(trainer, Trainer):
