@@ -53,7 +53,7 @@ def model_config(model: Any) -> dict[str, Any]:
     and the nearest module (the type's own, or a package above it) with ``from_config``."""
     if hasattr(model, "to_config"):
         config = model.to_config()
-    elif dataclasses.is_dataclass(model):
+    elif dataclasses.is_dataclass(model) and not isinstance(model, type):
         config = _jsonable(dataclasses.asdict(model))
     else:
         raise TypeError(f"model {type(model).__name__} has no to_config(); a saved model must be "
@@ -177,7 +177,8 @@ def save_model(
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
     try:
-        atomic_write(os.path.join(tmp, ARRAYS), lambda f: np.savez(f, **arrays), mode="wb")
+        atomic_write(os.path.join(tmp, ARRAYS), lambda f: np.savez(f, **arrays),  # type: ignore[arg-type]
+                     mode="wb")
         with open(os.path.join(tmp, ARRAYS), "rb") as f:
             arrays_digest = _digest(f.read())
         manifest = _jsonable({

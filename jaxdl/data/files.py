@@ -276,7 +276,7 @@ def load_file(
     return Dataset(
         xs[0], y[parts[0]], xs[1], y[parts[1]], xs[2], y[parts[2]],
         len(class_names) if class_names else 0, name, stats, task, class_names,
-        raw.feature_names, raw.target, tuple(raw.rows[p] for p in parts),
+        raw.feature_names, raw.target, (raw.rows[parts[0]], raw.rows[parts[1]], raw.rows[parts[2]]),
     )
 
 
@@ -326,14 +326,14 @@ def read_inputs(
                 f"{table.source}: {' and '.join(problems)}; expected the columns "
                 f"{', '.join(feature_names)}" + (f" (and optionally {target})" if target else "")
             )
-        if need_labels and target not in table.names:
+        if need_labels and (target is None or target not in table.names):
             raise ValueError(f"{table.source}: no target column {target!r}; evaluation needs "
                              "the true labels")
         x = table.numeric(list(feature_names))
-        y_missing = table.is_missing(target) if need_labels else np.zeros(len(x), bool)
+        y_missing = table.is_missing(target) if target and need_labels else np.zeros(len(x), bool)
         _drop_missing(table.source, (*feature_names, target or ""), x, y_missing, False,
                       table.where)
-        y = table_labels(table, target) if need_labels else None
+        y = table_labels(table, target) if target and need_labels else None
         return Inputs(x, y, table)
     raw = _read(source, None, labels if need_labels else None, drop_missing=False) \
         if need_labels else None
