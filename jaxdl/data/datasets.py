@@ -329,7 +329,8 @@ def split_indices(
     rest = grouped[~in_test]
     in_val = _spread(len(rest), n_val)
     parts = (rest[~in_val], rest[in_val], grouped[in_test])
-    return tuple(rng.permutation(part) for part in parts)
+    train, val, test = (rng.permutation(part) for part in parts)
+    return train, val, test
 
 
 def load(
