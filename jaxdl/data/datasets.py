@@ -243,11 +243,18 @@ _SPECS: dict[str, _Spec] = {
 DATASETS: tuple[str, ...] = tuple(_SPECS)
 
 
+TASKS = ("classification", "regression")
+
+
 class Dataset(NamedTuple):
     """Train/validation/test splits of one dataset.
 
     ``stats`` is the :class:`~jaxdl.data.normalize.Standardizer` fitted on ``x_train`` and
-    applied to every split, or ``None`` when the features are left raw.
+    applied to every split, or ``None`` when the features are left raw. ``task`` is
+    ``"classification"`` (``y`` int32 class indices, ``class_names[i]`` the label of class
+    ``i``) or ``"regression"`` (``y`` float32 targets, ``num_classes`` 0). ``feature_names`` and
+    ``target`` name the columns of a file; ``rows`` holds the source row numbers (0-based, data
+    rows only) of each split when the split was drawn here.
 
     Examples:
       >>> from jaxdl.data import load
@@ -265,6 +272,11 @@ class Dataset(NamedTuple):
     num_classes: int
     name: str
     stats: norm.Standardizer | None
+    task: str = "classification"
+    class_names: tuple[str, ...] | None = None
+    feature_names: tuple[str, ...] | None = None
+    target: str | None = None
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _spread(total: int, count: int) -> np.ndarray:
