@@ -68,3 +68,11 @@ def test_reST_roles_render_as_code():
     hooks = load_script("docs_hooks")
     html = 'see :func:<code>fit</code> and :class:<code>Trainer</code>'
     assert hooks.on_page_content(html, page=None) == "see <code>fit</code> and <code>Trainer</code>"
+
+
+def test_free_standing_doctests_are_fenced_for_the_api_pages():
+    fence = load_script("griffe_doctests").fence_doctests
+    text = "Sum:\n\n  >>> [1, 2][0]\n  1\n\nDone.\n```python\n>>> kept\n```"
+    assert fence(text) == (
+        "Sum:\n\n  ```python\n  >>> [1, 2][0]\n  1\n  ```\n\nDone.\n```python\n>>> kept\n```"
+    )
