@@ -349,7 +349,7 @@ def load_file(
     xs = [flat[p] for p in parts]
     stats = None
     if normalize:
-        stats = norm.fit(xs[0])
+        stats = norm.fit_standardizer(xs[0])
         xs = [norm.transform(stats, part) for part in xs]
     xs = [np.asarray(part, np.float32).reshape(len(part), *shape) for part in xs]
     name = os.path.basename(raw.source)
