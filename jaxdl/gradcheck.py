@@ -43,6 +43,7 @@ from jax.tree_util import DictKey, GetAttrKey, SequenceKey
 from jaxdl import losses, nn
 from jaxdl.checks import check_positive, is_concrete
 from jaxdl.train import Trainer, check_data, trainer_hyperparams
+from jaxdl.typing import PyTree
 
 GREAT = 1e-7
 LIKELY_BUG = 1e-3
@@ -50,7 +51,6 @@ WORST_COORDINATES = 5
 MEMORY_BUDGET_BYTES = 16 * 2**20
 OWN_GROUP_SIZE = 1024
 
-PyTree = Any
 
 
 class Coordinate(NamedTuple):
