@@ -112,6 +112,18 @@ class MLP:
             )
 
     @property
+    def hyperparameters(self) -> frozenset[str]:
+        """The names of ``hp`` this model reads: ``keep_prob`` with dropout, ``bn_momentum``
+        with batch norm.
+
+        >>> sorted(MLP((2, 4, 1), dropout=True).hyperparameters)
+        ['keep_prob']
+        """
+        return frozenset(
+            ("keep_prob",) * self.dropout + ("bn_momentum",) * self.batch_norm
+        )
+
+    @property
     def num_layers(self) -> int:
         """Number of weight layers (hidden layers plus the output layer)."""
         return len(self.sizes) - 1

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -27,14 +26,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.sharding import Mesh
-from tqdm.auto import tqdm
 
 from jaxdl import checkpoint, losses, optim, parallel
-from jaxdl.checks import check_features, check_finite, check_labels
+from jaxdl.checks import check_features, check_finite, check_labels, check_positive_int
 from jaxdl.data.batches import Partition, epoch_indices, partition
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.hyperparams import HyperParams, hyperparams
+from jaxdl.history import HISTORY_KEYS, check_monitor
+from jaxdl.hyperparams import HyperParams, check_for, hyperparams
 from jaxdl.nn import MLP
+from jaxdl.progress import Progress
 
 SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
 
@@ -101,9 +101,7 @@ class Trainer:
                 f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
             )
         for name in ("batch_size", "decay_interval"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if self.mesh is not None and not isinstance(self.mesh, Mesh):
             raise TypeError(f"mesh must be a jax.sharding.Mesh or None, got {self.mesh!r}")
 
@@ -342,10 +340,6 @@ def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
 
 
 # -- fit ----------------------------------------------------------------------------------------
-HISTORY_KEYS = ("epoch", "loss", "accuracy", "learning_rate", "val_loss", "val_accuracy")
-MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")
-
-
 class FitResult(NamedTuple):
     """Trained (or best, with early stopping) parameters and the per-epoch history.
 
@@ -416,25 +410,20 @@ def fit(
     ``early_stopping`` stops when its monitored history entry stops improving and restores the
     best epoch's parameters. ``checkpoint_dir`` receives an atomic checkpoint every
     ``checkpoint_every`` epochs and at the end; ``resume=True`` continues from the newest one
-    and gives bit-identical results to an uninterrupted run. ``progress`` shows a bar (default:
-    when stderr is a terminal). Raises :class:`TrainingDiverged` on a non-finite cost.
+    and gives bit-identical results to an uninterrupted run. ``progress`` shows a bar on a
+    terminal or in a notebook, a line every few epochs in a log (default: when stderr is a
+    terminal). Raises :class:`TrainingDiverged` on a non-finite cost.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or (
-        checkpoint_every < 1
-    ):
-        raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    check_for(trainer, hp or {})  # names nothing reads, ranges: before anything compiles
+    check_positive_int("epochs", epochs)
+    check_positive_int("checkpoint_every", checkpoint_every)
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir, the directory to resume from")
     x, y = check_data(trainer, x, y)
     if validation is not None:
         validation = check_data(trainer, *validation, name="x_val")
-    if early_stopping is not None and early_stopping.monitor not in MONITORS:
-        raise ValueError(
-            f"early_stopping.monitor must be one of {MONITORS}, "
-            f"got {early_stopping.monitor!r}"
-        )
+    if early_stopping is not None:
+        check_monitor(early_stopping.monitor, "early_stopping.monitor")
     if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
         raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
     hp = hyperparams(**(hp or {}))
@@ -470,9 +459,8 @@ def fit(
         meta = {"epoch": epoch, "history": history, "stopped": stopped, "fingerprint": fingerprint}
         checkpoint.save(checkpoint.path_for(checkpoint_dir, epoch), (ts, es, best), meta)
 
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(range(start, epochs), disable=not show or start >= epochs, unit="epoch")
-    for epoch in bar if not stopped else ():
+    bar = Progress(epochs, initial=start, show=progress if start < epochs else False)
+    for epoch in range(start, epochs) if not stopped else ():
         ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
         val = run_evaluate(trainer, ts, hp, *validation) if validation is not None else {}
         host = jax.device_get((metrics, val, ts.diverged_at))
@@ -495,8 +483,7 @@ def fit(
             if bool(early_stopping.improved(old, es)):
                 best = _copy((ts.params, ts.model_state))
             stopped = bool(es.stop)
-        if show:
-            bar.set_postfix({k: f"{history[k][-1]:.4f}" for k in HISTORY_KEYS[1:] if history[k]})
+        bar.update(epoch, {k: history[k][-1] for k in HISTORY_KEYS[1:] if history[k]})
         last = stopped or epoch == epochs - 1
         if checkpoint_dir is not None and ((epoch + 1) % checkpoint_every == 0 or last):
             save(epoch)

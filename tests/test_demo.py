@@ -163,6 +163,6 @@ def test_select_and_table_helpers():
     assert demo.select(["8", "sweep", "1"]) == ["initialization", "sweep", "batch_size"]
     with pytest.raises(ValueError, match="unknown experiment 'nine'"):
         demo.select(["nine"])
-    assert demo._noise([0.0, 1.0, 0.0, 1.0]) == pytest.approx(np.std([1.0, -1.0, 1.0]))
+    assert demo.batch_size.noise([0.0, 1.0, 0.0, 1.0]) == pytest.approx(np.std([1.0, -1.0, 1.0]))
     assert atomic._jsonable({"a": [np.float32(1.5), float("nan")], "b": (np.int64(2),)}) == {
         "a": [1.5, None], "b": [2]}

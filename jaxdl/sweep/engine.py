@@ -46,8 +46,10 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh
 
+from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
-from jaxdl.hyperparams import DEFAULTS, OPTIONAL, hyperparams
+from jaxdl.history import HISTORY_KEYS, check_monitor
+from jaxdl.hyperparams import DEFAULTS, OPTIONAL, check_for, hyperparams
 from jaxdl.sweep import sharding
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space, as_space, check_count, sample
@@ -58,7 +60,6 @@ MODEL_FIELDS = ("activation", "initializer", "init_scale", "batch_norm", "dropou
 LAYOUT_FIELDS = ("hidden_units", "num_layers")
 STRUCTURAL = TRAINER_FIELDS + MODEL_FIELDS + LAYOUT_FIELDS
 CONTINUOUS = tuple(DEFAULTS) + tuple(OPTIONAL)
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 NEVER = 2**30  # patience of a sweep without early stopping
 HELD = np.iinfo(np.int32).max  # diverged_at of a frozen member during an epoch
 
@@ -98,8 +99,7 @@ def trainer_for(base: Trainer, structural: Mapping[str, Any]) -> Trainer:
                 )
             hidden = list(units)
         else:
-            if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-                raise ValueError(f"num_layers must be an int >= 0, got {depth!r}")
+            check_positive_int("num_layers", depth, minimum=0)
             if units is None and depth > 0:
                 raise ValueError(
                     "num_layers > 0 on a model without hidden layers needs hidden_units"
@@ -309,24 +309,27 @@ def _buckets(
     """Validate every config (before anything compiles) and group them by structure; also
     return each member's trainer and hyperparameters."""
     groups: dict[tuple, list[int]] = {}
-    trainers, values = [], []
+    trainers, values, given = [], [], []
     for i, config in enumerate(configs):
         structural, continuous = split_config(config)
         try:
             member_trainer = trainer_for(trainer, structural)
             member_trainer.partition(num_examples)
+            check_for(member_trainer, {**hp, **continuous})  # nothing set that nobody reads
             member_hp = hyperparams(**{**hp, **continuous})
         except (TypeError, ValueError) as err:
             raise type(err)(f"config {i} {config}: {err}") from err
         trainers.append(member_trainer)
         values.append({k: np.float32(v) for k, v in member_hp.items()})
+        given.append({**hp, **continuous})
         groups.setdefault((member_trainer, tuple(sorted(member_hp))), []).append(i)
     buckets = []
     for (member_trainer, names), ids in groups.items():
         stacked = {k: np.asarray([values[i][k] for i in ids], np.float32) for k in names}
         member_seeds = [seeds[i] for i in ids]
         buckets.append(_Bucket(member_trainer, np.asarray(ids), stacked, member_seeds, shared))
-    member_hp = [{k: float(v) for k, v in value.items()} for value in values]
+    # Only the names set (the defaults fill in the rest), so fit(hp=...) accepts them.
+    member_hp = [{k: float(v[k]) for k in g} for v, g in zip(values, given)]
     return buckets, trainers, member_hp
 
 
@@ -335,26 +338,23 @@ def _seeds(seed: Any, seeds: Sequence[int] | None, n: int) -> list[int]:
     member_seeds = [seed] * n if seeds is None else list(seeds)
     if len(member_seeds) != n:
         raise ValueError(f"seeds must give one seed per config ({n}), got {len(member_seeds)}")
-    for s in member_seeds:
-        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0:
-            raise ValueError(f"seeds must be non-negative ints, got {s!r}")
+    for i, s in enumerate(member_seeds):
+        check_positive_int(f"seeds[{i}]", s, minimum=0)
     return [int(s) for s in member_seeds]
 
 
 def _check_settings(epochs: Any, patience: Any, monitor: str, epochs_per_call: Any) -> None:
-    for name, value in (("epochs", epochs), ("epochs_per_call", epochs_per_call)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_int("epochs", epochs)
+    check_positive_int("epochs_per_call", epochs_per_call)
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)):
         raise TypeError(f"patience must be an int or None, got {patience!r}")
-    if monitor not in MONITORS:
-        raise ValueError(f"monitor must be one of {MONITORS}, got {monitor!r}")
+    check_monitor(monitor)
 
 
 class _History:
     """Per-member history lists, filled from the per-epoch records of the compiled step."""
 
-    KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+    KEYS = HISTORY_KEYS
 
     def __init__(self, n: int) -> None:
         self.lists = [{k: [] for k in self.KEYS} for _ in range(n)]
@@ -437,11 +437,9 @@ def successive_halving(
     """Rungs of ``min_epochs * eta**k`` total epochs (capped at ``max_epochs``); after each rung
     only the best ``ceil(live / eta)`` members by their best ``monitor`` value go on, the rest
     are marked ``pruned``. Other options as in :func:`run_sweep`."""
-    if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
-        raise ValueError(f"eta must be an integer >= 2, got {eta!r}")
-    for name, value in (("min_epochs", min_epochs), ("max_epochs", max_epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_int("eta", eta, minimum=2)
+    check_positive_int("min_epochs", min_epochs)
+    check_positive_int("max_epochs", max_epochs)
     if min_epochs > max_epochs:
         raise ValueError(f"min_epochs ({min_epochs}) must be <= max_epochs ({max_epochs})")
     rungs = [min_epochs]
