@@ -136,7 +136,7 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     sizes = g.add_mutually_exclusive_group()
     sizes.add_argument("--hidden", type=_sizes, default=(16, 16), metavar="H1,H2,...",
-                       help="hidden layer sizes ('' for none)")
+                       help="hidden layer sizes, '' for none")
     sizes.add_argument("--sizes", type=_sizes, metavar="NX,H1,...,NOUT",
                        help="all layer sizes, checked against the dataset (instead of --hidden)")
     g.add_argument("--activation", default="relu", choices=tuple(ACTIVATIONS),
@@ -186,8 +186,7 @@ HP_FLAGS = (
     ("--eps", "eps", "epsilon of RMSprop / Adam", "log_uniform"),
     ("--weight-decay", "weight_decay", "AdamW decoupled weight decay", "log_uniform"),
     ("--l2", "l2", "L2 lambda in lambda / (2m) sum ||W||^2", "log_uniform"),
-    ("--keep-prob", "keep_prob", "dropout keep probability; given, it turns dropout on",
-     "uniform"),
+    ("--keep-prob", "keep_prob", "dropout keep probability (turns dropout on)", "uniform"),
     ("--decay-rate", "decay_rate", "decay rate of --schedule", "log_uniform"),
 )
 
@@ -198,11 +197,12 @@ def _add_hyperparameters(p: argparse.ArgumentParser, ranges: bool) -> None:
     )
     for flag, name, text, dist in HP_FLAGS:
         metavar = "VALUE|LOW:HIGH" if ranges else "VALUE"
-        scale = {"log_uniform": "log scale", "one_minus_log_uniform": "1 - 10**r",
-                 "uniform": "linear"}[dist]
+        scale = {"log_uniform": "a log scale",
+                 "one_minus_log_uniform": f"a log scale of 1 - {name}",
+                 "uniform": "a linear scale"}[dist]
         g.add_argument(flag, dest=name, metavar=metavar,
                        type=_value_or_range if ranges else _float,
-                       help=f"{text}" + (f", a range sampled on a {scale}" if ranges else "")
+                       help=f"{text}" + (f"; LOW:HIGH is sampled on {scale}" if ranges else "")
                        + f" (default: {_hp_default(name)})")
 
 
@@ -509,8 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hyperparameters(sweep, ranges=True)
     g = sweep.add_argument_group("search")
     g.add_argument("--space", metavar="FILE",
-                   help="TOML file of ranges, one line per name: name = { distribution = "
-                   "\"log_uniform\", low = 1e-4, high = 1.0 }; distributions: "
+                   help="TOML file, one line per name, e.g. 'learning_rate = {distribution = "
+                   "\"log_uniform\", low = 1e-4, high = 1.0}'; distributions: "
                    f"{', '.join(DISTRIBUTIONS)} (low, high) and choice (options)")
     g.add_argument("--configs", type=_int(1), default=32, metavar="N",
                    help="number of configs to sample")

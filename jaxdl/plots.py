@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -32,7 +33,8 @@ def available() -> bool:
 class Panel(NamedTuple):
     """One axes of line plots: ``series`` maps a label to ``ys`` or to a pair ``(xs, ys)``;
     earlier series are drawn on top of later ones. ``raw`` maps some labels to the unsmoothed
-    values behind a smoothed series, drawn faintly in the same colour."""
+    values behind a smoothed series, drawn faintly in the same colour; ``markers`` marks each
+    point (for a few measured values)."""
 
     title: str
     series: Mapping[str, Any]
@@ -42,6 +44,7 @@ class Panel(NamedTuple):
     logx: bool = False
     ylim: tuple[float, float] | None = None
     raw: Mapping[str, Any] | None = None
+    markers: bool = False
 
 
 class Boundary(NamedTuple):
@@ -71,6 +74,19 @@ def figure(panels: int, width: float = 4.5, height: float = 3.6) -> tuple[Any, l
     for ax in axes[panels:]:
         ax.set_visible(False)
     return fig, axes[:panels]
+
+
+def wrap(text: str, inches: float) -> str:
+    """``text`` with each line wrapped to about ``inches`` of a medium-size font."""
+    width = max(25, int(inches * 11))
+    return "\n".join(part for line in text.split("\n") for part in textwrap.wrap(line, width)
+                     or [""])
+
+
+def suptitle(fig: Any, title: str | None) -> None:
+    """The figure's title, each line wrapped to the figure's width."""
+    if title:
+        fig.suptitle(wrap(title, fig.get_figwidth()))
 
 
 def save(fig: Any, path: str | os.PathLike, dpi: int = 100) -> str:
@@ -112,11 +128,16 @@ def lines(path: str, panels: Sequence[Panel], title: str | None = None) -> str:
         for i, (label, values) in enumerate(panel.series.items()):
             xs, ys = _xy(values)
             order = len(panel.series) - i + 2
-            (line,) = ax.plot(xs, ys, label=label, linewidth=1.2, zorder=order + len(raw))
+            (line,) = ax.plot(xs, ys, label=label, linewidth=1.2, zorder=order + len(raw),
+                              marker="o" if panel.markers else None, markersize=4)
             if label in raw:
-                ax.plot(*_xy(raw[label]), color=line.get_color(), alpha=0.2, linewidth=0.5,
+                xs_raw, ys_raw = _xy(raw[label])
+                faint = 0.25 if len(ys_raw) < 1000 else 0.1  # a dense series stays see-through
+                ax.plot(xs_raw, ys_raw, color=line.get_color(), alpha=faint, linewidth=0.5,
                         zorder=order)
-        ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel)
+        inches = fig.get_figwidth() / min(len(panels), 3)
+        ax.set_title(wrap(panel.title, inches), fontsize="medium")
+        ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel)
         if panel.logy:
             ax.set_yscale("log")
         if panel.logx:
@@ -125,8 +146,7 @@ def lines(path: str, panels: Sequence[Panel], title: str | None = None) -> str:
             ax.set_ylim(*panel.ylim)
         ax.grid(alpha=0.3)
     _legend(fig, axes, [list(panel.series) for panel in panels])
-    if title:
-        fig.suptitle(title)
+    suptitle(fig, title)
     save(fig, path)
     return path
 
@@ -159,8 +179,8 @@ def boundaries(
             chosen = labels == cls
             ax.scatter(x[chosen, 0], x[chosen, 1], color=color, marker=marker,
                        edgecolors="k", linewidths=0.4, s=14, label=f"class {cls}")
-        ax.set_title(panel.title + (f"\n{panel.note}" if panel.note else ""),
-                     fontsize="medium")
+        title = panel.title + (f"\n{panel.note}" if panel.note else "")
+        ax.set_title(wrap(title, fig.get_figwidth() / min(len(panels), 3)), fontsize="medium")
         ax.set(xlabel="x1", ylabel="x2")
     handles, names = axes[0].get_legend_handles_labels()
     handles.append(Line2D([], [], color="k", linewidth=1.0))
@@ -168,8 +188,7 @@ def boundaries(
     fig.legend(handles, names, loc="outside lower center", ncols=3, fontsize="small",
                frameon=False)
     fig.colorbar(filled, ax=axes, label="P(class 1)", shrink=0.8)
-    if title:
-        fig.suptitle(title)
+    suptitle(fig, title)
     save(fig, path)
     return path
 
@@ -197,12 +216,13 @@ def scatter(
     if best is not None:
         ax.scatter([x[best]], [y[best]], marker="*", s=260, facecolors="none",
                    edgecolors="r", linewidths=1.5, label="best")
-        ax.legend(fontsize="small")
+        fig.legend(loc="outside lower center", fontsize="small", frameon=False)
     if logx:
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title or "")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.set_title(wrap(title or "", fig.get_figwidth()), fontsize="medium")
     ax.grid(alpha=0.3)
     save(fig, path)
     return path

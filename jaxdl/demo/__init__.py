@@ -107,6 +107,7 @@ def run(
         "seconds": time.perf_counter() - start,
         "jax_version": jax.__version__,
         "backend": jax.default_backend(),
+        "cpu_count": os.cpu_count(),
         "experiments": experiments,
     }
     write_json(os.path.join(out, "results.json"), results)

@@ -44,7 +44,7 @@ def run(ctx: Context) -> Json:
     panels = [
         plots.Panel("training cost per epoch", curves, logy=True),
         plots.Panel(f"test accuracy after {epochs} epochs", grid, xlabel="learning rate",
-                    ylabel="test accuracy", logx=True, ylim=(0.0, 1.0)),
+                    ylabel="test accuracy", logx=True, ylim=(0.0, 1.0), markers=True),
     ]
     return {
         "title": "batch norm on digits",
