@@ -122,7 +122,7 @@ def lines(path: str, panels: Sequence[Panel], title: str | None = None) -> str:
 
     Every axes has labels; legends sit outside the data (see :func:`_legend`).
     """
-    fig, axes = figure(len(panels))
+    fig, axes = figure(len(panels), width=6.4 if len(panels) == 1 else 4.5)
     for ax, panel in zip(axes, panels):
         raw = panel.raw or {}
         for i, (label, values) in enumerate(panel.series.items()):

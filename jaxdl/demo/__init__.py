@@ -13,7 +13,7 @@ Each experiment is a module of this package with a ``run(ctx)`` function; :mod:`
 what they share. :func:`run` writes ``results.json`` (every number of the table, the curves and
 whether each expected finding held) and PNG plots into an output directory; :func:`format_table`
 prints the summary. ``quick=True`` trains fewer epochs (same models, so the same compiled
-programs) and times each batch size once.
+programs).
 """
 
 from __future__ import annotations

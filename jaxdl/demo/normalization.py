@@ -44,7 +44,7 @@ def run(ctx: Context) -> Json:
     )
     standardized["epochs_to_unscaled_cost"] = reached
     if reached is not None:
-        standardized["note"] += f"; reaches the unscaled final cost at epoch {reached}"
+        standardized["note"] += f"; reaches the unscaled final cost at epoch {reached + 1}"
     when = f"epoch {reached + 1}" if reached is not None else "no epoch"
     headline = (f"standardized inputs reach the unscaled run's final cost ({target:.3f}) at "
                 f"{when} of {epochs}\nand end at {standardized['cost']:.3f} (each at its best "
