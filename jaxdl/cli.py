@@ -1,10 +1,13 @@
-"""The ``jaxdl`` command: ``train``, ``sweep``, ``gradcheck`` and ``demo``.
+"""The ``jaxdl`` command: ``train``, ``sweep``, ``gradcheck``, ``demo``, ``predict``, ``evaluate``.
 
     jaxdl train --dataset moons --hidden 16,16 --optimizer adam --lr 0.01 --epochs 200
     jaxdl sweep --dataset moons --optimizer momentum --lr 1e-4:1 --beta 0.9:0.999 --configs 32
     jaxdl sweep --space space.toml --epochs 30
     jaxdl gradcheck
     jaxdl demo --quick --out jaxdl-out
+    jaxdl train --data table.csv --target label --save model
+    jaxdl predict --model model --data new.csv --out predictions.csv
+    jaxdl evaluate --model model --data test.csv
 
 Layer sizes given with ``--hidden`` are the hidden layers; the input width and the output layer
 come from the dataset (one sigmoid unit for two classes, a softmax unit per class otherwise).
@@ -27,7 +30,7 @@ from typing import Any
 
 import jax
 
-from jaxdl import __version__, devices, parallel, plots
+from jaxdl import __version__, cli_data, compile_cache, devices, parallel, plots
 from jaxdl.atomic import write_json
 from jaxdl.data.datasets import DATASETS, Dataset, load
 from jaxdl.early_stopping import EarlyStopping
@@ -122,7 +125,7 @@ def _value_or_range(text: str) -> float | tuple[float, float]:
 # -- shared options -----------------------------------------------------------------------------
 def _add_data(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default="moons", choices=DATASETS, help="built-in dataset")
+    g.add_argument("--dataset", choices=DATASETS, help="built-in dataset (default moons)")
     g.add_argument("--data-size", type=_int(1), metavar="N",
                    help="number of samples (generated sets; a random subset of digits); "
                    "default: the dataset's own size")
@@ -130,6 +133,7 @@ def _add_data(p: argparse.ArgumentParser) -> None:
                    help="noise level of a generated dataset (default: the dataset's own)")
     g.add_argument("--no-normalize", action="store_true",
                    help="keep raw features (default: standardize with training statistics)")
+    cli_data.add_file_options(p)
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
@@ -219,14 +223,17 @@ def _note(message: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> Dataset:
-    return load(args.dataset, seed=args.seed, n=args.data_size, noise=args.noise,
+    from_file = cli_data.load(args)
+    if from_file is not None:
+        return from_file
+    return load(args.dataset or "moons", seed=args.seed, n=args.data_size, noise=args.noise,
                 normalize=not args.no_normalize)
 
 
 def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
     """The MLP for ``data``: input width from the features, 1 output unit for 2 classes."""
     n_x = data.x_train.shape[1]
-    n_out = 1 if data.num_classes == 2 else data.num_classes
+    n_out = 1 if data.num_classes in (0, 2) else data.num_classes  # 0: regression
     if args.sizes is not None:
         sizes = args.sizes
         if len(sizes) < 2 or sizes[0] != n_x or sizes[-1] != n_out:
@@ -276,7 +283,7 @@ def _describe(data: Dataset, model: MLP) -> str:
 
 # -- train --------------------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
-    from jaxdl.evaluation import evaluate
+    from jaxdl.scoring import evaluate_splits as evaluate
 
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir, the directory to resume from")
@@ -285,6 +292,7 @@ def _train(args: argparse.Namespace) -> int:
     check_hyperparameters(hp)
     devs = devices.select(args.device)
     data = _load(args)
+    cli_data.check_outputs(args)
     model = _model(args, data, dropout="keep_prob" in hp)
     trainer = parallel.data_parallel(_trainer(args, model, hp), devs)
     stopper = None
@@ -295,27 +303,32 @@ def _train(args: argparse.Namespace) -> int:
     print(devices.describe(devs, model.compute_dtype))
     print(_describe(data, model))
     start = time.perf_counter()
+    logger = cli_data.logger(args)
     with jax.default_device(devs[0]):
-        result = fit(
-            trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
-            epochs=args.epochs, seed=args.seed, early_stopping=stopper,
-            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-            resume=args.resume, progress=args.progress,
-        )
+        try:
+            result = fit(
+                trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
+                epochs=args.epochs, seed=args.seed, early_stopping=stopper,
+                checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+                resume=args.resume, progress=args.progress, logger=logger,
+            )
+        finally:
+            logger.close()
         seconds = time.perf_counter() - start
-        splits = evaluate(model, result.params, result.model_state, {
-            "train": (data.x_train, data.y_train),
-            "validation": (data.x_val, data.y_val),
-            "test": (data.x_test, data.y_test),
-        })
+        if args.data is not None or args.save:
+            splits = cli_data.figures(model, result.params, result.model_state, data)
+        else:
+            splits = evaluate(model, result.params, result.model_state, {
+                "train": (data.x_train, data.y_train),
+                "validation": (data.x_val, data.y_val),
+                "test": (data.x_test, data.y_test),
+            })
     stop = " (stopped early)" if result.stopped_early else ""
     print(f"{args.optimizer}, {result.epochs_run} epochs{stop}, best epoch {result.best_epoch}, "
           f"{seconds:.1f} s")
-    print(f"{'split':<12}{'loss':>10}{'accuracy':>10}")
-    for name, values in splits.items():
-        print(f"{name:<12}{values['loss']:>10.4f}{values['accuracy']:>10.4f}")
+    print(cli_data.format_figures(splits, data.task))
 
-    written = [os.path.join(args.out, "history.json")]
+    written = [os.path.join(args.out, "history.json"), os.path.join(args.out, "metrics.jsonl")]
     write_json(written[0], {
         "command": "train",
         "arguments": {k: v for k, v in vars(args).items() if k != "run"},
@@ -330,12 +343,18 @@ def _train(args: argparse.Namespace) -> int:
     })
     if want_plots:
         written += _train_plots(args.out, model, result, data)
+    if args.save:
+        training = {**hp, "optimizer": args.optimizer, "schedule": args.schedule,
+                    "batch_size": args.batch_size, "epochs": args.epochs,
+                    "epochs_run": result.epochs_run, "best_epoch": result.best_epoch}
+        written.append(cli_data.save(args, model, result.params, result.model_state, data,
+                                     training, splits))
     print("wrote " + ", ".join(written))
     return 0
 
 
 def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
-    from jaxdl.evaluation import boundary
+    from jaxdl.scoring import boundary
 
     history = result.history
     panels = [
@@ -345,7 +364,7 @@ def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
                                  "validation": history["val_accuracy"]}, ylabel="accuracy"),
     ]
     written = [plots.lines(os.path.join(out, "curves.png"), panels)]
-    if data.x_train.shape[1] == 2 and model.sizes[-1] == 1:
+    if data.x_train.shape[1] == 2 and model.sizes[-1] == 1 and data.task == "classification":
         panel = boundary("decision boundary (training set)", model, result, data)
         written.append(plots.boundaries(os.path.join(out, "boundary.png"), [panel]))
     return written
@@ -370,6 +389,7 @@ def _sweep(args: argparse.Namespace) -> int:
         )
     devs = devices.select(args.device)
     data = _load(args)
+    cli_data.check_outputs(args)
     model = _model(args, data, dropout="keep_prob" in space or "keep_prob" in fixed)
     # Structural names in a TOML space change the trainer per config: run_sweep checks those.
     checked = None if set(space) - set(HYPERPARAMETERS) else {*fixed, *space}
@@ -381,11 +401,15 @@ def _sweep(args: argparse.Namespace) -> int:
     print(_describe_data(data))
     print(sweep_header(configs, trainer, fixed))
     start = time.perf_counter()
-    results = run_sweep(
-        configs, data, trainer=trainer, epochs=args.epochs, seed=args.seed,
-        hp=fixed, patience=args.patience, monitor=args.monitor, min_delta=args.min_delta,
-        mesh=config_mesh(devs),
-    )
+    logger = cli_data.logger(args)
+    try:
+        results = run_sweep(
+            configs, data, trainer=trainer, epochs=args.epochs, seed=args.seed,
+            hp=fixed, patience=args.patience, monitor=args.monitor, min_delta=args.min_delta,
+            mesh=config_mesh(devs), logger=logger,
+        )
+    finally:
+        logger.close()
     seconds = time.perf_counter() - start
     table = results.table
     print(f"{len(table)} configs x {args.epochs} epochs in {seconds:.1f} s; "
@@ -397,9 +421,12 @@ def _sweep(args: argparse.Namespace) -> int:
         values = " ".join(f"{_fmt(row[n]):>13}" for n in names)
         print(f"{rank:>4} {row['config']:>6}  {values} {row['val_loss']:>9.4f} "
               f"{row['val_accuracy']:>8.4f} {row['best_epoch']:>6}  {row['status']}")
-    written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json")]
+    written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json"),
+               os.path.join(args.out, "metrics.jsonl")]
     results.to_csv(written[0])
     results.to_json(written[1])
+    if args.save:
+        written.append(_save_best(args, results, data))
     if want_plots and any(n in space for n in ("learning_rate", "b1", "b2", "beta")):
         written.append(os.path.join(args.out, "sweep.png"))
         plot_sweep(results, written[-1])
@@ -443,6 +470,19 @@ def sweep_header(configs: Sequence[dict[str, Any]], trainer: Trainer,
     return "; ".join(parts)
 
 
+def _save_best(args: argparse.Namespace, results: Any, data: Dataset) -> str:
+    """Save the best config's model at its best epoch, with its figures on every split."""
+    i = results.best()["config"]
+    model = results.trainers[i].model
+    splits = cli_data.figures(model, results.params[i], results.model_state[i], data)
+    print(f"best config {i}: test " + ", ".join(
+        f"{k} {v:.4f}" for k, v in splits["test"].items() if isinstance(v, float)))
+    training = {**results.hp[i], **results.configs[i], "optimizer": results.trainers[i].optimizer,
+                "epochs": results.epochs[i], "best_epoch": results.best_epoch[i]}
+    return cli_data.save(args, model, results.params[i], results.model_state[i], data, training,
+                         splits)
+
+
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -475,9 +515,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 # -- the parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    """The ``jaxdl`` argument parser with its four subcommands."""
+    """The ``jaxdl`` argument parser with its subcommands."""
     parser = _Parser(prog=PROG, description="Improving deep neural networks, in JAX.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--no-compile-cache", action="store_true", help="do not keep compiled "
+                        f"programs in {compile_cache.default_directory()} for the next run (also: "
+                        f"{compile_cache.ENV_DISABLE}=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser(
@@ -497,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show progress: a bar on a terminal or in a notebook, a line every "
                    "few epochs in a log (default: when stderr is a terminal)")
+    cli_data.add_save_option(train, "--save", "save the trained model in this directory")
     train.set_defaults(run=_train)
 
     sweep = commands.add_parser(
@@ -517,6 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--method", default="random", choices=("random", "grid"),
                    help="random samples or a grid over the ranges")
     g.add_argument("--top", type=_int(1), default=5, metavar="K", help="configs to print")
+    cli_data.add_save_option(sweep, "--save-best",
+                             "save the best config's model (its best epoch) in this directory")
     sweep.set_defaults(run=_sweep)
 
     gradcheck = commands.add_parser(
@@ -549,6 +595,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "(default: all)")
     demo.add_argument("--no-plots", action="store_true", help="write no PNG files")
     demo.set_defaults(run=_demo)
+    cli_data.add_commands(commands)
+    for sub in commands.choices.values():  # also accepted after the command
+        sub.add_argument("--no-compile-cache", action="store_true", default=argparse.SUPPRESS,
+                         help="see 'jaxdl --help'")
     return parser
 
 
@@ -559,6 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    compile_cache.enable_for_command(turned_off=args.no_compile_cache)
     try:
         return args.run(args)
     except TrainingDiverged as err:

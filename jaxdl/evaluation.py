@@ -1,85 +1,102 @@
-"""Evaluating a trained MLP on the host: loss and accuracy per split, P(class 1) on points, and
-a decision-boundary panel. Shared by the CLI and the demo.
+"""Figures of a trained model on labelled data, the same for ``jaxdl train`` and
+``jaxdl evaluate``.
 
->>> import jax
->>> from jaxdl.nn import MLP
->>> model = MLP((2, 1))
->>> params, state = model.init(jax.random.key(0))
->>> x, y = np.zeros((4, 2), np.float32), np.array([0, 1, 1, 0])
->>> evaluate(model, params, state, {"train": (x, y)})["train"]["accuracy"]
-0.5
+Classification (integer labels ``y``):
+
+    loss      = cross-entropy of softmax(z) (sigmoid(z) for one output unit)
+    accuracy  = mean(argmax z == y)           (z > 0 for one output unit)
+    confusion = C[i][j], the number of samples of class i predicted as class j
+
+Regression (float targets ``y``, outputs ``yhat``):
+
+    loss = mse = mean((yhat - y)^2),   mae = mean(|yhat - y|),
+    r2 = 1 - sum((yhat - y)^2) / sum((y - mean(y))^2)
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-from collections.abc import Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import plots
-from jaxdl.nn import MLP
-from jaxdl.train import Trainer, TrainState
+from jaxdl import losses
 
 
-def inference_trainer(model: MLP) -> Trainer:
-    """A trainer used for inference only. The forward pass does not depend on how the weights
-    were initialized, so every initializer variant of a model shares one compiled evaluation."""
-    return Trainer(dataclasses.replace(model, initializer="he", init_scale=0.01))
+def probabilities(outputs: Any) -> np.ndarray:
+    """Class probabilities ``(n, classes)``: softmax of the logits, or ``(1 - p, p)`` with
+    ``p = sigmoid(z)`` for one output unit.
 
-
-@functools.partial(jax.jit, static_argnums=0)
-def _evaluate(trainer: Trainer, params: Any, state: Any, splits: dict) -> dict:
-    ts = TrainState(params, state, None, jnp.asarray(-1, jnp.int32))
-    return {name: trainer.evaluate(ts, {}, x, y) for name, (x, y) in splits.items()}
-
-
-def evaluate(
-    model: MLP, params: Any, state: Any, splits: Mapping[str, tuple[Any, Any]]
-) -> dict[str, dict[str, float]]:
-    """Loss (no L2 term) and accuracy of every split ``name -> (x, y)`` in inference mode
-    (dropout off, batch-norm running statistics), all splits in one compiled call.
-
-    Returns ``{split: {"loss": float, "accuracy": float}}``.
+    >>> probabilities(np.array([[0.0]])).tolist()
+    [[0.5, 0.5]]
     """
-    arrays = {
-        name: (jnp.asarray(x, jnp.float32), jnp.asarray(y)) for name, (x, y) in splits.items()
+    z = jnp.asarray(outputs, jnp.float32)
+    if z.ndim == 1 or z.shape[-1] == 1:
+        p = jax.nn.sigmoid(z.reshape(-1))
+        return np.asarray(jnp.stack([1.0 - p, p], axis=1))
+    return np.asarray(jax.nn.softmax(z, axis=-1))
+
+
+def classes(outputs: Any) -> np.ndarray:
+    """Predicted class indices: ``argmax z``, or ``z > 0`` for one output unit."""
+    z = np.asarray(outputs)
+    if z.ndim == 1 or z.shape[-1] == 1:
+        return (z.reshape(-1) > 0).astype(np.int32)
+    return np.argmax(z, axis=-1).astype(np.int32)
+
+
+def values(outputs: Any) -> np.ndarray:
+    """Regression predictions: ``(n,)`` for one output unit, ``(n, k)`` for several."""
+    z = np.asarray(outputs, np.float32)
+    return z.reshape(-1) if z.ndim == 2 and z.shape[1] == 1 else z
+
+
+def classification(outputs: Any, y: Any, num_classes: int) -> dict[str, Any]:
+    """``loss``, ``accuracy`` and ``confusion_matrix`` of logits against class indices.
+
+    >>> r = classification(np.array([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]]), np.array([0, 1, 1]), 2)
+    >>> round(r["accuracy"], 4), r["confusion_matrix"]
+    (0.6667, [[1, 0], [1, 1]])
+    """
+    z = jnp.asarray(outputs, jnp.float32)
+    labels = jnp.asarray(np.asarray(y, np.int32))
+    if z.ndim == 2 and z.shape[1] == 1:
+        loss = losses.sigmoid_binary_cross_entropy(z, labels)
+    else:
+        loss = losses.softmax_cross_entropy(z, labels)
+    predicted = classes(outputs)
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(confusion, (np.asarray(y, np.int64), predicted), 1)
+    return {
+        "loss": float(loss),
+        "accuracy": float(np.mean(predicted == np.asarray(y))),
+        "confusion_matrix": confusion.tolist(),
     }
-    values = jax.device_get(_evaluate(inference_trainer(model), params, state, arrays))
-    return {name: {k: float(v) for k, v in split.items()} for name, split in values.items()}
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _probability(trainer: Trainer, params: Any, state: Any, x: jax.Array) -> jax.Array:
-    logits, _ = trainer.model.apply(params, state, x, train=False)
-    return jax.nn.sigmoid(logits[:, 0])
+def regression(outputs: Any, y: Any) -> dict[str, float]:
+    """``loss`` (= ``mse``), ``mse``, ``mae`` and ``r2`` of predictions against targets.
 
-
-def probability(model: MLP, params: Any, state: Any, x: Any) -> np.ndarray:
-    """``P(class 1) = sigmoid(logit)`` of a one-output model at the points ``x`` (inference
-    mode).
-
-    >>> model = MLP((2, 1))
-    >>> params, state = model.init(jax.random.key(0))
-    >>> probability(model, params, state, np.zeros((3, 2))).tolist()
-    [0.5, 0.5, 0.5]
+    >>> r = regression(np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 2.0, 4.0]))
+    >>> round(r["mse"], 4), round(r["r2"], 4)
+    (0.3333, 0.7857)
     """
-    x = jnp.asarray(x, jnp.float32)
-    return np.asarray(_probability(inference_trainer(model), params, state, x))
+    yhat = values(outputs).astype(np.float64)
+    target = np.asarray(y, np.float64).reshape(yhat.shape)
+    error = yhat - target
+    mse = float(np.mean(error**2))
+    total = float(np.sum((target - target.mean(axis=0)) ** 2))
+    r2 = 1.0 - float(np.sum(error**2)) / total if total > 0 else float("nan")
+    return {"loss": mse, "mse": mse, "mae": float(np.mean(np.abs(error))), "r2": r2}
 
 
-def boundary(
-    title: str, model: MLP, result: Any, data: Any, note: str | None = None
-) -> plots.Boundary:
-    """A decision-boundary panel of a fitted one-output model (``result`` has ``params`` and
-    ``model_state``) over the training points of ``data`` (``x_train``, ``y_train``); ``note``
-    is printed inside the panel."""
-
-    def predict(grid: np.ndarray) -> np.ndarray:
-        return probability(model, result.params, result.model_state, grid)
-
-    return plots.Boundary(title, predict, data.x_train, data.y_train, note=note)
+def evaluate(task: str, outputs: Any, y: Any, num_classes: int = 0) -> dict[str, Any]:
+    """:func:`classification` or :func:`regression` by ``task``, plus the sample count."""
+    if task == "classification":
+        figures = classification(outputs, y, num_classes)
+    elif task == "regression":
+        figures = regression(outputs, y)
+    else:
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    return {"samples": int(len(np.asarray(y))), **figures}

@@ -45,7 +45,8 @@ COST = "cost"
 
 # How each optimizer and model feature is named in messages.
 DISPLAY = {
-    "sgd": "SGD", "momentum": "momentum", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW",
+    "sgd": "SGD", "momentum": "momentum", "nesterov": "Nesterov", "rmsprop": "RMSprop",
+    "adam": "Adam", "adamw": "AdamW",
     "keep_prob": "dropout", "bn_momentum": "batch norm",
 }
 # How a model turns on the feature that reads a model hyperparameter (for messages).
@@ -76,14 +77,15 @@ class Hyperparameter:
                 f"{')' if self.high_open else ']'}")
 
 
-_ALL = ("sgd", "momentum", "rmsprop", "adam", "adamw")
+_ALL = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 _INF = math.inf
 TABLE: Mapping[str, Hyperparameter] = MappingProxyType({
     p.name: p for p in (
         Hyperparameter("learning_rate", 0.01, 0.0, _INF, True, True, OPTIMIZER, _ALL,
                        "step size alpha"),
-        Hyperparameter("beta", 0.9, 0.0, 1.0, False, True, OPTIMIZER, ("momentum", "rmsprop"),
-                       "EWA decay of momentum and RMSprop"),
+        Hyperparameter("beta", 0.9, 0.0, 1.0, False, True, OPTIMIZER,
+                       ("momentum", "nesterov", "rmsprop"),
+                       "EWA decay of momentum, Nesterov momentum and RMSprop"),
         Hyperparameter("b1", 0.9, 0.0, 1.0, False, True, OPTIMIZER, ("adam", "adamw"),
                        "Adam's first-moment decay"),
         Hyperparameter("b2", 0.999, 0.0, 1.0, False, True, OPTIMIZER, ("adam", "adamw"),
@@ -149,7 +151,10 @@ def _check_value(name: str, value: Any, low: float, high: float, lo: bool, hi: b
 def _check_names(names: Iterable[str]) -> None:
     unknown = sorted(set(names) - set(TABLE))
     if unknown:
-        raise ValueError(f"unknown hyperparameter(s) {unknown}; valid names are {sorted(TABLE)}")
+        raise ValueError(
+            f"unknown hyperparameter(s) {unknown}; valid names are {sorted(TABLE)} (a model of "
+            "your own may read more: list them in its hyperparameters attribute)"
+        )
 
 
 def check(hp: Mapping[str, Any]) -> None:
@@ -198,8 +203,8 @@ def check_readers(
     ValueError: hyperparameter keep_prob is read by dropout, and this model has none: ...
     """
     names = set(hp_names)
-    _check_names(names)
     declared = getattr(model, "hyperparameters", None)
+    _check_names(names - set(declared or ()))  # a model may declare names of its own
     for name in [n for n in NAMES if n in names]:
         p = TABLE[name]
         if p.kind == OPTIMIZER and isinstance(optimizer, str) and optimizer not in p.readers:
@@ -232,10 +237,14 @@ def check_for(trainer: Any, hp: Mapping[str, Any]) -> None:
     Traceback (most recent call last):
     ValueError: decay_rate for schedule 'exponential' must lie in (0.0, 1.0], got 2.0
     """
-    check(hp)
+    if not isinstance(hp, Mapping):
+        raise TypeError(f"hp must be a dict of hyperparameters, got {hp!r}")
+    model = getattr(trainer, "model", None)
+    own = set(getattr(model, "hyperparameters", ())) - set(TABLE)
+    check({k: v for k, v in hp.items() if k not in own})  # the model checks its own names
     optimizer = getattr(trainer, "optimizer", None)
     schedule = getattr(trainer, "schedule", None)
-    check_readers(hp, optimizer, schedule, getattr(trainer, "model", None))
+    check_readers(hp, optimizer, schedule, model)
     if isinstance(schedule, str) and schedule in SCHEDULE_RANGES and "decay_rate" in hp:
         low, high, lo, hi = SCHEDULE_RANGES[schedule]
         _check_value(f"decay_rate for schedule {schedule!r}", hp["decay_rate"], low, high, lo, hi)

@@ -40,7 +40,7 @@ def fit_error(trainer, hp):
 # -- fit ----------------------------------------------------------------------------------------
 def test_beta_with_adam(nothing_compiles):
     message = fit_error(Trainer(MODEL, optimizer="adam"), {"beta": 0.95})
-    assert "Adam uses b1/b2" in message and "beta is momentum/RMSprop's" in message
+    assert "Adam uses b1/b2" in message and "beta is momentum/Nesterov/RMSprop's" in message
 
 
 def test_b1_with_momentum(nothing_compiles):
@@ -131,7 +131,7 @@ def test_sweep_config_with_beta_under_adam():
 
 
 def test_sweep_space_over_beta_under_adam():
-    with pytest.raises(ValueError, match="beta is momentum/RMSprop's"):
+    with pytest.raises(ValueError, match="beta is momentum/Nesterov/RMSprop's"):
         run_sweep(Space(beta=OneMinusLogUniform(0.9, 0.99)), DATA,
                   trainer=Trainer(MODEL, optimizer="adam"), n=4, epochs=1)
 
@@ -164,7 +164,7 @@ TINY = ["--data-size", "60", "--hidden", "4", "--batch-size", "16", "--epochs", 
     "argv,words",
     [
         (["train", "--optimizer", "adam", "--beta", "0.95"], ["Adam uses b1/b2"]),
-        (["sweep", "--optimizer", "adam", "--beta", "0.9:0.99"], ["momentum/RMSprop's"]),
+        (["sweep", "--optimizer", "adam", "--beta", "0.9:0.99"], ["momentum/Nesterov/RMSprop's"]),
         (["sweep", "--optimizer", "momentum", "--lr", "1e-3:1", "--b2", "0.99"], ["b2"]),
         (["train", "--decay-rate", "0.1"], ["schedule 'constant'"]),
         (["train", "--schedule", "inverse_time"], ["needs the hyperparameter decay_rate"]),

@@ -13,8 +13,8 @@ import numpy as np
 
 from jaxdl import ewa
 from jaxdl.data.datasets import Dataset
-from jaxdl.evaluation import evaluate
 from jaxdl.nn import MLP
+from jaxdl.scoring import evaluate_splits
 from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
 
 Json = dict[str, Any]
@@ -44,7 +44,7 @@ class Context:
 def row(name: str, model: MLP, params: Any, state: Any, data: Dataset, **extra: Any) -> Json:
     """A table row: train and test accuracy of a trained model, plus ``extra`` columns."""
     splits = {"train": (data.x_train, data.y_train), "test": (data.x_test, data.y_test)}
-    scores = evaluate(model, params, state, splits)
+    scores = evaluate_splits(model, params, state, splits)
     return {
         "run": name,
         "train_accuracy": scores["train"]["accuracy"],

@@ -10,8 +10,8 @@ from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding
 from jaxdl.diagnostics import gradient_norms
-from jaxdl.evaluation import evaluate
 from jaxdl.nn import MLP
+from jaxdl.scoring import evaluate_splits
 
 SIZES = (2, *[16] * 19, 1)
 VARIANTS = [("random*0.01", "random_normal", 0.01), ("random*10", "random_normal", 10.0),
@@ -34,7 +34,7 @@ def run(ctx: Context) -> Json:
         # so the backward signal is compared between the first and the last hidden layer.
         ratio = float(b[0] / b[-2])
         train = {"train": (data.x_train, data.y_train)}
-        cost = evaluate(probe, params, state, train)["train"]["loss"]
+        cost = evaluate_splits(probe, params, state, train)["train"]["loss"]
         runs.append({
             "run": name, "train_accuracy": None, "test_accuracy": None, "cost": cost,
             "grad_W": w.tolist(), "grad_b": b.tolist(), "backward_ratio": ratio,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding, full_batch, train
-from jaxdl.evaluation import boundary
 from jaxdl.nn import MLP
+from jaxdl.scoring import boundary
 from jaxdl.train import Trainer
 
 VARIANTS = [("none", {}), ("L2 lambda=1", {"l2": 1.0}), ("dropout keep=0.5", {"keep_prob": 0.5})]
