@@ -243,8 +243,10 @@ def load_file(
         labels: labels file for ``.npy`` features (``.npy``, ``.csv`` or ``.txt``).
         task: ``"classification"`` or ``"regression"`` (default: from the labels).
         drop_missing: drop rows with a missing value instead of raising.
-        val_fraction, test_fraction, seed: the stratified split (ignored by an ``.npz`` that
-            holds its own splits).
+        val_fraction: the validation share of the stratified split (ignored by an ``.npz``
+            that holds its own splits).
+        test_fraction: the test share of the split (ignored likewise).
+        seed: the split's seed (ignored likewise).
         normalize: standardize the features.
 
     Returns:
