@@ -227,7 +227,8 @@ def _load(args: argparse.Namespace) -> Dataset:
     if from_file is not None:
         return from_file
     return load(args.dataset or "moons", seed=args.seed, n=args.data_size, noise=args.noise,
-                normalize=not args.no_normalize)
+                normalize=not args.no_normalize, val_fraction=args.val_fraction,
+                test_fraction=args.test_fraction)
 
 
 def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
