@@ -42,7 +42,7 @@ from jaxdl.data.batches import Partition, epoch_indices, partition
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL, HyperParams, hyperparams
 from jaxdl.model import check_model
-from jaxdl.shapes import check_data
+from jaxdl.shapes import check_data, check_optimizer
 
 SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
 
@@ -215,7 +215,7 @@ class Trainer:
         if self.schedule != "constant":
             lr = self.learning_rate(hp, steps_per_epoch)
         transformation = self.optimizer({**hp, "learning_rate": lr})
-        if _optimizer_kind(transformation) != "transformation":
+        if not all(callable(getattr(transformation, m, None)) for m in ("init", "update")):
             raise TypeError(
                 f"optimizer factory {_name(self.optimizer)} must return an object with init and "
                 f"update, it returned {type(transformation).__name__}"
@@ -583,6 +583,7 @@ def fit(
     x, y = check_data(trainer, x, y, hp=hp)
     if validation is not None:
         validation = check_data(trainer, *validation, name="x_val", hp=hp)
+    check_optimizer(trainer, hp)
     if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
         raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
     trainer.partition(x.shape[0])

@@ -54,6 +54,7 @@ from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL
 from jaxdl.model import check_model, describe
 from jaxdl.nn import MLP
+from jaxdl.shapes import check_optimizer
 from jaxdl.sweep import sharding
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space, as_space, check_count, sample
@@ -322,7 +323,7 @@ def _buckets(
     return each member's trainer and hyperparameters."""
     groups: dict[tuple, list[int]] = {}
     trainers, values = [], []
-    checked = {trainer}
+    checked = set()
     for i, config in enumerate(configs):
         try:
             structural, continuous = split_config(
@@ -334,6 +335,7 @@ def _buckets(
             if member_trainer not in checked:
                 check_data(member_trainer, data[0], data[1], hp=member_hp)
                 check_data(member_trainer, data[2], data[3], name="x_val", hp=member_hp)
+                check_optimizer(member_trainer, member_hp)
                 checked.add(member_trainer)
         except (TypeError, ValueError) as err:
             raise type(err)(f"config {i} {config}: {err}") from err
