@@ -72,7 +72,7 @@ def train(model: Any, split: tuple[np.ndarray, ...], quick: bool, seed: int) -> 
     x_train, y_train, x_val, y_val, x_test, y_test = split
     trainer = jaxdl.Trainer(model, optimizer="adam", batch_size=64)
     swept = run_sweep(configs(quick), (x_train, y_train, x_val, y_val), trainer=trainer,
-                      epochs=10 if quick else 40, seed=seed, monitor="val_accuracy")
+                      epochs=6 if quick else 40, seed=seed, monitor="val_accuracy")
     best = swept.table[0]["config"]
     hp, epochs = dict(swept.configs[best]), swept.best_epoch[best] + 1
     result = jaxdl.fit(trainer, np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]),
