@@ -38,11 +38,17 @@ from jaxdl.sweep import run_sweep
 IMAGE = (8, 8, 1)
 
 
-def cnn() -> layers.Sequential:
-    """The small CNN for 8x8 one-channel images."""
+def cnn(filters: tuple[int, int] = (16, 32)) -> layers.Sequential:
+    """The small CNN for 8x8 one-channel images, with ``filters`` channels in its two convs.
+
+    The convs have no bias: batch norm's mean subtraction would cancel it (its gradient is
+    rounding noise, which Adam would scale up to full-size steps) and ``beta`` takes its place.
+    """
     return layers.Sequential(
-        layers.Conv(16, (3, 3)), layers.BatchNorm(), layers.Relu(), layers.MaxPool((2, 2)),
-        layers.Conv(32, (3, 3)), layers.BatchNorm(), layers.Relu(), layers.MaxPool((2, 2)),
+        layers.Conv(filters[0], (3, 3), use_bias=False), layers.BatchNorm(), layers.Relu(),
+        layers.MaxPool((2, 2)),
+        layers.Conv(filters[1], (3, 3), use_bias=False), layers.BatchNorm(), layers.Relu(),
+        layers.MaxPool((2, 2)),
         layers.Flatten(), layers.Dropout(), layers.Dense(10),
         input_shape=IMAGE,
     )
