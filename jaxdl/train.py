@@ -124,6 +124,15 @@ class Trainer:
                 "schedule as hp['learning_rate']) or keep schedule='constant'"
             )
         losses.check_loss(self.loss)
+        for name in ("optimizer", "loss"):
+            try:
+                hash(getattr(self, name))
+            except TypeError as err:
+                raise TypeError(
+                    f"{name} must be hashable (the Trainer is a static jit argument): "
+                    f"{type(getattr(self, name)).__name__} is not; use a function, a NamedTuple "
+                    "or a frozen dataclass"
+                ) from err
         if self.metrics is not None:
             object.__setattr__(self, "metrics", tuple(self.metrics))
             metrics_lib.resolve_all(self.metrics)

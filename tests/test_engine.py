@@ -345,3 +345,24 @@ def test_data_parallel_on_four_devices_equals_one_device():
     assert out["devices"] == 4
     assert out["gap"] < 1e-5
     np.testing.assert_allclose(*out["loss"], rtol=1e-5)
+
+
+def test_regression_losses_and_metrics_match_oracles():
+    sk = pytest.importorskip("sklearn.metrics")
+    optax = pytest.importorskip("optax")
+    r = np.random.default_rng(3)
+    z, y = r.normal(size=(20, 1)).astype(np.float32), r.normal(size=20).astype(np.float32)
+    mask = (r.random(20) > 0.3).astype(np.float32)
+    w = mask.astype(bool)
+    assert jaxdl.metrics.mse(z, y, mask) == pytest.approx(sk.mean_squared_error(y[w], z[w, 0]))
+    assert jaxdl.metrics.mae(z, y, mask) == pytest.approx(sk.mean_absolute_error(y[w], z[w, 0]))
+    assert jaxdl.metrics.r2(z, y, mask) == pytest.approx(sk.r2_score(y[w], z[w, 0]), rel=1e-5)
+    assert losses.mean_squared_error(z, y) == pytest.approx(sk.mean_squared_error(y, z[:, 0]))
+    scaled = 3 * z  # errors on both sides of delta
+    for delta in (1.0, 0.5):
+        expected = float(jnp.mean(optax.huber_loss(scaled[:, 0], y, delta=delta)))
+        assert losses.huber(scaled, y, delta=delta) == pytest.approx(expected, rel=1e-6)
+    # several outputs: R^2 pooled over the outputs (variance weighted)
+    z2, y2 = r.normal(size=(30, 2)), r.normal(size=(30, 2)) * [1.0, 3.0]
+    expected = sk.r2_score(y2, z2, multioutput="variance_weighted")
+    assert jaxdl.metrics.r2(jnp.asarray(z2), jnp.asarray(y2)) == pytest.approx(expected, rel=1e-5)
