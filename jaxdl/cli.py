@@ -236,7 +236,9 @@ def _train(args: argparse.Namespace) -> int:
     check_hyperparameters(hp)
     devs = devices.select(args.device)
     data = _load(args)
-    model = _model(args, data, dropout=hp.get("keep_prob", 1.0) < 1.0)
+    if hp.get("keep_prob") == 1.0:
+        del hp["keep_prob"]  # keep_prob 1 is no dropout: the model then reads no keep_prob
+    model = _model(args, data, dropout="keep_prob" in hp)
     trainer = parallel.data_parallel(_trainer(args, model, "decay_rate" in hp), devs)
     stopper = None
     if args.patience is not None:
@@ -372,7 +374,9 @@ def _sweep(args: argparse.Namespace) -> int:
         )
     devs = devices.select(args.device)
     data = _load(args)
-    dropout = "keep_prob" in space or fixed.get("keep_prob", 1.0) < 1.0
+    if fixed.get("keep_prob") == 1.0:
+        del fixed["keep_prob"]  # keep_prob 1 is no dropout: the model then reads no keep_prob
+    dropout = "keep_prob" in space or "keep_prob" in fixed
     model = _model(args, data, dropout=dropout)
     trainer = _trainer(args, model, "decay_rate" in fixed or "decay_rate" in space)
     want_plots = _plots_wanted(args)

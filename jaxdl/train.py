@@ -41,7 +41,7 @@ from jaxdl.checks import check_finite
 from jaxdl.data.batches import Partition, epoch_indices, partition
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL, HyperParams, hyperparams
-from jaxdl.model import check_model
+from jaxdl.model import check_model, describe
 from jaxdl.shapes import check_data, check_optimizer
 
 SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
@@ -538,16 +538,33 @@ def _fingerprint(trainer: Trainer, hp: HyperParams, seed: Any, m: int) -> str:
     return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
 
 
+MODEL_HYPERPARAMETERS = ("keep_prob", "bn_momentum")  # names of the table only models read
+
+
 def trainer_hyperparams(trainer: Trainer, values: Mapping[str, Any]) -> HyperParams:
     """:func:`jaxdl.hyperparams.hyperparams` of ``values``, plus the names the model declares in
-    its ``hyperparameters`` beyond that table (checked finite, float32)."""
+    its ``hyperparameters`` beyond that table (checked finite, float32).
+
+    A model that declares ``hyperparameters`` must read every model setting it is given: an
+    explicit ``keep_prob`` for a model without dropout (or ``bn_momentum`` without batch norm)
+    raises ``ValueError``, since nothing would read it.
+    """
     if not isinstance(values, Mapping):
         raise TypeError(f"hp must be a dict of hyperparameters, got {values!r}")
-    own = set(getattr(trainer.model, "hyperparameters", ())) - set(DEFAULTS) - set(OPTIONAL)
+    declared = getattr(trainer.model, "hyperparameters", None)
+    own = set(declared or ()) - set(DEFAULTS) - set(OPTIONAL)
     extra = {k: v for k, v in values.items() if k in own}
     for name, value in extra.items():
         check_finite(name, value)
     hp = hyperparams(**{k: v for k, v in values.items() if k not in own})
+    if declared is not None:
+        unread = sorted(k for k in values if k in MODEL_HYPERPARAMETERS and k not in declared)
+        if unread:
+            raise ValueError(
+                f"hyperparameter(s) {unread} would be read by nothing: the model "
+                f"{describe(trainer.model)} reads {sorted(declared) or 'no hyperparameters'}; "
+                "remove them or turn the feature on (MLP(dropout=True) / MLP(batch_norm=True))"
+            )
     return {**hp, **{k: jnp.asarray(v, jnp.float32) for k, v in extra.items()}}
 
 

@@ -54,7 +54,7 @@ from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL
 from jaxdl.model import check_model, describe
 from jaxdl.nn import MLP
-from jaxdl.shapes import check_optimizer
+from jaxdl.shapes import check_arrays, check_optimizer
 from jaxdl.sweep import sharding
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space, as_space, check_count, sample
@@ -141,6 +141,8 @@ def _configs(space_or_configs: Any, n: int | None, seed: int, method: str) -> li
 
 
 def _data(trainer: Trainer, data: Any) -> Data:
+    """The four arrays on the host (float32 features), checked without a model: each bucket's
+    model is checked against them, with its hyperparameters, in :func:`_buckets`."""
     if hasattr(data, "x_train"):
         parts = (data.x_train, data.y_train, data.x_val, data.y_val)
     elif isinstance(data, tuple | list) and len(data) == 4:
@@ -150,8 +152,8 @@ def _data(trainer: Trainer, data: Any) -> Data:
             "data must be a jaxdl Dataset or a tuple (x_train, y_train, x_val, y_val), "
             f"got {type(data).__name__}"
         )
-    x, y = check_data(trainer, parts[0], parts[1])
-    x_val, y_val = check_data(trainer, parts[2], parts[3], name="x_val")
+    x, y = check_arrays(parts[0], parts[1])
+    x_val, y_val = check_arrays(parts[2], parts[3], name="x_val")
     trainer.partition(x.shape[0])
     return tuple(np.asarray(a) for a in (x, y, x_val, y_val))
 
