@@ -12,9 +12,27 @@ The course's outline, one idea per module:
 - ``optim``: momentum, RMSprop, Adam, AdamW and learning-rate decay schedules
 - ``data.batches``, ``train``, ``early_stopping``, ``checkpoint``: mini-batch training
 - ``gradcheck``: gradient checking with two-sided differences
+- ``sweep``: hyperparameter search, every configuration of a bucket trained at once under ``vmap``
+- ``data``: built-in datasets, splits, normalization and mini-batches; your files (``load_file``)
+- ``saved``, ``logs``: saved models (``save_model``, ``load_model``), per-epoch logs
 """
 
-from jaxdl import batchnorm, checks, ewa, init, layers, losses, metrics, optim
+from jaxdl import (
+    batchnorm,
+    checkpoint,
+    checks,
+    data,
+    ewa,
+    init,
+    layers,
+    logs,
+    losses,
+    metrics,
+    nn,
+    optim,
+    sweep,
+    train,
+)
 from jaxdl.data import normalize
 from jaxdl.dropout import dropout
 from jaxdl.early_stopping import EarlyStopping
@@ -24,6 +42,7 @@ from jaxdl.losses import accuracy, l2_penalty, sigmoid_binary_cross_entropy, sof
 from jaxdl.metrics import Metric
 from jaxdl.model import Model, ModelLike
 from jaxdl.nn import MLP
+from jaxdl.saved import SavedModel, load_model, save_model
 from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
 
 __version__ = "0.1.0"
@@ -35,11 +54,14 @@ __all__ = [
     "Model",
     "ModelLike",
     "FitResult",
+    "SavedModel",
     "Trainer",
     "TrainingDiverged",
     "accuracy",
     "batchnorm",
+    "checkpoint",
     "checks",
+    "data",
     "dropout",
     "ewa",
     "fit",
@@ -48,10 +70,16 @@ __all__ = [
     "init",
     "l2_penalty",
     "layers",
+    "load_model",
+    "logs",
     "losses",
     "metrics",
+    "nn",
     "normalize",
     "optim",
+    "save_model",
     "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy",
+    "sweep",
+    "train",
 ]

@@ -58,6 +58,17 @@ def check_data(
     on ``x`` (by :func:`jax.eval_shape`) fit the loss and the labels; loss and metrics scalar.
     """
     label_name = "y" if name == "x" else name.replace("x", "y", 1)
+    x, y = check_arrays(x, y, name)
+    shape = output_shape(trainer, x, hp, name)
+    losses.check_targets(losses.resolve(trainer.loss, shape), label_name, y, shape)
+    check_outputs(trainer, shape, y, label_name=label_name)
+    return x, y
+
+
+def check_arrays(x: Any, y: Any, name: str = "x") -> tuple[jax.Array, jax.Array]:
+    """The model-free part of :func:`check_data`: ``x`` numeric, finite and non-empty, as many
+    labels as samples; returns ``(float32 x, y)`` as device arrays."""
+    label_name = "y" if name == "x" else name.replace("x", "y", 1)
     check_inputs(name, x)
     check_finite(name, x)
     if np.shape(y)[:1] != np.shape(x)[:1]:
@@ -65,9 +76,6 @@ def check_data(
             f"{name} has {np.shape(x)[0]} samples but {label_name} has "
             f"{np.shape(y)[0] if np.ndim(y) else 'no'} labels; they must match"
         )
-    shape = output_shape(trainer, x, hp, name)
-    losses.check_targets(losses.resolve(trainer.loss, shape), label_name, y, shape)
-    check_outputs(trainer, shape, y, label_name=label_name)
     return jnp.asarray(x, jnp.float32), jnp.asarray(y)
 
 

@@ -148,6 +148,24 @@ def test_sweep_builds_the_users_model_from_model_fn():
         close(results.params[i], solo.params)
 
 
+def scaled_apply(params, x, hp):
+    return hp["output_scale"] * (x @ params["W"] + params["b"])
+
+
+def test_a_models_own_hyperparameter_is_traced_through_fit_and_sweeps():
+    model = jaxdl.Model(linear_init, scaled_apply, hyperparameters={"output_scale"})
+    trainer = Trainer(model, optimizer="sgd", loss="mean_squared_error", batch_size=40)
+    configs = [{"output_scale": 0.5, "learning_rate": 0.1}, {"output_scale": 2.0}]
+    results = run_sweep(configs, (X, Y, XV, YV), trainer=trainer, epochs=2)
+    for i, config in enumerate(configs):
+        solo = fit(trainer, X, Y, validation=(XV, YV), hp=config, epochs=2,
+                   early_stopping=results.stopper, progress=False)  # fmt: skip
+        close(results.params[i], solo.params)
+    assert results.hp[1]["output_scale"] == 2.0
+    with pytest.raises(ValueError, match="unknown hyperparameter"):
+        fit(Trainer(LINEAR, loss="huber"), X, Y, hp={"output_scale": 2.0})
+
+
 def test_gradcheck_of_any_model():
     assert check_model(LINEAR, X[:16], Y[:16], loss="mean_squared_error").passed
     labels = (X[:16, 0] > 0).astype(np.int32)
@@ -288,6 +306,8 @@ def _raises(config):
         (lambda: fit(Trainer(LINEAR, optimizer=lambda hp: 3.0, loss="huber"), X, Y),
          TypeError, "optimizer factory .*lambda.* returned float"),
         (lambda: Trainer(object()), TypeError, "object has no init or apply"),
+        (lambda: fit(Trainer(MLP((3, 4, 1)), loss="huber"), X, Y, hp={"keep_prob": 0.5}),
+         ValueError, r"\['keep_prob'\] would be read by nothing: the model MLP reads no"),
         (lambda: Trainer(LINEAR, loss="cross_entropy"), ValueError, "unknown loss"),
         (lambda: Trainer(LINEAR, metrics=["f1"]), ValueError, "unknown metric 'f1'"),
         (lambda: fit(Trainer(LINEAR, loss="huber"), X, Y,
@@ -345,3 +365,24 @@ def test_data_parallel_on_four_devices_equals_one_device():
     assert out["devices"] == 4
     assert out["gap"] < 1e-5
     np.testing.assert_allclose(*out["loss"], rtol=1e-5)
+
+
+def test_regression_losses_and_metrics_match_oracles():
+    sk = pytest.importorskip("sklearn.metrics")
+    optax = pytest.importorskip("optax")
+    r = np.random.default_rng(3)
+    z, y = r.normal(size=(20, 1)).astype(np.float32), r.normal(size=20).astype(np.float32)
+    mask = (r.random(20) > 0.3).astype(np.float32)
+    w = mask.astype(bool)
+    assert jaxdl.metrics.mse(z, y, mask) == pytest.approx(sk.mean_squared_error(y[w], z[w, 0]))
+    assert jaxdl.metrics.mae(z, y, mask) == pytest.approx(sk.mean_absolute_error(y[w], z[w, 0]))
+    assert jaxdl.metrics.r2(z, y, mask) == pytest.approx(sk.r2_score(y[w], z[w, 0]), rel=1e-5)
+    assert losses.mean_squared_error(z, y) == pytest.approx(sk.mean_squared_error(y, z[:, 0]))
+    scaled = 3 * z  # errors on both sides of delta
+    for delta in (1.0, 0.5):
+        expected = float(jnp.mean(optax.huber_loss(scaled[:, 0], y, delta=delta)))
+        assert losses.huber(scaled, y, delta=delta) == pytest.approx(expected, rel=1e-6)
+    # several outputs: R^2 pooled over the outputs (variance weighted)
+    z2, y2 = r.normal(size=(30, 2)), r.normal(size=(30, 2)) * [1.0, 3.0]
+    expected = sk.r2_score(y2, z2, multioutput="variance_weighted")
+    assert jaxdl.metrics.r2(jnp.asarray(z2), jnp.asarray(y2)) == pytest.approx(expected, rel=1e-5)

@@ -6,16 +6,19 @@
     results.to_csv("sweep.csv"); plot_sweep(results, "sweep.png")
     finer = zoom(space, results, k=5)          # coarse to fine
 
-Modules: ``spaces`` (distributions, ``sample``, ``grid``, ``zoom``), ``engine`` (``run_sweep``,
+Modules: ``spaces`` (distributions, ``sample``, ``grid``, ``zoom``, ``read_space`` for TOML
+files), ``engine`` (``run_sweep``,
 ``successive_halving``: vmapped members, shape buckets, per-member early stopping and divergence
 isolation), ``sharding`` (the config axis over a device mesh, across processes too) and
 ``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config).
 """
 
+from jaxdl.sweep import engine, results, sharding, spaces
 from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trainer_for
 from jaxdl.sweep.results import SweepResults, plot_sweep
 from jaxdl.sweep.sharding import config_mesh
 from jaxdl.sweep.spaces import (
+    DISTRIBUTIONS,
     Choice,
     Distribution,
     IntUniform,
@@ -24,11 +27,13 @@ from jaxdl.sweep.spaces import (
     Space,
     Uniform,
     grid,
+    read_space,
     sample,
     zoom,
 )
 
 __all__ = [
+    "DISTRIBUTIONS",
     "Choice",
     "Distribution",
     "IntUniform",
@@ -38,10 +43,15 @@ __all__ = [
     "SweepResults",
     "Uniform",
     "config_mesh",
+    "engine",
     "grid",
     "plot_sweep",
+    "read_space",
+    "results",
     "run_sweep",
     "sample",
+    "sharding",
+    "spaces",
     "split_config",
     "successive_halving",
     "trainer_for",
