@@ -35,6 +35,7 @@ import numpy as np
 from jaxdl import evaluation
 from jaxdl.atomic import _jsonable, atomic_write
 from jaxdl.data.normalize import Standardizer, transform
+from jaxdl.data.table import is_dataframe
 
 FORMAT = "jaxdl-model"
 FORMAT_VERSION = 1
@@ -52,7 +53,7 @@ def model_config(model: Any) -> dict[str, Any]:
     and the nearest module (the type's own, or a package above it) with ``from_config``."""
     if hasattr(model, "to_config"):
         config = model.to_config()
-    elif dataclasses.is_dataclass(model):
+    elif dataclasses.is_dataclass(model) and not isinstance(model, type):
         config = _jsonable(dataclasses.asdict(model))
     else:
         raise TypeError(f"model {type(model).__name__} has no to_config(); a saved model must be "
@@ -176,7 +177,8 @@ def save_model(
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
     try:
-        atomic_write(os.path.join(tmp, ARRAYS), lambda f: np.savez(f, **arrays), mode="wb")
+        atomic_write(os.path.join(tmp, ARRAYS), lambda f: np.savez(f, **arrays),  # type: ignore[arg-type]
+                     mode="wb")
         with open(os.path.join(tmp, ARRAYS), "rb") as f:
             arrays_digest = _digest(f.read())
         manifest = _jsonable({
@@ -346,7 +348,14 @@ class SavedModel:
         return self.manifest.get("target")
 
     def outputs(self, x: Any) -> np.ndarray:
-        """The model's raw outputs (logits or values) for raw features ``x``."""
+        """The model's raw outputs (logits or values) for raw features ``x`` (an array, or a
+        pandas DataFrame with the model's feature columns in any order)."""
+        if is_dataframe(x):
+            from jaxdl.data.files import read_inputs
+
+            if not self.feature_names:
+                raise ValueError("this saved model names no feature columns; pass an array")
+            x = read_inputs(x, self.feature_names, self.target, need_labels=False).x
         x = np.asarray(x, np.float32)
         if self.standardizer is not None:
             shape = x.shape

@@ -6,8 +6,8 @@ mini-batches.
   ``split_indices``
 - ``normalize``: ``fit_standardizer`` and ``transform``, ``x' = (x - mu_train) / sigma_train``
 - ``batches``: the epoch layout (``partition``) and shuffled, padded, masked batch indices
-- ``files``: the user's ``.csv``/``.npz``/``.npy`` files (or a DataFrame) as a ``Dataset``,
-  ``load_file(path, target=...)``
+- ``files``: ``load_file(path)``: your CSV / NPZ / NPY file or pandas DataFrame as a ``Dataset``
+  (``table`` reads the columns, ``labels`` turns labels into classes)
 """
 
 from jaxdl.data import batches, datasets, files, normalize

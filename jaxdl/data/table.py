@@ -130,7 +130,7 @@ def read_csv(path: str | os.PathLike) -> Table:
             reader = csv.reader(f)
             rows: list[list[str]] = []
             lines: list[int] = []
-            header = None
+            header: list[str] | None = None
             for row in reader:
                 if not row or all(not cell.strip() for cell in row):
                     continue

@@ -6,7 +6,8 @@
     results.to_csv("sweep.csv"); plot_sweep(results, "sweep.png")
     finer = zoom(space, results, k=5)          # coarse to fine
 
-Modules: ``spaces`` (distributions, ``sample``, ``grid``, ``zoom``), ``engine`` (``run_sweep``,
+Modules: ``spaces`` (distributions, ``sample``, ``grid``, ``zoom``, ``read_space`` for TOML
+files), ``engine`` (``run_sweep``,
 ``successive_halving``: vmapped members, shape buckets, per-member early stopping and divergence
 isolation), ``sharding`` (the config axis over a device mesh, across processes too) and
 ``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config).
@@ -17,6 +18,7 @@ from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trai
 from jaxdl.sweep.results import SweepResults, plot_sweep
 from jaxdl.sweep.sharding import config_mesh
 from jaxdl.sweep.spaces import (
+    DISTRIBUTIONS,
     Choice,
     Distribution,
     IntUniform,
@@ -25,11 +27,13 @@ from jaxdl.sweep.spaces import (
     Space,
     Uniform,
     grid,
+    read_space,
     sample,
     zoom,
 )
 
 __all__ = [
+    "DISTRIBUTIONS",
     "Choice",
     "Distribution",
     "IntUniform",
@@ -42,6 +46,7 @@ __all__ = [
     "engine",
     "grid",
     "plot_sweep",
+    "read_space",
     "results",
     "run_sweep",
     "sample",

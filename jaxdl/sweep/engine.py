@@ -51,8 +51,10 @@ from jax import lax
 from jax.sharding import Mesh
 
 from jaxdl import logs
+from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
-from jaxdl.hyperparams import DEFAULTS, OPTIONAL
+from jaxdl.history import MONITORS  # noqa: F401 - the default setup's names
+from jaxdl.hyperparams import DEFAULTS, OPTIONAL, check_for
 from jaxdl.model import check_model, describe
 from jaxdl.nn import MLP
 from jaxdl.sweep import sharding
@@ -63,7 +65,6 @@ from jaxdl.train import Keys, Trainer, TrainState, check_data, run_init, trainer
 TRAINER_FIELDS = ("optimizer", "schedule", "batch_size", "drop_remainder", "decay_interval")
 STRUCTURAL = TRAINER_FIELDS + MLP.STRUCTURAL  # the names known without a model_fn
 CONTINUOUS = tuple(DEFAULTS) + tuple(OPTIONAL)
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")  # of the default classification setup
 NEVER = 2**30  # patience of a sweep without early stopping
 HELD = np.iinfo(np.int32).max  # diverged_at of a frozen member during an epoch
 
@@ -322,7 +323,7 @@ def _buckets(
     outputs are checked on the data by ``jax.eval_shape``) and group them by structure; also
     return each member's trainer and hyperparameters."""
     groups: dict[tuple, list[int]] = {}
-    trainers, values = [], []
+    trainers, values, given = [], [], []
     checked = {trainer}
     for i, config in enumerate(configs):
         try:
@@ -331,6 +332,7 @@ def _buckets(
             )
             member_trainer = trainer_for(trainer, structural, model_fn)
             member_trainer.partition(len(data[0]))
+            check_for(member_trainer, {**hp, **continuous})  # nothing set that nobody reads
             member_hp = trainer_hyperparams(member_trainer, {**hp, **continuous})
             if member_trainer not in checked:
                 check_data(member_trainer, data[0], data[1], hp=member_hp)
@@ -340,13 +342,15 @@ def _buckets(
             raise type(err)(f"config {i} {config}: {err}") from err
         trainers.append(member_trainer)
         values.append({k: np.float32(v) for k, v in member_hp.items()})
+        given.append({**hp, **continuous})
         groups.setdefault((member_trainer, tuple(sorted(member_hp))), []).append(i)
     buckets = []
     for (member_trainer, names), ids in groups.items():
         stacked = {k: np.asarray([values[i][k] for i in ids], np.float32) for k in names}
         member_seeds = [seeds[i] for i in ids]
         buckets.append(_Bucket(member_trainer, np.asarray(ids), stacked, member_seeds, shared))
-    member_hp = [{k: float(v) for k, v in value.items()} for value in values]
+    # Only the names set (the defaults fill in the rest), so fit(hp=...) accepts them.
+    member_hp = [{k: float(v[k]) for k in g} for v, g in zip(values, given)]
     return buckets, trainers, member_hp
 
 
@@ -355,16 +359,14 @@ def _seeds(seed: Any, seeds: Sequence[int] | None, n: int) -> list[int]:
     member_seeds = [seed] * n if seeds is None else list(seeds)
     if len(member_seeds) != n:
         raise ValueError(f"seeds must give one seed per config ({n}), got {len(member_seeds)}")
-    for s in member_seeds:
-        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0:
-            raise ValueError(f"seeds must be non-negative ints, got {s!r}")
+    for i, s in enumerate(member_seeds):
+        check_positive_int(f"seeds[{i}]", s, minimum=0)
     return [int(s) for s in member_seeds]
 
 
 def _check_settings(epochs: Any, patience: Any, epochs_per_call: Any) -> None:
-    for name, value in (("epochs", epochs), ("epochs_per_call", epochs_per_call)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_int("epochs", epochs)
+    check_positive_int("epochs_per_call", epochs_per_call)
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)):
         raise TypeError(f"patience must be an int or None, got {patience!r}")
 
@@ -457,11 +459,9 @@ def successive_halving(
     """Rungs of ``min_epochs * eta**k`` total epochs (capped at ``max_epochs``); after each rung
     only the best ``ceil(live / eta)`` members by their best ``monitor`` value go on, the rest
     are marked ``pruned``. Other options as in :func:`run_sweep`."""
-    if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
-        raise ValueError(f"eta must be an integer >= 2, got {eta!r}")
-    for name, value in (("min_epochs", min_epochs), ("max_epochs", max_epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_int("eta", eta, minimum=2)
+    check_positive_int("min_epochs", min_epochs)
+    check_positive_int("max_epochs", max_epochs)
     if min_epochs > max_epochs:
         raise ValueError(f"min_epochs ({min_epochs}) must be <= max_epochs ({max_epochs})")
     rungs = [min_epochs]
