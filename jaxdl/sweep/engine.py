@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -48,7 +49,7 @@ from jax.sharding import Mesh
 
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL, hyperparams
-from jaxdl.sweep import sharding
+from jaxdl.sweep import sharding, state
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space, as_space, check_count, sample
 from jaxdl.train import Keys, Trainer, TrainState, check_data, run_init
@@ -383,8 +384,10 @@ def _train(
     epochs_per_call: int,
     mesh: Mesh,
     history: _History,
+    after_chunk: Any = None,
 ) -> None:
-    """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen."""
+    """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen;
+    ``after_chunk(bucket, start, record)`` runs after each compiled chunk."""
     epochs = _compiled(mesh)[0]
     hp, keys = bucket.device_inputs
     if bucket.state is None:
@@ -405,8 +408,10 @@ def _train(
         )
         record = jax.tree.map(np.asarray, record)
         history.add(bucket, bucket.epoch, record)
-        bucket.epoch = min(bucket.epoch + epochs_per_call, until)
+        start, bucket.epoch = bucket.epoch, min(bucket.epoch + epochs_per_call, until)
         done = bool(np.all(record["done"][-1]))
+        if after_chunk is not None:
+            after_chunk(bucket, start, record)
 
 
 def _collect(bucket: _Bucket, mesh: Mesh, outcome: dict[int, dict[str, Any]]) -> None:
@@ -465,7 +470,9 @@ def run_sweep(
     ``(x_train, y_train, x_val, y_val)``. Options: ``hp`` (values shared by every config),
     ``seed`` (shared keys) or ``seeds`` (one per config), ``patience``, ``monitor``
     (``val_loss``, ``val_accuracy``, ``loss`` or ``accuracy``), ``min_delta``, ``n``,
-    ``method``, ``mesh`` (default: every device), ``epochs_per_call``.
+    ``method``, ``mesh`` (default: every device), ``epochs_per_call``, ``checkpoint_dir``
+    (the whole sweep saved atomically after every chunk, a ``metrics.jsonl`` log) and
+    ``resume`` (continue from it, bit for bit; see :mod:`jaxdl.sweep.state`).
     """
     return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
 
@@ -487,6 +494,8 @@ def _sweep(
     method: str = "random",
     mesh: Mesh | None = None,
     epochs_per_call: int = 1,
+    checkpoint_dir: Any = None,
+    resume: bool = False,
 ) -> SweepResults:
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
@@ -504,6 +513,17 @@ def _sweep(
     buckets, trainers, member_hp = _buckets(
         trainer, configs, hp, member_seeds, seeds is None, len(host_data[0])
     )
+    journal = state.open_journal(
+        checkpoint_dir,
+        resume,
+        {
+            "trainer": state.digest(dataclasses.replace(trainer, mesh=None)),
+            "configs": state.digest((configs, member_hp, member_seeds)),
+            "data": state.digest(host_data),
+            "budget": state.digest((rungs, eta)),
+            "early stopping": state.digest(stopper),
+        },
+    )
     mesh = sharding.config_mesh() if mesh is None else mesh
     device_data = sharding.put(host_data, sharding.replicated(mesh))
     for bucket in buckets:
@@ -512,31 +532,94 @@ def _sweep(
     history = _History(len(configs))
     outcome: dict[int, dict[str, Any]] = {}
     budget = [0] * len(configs)
-    for rung, until in enumerate(rungs):
-        for bucket in buckets:
-            _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history)
-            _collect(bucket, mesh, outcome)
-            for i in bucket.ids.tolist():
-                budget[i] = until
-        if rung == len(rungs) - 1:
-            break
-        alive = [i for i in range(len(configs)) if history.status[i] == "ok"]
-        alive.sort(key=lambda i: score(stopper.mode, outcome[i]["best"]))
-        keep = set(alive[: math.ceil(len(alive) / eta)])
-        for i in set(alive) - keep:
-            history.status[i] = "pruned"
-        buckets = [b for b in buckets if b.keep([i in keep for i in b.ids.tolist()], mesh)]
+    original, first = list(buckets), 0
+    if journal is not None and journal.meta is not None:
+        first, buckets = state.restore_sweep(
+            journal, original=original, history=history, outcome=outcome, budget=budget,
+            template=lambda b: _template(b, stopper), place=lambda b, host: _restore(b, host, mesh),
+        )  # fmt: skip
 
+    def results() -> SweepResults:
+        return _results(configs, history, outcome, trainers, member_hp, member_seeds, budget,
+                        stopper)  # fmt: skip
+
+    def save(rung: int, finished: bool = False) -> None:
+        state.save_sweep(
+            journal, rung=rung, finished=finished, original=original, buckets=buckets,
+            history=history, outcome=outcome, budget=budget, fetch=lambda b: _host_state(b, mesh),
+        )  # fmt: skip
+
+    def after_chunk(bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
+        journal.append(state.metric_lines(bucket.ids.tolist(), start, record))
+        save(rung)
+        if journal.stop_requested:
+            for b in buckets:
+                if b.state is not None:
+                    _collect(b, mesh, outcome)
+            partial = results()
+            partial.to_csv(os.path.join(journal.directory, state.TABLE_FILE))
+            message = f"sweep interrupted after epoch {bucket.epoch - 1}; " + journal.resume_hint()
+            raise state.SweepInterrupted(message, partial, journal.directory)
+
+    hook = after_chunk if journal is not None else None
+    with state.interrupts(journal):
+        for rung in range(first, len(rungs)):
+            until = rungs[rung]
+            for bucket in buckets:
+                _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history, hook)
+                _collect(bucket, mesh, outcome)
+                for i in bucket.ids.tolist():
+                    budget[i] = until
+            if rung == len(rungs) - 1:
+                break
+            alive = [i for i in range(len(configs)) if history.status[i] == "ok"]
+            alive.sort(key=lambda i: score(stopper.mode, outcome[i]["best"]))
+            keep = set(alive[: math.ceil(len(alive) / eta)])
+            for i in set(alive) - keep:
+                history.status[i] = "pruned"
+            buckets = [b for b in buckets if b.keep([i in keep for i in b.ids.tolist()], mesh)]
+        if journal is not None:
+            save(len(rungs) - 1, finished=True)
+    return results()
+
+
+def _results(configs, history, outcome, trainers, member_hp, member_seeds, budget, stopper):
+    """The :class:`SweepResults` of the members with an outcome (``None`` for the others)."""
+    empty = {"params": None, "model_state": None, "best_epoch": -1}
+    got = [outcome.get(i, empty) for i in range(len(configs))]
     return SweepResults(
         configs=configs,
         histories=history.lists,
         status=history.status,
-        best_epoch=[outcome[i]["best_epoch"] for i in range(len(configs))],
-        params=[outcome[i]["params"] for i in range(len(configs))],
-        model_state=[outcome[i]["model_state"] for i in range(len(configs))],
+        best_epoch=[g["best_epoch"] for g in got],
+        params=[g["params"] for g in got],
+        model_state=[g["model_state"] for g in got],
         trainers=trainers,
         hp=member_hp,
         seeds=member_seeds,
         epochs=budget,
         stopper=stopper,
     )
+
+
+# -- durable sweeps (jaxdl.sweep.state) ---------------------------------------------------------
+def _template(bucket: _Bucket, stopper: EarlyStopping) -> SweepState:
+    """The structure of a bucket's state (shapes only; nothing runs)."""
+    hp = {k: v[0] for k, v in bucket.hp.items()}
+    ts = jax.eval_shape(lambda key: run_init(bucket.trainer, key, hp), jax.random.key(0))
+    return SweepState(ts, (ts.params, ts.model_state), stopper.init(), np.zeros((), bool))
+
+
+def _host_state(bucket: _Bucket, mesh: Mesh) -> SweepState:
+    """The bucket's state on the host, without the padding."""
+    n = len(bucket.ids)
+    return jax.tree.map(lambda a: a[:n], sharding.fetch(bucket.state, mesh))
+
+
+def _restore(bucket: _Bucket, host: SweepState | None, mesh: Mesh) -> None:
+    """Put a restored host state (padded to the mesh) and the bucket's inputs on the devices."""
+    bucket.place(mesh)
+    if host is not None:
+        index = sharding.pad_index(len(bucket.ids), mesh)
+        host = jax.tree.map(lambda a: np.asarray(a)[index], host)
+        bucket.state = sharding.put(host, sharding.members(mesh))
