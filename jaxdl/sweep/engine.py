@@ -388,13 +388,12 @@ def _train(
 ) -> None:
     """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen;
     ``after_chunk(bucket, start, record)`` runs after each compiled chunk."""
-    epochs = _compiled(mesh)[0]
     hp, keys = bucket.device_inputs
-    if bucket.state is None:
-        bucket.init(stopper, mesh)
     done = False
     while bucket.epoch < until and not done:
-        bucket.state, record = epochs(
+        if bucket.state is None:
+            bucket.init(stopper, mesh)
+        bucket.state, record = _compiled(mesh)[0](
             bucket.trainer,
             stopper,
             bucket.shared,
@@ -606,7 +605,7 @@ def _results(configs, history, outcome, trainers, member_hp, member_seeds, budge
 def _template(bucket: _Bucket, stopper: EarlyStopping) -> SweepState:
     """The structure of a bucket's state (shapes only; nothing runs)."""
     hp = {k: v[0] for k, v in bucket.hp.items()}
-    ts = jax.eval_shape(lambda key: run_init(bucket.trainer, key, hp), jax.random.key(0))
+    ts = jax.eval_shape(lambda key: bucket.trainer.init(key, hp), jax.random.key(0))
     return SweepState(ts, (ts.params, ts.model_state), stopper.init(), np.zeros((), bool))
 
 
