@@ -102,9 +102,10 @@ def propose(
 
     >>> from jaxdl.sweep import LogUniform
     >>> space = {"learning_rate": LogUniform(1e-4, 1.0)}
-    >>> tried = [{"learning_rate": 10.0**e} for e in (-4, -3, -2, -1, 0)]
-    >>> new = propose(space, tried, [4.0, 1.0, 0.1, 1.0, 4.0], 4, seed=0)
-    >>> all(1e-3 < c["learning_rate"] < 1e-1 for c in new)
+    >>> tried = [{"learning_rate": 10.0**e} for e in np.arange(-4, 0.01, 0.5)]
+    >>> scores = [(np.log10(c["learning_rate"]) + 2) ** 2 for c in tried]  # best at 1e-2
+    >>> new = propose(space, tried, scores, 8, seed=0)
+    >>> all(10**-2.5 < c["learning_rate"] < 10**-1.5 for c in new)
     True
     """
     space = as_space(space)
