@@ -5,20 +5,23 @@ The course's outline, one idea per module:
 - ``init``: zeros, random, Xavier, Glorot and He initialization
 - ``data.normalize``: input standardization with training statistics
 - ``nn``, ``dropout``, ``batchnorm``: the MLP, inverted dropout, batch normalization
-- ``losses``: softmax / sigmoid cross-entropy, accuracy, the L2 penalty
+- ``model``: the model protocol (``init``/``apply``) and ``Model``, the adapter for two functions
+- ``losses``, ``metrics``: cross-entropies, MSE, Huber, the L2 penalty; accuracy, MSE, MAE, R^2
 - ``ewa``: exponentially weighted averages with bias correction
 - ``optim``: momentum, RMSprop, Adam, AdamW and learning-rate decay schedules
 - ``data.batches``, ``train``, ``early_stopping``, ``checkpoint``: mini-batch training
 - ``gradcheck``: gradient checking with two-sided differences
 """
 
-from jaxdl import batchnorm, checks, ewa, init, losses, optim
+from jaxdl import batchnorm, checks, ewa, init, losses, metrics, optim
 from jaxdl.data import normalize
 from jaxdl.dropout import dropout
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.gradcheck import gradcheck
 from jaxdl.hyperparams import hyperparams
 from jaxdl.losses import accuracy, l2_penalty, sigmoid_binary_cross_entropy, softmax_cross_entropy
+from jaxdl.metrics import Metric
+from jaxdl.model import Model, ModelLike
 from jaxdl.nn import MLP
 from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
 
@@ -27,6 +30,9 @@ __version__ = "0.1.0"
 __all__ = [
     "MLP",
     "EarlyStopping",
+    "Metric",
+    "Model",
+    "ModelLike",
     "FitResult",
     "Trainer",
     "TrainingDiverged",
@@ -41,6 +47,7 @@ __all__ = [
     "init",
     "l2_penalty",
     "losses",
+    "metrics",
     "normalize",
     "optim",
     "sigmoid_binary_cross_entropy",

@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxdl.metrics import mode_of
+
 
 class EarlyStoppingState(NamedTuple):
     """Best value so far, the epoch it was seen, epochs since then, and whether to stop."""
@@ -32,8 +34,13 @@ class EarlyStoppingState(NamedTuple):
 class EarlyStopping:
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
-    ``monitor`` names a history entry such as ``"val_loss"`` or ``"val_accuracy"``; ``mode`` is
-    ``"min"`` or ``"max"`` (default: ``"max"`` for accuracies, ``"min"`` otherwise).
+    ``monitor`` names a history entry such as ``"val_loss"``, ``"val_accuracy"`` or
+    ``"val_mse"``; ``mode`` is ``"min"`` or ``"max"``. It may be left out for the loss and the
+    built-in metrics of :data:`jaxdl.metrics.METRICS` (their declared mode: ``val_loss`` min,
+    ``val_accuracy`` max, ...); any other monitor needs it.
+
+    >>> EarlyStopping(monitor="val_r2").mode, EarlyStopping(monitor="f1", mode="max").mode
+    ('max', 'max')
     """
 
     patience: int = 5
@@ -48,7 +55,14 @@ class EarlyStopping:
             raise ValueError(f"patience must be >= 1 epoch, got {self.patience}")
         if not self.min_delta >= 0:
             raise ValueError(f"min_delta must be >= 0, got {self.min_delta}")
-        mode = self.mode or ("max" if "acc" in self.monitor else "min")
+        if not isinstance(self.monitor, str) or not self.monitor:
+            raise TypeError(f"monitor must name a history entry, got {self.monitor!r}")
+        mode = self.mode if self.mode is not None else mode_of(self.monitor)
+        if mode is None:
+            raise ValueError(
+                f"monitor {self.monitor!r} is not the loss or a built-in metric, so its direction "
+                "is unknown: pass mode='min' (lower is better) or mode='max'"
+            )
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
         object.__setattr__(self, "mode", mode)

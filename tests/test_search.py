@@ -68,7 +68,7 @@ def test_exploit_gathers_exactly_the_source_members_state():
     """A population of 4 whose every state leaf holds its member number: after one exploit
     with known scores the worst member holds the best member's state, the others their own."""
     configs = sample(SPACE, 0, 4)
-    (bucket,), _, member_hp = engine._buckets(TRAINER, configs, {}, [0] * 4, True, 96)
+    (bucket,), _, member_hp = engine._buckets(TRAINER, configs, {}, [0] * 4, True, DATA)
     mesh = sharding.config_mesh()
     stopper = engine.EarlyStopping(engine.NEVER)
     template = engine._template(bucket, stopper)
@@ -79,7 +79,7 @@ def test_exploit_gathers_exactly_the_source_members_state():
 
     marked = jax.tree.map(mark, template)
     engine._restore(bucket, marked, mesh)
-    run = pbt_module._Population(bucket, SPACE, stopper, mesh, member_hp)
+    run = pbt_module._Population(bucket, SPACE, stopper, mesh, member_hp, TRAINER.history_keys)
     record = {"val_loss": np.asarray([[0.5, 0.1, 0.9, 0.3]]), "live": np.ones((1, 4), bool),
               "done": np.zeros((1, 4), bool)}  # fmt: skip
     run.history.lists[1]["loss"] = [0.25]

@@ -31,11 +31,19 @@ import numpy as np
 from jaxdl import plots
 from jaxdl.checks import check_range
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.hyperparams import hyperparams
 from jaxdl.sweep import engine, sharding, state
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Choice, IntUniform, OneMinusLogUniform, Space, as_space, sample
-from jaxdl.train import FitResult, Keys, Trainer, run_epoch, run_evaluate, run_init
+from jaxdl.train import (
+    FitResult,
+    Keys,
+    Trainer,
+    _record,
+    run_epoch,
+    run_evaluate,
+    run_init,
+    trainer_hyperparams,
+)
 
 
 @dataclasses.dataclass
@@ -86,26 +94,16 @@ def replay(
     epoch ``e``, keeping the best epoch's parameters by ``stopper.monitor`` (no stopping)."""
     x, y, x_val, y_val = engine._data(trainer, data)
     keys = Keys.from_seed(seed)
-    values = [hyperparams(**hp) for hp in schedule]
+    values = [trainer_hyperparams(trainer, hp) for hp in schedule]
     ts = run_init(trainer, keys.init, values[0])
     es, best = stopper.init(), None
-    history: dict[str, list] = {k: [] for k in engine._History.KEYS}
+    history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "batch_cost")}
     for epoch in range(epochs):
         hp = values[epoch // interval]
         ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
         val = run_evaluate(trainer, ts, hp, x_val, y_val)
-        metrics, val = jax.device_get((metrics, val))
-        record = {
-            "epoch": epoch,
-            "loss": float(metrics["loss"]),
-            "accuracy": float(metrics["accuracy_mean"]),
-            "val_loss": float(val["loss"]),
-            "val_accuracy": float(val["accuracy"]),
-            "learning_rate": float(metrics["learning_rate"]),
-        }
-        for k, v in record.items():
-            history[k].append(v)
-        old, es = es, stopper.update(es, record[stopper.monitor], epoch)
+        _record(history, epoch, *jax.device_get((metrics, val)), trainer.metric_list)
+        old, es = es, stopper.update(es, history[stopper.monitor][-1], epoch)
         if bool(stopper.improved(old, es)) or best is None:
             best = jax.device_get((ts.params, ts.model_state))
     return FitResult(*best, ts.opt_state, history, int(es.best_epoch), epochs, False)
@@ -189,6 +187,7 @@ def population_based_training(
     hp: Mapping[str, Any] | None = None,
     seed: int = 0,
     monitor: str = "val_loss",
+    mode: str | None = None,
     mesh: Any = None,
     checkpoint_dir: Any = None,
     resume: bool = False,
@@ -212,25 +211,25 @@ def population_based_training(
     """
     check_pbt(population, interval, epochs, quantile, perturb, resample_prob)
     space = as_space(space)
-    structural = [name for name in space if name not in engine.CONTINUOUS]
+    if not isinstance(trainer, Trainer):
+        raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
+    structural = [name for name in space if name not in engine.continuous_names(trainer)]
     if structural:
         raise ValueError(
             f"population-based training explores continuous hyperparameters only, got "
             f"{structural}; set structural ones on the trainer"
         )
-    if not isinstance(trainer, Trainer):
-        raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
-    engine._check_settings(epochs, None, monitor, interval)
-    stopper = EarlyStopping(engine.NEVER, 0.0, monitor)
+    engine._check_settings(epochs, None, interval)
+    stopper = EarlyStopping(engine.NEVER, 0.0, monitor, trainer.check_monitor(monitor, mode))
     fixed = dict(hp or {})
     configs = sample(space, seed, population)
     host_data = engine._data(trainer, data)
     engine._seeds(seed, None, population)
     (bucket,), trainers, member_hp = engine._buckets(
-        trainer, configs, fixed, [seed] * population, True, len(host_data[0])
+        trainer, configs, fixed, [seed] * population, True, host_data
     )
     journal = state.open_journal(checkpoint_dir, resume, {
-        "trainer": state.digest(dataclasses.replace(trainer, mesh=None)),
+        "trainer": state.digest(dataclasses.replace(trainer, mesh=None)),  # one for all
         "configs": state.digest((configs, member_hp, seed)),
         "data": state.digest(host_data),
         "budget": state.digest((epochs, interval)),
@@ -238,7 +237,7 @@ def population_based_training(
     })  # fmt: skip
     mesh = sharding.config_mesh() if mesh is None else mesh
     device_data = sharding.put(host_data, sharding.replicated(mesh))
-    run = _Population(bucket, space, stopper, mesh, member_hp)
+    run = _Population(bucket, space, stopper, mesh, member_hp, trainer.history_keys)
     if journal is not None and journal.meta is not None:
         run.restore(journal)
     else:
@@ -253,7 +252,8 @@ def population_based_training(
                 run.exploit_explore(record, quantile, perturb, resample_prob, rng)
             run.t += 1
             if journal is not None:
-                journal.append(state.metric_lines(range(population), run.start, record))
+                keys = run.history.KEYS[1:]
+                journal.append(state.metric_lines(range(population), run.start, record, keys))
                 run.save(journal)
                 if journal.stop_requested and run.t < intervals:
                     raise state.SweepInterrupted(
@@ -283,10 +283,10 @@ def population_based_training(
 class _Population:
     """The population's device state and the host record of its lineage."""
 
-    def __init__(self, bucket, space, stopper, mesh, member_hp) -> None:
+    def __init__(self, bucket, space, stopper, mesh, member_hp, history_keys) -> None:
         self.bucket, self.space, self.stopper, self.mesh = bucket, space, stopper, mesh
         self.hp: list[dict[str, float]] = [dict(h) for h in member_hp]
-        self.history = engine._History(len(member_hp))
+        self.history = engine._History(len(member_hp), history_keys)
         self.parents: list[list[int]] = []
         self.schedules: list[list[dict[str, float]]] = []
         self.t, self.start = 0, 0

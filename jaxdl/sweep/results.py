@@ -3,7 +3,8 @@
 Each row holds the config's index and hyperparameters, its ``status`` (``ok``, ``early-stopped``,
 ``diverged`` or ``pruned`` by successive halving), ``best_epoch`` (the epoch of the best monitored
 value, -1 if none was finite), ``epochs_run``, and the training and validation loss and accuracy
-of the best epoch. Rows are sorted by the monitored value (best first, non-finite last), with
+of the best epoch (the loss and every metric the trainer records). Rows are sorted by the
+monitored value in its mode (best first, non-finite last), with
 diverged members after all others. Files are written atomically (a temporary file in the same
 directory, then ``os.replace``), so a reader never sees half a table.
 """
@@ -22,7 +23,7 @@ from jaxdl.atomic import atomic_write, write_json
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.train import FitResult, Trainer, fit
 
-METRICS = ("val_loss", "val_accuracy", "loss", "accuracy")
+METRICS = ("val_loss", "val_accuracy", "loss", "accuracy")  # of the default classification setup
 BETAS = ("b1", "b2", "beta", "bn_momentum")
 
 
@@ -57,11 +58,18 @@ class SweepResults:
         """The ranked metric, e.g. ``"val_loss"``."""
         return self.stopper.monitor
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The recorded metrics of the table, validation first (``val_loss``, ``val_accuracy``,
+        ``loss``, ``accuracy`` for the default classification setup)."""
+        keys = [k for k in self.histories[0] if k not in ("epoch", "learning_rate")]
+        return tuple(sorted(keys, key=lambda k: (not k.startswith("val_"), keys.index(k))))
+
     def row(self, i: int) -> dict[str, Any]:
         """The table row of config ``i``."""
         history, epoch = self.histories[i], self.best_epoch[i]
         at = history["epoch"].index(epoch) if epoch in history["epoch"] else None
-        metrics = {k: history[k][at] if at is not None else math.nan for k in METRICS}
+        metrics = {k: history[k][at] if at is not None else math.nan for k in self.metrics}
         return {
             "config": i,
             "status": self.status[i],
@@ -94,7 +102,7 @@ class SweepResults:
 
     def columns(self) -> list[str]:
         """Table columns: index, status, epochs, metrics, then the hyperparameters."""
-        names = ["config", "status", "best_epoch", "epochs_run", *METRICS]
+        names = ["config", "status", "best_epoch", "epochs_run", *self.metrics]
         for config in self.configs:
             names += [k for k in config if k not in names]
         return names

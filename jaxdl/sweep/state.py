@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -54,14 +55,15 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 def digest(value: Any) -> str:
-    """A short hash of ``value``: arrays by dtype, shape and bytes, anything else by ``repr``."""
+    """A short hash of ``value``: arrays by dtype, shape and bytes, anything else by ``repr``
+    without memory addresses (a user's function has another one in every process)."""
     h = hashlib.sha256()
     for part in value if isinstance(value, tuple | list) else [value]:
         if isinstance(part, np.ndarray):
             h.update(f"{part.dtype}{part.shape}".encode())
             h.update(np.ascontiguousarray(part).tobytes())
         else:
-            h.update(repr(part).encode())
+            h.update(re.sub(r" at 0x[0-9a-fA-F]+", "", repr(part)).encode())
     return h.hexdigest()[:16]
 
 
@@ -206,9 +208,10 @@ def interrupts(journal: Journal | None) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def metric_lines(ids: Sequence[int], start: int, record: Mapping[str, np.ndarray]) -> list[dict]:
-    """The metrics-log lines of one chunk: a line per live member and epoch."""
-    keys = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+def metric_lines(
+    ids: Sequence[int], start: int, record: Mapping[str, np.ndarray], keys: Sequence[str]
+) -> list[dict]:
+    """The metrics-log lines of one chunk: a line per live member and epoch, with ``keys``."""
     lines = []
     for step in range(record["live"].shape[0]):
         for j, i in enumerate(ids):
