@@ -283,3 +283,27 @@ def test_hyperband_bad_input(nothing_compiles, kwargs, message):
 def test_tpe_bad_input(nothing_compiles, kwargs, message):
     with pytest.raises(ValueError, match=message):
         tpe_search(SPACE, DATA, trainer=TRAINER, **kwargs)
+
+
+# -- CLI -------------------------------------------------------------------------------------
+CLI_TINY = ["--dataset", "moons", "--data-size", "120", "--hidden", "4", "--batch-size", "32",
+            "--lr", "1e-3:0.3", "--epochs", "4", "--no-plots"]  # fmt: skip
+
+
+def test_cli_strategies_checkpoint_and_resume(tmp_path, capsys):
+    from jaxdl import cli
+
+    args = ["sweep", *CLI_TINY, "--strategy", "halving", "--eta", "2", "--configs", "4",
+            "--checkpoint-dir", str(tmp_path / "state")]  # fmt: skip
+    assert cli.main([*args, "--out", str(tmp_path / "a")]) == 0
+    first = (tmp_path / "a" / "sweep.csv").read_text()
+    assert "halving" in capsys.readouterr().out
+    assert cli.main([*args, "--out", str(tmp_path / "b")]) == 2  # the directory is taken
+    assert "--resume" in capsys.readouterr().err
+    assert cli.main([*args, "--resume", "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "sweep.csv").read_text() == first
+    assert (tmp_path / "state" / "metrics.jsonl").exists()
+    capsys.readouterr()
+    bad = ["sweep", *CLI_TINY, "--strategy", "hyperband", "--configs", "4", "--out", str(tmp_path)]
+    assert cli.main(bad) == 2
+    assert "drop --configs" in capsys.readouterr().err
