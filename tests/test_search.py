@@ -307,3 +307,22 @@ def test_cli_strategies_checkpoint_and_resume(tmp_path, capsys):
     bad = ["sweep", *CLI_TINY, "--strategy", "hyperband", "--configs", "4", "--out", str(tmp_path)]
     assert cli.main(bad) == 2
     assert "drop --configs" in capsys.readouterr().err
+
+
+# -- compaction ------------------------------------------------------------------------------
+def test_compaction_of_stopped_members_changes_no_result():
+    space = Space(learning_rate=LogUniform(1e-3, 1.0), keep_prob=Uniform(0.6, 1.0))
+    kwargs = dict(trainer=TRAINER, n=8, epochs=12, seed=1, patience=2)
+    epochs_fn = engine._compiled(sharding.config_mesh())[0]
+    full = engine.run_sweep(space, DATA, compact=False, **kwargs)
+    before = epochs_fn._cache_size()
+    compacted = engine.run_sweep(space, DATA, **kwargs)  # compact=True is the default
+    assert epochs_fn._cache_size() - before == 1  # 8 members, then the 4 still training
+    assert sum(len(h["epoch"]) < 12 for h in full.histories) >= 4  # stopped early: compacted
+    assert compacted.histories == full.histories and compacted.status == full.status
+    assert compacted.epochs == full.epochs and compacted.best_epoch == full.best_epoch
+    leaves = jax.tree.leaves((compacted.params, compacted.model_state))
+    for a, b in zip(leaves, jax.tree.leaves((full.params, full.model_state)), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [engine.bucket_size(n, sharding.config_mesh()) for n in (1, 3, 4, 5, 9)] == [
+        1, 4, 4, 8, 16]  # fmt: skip

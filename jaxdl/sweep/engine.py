@@ -257,10 +257,17 @@ class _Bucket:
     state: SweepState | None = None
     device_inputs: tuple[Any, Any] | None = None
     epoch: int = 0
+    size: int | None = None  # members on the devices after compaction (None: padded to the mesh)
+
+    def padding(self, mesh: Mesh) -> np.ndarray:
+        """Member positions on the devices: each member, then repeats up to the bucket size."""
+        if self.size is None:
+            return sharding.pad_index(len(self.ids), mesh)
+        return np.arange(self.size) % len(self.ids)
 
     def place(self, mesh: Mesh) -> None:
         """Pad to the mesh and put the hyperparameters and raw key data on the devices."""
-        index = sharding.pad_index(len(self.ids), mesh)
+        index = self.padding(mesh)
         members = sharding.members(mesh)
         hp = sharding.put({k: v[index] for k, v in self.hp.items()}, members)
         if self.shared:
@@ -285,7 +292,7 @@ class _Bucket:
             lambda a: np.broadcast_to(np.asarray(a), (n, *np.shape(a))), stopper.init()
         )
         state = SweepState(ts, (ts.params, ts.model_state), es, np.zeros((n,), bool))
-        index = sharding.pad_index(n, mesh)
+        index = self.padding(mesh)
         self.state = sharding.put(jax.tree.map(lambda a: a[index], state), sharding.members(mesh))
 
     def keep(self, mask: Sequence[bool], mesh: Mesh) -> bool:
@@ -294,14 +301,36 @@ class _Bucket:
         if len(positions) == 0:
             return False
         if len(positions) < len(self.ids):
-            index = positions[sharding.pad_index(len(positions), mesh)]
-            take = _compiled(mesh)[1]
-            self.state = take(self.state, sharding.put(index, sharding.replicated(mesh)))
-            self.ids = self.ids[positions]
-            self.hp = {k: v[positions] for k, v in self.hp.items()}
-            self.seeds = [self.seeds[i] for i in positions]
-            self.place(mesh)
+            self._gather(positions, None, mesh)
         return True
+
+    def compact(self, live: np.ndarray, mesh: Mesh) -> bool:
+        """Gather the ``live`` members into a smaller program when :func:`bucket_size` of
+        their count is below the current size; True when it did."""
+        positions = np.flatnonzero(live)
+        size = bucket_size(len(positions), mesh)
+        if len(positions) == 0 or size >= len(self.padding(mesh)):
+            return False
+        self._gather(positions, size, mesh)
+        return True
+
+    def _gather(self, positions: np.ndarray, size: int | None, mesh: Mesh) -> None:
+        """The members at ``positions`` only, on ``size`` device rows (a gather on the member
+        axis inside the device arrays)."""
+        self.ids = self.ids[positions]
+        self.hp = {k: v[positions] for k, v in self.hp.items()}
+        self.seeds = [self.seeds[i] for i in positions]
+        self.size = size
+        index = positions[self.padding(mesh)]
+        take = _compiled(mesh)[1]
+        self.state = take(self.state, sharding.put(index, sharding.replicated(mesh)))
+        self.place(mesh)
+
+
+def bucket_size(n: int, mesh: Mesh) -> int:
+    """Device rows for ``n`` members after compaction: ``n`` rounded up to a power of two, then
+    to a multiple of the mesh's devices, so a sweep compiles for a few sizes only."""
+    return sharding.padded_count(1 << max(n - 1, 0).bit_length(), mesh)
 
 
 def _key_data(seed: int) -> np.ndarray:
@@ -404,11 +433,11 @@ def _train(
 ) -> None:
     """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen;
     ``after_chunk(bucket, start, record)`` runs after each compiled chunk."""
-    hp, keys = bucket.device_inputs
     done = False
     while bucket.epoch < until and not done:
         if bucket.state is None:
             bucket.init(stopper, mesh)
+        hp, keys = bucket.device_inputs  # new after a compaction
         bucket.state, record = _compiled(mesh)[0](
             bucket.trainer,
             stopper,
@@ -515,7 +544,10 @@ def _sweep(
     model_fn: Any = None,
     checkpoint_dir: Any = None,
     resume: bool = False,
+    compact: bool = True,
 ) -> SweepResults:
+    if not isinstance(compact, bool):
+        raise TypeError(f"compact must be True or False, got {compact!r}")
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
     if model_fn is not None and not callable(model_fn):
@@ -573,6 +605,15 @@ def _sweep(
         )  # fmt: skip
 
     def after_chunk(bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
+        live = ~record["done"][-1][: len(bucket.ids)]
+        if compact and live.any() and not live.all():
+            _collect(bucket, mesh, outcome)  # the results of the members about to leave
+            stopped = bucket.ids[~live].tolist()
+            if bucket.compact(live, mesh):
+                for i in stopped:
+                    budget[i] = rungs[rung]
+        if journal is None:
+            return
         journal.append(state.metric_lines(bucket.ids.tolist(), start, record, history.KEYS[1:]))
         save(rung)
         if journal.stop_requested:
@@ -584,7 +625,7 @@ def _sweep(
             message = f"sweep interrupted after epoch {bucket.epoch - 1}; " + journal.resume_hint()
             raise state.SweepInterrupted(message, partial, journal.directory)
 
-    hook = after_chunk if journal is not None else None
+    hook = after_chunk if journal is not None or compact else None
     with state.interrupts(journal):
         for rung in range(first, len(rungs)):
             until = rungs[rung]
@@ -643,6 +684,6 @@ def _restore(bucket: _Bucket, host: SweepState | None, mesh: Mesh) -> None:
     """Put a restored host state (padded to the mesh) and the bucket's inputs on the devices."""
     bucket.place(mesh)
     if host is not None:
-        index = sharding.pad_index(len(bucket.ids), mesh)
+        index = bucket.padding(mesh)
         host = jax.tree.map(lambda a: np.asarray(a)[index], host)
         bucket.state = sharding.put(host, sharding.members(mesh))

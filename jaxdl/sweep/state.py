@@ -254,6 +254,7 @@ def save_sweep(
                 "ids": bucket.ids.tolist(),
                 "seeds": list(bucket.seeds),
                 "epoch": bucket.epoch,
+                "size": bucket.size,
                 "started": bucket.state is not None,
             }
         )
@@ -303,7 +304,7 @@ def restore_sweep(
         bucket.ids = np.asarray(entry["ids"], np.int64)
         bucket.seeds = list(entry["seeds"])
         bucket.hp = {name: journal.arrays[f"hp{k}/{name}"] for name in bucket.hp}
-        bucket.epoch = entry["epoch"]
+        bucket.epoch, bucket.size = entry["epoch"], entry["size"]
         place(bucket, host)
         if host is not None:
             signature = (tuple(entry["ids"]), entry["epoch"])
