@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from jaxdl.atomic import atomic_write
+from jaxdl.deprecation import deprecated_aliases
 
 PREFIX = "ckpt-"
 
@@ -54,8 +55,11 @@ def save(path: str, tree: Any, meta: dict[str, Any], keep: int | None = 3) -> st
     return path
 
 
-def load(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
-    """Read a checkpoint into the structure of ``template``; returns ``(tree, meta)``."""
+def restore(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
+    """Read a checkpoint into the structure of ``template``; returns ``(tree, meta)``.
+
+    (Called ``load`` before; that name still works, with a ``DeprecationWarning``.)
+    """
     try:
         with np.load(path) as data:
             arrays = {name: data[name] for name in data.files}
@@ -88,3 +92,6 @@ def load(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(ref))
         leaves.append(value)
     return jax.tree.unflatten(treedef, leaves), meta
+
+
+__getattr__ = deprecated_aliases(__name__, {"load": restore})

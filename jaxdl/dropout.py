@@ -15,29 +15,67 @@ gradient) 3.8x as expensive on two CPU cores.
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.typing import ArrayLike
 
 from jaxdl.checks import check_keep_prob
+from jaxdl.typing import HyperParam
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = np.uint32(0x1BD11BDA)
 
 
-def dropout(key: jax.Array, a: jax.Array, keep_prob: Any) -> jax.Array:
-    """Zero each unit of ``a`` with probability ``1 - keep_prob`` and scale the rest up."""
+def dropout(key: jax.Array, a: jax.Array, keep_prob: HyperParam) -> jax.Array:
+    """Inverted dropout: zero each unit with probability ``1 - keep_prob``, scale the rest up.
+
+    ``a_out = a * d / keep_prob`` with ``d ~ Bernoulli(keep_prob)``, so ``E[a_out] = a``.
+
+    Args:
+      key: a PRNG key for the mask.
+      a: the activations.
+      keep_prob: the probability of keeping a unit, in ``(0, 1]``; may be traced.
+
+    Returns:
+      An array like ``a``: kept units divided by ``keep_prob``, dropped ones 0.
+
+    Raises:
+      ValueError: for a concrete ``keep_prob`` outside ``(0, 1]``.
+
+    Examples:
+      >>> import jax
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import dropout
+      >>> out = dropout(jax.random.key(0), jnp.ones(8), 0.5)
+      >>> sorted(set(out.tolist()))   # dropped units are 0, kept ones 1 / 0.5
+      [0.0, 2.0]
+    """
     check_keep_prob(keep_prob)
     keep_prob = jnp.asarray(keep_prob, a.dtype)
     keep = bernoulli(key, keep_prob, a.shape)
     return jnp.where(keep, a / keep_prob, jnp.zeros_like(a))
 
 
-def bernoulli(key: jax.Array, p: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    """``jax.random.bernoulli(key, p, shape)``: ``uniform(key, shape) < p``, the same bits."""
+def bernoulli(key: jax.Array, p: ArrayLike, shape: tuple[int, ...]) -> jax.Array:
+    """``jax.random.bernoulli(key, p, shape)`` bit for bit: ``uniform(key, shape) < p``.
+
+    Args:
+      key: a PRNG key.
+      p: the probability of ``True``, broadcastable to ``shape``.
+      shape: the output shape.
+
+    Returns:
+      A boolean array of ``shape``.
+
+    Examples:
+      >>> import jax
+      >>> from jaxdl.dropout import bernoulli
+      >>> key = jax.random.key(3)
+      >>> bool((bernoulli(key, 0.3, (64,)) == jax.random.bernoulli(key, 0.3, (64,))).all())
+      True
+    """
     p = jnp.asarray(p)
     if not _unrolled_applies(key, p, shape):
         return jax.random.bernoulli(key, p, shape)
@@ -53,7 +91,7 @@ def _unrolled_applies(key: jax.Array, p: jax.Array, shape: tuple[int, ...]) -> b
         jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
         and key.shape == ()
         and str(jax.random.key_impl(key)) == "threefry2x32"
-        and bool(jax.config.jax_threefry_partitionable)
+        and bool(jax.config.jax_threefry_partitionable)  # type: ignore[attr-defined]
         and p.dtype == jnp.float32
         and int(np.prod(shape)) < 2**32
     )

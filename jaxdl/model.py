@@ -21,7 +21,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import jax
 
-PyTree = Any
+from jaxdl.typing import PyTree
+
 APPLY_OPTIONS = ("train", "key", "hp", "mask")
 
 
@@ -159,6 +160,6 @@ def check_model(model: Any, name: str = "model") -> None:
         raise TypeError(
             f"{name} must be hashable (a frozen dataclass), {type(model).__name__} is not: {err}"
         ) from err
-    names = getattr(model, "hyperparameters", frozenset())
+    names: Any = getattr(model, "hyperparameters", frozenset())
     if isinstance(names, str) or not all(isinstance(n, str) for n in names):
         raise TypeError(f"{name}.hyperparameters must be a set of names, got {names!r}")

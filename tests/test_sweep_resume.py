@@ -59,7 +59,7 @@ def chunks_logged(directory):
     if not os.path.exists(path):
         return 0
     with open(path) as f:
-        return len({(line["config"], line["epoch"]) for line in map(json.loads, f) if line})
+        return len({(line["member"], line["epoch"]) for line in map(json.loads, f) if line})
 
 
 def test_resume_after_sigkill_at_a_random_chunk_equals_the_uninterrupted_run(
@@ -86,7 +86,7 @@ def test_resume_after_sigkill_at_a_random_chunk_equals_the_uninterrupted_run(
     assert len(lines) == total  # nothing logged twice, nothing lost
     by_member = {}
     for line in lines:
-        by_member.setdefault(line["config"], []).append(line["epoch"])
+        by_member.setdefault(line["member"], []).append(line["epoch"])
     assert by_member == {i: h["epoch"] for i, h in enumerate(reference.histories)}
 
 

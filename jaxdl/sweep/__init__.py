@@ -6,7 +6,8 @@
     results.to_csv("sweep.csv"); plot_sweep(results, "sweep.png")
     finer = zoom(space, results, k=5)          # coarse to fine
 
-Modules: ``spaces`` (distributions, ``sample``, ``grid``, ``zoom``), ``engine`` (``run_sweep``,
+Modules: ``spaces`` (distributions, ``sample``, ``grid``, ``zoom``, ``read_space`` for TOML
+files), ``engine`` (``run_sweep``,
 ``successive_halving``: vmapped members, shape buckets, per-member early stopping and divergence
 isolation), ``sharding`` (the config axis over a device mesh, across processes too) and
 ``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond
@@ -15,6 +16,7 @@ random and grid search: ``hyperband`` (brackets of successive halving), ``pbt``
 proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``).
 """
 
+from jaxdl.sweep import engine, results, sharding, spaces
 from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trainer_for
 from jaxdl.sweep.hyperband import brackets, hyperband
 from jaxdl.sweep.merge import GroupedResults
@@ -22,6 +24,7 @@ from jaxdl.sweep.pbt import PBTResults, plot_schedules, population_based_trainin
 from jaxdl.sweep.results import SweepResults, plot_sweep
 from jaxdl.sweep.sharding import config_mesh
 from jaxdl.sweep.spaces import (
+    DISTRIBUTIONS,
     Choice,
     Distribution,
     IntUniform,
@@ -30,6 +33,7 @@ from jaxdl.sweep.spaces import (
     Space,
     Uniform,
     grid,
+    read_space,
     sample,
     zoom,
 )
@@ -37,6 +41,7 @@ from jaxdl.sweep.state import SweepInterrupted
 from jaxdl.sweep.tpe import propose, tpe_search
 
 __all__ = [
+    "DISTRIBUTIONS",
     "Choice",
     "Distribution",
     "GroupedResults",
@@ -50,14 +55,19 @@ __all__ = [
     "Uniform",
     "brackets",
     "config_mesh",
+    "engine",
     "grid",
     "hyperband",
     "plot_schedules",
     "plot_sweep",
     "population_based_training",
     "propose",
+    "read_space",
+    "results",
     "run_sweep",
     "sample",
+    "sharding",
+    "spaces",
     "split_config",
     "successive_halving",
     "tpe_search",

@@ -51,8 +51,11 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh
 
+from jaxdl import logs
+from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
-from jaxdl.hyperparams import DEFAULTS, OPTIONAL
+from jaxdl.history import MONITORS  # noqa: F401 - the default setup's names
+from jaxdl.hyperparams import DEFAULTS, OPTIONAL, check_for
 from jaxdl.model import check_model, describe
 from jaxdl.nn import MLP
 from jaxdl.sweep import sharding, state
@@ -63,7 +66,6 @@ from jaxdl.train import Keys, Trainer, TrainState, check_data, run_init, trainer
 TRAINER_FIELDS = ("optimizer", "schedule", "batch_size", "drop_remainder", "decay_interval")
 STRUCTURAL = TRAINER_FIELDS + MLP.STRUCTURAL  # the names known without a model_fn
 CONTINUOUS = tuple(DEFAULTS) + tuple(OPTIONAL)
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")  # of the default classification setup
 NEVER = 2**30  # patience of a sweep without early stopping
 HELD = np.iinfo(np.int32).max  # diverged_at of a frozen member during an epoch
 
@@ -351,7 +353,7 @@ def _buckets(
     outputs are checked on the data by ``jax.eval_shape``) and group them by structure; also
     return each member's trainer and hyperparameters."""
     groups: dict[tuple, list[int]] = {}
-    trainers, values = [], []
+    trainers, values, given = [], [], []
     checked = {trainer}
     for i, config in enumerate(configs):
         try:
@@ -360,6 +362,7 @@ def _buckets(
             )
             member_trainer = trainer_for(trainer, structural, model_fn)
             member_trainer.partition(len(data[0]))
+            check_for(member_trainer, {**hp, **continuous})  # nothing set that nobody reads
             member_hp = trainer_hyperparams(member_trainer, {**hp, **continuous})
             if member_trainer not in checked:
                 check_data(member_trainer, data[0], data[1], hp=member_hp)
@@ -369,13 +372,15 @@ def _buckets(
             raise type(err)(f"config {i} {config}: {err}") from err
         trainers.append(member_trainer)
         values.append({k: np.float32(v) for k, v in member_hp.items()})
+        given.append({**hp, **continuous})
         groups.setdefault((member_trainer, tuple(sorted(member_hp))), []).append(i)
     buckets = []
     for (member_trainer, names), ids in groups.items():
         stacked = {k: np.asarray([values[i][k] for i in ids], np.float32) for k in names}
         member_seeds = [seeds[i] for i in ids]
         buckets.append(_Bucket(member_trainer, np.asarray(ids), stacked, member_seeds, shared))
-    member_hp = [{k: float(v) for k, v in value.items()} for value in values]
+    # Only the names set (the defaults fill in the rest), so fit(hp=...) accepts them.
+    member_hp = [{k: float(v[k]) for k in g} for v, g in zip(values, given)]
     return buckets, trainers, member_hp
 
 
@@ -384,16 +389,14 @@ def _seeds(seed: Any, seeds: Sequence[int] | None, n: int) -> list[int]:
     member_seeds = [seed] * n if seeds is None else list(seeds)
     if len(member_seeds) != n:
         raise ValueError(f"seeds must give one seed per config ({n}), got {len(member_seeds)}")
-    for s in member_seeds:
-        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0:
-            raise ValueError(f"seeds must be non-negative ints, got {s!r}")
+    for i, s in enumerate(member_seeds):
+        check_positive_int(f"seeds[{i}]", s, minimum=0)
     return [int(s) for s in member_seeds]
 
 
 def _check_settings(epochs: Any, patience: Any, epochs_per_call: Any) -> None:
-    for name, value in (("epochs", epochs), ("epochs_per_call", epochs_per_call)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_int("epochs", epochs)
+    check_positive_int("epochs_per_call", epochs_per_call)
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)):
         raise TypeError(f"patience must be an int or None, got {patience!r}")
 
@@ -401,10 +404,11 @@ def _check_settings(epochs: Any, patience: Any, epochs_per_call: Any) -> None:
 class _History:
     """Per-member history lists, filled from the per-epoch records of the compiled step."""
 
-    def __init__(self, n: int, keys: Sequence[str]) -> None:
+    def __init__(self, n: int, keys: Sequence[str], logger: Any = None) -> None:
         self.KEYS = ("epoch", *(k for k in keys if k != "epoch"))
         self.lists = [{k: [] for k in self.KEYS} for _ in range(n)]
         self.status = ["ok"] * n
+        self.logger = logger
 
     def add(self, bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
         for step in range(record["live"].shape[0]):
@@ -415,6 +419,8 @@ class _History:
                 entry["epoch"].append(start + step)
                 for k in self.KEYS[1:]:
                     entry[k].append(float(record[k][step, j]))
+                if self.logger is not None:
+                    self.logger.log_epoch(start + step, logs.last_epoch(entry), member=int(i))
                 if record["diverged"][step, j]:
                     self.status[i] = "diverged"
                 elif record["stopped"][step, j]:
@@ -486,11 +492,9 @@ def successive_halving(
     """Rungs of ``min_epochs * eta**k`` total epochs (capped at ``max_epochs``); after each rung
     only the best ``ceil(live / eta)`` members by their best ``monitor`` value go on, the rest
     are marked ``pruned``. Other options as in :func:`run_sweep`."""
-    if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
-        raise ValueError(f"eta must be an integer >= 2, got {eta!r}")
-    for name, value in (("min_epochs", min_epochs), ("max_epochs", max_epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_int("eta", eta, minimum=2)
+    check_positive_int("min_epochs", min_epochs)
+    check_positive_int("max_epochs", max_epochs)
     if min_epochs > max_epochs:
         raise ValueError(f"min_epochs ({min_epochs}) must be <= max_epochs ({max_epochs})")
     rungs = [min_epochs]
@@ -516,9 +520,12 @@ def run_sweep(
     history entry of the trainer: ``val_loss``, ``loss`` and each metric with its ``val_``
     twin), ``mode`` (``min``/``max``; default: the metric's own), ``min_delta``, ``n``,
     ``method``, ``mesh`` (default: every device), ``epochs_per_call``, ``model_fn`` (a function
-    ``structural_config -> model`` for the structural names of your own model), ``checkpoint_dir``
-    (the whole sweep saved atomically after every chunk, a ``metrics.jsonl`` log) and
-    ``resume`` (continue from it, bit for bit; see :mod:`jaxdl.sweep.state`).
+    ``structural_config -> model`` for the structural names of your own model), ``logger`` (see
+    :mod:`jaxdl.logs`: every live member's values after each epoch, then each member's
+    hyperparameters and best-epoch metrics), ``checkpoint_dir`` (the whole sweep saved atomically
+    after every chunk, a ``metrics.jsonl`` log) and ``resume`` (continue from it, bit for bit;
+    see :mod:`jaxdl.sweep.state`), ``compact`` (default true: stopped members leave the vmapped
+    program).
     """
     return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
 
@@ -542,10 +549,12 @@ def _sweep(
     mesh: Mesh | None = None,
     epochs_per_call: int = 1,
     model_fn: Any = None,
+    logger: Any = None,
     checkpoint_dir: Any = None,
     resume: bool = False,
     compact: bool = True,
 ) -> SweepResults:
+    logs.check_logger(logger)
     if not isinstance(compact, bool):
         raise TypeError(f"compact must be True or False, got {compact!r}")
     if not isinstance(trainer, Trainer):
@@ -584,7 +593,7 @@ def _sweep(
     for bucket in buckets:
         bucket.place(mesh)
 
-    history = _History(len(configs), trainer.history_keys)
+    history = _History(len(configs), trainer.history_keys, logger)
     outcome: dict[int, dict[str, Any]] = {}
     budget = [0] * len(configs)
     original, first = list(buckets), 0
@@ -644,7 +653,13 @@ def _sweep(
             buckets = [b for b in buckets if b.keep([i in keep for i in b.ids.tolist()], mesh)]
         if journal is not None:
             save(len(rungs) - 1, finished=True)
-    return results()
+    final = results()
+    if logger is not None:
+        for i in range(len(configs)):
+            row = final.row(i)
+            logger.log_hparams(i, {**member_hp[i], **configs[i]},
+                               {k: row[k] for k in final.metrics})
+    return final
 
 
 def _results(configs, history, outcome, trainers, member_hp, member_seeds, budget, stopper):

@@ -7,7 +7,8 @@ A sweep given ``checkpoint_dir`` keeps two files there:
                       epoch, the histories, statuses and budgets, the results of members no
                       longer trained, and a fingerprint of the setup; rewritten atomically
                       (:func:`jaxdl.atomic.atomic_write`) after every chunk
-    metrics.jsonl     one JSON line per member and epoch, appended per chunk (before the state
+    metrics.jsonl     one JSON line per member and epoch (as :class:`jaxdl.logs.JsonlLogger`
+                      writes them: ``{"epoch", "member", values...}``), appended per chunk (before the state
                       file, which records the log's length; a resume cuts anything after it)
 
 A SIGKILL at any moment therefore loses at most one chunk. ``resume=True`` rebuilds the sweep
@@ -216,7 +217,7 @@ def metric_lines(
     for step in range(record["live"].shape[0]):
         for j, i in enumerate(ids):
             if record["live"][step, j]:
-                line = {"config": int(i), "epoch": start + step}
+                line = {"epoch": start + step, "member": int(i)}
                 line.update({k: _finite(record[k][step, j]) for k in keys})
                 lines.append(line)
     return lines
