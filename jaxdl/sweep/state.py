@@ -8,8 +8,9 @@ A sweep given ``checkpoint_dir`` keeps two files there:
                       longer trained, and a fingerprint of the setup; rewritten atomically
                       (:func:`jaxdl.atomic.atomic_write`) after every chunk
     metrics.jsonl     one JSON line per member and epoch (as :class:`jaxdl.logs.JsonlLogger`
-                      writes them: ``{"epoch", "member", values...}``), appended per chunk (before the state
-                      file, which records the log's length; a resume cuts anything after it)
+                      writes them: ``{"epoch", "member", values...}``), appended per chunk
+                      (before the state file, which records the log's length; a resume cuts
+                      anything after it)
 
 A SIGKILL at any moment therefore loses at most one chunk. ``resume=True`` rebuilds the sweep
 from the file and continues; since every epoch depends only on the state, the seed and the
