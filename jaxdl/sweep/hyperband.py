@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, NamedTuple
 
+from jaxdl.sweep import state
 from jaxdl.sweep.engine import successive_halving
 from jaxdl.sweep.merge import GroupedResults, merge
 from jaxdl.sweep.spaces import Space, as_space, sample
@@ -92,12 +93,15 @@ def hyperband(
     parts, start = [], 0
     for b in plan:
         folder = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"bracket-{b.s}")
-        parts.append(
-            successive_halving(
-                configs[start : start + b.n], data, trainer=trainer,
-                min_epochs=max(1, round(b.r)), max_epochs=max_epochs, eta=eta, seed=seed,
-                checkpoint_dir=folder, resume=resume, **options,
-            )  # fmt: skip
-        )
+        try:
+            parts.append(
+                successive_halving(
+                    configs[start : start + b.n], data, trainer=trainer,
+                    min_epochs=max(1, round(b.r)), max_epochs=max_epochs, eta=eta, seed=seed,
+                    checkpoint_dir=folder, resume=resume, **options,
+                )  # fmt: skip
+            )
+        except state.SweepInterrupted as stop:
+            raise state.interrupted_in(f"bracket {b.s}", checkpoint_dir, stop) from None
         start += b.n
     return merge(parts, [f"bracket {b.s}" for b in plan])

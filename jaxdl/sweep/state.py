@@ -165,10 +165,23 @@ class Journal:
         atomic_write(self.path, lambda f: np.savez(f, **payload), mode="wb")
 
     def resume_hint(self) -> str:
-        return (
-            f"resume with the same call and checkpoint_dir={self.directory!r}, resume=True "
-            f"(CLI: --checkpoint-dir {self.directory} --resume)"
-        )
+        return resume_hint(self.directory)
+
+
+def resume_hint(directory: str | os.PathLike) -> str:
+    """How to continue the sweep in ``directory``."""
+    directory = os.fspath(directory)
+    return (
+        f"resume with the same call and checkpoint_dir={directory!r}, resume=True "
+        f"(CLI: --checkpoint-dir {directory} --resume)"
+    )
+
+
+def interrupted_in(part: str, directory: Any, stop: SweepInterrupted) -> SweepInterrupted:
+    """The interruption of one sweep of a strategy (a bracket, a round), pointing at the
+    strategy's own ``directory``."""
+    message = f"search interrupted in {part}; {resume_hint(directory)}"
+    return SweepInterrupted(message, stop.results, os.fspath(directory))
 
 
 def open_journal(

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxdl.sweep import state
 from jaxdl.sweep.engine import run_sweep
 from jaxdl.sweep.merge import GroupedResults, merge
 from jaxdl.sweep.results import score
@@ -207,8 +208,11 @@ def tpe_search(
             configs = propose(space, tried, scores, n, seed + r, gamma=gamma,
                               candidates=candidates)  # fmt: skip
         folder = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"round-{r}")
-        result = run_sweep(configs, data, trainer=trainer, epochs=epochs, seed=seed,
-                           checkpoint_dir=folder, resume=resume, **options)  # fmt: skip
+        try:
+            result = run_sweep(configs, data, trainer=trainer, epochs=epochs, seed=seed,
+                               checkpoint_dir=folder, resume=resume, **options)  # fmt: skip
+        except state.SweepInterrupted as stop:
+            raise state.interrupted_in(f"round {r}", checkpoint_dir, stop) from None
         parts.append(result)
         for i in range(len(configs)):
             row = result.row(i)
