@@ -130,14 +130,16 @@ def nothing_compiles(monkeypatch):
 def finished(tmp_path_factory):
     directory = tmp_path_factory.mktemp("finished")
     configs = [{"learning_rate": 0.1}, {"learning_rate": 0.01}]
-    results = run_sweep(configs, DATA, trainer=TRAINER, epochs=2, checkpoint_dir=directory)
+    results = run_sweep(configs, DATA, trainer=TRAINER, epochs=12, patience=1,
+                        checkpoint_dir=directory)  # fmt: skip
+    assert set(results.status) == {"early-stopped"}  # done before the budget: nothing to train
     return directory, configs, results
 
 
 def test_a_finished_sweep_resumes_without_compiling(finished, nothing_compiles):
     directory, configs, results = finished
-    got = run_sweep(configs, DATA, trainer=TRAINER, epochs=2, checkpoint_dir=directory,
-                    resume=True)  # fmt: skip
+    got = run_sweep(configs, DATA, trainer=TRAINER, epochs=12, patience=1,
+                    checkpoint_dir=directory, resume=True)  # fmt: skip
     assert_same(got, results)
 
 
@@ -146,14 +148,15 @@ def test_a_finished_sweep_resumes_without_compiling(finished, nothing_compiles):
     [
         ({"configs": [{"learning_rate": 0.2}, {"learning_rate": 0.01}]}, "different configs"),
         ({"data": tuple(a[::-1].copy() for a in DATA)}, "different data"),
-        ({"epochs": 3}, "different budget"),
+        ({"epochs": 13}, "different budget"),
         ({"trainer": Trainer(MLP((2, 4, 2)), batch_size=32)}, "different trainer"),
         ({"patience": 2}, "different early stopping"),
     ],
 )
 def test_resuming_another_sweep_fails_before_compiling(finished, nothing_compiles, change, message):
     directory, configs, _ = finished
-    kwargs = {"configs": configs, "data": DATA, "trainer": TRAINER, "epochs": 2, **change}
+    kwargs = {"configs": configs, "data": DATA, "trainer": TRAINER, "epochs": 12, "patience": 1,
+              **change}  # fmt: skip
     with pytest.raises(CheckpointError, match=message):
         run_sweep(kwargs.pop("configs"), kwargs.pop("data"), checkpoint_dir=directory,
                   resume=True, **kwargs)  # fmt: skip

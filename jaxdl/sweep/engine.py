@@ -596,8 +596,9 @@ def _sweep(
     history = _History(len(configs), trainer.history_keys, logger)
     outcome: dict[int, dict[str, Any]] = {}
     budget = [0] * len(configs)
-    original, first = list(buckets), 0
+    original, first, finished = list(buckets), 0, False
     if journal is not None and journal.meta is not None:
+        finished = journal.meta["finished"]
         first, buckets = state.restore_sweep(
             journal, original=original, history=history, outcome=outcome, budget=budget,
             template=lambda b: _template(b, stopper), place=lambda b, host: _restore(b, host, mesh),
@@ -639,7 +640,9 @@ def _sweep(
         for rung in range(first, len(rungs)):
             until = rungs[rung]
             for bucket in buckets:
-                _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history, hook)
+                if not finished:
+                    _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history,
+                           hook)  # fmt: skip
                 _collect(bucket, mesh, outcome)
                 for i in bucket.ids.tolist():
                     budget[i] = until

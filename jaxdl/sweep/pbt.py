@@ -322,9 +322,14 @@ class _Population:
         take = engine._compiled(mesh)[1]
         index = source[sharding.pad_index(n, mesh)]
         bucket.state = take(bucket.state, sharding.put(index, sharding.replicated(mesh)))
-        names = sorted(self.hp[0])
-        bucket.hp = {k: np.asarray([h[k] for h in self.hp], np.float32) for k in names}
+        self.put_hp()
         bucket.place(mesh)
+
+    def put_hp(self) -> None:
+        """The bucket's hyperparameter columns from ``self.hp`` (the names a config sets; the
+        defaults of the others are the same for every member)."""
+        given = {k: np.asarray([h[k] for h in self.hp], np.float32) for k in self.hp[0]}
+        self.bucket.hp = {**self.bucket.hp, **given}
 
     # -- durability ---------------------------------------------------------------------------
     def save(self, journal: state.Journal) -> None:
@@ -339,8 +344,7 @@ class _Population:
         self.t, self.hp, self.parents = meta["t"], meta["hp"], meta["parents"]
         self.schedules = meta["schedules"]
         self.history.lists, self.history.status = meta["history"], meta["status"]
-        names = sorted(self.hp[0])
-        bucket.hp = {k: np.asarray([h[k] for h in self.hp], np.float32) for k in names}
+        self.put_hp()
         host = journal.tree("bucket0", engine._template(bucket, self.stopper))
         engine._restore(bucket, host, self.mesh)
 
