@@ -10,11 +10,17 @@ Modules: ``spaces`` (distributions, ``sample``, ``grid``, ``zoom``, ``read_space
 files), ``engine`` (``run_sweep``,
 ``successive_halving``: vmapped members, shape buckets, per-member early stopping and divergence
 isolation), ``sharding`` (the config axis over a device mesh, across processes too) and
-``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config).
+``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond
+random and grid search: ``hyperband`` (brackets of successive halving), ``pbt``
+(population-based training under vmap), ``tpe`` (batch-sequential tree-structured Parzen
+proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``).
 """
 
 from jaxdl.sweep import engine, results, sharding, spaces
 from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trainer_for
+from jaxdl.sweep.hyperband import brackets, hyperband
+from jaxdl.sweep.merge import GroupedResults
+from jaxdl.sweep.pbt import PBTResults, plot_schedules, population_based_training
 from jaxdl.sweep.results import SweepResults, plot_sweep
 from jaxdl.sweep.sharding import config_mesh
 from jaxdl.sweep.spaces import (
@@ -31,21 +37,31 @@ from jaxdl.sweep.spaces import (
     sample,
     zoom,
 )
+from jaxdl.sweep.state import SweepInterrupted
+from jaxdl.sweep.tpe import propose, tpe_search
 
 __all__ = [
     "DISTRIBUTIONS",
     "Choice",
     "Distribution",
+    "GroupedResults",
     "IntUniform",
     "LogUniform",
     "OneMinusLogUniform",
+    "PBTResults",
     "Space",
+    "SweepInterrupted",
     "SweepResults",
     "Uniform",
+    "brackets",
     "config_mesh",
     "engine",
     "grid",
+    "hyperband",
+    "plot_schedules",
     "plot_sweep",
+    "population_based_training",
+    "propose",
     "read_space",
     "results",
     "run_sweep",
@@ -54,6 +70,7 @@ __all__ = [
     "spaces",
     "split_config",
     "successive_halving",
+    "tpe_search",
     "trainer_for",
     "zoom",
 ]
