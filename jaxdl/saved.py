@@ -81,7 +81,7 @@ def build_model(spec: Mapping[str, Any]) -> Any:
     module = importlib.import_module(module_name)
     cls = getattr(module, str(type_name), None)
     if isinstance(cls, type) and callable(getattr(cls, "from_config", None)):
-        return cls.from_config(spec["config"])
+        return cls.from_config(spec["config"])  # type: ignore[attr-defined]
     if callable(getattr(module, "from_config", None)):
         return module.from_config(spec["config"])
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):

@@ -15,7 +15,11 @@ EXAMPLES_TO_WRITE = {
     "jaxdl.metrics",
     "jaxdl.nn",
     "jaxdl.sweep.engine",
+    "jaxdl.sweep.merge",
+    "jaxdl.sweep.pbt",
     "jaxdl.sweep.sharding",
+    "jaxdl.sweep.state",
+    "jaxdl.sweep.tpe",
     "jaxdl.train",
 }
 
