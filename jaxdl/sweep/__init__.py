@@ -16,7 +16,7 @@ random and grid search: ``hyperband`` (brackets of successive halving), ``pbt``
 proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``).
 """
 
-from jaxdl.sweep import engine, results, sharding, spaces
+from jaxdl.sweep import engine, merge, pbt, results, sharding, spaces, state, strategies, tpe
 from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trainer_for
 from jaxdl.sweep.hyperband import brackets, hyperband
 from jaxdl.sweep.merge import GroupedResults
@@ -58,6 +58,8 @@ __all__ = [
     "engine",
     "grid",
     "hyperband",
+    "merge",
+    "pbt",
     "plot_schedules",
     "plot_sweep",
     "population_based_training",
@@ -69,7 +71,10 @@ __all__ = [
     "sharding",
     "spaces",
     "split_config",
+    "state",
+    "strategies",
     "successive_halving",
+    "tpe",
     "tpe_search",
     "trainer_for",
     "zoom",
