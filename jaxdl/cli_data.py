@@ -89,8 +89,10 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 
 def logger(args: argparse.Namespace) -> logs.Loggers:
-    """``metrics.jsonl`` in ``--out``, plus TensorBoard with ``--tensorboard``."""
-    loggers: list[Any] = [logs.JsonlLogger(os.path.join(args.out, "metrics.jsonl"))]
+    """``metrics.jsonl`` in ``--out`` (continued by ``--resume``), plus TensorBoard with
+    ``--tensorboard``."""
+    path = os.path.join(args.out, "metrics.jsonl")
+    loggers: list[Any] = [logs.JsonlLogger(path, append=bool(getattr(args, "resume", False)))]
     if args.tensorboard:
         loggers.append(logs.TensorBoardLogger(args.tensorboard))
     return logs.Loggers(loggers)

@@ -55,7 +55,11 @@ class Model:
     ``apply_fn`` names in its signature (all of them if it takes ``**kwargs``); the state is
     ``{}``. With ``stateful=True`` the functions follow the protocol exactly: ``init_fn(key) ->
     (params, state)`` and ``apply_fn(params, state, x, *, train, key, hp, mask) -> (outputs,
-    state)``. ``hyperparameters`` names the entries of ``hp`` that ``apply_fn`` reads.
+    state)``. ``hyperparameters`` names the entries of ``hp`` that ``apply_fn`` reads (names
+    beyond :mod:`jaxdl.hyperparams` are then accepted in ``hp`` and sweep configs).
+
+    Two Models are equal when they hold the same function objects: use module-level functions
+    (a fresh ``functools.partial`` or lambda per call is a new model, and compiles anew).
 
     >>> import jax, jax.numpy as jnp
     >>> linear = Model(lambda key: {"w": jnp.ones((3, 1))}, lambda p, x: x @ p["w"])

@@ -58,6 +58,7 @@ from jaxdl.history import MONITORS  # noqa: F401 - the default setup's names
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL, check_for
 from jaxdl.model import check_model, describe
 from jaxdl.nn import MLP
+from jaxdl.shapes import check_arrays, check_optimizer
 from jaxdl.sweep import sharding, state
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space, as_space, check_count, sample
@@ -143,6 +144,8 @@ def _configs(space_or_configs: Any, n: int | None, seed: int, method: str) -> li
 
 
 def _data(trainer: Trainer, data: Any) -> Data:
+    """The four arrays on the host (float32 features), checked without a model: each bucket's
+    model is checked against them, with its hyperparameters, in :func:`_buckets`."""
     if hasattr(data, "x_train"):
         parts = (data.x_train, data.y_train, data.x_val, data.y_val)
     elif isinstance(data, tuple | list) and len(data) == 4:
@@ -152,8 +155,8 @@ def _data(trainer: Trainer, data: Any) -> Data:
             "data must be a jaxdl Dataset or a tuple (x_train, y_train, x_val, y_val), "
             f"got {type(data).__name__}"
         )
-    x, y = check_data(trainer, parts[0], parts[1])
-    x_val, y_val = check_data(trainer, parts[2], parts[3], name="x_val")
+    x, y = check_arrays(parts[0], parts[1])
+    x_val, y_val = check_arrays(parts[2], parts[3], name="x_val")
     trainer.partition(x.shape[0])
     return tuple(np.asarray(a) for a in (x, y, x_val, y_val))
 
@@ -354,7 +357,7 @@ def _buckets(
     return each member's trainer and hyperparameters."""
     groups: dict[tuple, list[int]] = {}
     trainers, values, given = [], [], []
-    checked = {trainer}
+    checked = set()
     for i, config in enumerate(configs):
         try:
             structural, continuous = split_config(
@@ -367,6 +370,7 @@ def _buckets(
             if member_trainer not in checked:
                 check_data(member_trainer, data[0], data[1], hp=member_hp)
                 check_data(member_trainer, data[2], data[3], name="x_val", hp=member_hp)
+                check_optimizer(member_trainer, member_hp)
                 checked.add(member_trainer)
         except (TypeError, ValueError) as err:
             raise type(err)(f"config {i} {config}: {err}") from err

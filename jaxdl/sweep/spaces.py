@@ -513,7 +513,7 @@ def zoom(
 
 
 # -- search spaces from TOML files (the CLI's --space) ----------------------------------------
-DISTRIBUTIONS: Mapping[str, type[Distribution]] = {
+DISTRIBUTIONS: Mapping[str, type[_Continuous] | type[IntUniform]] = {
     "log_uniform": LogUniform,
     "one_minus_log_uniform": OneMinusLogUniform,
     "uniform": Uniform,
