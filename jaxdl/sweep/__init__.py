@@ -38,10 +38,12 @@ from jaxdl.sweep.spaces import (
     zoom,
 )
 from jaxdl.sweep.state import SweepInterrupted
+from jaxdl.sweep.strategies import STRATEGIES, search
 from jaxdl.sweep.tpe import propose, tpe_search
 
 __all__ = [
     "DISTRIBUTIONS",
+    "STRATEGIES",
     "Choice",
     "Distribution",
     "GroupedResults",
@@ -68,6 +70,7 @@ __all__ = [
     "results",
     "run_sweep",
     "sample",
+    "search",
     "sharding",
     "spaces",
     "split_config",
