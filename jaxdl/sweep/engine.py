@@ -55,7 +55,7 @@ from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL
 from jaxdl.model import check_model, describe
 from jaxdl.nn import MLP
-from jaxdl.sweep import sharding
+from jaxdl.sweep import chunking, sharding
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space, as_space, check_count, sample
 from jaxdl.train import Keys, Trainer, TrainState, check_data, run_init, trainer_hyperparams
@@ -403,9 +403,11 @@ def _train(
     epochs_per_call: int,
     mesh: Mesh,
     history: _History,
+    max_members_per_call: int | None = None,
 ) -> None:
-    """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen."""
-    epochs = _compiled(mesh)[0]
+    """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen, in
+    chunks of the member axis when it does not fit in memory (:mod:`jaxdl.sweep.chunking`)."""
+    epochs = chunking.chunked(_compiled(mesh)[0], mesh, max_members_per_call)
     hp, keys = bucket.device_inputs
     if bucket.state is None:
         bucket.init(stopper, mesh)
@@ -489,7 +491,9 @@ def run_sweep(
     ``method``, ``mesh`` (default: every device), ``epochs_per_call``, ``model_fn`` (a function
     ``structural_config -> model`` for the structural names of your own model), ``logger`` (see
     :mod:`jaxdl.logs`: every live member's values after each epoch, then each member's
-    hyperparameters and best-epoch metrics).
+    hyperparameters and best-epoch metrics), ``max_members_per_call`` (members per compiled
+    call; default: chosen from the compiled program's memory, see
+    :mod:`jaxdl.sweep.chunking`).
     """
     return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
 
@@ -514,8 +518,10 @@ def _sweep(
     epochs_per_call: int = 1,
     model_fn: Any = None,
     logger: Any = None,
+    max_members_per_call: int | None = None,
 ) -> SweepResults:
     logs.check_logger(logger)
+    chunking.check_max_members(max_members_per_call)
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
     if model_fn is not None and not callable(model_fn):
@@ -546,7 +552,8 @@ def _sweep(
     budget = [0] * len(configs)
     for rung, until in enumerate(rungs):
         for bucket in buckets:
-            _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history)
+            _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history,
+                   max_members_per_call)
             _collect(bucket, mesh, outcome)
             for i in bucket.ids.tolist():
                 budget[i] = until
