@@ -51,13 +51,15 @@ def test_the_default_chunks_a_bucket_that_does_not_fit(monkeypatch):
     monkeypatch.setattr(chunking, "_PLANS", {})
     whole = run_sweep(CONFIGS, DATA, trainer=TRAINER, epochs=2, seed=0)
     (full,) = chunking._PLANS.values()
-    assert full == sharding.padded_count(len(CONFIGS), mesh)  # fits in memory: one call
+    assert full == chunking.last_plan()
+    assert full.members == full.members_per_call == sharding.padded_count(len(CONFIGS), mesh)
+    assert 0 < full.program_bytes < full.peak_bytes and full.program_bytes <= full.budget
     plans = {}
     monkeypatch.setattr(chunking, "_PLANS", plans)
     monkeypatch.setattr(chunking, "memory_budget", lambda mesh: 1)
     with pytest.warns(UserWarning, match="sweep members per device need"):
         small = run_sweep(CONFIGS, DATA, trainer=TRAINER, epochs=2, seed=0)
-    assert list(plans.values()) == [chunking.MIN_PER_DEVICE * mesh.size]
+    assert [p.members_per_call for p in plans.values()] == [chunking.MIN_PER_DEVICE * mesh.size]
     assert_same(whole, small)
 
 

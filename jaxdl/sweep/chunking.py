@@ -27,7 +27,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -74,10 +74,7 @@ def program_bytes(compiled: Any) -> int | None:
     >>> program_bytes(jax.jit(lambda x: x @ x).lower(jnp.ones((8, 8))).compile()) >= 256
     True
     """
-    try:
-        stats = compiled.memory_analysis()
-    except (NotImplementedError, RuntimeError, AttributeError):
-        return None
+    stats = _stats(compiled)
     if stats is None:
         return None
     return int(
@@ -86,6 +83,25 @@ def program_bytes(compiled: Any) -> int | None:
         + stats.generated_code_size_in_bytes
         - stats.alias_size_in_bytes
     )
+
+
+def _stats(compiled: Any) -> Any:
+    try:
+        return compiled.memory_analysis()
+    except (NotImplementedError, RuntimeError, AttributeError):
+        return None
+
+
+class Plan(NamedTuple):
+    """How a bucket of ``members`` (padded) members runs: ``members_per_call`` per compiled call;
+    measured when chosen from memory (else ``None``): the full program's ``program_bytes``, its
+    ``peak_bytes`` (arguments included) and the ``budget`` it was held against."""
+
+    members: int
+    members_per_call: int
+    program_bytes: int | None = None
+    peak_bytes: int | None = None
+    budget: int | None = None
 
 
 def _host_available() -> int:
@@ -144,38 +160,52 @@ def _round(count: int, mesh: Mesh) -> int:
 def members_per_call(
     epochs: Any, static: tuple, state: Any, hp: Any, keys: Any, shared: bool, rest: tuple,
     mesh: Mesh, max_members: int | None,
-) -> int:  # fmt: skip
-    """Members per compiled call for a bucket whose (padded) state has ``total`` members:
+) -> Plan:  # fmt: skip
+    """The :class:`Plan` of a bucket whose (padded) state has ``total`` members:
     ``max_members`` rounded (see :func:`_round`; capped at ``total``), or chosen from memory
-    (see the module docstring). ``epochs`` is the jitted step, ``static`` its static arguments and
-    ``rest`` its arguments after the keys."""
+    (see the module docstring). ``epochs`` is the jitted step, ``static`` its static arguments
+    and ``rest`` its arguments after the keys."""
     total = jax.tree.leaves(state)[0].shape[0]
     if max_members is not None:
-        return min(total, _round(max_members, mesh))
+        return Plan(total, min(total, _round(max_members, mesh)))
     budget = memory_budget(mesh)
 
-    def need(count: int) -> int | None:
+    def compiled(count: int) -> Any:
         args = (_abstract(state, count, mesh), _abstract(hp, count, mesh))
         args += (keys if shared else _abstract(keys, count, mesh),)
-        return program_bytes(epochs.lower(*static, *args, *rest).compile())
+        return epochs.lower(*static, *args, *rest).compile()
 
-    full = need(total)
+    def need(count: int) -> int:
+        return program_bytes(compiled(count)) or 0
+
+    program = compiled(total)
+    full, stats = program_bytes(program), _stats(program)
+    peak = None if full is None else full + int(stats.argument_size_in_bytes)
     if full is None or full <= budget:
-        return total
+        return Plan(total, total, full, peak, budget)
     count = min(total, _round(int(budget / (full / total)), mesh))
     smallest = _round(1, mesh)
-    while count > smallest and (need(count) or 0) > budget:
+    while count > smallest and need(count) > budget:
         count = _round(count // 2, mesh)
-    if count == smallest and (need(count) or 0) > budget:
+    if count == smallest and need(count) > budget:
         warnings.warn(
             f"{MIN_PER_DEVICE} sweep members per device need {need(count)} bytes per call but "
             f"about {budget} are free; running {count} members per call anyway",
             stacklevel=3,
         )
-    return count
+    return Plan(total, count, full, peak, budget)
 
 
-_PLANS: dict[tuple, int] = {}  # members per call, by program and shapes (planned once)
+_PLANS: dict[tuple, Plan] = {}  # by program and shapes (planned once)
+
+
+def last_plan() -> Plan | None:
+    """The plan of the bucket shape planned most recently (``None`` before any sweep).
+
+    >>> isinstance(last_plan(), Plan | None)
+    True
+    """
+    return next(reversed(_PLANS.values()), None)
 
 
 @functools.cache
@@ -219,7 +249,7 @@ def chunked(epochs: Any, mesh: Mesh, max_members: int | None) -> Callable:
             _PLANS[plan_key] = members_per_call(
                 epochs, static, state, hp, keys, shared, rest, mesh, max_members
             )
-        size = _PLANS[plan_key]
+        size = _PLANS[plan_key].members_per_call
         if size >= total:
             return epochs(*static, state, hp, keys, *rest)
         count = math.ceil(total / size)
