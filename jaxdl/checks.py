@@ -246,3 +246,21 @@ def check_labels(name: str, y: Any, num_classes: int) -> None:
                 f"{name} must lie in [0, {num_classes}), got labels from {low} to {high}; "
                 "check the number of output units"
             )
+
+
+def check_positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int (not a bool) ``>= minimum``.
+
+    >>> check_positive_int("epochs", 3)
+    >>> check_positive_int("epochs", 0)
+    Traceback (most recent call last):
+    ValueError: epochs must be a positive integer, got 0
+    >>> check_positive_int("seed", -1, minimum=0)
+    Traceback (most recent call last):
+    ValueError: seed must be a non-negative integer, got -1
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(
+            minimum, f"an integer >= {minimum}"
+        )
+        raise ValueError(f"{name} must be {kind}, got {value!r}")

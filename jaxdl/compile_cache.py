@@ -117,7 +117,7 @@ def _install(path: Path) -> bool:
     if not all(hasattr(cc, name) for name in hooks):
         return False
     with cc._cache_initialized_mutex:
-        cc._cache = AtomicFileCache(path)
+        cc._cache = AtomicFileCache(path)  # type: ignore[assignment]  # duck-typed CacheInterface
         cc._cache_initialized = True
     return True
 
@@ -144,7 +144,7 @@ def enable(directory: str | os.PathLike | None = None) -> str | None:
     if disabled_by_environment():
         return None
     default = directory is None
-    path = default_directory() if default else Path(os.fspath(directory))
+    path = default_directory() if directory is None else Path(os.fspath(directory))
     path = path.expanduser().absolute()
     _private_directory(path, also=path.parent if default else None)
     jax.config.update("jax_compilation_cache_dir", str(path))

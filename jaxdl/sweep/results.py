@@ -21,9 +21,10 @@ from typing import Any
 from jaxdl import plots
 from jaxdl.atomic import atomic_write, write_json
 from jaxdl.early_stopping import EarlyStopping
+from jaxdl.history import MONITORS
 from jaxdl.train import FitResult, Trainer, fit
 
-METRICS = ("val_loss", "val_accuracy", "loss", "accuracy")  # of the default classification setup
+METRICS = MONITORS  # the table's metric columns, of the default classification setup
 BETAS = ("b1", "b2", "beta", "bn_momentum")
 
 
