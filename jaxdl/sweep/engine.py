@@ -59,7 +59,7 @@ from jaxdl.hyperparams import DEFAULTS, OPTIONAL, check_for
 from jaxdl.model import check_model, describe
 from jaxdl.nn import MLP
 from jaxdl.shapes import check_arrays, check_optimizer
-from jaxdl.sweep import sharding, state
+from jaxdl.sweep import chunking, sharding, state
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space, as_space, check_count, sample
 from jaxdl.train import Keys, Trainer, TrainState, check_data, run_init, trainer_hyperparams
@@ -440,15 +440,18 @@ def _train(
     mesh: Mesh,
     history: _History,
     after_chunk: Any = None,
+    max_members_per_call: int | None = None,
 ) -> None:
     """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen;
-    ``after_chunk(bucket, start, record)`` runs after each compiled chunk."""
+    ``after_chunk(bucket, start, record)`` runs after each compiled chunk. A bucket too large
+    for memory runs in slices of its member axis (:mod:`jaxdl.sweep.chunking`)."""
+    epochs = chunking.chunked(_compiled(mesh)[0], mesh, max_members_per_call)
     done = False
     while bucket.epoch < until and not done:
         if bucket.state is None:
             bucket.init(stopper, mesh)
         hp, keys = bucket.device_inputs  # new after a compaction
-        bucket.state, record = _compiled(mesh)[0](
+        bucket.state, record = epochs(
             bucket.trainer,
             stopper,
             bucket.shared,
@@ -529,7 +532,8 @@ def run_sweep(
     hyperparameters and best-epoch metrics), ``checkpoint_dir`` (the whole sweep saved atomically
     after every chunk, a ``metrics.jsonl`` log) and ``resume`` (continue from it, bit for bit;
     see :mod:`jaxdl.sweep.state`), ``compact`` (default true: stopped members leave the vmapped
-    program).
+    program), ``max_members_per_call`` (members per compiled call; default: chosen from the
+    compiled program's memory, see :mod:`jaxdl.sweep.chunking`).
     """
     return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
 
@@ -557,8 +561,10 @@ def _sweep(
     checkpoint_dir: Any = None,
     resume: bool = False,
     compact: bool = True,
+    max_members_per_call: int | None = None,
 ) -> SweepResults:
     logs.check_logger(logger)
+    chunking.check_max_members(max_members_per_call)
     if not isinstance(compact, bool):
         raise TypeError(f"compact must be True or False, got {compact!r}")
     if not isinstance(trainer, Trainer):
@@ -646,7 +652,7 @@ def _sweep(
             for bucket in buckets:
                 if not finished:
                     _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history,
-                           hook)  # fmt: skip
+                           hook, max_members_per_call)  # fmt: skip
                 _collect(bucket, mesh, outcome)
                 for i in bucket.ids.tolist():
                     budget[i] = until
