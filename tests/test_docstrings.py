@@ -11,8 +11,6 @@ EXAMPLES_TO_WRITE = {
     "jaxdl.checkpoint",
     "jaxdl.data.files",
     "jaxdl.logs",
-    "jaxdl.losses",
-    "jaxdl.metrics",
     "jaxdl.nn",
     "jaxdl.sweep.engine",
     "jaxdl.sweep.merge",
