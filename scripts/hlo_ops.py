@@ -10,7 +10,8 @@ Reported: the body's opcode counts (``fusion``, ``dot``, ``copy``, ``transpose``
 fusions that contain a matmul, every matmul of a step with its result shape and where it sits,
 copies and transposes inside fusions, loops nested in the step (their kernels per iteration and
 trip count: each iteration launches its kernels again), the bytes the kernels read and write per
-step (operands plus results of the top-level instructions), and whether a matmul of the first
+step (operands plus results of the top-level instructions; a gather counts the rows it reads),
+and whether a matmul of the first
 layer's input gradient (result ``(batch, n_in)``) is compiled. Counts do not depend on the
 machine's load.
 """
@@ -80,6 +81,16 @@ def _inside(computations: dict, name: str, seen: set | None = None) -> list[dict
     return out
 
 
+def _kernel_bytes(computations: dict, ins: dict[str, Any], shapes: dict[str, str]) -> int:
+    """Result plus operand bytes of one kernel; a kernel that gathers or slices reads only as
+    much of an operand larger than its result as the result holds."""
+    out = _nbytes(ins["shape"])
+    slices = any(i["opcode"] in ("gather", "dynamic-slice") for i in
+                 [ins, *(i for c in ins["calls"] for i in _inside(computations, c))])
+    operands = [_nbytes(shapes.get(o, "")) for o in ins["operands"]]
+    return out + sum(min(b, out) if slices else b for b in operands)
+
+
 def breakdown(text: str, batch: int, n_in: int) -> dict[str, Any]:
     """The op counts of the largest ``while`` body of an HLO module (see the module docstring)."""
     computations = parse(text)
@@ -113,8 +124,7 @@ def breakdown(text: str, batch: int, n_in: int) -> dict[str, Any]:
                 inner = [k for k in computations[i["calls"][-1]] if k["opcode"] not in FREE]
                 loops.append({"in": ins["name"], "kernels_per_iteration": len(inner),
                               "trips": i["trips"]})
-    moved = sum(_nbytes(ins["shape"]) + sum(_nbytes(shapes.get(o, "")) for o in ins["operands"])
-                for ins in kernels)
+    moved = sum(_kernel_bytes(computations, ins, shapes) for ins in kernels)
     input_grad = f"f32[{batch},{n_in}]"
     return {
         "body": body,
