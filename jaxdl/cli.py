@@ -227,7 +227,8 @@ def _load(args: argparse.Namespace) -> Dataset:
     if from_file is not None:
         return from_file
     return load(args.dataset or "moons", seed=args.seed, n=args.data_size, noise=args.noise,
-                normalize=not args.no_normalize)
+                normalize=not args.no_normalize, val_fraction=args.val_fraction,
+                test_fraction=args.test_fraction)
 
 
 def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
@@ -507,8 +508,8 @@ SEARCH_FLAGS = ("min_epochs", "eta", "interval", "quantile", "rounds")
 
 
 def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger) -> Any:
-    """Run ``--strategy`` (default: ``--method``); ``None`` after Ctrl-C (state saved). The
-    per-epoch ``logger`` follows every strategy but pbt (whose members change lineage)."""
+    """Run ``--strategy`` (default: ``--method``) with the per-epoch ``logger``; ``None`` after
+    Ctrl-C (state saved)."""
     from jaxdl.sweep import SweepInterrupted
     from jaxdl.sweep.strategies import search
 
@@ -526,8 +527,7 @@ def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger)
         options["n"] = args.configs or 32
     elif args.configs is not None:
         raise ValueError("--strategy hyperband sets the number of configs; drop --configs")
-    if strategy != "pbt":
-        options["logger"] = logger
+    options["logger"] = logger
     try:
         return search(space, data, trainer=trainer, strategy=strategy, epochs=args.epochs,
                       seed=args.seed, hp=fixed, monitor=args.monitor, mesh=mesh, **options)

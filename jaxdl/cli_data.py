@@ -84,6 +84,8 @@ def check_outputs(args: argparse.Namespace) -> None:
     """Refuse, before anything runs or is written, outputs that cannot be made."""
     if args.tensorboard and not logs.tensorboard_available():
         raise ValueError(f"--tensorboard needs tensorboardX: {logs.INSTALL_HINT}")
+    if args.overwrite and not args.save:
+        raise ValueError("--overwrite only applies with --save / --save-best DIR")
     if args.save:
         saved.check_target(os.path.abspath(args.save), args.overwrite)
 

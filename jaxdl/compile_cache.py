@@ -136,8 +136,10 @@ def enable(directory: str | os.PathLike | None = None) -> str | None:
         The folder in use, or ``None`` when ``JAXDL_NO_COMPILE_CACHE`` turns the cache off.
 
     >>> import os, tempfile
+    >>> from unittest import mock
     >>> folder = os.path.join(tempfile.mkdtemp(), "xla")
-    >>> enable(folder) == folder, oct(os.stat(folder).st_mode & 0o777)
+    >>> with mock.patch.dict(os.environ, {"JAXDL_NO_COMPILE_CACHE": ""}):
+    ...     enable(folder) == folder, oct(os.stat(folder).st_mode & 0o777)
     (True, '0o700')
     >>> disable()
     """

@@ -80,8 +80,9 @@ def build_model(spec: Mapping[str, Any]) -> Any:
                          "yourself and pass it as load_model(path, model=...)")
     module = importlib.import_module(module_name)
     cls = getattr(module, str(type_name), None)
-    if isinstance(cls, type) and callable(getattr(cls, "from_config", None)):
-        return cls.from_config(spec["config"])
+    from_config = getattr(cls, "from_config", None) if isinstance(cls, type) else None
+    if callable(from_config):
+        return from_config(spec["config"])
     if callable(getattr(module, "from_config", None)):
         return module.from_config(spec["config"])
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):

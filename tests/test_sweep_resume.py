@@ -129,7 +129,7 @@ def nothing_compiles(monkeypatch):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     directory = tmp_path_factory.mktemp("finished")
-    configs = [{"learning_rate": 0.1}, {"learning_rate": 0.01}]
+    configs = [{"learning_rate": 0.3}, {"learning_rate": 0.1}, {"learning_rate": 1e4}]
     results = run_sweep(configs, DATA, trainer=TRAINER, epochs=12, patience=1,
                         checkpoint_dir=directory)  # fmt: skip
     assert set(results.status) == {"early-stopped"}  # done before the budget: nothing to train
@@ -146,7 +146,8 @@ def test_a_finished_sweep_resumes_without_compiling(finished, nothing_compiles):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"configs": [{"learning_rate": 0.2}, {"learning_rate": 0.01}]}, "different configs"),
+        ({"configs": [{"learning_rate": 0.2}, {"learning_rate": 0.1}, {"learning_rate": 1e4}]},
+         "different configs"),
         ({"data": tuple(a[::-1].copy() for a in DATA)}, "different data"),
         ({"epochs": 13}, "different budget"),
         ({"trainer": Trainer(MLP((2, 4, 2)), batch_size=32)}, "different trainer"),

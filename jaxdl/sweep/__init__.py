@@ -16,7 +16,7 @@ random and grid search: ``hyperband`` (brackets of successive halving), ``pbt``
 proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``).
 """
 
-from jaxdl.sweep import engine, results, sharding, spaces
+from jaxdl.sweep import engine, merge, pbt, results, sharding, spaces, state, strategies, tpe
 from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trainer_for
 from jaxdl.sweep.hyperband import brackets, hyperband
 from jaxdl.sweep.merge import GroupedResults
@@ -38,10 +38,12 @@ from jaxdl.sweep.spaces import (
     zoom,
 )
 from jaxdl.sweep.state import SweepInterrupted
+from jaxdl.sweep.strategies import STRATEGIES, search
 from jaxdl.sweep.tpe import propose, tpe_search
 
 __all__ = [
     "DISTRIBUTIONS",
+    "STRATEGIES",
     "Choice",
     "Distribution",
     "GroupedResults",
@@ -58,6 +60,8 @@ __all__ = [
     "engine",
     "grid",
     "hyperband",
+    "merge",
+    "pbt",
     "plot_schedules",
     "plot_sweep",
     "population_based_training",
@@ -66,10 +70,14 @@ __all__ = [
     "results",
     "run_sweep",
     "sample",
+    "search",
     "sharding",
     "spaces",
     "split_config",
+    "state",
+    "strategies",
     "successive_halving",
+    "tpe",
     "tpe_search",
     "trainer_for",
     "zoom",

@@ -667,12 +667,18 @@ def _sweep(
         if journal is not None:
             save(len(rungs) - 1, finished=True)
     final = results()
-    if logger is not None:
-        for i in range(len(configs)):
-            row = final.row(i)
-            logger.log_hparams(i, {**member_hp[i], **configs[i]},
-                               {k: row[k] for k in final.metrics})
+    log_results(logger, final)
     return final
+
+
+def log_results(logger: Any, results: SweepResults) -> None:
+    """Give ``logger`` each member's hyperparameters and best-epoch metrics (its table row)."""
+    if logger is None:
+        return
+    for i in range(len(results.configs)):
+        row = results.row(i)
+        logger.log_hparams(i, {**results.hp[i], **results.configs[i]},
+                           {k: row[k] for k in results.metrics})
 
 
 def _results(configs, history, outcome, trainers, member_hp, member_seeds, budget, stopper):

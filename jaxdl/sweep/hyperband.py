@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, NamedTuple
 
+from jaxdl import logs
 from jaxdl.sweep import state
 from jaxdl.sweep.engine import successive_halving
 from jaxdl.sweep.merge import GroupedResults, merge
@@ -90,6 +91,7 @@ def hyperband(
     if "n" in options or "method" in options:
         raise ValueError("hyperband draws its own configs: drop n and method")
     configs = sample(space, seed, sum(b.n for b in plan))
+    logger = options.pop("logger", None)
     parts, start = [], 0
     for b in plan:
         folder = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"bracket-{b.s}")
@@ -98,7 +100,8 @@ def hyperband(
                 successive_halving(
                     configs[start : start + b.n], data, trainer=trainer,
                     min_epochs=max(1, round(b.r)), max_epochs=max_epochs, eta=eta, seed=seed,
-                    checkpoint_dir=folder, resume=resume, **options,
+                    checkpoint_dir=folder, resume=resume,
+                    logger=logs.offset_members(logger, start), **options,
                 )  # fmt: skip
             )
         except state.SweepInterrupted as stop:

@@ -28,7 +28,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxdl import plots
+from jaxdl import logs, plots
 from jaxdl.checks import check_range
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.sweep import engine, sharding, state
@@ -191,11 +191,14 @@ def population_based_training(
     mesh: Any = None,
     checkpoint_dir: Any = None,
     resume: bool = False,
+    logger: Any = None,
 ) -> PBTResults:
     """Train ``population`` members drawn from ``space`` for ``epochs``, exploiting and
     exploring every ``interval`` epochs (see the module docstring). ``space`` holds continuous
     hyperparameters only; ``hp`` fixes others. ``checkpoint_dir``/``resume`` as in
-    :func:`~jaxdl.sweep.run_sweep` (saved after every interval).
+    :func:`~jaxdl.sweep.run_sweep` (saved after every interval). ``logger`` (see
+    :mod:`jaxdl.logs`) gets each slot's values after every epoch (a slot's member is copied
+    from another at an exploit step), then each slot's final hyperparameters and metrics.
 
     >>> import numpy as np
     >>> from jaxdl.nn import MLP
@@ -210,6 +213,7 @@ def population_based_training(
     2
     """
     check_pbt(population, interval, epochs, quantile, perturb, resample_prob)
+    logs.check_logger(logger)
     space = as_space(space)
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
@@ -237,7 +241,7 @@ def population_based_training(
     })  # fmt: skip
     mesh = sharding.config_mesh() if mesh is None else mesh
     device_data = sharding.put(host_data, sharding.replicated(mesh))
-    run = _Population(bucket, space, stopper, mesh, member_hp, trainer.history_keys)
+    run = _Population(bucket, space, stopper, mesh, member_hp, trainer.history_keys, logger)
     if journal is not None and journal.meta is not None:
         run.restore(journal)
     else:
@@ -261,7 +265,7 @@ def population_based_training(
                         + journal.resume_hint(), None, journal.directory)  # fmt: skip
     outcome: dict[int, dict[str, Any]] = {}
     engine._collect(bucket, mesh, outcome)
-    return PBTResults(
+    results = PBTResults(
         configs=[{k: run.hp[j][k] for k in space} for j in range(population)],
         histories=run.history.lists,
         status=run.history.status,
@@ -278,15 +282,18 @@ def population_based_training(
         interval=interval,
         searched=tuple(space),
     )
+    engine.log_results(logger, results)
+    return results
 
 
 class _Population:
     """The population's device state and the host record of its lineage."""
 
-    def __init__(self, bucket, space, stopper, mesh, member_hp, history_keys) -> None:
+    def __init__(self, bucket, space, stopper, mesh, member_hp, history_keys,
+                 logger=None) -> None:
         self.bucket, self.space, self.stopper, self.mesh = bucket, space, stopper, mesh
         self.hp: list[dict[str, float]] = [dict(h) for h in member_hp]
-        self.history = engine._History(len(member_hp), history_keys)
+        self.history = engine._History(len(member_hp), history_keys, logger)
         self.parents: list[list[int]] = []
         self.schedules: list[list[dict[str, float]]] = []
         self.t, self.start = 0, 0

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxdl import logs
 from jaxdl.sweep import state
 from jaxdl.sweep.engine import run_sweep
 from jaxdl.sweep.merge import GroupedResults, merge
@@ -200,6 +201,7 @@ def tpe_search(
         raise ValueError(f"gamma must lie in (0, 1), got {gamma!r}")
     if "method" in options:
         raise ValueError("tpe_search proposes its own configs: drop method")
+    logger = options.pop("logger", None)
     parts, tried, scores = [], [], []
     for r in range(rounds):
         if r == 0:
@@ -210,7 +212,9 @@ def tpe_search(
         folder = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"round-{r}")
         try:
             result = run_sweep(configs, data, trainer=trainer, epochs=epochs, seed=seed,
-                               checkpoint_dir=folder, resume=resume, **options)  # fmt: skip
+                               checkpoint_dir=folder, resume=resume,
+                               logger=logs.offset_members(logger, len(tried)),
+                               **options)  # fmt: skip
         except state.SweepInterrupted as stop:
             raise state.interrupted_in(f"round {r}", checkpoint_dir, stop) from None
         parts.append(result)
