@@ -47,7 +47,7 @@ def constant(value: Any) -> Schedule:
 
     Examples:
       >>> from jaxdl import optim
-      >>> float(optim.constant(0.1)(1000))
+      >>> round(float(optim.constant(0.1)(1000)), 6)
       0.1
     """
     check_positive("value", value)
