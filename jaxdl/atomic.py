@@ -2,12 +2,14 @@
 
 The content goes to a temporary file in the destination's directory, is flushed and synced, gets
 the permissions of an ordinary new file (``0o666`` less the umask), and is then renamed over the
-destination with ``os.replace``, which is atomic on POSIX and Windows. On any error the temporary
+destination with ``os.replace``, which is atomic on POSIX and Windows, and the directory is
+synced so the rename survives a power cut. On any error the temporary
 file is removed and the destination is left as it was.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -22,6 +24,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def fsync_directory(folder: str) -> None:
+    """Make a rename in ``folder`` durable (where the platform can sync a directory)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode: str = "w") -> str:
@@ -39,6 +56,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+        fsync_directory(folder)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -97,16 +97,44 @@ def check_features(name: str, x: Any, width: int | None = None) -> None:
         )
 
 
+def _finite_labels(name: str, y: Any) -> np.ndarray:
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numeric labels, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(
+            f"{name} contains {bad} NaN/inf label(s); labels must be finite class labels"
+        )
+    return arr
+
+
 def check_labels(name: str, y: Any, num_classes: int) -> None:
-    """Integer labels in ``[0, num_classes)`` (or one-hot rows of width ``num_classes``)."""
+    """Integer labels in ``[0, num_classes)``, or 2-D rows of width ``num_classes`` that are
+    one-hot or class probabilities (non-negative, summing to 1).
+
+    >>> check_labels("y", np.array([[0.0, 5.0]]), 2)
+    Traceback (most recent call last):
+    ValueError: y row 0 is not one-hot or a probability row (non-negative, summing to 1): [0.0, 5.0]
+    """
     dtype = np.asarray(y).dtype if is_concrete(y) else y.dtype
     shape = np.shape(y)
     if len(shape) == 2:
         if shape[1] != num_classes:
             raise ValueError(f"{name} is one-hot of width {shape[1]}, expected {num_classes}")
+        if is_concrete(y):
+            arr = _finite_labels(name, y).astype(np.float64)
+            bad = np.flatnonzero(np.any(arr < 0, axis=1) | (np.abs(arr.sum(axis=1) - 1) > 1e-3))
+            if bad.size:
+                raise ValueError(
+                    f"{name} row {bad[0]} is not one-hot or a probability row (non-negative, "
+                    f"summing to 1): {arr[bad[0]].tolist()}"
+                )
         return
     if len(shape) != 1:
         raise ValueError(f"{name} must be 1-D integer labels or 2-D one-hot, got shape {shape}")
+    if is_concrete(y):
+        _finite_labels(name, y)
     if not np.issubdtype(dtype, np.integer):
         raise TypeError(
             f"{name} must hold integer class labels, got dtype {dtype}; use y.astype(int)"
@@ -119,3 +147,24 @@ def check_labels(name: str, y: Any, num_classes: int) -> None:
                 f"{name} must lie in [0, {num_classes}), got labels from {low} to {high}; "
                 "check the number of output units"
             )
+
+
+def check_binary_labels(name: str, y: Any) -> None:
+    """0/1 labels for one sigmoid output unit, shaped ``(m,)`` or ``(m, 1)``.
+
+    >>> check_binary_labels("y", np.array([0, 1, 2]))
+    Traceback (most recent call last):
+    ValueError: y must hold 0/1 labels for one output unit, got values [0, 1, 2]
+    """
+    shape = np.shape(y)
+    if len(shape) == 2 and shape[1] != 1 or len(shape) > 2:
+        raise ValueError(
+            f"{name} has shape {shape} but the model has one sigmoid output unit: pass 0/1 "
+            f"labels of shape ({shape[0]},), or give the model {shape[-1]} output units for "
+            "one-hot labels"
+        )
+    values = np.unique(_finite_labels(name, y))
+    if not np.isin(values, (0, 1)).all():
+        raise ValueError(
+            f"{name} must hold 0/1 labels for one output unit, got values {values[:5].tolist()}"
+        )

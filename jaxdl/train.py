@@ -16,6 +16,7 @@ which makes runs reproducible and resumes exact, and lets a sweep share batches 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import sys
@@ -29,8 +30,8 @@ from jax import lax
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from jaxdl import checkpoint, losses, optim, parallel
-from jaxdl.checks import check_features, check_finite, check_labels
+from jaxdl import checkpoint, interrupt, losses, optim, parallel
+from jaxdl.checks import check_binary_labels, check_features, check_finite, check_labels
 from jaxdl.data.batches import Partition, epoch_indices, partition
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import HyperParams, hyperparams
@@ -363,11 +364,26 @@ class FitResult(NamedTuple):
 
 
 class TrainingDiverged(RuntimeError):
-    """The cost became NaN/inf; ``result`` holds the last finite parameters and the history."""
+    """The cost or the parameters became NaN/inf; ``result`` holds the parameters of the last
+    step whose cost and parameters were finite (the best epoch's with early stopping) and the
+    history; ``usable`` says whether those parameters still predict finite values."""
 
-    def __init__(self, message: str, result: FitResult, epoch: int, step: int) -> None:
+    def __init__(
+        self, message: str, result: FitResult, epoch: int, step: int, usable: bool = True
+    ) -> None:
         super().__init__(message)
-        self.result, self.epoch, self.step = result, epoch, step
+        self.result, self.epoch, self.step, self.usable = result, epoch, step, usable
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped ``fit`` after ``epoch``; ``result`` holds the state reached and
+    ``checkpoint`` the file written (``None`` without a checkpoint directory)."""
+
+    def __init__(
+        self, message: str, result: FitResult, epoch: int, checkpoint: str | None, signal: str
+    ) -> None:
+        super().__init__(message)
+        self.result, self.epoch, self.checkpoint, self.signal = result, epoch, checkpoint, signal
 
 
 def check_data(trainer: Trainer, x: Any, y: Any, name: str = "x") -> tuple[jax.Array, jax.Array]:
@@ -382,18 +398,46 @@ def check_data(trainer: Trainer, x: Any, y: Any, name: str = "x") -> tuple[jax.A
         )
     out = trainer.model.sizes[-1]
     if out == 1:
-        values = np.unique(np.asarray(y))
-        if not np.isin(values, (0, 1)).all():
-            raise ValueError(f"{label_name} must hold 0/1 labels for one output unit")
+        check_binary_labels(label_name, y)
     else:
-        check_labels(label_name, np.asarray(y), out)
+        check_labels(label_name, y, out)
     return jnp.asarray(x, jnp.float32), jnp.asarray(y)
 
 
-def _fingerprint(trainer: Trainer, hp: HyperParams, seed: Any, m: int) -> str:
-    values = {k: np.asarray(v).tolist() for k, v in sorted(hp.items())}
-    # The mesh is left out: a run may resume on other devices with the same results.
-    return repr((dataclasses.replace(trainer, mesh=None), values, repr(seed), m))
+def _fingerprint(
+    trainer: Trainer, hp: HyperParams, seed: Any, data: tuple, validation: tuple | None,
+    early_stopping: EarlyStopping | None,
+) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: setup, data contents, seed, early stopping."""
+    return {
+        # The mesh is left out: a run may resume on other devices with the same results.
+        "trainer": repr(dataclasses.replace(trainer, mesh=None)),
+        "hyperparameters": {k: np.asarray(v).tolist() for k, v in sorted(hp.items())},
+        "seed": repr(seed),
+        "data": checkpoint.content_hash(*data),
+        "validation": checkpoint.content_hash(*validation) if validation else None,
+        "early_stopping": repr(early_stopping),
+    }
+
+
+def _check_seed(seed: Any) -> int | jax.Array:
+    """``seed`` as a Python int, or the typed PRNG key it is."""
+    if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int or a jax.random.key, got {seed!r}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be a non-negative int below 2**63, got {seed}")
+    return int(seed)
+
+
+def _check_validation(validation: Any) -> None:
+    if not isinstance(validation, tuple | list) or len(validation) != 2:
+        raise TypeError(
+            "validation must be a pair (x_val, y_val), got "
+            + (f"a sequence of {len(validation)}" if isinstance(validation, tuple | list)
+               else type(validation).__name__)
+        )
 
 
 def fit(
@@ -409,15 +453,23 @@ def fit(
     checkpoint_dir: str | None = None,
     checkpoint_every: int = 1,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool | None = None,
 ) -> FitResult:
     """Train for ``epochs`` (one compiled scan each), evaluating ``validation`` after each.
 
     ``early_stopping`` stops when its monitored history entry stops improving and restores the
     best epoch's parameters. ``checkpoint_dir`` receives an atomic checkpoint every
-    ``checkpoint_every`` epochs and at the end; ``resume=True`` continues from the newest one
-    and gives bit-identical results to an uninterrupted run. ``progress`` shows a bar (default:
-    when stderr is a terminal). Raises :class:`TrainingDiverged` on a non-finite cost.
+    ``checkpoint_every`` epochs and at the end; the run owns the directory while it trains
+    (a second run on it fails naming this one's PID), and a fresh run refuses a directory that
+    already holds checkpoints unless ``overwrite=True`` deletes them. ``resume=True``
+    continues from the newest intact checkpoint (warning about any damaged newer one) if its
+    setup, seed and data match, and gives bit-identical results to an uninterrupted run.
+    ``progress`` shows a bar (default: when stderr is a terminal).
+
+    Raises :class:`TrainingDiverged` on a non-finite cost or parameters, and
+    :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) after the epoch in which SIGINT or
+    SIGTERM arrived, once its checkpoint is written.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -427,8 +479,12 @@ def fit(
         raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir, the directory to resume from")
+    if resume and overwrite:
+        raise ValueError("resume=True and overwrite=True exclude each other: choose one")
+    seed = _check_seed(seed)
     x, y = check_data(trainer, x, y)
     if validation is not None:
+        _check_validation(validation)
         validation = check_data(trainer, *validation, name="x_val")
     if early_stopping is not None and early_stopping.monitor not in MONITORS:
         raise ValueError(
@@ -437,8 +493,12 @@ def fit(
         )
     if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
         raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
-    hp = hyperparams(**(hp or {}))
+    hp = hyperparams(**_hp_mapping(hp))
     trainer.partition(x.shape[0])
+    store = None
+    if checkpoint_dir is not None:
+        fingerprint = _fingerprint(trainer, hp, seed, (x, y), validation, early_stopping)
+        store = checkpoint.CheckpointDir(checkpoint_dir, fingerprint)
     keys = Keys.from_seed(seed)
     x, y, validation, hp, keys = _place(trainer, (x, y, validation, hp, keys))
 
@@ -447,63 +507,112 @@ def fit(
     best = _copy((ts.params, ts.model_state)) if early_stopping else None
     history: dict[str, list] = {k: [] for k in (*HISTORY_KEYS, "batch_cost")}
     start, stopped = 0, False
-    fingerprint = _fingerprint(trainer, hp, seed, x.shape[0])
-    if resume and checkpoint.list_checkpoints(checkpoint_dir):
-        path = checkpoint.list_checkpoints(checkpoint_dir)[-1]
-        (ts, es, best), meta = checkpoint.load(path, (ts, es, best))
-        if meta["fingerprint"] != fingerprint:
-            raise checkpoint.CheckpointError(
-                f"checkpoint {path} was written by a different setup (model, optimizer, "
-                f"hyperparameters, seed or data size); start a fresh checkpoint_dir\n"
-                f"  checkpoint: {meta['fingerprint']}\n  this run:   {fingerprint}"
-            )
-        ts, es, best = _place(trainer, (ts, es, best))
-        history, start, stopped = meta["history"], meta["epoch"] + 1, meta["stopped"]
+    owned = store.open(resume=resume, overwrite=overwrite) if store else contextlib.nullcontext()
+    with owned, interrupt.Deferred() as stop:
+        restored = store.restore((ts, es, best)) if resume else None
+        if restored is not None:
+            (ts, es, best), meta = restored
+            ts, es, best = _place(trainer, (ts, es, best))
+            history, start, stopped = meta["history"], meta["epoch"] + 1, meta["stopped"]
 
-    def result(params_state: tuple[Any, Any]) -> FitResult:
-        best_epoch = int(es.best_epoch) if es is not None else len(history["epoch"]) - 1
-        return FitResult(
-            *params_state, ts.opt_state, history, best_epoch, len(history["epoch"]), stopped
-        )
-
-    def save(epoch: int) -> None:
-        meta = {"epoch": epoch, "history": history, "stopped": stopped, "fingerprint": fingerprint}
-        checkpoint.save(checkpoint.path_for(checkpoint_dir, epoch), (ts, es, best), meta)
-
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(range(start, epochs), disable=not show or start >= epochs, unit="epoch")
-    for epoch in bar if not stopped else ():
-        ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
-        val = run_evaluate(trainer, ts, hp, *validation) if validation is not None else {}
-        host = jax.device_get((metrics, val, ts.diverged_at))
-        metrics, val, diverged_at = host
-        _record(history, epoch, metrics, val)
-        if diverged_at >= 0:
-            steps = len(metrics["cost"])
-            message = (
-                f"training diverged: the cost became NaN/inf at epoch {epoch}, step "
-                f"{diverged_at - epoch * steps} of {steps} (global step {diverged_at}); the last "
-                "finite parameters are kept in error.result. Lower the learning rate or check "
-                "the data's scale."
+        def result(params_state: tuple[Any, Any]) -> FitResult:
+            best_epoch = int(es.best_epoch) if es is not None else len(history["epoch"]) - 1
+            return FitResult(
+                *params_state, ts.opt_state, history, best_epoch, len(history["epoch"]), stopped
             )
-            raise TrainingDiverged(
-                message, result((ts.params, ts.model_state)), epoch, int(diverged_at)
+
+        def kept() -> tuple[Any, Any]:
+            """The best epoch's parameters with early stopping (once one was seen), else the
+            latest."""
+            if early_stopping is not None and int(es.best_epoch) >= 0:
+                return best
+            return ts.params, ts.model_state
+
+        def save(epoch: int) -> str:
+            return store.save(epoch, (ts, es, best), {"history": history, "stopped": stopped})
+
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = tqdm(range(start, epochs), disable=not show or start >= epochs, unit="epoch")
+        for epoch in bar if not stopped else ():
+            ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
+            val = run_evaluate(trainer, ts, hp, *validation) if validation is not None else {}
+            host = jax.device_get((metrics, val, ts.diverged_at))
+            metrics, val, diverged_at = host
+            _record(history, epoch, metrics, val)
+            if diverged_at >= 0:
+                bar.close()
+                params_state = kept()
+                usable = _usable(trainer, ts._replace(params=params_state[0],
+                                                      model_state=params_state[1]), hp, x, y)
+                raise TrainingDiverged(
+                    _diverged_message(epoch, int(diverged_at), len(metrics["cost"]), usable,
+                                      early_stopping is not None and params_state is best),
+                    result(params_state), epoch, int(diverged_at), usable,
+                )
+            if early_stopping is not None:
+                old = es
+                es = early_stopping.update(es, history[early_stopping.monitor][-1], epoch)
+                if bool(early_stopping.improved(old, es)):
+                    best = _copy((ts.params, ts.model_state))
+                stopped = bool(es.stop)
+            if show:
+                bar.set_postfix(
+                    {k: f"{history[k][-1]:.4f}" for k in HISTORY_KEYS[1:] if history[k]}
+                )
+            last = stopped or epoch == epochs - 1
+            written = None
+            if store is not None and ((epoch + 1) % checkpoint_every == 0 or last or (
+                stop.requested
+            )):
+                written = save(epoch)
+            if stop.requested and not last:
+                bar.close()
+                hint = (
+                    f"checkpoint {written} written; resume with resume=True (CLI: --resume)"
+                    if written else "no checkpoint_dir, nothing saved"
+                )
+                raise TrainingInterrupted(
+                    f"training interrupted by {stop.requested} after epoch {epoch}; {hint}",
+                    result(kept()), epoch, written, stop.requested,
+                )
+            if stopped:
+                break
+        bar.close()
+        return result(best if early_stopping is not None else (ts.params, ts.model_state))
+
+
+def _hp_mapping(hp: Any) -> Mapping[str, Any]:
+    """``hp`` checked to be a dict of single numbers (a sweep varies them, ``fit`` does not)."""
+    if hp is None:
+        return {}
+    if not isinstance(hp, Mapping):
+        raise TypeError(f"hp must be a dict of hyperparameters, got {type(hp).__name__}")
+    for name, value in hp.items():
+        if np.ndim(value) != 0:
+            raise ValueError(
+                f"hp[{name!r}] must be a single number in fit, got shape {np.shape(value)}; "
+                "to train several values at once use jaxdl.sweep.run_sweep"
             )
-        if early_stopping is not None:
-            old = es
-            es = early_stopping.update(es, history[early_stopping.monitor][-1], epoch)
-            if bool(early_stopping.improved(old, es)):
-                best = _copy((ts.params, ts.model_state))
-            stopped = bool(es.stop)
-        if show:
-            bar.set_postfix({k: f"{history[k][-1]:.4f}" for k in HISTORY_KEYS[1:] if history[k]})
-        last = stopped or epoch == epochs - 1
-        if checkpoint_dir is not None and ((epoch + 1) % checkpoint_every == 0 or last):
-            save(epoch)
-        if stopped:
-            break
-    bar.close()
-    return result(best if early_stopping is not None else (ts.params, ts.model_state))
+    return hp
+
+
+def _usable(trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array) -> bool:
+    """True when ``ts``'s parameters predict a finite loss on the training data."""
+    return bool(np.isfinite(jax.device_get(run_evaluate(trainer, ts, hp, x, y)["loss"])))
+
+
+def _diverged_message(epoch: int, step: int, steps: int, usable: bool, best: bool) -> str:
+    kept = "the best epoch's parameters" if best else (
+        "the parameters of the last step whose cost and parameters were finite"
+    )
+    state = "" if usable else (
+        ", but they are already unusable (their predictions on the training data are not finite)"
+    )
+    return (
+        f"training diverged: the cost or the parameters became NaN/inf at epoch {epoch}, step "
+        f"{step - epoch * steps} of {steps} (global step {step}); {kept} are kept in "
+        f"error.result{state}. Lower the learning rate or check the data's scale."
+    )
 
 
 def _place(trainer: Trainer, tree: Any) -> Any:
