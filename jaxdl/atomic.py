@@ -57,11 +57,39 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode:
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
         fsync_directory(folder)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(err, OSError) and err.filename is None:  # e.g. ENOSPC: name the file
+            raise OSError(err.errno, f"cannot write {path}: {err.strerror}", path) from err
         raise
     return path
+
+
+def check_writable(folder: str | os.PathLike, probe_bytes: int = 1 << 16) -> str:
+    """Create ``folder`` if needed and prove that ``probe_bytes`` can be written and synced
+    there (the probe file is removed); raises ``OSError`` naming ``folder`` otherwise, so a
+    read-only or full output directory is found before training, not after.
+
+    >>> import tempfile
+    >>> check_writable(tempfile.mkdtemp()).startswith("/")
+    True
+    """
+    folder = os.path.abspath(os.fspath(folder))
+    tmp = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-probe-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(bytes(probe_bytes))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise OSError(err.errno, f"cannot write to {folder}: {err.strerror}", folder) from err
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+    return folder
 
 
 def _jsonable(value: Any) -> Any:

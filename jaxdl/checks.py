@@ -70,14 +70,57 @@ def check_positive(name: str, value: Any) -> None:
     check_range(name, value, 0.0, math.inf, low_open=True)
 
 
+def check_float32(name: str, value: Any, *, positive: bool = False) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` overflows float32 (or, when ``positive``,
+    rounds to 0 or to a subnormal whose reciprocal overflows): hyperparameters are used in
+    float32, so such a value would silently act as inf or 0.
+
+    >>> check_float32("learning_rate", 1e39)
+    Traceback (most recent call last):
+    ValueError: learning_rate=1e+39 overflows float32 (largest 3.403e+38); use a smaller value
+    """
+    arr = _values(name, value)
+    if arr is None:
+        return
+    with np.errstate(over="ignore"):
+        f32 = arr.astype(np.float32)
+    overflow = np.isfinite(arr) & ~np.isfinite(f32)
+    if np.any(overflow):
+        raise ValueError(
+            f"{name}={_first(arr, overflow):.4g} overflows float32 (largest "
+            f"{float(np.finfo(np.float32).max):.4g}); use a smaller value"
+        )
+    tiny = np.finfo(np.float32).tiny
+    under = (arr > 0) & (f32 < tiny) if positive else np.zeros(arr.shape, bool)
+    if np.any(under):
+        raise ValueError(
+            f"{name}={_first(arr, under):.4g} is below float32's smallest normal number {tiny:.4g} "
+            "(it would act as 0); use a larger value"
+        )
+
+
+def _first(arr: np.ndarray, where: np.ndarray) -> float:
+    return float(arr if arr.ndim == 0 else arr[where][0])
+
+
 def check_beta(name: str, value: Any) -> None:
-    """EWA decay rates live in ``[0, 1)``."""
+    """EWA decay rates live in ``[0, 1)``, also after rounding to float32 (0.99999999 rounds
+    to 1.0 there, and an average with beta 1 never moves)."""
     check_range(name, value, 0.0, 1.0, high_open=True)
+    arr = _values(name, value)
+    if arr is not None and np.any(arr.astype(np.float32) >= 1):  # already in [0, 1)
+        top = float(np.nextafter(np.float32(1), np.float32(0)))
+        raise ValueError(
+            f"{name}={_first(arr, arr.astype(np.float32) >= 1)} rounds to 1.0 in float32, so "
+            f"the average would never move; use at most {top:.8f}"
+        )
 
 
 def check_keep_prob(value: Any) -> None:
-    """Dropout keep probabilities live in ``(0, 1]``."""
+    """Dropout keep probabilities live in ``(0, 1]``; inverted dropout divides by them, so they
+    must stay a normal float32 number."""
     check_range("keep_prob", value, 0.0, 1.0, low_open=True)
+    check_float32("keep_prob", value, positive=True)
 
 
 def check_features(name: str, x: Any, width: int | None = None) -> None:

@@ -8,34 +8,46 @@
 
 Layer sizes given with ``--hidden`` are the hidden layers; the input width and the output layer
 come from the dataset (one sigmoid unit for two classes, a softmax unit per class otherwise).
-Exit status: 0 done; 1 the run failed (training diverged, a gradient check failed);
-2 bad command line or input (reported as one ``jaxdl: error: ...`` line).
+Exit status (each failure is reported as one ``jaxdl: error: ...`` line on stderr):
+
+- 0: done
+- 1: the run failed (training diverged, every sweep config diverged, a gradient check failed)
+- 2: bad command line or input (including an unusable checkpoint directory)
+- 3: a file or directory could not be read or written (the message names the path)
+- 130: interrupted by SIGINT or SIGTERM (``train`` first checkpoints the finished epoch and
+  says how to resume)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import re
+import signal
 import sys
+import threading
 import time
 import tomllib
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 
 from jaxdl import __version__, devices, parallel, plots
-from jaxdl.atomic import write_json
+from jaxdl.atomic import check_writable, write_json
 from jaxdl.data.datasets import DATASETS, Dataset, load
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import check as check_hyperparameters
 from jaxdl.init import INITIALIZERS
 from jaxdl.nn import ACTIVATIONS, MLP
 from jaxdl.optim import OPTIMIZERS
-from jaxdl.train import SCHEDULES, Trainer, TrainingDiverged, fit
+from jaxdl.train import SCHEDULES, Trainer, TrainingDiverged, TrainingInterrupted, fit
 
 PROG = "jaxdl"
+EXIT_FAILED, EXIT_USAGE, EXIT_IO, EXIT_INTERRUPTED = 1, 2, 3, 130
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 
 
@@ -177,8 +189,14 @@ def _note(message: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> Dataset:
-    return load(args.dataset, seed=args.seed, n=args.data_size, noise=args.noise,
-                normalize=not args.no_normalize)
+    """The dataset; errors name the command-line flags, not the function's arguments."""
+    try:
+        return load(args.dataset, seed=args.seed, n=args.data_size, noise=args.noise,
+                    normalize=not args.no_normalize)
+    except ValueError as err:
+        text = re.sub(r"^n must", "--data-size must", str(err))
+        text = re.sub(r"^noise must", "--noise must", text)
+        raise ValueError(text.replace("leave noise=None", "leave out --noise")) from err
 
 
 def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
@@ -231,6 +249,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir, the directory to resume from")
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite exclude each other: choose one")
     hp = {name: getattr(args, name) for _, name, _, _ in HP_FLAGS
           if getattr(args, name) is not None}
     check_hyperparameters(hp)
@@ -242,7 +262,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.patience is not None:
         stopper = EarlyStopping(args.patience, args.min_delta, args.monitor)
     want_plots = _plots_wanted(args)
-    os.makedirs(args.out, exist_ok=True)
+    check_writable(args.out)
+    if args.checkpoint_dir:
+        check_writable(args.checkpoint_dir)
     print(devices.describe(devs, model.compute_dtype))
     print(_describe(data, model))
     start = time.perf_counter()
@@ -251,7 +273,7 @@ def _train(args: argparse.Namespace) -> int:
             trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
             epochs=args.epochs, seed=args.seed, early_stopping=stopper,
             checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-            resume=args.resume, progress=args.progress,
+            resume=args.resume, overwrite=args.overwrite, progress=args.progress,
         )
         seconds = time.perf_counter() - start
         splits = evaluate(model, result.params, result.model_state, {
@@ -338,6 +360,8 @@ def read_space(path: str) -> dict[str, Any]:
             document = tomllib.load(f)
     except OSError as err:
         raise ValueError(f"cannot read sweep file {path!r}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"cannot read sweep file {path!r}: not a UTF-8 text file") from err
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"cannot read sweep file {path!r}: invalid TOML ({err})") from err
     if not document:
@@ -376,7 +400,7 @@ def _sweep(args: argparse.Namespace) -> int:
     model = _model(args, data, dropout=dropout)
     trainer = _trainer(args, model, "decay_rate" in fixed or "decay_rate" in space)
     want_plots = _plots_wanted(args)
-    os.makedirs(args.out, exist_ok=True)
+    check_writable(args.out)
     print(devices.describe(devs, model.compute_dtype, split="configs split"))
     print(_describe(data, model))
     start = time.perf_counter()
@@ -403,6 +427,10 @@ def _sweep(args: argparse.Namespace) -> int:
         written.append(os.path.join(args.out, "sweep.png"))
         plot_sweep(results, written[-1])
     print("wrote " + ", ".join(written))
+    if table and all(row["status"] == "diverged" for row in table):
+        print(f"{PROG}: error: every one of the {len(table)} configs diverged; lower the "
+              "learning-rate range (the table is written)", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -455,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoint-dir", metavar="DIR", help="write atomic checkpoints here")
     g.add_argument("--checkpoint-every", type=_int(1), default=1, metavar="EPOCHS")
     g.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir")
+    g.add_argument("--overwrite", action="store_true",
+                   help="delete the checkpoints already in --checkpoint-dir and start over")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
     train.set_defaults(run=_train)
@@ -512,20 +542,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    with _terminate_as_interrupt(), warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except TrainingDiverged as err:
+            return _error(f"training diverged: the cost became NaN/inf at epoch {err.epoch} "
+                          f"(global step {err.step}); lower --lr or check the scale of the data",
+                          EXIT_FAILED)
+        except TrainingInterrupted as err:
+            hint = (f"checkpoint {err.checkpoint} written; rerun the same command with --resume "
+                    "to continue" if err.checkpoint else "nothing saved (no --checkpoint-dir)")
+            return _error(f"interrupted by {err.signal} after epoch {err.epoch}; {hint}",
+                          EXIT_INTERRUPTED, "")
+        except KeyboardInterrupt:
+            return _error("interrupted; nothing saved", EXIT_INTERRUPTED, "")
+        except OSError as err:
+            text = err.strerror or str(err)
+            if err.filename and str(err.filename) not in text:
+                text += f": {err.filename}"
+            return _error(text, EXIT_IO)
+        except (ValueError, TypeError) as err:
+            return _error(str(err), EXIT_USAGE)
+
+
+def _error(message: str, code: int, kind: str = "error: ") -> int:
+    print(f"{PROG}: {kind}{message}", file=sys.stderr)
+    return code
+
+
+def _show_warning(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM acts like Ctrl-C for the whole command (``fit`` defers both to an epoch end)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        return args.run(args)
-    except TrainingDiverged as err:
-        print(f"{PROG}: error: training diverged: the cost became NaN/inf at epoch {err.epoch} "
-              f"(global step {err.step}); lower --lr or check the scale of the data",
-              file=sys.stderr)
-        return 1
-    except OSError as err:
-        where = f": {err.filename}" if err.filename else ""
-        print(f"{PROG}: error: {err.strerror or err}{where}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

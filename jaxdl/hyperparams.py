@@ -15,7 +15,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxdl.checks import check_beta, check_finite, check_keep_prob, check_positive, check_range
+from jaxdl.checks import (
+    check_beta,
+    check_finite,
+    check_float32,
+    check_keep_prob,
+    check_positive,
+    check_range,
+)
 
 DEFAULTS: Mapping[str, float] = {
     "learning_rate": 0.01,
@@ -32,7 +39,9 @@ HyperParams = dict[str, jax.Array]
 
 
 def check(hp: Mapping[str, Any]) -> None:
-    """Validate the concrete values of ``hp`` (any shape: scalars or one value per member)."""
+    """Validate the concrete values of ``hp`` (any shape: scalars or one value per member) as
+    they will be used: in float32 (no overflow to inf, no positive value rounding to 0, no
+    decay rate rounding to 1)."""
     unknown = sorted(set(hp) - set(DEFAULTS) - set(OPTIONAL))
     if unknown:
         raise ValueError(
@@ -41,6 +50,7 @@ def check(hp: Mapping[str, Any]) -> None:
         )
     for name in ("learning_rate", "eps"):
         check_positive(name, hp.get(name, DEFAULTS[name]))
+        check_float32(name, hp.get(name, DEFAULTS[name]), positive=True)
     for name in ("b1", "b2", "beta", "bn_momentum"):
         if name in hp:
             check_beta(name, hp[name])
@@ -48,6 +58,7 @@ def check(hp: Mapping[str, Any]) -> None:
         if name in hp:
             check_finite(name, hp[name])
             check_range(name, hp[name], 0.0)
+            check_float32(name, hp[name])
     if "keep_prob" in hp:
         check_keep_prob(hp["keep_prob"])
 

@@ -221,8 +221,9 @@ class Trainer:
         """Shuffle, partition and scan ``train_step`` over every mini-batch of the epoch.
 
         Returns the new state and per-step ``cost`` and ``accuracy`` (shape (num_batches,)) plus
-        the epoch's sample-weighted means ``loss`` and ``accuracy_mean``. A non-finite cost or
-        gradient freezes the state at the last finite parameters and records the step in
+        the epoch's sample-weighted means ``loss`` and ``accuracy_mean``. A non-finite cost,
+        gradient or updated parameter freezes the state at the last finite parameters (the
+        optimizer's moments may hold that rejected step) and records the step in
         ``diverged_at``; a state whose ``diverged_at`` is already >= 0 is not updated at all.
         """
         m = x.shape[0]
@@ -259,7 +260,10 @@ class Trainer:
             def keep_counts(new, old):
                 return keep(new, old) if jnp.issubdtype(new.dtype, jnp.integer) else new
 
-            params = jax.tree.map(keep, optim.apply_updates(ts.params, updates), ts.params)
+            new_params = optim.apply_updates(ts.params, updates)
+            # A finite gradient can still overflow the parameters (a huge learning rate).
+            ok = ok & _all_finite(new_params)
+            params = jax.tree.map(keep, new_params, ts.params)
             opt_state = jax.tree.map(keep_counts, opt_state, ts.opt_state)
             model_state = jax.tree.map(keep, model_state, ts.model_state)
             diverged_at = jnp.where(live & ~ok, first_step + i, ts.diverged_at)
