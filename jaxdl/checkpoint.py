@@ -64,6 +64,18 @@ def path_for(directory: str, epoch: int) -> str:
     return os.path.join(directory, f"{PREFIX}{epoch:06d}.npz")
 
 
+def epoch_of(path: str) -> int:
+    """The epoch in a checkpoint file's name.
+
+    >>> epoch_of("ckpt/ckpt-000020.npz")
+    20
+    """
+    match = NAME.fullmatch(os.path.basename(path))
+    if match is None:
+        raise ValueError(f"{path} is not named like a checkpoint ({PREFIX}NNNNNN.npz)")
+    return int(match.group(1))
+
+
 def list_checkpoints(directory: str) -> list[str]:
     """Checkpoint files in ``directory`` (exact name pattern only), oldest epoch first."""
     try:
