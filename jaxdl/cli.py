@@ -427,11 +427,18 @@ def _sweep(args: argparse.Namespace) -> int:
         written.append(os.path.join(args.out, "sweep.png"))
         plot_sweep(results, written[-1])
     print("wrote " + ", ".join(written))
-    if table and all(row["status"] == "diverged" for row in table):
-        print(f"{PROG}: error: every one of the {len(table)} configs diverged; lower the "
-              "learning-rate range (the table is written)", file=sys.stderr)
+    if table and not any(_trained(row, results.monitor) for row in table):
+        print(f"{PROG}: error: every one of the {len(table)} configs diverged or ended with a "
+              f"non-finite {results.monitor}; lower the learning-rate range (the table is "
+              "written)", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def _trained(row: dict[str, Any], monitor: str) -> bool:
+    """A sweep row that neither diverged nor ended with a non-finite monitored value."""
+    value = row.get(monitor)
+    return row["status"] != "diverged" and isinstance(value, float) and math.isfinite(value)
 
 
 def _fmt(value: Any) -> str:
