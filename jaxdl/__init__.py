@@ -5,20 +5,40 @@ The course's outline, one idea per module:
 - ``init``: zeros, random, Xavier, Glorot and He initialization
 - ``data.normalize``: input standardization with training statistics
 - ``nn``, ``dropout``, ``batchnorm``: the MLP, inverted dropout, batch normalization
-- ``losses``: softmax / sigmoid cross-entropy, accuracy, the L2 penalty
+- ``model``: the model protocol (``init``/``apply``) and ``Model``, the adapter for two functions
+- ``layers``: Dense, Conv, BatchNorm, Dropout, pooling, Residual and Sequential for your own model
+- ``losses``, ``metrics``: cross-entropies, MSE, Huber, the L2 penalty; accuracy, MSE, MAE, R^2
 - ``ewa``: exponentially weighted averages with bias correction
 - ``optim``: momentum, RMSprop, Adam, AdamW and learning-rate decay schedules
 - ``data.batches``, ``train``, ``early_stopping``, ``checkpoint``: mini-batch training
 - ``gradcheck``: gradient checking with two-sided differences
+- ``sweep``: hyperparameter search, every configuration of a bucket trained at once under ``vmap``
+- ``data``: built-in datasets, splits, normalization and mini-batches
 """
 
-from jaxdl import batchnorm, checks, ewa, init, losses, optim
+from jaxdl import (
+    batchnorm,
+    checkpoint,
+    checks,
+    data,
+    ewa,
+    init,
+    layers,
+    losses,
+    metrics,
+    nn,
+    optim,
+    sweep,
+    train,
+)
 from jaxdl.data import normalize
 from jaxdl.dropout import dropout
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.gradcheck import gradcheck
 from jaxdl.hyperparams import hyperparams
 from jaxdl.losses import accuracy, l2_penalty, sigmoid_binary_cross_entropy, softmax_cross_entropy
+from jaxdl.metrics import Metric
+from jaxdl.model import Model, ModelLike
 from jaxdl.nn import MLP
 from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
 
@@ -27,12 +47,17 @@ __version__ = "0.1.0"
 __all__ = [
     "MLP",
     "EarlyStopping",
+    "Metric",
+    "Model",
+    "ModelLike",
     "FitResult",
     "Trainer",
     "TrainingDiverged",
     "accuracy",
     "batchnorm",
+    "checkpoint",
     "checks",
+    "data",
     "dropout",
     "ewa",
     "fit",
@@ -40,9 +65,14 @@ __all__ = [
     "hyperparams",
     "init",
     "l2_penalty",
+    "layers",
     "losses",
+    "metrics",
+    "nn",
     "normalize",
     "optim",
     "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy",
+    "sweep",
+    "train",
 ]

@@ -42,7 +42,27 @@ def fsync_directory(folder: str) -> None:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode: str = "w") -> str:
-    """Call ``write(file)`` on a temporary file next to ``path``, then move it to ``path``."""
+    """Call ``write(file)`` on a temporary file next to ``path``, then move it to ``path``.
+
+    Args:
+      path: the destination; missing folders are created.
+      write: writes the whole content to the open file it is given.
+      mode: ``"w"`` (text, no newline translation) or ``"wb"`` (bytes).
+
+    Returns:
+      ``path`` as a string.
+
+    Raises:
+      ValueError: for another ``mode``; whatever ``write`` raises (``path`` is left as it was).
+
+    Examples:
+      >>> import os, tempfile
+      >>> from jaxdl.atomic import atomic_write
+      >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+      >>> _ = atomic_write(path, lambda f: f.write("hello"))
+      >>> open(path).read()
+      'hello'
+    """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     path = os.fspath(path)
@@ -106,6 +126,23 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, document: Any) -> str:
-    """Write ``document`` as JSON atomically; non-finite numbers become ``null``."""
+    """Write ``document`` as JSON atomically; non-finite numbers become ``null``.
+
+    Numpy scalars and arrays become plain numbers and lists, tuples become lists.
+
+    Args:
+      path: the destination.
+      document: dicts, lists, tuples, numbers, strings, numpy values.
+
+    Returns:
+      ``path`` as a string.
+
+    Examples:
+      >>> import json, math, os, tempfile
+      >>> from jaxdl.atomic import write_json
+      >>> path = write_json(os.path.join(tempfile.mkdtemp(), "r.json"), {"cost": [1.5, math.nan]})
+      >>> json.load(open(path))
+      {'cost': [1.5, None]}
+    """
     text = json.dumps(_jsonable(document), indent=1)
     return atomic_write(path, lambda f: f.write(text + "\n"))

@@ -25,12 +25,42 @@ Stats = dict[str, jax.Array]
 
 
 def init_stats(units: int) -> Stats:
-    """Zeroed (biased) running averages of the mean and the variance."""
+    """Zeroed (biased) running averages of the mean and the variance.
+
+    Args:
+      units: the number of units normalized.
+
+    Returns:
+      ``{"mean": zeros(units), "var": zeros(units)}`` in float32.
+
+    Examples:
+      >>> from jaxdl import batchnorm
+      >>> batchnorm.init_stats(2)["var"].tolist()
+      [0.0, 0.0]
+    """
     return {"mean": jnp.zeros((units,), jnp.float32), "var": jnp.zeros((units,), jnp.float32)}
 
 
 def batch_stats(z: jax.Array, mask: jax.Array | None = None) -> Stats:
-    """Per-unit mean and (population) variance over the batch, in float32, weighted by ``mask``."""
+    """Per-unit mean and (population) variance over the batch, weighted by ``mask``.
+
+    ``mu = sum(w z) / sum(w)``, ``var = sum(w (z - mu)**2) / sum(w)``, in at least float32.
+
+    Args:
+      z: pre-activations ``(batch, units)``.
+      mask: optional ``(batch,)`` 0/1 row weights; rows with 0 (padding) are ignored.
+
+    Returns:
+      ``{"mean": mu, "var": var}``, each ``(units,)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import batchnorm
+      >>> z = jnp.array([[1.0], [3.0], [100.0]])
+      >>> stats = batchnorm.batch_stats(z, mask=jnp.array([1.0, 1.0, 0.0]))
+      >>> stats["mean"].tolist(), stats["var"].tolist()
+      ([2.0], [1.0])
+    """
     z = z.astype(jnp.promote_types(z.dtype, jnp.float32))
     w = jnp.ones(z.shape[:1], z.dtype) if mask is None else mask.astype(z.dtype)
     total = jnp.maximum(jnp.sum(w), 1)
@@ -40,7 +70,23 @@ def batch_stats(z: jax.Array, mask: jax.Array | None = None) -> Stats:
 
 
 def running_stats(stats: Stats, count: jax.Array, momentum: Any) -> Stats:
-    """Bias-corrected running statistics; before any update, mean 0 and variance 1."""
+    """Bias-corrected running statistics ``avg / (1 - momentum**count)``.
+
+    Args:
+      stats: the (biased) running averages ``{"mean", "var"}``.
+      count: the number of training batches averaged in.
+      momentum: the EWA's beta in ``[0, 1)``.
+
+    Returns:
+      The corrected ``{"mean", "var"}``; before any update, mean 0 and variance 1.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import batchnorm
+      >>> stats = {"mean": jnp.array([0.2]), "var": jnp.array([0.4])}   # one update, beta 0.9
+      >>> [round(v, 4) for v in batchnorm.running_stats(stats, 1, 0.9)["mean"].tolist()]
+      [2.0]
+    """
     debiased = ewa.debias(stats, momentum, jnp.maximum(count, 1))
     trained = count > 0
     return {
@@ -52,7 +98,25 @@ def running_stats(stats: Stats, count: jax.Array, momentum: Any) -> Stats:
 def normalize(
     z: jax.Array, stats: Stats, gamma: jax.Array, beta: jax.Array, eps: float
 ) -> jax.Array:
-    """``gamma * (z - mean) / sqrt(var + eps) + beta``."""
+    """``gamma * (z - mean) / sqrt(var + eps) + beta``.
+
+    Args:
+      z: pre-activations ``(batch, units)``.
+      stats: the ``{"mean", "var"}`` to normalize with.
+      gamma: the learned scale ``(units,)``.
+      beta: the learned shift ``(units,)``.
+      eps: added to the variance for numerical stability.
+
+    Returns:
+      The normalized, scaled and shifted ``z``, in ``z``'s dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import batchnorm
+      >>> stats = {"mean": jnp.array([2.0]), "var": jnp.array([4.0])}
+      >>> batchnorm.normalize(jnp.array([[4.0]]), stats, jnp.ones(1), jnp.zeros(1), 0.0).tolist()
+      [[1.0]]
+    """
     z_norm = (z - stats["mean"]) * jax.lax.rsqrt(stats["var"] + eps)
     return (gamma * z_norm + beta).astype(z.dtype)
 
@@ -69,7 +133,35 @@ def batch_norm(
     eps: float,
     mask: jax.Array | None = None,
 ) -> tuple[jax.Array, Stats]:
-    """Normalize ``z`` and return it with the updated running statistics (unchanged at eval)."""
+    """Batch norm of ``z`` with the updated running statistics (unchanged at evaluation).
+
+    Training normalizes with the batch's own statistics and folds them into the running
+    averages (``ewa.update`` with ``momentum``); evaluation normalizes with the bias-corrected
+    running statistics.
+
+    Args:
+      z: pre-activations ``(batch, units)``.
+      gamma: the learned scale ``(units,)``.
+      beta: the learned shift ``(units,)``.
+      stats: the running averages ``{"mean", "var"}`` (see :func:`init_stats`).
+      count: the number of training batches already averaged into ``stats``.
+      train: use batch statistics (True) or the running ones (False).
+      momentum: the running averages' beta in ``[0, 1)``; may be traced.
+      eps: added to the variance for numerical stability.
+      mask: optional ``(batch,)`` 0/1 row weights (padding rows have 0).
+
+    Returns:
+      ``(out, new_stats)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import batchnorm
+      >>> z = jnp.array([[1.0], [3.0]])
+      >>> out, stats = batchnorm.batch_norm(z, jnp.ones(1), jnp.zeros(1), batchnorm.init_stats(1),
+      ...                                   jnp.array(0), train=True, momentum=0.9, eps=0.0)
+      >>> out.tolist(), [round(m, 4) for m in stats["mean"].tolist()]
+      ([[-1.0], [1.0]], [0.2])
+    """
     if not train:
         return normalize(z, running_stats(stats, count, momentum), gamma, beta, eps), stats
     current = batch_stats(z, mask)

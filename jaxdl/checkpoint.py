@@ -30,6 +30,7 @@ import jax
 import numpy as np
 
 from jaxdl.atomic import atomic_write
+from jaxdl.deprecation import deprecated_aliases
 
 try:  # POSIX; elsewhere a directory is not locked.
     import fcntl
@@ -160,8 +161,11 @@ def read(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
     return leaves, meta
 
 
-def load(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
-    """Read a checkpoint into the structure of ``template``; returns ``(tree, meta)``."""
+def restore(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
+    """Read a checkpoint into the structure of ``template``; returns ``(tree, meta)``.
+
+    (Called ``load`` before; that name still works, with a ``DeprecationWarning``.)
+    """
     leaves, meta = read(path)
     return unflatten(path, leaves, template), meta
 
@@ -331,3 +335,6 @@ def _read_text(path: str) -> str:
             return f.read().strip()
     except OSError:
         return ""
+
+
+__getattr__ = deprecated_aliases(__name__, {"load": restore})

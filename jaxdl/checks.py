@@ -14,7 +14,23 @@ import numpy as np
 
 
 def is_concrete(value: Any) -> bool:
-    """True when ``value`` holds a known number (not a tracer inside ``jit``/``vmap``)."""
+    """True when ``value`` holds a known number (not a tracer inside ``jit``/``vmap``).
+
+    Args:
+      value: anything.
+
+    Returns:
+      False for a JAX tracer, True otherwise.
+
+    Examples:
+      >>> import jax
+      >>> import jax.numpy as jnp
+      >>> from jaxdl.checks import is_concrete
+      >>> is_concrete(1.0)
+      True
+      >>> jax.jit(lambda x: jnp.asarray(is_concrete(x)))(1.0).item()
+      False
+    """
     return not isinstance(value, jax.core.Tracer)
 
 
@@ -28,7 +44,22 @@ def _values(name: str, value: Any) -> np.ndarray | None:
 
 
 def check_finite(name: str, value: Any) -> None:
-    """Raise ``ValueError`` if a concrete ``value`` holds NaN or inf."""
+    """Raise ``ValueError`` if a concrete ``value`` holds NaN or inf.
+
+    Args:
+      name: the argument's name, used in the message.
+      value: a number, an array, or a tracer (not checked).
+
+    Raises:
+      ValueError: naming ``name`` and the number of non-finite entries.
+
+    Examples:
+      >>> from jaxdl.checks import check_finite
+      >>> check_finite("x", [1.0, float("nan")])
+      Traceback (most recent call last):
+      ...
+      ValueError: x contains 1 NaN/inf value(s); clean or impute the data before training
+    """
     arr = _values(name, value)
     if arr is not None and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
@@ -48,7 +79,24 @@ def check_range(
 ) -> None:
     """Raise ``ValueError`` unless every concrete entry of ``value`` lies in the interval.
 
-    The interval is ``[low, high]``; ``low_open``/``high_open`` exclude an end point.
+    Args:
+      name: the argument's name, used in the message.
+      value: a number, an array, or a tracer (not checked).
+      low: the lower end.
+      high: the upper end.
+      low_open: exclude ``low`` (the interval is ``(low, ...``).
+      high_open: exclude ``high``.
+
+    Raises:
+      ValueError: naming ``name``, the interval and the offending entries.
+
+    Examples:
+      >>> from jaxdl.checks import check_range
+      >>> check_range("p", [0.5, 1.0], 0.0, 1.0)
+      >>> check_range("p", [0.5, 1.0], 0.0, 1.0, high_open=True)
+      Traceback (most recent call last):
+      ...
+      ValueError: p must lie in [0.0, 1.0), got [1.0]
     """
     arr = _values(name, value)
     if arr is None:
@@ -65,7 +113,22 @@ def check_range(
 
 
 def check_positive(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless a concrete ``value`` is finite and > 0."""
+    """Raise ``ValueError`` unless a concrete ``value`` is finite and > 0.
+
+    Args:
+      name: the argument's name, used in the message.
+      value: a number, an array, or a tracer (not checked).
+
+    Raises:
+      ValueError: for an entry that is NaN, inf or <= 0.
+
+    Examples:
+      >>> from jaxdl.checks import check_positive
+      >>> check_positive("learning_rate", 0.0)
+      Traceback (most recent call last):
+      ...
+      ValueError: learning_rate must lie in (0.0, inf], got 0.0
+    """
     check_finite(name, value)
     check_range(name, value, 0.0, math.inf, low_open=True)
 
@@ -104,8 +167,27 @@ def _first(arr: np.ndarray, where: np.ndarray) -> float:
 
 
 def check_beta(name: str, value: Any) -> None:
-    """EWA decay rates live in ``[0, 1)``, also after rounding to float32 (0.99999999 rounds
-    to 1.0 there, and an average with beta 1 never moves)."""
+    """Raise ``ValueError`` unless an EWA decay rate lies in ``[0, 1)``, also after rounding
+    to float32 (0.99999999 rounds to 1.0 there, and an average with beta 1 never moves).
+
+    Args:
+      name: the argument's name, used in the message.
+      value: a number, an array, or a tracer (not checked).
+
+    Raises:
+      ValueError: for an entry outside ``[0, 1)`` or one that rounds to 1 in float32.
+
+    Examples:
+      >>> from jaxdl.checks import check_beta
+      >>> check_beta("b2", 1.0)
+      Traceback (most recent call last):
+      ...
+      ValueError: b2 must lie in [0.0, 1.0), got 1.0
+      >>> check_beta("beta", 0.99999999)  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: beta=0.99999999 rounds to 1.0 in float32, ...; use at most 0.99999994
+    """
     check_range(name, value, 0.0, 1.0, high_open=True)
     arr = _values(name, value)
     if arr is not None and np.any(arr.astype(np.float32) >= 1):  # already in [0, 1)
@@ -117,14 +199,45 @@ def check_beta(name: str, value: Any) -> None:
 
 
 def check_keep_prob(value: Any) -> None:
-    """Dropout keep probabilities live in ``(0, 1]``; inverted dropout divides by them, so they
-    must stay a normal float32 number."""
+    """Raise ``ValueError`` unless a dropout keep probability lies in ``(0, 1]`` and is a
+    normal float32 number (inverted dropout divides by it).
+
+    Args:
+      value: a number, an array, or a tracer (not checked).
+
+    Raises:
+      ValueError: for an entry outside ``(0, 1]`` or below float32's smallest normal number.
+
+    Examples:
+      >>> from jaxdl.checks import check_keep_prob
+      >>> check_keep_prob(0.0)
+      Traceback (most recent call last):
+      ...
+      ValueError: keep_prob must lie in (0.0, 1.0], got 0.0
+    """
     check_range("keep_prob", value, 0.0, 1.0, low_open=True)
     check_float32("keep_prob", value, positive=True)
 
 
 def check_features(name: str, x: Any, width: int | None = None) -> None:
-    """``x`` must be a non-empty 2-D array ``(samples, features)`` of the expected width."""
+    """Raise ``ValueError`` unless ``x`` is a non-empty 2-D ``(samples, features)`` array.
+
+    Args:
+      name: the argument's name, used in the message.
+      x: the features.
+      width: the number of features expected, or ``None`` for any.
+
+    Raises:
+      ValueError: for another rank, no samples, or the wrong number of features.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxdl.checks import check_features
+      >>> check_features("x", np.zeros((4, 3)), width=2)
+      Traceback (most recent call last):
+      ...
+      ValueError: x has 3 features per sample but the model expects 2; change the first ...
+    """
     shape = np.shape(x)
     if len(shape) != 2:
         raise ValueError(
@@ -153,12 +266,30 @@ def _finite_labels(name: str, y: Any) -> np.ndarray:
 
 
 def check_labels(name: str, y: Any, num_classes: int) -> None:
-    """Integer labels in ``[0, num_classes)``, or 2-D rows of width ``num_classes`` that are
-    one-hot or class probabilities (non-negative, summing to 1).
+    """Raise unless ``y`` holds integer labels in ``[0, num_classes)``, or 2-D rows of width
+    ``num_classes`` that are one-hot or class probabilities (non-negative, summing to 1).
 
-    >>> check_labels("y", np.array([[0.0, 5.0]]), 2)
-    Traceback (most recent call last):
-    ValueError: y row 0 is not one-hot or a probability row (non-negative, summing to 1): [0.0, 5.0]
+    Args:
+      name: the argument's name, used in the message.
+      y: 1-D integer labels, or 2-D one-hot (or probability) rows of width ``num_classes``.
+      num_classes: the number of classes (output units).
+
+    Raises:
+      TypeError: for non-integer 1-D labels.
+      ValueError: for another shape, a label out of range, NaN/inf, or a row that is not
+        one-hot.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxdl.checks import check_labels
+      >>> check_labels("y", np.array([0, 1, 2]), num_classes=2)
+      Traceback (most recent call last):
+      ...
+      ValueError: y must lie in [0, 2), got labels from 0 to 2; check the number of output units
+      >>> check_labels("y", np.array([[0.0, 5.0]]), 2)  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: y row 0 is not one-hot or a probability row (...): [0.0, 5.0]
     """
     dtype = np.asarray(y).dtype if is_concrete(y) else y.dtype
     shape = np.shape(y)

@@ -1,10 +1,13 @@
-"""The ``jaxdl`` command: ``train``, ``sweep``, ``gradcheck`` and ``demo``.
+"""The ``jaxdl`` command: ``train``, ``sweep``, ``gradcheck``, ``demo``, ``predict``, ``evaluate``.
 
     jaxdl train --dataset moons --hidden 16,16 --optimizer adam --lr 0.01 --epochs 200
     jaxdl sweep --dataset moons --optimizer momentum --lr 1e-4:1 --beta 0.9:0.999 --configs 32
     jaxdl sweep --space space.toml --epochs 30
     jaxdl gradcheck
     jaxdl demo --quick --out jaxdl-out
+    jaxdl train --data table.csv --target label --save model
+    jaxdl predict --model model --data new.csv --out predictions.csv
+    jaxdl evaluate --model model --data test.csv
 
 Layer sizes given with ``--hidden`` are the hidden layers; the input width and the output layer
 come from the dataset (one sigmoid unit for two classes, a softmax unit per class otherwise).
@@ -36,7 +39,7 @@ from typing import Any
 
 import jax
 
-from jaxdl import __version__, devices, parallel, plots
+from jaxdl import __version__, cli_data, compile_cache, devices, parallel, plots
 from jaxdl.atomic import check_writable, write_json
 from jaxdl.data.datasets import DATASETS, Dataset, load
 from jaxdl.early_stopping import EarlyStopping
@@ -108,12 +111,13 @@ def _value_or_range(text: str) -> float | tuple[float, float]:
 # -- shared options -----------------------------------------------------------------------------
 def _add_data(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default="moons", choices=DATASETS, help="built-in dataset")
+    g.add_argument("--dataset", choices=DATASETS, help="built-in dataset (default moons)")
     g.add_argument("--data-size", type=_int(1), metavar="N",
                    help="number of samples (generated sets; a random subset of digits)")
     g.add_argument("--noise", type=_float, help="noise level of a generated dataset")
     g.add_argument("--no-normalize", action="store_true",
                    help="keep raw features (default: standardize with training statistics)")
+    cli_data.add_file_options(p)
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
@@ -189,9 +193,13 @@ def _note(message: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> Dataset:
-    """The dataset; errors name the command-line flags, not the function's arguments."""
+    """The dataset (a file, or a built-in set); errors name the command-line flags, not the
+    function's arguments."""
+    from_file = cli_data.load(args)
+    if from_file is not None:
+        return from_file
     try:
-        return load(args.dataset, seed=args.seed, n=args.data_size, noise=args.noise,
+        return load(args.dataset or "moons", seed=args.seed, n=args.data_size, noise=args.noise,
                     normalize=not args.no_normalize)
     except ValueError as err:
         text = re.sub(r"^n must", "--data-size must", str(err))
@@ -202,7 +210,7 @@ def _load(args: argparse.Namespace) -> Dataset:
 def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
     """The MLP for ``data``: input width from the features, 1 output unit for 2 classes."""
     n_x = data.x_train.shape[1]
-    n_out = 1 if data.num_classes == 2 else data.num_classes
+    n_out = 1 if data.num_classes in (0, 2) else data.num_classes  # 0: regression
     if args.sizes is not None:
         sizes = args.sizes
         if len(sizes) < 2 or sizes[0] != n_x or sizes[-1] != n_out:
@@ -249,13 +257,12 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir, the directory to resume from")
-    if args.resume and args.overwrite:
-        raise ValueError("--resume and --overwrite exclude each other: choose one")
     hp = {name: getattr(args, name) for _, name, _, _ in HP_FLAGS
           if getattr(args, name) is not None}
     check_hyperparameters(hp)
     devs = devices.select(args.device)
     data = _load(args)
+    cli_data.check_outputs(args)
     model = _model(args, data, dropout=hp.get("keep_prob", 1.0) < 1.0)
     trainer = parallel.data_parallel(_trainer(args, model, "decay_rate" in hp), devs)
     stopper = None
@@ -268,27 +275,34 @@ def _train(args: argparse.Namespace) -> int:
     print(devices.describe(devs, model.compute_dtype))
     print(_describe(data, model))
     start = time.perf_counter()
+    logger = cli_data.logger(args)
     with jax.default_device(devs[0]):
-        result = fit(
-            trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
-            epochs=args.epochs, seed=args.seed, early_stopping=stopper,
-            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-            resume=args.resume, overwrite=args.overwrite, progress=args.progress,
-        )
+        try:
+            result = fit(
+                trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
+                epochs=args.epochs, seed=args.seed, early_stopping=stopper,
+                checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+                resume=args.resume, overwrite=args.overwrite and not args.resume,
+                progress=args.progress,
+                logger=logger,
+            )
+        finally:
+            logger.close()
         seconds = time.perf_counter() - start
-        splits = evaluate(model, result.params, result.model_state, {
-            "train": (data.x_train, data.y_train),
-            "validation": (data.x_val, data.y_val),
-            "test": (data.x_test, data.y_test),
-        })
+        if args.data is not None or args.save:
+            splits = cli_data.figures(model, result.params, result.model_state, data)
+        else:
+            splits = evaluate(model, result.params, result.model_state, {
+                "train": (data.x_train, data.y_train),
+                "validation": (data.x_val, data.y_val),
+                "test": (data.x_test, data.y_test),
+            })
     stop = " (stopped early)" if result.stopped_early else ""
     print(f"{args.optimizer}, {result.epochs_run} epochs{stop}, best epoch {result.best_epoch}, "
           f"{seconds:.1f} s")
-    print(f"{'split':<12}{'loss':>10}{'accuracy':>10}")
-    for name, values in splits.items():
-        print(f"{name:<12}{values['loss']:>10.4f}{values['accuracy']:>10.4f}")
+    print(cli_data.format_figures(splits, data.task))
 
-    written = [os.path.join(args.out, "history.json")]
+    written = [os.path.join(args.out, "history.json"), os.path.join(args.out, "metrics.jsonl")]
     write_json(written[0], {
         "command": "train",
         "arguments": {k: v for k, v in vars(args).items() if k != "run"},
@@ -303,6 +317,12 @@ def _train(args: argparse.Namespace) -> int:
     })
     if want_plots:
         written += _train_plots(args.out, model, result, data)
+    if args.save:
+        training = {**hp, "optimizer": args.optimizer, "schedule": args.schedule,
+                    "batch_size": args.batch_size, "epochs": args.epochs,
+                    "epochs_run": result.epochs_run, "best_epoch": result.best_epoch}
+        written.append(cli_data.save(args, model, result.params, result.model_state, data,
+                                     training, splits))
     print("wrote " + ", ".join(written))
     return 0
 
@@ -318,7 +338,7 @@ def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
                                  "validation": history["val_accuracy"]}, ylabel="accuracy"),
     ]
     written = [plots.lines(os.path.join(out, "curves.png"), panels)]
-    if data.x_train.shape[1] == 2 and model.sizes[-1] == 1:
+    if data.x_train.shape[1] == 2 and model.sizes[-1] == 1 and data.task == "classification":
         panel = boundary("decision boundary (training set)", model, result, data)
         written.append(plots.boundaries(os.path.join(out, "boundary.png"), [panel]))
     return written
@@ -396,6 +416,7 @@ def _sweep(args: argparse.Namespace) -> int:
         )
     devs = devices.select(args.device)
     data = _load(args)
+    cli_data.check_outputs(args)
     dropout = "keep_prob" in space or fixed.get("keep_prob", 1.0) < 1.0
     model = _model(args, data, dropout=dropout)
     trainer = _trainer(args, model, "decay_rate" in fixed or "decay_rate" in space)
@@ -404,11 +425,15 @@ def _sweep(args: argparse.Namespace) -> int:
     print(devices.describe(devs, model.compute_dtype, split="configs split"))
     print(_describe(data, model))
     start = time.perf_counter()
-    results = run_sweep(
-        space, data, trainer=trainer, n=args.configs, epochs=args.epochs, seed=args.seed,
-        hp=fixed, patience=args.patience, monitor=args.monitor, min_delta=args.min_delta,
-        method=args.method, mesh=config_mesh(devs),
-    )
+    logger = cli_data.logger(args)
+    try:
+        results = run_sweep(
+            space, data, trainer=trainer, n=args.configs, epochs=args.epochs, seed=args.seed,
+            hp=fixed, patience=args.patience, monitor=args.monitor, min_delta=args.min_delta,
+            method=args.method, mesh=config_mesh(devs), logger=logger,
+        )
+    finally:
+        logger.close()
     seconds = time.perf_counter() - start
     table = results.table
     print(f"{len(table)} configs x {args.epochs} epochs ({args.optimizer}) in {seconds:.1f} s; "
@@ -420,9 +445,12 @@ def _sweep(args: argparse.Namespace) -> int:
         values = " ".join(f"{_fmt(row[n]):>13}" for n in names)
         print(f"{rank:>4} {row['config']:>6}  {values} {row['val_loss']:>9.4f} "
               f"{row['val_accuracy']:>8.4f} {row['best_epoch']:>6}  {row['status']}")
-    written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json")]
+    written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json"),
+               os.path.join(args.out, "metrics.jsonl")]
     results.to_csv(written[0])
     results.to_json(written[1])
+    if args.save:
+        written.append(_save_best(args, results, data))
     if want_plots and any(n in space for n in ("learning_rate", "b1", "b2", "beta")):
         written.append(os.path.join(args.out, "sweep.png"))
         plot_sweep(results, written[-1])
@@ -433,6 +461,19 @@ def _sweep(args: argparse.Namespace) -> int:
               "written)", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def _save_best(args: argparse.Namespace, results: Any, data: Dataset) -> str:
+    """Save the best config's model at its best epoch, with its figures on every split."""
+    i = results.best()["config"]
+    model = results.trainers[i].model
+    splits = cli_data.figures(model, results.params[i], results.model_state[i], data)
+    print(f"best config {i}: test " + ", ".join(
+        f"{k} {v:.4f}" for k, v in splits["test"].items() if isinstance(v, float)))
+    training = {**results.hp[i], **results.configs[i], "optimizer": results.trainers[i].optimizer,
+                "epochs": results.epochs[i], "best_epoch": results.best_epoch[i]}
+    return cli_data.save(args, model, results.params[i], results.model_state[i], data, training,
+                         splits)
 
 
 def _trained(row: dict[str, Any], monitor: str) -> bool:
@@ -473,9 +514,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 # -- the parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    """The ``jaxdl`` argument parser with its four subcommands."""
+    """The ``jaxdl`` argument parser with its subcommands."""
     parser = _Parser(prog=PROG, description="Improving deep neural networks, in JAX.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--no-compile-cache", action="store_true", help="do not keep compiled "
+                        f"programs in {compile_cache.default_directory()} for the next run (also: "
+                        f"{compile_cache.ENV_DISABLE}=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser(
@@ -490,10 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoint-dir", metavar="DIR", help="write atomic checkpoints here")
     g.add_argument("--checkpoint-every", type=_int(1), default=1, metavar="EPOCHS")
     g.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir")
-    g.add_argument("--overwrite", action="store_true",
-                   help="delete the checkpoints already in --checkpoint-dir and start over")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
+    cli_data.add_save_option(train, "--save", "save the trained model in this directory")
     train.set_defaults(run=_train)
 
     sweep = commands.add_parser(
@@ -511,6 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of configs to sample (default 32)")
     g.add_argument("--method", default="random", choices=("random", "grid"))
     g.add_argument("--top", type=_int(1), default=5, metavar="K", help="configs to print")
+    cli_data.add_save_option(sweep, "--save-best",
+                             "save the best config's model (its best epoch) in this directory")
     sweep.set_defaults(run=_sweep, epochs=30)
 
     gradcheck = commands.add_parser(
@@ -539,6 +584,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="experiments to run, by number or name, e.g. 1,3 or sweep")
     demo.add_argument("--no-plots", action="store_true", help="write no PNG files")
     demo.set_defaults(run=_demo)
+    cli_data.add_commands(commands)
+    for sub in commands.choices.values():  # also accepted after the command
+        sub.add_argument("--no-compile-cache", action="store_true", default=argparse.SUPPRESS,
+                         help="see 'jaxdl --help'")
     return parser
 
 
@@ -549,6 +598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    compile_cache.enable_for_command(turned_off=args.no_compile_cache)
     with _terminate_as_interrupt(), warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:

@@ -1,8 +1,9 @@
 """Per-layer gradient norms: the vanishing / exploding gradients diagnostic.
 
-For the training cost ``J`` (the mean cross-entropy of :meth:`jaxdl.train.Trainer.data_loss`:
-sigmoid for one output unit, softmax otherwise; no L2 term) on a batch ``(x, y)`` in training
-mode, layer ``l`` gets
+For the training cost ``J`` (the loss of :meth:`jaxdl.train.Trainer.data_loss`, by default the
+mean cross-entropy: sigmoid for one output unit, softmax otherwise; no L2 term) on a batch
+``(x, y)`` in training mode, layer ``l`` (each dict of the parameter tree that holds a ``W``,
+``b``, ``gamma`` or ``beta``, in tree order: the MLP's ``params["layers"]``) gets
 
     ||dJ/dW_l||_F          (leaf="W", the default)
     ||dJ/db_l||_2 = ||sum_i dJ/dz_l,i||_2   (leaf="b": the backward signal reaching layer l)
@@ -28,14 +29,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.nn import MLP
 from jaxdl.train import Trainer, check_data
 
 LEAVES = ("W", "b", "gamma", "beta")
 
 
 def gradient_norms(
-    model: MLP,
+    model: Any,
     params: Any,
     state: Any,
     x: Any,
@@ -44,29 +44,40 @@ def gradient_norms(
     leaf: str = "W",
     hp: Mapping[str, Any] | None = None,
     key: jax.Array | None = None,
+    loss: Any = None,
 ) -> np.ndarray:
-    """Per-layer norms ``||dJ/d leaf_l||`` (float64 array of shape ``(model.num_layers,)``).
+    """Per-layer norms ``||dJ/d leaf_l||`` (float64 array, one entry per layer dict).
 
-    ``J`` is the data cost of ``model`` on ``(x, y)`` in training mode (batch statistics for
-    batch norm; dropout needs ``key`` and ``hp["keep_prob"]``). Layers without ``leaf`` (the
-    hidden layers of a batch-norm model have no ``b``) get NaN.
+    ``J`` is the data cost (``loss``, as in ``Trainer(model, loss=loss)``) of ``model`` on
+    ``(x, y)`` in training mode (batch statistics for batch norm; dropout needs ``key`` and
+    ``hp["keep_prob"]``). Layers without ``leaf`` (the hidden layers of a batch-norm MLP have no
+    ``b``) get NaN.
     """
     if leaf not in LEAVES:
         raise ValueError(f"leaf must be one of {LEAVES}, got {leaf!r}")
-    trainer = Trainer(model)
+    trainer = Trainer(model, loss=loss)
     x, y = check_data(trainer, x, y)
-    layers = params.get("layers") if isinstance(params, Mapping) else None
-    if not isinstance(layers, list | tuple) or len(layers) != model.num_layers:
+    expected = jax.eval_shape(model.init, jax.random.key(0))[0]
+    if jax.tree.structure(params) != jax.tree.structure(expected) or not _layers(params):
         raise ValueError(
-            f"params must be {{'layers': [...]}} with one entry per layer of the model "
-            f"({model.num_layers}); pass the params returned by model.init"
+            "params do not match the model (one entry per layer, as model.init(key) gives); "
+            "pass the params returned by model.init"
         )
     with jax.enable_x64(True):
         params64, state64, x64 = jax.tree.map(_to_float64, (params, state, x))
         grads = jax.device_get(_gradients(trainer, params64, state64, x64, y, dict(hp or {}), key))
-    return np.array(
-        [_norm(layer[leaf]) if leaf in layer else np.nan for layer in grads["layers"]]
-    )
+    return np.array([_norm(layer[leaf]) if leaf in layer else np.nan for layer in _layers(grads)])
+
+
+def _layers(tree: Any) -> list[Mapping[str, Any]]:
+    """The dicts of ``tree`` holding a parameter named in :data:`LEAVES`, in tree order."""
+    if isinstance(tree, Mapping):
+        if any(name in tree for name in LEAVES):
+            return [tree]
+        return [layer for k in sorted(tree) for layer in _layers(tree[k])]
+    if isinstance(tree, list | tuple):
+        return [layer for item in tree for layer in _layers(item)]
+    return []
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -29,7 +29,29 @@ _PARITY = np.uint32(0x1BD11BDA)
 
 
 def dropout(key: jax.Array, a: jax.Array, keep_prob: Any) -> jax.Array:
-    """Zero each unit of ``a`` with probability ``1 - keep_prob`` and scale the rest up."""
+    """Inverted dropout: zero each unit with probability ``1 - keep_prob``, scale the rest up.
+
+    ``a_out = a * d / keep_prob`` with ``d ~ Bernoulli(keep_prob)``, so ``E[a_out] = a``.
+
+    Args:
+      key: a PRNG key for the mask.
+      a: the activations.
+      keep_prob: the probability of keeping a unit, in ``(0, 1]``; may be traced.
+
+    Returns:
+      An array like ``a``: kept units divided by ``keep_prob``, dropped ones 0.
+
+    Raises:
+      ValueError: for a concrete ``keep_prob`` outside ``(0, 1]``.
+
+    Examples:
+      >>> import jax
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import dropout
+      >>> out = dropout(jax.random.key(0), jnp.ones(8), 0.5)
+      >>> sorted(set(out.tolist()))   # dropped units are 0, kept ones 1 / 0.5
+      [0.0, 2.0]
+    """
     check_keep_prob(keep_prob)
     keep_prob = jnp.asarray(keep_prob, a.dtype)
     keep = bernoulli(key, keep_prob, a.shape)
@@ -37,7 +59,23 @@ def dropout(key: jax.Array, a: jax.Array, keep_prob: Any) -> jax.Array:
 
 
 def bernoulli(key: jax.Array, p: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    """``jax.random.bernoulli(key, p, shape)``: ``uniform(key, shape) < p``, the same bits."""
+    """``jax.random.bernoulli(key, p, shape)`` bit for bit: ``uniform(key, shape) < p``.
+
+    Args:
+      key: a PRNG key.
+      p: the probability of ``True``, broadcastable to ``shape``.
+      shape: the output shape.
+
+    Returns:
+      A boolean array of ``shape``.
+
+    Examples:
+      >>> import jax
+      >>> from jaxdl.dropout import bernoulli
+      >>> key = jax.random.key(3)
+      >>> bool((bernoulli(key, 0.3, (64,)) == jax.random.bernoulli(key, 0.3, (64,))).all())
+      True
+    """
     p = jnp.asarray(p)
     if not _unrolled_applies(key, p, shape):
         return jax.random.bernoulli(key, p, shape)

@@ -22,14 +22,42 @@ PyTree = Any
 
 
 def compute_dtype(dtype: Any) -> Any:
-    """Averages are formed in at least float32 (bfloat16 moments lose the small increments)."""
+    """The dtype averages are formed in: at least float32 (bfloat16 moments lose the small
+    increments ``(1 - beta) * x``).
+
+    Args:
+      dtype: the dtype of the values being averaged.
+
+    Returns:
+      ``dtype`` promoted to at least float32.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import ewa
+      >>> ewa.compute_dtype(jnp.bfloat16)
+      dtype('float32')
+    """
     return jnp.result_type(dtype, jnp.float32)
 
 
 def update(average: PyTree, value: PyTree, beta: Any) -> PyTree:
-    """One EWA step, leaf by leaf: ``beta * average + (1 - beta) * value``.
+    """One EWA step, leaf by leaf: ``v = beta * v + (1 - beta) * x``.
 
     Arithmetic runs in the average's dtype (at least float32); the result keeps that dtype.
+
+    Args:
+      average: the running averages ``v`` (a pytree of arrays).
+      value: the new samples ``x``, a pytree of the same structure.
+      beta: the decay rate in ``[0, 1)``; may be traced.
+
+    Returns:
+      The updated averages, with ``average``'s structure and dtypes.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import ewa
+      >>> ewa.update({"w": jnp.zeros(2)}, {"w": jnp.array([1.0, 2.0])}, 0.9)["w"].tolist()
+      [0.1, 0.2]
     """
 
     def leaf(a, x):
@@ -40,20 +68,69 @@ def update(average: PyTree, value: PyTree, beta: Any) -> PyTree:
 
 
 def correction(beta: Any, count: Any, dtype: Any = jnp.float32) -> jax.Array:
-    """The bias-correction denominator ``1 - beta**count`` (``count`` >= 1)."""
+    """The bias-correction denominator ``1 - beta**count``.
+
+    Args:
+      beta: the decay rate in ``[0, 1)``.
+      count: the number of updates so far (``>= 1``).
+      dtype: the dtype of the averages it divides.
+
+    Returns:
+      ``1 - beta**count`` in at least float32.
+
+    Examples:
+      >>> from jaxdl import ewa
+      >>> round(float(ewa.correction(0.9, 2)), 4)
+      0.19
+    """
     b = jnp.asarray(beta, compute_dtype(dtype))
     return 1 - b ** jnp.asarray(count, b.dtype)
 
 
 def debias(average: PyTree, beta: Any, count: Any) -> PyTree:
-    """Bias-corrected ``average / (1 - beta**count)``; ``count`` is the number of updates."""
+    """Bias-corrected averages ``v_hat = v / (1 - beta**count)``.
+
+    Args:
+      average: the running averages ``v`` (a pytree of arrays).
+      beta: the decay rate in ``[0, 1)``.
+      count: the number of updates that formed ``average`` (``>= 1``).
+
+    Returns:
+      The corrected averages, with ``average``'s structure and dtypes.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import ewa
+      >>> v = ewa.update(jnp.zeros(()), jnp.array(5.0), 0.9)   # 0.5 after one sample
+      >>> float(ewa.debias(v, 0.9, 1))                          # the first sample exactly
+      5.0
+    """
     return jax.tree.map(
         lambda a: (a / correction(beta, count, a.dtype)).astype(a.dtype), average
     )
 
 
 def average(xs: jax.Array, beta: Any, bias_correction: bool = True) -> jax.Array:
-    """All running averages ``v_1 .. v_T`` of ``xs`` along axis 0, in one ``lax.scan``."""
+    """All running averages ``v_1 .. v_T`` of ``xs`` along axis 0, in one ``lax.scan``.
+
+    Args:
+      xs: the samples ``theta_1 .. theta_T``, stacked on axis 0 (at least one).
+      beta: the decay rate in ``[0, 1)``.
+      bias_correction: divide ``v_t`` by ``1 - beta**t``.
+
+    Returns:
+      An array of ``xs``'s shape (at least float32) holding ``v_t`` (or ``v_hat_t``) at row ``t``.
+
+    Raises:
+      ValueError: for ``beta`` outside ``[0, 1)`` or an empty ``xs``.
+
+    Examples:
+      >>> from jaxdl import ewa
+      >>> [round(v, 3) for v in ewa.average([1.0, 1.0, 1.0], 0.5, bias_correction=False).tolist()]
+      [0.5, 0.75, 0.875]
+      >>> ewa.average([1.0, 1.0, 1.0], 0.5).tolist()
+      [1.0, 1.0, 1.0]
+    """
     check_beta("beta", beta)
     xs = jnp.asarray(xs)
     if xs.ndim == 0 or xs.shape[0] == 0:

@@ -43,6 +43,7 @@ from jax.tree_util import DictKey, GetAttrKey, SequenceKey
 from jaxdl import losses, nn
 from jaxdl.checks import check_positive, is_concrete
 from jaxdl.kinks import Kink, find_kinks
+from jaxdl.train import Trainer, check_data, trainer_hyperparams
 
 GREAT = 1e-7
 LIKELY_BUG = 1e-3
@@ -548,6 +549,58 @@ def check_mlp(
     """Gradient check of :func:`mlp_problem` (the MLP with L2 and batch norm, dropout off)."""
     loss_fn, params, args = mlp_problem(seed, sizes=sizes, batch=batch, lambd=lambd)
     return gradcheck(loss_fn, params, *args, epsilon=epsilon, threshold=threshold)
+
+
+def _model_loss(
+    params: PyTree, trainer: Any, state: PyTree, x: jax.Array, y: jax.Array, hp: Any, lambd: Any
+) -> jax.Array:
+    """The trainer's data loss of its model in train mode, plus the L2 penalty when given."""
+    outputs, _ = trainer.model.apply(params, state, x, train=True, hp=hp)
+    cost = trainer.data_loss(outputs, y, None)
+    return cost if lambd is None else cost + losses.l2_penalty(params, lambd, x.shape[0])
+
+
+def check_model(
+    model: Any,
+    x: Any,
+    y: Any,
+    *,
+    loss: Any = None,
+    params: PyTree | None = None,
+    state: PyTree | None = None,
+    hp: dict[str, Any] | None = None,
+    lambd: float | None = None,
+    seed: int = 0,
+    epsilon: float = 1e-7,
+    threshold: float = 1e-7,
+) -> GradcheckResult:
+    """Gradient check of any model (:class:`jaxdl.model.ModelLike`) on a batch ``(x, y)``:
+
+        J(params) = loss(model.apply(params, state, x, train=True, hp=hp)[0], y)
+                    [+ lambd / (2 m) * sum ||W||_F^2]
+
+    with ``loss`` as in ``Trainer(model, loss=loss)`` (default: cross-entropy by the output
+    width). ``params``/``state`` default to ``model.init(jax.random.key(seed))``. The model must
+    be deterministic in train mode (switch dropout off). :func:`check_mlp` is the built-in case.
+
+    >>> import jax.numpy as jnp, numpy as np
+    >>> from jaxdl.model import Model
+    >>> linear = Model(lambda key: {"W": jnp.ones((2, 1))}, lambda p, x: x @ p["W"])
+    >>> x = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
+    >>> check_model(linear, x, np.array([0.5, 1.0]), loss="mean_squared_error").passed
+    True
+    """
+    trainer = Trainer(model, loss=loss, metrics=())
+    hp = trainer_hyperparams(trainer, hp or {})
+    x, y = check_data(trainer, x, y, hp=hp)
+    if params is None or state is None:
+        fresh_params, fresh_state = model.init(jax.random.key(seed))
+        params = fresh_params if params is None else params
+        state = fresh_state if state is None else state
+    l2 = None if lambd is None else jnp.asarray(lambd)
+    return gradcheck(
+        _model_loss, params, trainer, state, x, y, hp, l2, epsilon=epsilon, threshold=threshold
+    )
 
 
 def _kinks(

@@ -1,21 +1,28 @@
-"""Losses and metrics on logits, all averaged over samples (optionally weighted by a mask).
+"""Losses on model outputs, all averaged over samples (optionally weighted by a mask).
 
     softmax cross-entropy:  J = -mean_i log softmax(z_i)[y_i]
                               = mean_i (logsumexp(z_i) - z_i[y_i])        (stable for huge logits)
     sigmoid cross-entropy:  J = mean_i max(z, 0) - z * y + log(1 + exp(-|z|))
+    mean squared error:     J = mean_i mean_k (z_ik - y_ik)^2
+    Huber (delta):          J = mean_i mean_k h(z_ik - y_ik),  h(e) = e^2 / 2 for |e| <= delta,
+                                                               delta * (|e| - delta / 2) beyond
     L2 penalty:             lambd / (2 m) * sum_l ||W_l||_F^2   (weights only; grad = lambd/m * W)
 
 ``mask`` is a (batch,) weight vector: padded rows of a partial mini-batch get weight 0.
+:data:`LOSSES` is the registry behind ``Trainer(loss=name)``; :func:`resolve` turns a name, a
+callable or ``None`` (cross-entropy chosen from the output width) into a :class:`Loss`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from jaxdl.checks import check_labels, check_range
+from jaxdl.checks import check_binary_labels, check_finite, check_labels, check_range
 
 
 def weighted_mean(values: jax.Array, mask: jax.Array | None = None) -> jax.Array:
@@ -83,3 +90,149 @@ def l2_penalty(params: Any, lambd: Any, m: Any) -> jax.Array:
         if getattr(path[-1], "key", None) == "W"
     ]
     return lambd / (2 * m) * sum(squares, jnp.float32(0))
+
+
+def regression_pair(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(outputs, targets)`` as float arrays of one shape: outputs ``(N, 1)`` meet targets
+    ``(N,)`` by dropping the unit axis; any other mismatch raises ``ValueError``."""
+    outputs = outputs.astype(jnp.promote_types(outputs.dtype, jnp.float32))
+    targets = jnp.asarray(targets)
+    if outputs.ndim == targets.ndim + 1 and outputs.shape[-1] == 1:
+        outputs = outputs[..., 0]
+    if outputs.shape != targets.shape:
+        raise ValueError(
+            f"regression targets of shape {targets.shape} do not match outputs of shape "
+            f"{outputs.shape}; give one target per output unit"
+        )
+    return outputs, targets.astype(outputs.dtype)
+
+
+def per_sample_mean(values: jax.Array) -> jax.Array:
+    """Mean over every axis but the first (samples): shape ``(N,)``."""
+    return values.reshape(values.shape[0], -1).mean(axis=1) if values.ndim > 1 else values
+
+
+def mean_squared_error(
+    outputs: jax.Array, targets: jax.Array, mask: jax.Array | None = None
+) -> jax.Array:
+    """``mean_i mean_k (z_ik - y_ik)^2``.
+
+    >>> float(mean_squared_error(jnp.array([[1.0], [3.0]]), jnp.array([0.0, 1.0])))
+    2.5
+    """
+    z, y = regression_pair(outputs, targets)
+    return weighted_mean(per_sample_mean(jnp.square(z - y)), mask)
+
+
+def huber(
+    outputs: jax.Array, targets: jax.Array, mask: jax.Array | None = None, delta: float = 1.0
+) -> jax.Array:
+    """Huber loss: ``e^2 / 2`` for ``|e| <= delta``, ``delta * (|e| - delta / 2)`` beyond, with
+    ``e = z - y``, averaged like :func:`mean_squared_error`.
+
+    >>> float(huber(jnp.array([0.5, 3.0]), jnp.array([0.0, 0.0])))
+    1.3125
+    """
+    check_range("delta", delta, 0.0, low_open=True)
+    z, y = regression_pair(outputs, targets)
+    error = jnp.abs(z - y)
+    quadratic = jnp.minimum(error, delta)
+    per_element = 0.5 * jnp.square(quadratic) + delta * (error - quadratic)
+    return weighted_mean(per_sample_mean(per_element), mask)
+
+
+# -- the registry --------------------------------------------------------------------------------
+LossFn = Callable[[jax.Array, jax.Array, "jax.Array | None"], jax.Array]
+
+
+class Loss(NamedTuple):
+    """A loss: its name, ``fn(outputs, y, mask) -> scalar``, its task (``classification``,
+    ``regression`` or ``custom``) and the metrics a Trainer records by default with it."""
+
+    name: str
+    fn: LossFn
+    task: str
+    default_metrics: tuple[str, ...]
+
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss
+    for loss in (
+        Loss("softmax_cross_entropy", softmax_cross_entropy, "classification", ("accuracy",)),
+        Loss(
+            "sigmoid_binary_cross_entropy",
+            sigmoid_binary_cross_entropy,
+            "classification",
+            ("accuracy",),
+        ),
+        Loss("mean_squared_error", mean_squared_error, "regression", ("mse", "mae")),
+        Loss("huber", huber, "regression", ("mse", "mae")),
+    )
+}
+AUTO = "auto: sigmoid_binary_cross_entropy for one output unit, softmax_cross_entropy otherwise"
+
+
+def check_loss(loss: Any) -> None:
+    """``loss`` must be ``None``, a name of :data:`LOSSES` or a callable."""
+    if loss is None or callable(loss):
+        return
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(
+            f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}, or pass a function "
+            "(outputs, y, mask) -> scalar"
+        )
+
+
+def resolve(loss: str | LossFn | None, output_shape: tuple[int, ...]) -> Loss:
+    """The :class:`Loss` for a name, a callable, or ``None`` (by the output width:
+    sigmoid cross-entropy for one unit, softmax cross-entropy otherwise).
+
+    >>> resolve(None, (32, 1)).name, resolve(None, (32, 10)).name
+    ('sigmoid_binary_cross_entropy', 'softmax_cross_entropy')
+    """
+    check_loss(loss)
+    if loss is None:
+        one_unit = len(output_shape) < 2 or output_shape[-1] == 1
+        return LOSSES["sigmoid_binary_cross_entropy" if one_unit else "softmax_cross_entropy"]
+    if isinstance(loss, str):
+        return LOSSES[loss]
+    return Loss(getattr(loss, "__name__", type(loss).__name__), loss, "custom", ())
+
+
+def default_metrics(loss: str | LossFn | None) -> tuple[str, ...]:
+    """Metrics recorded when the Trainer is given none: accuracy for cross-entropy (also the
+    automatic choice), MSE and MAE for regression losses, nothing for a custom loss."""
+    check_loss(loss)
+    if loss is None:
+        return ("accuracy",)
+    return LOSSES[loss].default_metrics if isinstance(loss, str) else ()
+
+
+def check_targets(loss: Loss, name: str, y: Any, output_shape: tuple[int, ...]) -> None:
+    """Host check of the labels/targets ``y`` against the loss and the model's output shape."""
+    if loss.name == "sigmoid_binary_cross_entropy":
+        if int(np.prod(output_shape[1:], dtype=int)) != 1:
+            raise ValueError(
+                f"sigmoid_binary_cross_entropy needs one output unit, the model gives outputs "
+                f"of shape {output_shape}"
+            )
+        check_binary_labels(name, y)
+    elif loss.name == "softmax_cross_entropy":
+        if len(output_shape) != 2:
+            raise ValueError(
+                f"softmax_cross_entropy needs outputs (samples, classes), the model gives shape "
+                f"{output_shape}"
+            )
+        check_labels(name, np.asarray(y), output_shape[-1])
+    elif loss.task == "regression":
+        check_finite(name, y)
+        if not np.issubdtype(np.asarray(y).dtype, np.number):
+            raise TypeError(f"{name} must hold numbers for {loss.name}, got {np.asarray(y).dtype}")
+        out = tuple(output_shape)
+        if len(out) == np.ndim(y) + 1 and out[-1] == 1:
+            out = out[:-1]
+        if out != np.shape(y):
+            raise ValueError(
+                f"{name} has shape {np.shape(y)} but the model gives outputs of shape "
+                f"{output_shape}; {loss.name} needs one target per output unit"
+            )

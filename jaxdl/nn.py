@@ -112,6 +112,74 @@ class MLP:
             )
 
     @property
+    def hyperparameters(self) -> frozenset[str]:
+        """The names of ``hp`` that :meth:`apply` reads: ``keep_prob`` with dropout,
+        ``bn_momentum`` with batch norm."""
+        return frozenset(
+            name for name, on in (("keep_prob", self.dropout), ("bn_momentum", self.batch_norm))
+            if on
+        )
+
+    def to_config(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict; :func:`from_config` rebuilds the model.
+
+        >>> from_config(MLP((2, 3, 1), dropout=True).to_config()) == MLP((2, 3, 1), dropout=True)
+        True
+        """
+        config = dataclasses.asdict(self)
+        config["sizes"] = list(self.sizes)
+        return config
+
+    def compile_key(self, train: bool = True) -> MLP:
+        """This model with the fields an epoch never reads (the initializer) set to fixed values,
+        and for evaluation (``train=False``) dropout off too, so compiled programs are shared."""
+        model = dataclasses.replace(self, initializer="he", init_scale=1.0)
+        return model if train else dataclasses.replace(model, dropout=False)
+
+    # Names a sweep config may set (see :meth:`with_structure`).
+    STRUCTURAL = (
+        "activation", "initializer", "init_scale", "batch_norm", "dropout", "bn_eps",
+        "hidden_units", "num_layers",
+    )  # fmt: skip
+
+    def with_structure(self, structural: Mapping[str, Any]) -> MLP:
+        """This model with a sweep config's structural values applied: fields by name, and
+        ``hidden_units`` (an int for every hidden layer, or a tuple of widths) with
+        ``num_layers`` (hidden layers) rebuilding the sizes between the input and output
+        widths: ``(n_x, *[hidden_units] * num_layers, n_out)``.
+
+        >>> MLP((2, 8, 1)).with_structure({"hidden_units": 4, "num_layers": 2}).sizes
+        (2, 4, 4, 1)
+        """
+        unknown = sorted(set(structural) - set(self.STRUCTURAL))
+        if unknown:
+            raise ValueError(
+                f"MLP has no structural setting(s) {unknown}; valid: {self.STRUCTURAL}"
+            )
+        hidden = list(self.sizes[1:-1])
+        if "hidden_units" in structural or "num_layers" in structural:
+            units = structural.get("hidden_units", hidden[0] if hidden else None)
+            depth = structural.get("num_layers", len(hidden))
+            if isinstance(units, tuple):
+                if "num_layers" in structural and depth != len(units):
+                    raise ValueError(
+                        f"num_layers={depth} disagrees with hidden_units={units}; give one of them"
+                    )
+                hidden = list(units)
+            else:
+                if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+                    raise ValueError(f"num_layers must be an int >= 0, got {depth!r}")
+                if units is None and depth > 0:
+                    raise ValueError(
+                        "num_layers > 0 on a model without hidden layers needs hidden_units"
+                    )
+                hidden = [units] * depth
+        fields = {k: v for k, v in structural.items() if k not in ("hidden_units", "num_layers")}
+        return dataclasses.replace(
+            self, sizes=(self.sizes[0], *hidden, self.sizes[-1]), **fields
+        )
+
+    @property
     def num_layers(self) -> int:
         """Number of weight layers (hidden layers plus the output layer)."""
         return len(self.sizes) - 1
@@ -185,3 +253,13 @@ class MLP:
         if not (self.batch_norm and train):
             return state
         return {"count": state["count"] + 1, "layers": new_stats}
+
+
+def from_config(config: Mapping[str, Any]) -> MLP:
+    """The :class:`MLP` of :meth:`MLP.to_config`."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a dict made by MLP.to_config(), got {config!r}")
+    unknown = sorted(set(config) - {f.name for f in dataclasses.fields(MLP)})
+    if unknown:
+        raise ValueError(f"unknown MLP config key(s) {unknown}")
+    return MLP(**{**config, "sizes": tuple(config["sizes"])})

@@ -5,8 +5,13 @@ The cost of a mini-batch is the course's
     J = (1 / b) * sum_i loss(yhat_i, y_i) + lambd / (2 m) * sum_l ||W_l||_F^2
 
 with ``b`` the real (unmasked) samples of the batch and ``m`` the training-set size, so the L2
-gradient is ``lambd / m * W`` whatever the batch size. Softmax cross-entropy for several output
-units, sigmoid cross-entropy for one.
+gradient is ``lambd / m * W`` whatever the batch size. The loss is the Trainer's ``loss`` (a name
+of :data:`jaxdl.losses.LOSSES` or a callable); by default softmax cross-entropy for several
+output units, sigmoid cross-entropy for one.
+
+The model is anything with ``init``/``apply`` (:class:`jaxdl.model.ModelLike`), the optimizer a
+name, a gradient transformation (anything with ``init``/``update``) or a factory ``hp ->
+transformation`` called inside ``jit`` with the traced hyperparameters.
 
 Keys: ``fit(seed)`` splits ``jax.random.key(seed)`` into an init key, a data key (epoch ``e``
 shuffles with ``fold_in(data_key, e)``) and a dropout key (step keys from
@@ -19,8 +24,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -30,12 +36,14 @@ from jax import lax
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from jaxdl import checkpoint, interrupt, losses, optim, parallel
-from jaxdl.checks import check_binary_labels, check_features, check_finite, check_labels
+from jaxdl import checkpoint, interrupt, logs, losses, optim, parallel
+from jaxdl import metrics as metrics_lib
+from jaxdl.checks import check_finite
 from jaxdl.data.batches import Partition, epoch_indices, partition
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.hyperparams import HyperParams, hyperparams
-from jaxdl.nn import MLP
+from jaxdl.hyperparams import DEFAULTS, OPTIONAL, HyperParams, hyperparams
+from jaxdl.model import check_model
+from jaxdl.shapes import check_data
 
 SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
 
@@ -80,27 +88,46 @@ class Trainer:
     ``hp["decay_rate"]``: ``inverse_time`` is ``lr0 / (1 + decay_rate * epoch)``,
     ``exponential`` is ``lr0 * decay_rate ** epoch``, ``inverse_sqrt`` is ``lr0 / sqrt(1 + epoch)``.
     ``mesh`` (see :func:`jaxdl.parallel.data_parallel`) splits every mini-batch over its devices.
+
+    ``model``: any :class:`jaxdl.model.ModelLike`. ``optimizer``: a name of
+    :data:`jaxdl.optim.OPTIMIZERS` (built from ``hp``), a gradient transformation (anything with
+    ``init``/``update``, used as is; ``schedule`` must stay ``constant``), or a factory
+    ``hp -> transformation`` called inside ``jit`` with the traced ``hp`` (its
+    ``learning_rate`` is the schedule when ``schedule`` is not ``constant``), so sweeps over its
+    hyperparameters still ``vmap``. ``loss``: a name of :data:`jaxdl.losses.LOSSES`, a callable
+    ``(outputs, y, mask) -> scalar``, or ``None`` (cross-entropy chosen from the output width).
+    ``metrics``: names of :data:`jaxdl.metrics.METRICS`, :class:`jaxdl.metrics.Metric` objects or
+    callables; ``None`` takes the loss's defaults (accuracy for cross-entropy, MSE and MAE for
+    regression). The history has ``loss``, ``val_loss`` and each metric with its ``val_`` twin.
     """
 
-    model: MLP
-    optimizer: str = "adam"
+    model: Any
+    optimizer: str | Any = "adam"
     schedule: str = "constant"
     batch_size: int = 64
     drop_remainder: bool = False
     decay_interval: int = 1
     mesh: Mesh | None = None
+    loss: str | Callable[..., jax.Array] | None = None
+    metrics: Sequence[Any] | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.model, MLP):
-            raise TypeError(f"model must be a jaxdl.MLP, got {type(self.model).__name__}")
-        if self.optimizer not in optim.OPTIMIZERS:
-            raise ValueError(
-                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(optim.OPTIMIZERS)}"
-            )
+        check_model(self.model)
+        _optimizer_kind(self.optimizer)
         if self.schedule not in SCHEDULES:
             raise ValueError(
                 f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
             )
+        if self.schedule != "constant" and _optimizer_kind(self.optimizer) == "transformation":
+            raise ValueError(
+                f"schedule={self.schedule!r} sets the learning rate, which a ready-made "
+                "transformation does not take; pass a factory hp -> transformation (it gets the "
+                "schedule as hp['learning_rate']) or keep schedule='constant'"
+            )
+        losses.check_loss(self.loss)
+        if self.metrics is not None:
+            object.__setattr__(self, "metrics", tuple(self.metrics))
+            metrics_lib.resolve_all(self.metrics)
         for name in ("batch_size", "decay_interval"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -109,6 +136,53 @@ class Trainer:
             raise TypeError(f"mesh must be a jax.sharding.Mesh or None, got {self.mesh!r}")
 
     # -- pieces ---------------------------------------------------------------------------
+    @property
+    def metric_list(self) -> tuple[metrics_lib.Metric, ...]:
+        """The recorded metrics (``metrics``, or the loss's defaults)."""
+        names = losses.default_metrics(self.loss) if self.metrics is None else self.metrics
+        return metrics_lib.resolve_all(names)
+
+    @property
+    def history_keys(self) -> tuple[str, ...]:
+        """``epoch``, ``loss``, the metrics, ``learning_rate``, ``val_loss``, ``val_`` metrics."""
+        names = tuple(m.name for m in self.metric_list)
+        return ("epoch", "loss", *names, "learning_rate", "val_loss", *(f"val_{n}" for n in names))
+
+    @property
+    def monitors(self) -> tuple[str, ...]:
+        """History entries early stopping and sweeps may monitor."""
+        return tuple(k for k in self.history_keys if k not in ("epoch", "learning_rate"))
+
+    def check_monitor(self, monitor: str, mode: str | None = None) -> str:
+        """The mode of ``monitor`` (``mode`` if given, else the metric's own); raises
+        ``ValueError`` for a monitor the history does not have or whose mode is unknown."""
+        if monitor not in self.monitors:
+            raise ValueError(
+                f"monitor must be one of {self.monitors} (the entries this trainer records; "
+                f"add metrics with Trainer(metrics=...)), got {monitor!r}"
+            )
+        mode = mode if mode is not None else metrics_lib.mode_of(monitor, self.metric_list)
+        if mode not in metrics_lib.MODES:
+            raise ValueError(
+                f"the direction of monitor {monitor!r} is unknown: pass mode='min' or 'max' "
+                "(or give the metric one with jaxdl.metrics.Metric(name, fn, mode))"
+            )
+        return mode
+
+    def compile_key(self) -> Trainer:
+        """This trainer with the model's fields that an epoch or evaluation never reads set to
+        fixed values (the model's ``compile_key()``, when it has one), so runs that differ only
+        in initialization share one compiled program."""
+        normalize = getattr(self.model, "compile_key", None)
+        return dataclasses.replace(self, model=normalize()) if callable(normalize) else self
+
+    def evaluator(self) -> Trainer:
+        """The trainer evaluation compiles for: the model in its evaluation form (the model's
+        ``compile_key(train=False)``, when it has one), the loss and metrics; nothing else."""
+        normalize = getattr(self.model, "compile_key", None)
+        model = normalize(train=False) if callable(normalize) else self.model
+        return Trainer(model, loss=self.loss, metrics=self.metrics)
+
     def partition(self, m: int) -> Partition:
         """The epoch layout for ``m`` training samples."""
         part = partition(m, self.batch_size, self.drop_remainder)
@@ -131,15 +205,49 @@ class Trainer:
 
     def optimizer_for(self, hp: Mapping[str, Any], steps_per_epoch: int = 1):
         """The gradient transformation, built from (possibly traced) ``hp``."""
-        return optim.from_name(
-            self.optimizer, {**hp, "learning_rate": self.learning_rate(hp, steps_per_epoch)}
-        )
+        kind = _optimizer_kind(self.optimizer)
+        if kind == "name":
+            return optim.from_name(
+                self.optimizer, {**hp, "learning_rate": self.learning_rate(hp, steps_per_epoch)}
+            )
+        if kind == "transformation":
+            return self.optimizer
+        lr = hp["learning_rate"]
+        if self.schedule != "constant":
+            lr = self.learning_rate(hp, steps_per_epoch)
+        transformation = self.optimizer({**hp, "learning_rate": lr})
+        if _optimizer_kind(transformation) != "transformation":
+            raise TypeError(
+                f"optimizer factory {_name(self.optimizer)} must return an object with init and "
+                f"update, it returned {type(transformation).__name__}"
+            )
+        return transformation
 
     def data_loss(self, logits: jax.Array, y: jax.Array, mask: jax.Array | None) -> jax.Array:
-        """Sigmoid cross-entropy for one output unit, softmax cross-entropy otherwise."""
-        if self.model.sizes[-1] == 1:
-            return losses.sigmoid_binary_cross_entropy(logits, y, mask)
-        return losses.softmax_cross_entropy(logits, y, mask)
+        """The Trainer's loss of ``logits`` (the model's outputs) against ``y``; by default
+        sigmoid cross-entropy for one output unit, softmax cross-entropy otherwise."""
+        loss = losses.resolve(self.loss, logits.shape)
+        value = loss.fn(logits, y, mask)
+        if jnp.shape(value) != ():
+            raise TypeError(
+                f"loss {loss.name} must return a scalar, it returned shape {jnp.shape(value)} "
+                f"for outputs of shape {logits.shape}; reduce over the samples (mean)"
+            )
+        return value
+
+    def metric_values(
+        self, logits: jax.Array, y: jax.Array, mask: jax.Array | None = None
+    ) -> dict[str, jax.Array]:
+        """Each metric of :attr:`metric_list` on ``logits`` against ``y``."""
+        values = {}
+        for m in self.metric_list:
+            value = m.fn(logits, y, mask)
+            if jnp.shape(value) != ():
+                raise TypeError(
+                    f"metric {m.name} must return a scalar, it returned shape {jnp.shape(value)}"
+                )
+            values[m.name] = value
+        return values
 
     def init(self, key: jax.Array, hp: Mapping[str, Any]) -> TrainState:
         """Fresh parameters, batch-norm state and optimizer state."""
@@ -159,7 +267,7 @@ class Trainer:
         num_examples: int,
     ) -> tuple[jax.Array, Any, Any, jax.Array]:
         """Cost of ``batch`` (data loss, plus the L2 term when ``hp`` has ``l2``) and its gradient;
-        returns ``(cost, grads, new_model_state, accuracy)`` with the training-mode accuracy."""
+        returns ``(cost, grads, new_model_state, metrics)`` with the training-mode metrics."""
 
         def objective(p):
             logits, new_state = self.model.apply(
@@ -171,7 +279,7 @@ class Trainer:
             return cost, (new_state, logits)
 
         (cost, (new_state, logits)), grads = jax.value_and_grad(objective, has_aux=True)(params)
-        return cost, grads, new_state, losses.accuracy(logits, batch.y, batch.mask)
+        return cost, grads, new_state, self.metric_values(logits, batch.y, batch.mask)
 
     def train_step(
         self,
@@ -186,7 +294,7 @@ class Trainer:
         steps_per_epoch: int = 1,
     ) -> tuple[Any, Any, Any, jax.Array, jax.Array]:
         """One gradient step on ``batch``; returns ``(params, model_state, opt_state, cost,
-        accuracy)`` with the batch's training-mode accuracy."""
+        metrics)`` with the batch's training-mode metrics."""
         cost, grads, model_state, hits = self.loss_and_grads(
             params, model_state, batch, key, hp, num_examples=num_examples
         )
@@ -220,11 +328,13 @@ class Trainer:
     ) -> tuple[TrainState, dict[str, jax.Array]]:
         """Shuffle, partition and scan ``train_step`` over every mini-batch of the epoch.
 
-        Returns the new state and per-step ``cost`` and ``accuracy`` (shape (num_batches,)) plus
-        the epoch's sample-weighted means ``loss`` and ``accuracy_mean``. A non-finite cost,
-        gradient or updated parameter freezes the state at the last finite parameters (the
-        optimizer's moments may hold that rejected step) and records the step in
-        ``diverged_at``; a state whose ``diverged_at`` is already >= 0 is not updated at all.
+        Returns the new state and per-step ``cost`` and each metric (shape (num_batches,),
+        e.g. ``accuracy``) plus the epoch's sample-weighted means ``loss`` and ``<metric>_mean``.
+        A non-finite cost, gradient or updated parameter freezes the state at the last finite
+        parameters (a built-in optimizer's moments may hold that rejected step) and records
+        the step in ``diverged_at``; a state whose ``diverged_at`` is already >= 0 is not updated
+        at all (for any optimizer: the built-in names gate their moments by scalars, any other
+        optimizer's state is selected leaf by leaf).
         """
         m = x.shape[0]
         part = self.partition(m)
@@ -243,53 +353,92 @@ class Trainer:
             )
             live = ts.diverged_at < 0
             ok = live & jnp.isfinite(cost) & _all_finite(grads)
-            # A rejected step is gated by scalars inside the update kernels instead of a select
-            # pass over every state leaf: zero gradients and EWA betas of 1 leave the moments
-            # exactly as they were; parameters (fused with their update), counters and the
-            # batch-norm statistics are selected.
             grads = jax.tree.map(lambda g: jnp.where(ok, g, jnp.zeros_like(g)), grads)
-            betas = {k: jnp.where(ok, hp.get(k, optim.DEFAULTS[k]), 1.0) for k in _EWA_BETAS}
-            gated = {**hp, **betas}
-            updates, opt_state = self.optimizer_for(gated, part.num_batches).update(
-                grads, ts.opt_state, ts.params
-            )
 
             def keep(new, old):
                 return jnp.where(ok, new, old)
 
-            def keep_counts(new, old):
-                return keep(new, old) if jnp.issubdtype(new.dtype, jnp.integer) else new
+            if isinstance(self.optimizer, str):
+                # A built-in optimizer's rejected step is gated by scalars inside the update
+                # kernels instead of a select pass over every state leaf: zero gradients and EWA
+                # betas of 1 leave its moments exactly as they were; parameters (fused with
+                # their update), counters and the batch-norm statistics are selected.
+                betas = {k: jnp.where(ok, hp.get(k, optim.DEFAULTS[k]), 1.0) for k in _EWA_BETAS}
+                gated = {**hp, **betas}
+                updates, opt_state = self.optimizer_for(gated, part.num_batches).update(
+                    grads, ts.opt_state, ts.params
+                )
 
+                def keep_state(new, old):
+                    return keep(new, old) if jnp.issubdtype(new.dtype, jnp.integer) else new
+
+            else:
+                # Any other optimizer: its state is selected leaf by leaf, whatever it holds.
+                updates, opt_state = self.optimizer_for(hp, part.num_batches).update(
+                    grads, ts.opt_state, ts.params
+                )
+                keep_state = keep
             new_params = optim.apply_updates(ts.params, updates)
             # A finite gradient can still overflow the parameters (a huge learning rate).
             ok = ok & _all_finite(new_params)
             params = jax.tree.map(keep, new_params, ts.params)
-            opt_state = jax.tree.map(keep_counts, opt_state, ts.opt_state)
+            opt_state = jax.tree.map(keep_state, opt_state, ts.opt_state)
             model_state = jax.tree.map(keep, model_state, ts.model_state)
             diverged_at = jnp.where(live & ~ok, first_step + i, ts.diverged_at)
             return TrainState(params, model_state, opt_state, diverged_at), (cost, hits)
 
         steps = jnp.arange(part.num_batches, dtype=jnp.int32)
-        ts, (costs, hits) = lax.scan(body, ts, (steps, idx, mask, step_keys))
+        ts, (costs, per_step) = lax.scan(body, ts, (steps, idx, mask, step_keys))
         total = jnp.sum(sizes)
-        metrics = {
-            "cost": costs,
-            "accuracy": hits,
-            "loss": jnp.sum(costs * sizes) / total,
-            "accuracy_mean": jnp.sum(hits * sizes) / total,
-            "learning_rate": self.learning_rate(hp, part.num_batches)(first_step),
-        }
+        metrics = {"cost": costs, **per_step, "loss": jnp.sum(costs * sizes) / total}
+        for name, values in per_step.items():
+            metrics[f"{name}_mean"] = jnp.sum(values * sizes) / total
+        metrics["learning_rate"] = self.logged_learning_rate(hp, part.num_batches, first_step)
         return ts, metrics
+
+    def logged_learning_rate(
+        self, hp: HyperParams, steps_per_epoch: int, step: jax.Array
+    ) -> jax.Array:
+        """The learning rate at ``step`` for the history: the schedule's value, or NaN for a
+        ready-made transformation (whose learning rate the trainer does not know)."""
+        if _optimizer_kind(self.optimizer) == "transformation":
+            return jnp.asarray(jnp.nan, jnp.float32)
+        return self.learning_rate(hp, steps_per_epoch)(step)
 
     def evaluate(
         self, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array
     ) -> dict[str, jax.Array]:
-        """Loss (without the L2 term) and accuracy with dropout off and batch-norm running stats."""
+        """Loss (without the L2 term) and the metrics, with dropout off and batch-norm running
+        stats."""
         logits, _ = self.model.apply(ts.params, ts.model_state, x, train=False, hp=hp)
-        return {"loss": self.data_loss(logits, y, None), "accuracy": losses.accuracy(logits, y)}
+        return {"loss": self.data_loss(logits, y, None), **self.metric_values(logits, y)}
 
 
 _EWA_BETAS = ("b1", "b2", "beta")
+
+
+def _optimizer_kind(optimizer: Any) -> str:
+    """``name``, ``transformation`` (has ``init`` and ``update``) or ``factory`` (a callable
+    ``hp -> transformation``); anything else raises ``TypeError``."""
+    if isinstance(optimizer, str):
+        if optimizer not in optim.OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {optimizer!r}; choose one of {', '.join(optim.OPTIMIZERS)}"
+            )
+        return "name"
+    if callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None)):
+        return "transformation"
+    if callable(optimizer) and not hasattr(optimizer, "init") and not hasattr(optimizer, "update"):
+        return "factory"
+    raise TypeError(
+        f"optimizer must be a name ({', '.join(optim.OPTIMIZERS)}), an object with init(params) "
+        f"and update(grads, state, params), or a factory hp -> such an object; got "
+        f"{_name(optimizer)}, which has no callable init/update"
+    )
+
+
+def _name(obj: Any) -> str:
+    return getattr(obj, "__qualname__", None) or type(obj).__name__
 
 
 def _all_finite(tree: Any) -> jax.Array:
@@ -299,10 +448,8 @@ def _all_finite(tree: Any) -> jax.Array:
 
 
 def _compile_key(trainer: Trainer) -> Trainer:
-    """``trainer`` with the fields an epoch or evaluation never reads set to fixed values, so
-    runs that differ only in initialization share one compiled program."""
-    model = dataclasses.replace(trainer.model, initializer="he", init_scale=1.0)
-    return dataclasses.replace(trainer, model=model)
+    """See :meth:`Trainer.compile_key`."""
+    return trainer.compile_key()
 
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
@@ -331,31 +478,34 @@ def _evaluate(trainer: Trainer, ts: TrainState, hp, x, y):
 def run_evaluate(
     trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array
 ) -> dict[str, jax.Array]:
-    """``Trainer.evaluate``, compiled once per model and data shape."""
-    model = dataclasses.replace(_compile_key(trainer).model, dropout=False)
-    return _evaluate(Trainer(model), ts, hp, x, y)
+    """``Trainer.evaluate``, compiled once per model (in evaluation form), loss, metrics and
+    data shape."""
+    return _evaluate(trainer.evaluator(), ts, hp, x, y)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _init(model: MLP, optimizer: str, key: jax.Array, hp) -> TrainState:
-    return Trainer(model, optimizer).init(key, hp)
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _init(model: Any, optimizer: Any, schedule: str, key: jax.Array, hp) -> TrainState:
+    return Trainer(model, optimizer, schedule).init(key, hp)
 
 
 def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
-    """``Trainer.init``, compiled once per model and optimizer."""
-    return _init(trainer.model, trainer.optimizer, key, hp)
+    """``Trainer.init``, compiled once per model and optimizer (and schedule, which may shape
+    the state of an optimizer factory's transformation)."""
+    schedule = "constant" if isinstance(trainer.optimizer, str) else trainer.schedule
+    return _init(trainer.model, trainer.optimizer, schedule, key, hp)
 
 
 # -- fit ----------------------------------------------------------------------------------------
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "learning_rate", "val_loss", "val_accuracy")
-MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")
+MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")  # of the default classification setup
 
 
 class FitResult(NamedTuple):
     """Trained (or best, with early stopping) parameters and the per-epoch history.
 
-    ``history`` maps each of :data:`HISTORY_KEYS` to a list with one float per epoch (the
-    ``val_*`` lists stay empty without validation data) and ``batch_cost`` to per-step costs.
+    ``history`` maps each of the trainer's ``history_keys`` (:data:`HISTORY_KEYS` for the default
+    classification setup) to a list with one float per epoch (the ``val_*`` lists stay empty
+    without validation data) and ``batch_cost`` to per-step costs.
     """
 
     params: Any
@@ -390,32 +540,17 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.result, self.epoch, self.checkpoint, self.signal = result, epoch, checkpoint, signal
 
 
-def check_data(trainer: Trainer, x: Any, y: Any, name: str = "x") -> tuple[jax.Array, jax.Array]:
-    """Validate a split on the host and move it to the device (float32 features)."""
-    label_name = "y" if name == "x" else name.replace("x", "y", 1)
-    check_features(name, x, width=trainer.model.sizes[0])
-    check_finite(name, x)
-    if np.shape(y)[:1] != np.shape(x)[:1]:
-        raise ValueError(
-            f"{name} has {np.shape(x)[0]} samples but {label_name} has "
-            f"{np.shape(y)[0] if np.ndim(y) else 'no'} labels; they must match"
-        )
-    out = trainer.model.sizes[-1]
-    if out == 1:
-        check_binary_labels(label_name, y)
-    else:
-        check_labels(label_name, y, out)
-    return jnp.asarray(x, jnp.float32), jnp.asarray(y)
-
-
 def _fingerprint(
     trainer: Trainer, hp: HyperParams, seed: Any, data: tuple, validation: tuple | None,
     early_stopping: EarlyStopping | None,
 ) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: setup, data contents, seed, early stopping."""
+    # The mesh is left out: a run may resume on other devices with the same results. Memory
+    # addresses in the repr of functions (a user's model, loss or optimizer) differ between
+    # processes, so they are dropped.
+    setup = repr(dataclasses.replace(trainer, mesh=None))
     return {
-        # The mesh is left out: a run may resume on other devices with the same results.
-        "trainer": repr(dataclasses.replace(trainer, mesh=None)),
+        "trainer": re.sub(r" at 0x[0-9a-fA-F]+", "", setup),
         "hyperparameters": {k: np.asarray(v).tolist() for k, v in sorted(hp.items())},
         "seed": repr(seed),
         "data": checkpoint.content_hash(*data),
@@ -444,6 +579,32 @@ def _check_validation(validation: Any) -> None:
         )
 
 
+def _check_scalar_hp(hp: Any) -> Any:
+    """``hp`` (a dict, checked by the caller) with single numbers only: a sweep varies them."""
+    if isinstance(hp, Mapping):
+        for name, value in hp.items():
+            if np.ndim(value) != 0:
+                raise ValueError(
+                    f"hp[{name!r}] must be a single number in fit, got shape "
+                    f"{np.shape(value)}; to train several values at once use "
+                    "jaxdl.sweep.run_sweep"
+                )
+    return hp
+
+
+def trainer_hyperparams(trainer: Trainer, values: Mapping[str, Any]) -> HyperParams:
+    """:func:`jaxdl.hyperparams.hyperparams` of ``values``, plus the names the model declares in
+    its ``hyperparameters`` beyond that table (checked finite, float32)."""
+    if not isinstance(values, Mapping):
+        raise TypeError(f"hp must be a dict of hyperparameters, got {values!r}")
+    own = set(getattr(trainer.model, "hyperparameters", ())) - set(DEFAULTS) - set(OPTIONAL)
+    extra = {k: v for k, v in values.items() if k in own}
+    for name, value in extra.items():
+        check_finite(name, value)
+    hp = hyperparams(**{k: v for k, v in values.items() if k not in own})
+    return {**hp, **{k: jnp.asarray(v, jnp.float32) for k, v in extra.items()}}
+
+
 def fit(
     trainer: Trainer,
     x: Any,
@@ -459,6 +620,8 @@ def fit(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool | None = None,
+    logger: logs.Logger | None = None,
+    callbacks: Any = (),
 ) -> FitResult:
     """Train for ``epochs`` (one compiled scan each), evaluating ``validation`` after each.
 
@@ -469,12 +632,16 @@ def fit(
     already holds checkpoints unless ``overwrite=True`` deletes them. ``resume=True``
     continues from the newest intact checkpoint (warning about any damaged newer one) if its
     setup, seed and data match, and gives bit-identical results to an uninterrupted run.
-    ``progress`` shows a bar (default: when stderr is a terminal).
+    ``progress`` shows a bar (default: when stderr is a terminal). ``logger`` (see
+    :mod:`jaxdl.logs`) gets each epoch's values and each of ``callbacks`` is called as
+    ``callback(epoch, history)`` on the host after every epoch.
 
     Raises :class:`TrainingDiverged` on a non-finite cost or parameters, and
     :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) after the epoch in which SIGINT or
     SIGTERM arrived, once its checkpoint is written.
     """
+    logs.check_logger(logger)
+    callbacks = logs.check_callbacks(callbacks)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or (
@@ -486,18 +653,19 @@ def fit(
     if resume and overwrite:
         raise ValueError("resume=True and overwrite=True exclude each other: choose one")
     seed = _check_seed(seed)
-    x, y = check_data(trainer, x, y)
+    if early_stopping is not None:
+        if not isinstance(early_stopping, EarlyStopping):
+            raise TypeError(
+                f"early_stopping must be a jaxdl.EarlyStopping, got {type(early_stopping).__name__}"
+            )
+        trainer.check_monitor(early_stopping.monitor, early_stopping.mode)
+    hp = trainer_hyperparams(trainer, _check_scalar_hp(hp or {}))
+    x, y = check_data(trainer, x, y, hp=hp)
     if validation is not None:
         _check_validation(validation)
-        validation = check_data(trainer, *validation, name="x_val")
-    if early_stopping is not None and early_stopping.monitor not in MONITORS:
-        raise ValueError(
-            f"early_stopping.monitor must be one of {MONITORS}, "
-            f"got {early_stopping.monitor!r}"
-        )
+        validation = check_data(trainer, *validation, name="x_val", hp=hp)
     if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
         raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
-    hp = hyperparams(**_hp_mapping(hp))
     trainer.partition(x.shape[0])
     store = None
     if checkpoint_dir is not None:
@@ -509,7 +677,7 @@ def fit(
     ts = _place(trainer, run_init(trainer, keys.init, hp))
     es = early_stopping.init() if early_stopping else None
     best = _copy((ts.params, ts.model_state)) if early_stopping else None
-    history: dict[str, list] = {k: [] for k in (*HISTORY_KEYS, "batch_cost")}
+    history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "batch_cost")}
     start, stopped = 0, False
     owned = store.open(resume=resume, overwrite=overwrite) if store else contextlib.nullcontext()
     with owned, interrupt.Deferred() as stop:
@@ -542,16 +710,18 @@ def fit(
             val = run_evaluate(trainer, ts, hp, *validation) if validation is not None else {}
             host = jax.device_get((metrics, val, ts.diverged_at))
             metrics, val, diverged_at = host
-            _record(history, epoch, metrics, val)
+            _record(history, epoch, metrics, val, trainer.metric_list)
+            logs.after_epoch(logger, (), epoch, history)
             if diverged_at >= 0:
                 bar.close()
-                params_state = kept()
-                usable = _usable(trainer, ts._replace(params=params_state[0],
-                                                      model_state=params_state[1]), hp, x, y)
+                params, model_state = kept()
+                usable = _usable(trainer, ts._replace(params=params, model_state=model_state),
+                                 hp, x, y)
+                best_kept = early_stopping is not None and int(es.best_epoch) >= 0
                 raise TrainingDiverged(
                     _diverged_message(epoch, int(diverged_at), len(metrics["cost"]), usable,
-                                      early_stopping is not None and params_state is best),
-                    result(params_state), epoch, int(diverged_at), usable,
+                                      best_kept),
+                    result((params, model_state)), epoch, int(diverged_at), usable,
                 )
             if early_stopping is not None:
                 old = es
@@ -560,15 +730,15 @@ def fit(
                     best = _copy((ts.params, ts.model_state))
                 stopped = bool(es.stop)
             if show:
-                bar.set_postfix(
-                    {k: f"{history[k][-1]:.4f}" for k in HISTORY_KEYS[1:] if history[k]}
-                )
+                shown = trainer.history_keys[1:]
+                bar.set_postfix({k: f"{history[k][-1]:.4f}" for k in shown if history[k]})
             last = stopped or epoch == epochs - 1
             written = None
-            if store is not None and ((epoch + 1) % checkpoint_every == 0 or last or (
-                stop.requested
-            )):
+            if store is not None and (
+                (epoch + 1) % checkpoint_every == 0 or last or stop.requested
+            ):
                 written = save(epoch)
+            logs.after_epoch(None, callbacks, epoch, history)
             if stop.requested and not last:
                 bar.close()
                 hint = (
@@ -583,21 +753,6 @@ def fit(
                 break
         bar.close()
         return result(best if early_stopping is not None else (ts.params, ts.model_state))
-
-
-def _hp_mapping(hp: Any) -> Mapping[str, Any]:
-    """``hp`` checked to be a dict of single numbers (a sweep varies them, ``fit`` does not)."""
-    if hp is None:
-        return {}
-    if not isinstance(hp, Mapping):
-        raise TypeError(f"hp must be a dict of hyperparameters, got {type(hp).__name__}")
-    for name, value in hp.items():
-        if np.ndim(value) != 0:
-            raise ValueError(
-                f"hp[{name!r}] must be a single number in fit, got shape {np.shape(value)}; "
-                "to train several values at once use jaxdl.sweep.run_sweep"
-            )
-    return hp
 
 
 def _usable(trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array) -> bool:
@@ -631,12 +786,16 @@ def _copy(tree: Any) -> Any:
     return jax.tree.map(jnp.copy, tree)
 
 
-def _record(history: dict[str, list], epoch: int, metrics: dict, val: dict) -> None:
+def _record(
+    history: dict[str, list], epoch: int, metrics: dict, val: dict, metric_list: Sequence[Any]
+) -> None:
     history["epoch"].append(epoch)
     history["loss"].append(float(metrics["loss"]))
-    history["accuracy"].append(float(metrics["accuracy_mean"]))
+    for m in metric_list:
+        history[m.name].append(float(metrics[f"{m.name}_mean"]))
     history["learning_rate"].append(float(metrics["learning_rate"]))
     history["batch_cost"].append([float(c) for c in metrics["cost"]])
     if val:
         history["val_loss"].append(float(val["loss"]))
-        history["val_accuracy"].append(float(val["accuracy"]))
+        for m in metric_list:
+            history[f"val_{m.name}"].append(float(val[m.name]))

@@ -85,9 +85,11 @@ class Workload:
             bn_momentum=self.bn_momentum, bn_eps=self.bn_eps,
         )
 
-    def trainer(self) -> Trainer:
-        """The jaxdl trainer of the workload (Adam, constant learning rate)."""
-        return Trainer(self.model(), optimizer="adam", batch_size=self.batch_size)
+    def trainer(self, model: Any = None) -> Trainer:
+        """The jaxdl trainer of the workload (Adam, constant learning rate) for ``model``
+        (default: the built-in MLP of the workload)."""
+        model = self.model() if model is None else model
+        return Trainer(model, optimizer="adam", batch_size=self.batch_size)
 
     def hyperparams(self) -> dict[str, jax.Array]:
         """The traced hyperparameters of the workload."""
@@ -180,9 +182,10 @@ def matmul_peak(n: int = 4096, repeats: int = 5) -> dict[str, float]:
 
 
 # -- jaxdl -------------------------------------------------------------------------------------
-def jaxdl_scan(w: Workload, x: np.ndarray, y: np.ndarray) -> EpochFn:
-    """One epoch = ``jaxdl.train.run_epoch``: shuffle, batch and scan, all in one jitted call."""
-    trainer, hp, keys = w.trainer(), w.hyperparams(), Keys.from_seed(w.seed)
+def jaxdl_scan(w: Workload, x: np.ndarray, y: np.ndarray, model: Any = None) -> EpochFn:
+    """One epoch = ``jaxdl.train.run_epoch``: shuffle, batch and scan, all in one jitted call
+    (``model`` defaults to the workload's built-in MLP)."""
+    trainer, hp, keys = w.trainer(model), w.hyperparams(), Keys.from_seed(w.seed)
     xd, yd = jax.device_put(x), jax.device_put(y)
     box = {"ts": run_init(trainer, keys.init, hp), "epoch": 0}
 

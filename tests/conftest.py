@@ -2,3 +2,5 @@ import os
 
 # Tests run on the CPU; a lent GPU would only change timings, never results checked here.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# In-process CLI runs must not fill the user's compile cache; tests of the cache turn it on.
+os.environ.setdefault("JAXDL_NO_COMPILE_CACHE", "1")

@@ -54,8 +54,8 @@ def test_bench_reports_rows_ratios_and_pending_side_tables(monkeypatch):
 
 @pytest.mark.parametrize(
     "row, module",
-    [("jax_optax_scan", "optax"), ("flax_optax", "flax"), ("torch", "torch"),
-     ("torch_fused", "torch")],
+    [("jaxdl_sequential", "jaxdl"), ("jax_optax_scan", "optax"), ("flax_optax", "flax"),
+     ("torch", "torch"), ("torch_fused", "torch")],
 )
 def test_peer_rows_train(row, module):
     pytest.importorskip(module)

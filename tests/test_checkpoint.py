@@ -132,7 +132,7 @@ def test_bit_flips_never_escape_as_another_error(tmp_path):
         flipped[bit // 8] ^= 1 << (bit % 8)
         open(path, "wb").write(flipped)
         try:
-            tree = checkpoint.load(path, TREE)[0]
+            tree = checkpoint.restore(path, TREE)[0]
         except CorruptCheckpoint:
             continue
         # A flip the zip format ignores (e.g. in a timestamp) must leave the arrays intact.

@@ -125,7 +125,7 @@ def test_train_without_matplotlib_skips_plots(tmp_path, capsys, monkeypatch):
     code, _, err = run(capsys, "train", *TINY, "--epochs", "1", "--out", str(tmp_path))
     assert code == 0
     assert "pip install jaxdl[plot]" in err
-    assert sorted(os.listdir(tmp_path)) == ["history.json"]
+    assert sorted(os.listdir(tmp_path)) == ["history.json", "metrics.jsonl"]
 
 
 def test_plot_functions_name_the_extra_when_matplotlib_is_missing(tmp_path, monkeypatch):

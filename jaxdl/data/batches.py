@@ -17,7 +17,13 @@ import jax.numpy as jnp
 
 class Partition(NamedTuple):
     """Static layout of one epoch: ``num_batches`` of ``batch_size`` rows, the last with
-    ``last_size`` real rows (``last_size == batch_size`` when nothing is padded)."""
+    ``last_size`` real rows (``last_size == batch_size`` when nothing is padded).
+
+    Examples:
+      >>> from jaxdl.data.batches import Partition
+      >>> Partition(num_batches=3, batch_size=64, last_size=20).sizes
+      (64, 64, 20)
+    """
 
     num_batches: int
     batch_size: int
@@ -25,17 +31,46 @@ class Partition(NamedTuple):
 
     @property
     def padded(self) -> bool:
-        """True when the last batch carries padding rows (and so needs a mask)."""
+        """True when the last batch carries padding rows (and so needs a mask).
+
+        Examples:
+          >>> from jaxdl.data.batches import partition
+          >>> partition(148, 64).padded, partition(128, 64).padded
+          (True, False)
+        """
         return self.last_size != self.batch_size
 
     @property
     def sizes(self) -> tuple[int, ...]:
-        """Real samples per batch, e.g. ``(64, 64, 20)``."""
+        """Real samples per batch, e.g. ``(64, 64, 20)``.
+
+        Examples:
+          >>> from jaxdl.data.batches import partition
+          >>> partition(148, 64, drop_remainder=True).sizes
+          (64, 64)
+        """
         return (self.batch_size,) * (self.num_batches - 1) + (self.last_size,)
 
 
 def partition(m: int, batch_size: int, drop_remainder: bool = False) -> Partition:
-    """Layout of an epoch of ``m`` samples in batches of ``batch_size``."""
+    """Layout of an epoch of ``m`` samples in batches of ``batch_size``: ``ceil(m / b)`` batches.
+
+    Args:
+      m: the number of training samples (>= 1).
+      batch_size: rows per batch (an int >= 1); larger than ``m`` means one batch of ``m``.
+      drop_remainder: skip the ``m mod b`` leftover samples instead of a padded last batch.
+
+    Returns:
+      The :class:`Partition`.
+
+    Raises:
+      ValueError: for a bad ``batch_size``, ``m < 1``, or no batch left by ``drop_remainder``.
+
+    Examples:
+      >>> from jaxdl.data.batches import partition
+      >>> partition(148, 64)
+      Partition(num_batches=3, batch_size=64, last_size=20)
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if m < 1:
@@ -57,6 +92,23 @@ def epoch_indices(key: jax.Array, m: int, part: Partition) -> tuple[jax.Array, j
     """Shuffled sample indices ``(num_batches, batch_size)`` and their 0/1 mask.
 
     Padding rows repeat index 0 and have mask 0; they never change a masked loss.
+
+    Args:
+      key: the PRNG key of this epoch's shuffle.
+      m: the number of training samples.
+      part: the epoch's layout from :func:`partition`.
+
+    Returns:
+      ``(indices, mask)``, int32 and float32 arrays of shape ``(num_batches, batch_size)``.
+
+    Examples:
+      >>> import jax
+      >>> from jaxdl.data.batches import epoch_indices, partition
+      >>> idx, mask = epoch_indices(jax.random.key(0), 5, partition(5, 2))
+      >>> idx.shape, mask.tolist()
+      ((3, 2), [[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+      >>> sorted(idx.reshape(-1)[:5].tolist())
+      [0, 1, 2, 3, 4]
     """
     order = jax.random.permutation(key, m)
     total = part.num_batches * part.batch_size

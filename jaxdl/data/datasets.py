@@ -40,7 +40,22 @@ def _pack(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def moons(n: int = 300, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles (``sklearn.datasets.make_moons``) plus Gaussian noise of
-    standard deviation ``noise``; ``n // 2`` points in class 0, the rest in class 1."""
+    standard deviation ``noise``; ``n // 2`` points in class 0, the rest in class 1.
+
+    Args:
+      n: the number of points (>= 2).
+      noise: the standard deviation of the Gaussian noise (>= 0).
+      seed: the generator's seed (an int >= 0).
+
+    Returns:
+      ``(x, y)``: float32 features ``(n, 2)`` and int32 labels ``(n,)`` in ``{0, 1}``.
+
+    Examples:
+      >>> from jaxdl.data.datasets import moons
+      >>> x, y = moons(n=10)
+      >>> x.shape, y.dtype.name, int(y.sum())
+      ((10, 2), 'int32', 5)
+    """
     n = _check_int("n", n, 2)
     x, y = _sk.make_moons(
         n_samples=n, noise=_check_noise(noise), random_state=_check_int("seed", seed, 0)
@@ -52,7 +67,23 @@ def circles(
     n: int = 300, noise: float = 0.05, factor: float = 0.8, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two concentric circles (``sklearn.datasets.make_circles``): class 0 on the unit circle,
-    class 1 on the circle of radius ``factor``, plus Gaussian noise of std ``noise``."""
+    class 1 on the circle of radius ``factor``, plus Gaussian noise of std ``noise``.
+
+    Args:
+      n: the number of points (>= 2).
+      noise: the standard deviation of the Gaussian noise (>= 0).
+      seed: the generator's seed (an int >= 0).
+      factor: the inner circle's radius, in ``(0, 1)``.
+
+    Returns:
+      ``(x, y)``: float32 features ``(n, 2)`` and int32 labels ``(n,)`` in ``{0, 1}``.
+
+    Examples:
+      >>> from jaxdl.data.datasets import circles
+      >>> x, y = circles(n=10)
+      >>> x.shape, y.dtype.name, int(y.sum())
+      ((10, 2), 'int32', 5)
+    """
     n = _check_int("n", n, 2)
     check_range("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
     x, y = _sk.make_circles(
@@ -74,6 +105,21 @@ def flower(
     ``p`` spans ``[p, p + 1) * pi / petals``; class = ``p mod 2``); then
     ``theta = theta0 + noise * N(0, 1)``, ``r = 4 |sin(petals * theta)| + noise * N(0, 1)`` and
     ``x = (r sin theta, r cos theta)``. Class 0 gets ``n // 2`` points, class 1 the rest.
+
+    Args:
+      n: the number of points (>= 2).
+      noise: the noise level of the angle and the radius (>= 0).
+      seed: the generator's seed (an int >= 0).
+      petals: petals per class (an int >= 1).
+
+    Returns:
+      ``(x, y)``: float32 features ``(n, 2)`` and int32 labels ``(n,)`` in ``{0, 1}``.
+
+    Examples:
+      >>> from jaxdl.data.datasets import flower
+      >>> x, y = flower(n=11)
+      >>> x.shape, y.dtype.name, int(y.sum())
+      ((11, 2), 'int32', 6)
     """
     n = _check_int("n", n, 2)
     petals = _check_int("petals", petals, 1)
@@ -95,6 +141,20 @@ def noisy_blobs(n: int = 200, noise: float = 0.15, seed: int = 0) -> tuple[np.nd
     ``(1, 0.5)`` (class 1), ``n // 2`` points each side; then exactly ``round(noise * n)``
     labels, chosen at random, are flipped (``noise`` is the label-noise rate, in ``[0, 0.5)``).
     The points depend only on ``n`` and ``seed``, not on ``noise``.
+
+    Args:
+      n: the number of points (>= 2).
+      noise: the label-flip rate, in ``[0, 0.5)``.
+      seed: the generator's seed (an int >= 0).
+
+    Returns:
+      ``(x, y)``: float32 features ``(n, 2)`` and int32 labels ``(n,)`` in ``{0, 1}``.
+
+    Examples:
+      >>> from jaxdl.data.datasets import noisy_blobs
+      >>> x, y = noisy_blobs(n=20, noise=0.0)
+      >>> x.shape, y.dtype.name, int(y.sum())
+      ((20, 2), 'int32', 10)
     """
     n = _check_int("n", n, 2)
     check_range("noise", noise, 0.0, 0.5, high_open=True)
@@ -117,7 +177,23 @@ def unscaled_moons(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`moons` with feature ``j`` multiplied by ``scales[j]`` (default ``x1 * 1000``,
     ``x2 * 0.001``): the input-normalization experiment, where unnormalized inputs give an
-    elongated cost surface and slow gradient descent."""
+    elongated cost surface and slow gradient descent.
+
+    Args:
+      n: the number of points (>= 2).
+      noise: the standard deviation of the Gaussian noise (>= 0).
+      seed: the generator's seed (an int >= 0).
+      scales: the factors ``(s1, s2)`` of the two features (> 0).
+
+    Returns:
+      ``(x, y)``: float32 features ``(n, 2)`` and int32 labels ``(n,)`` in ``{0, 1}``.
+
+    Examples:
+      >>> from jaxdl.data.datasets import unscaled_moons
+      >>> x, y = unscaled_moons(n=10)
+      >>> x.shape, int(y.sum()), bool(abs(x[:, 0]).max() > 100 * abs(x[:, 1]).max())
+      ((10, 2), 5, True)
+    """
     scale = np.asarray(scales, dtype=np.float64)
     if scale.shape != (2,):
         raise ValueError(f"scales must be a pair (s1, s2), got {scales!r}")
@@ -128,7 +204,17 @@ def unscaled_moons(
 
 def digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's handwritten digits (shipped with the package): 1797 images of 8x8 pixels
-    with intensities 0..16, flattened to 64 features; labels 0..9."""
+    with intensities 0..16, flattened to 64 features; labels 0..9.
+
+    Returns:
+      ``(x, y)``: float32 features ``(1797, 64)`` and int32 labels ``(1797,)``.
+
+    Examples:
+      >>> from jaxdl.data.datasets import digits
+      >>> x, y = digits()
+      >>> x.shape, float(x.max()), sorted(set(y.tolist())) == list(range(10))
+      ((1797, 64), 16.0, True)
+    """
     x, y = _sk.load_digits(return_X_y=True)
     return _pack(x, y)
 
@@ -151,11 +237,24 @@ _SPECS: dict[str, _Spec] = {
 DATASETS: tuple[str, ...] = tuple(_SPECS)
 
 
+TASKS = ("classification", "regression")
+
+
 class Dataset(NamedTuple):
     """Train/validation/test splits of one dataset.
 
     ``stats`` is the :class:`~jaxdl.data.normalize.Standardizer` fitted on ``x_train`` and
-    applied to every split, or ``None`` when the features are left raw.
+    applied to every split, or ``None`` when the features are left raw. ``task`` is
+    ``"classification"`` (``y`` int32 class indices, ``class_names[i]`` the label of class
+    ``i``) or ``"regression"`` (``y`` float32 targets, ``num_classes`` 0). ``feature_names`` and
+    ``target`` name the columns of a file; ``rows`` holds the source row numbers (0-based, data
+    rows only) of each split when the split was drawn here.
+
+    Examples:
+      >>> from jaxdl.data import load
+      >>> data = load("moons", n=100)
+      >>> data.x_train.shape, data.x_val.shape, data.x_test.shape, data.num_classes
+      ((60, 2), (20, 2), (20, 2), 2)
     """
 
     x_train: np.ndarray
@@ -167,6 +266,11 @@ class Dataset(NamedTuple):
     num_classes: int
     name: str
     stats: norm.Standardizer | None
+    task: str = "classification"
+    class_names: tuple[str, ...] | None = None
+    feature_names: tuple[str, ...] | None = None
+    target: str | None = None
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _spread(total: int, count: int) -> np.ndarray:
@@ -184,6 +288,26 @@ def split_indices(
     ``round(val_fraction * n)``, the training split the rest. Stratified: a class with ``m``
     samples puts ``m * n_test / n`` of them in the test split (within one sample) and
     ``m * n_val / n`` in the validation split (within two).
+
+    Args:
+      y: 1-D class labels.
+      val_fraction: the validation share, in ``(0, 1)``.
+      test_fraction: the test share, in ``(0, 1)``; with ``val_fraction`` below 1.
+      seed: the shuffle's seed (an int >= 0).
+
+    Returns:
+      ``(train, val, test)`` int index arrays into ``y``, disjoint and covering it.
+
+    Raises:
+      ValueError: for fractions out of range or a split that would be empty.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxdl.data import split_indices
+      >>> y = np.array([0] * 50 + [1] * 50)
+      >>> train, val, test = split_indices(y, val_fraction=0.2, test_fraction=0.2)
+      >>> len(train), len(val), len(test), int(y[test].sum())
+      (60, 20, 20, 10)
     """
     check_range("val_fraction", val_fraction, 0.0, 1.0, low_open=True, high_open=True)
     check_range("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
@@ -230,7 +354,28 @@ def load(
     (``None``: the generator's default, or all 1797 digits; for ``"digits"`` a smaller ``n``
     takes a seeded random subset); ``noise`` overrides the generator's noise level (the
     label-flip rate for ``"noisy_blobs"``; not accepted for ``"digits"``). With ``normalize``
-    every split is mapped by ``transform(fit(x_train), .)``.
+    every split is mapped by ``transform(fit_standardizer(x_train), .)``.
+
+    Args:
+      name: the dataset, one of :data:`DATASETS`.
+      seed: the seed of the generator and the split.
+      n: the number of samples, or ``None`` for the default.
+      val_fraction: the validation share, in ``(0, 1)``.
+      test_fraction: the test share, in ``(0, 1)``.
+      normalize: standardize every split with the training split's statistics.
+      noise: the generator's noise level, or ``None`` for its default.
+
+    Returns:
+      The :class:`Dataset`.
+
+    Raises:
+      ValueError: for an unknown name or bad settings, naming the valid choices.
+
+    Examples:
+      >>> from jaxdl.data import load
+      >>> data = load("flower", n=200, seed=1)
+      >>> data.name, len(data.y_train), round(float(data.x_train.mean()), 6)
+      ('flower', 120, 0.0)
     """
     if name not in _SPECS:
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
@@ -256,6 +401,6 @@ def load(
     xs = [x[train], x[val], x[test]]
     stats = None
     if normalize:
-        stats = norm.fit(xs[0])
+        stats = norm.fit_standardizer(xs[0])
         xs = [np.asarray(norm.transform(stats, part), dtype=np.float32) for part in xs]
     return Dataset(xs[0], y[train], xs[1], y[val], xs[2], y[test], spec.num_classes, name, stats)

@@ -1,23 +1,41 @@
-"""Optimizers as pure gradient transformations: SGD, momentum, RMSprop, Adam, AdamW, their
-building blocks and learning-rate decay schedules."""
+"""Optimizers as pure gradient transformations: SGD, momentum (heavy-ball and Nesterov),
+RMSprop, Adam, AdamW, gradient clipping, their building blocks and learning-rate schedules.
 
-from jaxdl.optim.aliases import DEFAULTS, OPTIMIZERS, adam, adamw, from_name, momentum, rmsprop, sgd
+Any object with ``init``/``update`` (an optax transformation, say) chains with these, and these
+drop into ``optax.chain``."""
+
+from jaxdl.optim.aliases import (
+    DEFAULTS,
+    OPTIMIZERS,
+    adam,
+    adamw,
+    from_name,
+    momentum,
+    nesterov,
+    rmsprop,
+    sgd,
+)
 from jaxdl.optim.base import (
     EmptyState,
     GradientTransformation,
+    GradientTransformationLike,
     LearningRate,
     Schedule,
     apply_updates,
     chain,
+    check_transformation,
     current_learning_rate,
     safe_increment,
 )
+from jaxdl.optim.clipping import clip, clip_by_global_norm, global_norm
 from jaxdl.optim.schedules import (
     constant,
+    cosine_decay_schedule,
     exponential_decay,
     inverse_sqrt_decay,
     inverse_time_decay,
     piecewise_constant,
+    warmup_cosine_decay_schedule,
 )
 from jaxdl.optim.transforms import (
     ScaleByAdamState,
@@ -36,6 +54,7 @@ __all__ = [
     "OPTIMIZERS",
     "EmptyState",
     "GradientTransformation",
+    "GradientTransformationLike",
     "LearningRate",
     "Schedule",
     "ScaleByAdamState",
@@ -47,13 +66,19 @@ __all__ = [
     "add_l2",
     "apply_updates",
     "chain",
+    "check_transformation",
+    "clip",
+    "clip_by_global_norm",
+    "cosine_decay_schedule",
     "constant",
     "current_learning_rate",
     "exponential_decay",
     "from_name",
+    "global_norm",
     "inverse_sqrt_decay",
     "inverse_time_decay",
     "momentum",
+    "nesterov",
     "piecewise_constant",
     "rmsprop",
     "safe_increment",
@@ -62,4 +87,5 @@ __all__ = [
     "scale_by_momentum",
     "scale_by_rms",
     "sgd",
+    "warmup_cosine_decay_schedule",
 ]

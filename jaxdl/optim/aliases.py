@@ -23,13 +23,42 @@ def sgd(learning_rate: LearningRate) -> GradientTransformation:
     return chain(scale_by_learning_rate(learning_rate))
 
 
-def momentum(learning_rate: LearningRate, beta: Any = 0.9) -> GradientTransformation:
-    """Gradient descent with momentum: ``v = beta * v + (1 - beta) * g``, ``W -= lr * v``.
+def momentum(
+    learning_rate: LearningRate, beta: Any = 0.9, nesterov: bool = False
+) -> GradientTransformation:
+    """Gradient descent with momentum: ``v = beta * v + (1 - beta) * g``, ``W -= lr * v``
+    (with ``nesterov=True``: ``W -= lr * (beta * v + (1 - beta) * g)``, see :func:`nesterov`).
 
     Equals heavy-ball momentum (``m = beta * m + g``, ``W -= lr' * m``) with
     ``lr' = lr * (1 - beta)``.
     """
-    return chain(scale_by_momentum(beta), scale_by_learning_rate(learning_rate))
+    return chain(scale_by_momentum(beta, nesterov), scale_by_learning_rate(learning_rate))
+
+
+def nesterov(learning_rate: LearningRate, beta: Any = 0.9) -> GradientTransformation:
+    """Nesterov momentum in the course's EWA form::
+
+        v = beta * v + (1 - beta) * g
+        W -= lr * (beta * v + (1 - beta) * g)       (the look-ahead: one more EWA step)
+
+    With ``v = (1 - beta) * m`` this is optax's trace form ``m = beta * m + g``,
+    ``W -= lr' * (g + beta * m)`` for ``lr' = lr * (1 - beta)``: the same steps as
+    ``optax.sgd(lr * (1 - beta), momentum=beta, nesterov=True)``.
+
+    Args:
+        learning_rate: number, array, tracer or schedule ``lr(t)``.
+        beta: EWA decay in ``[0, 1)``.
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    >>> import jax.numpy as jnp
+    >>> opt = nesterov(0.1, beta=0.5)
+    >>> u, _ = opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))
+    >>> [round(v, 6) for v in u.tolist()]
+    [-0.15]
+    """
+    return momentum(learning_rate, beta, nesterov=True)
 
 
 def rmsprop(
@@ -65,7 +94,7 @@ def adamw(
     )
 
 
-OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "rmsprop", "adam", "adamw")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 
 DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
@@ -82,8 +111,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
 def from_name(name: str, hp: Mapping[str, Any] | None = None) -> GradientTransformation:
     """Build optimizer ``name`` (one of :data:`OPTIMIZERS`) from hyperparameters ``hp``.
 
-    Keys read: ``learning_rate`` (number, array or schedule), ``beta`` (momentum, rmsprop),
-    ``b1``, ``b2`` (adam, adamw), ``eps`` (rmsprop, adam, adamw), ``weight_decay`` (adamw);
+    Keys read: ``learning_rate`` (number, array or schedule), ``beta`` (momentum, nesterov,
+    rmsprop), ``b1``, ``b2`` (adam, adamw), ``eps`` (rmsprop, adam, adamw), ``weight_decay``
+    (adamw);
     missing keys take :data:`DEFAULTS`, other keys are ignored (so a sweep's whole hyperparameter
     dict, with traced values, can be passed inside ``jit``).
     """
@@ -99,6 +129,8 @@ def from_name(name: str, hp: Mapping[str, Any] | None = None) -> GradientTransfo
         return sgd(lr)
     if name == "momentum":
         return momentum(lr, h["beta"])
+    if name == "nesterov":
+        return nesterov(lr, h["beta"])
     if name == "rmsprop":
         return rmsprop(lr, h["beta"], h["eps"])
     if name == "adam":

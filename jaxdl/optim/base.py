@@ -17,7 +17,7 @@ only cheap, trace-safe work: checks on concrete values (skipped for tracers) and
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +37,42 @@ class GradientTransformation(NamedTuple):
 
     init: Callable[[PyTree], PyTree]
     update: Callable[..., tuple[PyTree, PyTree]]
+
+
+@runtime_checkable
+class GradientTransformationLike(Protocol):
+    """Anything with ``init`` and ``update`` in the optax convention (duck typed): a jaxdl
+    :class:`GradientTransformation`, an ``optax.GradientTransformation`` or a user's own object.
+
+    ``isinstance(obj, GradientTransformationLike)`` checks that both attributes exist; use
+    :func:`check_transformation` for a clear error that also requires them to be callable.
+    """
+
+    def init(self, params: PyTree) -> PyTree:
+        """The initial state for ``params``."""
+
+    def update(
+        self, updates: PyTree, state: PyTree, params: PyTree = None
+    ) -> tuple[PyTree, PyTree]:
+        """``(new_updates, new_state)``."""
+
+
+def check_transformation(obj: Any, name: str = "optimizer") -> None:
+    """Raise ``TypeError`` unless ``obj`` has callable ``init`` and ``update`` attributes.
+
+    >>> check_transformation(GradientTransformation(init_empty, lambda u, s, p=None: (u, s)))
+    >>> check_transformation("adam", "chain argument 0")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    TypeError: chain argument 0 must be a gradient transformation with callable init(params) ...
+    """
+    missing = [a for a in ("init", "update") if not callable(getattr(obj, a, None))]
+    if missing:
+        raise TypeError(
+            f"{name} must be a gradient transformation with callable init(params) and "
+            "update(updates, state, params=None) (a jaxdl.optim or optax transformation), "
+            f"got {type(obj).__name__} {obj!r:.60} without callable {' and '.join(missing)}"
+            + ("; call it to build one, e.g. optax.adam(1e-3)" if callable(obj) else "")
+        )
 
 
 class EmptyState(NamedTuple):
@@ -100,14 +136,27 @@ def current_learning_rate(learning_rate: LearningRate, count: Any) -> jax.Array:
     return jnp.asarray(learning_rate)
 
 
-def chain(*transforms: GradientTransformation) -> GradientTransformation:
-    """Compose transformations left to right: ``u <- t_k(...t_1(grads))``; state is a tuple of the
-    inner states, one per transformation."""
+def chain(*transforms: GradientTransformationLike) -> GradientTransformation:
+    """Compose transformations left to right: ``u <- t_k(...t_1(grads))``.
+
+    Any object with ``init``/``update`` is accepted (duck typed, as in optax), so optax
+    transformations mix with jaxdl's, and the result drops into ``optax.chain`` in turn.
+
+    Args:
+        *transforms: the transformations, applied in order.
+
+    Returns:
+        A :class:`GradientTransformation` whose state is the tuple of the inner states.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxdl import optim
+    >>> opt = optim.chain(optim.clip(0.5), optim.sgd(0.1))
+    >>> updates, _ = opt.update({"w": jnp.array([2.0, -0.1])}, opt.init({"w": jnp.zeros(2)}))
+    >>> [round(v, 6) for v in updates["w"].tolist()]
+    [-0.05, 0.01]
+    """
     for i, t in enumerate(transforms):
-        if not isinstance(t, GradientTransformation):
-            raise TypeError(
-                f"chain argument {i} must be a GradientTransformation, got {type(t).__name__}"
-            )
+        check_transformation(t, f"chain argument {i}")
 
     def init(params: PyTree) -> tuple:
         return tuple(t.init(params) for t in transforms)

@@ -73,14 +73,32 @@ def _normalized(mu: PyTree, nu: PyTree, eps: Any, grads: PyTree) -> PyTree:
     )
 
 
-def scale_by_momentum(beta: Any = 0.9) -> GradientTransformation:
-    """Momentum in the EWA form: ``v = beta * v + (1 - beta) * g``; the update is ``v``.
+def scale_by_momentum(beta: Any = 0.9, nesterov: bool = False) -> GradientTransformation:
+    """Momentum in the EWA form: ``v = beta * v + (1 - beta) * g``; the update is ``v``, or with
+    ``nesterov=True`` the look-ahead ``beta * v + (1 - beta) * g`` (using the new ``v``).
 
-    Followed by ``W -= lr * v`` this is heavy-ball momentum ``m = beta * m + g``,
-    ``W -= lr' * m`` with ``lr' = lr * (1 - beta)`` (because ``v = (1 - beta) * m``).
+    Followed by ``W -= lr * update`` this is heavy-ball momentum ``m = beta * m + g``,
+    ``W -= lr' * m`` with ``lr' = lr * (1 - beta)`` (because ``v = (1 - beta) * m``); the Nesterov
+    form likewise equals optax's trace form ``W -= lr' * (g + beta * m)``, i.e.
+    ``optax.sgd(lr * (1 - beta), momentum=beta, nesterov=True)``.
     No bias correction (``v`` starts at 0). State: :class:`ScaleByMomentumState`.
+
+    Args:
+        beta: EWA decay in ``[0, 1)`` (number, array or tracer).
+        nesterov: static ``bool``; use the look-ahead update.
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    >>> import jax.numpy as jnp
+    >>> t = scale_by_momentum(0.5, nesterov=True)
+    >>> u, s = t.update(jnp.array([2.0]), t.init(jnp.zeros(1)))
+    >>> s.mu.tolist(), u.tolist()
+    ([1.0], [1.5])
     """
     check_beta("beta", beta)
+    if not isinstance(nesterov, bool):
+        raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
 
     def init(params: PyTree) -> ScaleByMomentumState:
         return ScaleByMomentumState(mu=_zeros_moment(params))
@@ -89,7 +107,8 @@ def scale_by_momentum(beta: Any = 0.9) -> GradientTransformation:
         del params
         check_same_tree("grads", grads, state.mu, _STATE)
         mu = ewa.update(state.mu, grads, beta)
-        updates = jax.tree.map(lambda m, g: m.astype(jnp.result_type(g)), mu, grads)
+        step = ewa.update(mu, grads, beta) if nesterov else mu
+        updates = jax.tree.map(lambda m, g: m.astype(jnp.result_type(g)), step, grads)
         return updates, ScaleByMomentumState(mu=mu)
 
     return GradientTransformation(init, update)

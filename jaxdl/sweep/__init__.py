@@ -12,6 +12,7 @@ isolation), ``sharding`` (the config axis over a device mesh, across processes t
 ``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config).
 """
 
+from jaxdl.sweep import engine, results, sharding, spaces
 from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trainer_for
 from jaxdl.sweep.results import SweepResults, plot_sweep
 from jaxdl.sweep.sharding import config_mesh
@@ -38,10 +39,14 @@ __all__ = [
     "SweepResults",
     "Uniform",
     "config_mesh",
+    "engine",
     "grid",
     "plot_sweep",
+    "results",
     "run_sweep",
     "sample",
+    "sharding",
+    "spaces",
     "split_config",
     "successive_halving",
     "trainer_for",

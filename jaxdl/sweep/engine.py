@@ -4,11 +4,15 @@ A config is a dict of hyperparameters. Names of :mod:`jaxdl.hyperparams` (learni
 ``l2``, ``keep_prob``, ``decay_rate``, ...) are *continuous*: they become float32 arrays with a
 leading member axis and are traced, so members that differ only there share one program. The
 other names are *structural* and change the :class:`~jaxdl.train.Trainer`: its fields
-``optimizer``, ``schedule``, ``batch_size``, ``drop_remainder``, ``decay_interval``; the
-:class:`~jaxdl.nn.MLP` fields ``activation``, ``initializer``, ``init_scale``, ``batch_norm``,
-``dropout``, ``bn_eps``; and ``hidden_units`` (an int for every hidden layer, or a tuple of
-widths) with ``num_layers`` (hidden layers). Configs with equal structure form a *bucket*, which
-compiles once and runs ``jax.vmap(Trainer.epoch)`` over its members.
+``optimizer``, ``schedule``, ``batch_size``, ``drop_remainder``, ``decay_interval``, and the
+model. With ``model_fn`` (any function ``structural_config -> model``) every other name is the
+user's: the model is ``model_fn({name: value, ...})`` and continuous names (those of the table,
+plus the ones the base model declares in ``hyperparameters``) stay traced, reaching the model
+through ``hp`` and the optimizer through a factory. Without it the base model's own
+``with_structure`` applies them (the built-in :class:`~jaxdl.nn.MLP`: ``activation``,
+``initializer``, ``init_scale``, ``batch_norm``, ``dropout``, ``bn_eps``, ``hidden_units`` and
+``num_layers``). Configs with equal structure form a *bucket*, which compiles once and runs
+``jax.vmap(Trainer.epoch)`` over its members.
 
 By default every member uses the same :class:`~jaxdl.train.Keys` (``seed``): the same initial
 parameters, batches and dropout masks (common random numbers), so configs are compared on equal
@@ -46,19 +50,20 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh
 
+from jaxdl import logs
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
-from jaxdl.hyperparams import DEFAULTS, OPTIONAL, hyperparams
+from jaxdl.hyperparams import DEFAULTS, OPTIONAL
+from jaxdl.model import check_model, describe
+from jaxdl.nn import MLP
 from jaxdl.sweep import sharding
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space, as_space, check_count, sample
-from jaxdl.train import Keys, Trainer, TrainState, check_data, run_init
+from jaxdl.train import Keys, Trainer, TrainState, check_data, run_init, trainer_hyperparams
 
 TRAINER_FIELDS = ("optimizer", "schedule", "batch_size", "drop_remainder", "decay_interval")
-MODEL_FIELDS = ("activation", "initializer", "init_scale", "batch_norm", "dropout", "bn_eps")
-LAYOUT_FIELDS = ("hidden_units", "num_layers")
-STRUCTURAL = TRAINER_FIELDS + MODEL_FIELDS + LAYOUT_FIELDS
+STRUCTURAL = TRAINER_FIELDS + MLP.STRUCTURAL  # the names known without a model_fn
 CONTINUOUS = tuple(DEFAULTS) + tuple(OPTIONAL)
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")  # of the default classification setup
 NEVER = 2**30  # patience of a sweep without early stopping
 HELD = np.iinfo(np.int32).max  # diverged_at of a frozen member during an epoch
 
@@ -66,49 +71,57 @@ Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 # -- configs ----------------------------------------------------------------------------------
-def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(structural, continuous)`` parts of one config; unknown names raise ``ValueError``."""
+def split_config(
+    config: Mapping[str, Any], *, model_fn: Any = None, continuous: Sequence[str] = CONTINUOUS
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(structural, continuous)`` parts of one config. Names in ``continuous`` are continuous;
+    with ``model_fn`` every other name is structural, without it unknown names (not in
+    :data:`STRUCTURAL`) raise ``ValueError``."""
     if not isinstance(config, Mapping):
         raise TypeError(f"a config must be a dict of hyperparameters, got {config!r}")
-    unknown = sorted(set(config) - set(STRUCTURAL) - set(CONTINUOUS))
-    if unknown:
+    unknown = sorted(set(config) - set(STRUCTURAL) - set(continuous))
+    if unknown and model_fn is None:
         raise ValueError(
-            f"unknown hyperparameter(s) {unknown}; continuous names are {sorted(CONTINUOUS)}, "
-            f"structural names are {sorted(STRUCTURAL)}"
+            f"unknown hyperparameter(s) {unknown}; continuous names are {sorted(continuous)}, "
+            f"structural names are {sorted(STRUCTURAL)} (pass model_fn=config -> model to sweep "
+            "structural settings of your own model)"
         )
-    structural = {k: v for k, v in config.items() if k in STRUCTURAL}
-    return structural, {k: v for k, v in config.items() if k in CONTINUOUS}
+    structural = {k: v for k, v in config.items() if k not in continuous}
+    return structural, {k: v for k, v in config.items() if k in continuous}
 
 
-def trainer_for(base: Trainer, structural: Mapping[str, Any]) -> Trainer:
-    """``base`` with the structural values of a config applied.
-
-    ``hidden_units`` (int or tuple) and ``num_layers`` rebuild the sizes between the base
-    model's input and output widths: ``(n_x, *[hidden_units] * num_layers, n_out)``.
-    """
-    model = base.model
-    hidden = list(model.sizes[1:-1])
-    if "hidden_units" in structural or "num_layers" in structural:
-        units = structural.get("hidden_units", hidden[0] if hidden else None)
-        depth = structural.get("num_layers", len(hidden))
-        if isinstance(units, tuple):
-            if "num_layers" in structural and depth != len(units):
-                raise ValueError(
-                    f"num_layers={depth} disagrees with hidden_units={units}; give one of them"
-                )
-            hidden = list(units)
-        else:
-            if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-                raise ValueError(f"num_layers must be an int >= 0, got {depth!r}")
-            if units is None and depth > 0:
-                raise ValueError(
-                    "num_layers > 0 on a model without hidden layers needs hidden_units"
-                )
-            hidden = [units] * depth
-    model_kw = {k: v for k, v in structural.items() if k in MODEL_FIELDS}
-    model = dataclasses.replace(model, sizes=(model.sizes[0], *hidden, model.sizes[-1]), **model_kw)
+def trainer_for(base: Trainer, structural: Mapping[str, Any], model_fn: Any = None) -> Trainer:
+    """``base`` with the structural values of a config applied: the trainer fields of
+    :data:`TRAINER_FIELDS` directly, the rest through ``model_fn(rest) -> model`` or, without
+    it, the base model's ``with_structure(rest)`` (the MLP's ``hidden_units``, ...)."""
     trainer_kw = {k: v for k, v in structural.items() if k in TRAINER_FIELDS}
+    model_kw = {k: v for k, v in structural.items() if k not in TRAINER_FIELDS}
+    if model_fn is not None:
+        try:
+            model = model_fn(dict(model_kw))
+        except Exception as err:  # noqa: BLE001 - user code; reported with what it was given
+            raise ValueError(
+                f"model_fn {getattr(model_fn, '__qualname__', model_fn)!r} raised "
+                f"{type(err).__name__} on the structural config {model_kw}: {err}"
+            ) from err
+        check_model(model, name=f"model_fn({model_kw}) result")
+    elif model_kw:
+        with_structure = getattr(base.model, "with_structure", None)
+        if not callable(with_structure):
+            raise ValueError(
+                f"structural setting(s) {sorted(model_kw)} need model_fn=config -> model: "
+                f"{describe(base.model)} has no with_structure"
+            )
+        model = with_structure(model_kw)
+    else:
+        model = base.model
     return dataclasses.replace(base, model=model, **trainer_kw)
+
+
+def continuous_names(trainer: Trainer) -> tuple[str, ...]:
+    """The table's hyperparameter names plus those the trainer's model declares."""
+    own = getattr(trainer.model, "hyperparameters", ())
+    return CONTINUOUS + tuple(sorted(set(own) - set(CONTINUOUS)))
 
 
 def _configs(space_or_configs: Any, n: int | None, seed: int, method: str) -> list[dict]:
@@ -181,6 +194,7 @@ def _epochs(
 ):
     """``length`` epochs from ``start`` (those >= ``end`` change nothing) for every member."""
     x, y, x_val, y_val = data
+    names = [m.name for m in trainer.metric_list]
     keys = _keys(key_data)
     epoch_fn = jax.vmap(trainer.epoch, in_axes=(0, 0, None, None, None if shared else 0, None))
     evaluate = jax.vmap(trainer.evaluate, in_axes=(0, 0, None, None))
@@ -194,12 +208,9 @@ def _epochs(
         ts, metrics = epoch_fn(held, hp, x, y, keys, epoch)
         ts = ts._replace(diverged_at=jnp.where(live, ts.diverged_at, state.ts.diverged_at))
         val = evaluate(ts, hp, x_val, y_val)
-        values = {
-            "loss": metrics["loss"],
-            "accuracy": metrics["accuracy_mean"],
-            "val_loss": val["loss"],
-            "val_accuracy": val["accuracy"],
-        }
+        values = {"loss": metrics["loss"], "val_loss": val["loss"]}
+        for name in names:
+            values[name], values[f"val_{name}"] = metrics[f"{name}_mean"], val[name]
         diverged = live & (ts.diverged_at >= 0)
         counted = live & ~diverged
         es = _select(counted, update(state.es, values[stopper.monitor], epoch), state.es)
@@ -304,18 +315,27 @@ def _buckets(
     hp: Mapping[str, Any],
     seeds: list[int],
     shared: bool,
-    num_examples: int,
+    data: Data,
+    model_fn: Any = None,
 ) -> tuple[list[_Bucket], list[Trainer], list[dict[str, float]]]:
-    """Validate every config (before anything compiles) and group them by structure; also
+    """Validate every config (before anything compiles: the shapes of each new model's
+    outputs are checked on the data by ``jax.eval_shape``) and group them by structure; also
     return each member's trainer and hyperparameters."""
     groups: dict[tuple, list[int]] = {}
     trainers, values = [], []
+    checked = {trainer}
     for i, config in enumerate(configs):
-        structural, continuous = split_config(config)
         try:
-            member_trainer = trainer_for(trainer, structural)
-            member_trainer.partition(num_examples)
-            member_hp = hyperparams(**{**hp, **continuous})
+            structural, continuous = split_config(
+                config, model_fn=model_fn, continuous=continuous_names(trainer)
+            )
+            member_trainer = trainer_for(trainer, structural, model_fn)
+            member_trainer.partition(len(data[0]))
+            member_hp = trainer_hyperparams(member_trainer, {**hp, **continuous})
+            if member_trainer not in checked:
+                check_data(member_trainer, data[0], data[1], hp=member_hp)
+                check_data(member_trainer, data[2], data[3], name="x_val", hp=member_hp)
+                checked.add(member_trainer)
         except (TypeError, ValueError) as err:
             raise type(err)(f"config {i} {config}: {err}") from err
         trainers.append(member_trainer)
@@ -341,24 +361,22 @@ def _seeds(seed: Any, seeds: Sequence[int] | None, n: int) -> list[int]:
     return [int(s) for s in member_seeds]
 
 
-def _check_settings(epochs: Any, patience: Any, monitor: str, epochs_per_call: Any) -> None:
+def _check_settings(epochs: Any, patience: Any, epochs_per_call: Any) -> None:
     for name, value in (("epochs", epochs), ("epochs_per_call", epochs_per_call)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)):
         raise TypeError(f"patience must be an int or None, got {patience!r}")
-    if monitor not in MONITORS:
-        raise ValueError(f"monitor must be one of {MONITORS}, got {monitor!r}")
 
 
 class _History:
     """Per-member history lists, filled from the per-epoch records of the compiled step."""
 
-    KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
-
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, keys: Sequence[str], logger: Any = None) -> None:
+        self.KEYS = ("epoch", *(k for k in keys if k != "epoch"))
         self.lists = [{k: [] for k in self.KEYS} for _ in range(n)]
         self.status = ["ok"] * n
+        self.logger = logger
 
     def add(self, bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
         for step in range(record["live"].shape[0]):
@@ -369,6 +387,8 @@ class _History:
                 entry["epoch"].append(start + step)
                 for k in self.KEYS[1:]:
                     entry[k].append(float(record[k][step, j]))
+                if self.logger is not None:
+                    self.logger.log_epoch(start + step, logs.last_epoch(entry), member=int(i))
                 if record["diverged"][step, j]:
                     self.status[i] = "diverged"
                 elif record["stopped"][step, j]:
@@ -463,9 +483,13 @@ def run_sweep(
     ``space_or_configs``: a :class:`Space` (sampled with ``sample(space, seed, n, method)``) or
     a list of configs. ``data``: a :class:`~jaxdl.data.datasets.Dataset` or
     ``(x_train, y_train, x_val, y_val)``. Options: ``hp`` (values shared by every config),
-    ``seed`` (shared keys) or ``seeds`` (one per config), ``patience``, ``monitor``
-    (``val_loss``, ``val_accuracy``, ``loss`` or ``accuracy``), ``min_delta``, ``n``,
-    ``method``, ``mesh`` (default: every device), ``epochs_per_call``.
+    ``seed`` (shared keys) or ``seeds`` (one per config), ``patience``, ``monitor`` (any
+    history entry of the trainer: ``val_loss``, ``loss`` and each metric with its ``val_``
+    twin), ``mode`` (``min``/``max``; default: the metric's own), ``min_delta``, ``n``,
+    ``method``, ``mesh`` (default: every device), ``epochs_per_call``, ``model_fn`` (a function
+    ``structural_config -> model`` for the structural names of your own model), ``logger`` (see
+    :mod:`jaxdl.logs`: every live member's values after each epoch, then each member's
+    hyperparameters and best-epoch metrics).
     """
     return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
 
@@ -482,34 +506,42 @@ def _sweep(
     seeds: Sequence[int] | None = None,
     patience: int | None = None,
     monitor: str = "val_loss",
+    mode: str | None = None,
     min_delta: float = 0.0,
     n: int | None = None,
     method: str = "random",
     mesh: Mesh | None = None,
     epochs_per_call: int = 1,
+    model_fn: Any = None,
+    logger: Any = None,
 ) -> SweepResults:
+    logs.check_logger(logger)
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
-    _check_settings(rungs[-1], patience, monitor, epochs_per_call)
-    stopper = EarlyStopping(NEVER if patience is None else patience, min_delta, monitor)
+    if model_fn is not None and not callable(model_fn):
+        raise TypeError(f"model_fn must be a function structural_config -> model, got {model_fn!r}")
+    _check_settings(rungs[-1], patience, epochs_per_call)
+    mode = trainer.check_monitor(monitor, mode)
+    stopper = EarlyStopping(NEVER if patience is None else patience, min_delta, monitor, mode)
     configs = _configs(space_or_configs, n, seed, method)
     hp = dict(hp or {})
-    if split_config(hp)[0]:
+    fixed_structural = split_config(hp, model_fn=model_fn, continuous=continuous_names(trainer))[0]
+    if fixed_structural:
         raise ValueError(
-            f"hp takes continuous hyperparameters only, got {sorted(split_config(hp)[0])}; "
+            f"hp takes continuous hyperparameters only, got {sorted(fixed_structural)}; "
             "set structural ones on the trainer"
         )
     host_data = _data(trainer, data)
     member_seeds = _seeds(seed, seeds, len(configs))
     buckets, trainers, member_hp = _buckets(
-        trainer, configs, hp, member_seeds, seeds is None, len(host_data[0])
+        trainer, configs, hp, member_seeds, seeds is None, host_data, model_fn
     )
     mesh = sharding.config_mesh() if mesh is None else mesh
     device_data = sharding.put(host_data, sharding.replicated(mesh))
     for bucket in buckets:
         bucket.place(mesh)
 
-    history = _History(len(configs))
+    history = _History(len(configs), trainer.history_keys, logger)
     outcome: dict[int, dict[str, Any]] = {}
     budget = [0] * len(configs)
     for rung, until in enumerate(rungs):
@@ -527,7 +559,7 @@ def _sweep(
             history.status[i] = "pruned"
         buckets = [b for b in buckets if b.keep([i in keep for i in b.ids.tolist()], mesh)]
 
-    return SweepResults(
+    results = SweepResults(
         configs=configs,
         histories=history.lists,
         status=history.status,
@@ -540,3 +572,9 @@ def _sweep(
         epochs=budget,
         stopper=stopper,
     )
+    if logger is not None:
+        for i in range(len(configs)):
+            row = results.row(i)
+            logger.log_hparams(i, {**member_hp[i], **configs[i]},
+                               {k: row[k] for k in results.metrics})
+    return results

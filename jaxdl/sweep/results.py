@@ -3,7 +3,8 @@
 Each row holds the config's index and hyperparameters, its ``status`` (``ok``, ``early-stopped``,
 ``diverged`` or ``pruned`` by successive halving), ``best_epoch`` (the epoch of the best monitored
 value, -1 if none was finite), ``epochs_run``, and the training and validation loss and accuracy
-of the best epoch. Rows are sorted by the monitored value (best first, non-finite last), with
+of the best epoch (the loss and every metric the trainer records). Rows are sorted by the
+monitored value in its mode (best first, non-finite last), with
 diverged members after all others. Files are written atomically (a temporary file in the same
 directory, then ``os.replace``), so a reader never sees half a table.
 """
@@ -22,12 +23,25 @@ from jaxdl.atomic import atomic_write, write_json
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.train import FitResult, Trainer, fit
 
-METRICS = ("val_loss", "val_accuracy", "loss", "accuracy")
+METRICS = ("val_loss", "val_accuracy", "loss", "accuracy")  # of the default classification setup
 BETAS = ("b1", "b2", "beta", "bn_momentum")
 
 
 def score(mode: str, value: float) -> float:
-    """Sort key of a monitored value: lower is better, non-finite last."""
+    """Sort key of a monitored value: lower is better, non-finite last.
+
+    Args:
+      mode: ``"min"`` (lower is better) or ``"max"``.
+      value: the monitored value.
+
+    Returns:
+      ``value`` for ``"min"``, ``-value`` for ``"max"``, ``inf`` when not finite.
+
+    Examples:
+      >>> from jaxdl.sweep.results import score
+      >>> sorted([0.7, float("nan"), 0.9], key=lambda v: score("max", v))
+      [0.9, 0.7, nan]
+    """
     key = value if mode == "min" else -value
     return key if math.isfinite(key) else math.inf
 
@@ -38,6 +52,21 @@ class SweepResults:
 
     ``params``/``model_state`` are each member's best-epoch parameters (numpy), ``trainers`` and
     ``hp`` the full setup of each member, ``epochs`` the epoch budget it was given.
+    :func:`~jaxdl.sweep.run_sweep` and :func:`~jaxdl.sweep.successive_halving` return it.
+
+    Examples:
+      >>> import os, tempfile
+      >>> from jaxdl import MLP, Trainer, sweep
+      >>> from jaxdl.data import load
+      >>> results = sweep.run_sweep(sweep.Space(learning_rate=sweep.LogUniform(1e-3, 1.0)),
+      ...                           load("moons", n=60), trainer=Trainer(MLP((2, 4, 2))),
+      ...                           n=3, epochs=2)
+      >>> results.monitor, len(results.table), results.columns()[:4]
+      ('val_loss', 3, ['config', 'status', 'best_epoch', 'epochs_run'])
+      >>> best = results.best()
+      >>> best == results.top(1)[0] == results.table[0], best["status"]
+      (True, 'ok')
+      >>> results.to_csv(os.path.join(tempfile.mkdtemp(), "sweep.csv"))
     """
 
     configs: list[dict[str, Any]]
@@ -57,11 +86,26 @@ class SweepResults:
         """The ranked metric, e.g. ``"val_loss"``."""
         return self.stopper.monitor
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The recorded metrics of the table, validation first (``val_loss``, ``val_accuracy``,
+        ``loss``, ``accuracy`` for the default classification setup)."""
+        keys = [k for k in self.histories[0] if k not in ("epoch", "learning_rate")]
+        return tuple(sorted(keys, key=lambda k: (not k.startswith("val_"), keys.index(k))))
+
     def row(self, i: int) -> dict[str, Any]:
-        """The table row of config ``i``."""
+        """The table row of config ``i`` (in sampling order).
+
+        Args:
+          i: the config's index.
+
+        Returns:
+          ``{"config", "status", "best_epoch", "epochs_run", <metrics at the best epoch>,
+          <hyperparameters>}``.
+        """
         history, epoch = self.histories[i], self.best_epoch[i]
         at = history["epoch"].index(epoch) if epoch in history["epoch"] else None
-        metrics = {k: history[k][at] if at is not None else math.nan for k in METRICS}
+        metrics = {k: history[k][at] if at is not None else math.nan for k in self.metrics}
         return {
             "config": i,
             "status": self.status[i],
@@ -73,7 +117,7 @@ class SweepResults:
 
     @property
     def table(self) -> list[dict[str, Any]]:
-        """Every config's row, best first (diverged ones last)."""
+        """Every config's row (see :meth:`row`), best first, diverged ones last."""
         rows = [self.row(i) for i in range(len(self.configs))]
         mode = self.stopper.mode
         return sorted(
@@ -82,25 +126,47 @@ class SweepResults:
         )
 
     def top(self, k: int) -> list[dict[str, Any]]:
-        """The best ``k`` rows that did not diverge."""
+        """The best ``k`` rows that did not diverge.
+
+        Args:
+          k: how many rows.
+
+        Returns:
+          Up to ``k`` rows, best first.
+        """
         return [r for r in self.table if r["status"] != "diverged"][:k]
 
     def best(self) -> dict[str, Any]:
-        """The best row that did not diverge."""
+        """The best row that did not diverge.
+
+        Returns:
+          The row (see :meth:`row`).
+
+        Raises:
+          ValueError: when every config diverged.
+        """
         top = self.top(1)
         if not top:
             raise ValueError("every config diverged; there is no best one")
         return top[0]
 
     def columns(self) -> list[str]:
-        """Table columns: index, status, epochs, metrics, then the hyperparameters."""
-        names = ["config", "status", "best_epoch", "epochs_run", *METRICS]
+        """Table columns: index, status, epochs, metrics, then the hyperparameters.
+
+        Returns:
+          The column names, in CSV order.
+        """
+        names = ["config", "status", "best_epoch", "epochs_run", *self.metrics]
         for config in self.configs:
             names += [k for k in config if k not in names]
         return names
 
     def to_csv(self, path: str | os.PathLike) -> None:
-        """Write the table as CSV (atomically)."""
+        """Write the table as CSV (atomically).
+
+        Args:
+          path: the destination file.
+        """
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=self.columns(), lineterminator="\n")
         writer.writeheader()
@@ -108,13 +174,25 @@ class SweepResults:
         atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
     def to_json(self, path: str | os.PathLike) -> None:
-        """Write ``{"monitor", "mode", "rows"}`` as JSON (non-finite numbers as null)."""
+        """Write ``{"monitor", "mode", "rows"}`` as JSON (atomically; non-finite numbers as null).
+
+        Args:
+          path: the destination file.
+        """
         write_json(path, {"monitor": self.monitor, "mode": self.stopper.mode, "rows": self.table})
 
     def retrain(self, data: Any, config: int | None = None) -> FitResult:
         """Train config ``config`` (default: the best) alone with :func:`jaxdl.train.fit`, with
         its trainer, hyperparameters, seed, epoch budget and early stopping; with shared keys it
-        reproduces the sweep's member."""
+        reproduces the sweep's member.
+
+        Args:
+          data: a :class:`~jaxdl.data.datasets.Dataset` or ``(x_train, y_train, x_val, y_val)``.
+          config: the config's index (default: the best).
+
+        Returns:
+          The :class:`~jaxdl.train.FitResult` of the retrained config.
+        """
         i = self.best()["config"] if config is None else config
         if hasattr(data, "x_train"):
             data = (data.x_train, data.y_train, data.x_val, data.y_val)
@@ -134,7 +212,17 @@ class SweepResults:
 
 def plot_sweep(results: SweepResults, path: str | os.PathLike) -> None:
     """Scatter the monitored metric against the learning rate (log axis) and against
-    ``1 - beta`` (log axis) for every searched beta; saved atomically to ``path``."""
+    ``1 - beta`` (log axis) for every searched beta; saved atomically to ``path``.
+
+    Needs matplotlib (``pip install jaxdl[plot]``).
+
+    Args:
+      results: the sweep's results.
+      path: the PNG file to write.
+
+    Raises:
+      ValueError: when neither a learning rate nor a beta was searched.
+    """
     rows = results.table
     axes_names = [n for n in ("learning_rate", *BETAS) if any(n in r for r in rows)]
     if not axes_names:

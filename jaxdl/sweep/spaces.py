@@ -39,19 +39,48 @@ METHODS = ("random", "grid")
 
 
 class Distribution(abc.ABC):
-    """A one-dimensional search distribution."""
+    """A one-dimensional search distribution: subclasses map uniform draws to values, give a
+    grid, and narrow themselves around good values.
+
+    Examples:
+      >>> from jaxdl.sweep import Distribution, LogUniform
+      >>> isinstance(LogUniform(1e-4, 1.0), Distribution)
+      True
+    """
 
     @abc.abstractmethod
     def from_unit(self, u: np.ndarray) -> list:
-        """Map uniform draws ``u`` in [0, 1) to values (plain Python numbers or options)."""
+        """Map uniform draws ``u`` in [0, 1) to values (plain Python numbers or options).
+
+        Args:
+          u: uniform draws in ``[0, 1)``.
+
+        Returns:
+          One value per draw.
+        """
 
     @abc.abstractmethod
     def grid(self, k: int) -> list:
-        """``k`` values evenly spaced on the sampling scale (fewer when the support is smaller)."""
+        """``k`` values evenly spaced on the sampling scale (fewer when the support is smaller).
+
+        Args:
+          k: the number of points wanted.
+
+        Returns:
+          The grid values, sorted.
+        """
 
     @abc.abstractmethod
     def zoom(self, values: Sequence[Any], margin: float) -> Distribution:
-        """The same kind of distribution, narrowed to ``values`` (see the module docstring)."""
+        """The same kind of distribution, narrowed to ``values`` (see the module docstring).
+
+        Args:
+          values: the values of the best results.
+          margin: the padding, as a fraction of the current width on the sampling scale.
+
+        Returns:
+          The narrowed distribution.
+        """
 
 
 def _check_number(cls: str, name: str, value: Any) -> float:
@@ -122,11 +151,33 @@ class _Continuous(Distribution):
 
 
 class Uniform(_Continuous):
-    """``value ~ U[low, high]``."""
+    """``value ~ U[low, high]``.
+
+    Args:
+      low: the lower end (finite).
+      high: the upper end (finite, > ``low``).
+
+    Examples:
+      >>> from jaxdl.sweep import Uniform
+      >>> Uniform(0.0, 1.0).grid(3)
+      [0.0, 0.5, 1.0]
+    """
 
 
 class LogUniform(_Continuous):
-    """``r ~ U[log10 low, log10 high]``, ``value = 10**r`` (``0 < low < high``)."""
+    """``r ~ U[log10 low, log10 high]``, ``value = 10**r`` (``0 < low < high``).
+
+    As many draws fall in ``[1e-4, 1e-3]`` as in ``[0.1, 1]``: the scale for learning rates.
+
+    Args:
+      low: the lower end (> 0).
+      high: the upper end (> ``low``).
+
+    Examples:
+      >>> from jaxdl.sweep import LogUniform
+      >>> [round(v, 6) for v in LogUniform(1e-4, 1.0).grid(5)]
+      [0.0001, 0.001, 0.01, 0.1, 1.0]
+    """
 
     def _check_domain(self, cls: str, low: float, high: float) -> None:
         if low <= 0:
@@ -141,7 +192,17 @@ class LogUniform(_Continuous):
 
 class OneMinusLogUniform(_Continuous):
     """``r ~ U[log10(1 - high), log10(1 - low)]``, ``beta = 1 - 10**r`` (``0 < low < high < 1``),
-    e.g. ``OneMinusLogUniform(0.9, 0.999)`` for an EWA beta."""
+    e.g. ``OneMinusLogUniform(0.9, 0.999)`` for an EWA beta.
+
+    Args:
+      low: the lower end, in ``(0, 1)``.
+      high: the upper end, in ``(low, 1)``.
+
+    Examples:
+      >>> from jaxdl.sweep import OneMinusLogUniform
+      >>> [round(v, 6) for v in OneMinusLogUniform(0.9, 0.999).grid(3)]
+      [0.9, 0.99, 0.999]
+    """
 
     def _check_domain(self, cls: str, low: float, high: float) -> None:
         for name, value in (("low", low), ("high", high)):
@@ -156,7 +217,17 @@ class OneMinusLogUniform(_Continuous):
 
 @dataclasses.dataclass(frozen=True)
 class IntUniform(Distribution):
-    """A uniform integer in ``{low, ..., high}`` (both ends included, ``low < high``)."""
+    """A uniform integer in ``{low, ..., high}`` (both ends included, ``low < high``).
+
+    Args:
+      low: the smallest value (an int).
+      high: the largest value (an int > ``low``).
+
+    Examples:
+      >>> from jaxdl.sweep import IntUniform
+      >>> IntUniform(1, 3).grid(10)
+      [1, 2, 3]
+    """
 
     low: int
     high: int
@@ -193,7 +264,16 @@ def _hashable(option: Any) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class Choice(Distribution):
-    """One of ``options``, each with probability ``1 / len(options)`` (lists become tuples)."""
+    """One of ``options``, each with probability ``1 / len(options)`` (lists become tuples).
+
+    Args:
+      options: the distinct choices, e.g. hidden widths or optimizer names.
+
+    Examples:
+      >>> from jaxdl.sweep import Choice
+      >>> Choice([[16, 16], [32]]).options
+      ((16, 16), (32,))
+    """
 
     options: tuple
 
@@ -221,7 +301,22 @@ class Choice(Distribution):
 
 
 class Space(Mapping):
-    """An ordered mapping from hyperparameter names to :class:`Distribution` objects."""
+    """An ordered mapping from hyperparameter names to :class:`Distribution` objects.
+
+    Args:
+      dims: a mapping name -> distribution.
+      **more: more names and distributions.
+
+    Raises:
+      ValueError: for an empty space.
+      TypeError: for a non-string name or an entry that is not a distribution.
+
+    Examples:
+      >>> from jaxdl.sweep import LogUniform, OneMinusLogUniform, Space
+      >>> space = Space(learning_rate=LogUniform(1e-4, 1e-1), beta=OneMinusLogUniform(0.9, 0.999))
+      >>> list(space)
+      ['learning_rate', 'beta']
+    """
 
     def __init__(self, dims: Mapping[str, Distribution] | None = None, **more: Distribution):
         dims = {**(dims or {}), **more}
@@ -254,12 +349,42 @@ class Space(Mapping):
 
 
 def as_space(space: Space | Mapping[str, Distribution]) -> Space:
-    """``space`` itself, or a :class:`Space` built from a plain mapping."""
+    """``space`` itself, or a :class:`Space` built from a plain mapping.
+
+    Args:
+      space: a :class:`Space` or a mapping name -> distribution.
+
+    Returns:
+      A :class:`Space`.
+
+    Examples:
+      >>> from jaxdl.sweep.spaces import Uniform, as_space
+      >>> as_space({"keep_prob": Uniform(0.5, 1.0)})
+      Space({'keep_prob': Uniform(low=0.5, high=1.0)})
+    """
     return space if isinstance(space, Space) else Space(space)
 
 
 def check_count(n: Any) -> int:
-    """The number of configs must be an int >= 1."""
+    """The number of configs, checked: an int >= 1.
+
+    Args:
+      n: the number of configs asked for.
+
+    Returns:
+      ``n`` as a Python int.
+
+    Raises:
+      TypeError: for a non-integer.
+      ValueError: for ``n < 1``.
+
+    Examples:
+      >>> from jaxdl.sweep.spaces import check_count
+      >>> check_count(0)
+      Traceback (most recent call last):
+      ...
+      ValueError: n (the number of configs) must be >= 1, got 0
+    """
     if isinstance(n, bool) or not isinstance(n, int | np.integer):
         raise TypeError(f"n (the number of configs) must be an int, got {n!r}")
     if n < 1:
@@ -279,7 +404,20 @@ def sample(
 ) -> list[dict[str, Any]]:
     """``n`` configs (dicts name -> value) drawn at random, or a grid (see the module docstring).
 
-    ``key`` is a PRNG key or an int seed; the grid ignores it.
+    Args:
+      space: a :class:`Space` or a mapping name -> distribution.
+      key: a PRNG key or an int seed (the grid ignores it).
+      n: the number of configs (at most ``n`` for the grid).
+      method: ``"random"`` or ``"grid"``.
+
+    Returns:
+      A list of configs, each a dict name -> value.
+
+    Examples:
+      >>> from jaxdl.sweep import LogUniform, Space, sample
+      >>> configs = sample(Space(learning_rate=LogUniform(1e-4, 1.0)), key=0, n=3)
+      >>> len(configs), all(1e-4 <= c["learning_rate"] <= 1.0 for c in configs)
+      (3, True)
     """
     space = as_space(space)
     n = check_count(n)
@@ -298,7 +436,25 @@ def sample(
 def grid(space: Space | Mapping[str, Distribution], n: int) -> list[dict[str, Any]]:
     """The largest full grid with at most ``n`` points and the same number ``k`` of points on
     every continuous axis (an ``IntUniform`` gives ``min(k, high - low + 1)``, a ``Choice`` all
-    its options)."""
+    its options).
+
+    Args:
+      space: a :class:`Space` or a mapping name -> distribution.
+      n: the largest number of points allowed.
+
+    Returns:
+      The grid's configs, each a dict name -> value.
+
+    Raises:
+      ValueError: when even one point per axis exceeds ``n``.
+
+    Examples:
+      >>> from jaxdl.sweep import Choice, LogUniform, grid
+      >>> space = {"learning_rate": LogUniform(0.01, 1.0), "optimizer": Choice(["sgd", "adam"])}
+      >>> points = grid(space, 6)
+      >>> [(round(p["learning_rate"], 3), p["optimizer"]) for p in points]
+      [(0.01, 'sgd'), (0.01, 'adam'), (0.1, 'sgd'), (0.1, 'adam'), (1.0, 'sgd'), (1.0, 'adam')]
+    """
     space = as_space(space)
     n = check_count(n)
 
@@ -322,8 +478,26 @@ def zoom(
 ) -> Space:
     """Narrow ``space`` around the best ``k`` results (coarse to fine).
 
-    ``results`` is a :class:`~jaxdl.sweep.results.SweepResults` (its ``top(k)`` rows: best first,
-    diverged members excluded) or a sequence of configs already sorted best first.
+    Args:
+      space: the space that was searched.
+      results: a :class:`~jaxdl.sweep.results.SweepResults` (its ``top(k)`` rows: best first,
+        diverged members excluded) or a sequence of configs already sorted best first.
+      k: how many of the best results to keep in range.
+      margin: the padding around them, as a fraction of each old width (> 0).
+
+    Returns:
+      The narrower :class:`Space`.
+
+    Raises:
+      ValueError: when no result is left or the results lack a hyperparameter of the space.
+
+    Examples:
+      >>> from jaxdl.sweep import LogUniform, Space, zoom
+      >>> space = Space(learning_rate=LogUniform(1e-4, 1.0))
+      >>> best_first = [{"learning_rate": 0.01}, {"learning_rate": 0.001}, {"learning_rate": 1.0}]
+      >>> narrow = zoom(space, best_first, k=2, margin=0.25)["learning_rate"]
+      >>> round(narrow.low, 6), round(narrow.high, 6)
+      (0.0001, 0.1)
     """
     space = as_space(space)
     k = check_count(k)

@@ -1,0 +1,433 @@
+"""The user's data: ``.csv``, ``.npz`` and ``.npy`` files (or a pandas DataFrame) as a
+:class:`~jaxdl.data.datasets.Dataset`.
+
+- ``.csv``: a header row, numeric feature columns, the target column ``target`` (default: the
+  last column). Integer targets (``3``) or text targets (``cat``) are class labels; other
+  numbers (``3.5``) are regression targets.
+- ``.npz``: arrays ``x`` and ``y``, or ``x_train``, ``y_train``, ``x_val``, ``y_val``,
+  ``x_test``, ``y_test`` (splits used as given). Read without pickle.
+- ``.npy``: the features, with ``labels`` a ``.npy`` array, a ``.csv`` column (header row) or
+  a ``.txt`` file (one label per line).
+
+The task comes from the labels (integers or text: classification with one class per distinct
+label; floats: regression) unless ``task`` says it. Classes are the sorted distinct labels;
+``y`` holds each label's index and ``class_names`` the labels as text. The split is stratified
+by class (:func:`~jaxdl.data.datasets.split_indices`) and the features are standardized with
+statistics of the training split only.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from jaxdl.data import normalize as norm
+from jaxdl.data.datasets import TASKS, Dataset, split_indices
+from jaxdl.data.table import Table, from_cells, from_dataframe, is_dataframe, read_csv
+
+SUFFIXES = (".csv", ".npz", ".npy")
+SPLIT_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+
+class Labels(NamedTuple):
+    """Labels before encoding: ``values`` and their ``kind`` (``"int"``, ``"float"`` or
+    ``"text"``)."""
+
+    values: np.ndarray
+    kind: str
+
+
+def _suffix(path: Any) -> str:
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(
+            f"{os.fspath(path)}: unknown file type {suffix or '(none)'!r}; "
+            f"use one of {', '.join(SUFFIXES)}"
+        )
+    if not os.path.exists(path):
+        raise ValueError(f"{os.fspath(path)}: no such file")
+    return suffix
+
+
+def _check_task(task: str | None) -> None:
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)} or None, got {task!r}")
+
+
+# -- arrays -------------------------------------------------------------------------------------
+def _load_npz(path: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except ValueError as err:
+        if "pickle" in str(err):
+            raise ValueError(
+                f"{path}: holds object arrays, which need pickle; save plain numeric arrays"
+            ) from None
+        raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+    except (OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+
+
+def _load_npy(path: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable .npy file of numbers ({err})") from None
+
+
+def _features(source: str, name: str, x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"{source}: array {name!r} holds {x.dtype} values; features must be "
+                         "numbers")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"{source}: array {name!r} has shape {x.shape}; features must be "
+                         "(samples, features) with at least one sample")
+    return x.astype(np.float64)
+
+
+def _array_labels(source: str, name: str, y: np.ndarray) -> Labels:
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{source}: array {name!r} has shape {y.shape}; labels must be 1-D")
+    if y.dtype.kind in "biu":
+        return Labels(y, "int")
+    if y.dtype.kind == "f":
+        return Labels(y.astype(np.float64), "float")
+    if y.dtype.kind in "US":
+        return Labels(y.astype(str).astype(object), "text")
+    raise ValueError(f"{source}: array {name!r} holds {y.dtype} values; labels must be numbers "
+                     "or text")
+
+
+def _table_labels(table: Table, name: str) -> Labels:
+    values = table.column(name)
+    if name in table.text_at:
+        return Labels(values, "text")
+    return Labels(values, "int" if name in table.integral else "float")
+
+
+def _labels_file(path: str | os.PathLike) -> Labels:
+    source = os.fspath(path)
+    suffix = os.path.splitext(source)[1].lower()
+    if suffix == ".npy":
+        return _array_labels(source, "labels", _load_npy(source))
+    if suffix == ".csv":
+        table = read_csv(source)
+        if len(table.names) != 1:
+            raise ValueError(f"{source}: a labels file needs one column, got {len(table.names)}")
+        return _table_labels(table, table.names[0])
+    if suffix == ".txt":
+        with open(source, encoding="utf-8") as f:
+            lines = [line.strip() for line in f if line.strip()]
+        if not lines:
+            raise ValueError(f"{source}: the labels file is empty")
+        table = from_cells(source, ("labels",), [lines], np.arange(1, len(lines) + 1))
+        return _table_labels(table, "labels")
+    raise ValueError(f"{source}: unknown labels file type {suffix!r}; use .npy, .csv or .txt")
+
+
+# -- labels to classes --------------------------------------------------------------------------
+def _infer_task(source: str, labels: Labels, task: str | None) -> str:
+    if task is None:
+        return "regression" if labels.kind == "float" else "classification"
+    if task == "regression" and labels.kind == "text":
+        raise ValueError(f"{source}: task regression needs numeric targets, got text labels "
+                         f"such as {labels.values[0]!r}")
+    if task == "classification" and labels.kind == "float":
+        values = labels.values[np.isfinite(labels.values)]
+        if not np.all(values == np.round(values)):
+            raise ValueError(
+                f"{source}: task classification needs integer or text labels, got "
+                f"{values[values != np.round(values)][0]!r}"
+            )
+    return task
+
+
+def label_text(labels: Labels) -> np.ndarray:
+    """Each label as the text that names its class (``3`` and ``3.0`` are both ``"3"``)."""
+    if labels.kind == "text":
+        return labels.values.astype(str)
+    return np.array([str(int(v)) for v in labels.values], dtype=str)
+
+
+def encode(source: str, labels: Labels, class_names: tuple[str, ...] | None,
+           rows: Table | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Class indices (int32) and class names. ``class_names=None`` takes the sorted distinct
+    labels (numerically for numbers); otherwise a label outside them is an error."""
+    text = label_text(labels)
+    if class_names is None:
+        if labels.kind == "text":
+            class_names = tuple(sorted(set(text.tolist())))
+        else:
+            class_names = tuple(str(v) for v in sorted({int(v) for v in labels.values}))
+        if len(class_names) < 2:
+            raise ValueError(
+                f"{source}: the labels hold one class only ({class_names[0]!r}); "
+                "classification needs at least two classes"
+            )
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = [r for r, t in enumerate(text) if t not in index]
+    if unknown:
+        where = rows.where(unknown[0]) if rows is not None else f"row {unknown[0] + 1}"
+        raise ValueError(
+            f"{source}: label {text[unknown[0]]!r} at {where} is not one of the classes "
+            f"{', '.join(class_names)}"
+        )
+    return np.array([index[t] for t in text], dtype=np.int32), class_names
+
+
+# -- missing values -----------------------------------------------------------------------------
+def _drop_missing(source: str, names: tuple[str, ...], x: np.ndarray, y_missing: np.ndarray,
+                  drop: bool, where: Any) -> np.ndarray:
+    """Rows to keep; without ``drop`` a missing value is an error naming its column and row."""
+    gaps = np.isnan(x.reshape(len(x), -1))
+    bad = gaps.any(axis=1) | y_missing
+    if not bad.any():
+        return np.arange(len(x))
+    if not drop:
+        r = int(np.argmax(bad))
+        column = names[int(np.argmax(gaps[r]))] if gaps[r].any() else names[-1]
+        raise ValueError(
+            f"{source}: missing value in column {column!r} at {where(r)} "
+            f"({int(bad.sum())} row(s) have one); fill them in, or drop those rows with "
+            "drop_missing=True (--drop-missing)"
+        )
+    keep = np.flatnonzero(~bad)
+    if len(keep) == 0:
+        raise ValueError(f"{source}: every row has a missing value; nothing is left to train on")
+    return keep
+
+
+# -- the dataset --------------------------------------------------------------------------------
+class _Raw(NamedTuple):
+    """A source read into features, labels and names, before encoding and splitting."""
+
+    source: str
+    x: np.ndarray  # float64
+    labels: Labels
+    feature_names: tuple[str, ...]
+    target: str
+    rows: np.ndarray  # data-row numbers kept
+    splits: tuple | None = None  # given (x, labels) per split, from an .npz
+
+
+def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _Raw:
+    if is_dataframe(source) or (isinstance(source, str | os.PathLike) and
+                                os.fspath(source).lower().endswith(".csv")):
+        if labels is not None:
+            raise ValueError("labels is for .npy/.npz features; a table holds its target "
+                             "column: pass target=NAME (--target)")
+        table = from_dataframe(source) if is_dataframe(source) else (_suffix(source),
+                                                                    read_csv(source))[1]
+        target = table.names[-1] if target is None else target
+        table.column(target)
+        names = tuple(n for n in table.names if n != target)
+        if not names:
+            raise ValueError(f"{table.source}: has only the target column {target!r}; "
+                             "there are no features")
+        x = table.numeric(names)
+        keep = _drop_missing(table.source, (*names, target), x, table.is_missing(target),
+                             drop_missing, table.where)
+        y = _table_labels(table, target)
+        return _Raw(table.source, x[keep], Labels(y.values[keep], y.kind), names, target, keep)
+    if not isinstance(source, str | os.PathLike):
+        raise TypeError(f"source must be a file path or a pandas DataFrame, got "
+                        f"{type(source).__name__}")
+    path = os.fspath(source)
+    suffix = _suffix(path)
+    if target is not None:
+        raise ValueError(f"target names a column of a CSV file; {path} is a {suffix} file of "
+                         "arrays: leave target unset")
+    if suffix == ".npz":
+        arrays = _load_npz(path)
+        if all(k in arrays for k in SPLIT_ARRAYS):
+            if labels is not None:
+                raise ValueError(f"{path} holds y_train/y_val/y_test; leave labels unset")
+            parts = [(_features(path, f"x_{s}", arrays[f"x_{s}"]),
+                      _array_labels(path, f"y_{s}", arrays[f"y_{s}"]))
+                     for s in ("train", "val", "test")]
+            x = np.concatenate([p[0] for p in parts])
+            kinds = {p[1].kind for p in parts}
+            kind = "text" if "text" in kinds else "float" if "float" in kinds else "int"
+            values = np.concatenate([p[1].values for p in parts])
+            values = values.astype(object) if kind == "text" else values
+            return _Raw(path, x, Labels(values, kind), _default_names(x), "y",
+                        np.arange(len(x)), tuple(len(p[0]) for p in parts))
+        if "x" not in arrays:
+            raise ValueError(
+                f"{path}: no array named 'x' (found: {', '.join(sorted(arrays)) or 'none'}); "
+                f"save x and y, or {', '.join(SPLIT_ARRAYS)}"
+            )
+        x = _features(path, "x", arrays["x"])
+        if labels is None and "y" not in arrays:
+            raise ValueError(f"{path}: no array named 'y' next to 'x'; save the labels as y "
+                             "or pass labels=PATH (--labels)")
+        if labels is not None and "y" in arrays:
+            raise ValueError(f"{path} holds y already; leave labels unset")
+        y = _array_labels(path, "y", arrays["y"]) if labels is None else _labels_file(labels)
+    else:
+        x = _features(path, "x", _load_npy(path))
+        if labels is None:
+            raise ValueError(f"{path}: a .npy file holds features only; pass the labels file "
+                             "with labels=PATH (--labels)")
+        y = _labels_file(labels)
+    if len(y.values) != len(x):
+        raise ValueError(f"{path}: {len(x)} samples but {len(y.values)} labels; they must match")
+    y_missing = np.isnan(y.values) if y.kind != "text" else np.zeros(len(x), bool)
+    keep = _drop_missing(path, (*_default_names(x), "y"), x, y_missing, drop_missing,
+                         lambda r: f"row {r + 1}")
+    return _Raw(path, x[keep], Labels(y.values[keep], y.kind), _default_names(x), "y", keep)
+
+
+def _default_names(x: np.ndarray) -> tuple[str, ...]:
+    return tuple(f"x{j}" for j in range(int(np.prod(x.shape[1:]))))
+
+
+def load_file(
+    source: str | os.PathLike | Any,
+    target: str | None = None,
+    labels: str | os.PathLike | None = None,
+    task: str | None = None,
+    drop_missing: bool = False,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    normalize: bool = True,
+) -> Dataset:
+    """Read a data file (or a pandas DataFrame) into train/validation/test splits.
+
+    Features are standardized with the training split's statistics
+    (``x' = (x - mu_train) / sigma_train``, kept in ``Dataset.stats``) unless ``normalize`` is
+    False. Classification labels become indices into ``Dataset.class_names``.
+
+    Args:
+        source: a ``.csv``, ``.npz`` or ``.npy`` path, or a pandas DataFrame.
+        target: the target column of a CSV/DataFrame (default: the last column).
+        labels: labels file for ``.npy`` features (``.npy``, ``.csv`` or ``.txt``).
+        task: ``"classification"`` or ``"regression"`` (default: from the labels).
+        drop_missing: drop rows with a missing value instead of raising.
+        val_fraction, test_fraction, seed: the stratified split (ignored by an ``.npz`` that
+            holds its own splits).
+        normalize: standardize the features.
+
+    Returns:
+        A :class:`~jaxdl.data.datasets.Dataset` with ``task``, ``class_names``,
+        ``feature_names``, ``target`` and the source ``rows`` of each split.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.csv"
+    >>> _ = p.write_text("a,b,label\\n" + "".join(f"{i},{i % 3},{i % 2}\\n" for i in range(20)))
+    >>> d = load_file(p)
+    >>> d.task, d.num_classes, d.class_names, d.feature_names, len(d.y_train)
+    ('classification', 2, ('0', '1'), ('a', 'b'), 12)
+    """
+    _check_task(task)
+    raw = _read(source, target, labels, drop_missing)
+    task = _infer_task(raw.source, raw.labels, task)
+    if task == "classification":
+        y, class_names = encode(raw.source, raw.labels, None)
+        strata = y
+    else:
+        y, class_names = raw.labels.values.astype(np.float32), None
+        strata = np.zeros(len(y), np.int32)
+    if raw.splits is not None:
+        ends = np.cumsum(raw.splits)
+        parts = (np.arange(ends[0]), np.arange(ends[0], ends[1]), np.arange(ends[1], ends[2]))
+    else:
+        try:
+            parts = split_indices(strata, val_fraction, test_fraction, seed)
+        except ValueError as err:
+            raise ValueError(f"{raw.source}: {err}") from None
+    shape = raw.x.shape[1:]
+    flat = raw.x.reshape(len(raw.x), -1)
+    xs = [flat[p] for p in parts]
+    stats = None
+    if normalize:
+        stats = norm.fit(xs[0])
+        xs = [norm.transform(stats, part) for part in xs]
+    xs = [np.asarray(part, np.float32).reshape(len(part), *shape) for part in xs]
+    name = os.path.basename(raw.source)
+    return Dataset(
+        xs[0], y[parts[0]], xs[1], y[parts[1]], xs[2], y[parts[2]],
+        len(class_names) if class_names else 0, name, stats, task, class_names,
+        raw.feature_names, raw.target, tuple(raw.rows[p] for p in parts),
+    )
+
+
+# -- new data for a trained model ---------------------------------------------------------------
+class Inputs(NamedTuple):
+    """Features of new data in the model's column order, their labels (``None`` when the source
+    has none), and the table they came from (``None`` for arrays)."""
+
+    x: np.ndarray
+    labels: Labels | None
+    table: Table | None
+
+
+def read_inputs(
+    source: str | os.PathLike | Any,
+    feature_names: tuple[str, ...],
+    target: str | None,
+    *,
+    need_labels: bool,
+    labels: str | os.PathLike | None = None,
+) -> Inputs:
+    """Read new data for a model trained on ``feature_names``.
+
+    A CSV/DataFrame must hold every feature column (in any order; they are put in the
+    model's order) and may hold the ``target`` column, which ``need_labels`` requires; any
+    other column is an error. Arrays (``.npz`` ``x``/``y``, ``.npy`` + ``labels``) must have
+    ``len(feature_names)`` features. Missing values are an error: every row gets an answer.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "new.csv"
+    >>> _ = p.write_text("b,a\\n2,1\\n4,3\\n")
+    >>> read_inputs(p, ("a", "b"), "y", need_labels=False).x.tolist()
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
+    if is_dataframe(source) or os.fspath(source).lower().endswith(".csv"):
+        table = from_dataframe(source) if is_dataframe(source) else (_suffix(source),
+                                                                    read_csv(source))[1]
+        missing = [n for n in feature_names if n not in table.names]
+        extra = [n for n in table.names if n not in feature_names and n != target]
+        if missing or extra:
+            problems = []
+            if missing:
+                problems.append(f"lacks the model's feature column(s) {', '.join(missing)}")
+            if extra:
+                problems.append(f"has column(s) the model was not trained on: {', '.join(extra)}")
+            raise ValueError(
+                f"{table.source}: {' and '.join(problems)}; expected the columns "
+                f"{', '.join(feature_names)}" + (f" (and optionally {target})" if target else "")
+            )
+        if need_labels and target not in table.names:
+            raise ValueError(f"{table.source}: no target column {target!r}; evaluation needs "
+                             "the true labels")
+        x = table.numeric(list(feature_names))
+        y_missing = table.is_missing(target) if need_labels else np.zeros(len(x), bool)
+        _drop_missing(table.source, (*feature_names, target or ""), x, y_missing, False,
+                      table.where)
+        y = _table_labels(table, target) if need_labels else None
+        return Inputs(x, y, table)
+    raw = _read(source, None, labels if need_labels else None, drop_missing=False) \
+        if need_labels else None
+    if raw is not None:
+        x, y = raw.x, raw.labels
+    else:
+        path = os.fspath(source)
+        arrays = _load_npz(path) if _suffix(path) == ".npz" else {"x": _load_npy(path)}
+        if "x" not in arrays:
+            raise ValueError(f"{path}: no array named 'x' (found: "
+                             f"{', '.join(sorted(arrays)) or 'none'})")
+        x, y = _features(path, "x", arrays["x"]), None
+        _drop_missing(path, _default_names(x), x, np.zeros(len(x), bool), False,
+                      lambda r: f"row {r + 1}")
+    width = int(np.prod(x.shape[1:]))
+    if width != len(feature_names):
+        raise ValueError(f"{os.fspath(source)}: {width} features per sample but the model "
+                         f"was trained on {len(feature_names)}")
+    return Inputs(x, y, None)

@@ -1,0 +1,47 @@
+"""Layers in the pure ``(params, state)`` style, composed into models with :class:`Sequential`.
+
+Each layer is a frozen dataclass with ``init(key, input_shape) -> (output_shape, params, state)``
+and ``apply(params, state, x, *, train, key=None, hp=None, mask=None) -> (y, state)``
+(``jax.example_libraries.stax`` with explicit state and keys). ``Sequential(*layers,
+input_shape=...)`` is a model: ``init(key) -> (params, state)``, usable with ``jaxdl.fit``.
+
+- ``Dense``: ``x @ W + b``;  ``Conv``: 1-D/2-D channels-last convolution
+- ``BatchNorm``: over the batch (and space, for feature maps), running EWA, padded rows masked
+- ``Dropout``: inverted, traced ``hp["keep_prob"]``
+- ``Activation(name)``, ``Relu()``, ``LeakyRelu()``, ``Tanh()``, ``Sigmoid()``, ``Flatten()``
+- ``MaxPool``, ``AvgPool``;  ``Residual(*layers)``: ``x + f(x)``
+- ``from_config(model.to_config())`` rebuilds any layer or model; ``from_mlp`` gives the built-in
+  MLP's twin.
+"""
+
+from jaxdl.layers.activations import Activation, LeakyRelu, Relu, Sigmoid, Tanh
+from jaxdl.layers.base import Layer, from_config
+from jaxdl.layers.combinators import Residual, Sequential
+from jaxdl.layers.conv import Conv
+from jaxdl.layers.dense import Dense
+from jaxdl.layers.dropout import Dropout
+from jaxdl.layers.flatten import Flatten
+from jaxdl.layers.mlp import from_mlp, mlp_params_to_layers
+from jaxdl.layers.norm import BatchNorm
+from jaxdl.layers.pool import AvgPool, MaxPool
+
+__all__ = [
+    "Activation",
+    "AvgPool",
+    "BatchNorm",
+    "Conv",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Layer",
+    "LeakyRelu",
+    "MaxPool",
+    "Relu",
+    "Residual",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "from_config",
+    "from_mlp",
+    "mlp_params_to_layers",
+]

@@ -1,0 +1,71 @@
+"""Elementwise activations as layers, one table for the whole library (``jaxdl.nn.ACTIVATIONS``):
+relu ``max(0, x)``, leaky_relu ``max(0.01 x, x)``, tanh, sigmoid ``1 / (1 + exp(-x))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+
+from jaxdl.layers.base import Layer, PyTree, Shape, register
+from jaxdl.nn import ACTIVATIONS
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class Activation(Layer):
+    """``y = g(x)`` elementwise, ``g`` named by ``name`` (a key of ``jaxdl.nn.ACTIVATIONS``).
+
+    >>> import jax.numpy as jnp
+    >>> Activation("relu").apply({}, {}, jnp.array([[-1.0, 2.0]]), train=False)[0]
+    Array([[0., 2.]], dtype=float32)
+    """
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {self.name!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
+
+    def init(self, key: jax.Array, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
+        """No parameters; the shape is unchanged."""
+        return tuple(input_shape), {}, {}
+
+    def apply(
+        self,
+        params: PyTree,
+        state: PyTree,
+        x: jax.Array,
+        *,
+        train: bool,
+        key: jax.Array | None = None,
+        hp: Mapping[str, Any] | None = None,
+        mask: jax.Array | None = None,
+    ) -> tuple[jax.Array, PyTree]:
+        """``g(x)``; state passes through."""
+        return ACTIVATIONS[self.name](x), state
+
+
+def Relu() -> Activation:  # noqa: N802 (reads as a layer constructor)
+    """``Activation("relu")``."""
+    return Activation("relu")
+
+
+def LeakyRelu() -> Activation:  # noqa: N802
+    """``Activation("leaky_relu")`` (slope 0.01)."""
+    return Activation("leaky_relu")
+
+
+def Tanh() -> Activation:  # noqa: N802
+    """``Activation("tanh")``."""
+    return Activation("tanh")
+
+
+def Sigmoid() -> Activation:  # noqa: N802
+    """``Activation("sigmoid")``."""
+    return Activation("sigmoid")

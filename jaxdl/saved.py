@@ -1,0 +1,385 @@
+"""Saved models: a directory that a later process (or ``jaxdl predict``) turns back into
+predictions.
+
+    model-dir/
+      manifest.json   format and library version, the model's type and config, the task, class
+                      and feature names, the standardizer's mean/std, the training
+                      hyperparameters, final metrics, checksums
+      arrays.npz      every leaf of params and state, named by its pytree path
+                      (``params['layers'][0]['W']``), read without pickle
+
+The directory is built under a temporary name beside ``path`` and renamed into place, so it
+appears whole or not at all; an existing directory is replaced only with ``overwrite=True``
+and only when it is itself a saved model. Loading rebuilds the model from its config, takes the
+parameter layout from ``model.init`` (shapes only, nothing is computed) and refuses a manifest
+from a newer format version, a manifest whose checksum does not match (changed after saving),
+a changed, missing or extra array, and a shape that does not fit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxdl import evaluation
+from jaxdl.atomic import _jsonable, atomic_write
+from jaxdl.data.normalize import Standardizer, transform
+
+FORMAT = "jaxdl-model"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ARRAYS = "arrays.npz"
+
+
+class ModelFileError(ValueError):
+    """A saved-model directory that cannot be used (message names the path and the problem)."""
+
+
+# -- model config -------------------------------------------------------------------------------
+def model_config(model: Any) -> dict[str, Any]:
+    """``{"type", "module", "config"}``: how to rebuild ``model``. Uses ``model.to_config()``
+    and the nearest module (the type's own, or a package above it) with ``from_config``."""
+    if hasattr(model, "to_config"):
+        config = model.to_config()
+    elif dataclasses.is_dataclass(model):
+        config = _jsonable(dataclasses.asdict(model))
+    else:
+        raise TypeError(f"model {type(model).__name__} has no to_config(); a saved model must be "
+                        "rebuilt from its config")
+    parts = type(model).__module__.split(".")
+    for end in range(len(parts), 0, -1):
+        module = importlib.import_module(".".join(parts[:end]))
+        if callable(getattr(module, "from_config", None)):
+            break
+    else:
+        module = importlib.import_module(type(model).__module__)
+    return {"type": type(model).__name__, "module": module.__name__, "config": config}
+
+
+def build_model(spec: Mapping[str, Any]) -> Any:
+    """The model of :func:`model_config`'s ``spec`` (jaxdl's own model types only)."""
+    module_name, type_name = spec.get("module", ""), spec.get("type", "")
+    if not isinstance(module_name, str) or not (
+        module_name == "jaxdl" or module_name.startswith("jaxdl.")
+    ):
+        raise ValueError(f"model module {module_name!r} is not part of jaxdl; rebuild the model "
+                         "yourself and pass it as load_model(path, model=...)")
+    module = importlib.import_module(module_name)
+    if callable(getattr(module, "from_config", None)):
+        return module.from_config(spec["config"])
+    cls = getattr(module, str(type_name), None)
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise ValueError(f"{module_name} has no model type {type_name!r}")
+    return cls(**spec["config"])
+
+
+# -- arrays -------------------------------------------------------------------------------------
+def flatten(prefix: str, tree: Any) -> dict[str, np.ndarray]:
+    """``{prefix + keystr(path): leaf}`` for every leaf of ``tree``.
+
+    >>> list(flatten("params", {"layers": [{"W": np.ones(2)}]}))
+    ["params['layers'][0]['W']"]
+    """
+    return {name: np.asarray(leaf) for name, leaf in _named(prefix, tree).items()}
+
+
+def _named(prefix: str, tree: Any) -> dict[str, Any]:
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {prefix + jax.tree_util.keystr(path): leaf for path, leaf in leaves}
+
+
+def _fill(source: str, prefix: str, template: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    filled = []
+    for path, spec in leaves:
+        name = prefix + jax.tree_util.keystr(path)
+        if name not in arrays:
+            raise ModelFileError(f"{source}: {ARRAYS} has no array {name}, which the model needs")
+        value = arrays[name]
+        if value.shape != spec.shape:
+            raise ModelFileError(f"{source}: array {name} has shape {value.shape} but the model "
+                                 f"needs {spec.shape}")
+        filled.append(value.astype(spec.dtype))
+    return jax.tree_util.tree_unflatten(treedef, filled)
+
+
+def _digest(text: bytes) -> str:
+    return hashlib.sha256(text).hexdigest()
+
+
+def _canonical(manifest: Mapping[str, Any]) -> bytes:
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+# -- save ---------------------------------------------------------------------------------------
+def save_model(
+    path: str | os.PathLike,
+    model: Any,
+    params: Any,
+    state: Any,
+    *,
+    standardizer: Standardizer | None = None,
+    task: str = "classification",
+    class_names: tuple[str, ...] | None = None,
+    feature_names: tuple[str, ...] | None = None,
+    target: str | None = None,
+    hyperparameters: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    data: Any = None,
+    overwrite: bool = False,
+) -> str:
+    """Write ``model`` with ``params`` and ``state`` to the directory ``path``, atomically.
+
+    ``data`` (a :class:`~jaxdl.data.datasets.Dataset`) fills ``standardizer``, ``task``,
+    ``class_names``, ``feature_names`` and ``target`` from the data it was trained on.
+
+    >>> import jax, tempfile
+    >>> from jaxdl.nn import MLP
+    >>> model = MLP((2, 3, 1))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> path = save_model(tempfile.mkdtemp() + "/m", model, params, state)
+    >>> load_model(path).predict(np.zeros((1, 2))).shape
+    (1, 2)
+    """
+    if data is not None:
+        standardizer = data.stats if standardizer is None else standardizer
+        task = getattr(data, "task", task)
+        class_names = class_names or getattr(data, "class_names", None)
+        feature_names = feature_names or getattr(data, "feature_names", None)
+        target = target or getattr(data, "target", None)
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    path = os.path.abspath(os.fspath(path))
+    check_target(path, overwrite)
+    arrays = {**flatten("params", params), **flatten("state", state)}
+    template = jax.eval_shape(model.init, jax.random.key(0))
+    expected = {**_named("params", template[0]), **_named("state", template[1])}
+    for name, spec in expected.items():
+        if name not in arrays or arrays[name].shape != spec.shape:
+            got = arrays[name].shape if name in arrays else "nothing"
+            raise ValueError(f"params/state do not fit the model: {name} should have shape "
+                             f"{spec.shape}, got {got}")
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
+    try:
+        atomic_write(os.path.join(tmp, ARRAYS), lambda f: np.savez(f, **arrays), mode="wb")
+        with open(os.path.join(tmp, ARRAYS), "rb") as f:
+            arrays_digest = _digest(f.read())
+        manifest = _jsonable({
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "library_version": _library_version(),
+            "model": model_config(model),
+            "task": task,
+            "class_names": list(class_names) if class_names else None,
+            "feature_names": list(feature_names) if feature_names else None,
+            "target": target,
+            "standardizer": None if standardizer is None else {
+                "mean": np.asarray(standardizer.mean, np.float32).tolist(),
+                "std": np.asarray(standardizer.std, np.float32).tolist(),
+            },
+            "hyperparameters": dict(hyperparameters or {}),
+            "metrics": dict(metrics or {}),
+            "metadata": dict(metadata or {}),
+            "arrays": {"file": ARRAYS, "sha256": arrays_digest,
+                       "shapes": {k: list(v.shape) for k, v in arrays.items()}},
+        })
+        manifest["checksum"] = _digest(_canonical(manifest))
+        text = json.dumps(manifest, indent=1) + "\n"
+        atomic_write(os.path.join(tmp, MANIFEST), lambda f: f.write(text))
+        os.chmod(tmp, 0o777 & ~_umask())
+        _swap(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _library_version() -> str:
+    from jaxdl import __version__
+
+    return __version__
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_target(path: str, overwrite: bool) -> None:
+    """``path`` may become a saved model: it does not exist, or ``overwrite`` and it is one."""
+    if not os.path.lexists(path):
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f"{path} exists already; choose a new directory or pass overwrite=True (--overwrite)"
+        )
+    if not os.path.isfile(os.path.join(path, MANIFEST)):
+        raise ValueError(f"{path} exists and is not a saved model; refusing to replace it")
+
+
+def _swap(tmp: str, path: str) -> None:
+    """Rename ``tmp`` to ``path``; an existing ``path`` is moved aside first, then removed."""
+    if not os.path.lexists(path):
+        os.rename(tmp, path)
+        return
+    old = tempfile.mkdtemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.old-")
+    os.rmdir(old)
+    os.rename(path, old)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        os.rename(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# -- load ---------------------------------------------------------------------------------------
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """The checked manifest of the saved model in directory ``path``."""
+    path = os.fspath(path)
+    file = os.path.join(path, MANIFEST)
+    if not os.path.isdir(path):
+        raise ModelFileError(f"{path}: no such model directory")
+    try:
+        with open(file, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: not a saved model (no {MANIFEST})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelFileError(f"{file}: not valid JSON ({err}); the manifest was damaged or "
+                             "edited") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ModelFileError(f"{file}: not a jaxdl model manifest")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{file}: bad format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{file}: written by a newer jaxdl (format version {version}, jaxdl "
+            f"{manifest.get('library_version')}); this jaxdl reads format version "
+            f"{FORMAT_VERSION} at most: upgrade jaxdl"
+        )
+    if manifest.get("checksum") != _digest(_canonical(manifest)):
+        raise ModelFileError(f"{file}: checksum mismatch; the manifest was changed after it "
+                             "was saved: save the model again")
+    return manifest
+
+
+def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
+    """Load the saved model in directory ``path``; ``model`` rebuilds a model type that is
+    not part of jaxdl (its config must match what was saved)."""
+    path = os.fspath(path)
+    manifest = read_manifest(path)
+    model = build_model(manifest["model"]) if model is None else model
+    file = os.path.join(path, manifest["arrays"]["file"])
+    try:
+        with open(file, "rb") as f:
+            blob = f.read()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: {ARRAYS} is missing") from None
+    if _digest(blob) != manifest["arrays"]["sha256"]:
+        raise ModelFileError(f"{file}: checksum mismatch; the arrays were changed after saving")
+    with np.load(file, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    template = jax.eval_shape(model.init, jax.random.key(0))
+    params = _fill(path, "params", template[0], arrays)
+    state = _fill(path, "state", template[1], arrays)
+    used = set(_named("params", template[0])) | set(_named("state", template[1]))
+    extra = sorted(set(arrays) - used)
+    if extra:
+        raise ModelFileError(f"{path}: {ARRAYS} holds array(s) the model does not use: "
+                             f"{', '.join(extra)}")
+    stats = manifest.get("standardizer")
+    standardizer = None if stats is None else Standardizer(
+        np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32))
+    return SavedModel(path, model, params, state, standardizer, manifest)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SavedModel:
+    """A loaded model: ``predict`` maps raw features (standardized here with the saved
+    statistics) to class probabilities ``(n, classes)`` or regression values."""
+
+    path: str
+    model: Any
+    params: Any
+    state: Any
+    standardizer: Standardizer | None
+    manifest: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"``."""
+        return self.manifest["task"]
+
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """The label of each class index (classification)."""
+        names = self.manifest.get("class_names")
+        return tuple(names) if names else None
+
+    @property
+    def feature_names(self) -> tuple[str, ...] | None:
+        """The input columns, in the model's order."""
+        names = self.manifest.get("feature_names")
+        return tuple(names) if names else None
+
+    @property
+    def target(self) -> str | None:
+        """The name of the target column the model was trained on."""
+        return self.manifest.get("target")
+
+    def outputs(self, x: Any) -> np.ndarray:
+        """The model's raw outputs (logits or values) for raw features ``x``."""
+        x = np.asarray(x, np.float32)
+        if self.standardizer is not None:
+            shape = x.shape
+            x = transform(self.standardizer, x.reshape(len(x), -1)).reshape(shape)
+        out, _ = infer(self.model, self.params, self.state, x)
+        return np.asarray(out)
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Class probabilities ``(n, classes)`` (classification) or predicted values."""
+        out = self.outputs(x)
+        if self.task == "classification":
+            return evaluation.probabilities(out)
+        return evaluation.values(out)
+
+    def predict_classes(self, x: Any) -> np.ndarray:
+        """Predicted class indices (``class_names[i]`` names class ``i``)."""
+        if self.task != "classification":
+            raise ValueError("predict_classes needs a classification model; use predict")
+        return evaluation.classes(self.outputs(x))
+
+    def evaluate(self, x: Any, y: Any) -> dict[str, Any]:
+        """:func:`jaxdl.evaluation.evaluate` of the model on raw features ``x`` and labels
+        ``y`` (class indices or targets)."""
+        num = len(self.class_names) if self.class_names else _num_classes(self.outputs(x[:1]))
+        return evaluation.evaluate(self.task, self.outputs(x), y, num)
+
+
+def _num_classes(out: np.ndarray) -> int:
+    return 2 if out.ndim == 1 or out.shape[-1] == 1 else out.shape[-1]
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def infer(model: Any, params: Any, state: Any, x: Any) -> Any:
+    """Inference-mode ``model.apply(params, state, x, train=False)``, compiled once per model
+    and input shape; returns ``(outputs, state)``."""
+    return model.apply(params, state, x, train=False)

@@ -1,0 +1,89 @@
+"""Per-epoch logs: metrics.jsonl, TensorBoard event files read back, the fit callback hook."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from jaxdl import MLP, Trainer, fit, logs
+from jaxdl.data.datasets import load
+
+DATA = load("moons", n=60, seed=0)
+
+
+def _fit(**kwargs):
+    trainer = Trainer(MLP((2, 4, 1)), batch_size=16)
+    return fit(trainer, DATA.x_train, DATA.y_train, validation=(DATA.x_val, DATA.y_val),
+               hp={"learning_rate": 0.05}, epochs=3, **kwargs)
+
+
+def test_jsonl_has_one_flushed_line_per_epoch(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    lines_seen = []
+
+    def callback(epoch, history):
+        # flushed before the callback runs: the file already holds this epoch
+        lines_seen.append(len(logs.read_jsonl(path)))
+        assert history["epoch"][-1] == epoch
+
+    logger = logs.JsonlLogger(path)
+    result = _fit(logger=logger, callbacks=[callback])
+    logger.close()
+    records = logs.read_jsonl(path)
+    assert lines_seen == [1, 2, 3]
+    assert [r["epoch"] for r in records] == [0, 1, 2]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+        assert [r[key] for r in records] == pytest.approx(result.history[key])
+    assert "member" not in records[0]
+
+
+def test_bad_logger_and_callbacks_are_rejected():
+    with pytest.raises(TypeError, match="logger must have log_epoch"):
+        _fit(logger=object())
+    with pytest.raises(TypeError, match="callbacks must be callables"):
+        _fit(callbacks=[1])
+
+
+def test_tensorboard_scalars_read_back(tmp_path):
+    pytest.importorskip("tensorboardX")
+    logger = logs.TensorBoardLogger(tmp_path / "tb")
+    result = _fit(logger=logger)
+    logger.close()
+    scalars = logs.read_scalars(tmp_path / "tb")
+    for key in ("loss", "val_accuracy", "learning_rate"):
+        steps, values = zip(*scalars[key])
+        assert steps == (0, 1, 2)
+        np.testing.assert_allclose(values, result.history[key], rtol=1e-6)
+
+
+def test_sweep_logs_every_member_and_its_hparams(tmp_path):
+    pytest.importorskip("tensorboardX")
+    from jaxdl.sweep import run_sweep
+
+    jsonl = logs.JsonlLogger(tmp_path / "metrics.jsonl")
+    board = logs.TensorBoardLogger(tmp_path / "tb")
+    configs = [{"learning_rate": 0.01}, {"learning_rate": 0.1}]
+    results = run_sweep(configs, DATA, trainer=Trainer(MLP((2, 4, 1)), batch_size=16),
+                        epochs=2, logger=logs.Loggers([jsonl, board]))
+    jsonl.close()
+    board.close()
+    records = logs.read_jsonl(tmp_path / "metrics.jsonl")
+    assert sorted((r["member"], r["epoch"]) for r in records) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for r in records:
+        history = results.histories[r["member"]]
+        assert r["val_loss"] == pytest.approx(history["val_loss"][r["epoch"]])
+    for member in (0, 1):
+        run = tmp_path / "tb" / f"member-{member:03d}"
+        scalars = logs.read_scalars(run)
+        assert [s for s, _ in scalars["val_loss"]] == [0, 1]
+        assert scalars["hparam/val_loss"][0][1] == pytest.approx(results.row(member)["val_loss"])
+        # the hparams plugin's session records name the hyperparameters
+        blob = b"".join(open(p, "rb").read() for p in glob.glob(os.path.join(run, "events*")))
+        assert b"learning_rate" in blob and b"hparams" in blob
+
+
+def test_without_tensorboardx_the_error_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(logs, "tensorboard_available", lambda: False)
+    with pytest.raises(ImportError, match=r"pip install .*jaxdl\[tensorboard\]"):
+        logs.TensorBoardLogger("unused")
