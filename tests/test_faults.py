@@ -147,3 +147,30 @@ def test_a_full_disk_is_found_before_training(tmp_path):
     assert done.returncode == 3, done.stderr
     assert done.stderr.strip() == f"jaxdl: error: cannot write to {out}: File too large"
     assert "epochs" not in done.stdout and not any(out.iterdir())
+
+
+def test_deferred_records_the_first_signal_and_a_second_interrupts_at_once():
+    from jaxdl.interrupt import Deferred
+
+    before = signal.getsignal(signal.SIGTERM)
+    with Deferred() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)
+        assert stop.requested == "SIGTERM"
+        with pytest.raises(KeyboardInterrupt, match="second SIGINT"):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_cli_sweep_interrupted_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    from jaxdl import cli, sweep
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", interrupted)
+    code = cli.main(["sweep", "--lr", "1e-3:1e-1", "--data-size", "40", "--no-plots", "--out",
+                     str(tmp_path)])
+    assert code == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["jaxdl: interrupted; nothing saved"]
