@@ -324,7 +324,8 @@ class CheckpointDir:
             return tree, meta
         if skipped:
             raise CorruptCheckpoint(
-                f"no intact checkpoint in {self.directory}: " + "; ".join(skipped)
+                f"no intact checkpoint in {self.directory} (" + "; ".join(skipped) + "); start "
+                "over with overwrite=True (--overwrite) instead of resume"
             )
         return None
 

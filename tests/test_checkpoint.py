@@ -195,3 +195,13 @@ def test_fit_owns_its_directory_and_checks_the_data(tmp_path):
     again = _fit(tmp_path, overwrite=True)
     assert again.history == first.history
     assert len(checkpoint.list_checkpoints(str(tmp_path))) == 2
+
+
+def test_the_directory_is_synced_after_each_rename(tmp_path):
+    from unittest import mock
+
+    from jaxdl import atomic
+
+    with mock.patch.object(atomic, "fsync_directory", wraps=atomic.fsync_directory) as synced:
+        write(tmp_path, epochs=(0, 1))
+    assert [c.args for c in synced.call_args_list] == [(str(tmp_path),)] * 2
