@@ -40,7 +40,7 @@ from jaxdl.losses import accuracy, l2_penalty, sigmoid_binary_cross_entropy, sof
 from jaxdl.metrics import Metric
 from jaxdl.model import Model, ModelLike
 from jaxdl.nn import MLP
-from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
+from jaxdl.train import FitResult, Trainer, TrainingDiverged, TrainingInterrupted, fit
 
 __version__ = "0.1.0"
 
@@ -53,6 +53,7 @@ __all__ = [
     "FitResult",
     "Trainer",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "accuracy",
     "batchnorm",
     "checkpoint",
