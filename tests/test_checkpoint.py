@@ -205,3 +205,18 @@ def test_the_directory_is_synced_after_each_rename(tmp_path):
     with mock.patch.object(atomic, "fsync_directory", wraps=atomic.fsync_directory) as synced:
         write(tmp_path, epochs=(0, 1))
     assert [c.args for c in synced.call_args_list] == [(str(tmp_path),)] * 2
+
+
+def test_a_failed_write_names_the_file_and_leaves_nothing_behind(tmp_path):
+    import errno
+    from unittest import mock
+
+    write(tmp_path, epochs=(0,))
+    before = sorted(os.listdir(tmp_path))
+    full = OSError(errno.ENOSPC, "No space left on device")
+    with mock.patch("numpy.savez", side_effect=full):
+        with pytest.raises(OSError, match="cannot write .*ckpt-000001.npz: No space left") as info:
+            write(tmp_path, epochs=(1,))
+    assert info.value.filename.endswith("ckpt-000001.npz")
+    assert sorted(os.listdir(tmp_path)) == before
+    checkpoint.read(checkpoint.list_checkpoints(str(tmp_path))[-1])
