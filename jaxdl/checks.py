@@ -342,3 +342,21 @@ def check_binary_labels(name: str, y: Any) -> None:
         raise ValueError(
             f"{name} must hold 0/1 labels for one output unit, got values {values[:5].tolist()}"
         )
+
+
+def check_positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int (not a bool) ``>= minimum``.
+
+    >>> check_positive_int("epochs", 3)
+    >>> check_positive_int("epochs", 0)
+    Traceback (most recent call last):
+    ValueError: epochs must be a positive integer, got 0
+    >>> check_positive_int("seed", -1, minimum=0)
+    Traceback (most recent call last):
+    ValueError: seed must be a non-negative integer, got -1
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(
+            minimum, f"an integer >= {minimum}"
+        )
+        raise ValueError(f"{name} must be {kind}, got {value!r}")

@@ -14,7 +14,8 @@ come from the dataset (one sigmoid unit for two classes, a softmax unit per clas
 Exit status (each failure is reported as one ``jaxdl: error: ...`` line on stderr):
 
 - 0: done
-- 1: the run failed (training diverged, every sweep config diverged, a gradient check failed)
+- 1: the run failed (training diverged, every sweep config diverged, a gradient check failed),
+  or jaxdl hit a bug (the traceback is printed with a request to report it)
 - 2: bad command line or input (including an unusable checkpoint directory)
 - 3: a file or directory could not be read or written (the message names the path)
 - 130: interrupted by SIGINT or SIGTERM (``train`` first checkpoints the finished epoch and
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import linecache
 import math
 import os
 import re
@@ -32,7 +34,7 @@ import signal
 import sys
 import threading
 import time
-import tomllib
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,19 +45,43 @@ from jaxdl import __version__, cli_data, compile_cache, devices, parallel, plots
 from jaxdl.atomic import check_writable, write_json
 from jaxdl.data.datasets import DATASETS, Dataset, load
 from jaxdl.early_stopping import EarlyStopping
+from jaxdl.history import MONITORS
+from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
 from jaxdl.hyperparams import check as check_hyperparameters
+from jaxdl.hyperparams import check_readers
 from jaxdl.init import INITIALIZERS
 from jaxdl.nn import ACTIVATIONS, MLP
 from jaxdl.optim import OPTIMIZERS
+from jaxdl.sweep.spaces import DISTRIBUTIONS, distribution, read_space
 from jaxdl.train import SCHEDULES, Trainer, TrainingDiverged, TrainingInterrupted, fit
 
 PROG = "jaxdl"
 EXIT_FAILED, EXIT_USAGE, EXIT_IO, EXIT_INTERRUPTED = 1, 2, 3, 130
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+# Defaults shared by train and sweep (the same as Trainer's and fit's optimizer).
+OPTIMIZER, EPOCHS = "adam", 100
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default: ``(default: X)`` is appended unless the help
+    text already names it; flags (off by default) and options without a value are left as
+    they are."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or "default" in text or default is None
+                or isinstance(default, bool) or default is argparse.SUPPRESS):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})".strip()
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit status 2)."""
+    """argparse with one-line errors (exit status 2) and every default in ``--help``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -113,8 +139,10 @@ def _add_data(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=DATASETS, help="built-in dataset (default moons)")
     g.add_argument("--data-size", type=_int(1), metavar="N",
-                   help="number of samples (generated sets; a random subset of digits)")
-    g.add_argument("--noise", type=_float, help="noise level of a generated dataset")
+                   help="number of samples (generated sets; a random subset of digits); "
+                   "default: the dataset's own size")
+    g.add_argument("--noise", type=_float,
+                   help="noise level of a generated dataset (default: the dataset's own)")
     g.add_argument("--no-normalize", action="store_true",
                    help="keep raw features (default: standardize with training statistics)")
     cli_data.add_file_options(p)
@@ -124,39 +152,44 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     sizes = g.add_mutually_exclusive_group()
     sizes.add_argument("--hidden", type=_sizes, default=(16, 16), metavar="H1,H2,...",
-                       help="hidden layer sizes (default 16,16; '' for none)")
+                       help="hidden layer sizes, '' for none")
     sizes.add_argument("--sizes", type=_sizes, metavar="NX,H1,...,NOUT",
-                       help="all layer sizes, checked against the dataset")
-    g.add_argument("--activation", default="relu", choices=tuple(ACTIVATIONS))
+                       help="all layer sizes, checked against the dataset (instead of --hidden)")
+    g.add_argument("--activation", default="relu", choices=tuple(ACTIVATIONS),
+                   help="activation of the hidden layers")
     g.add_argument("--init", default="he", choices=INITIALIZERS, help="weight initializer")
-    g.add_argument("--init-scale", type=_float, default=0.01,
-                   help="standard deviation of --init random_normal (default 0.01)")
+    g.add_argument("--init-scale", type=_float, default=0.01, metavar="STD",
+                   help="standard deviation of --init random_normal")
     g.add_argument("--batch-norm", action="store_true", help="batch norm in hidden layers")
     g = p.add_argument_group("device")
     g.add_argument("--device", choices=devices.DEVICES,
                    help="train on the CPU or the GPU(s) (default: whatever JAX picks); several "
                    "devices split each mini-batch (train) or the configs (sweep)")
     g.add_argument("--precision", choices=tuple(devices.PRECISIONS),
-                   help="bf16: bfloat16 matmuls with float32 accumulation (default fp32)")
+                   help="bf16: bfloat16 matmuls with float32 accumulation (default: fp32)")
 
 
-def _add_training(p: argparse.ArgumentParser, optimizer: str) -> None:
+def _add_training(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
-    g.add_argument("--optimizer", default=optimizer, choices=OPTIMIZERS)
+    g.add_argument("--optimizer", default=OPTIMIZER, choices=OPTIMIZERS, help="update rule")
     g.add_argument("--schedule", default="constant", choices=SCHEDULES,
                    help="learning-rate decay per --decay-interval epochs")
-    g.add_argument("--decay-interval", type=_int(1), default=1, metavar="EPOCHS")
-    g.add_argument("--batch-size", type=_int(1), default=64)
-    g.add_argument("--epochs", type=_int(1), default=100)
-    g.add_argument("--seed", type=_int(0), default=0)
+    g.add_argument("--decay-interval", type=_int(1), default=1, metavar="EPOCHS",
+                   help="epochs per step of the --schedule")
+    g.add_argument("--batch-size", type=_int(1), default=64, metavar="B",
+                   help="mini-batch size")
+    g.add_argument("--epochs", type=_int(1), default=EPOCHS, metavar="N",
+                   help="passes over the training set")
+    g.add_argument("--seed", type=_int(0), default=0,
+                   help="seed of the data split, initialization, batches and dropout")
     g.add_argument("--patience", type=_int(1), metavar="EPOCHS",
-                   help="early stopping: stop after this many epochs without improvement")
+                   help="early stopping: stop after this many epochs without improvement "
+                   "(default: no early stopping)")
     g.add_argument("--monitor", default="val_loss", choices=MONITORS,
-                   help="metric watched by early stopping / ranking (default val_loss)")
-    g.add_argument("--min-delta", type=_float, default=0.0,
+                   help="metric watched by early stopping / ranking")
+    g.add_argument("--min-delta", type=_float, default=0.0, metavar="DELTA",
                    help="early stopping: the smallest change that counts as improvement")
-    g.add_argument("--out", default="jaxdl-out", metavar="DIR",
-                   help="output directory (default ./jaxdl-out)")
+    g.add_argument("--out", default="jaxdl-out", metavar="DIR", help="output directory")
     g.add_argument("--no-plots", action="store_true", help="write no PNG files")
 
 
@@ -169,7 +202,7 @@ HP_FLAGS = (
     ("--eps", "eps", "epsilon of RMSprop / Adam", "log_uniform"),
     ("--weight-decay", "weight_decay", "AdamW decoupled weight decay", "log_uniform"),
     ("--l2", "l2", "L2 lambda in lambda / (2m) sum ||W||^2", "log_uniform"),
-    ("--keep-prob", "keep_prob", "dropout keep probability (< 1 turns dropout on)", "uniform"),
+    ("--keep-prob", "keep_prob", "dropout keep probability (turns dropout on)", "uniform"),
     ("--decay-rate", "decay_rate", "decay rate of --schedule", "log_uniform"),
 )
 
@@ -180,11 +213,20 @@ def _add_hyperparameters(p: argparse.ArgumentParser, ranges: bool) -> None:
     )
     for flag, name, text, dist in HP_FLAGS:
         metavar = "VALUE|LOW:HIGH" if ranges else "VALUE"
-        scale = {"log_uniform": "log scale", "one_minus_log_uniform": "1 - 10**r",
-                 "uniform": "linear"}[dist]
+        scale = {"log_uniform": "a log scale",
+                 "one_minus_log_uniform": f"a log scale of 1 - {name}",
+                 "uniform": "a linear scale"}[dist]
         g.add_argument(flag, dest=name, metavar=metavar,
                        type=_value_or_range if ranges else _float,
-                       help=f"{text}" + (f" (range sampled on a {scale})" if ranges else ""))
+                       help=f"{text}" + (f"; LOW:HIGH is sampled on {scale}" if ranges else "")
+                       + f" (default: {_hp_default(name)})")
+
+
+def _hp_default(name: str) -> str:
+    default = HYPERPARAMETERS[name].default
+    if default is not None:
+        return f"{default:g}"
+    return {"l2": "none, no L2 term", "decay_rate": "none"}.get(name, "none")
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -193,15 +235,14 @@ def _note(message: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> Dataset:
-    """The dataset (a file, or a built-in set); errors name the command-line flags, not the
-    function's arguments."""
     from_file = cli_data.load(args)
     if from_file is not None:
         return from_file
     try:
         return load(args.dataset or "moons", seed=args.seed, n=args.data_size, noise=args.noise,
-                    normalize=not args.no_normalize)
-    except ValueError as err:
+                    normalize=not args.no_normalize, val_fraction=args.val_fraction,
+                    test_fraction=args.test_fraction)
+    except ValueError as err:  # name the flags, not the function's arguments
         text = re.sub(r"^n must", "--data-size must", str(err))
         text = re.sub(r"^noise must", "--noise must", text)
         raise ValueError(text.replace("leave noise=None", "leave out --noise")) from err
@@ -226,11 +267,17 @@ def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
                compute_dtype=devices.compute_dtype(args.precision))
 
 
-def _trainer(args: argparse.Namespace, model: MLP, decay_rate_given: bool) -> Trainer:
-    if args.schedule in ("inverse_time", "exponential") and not decay_rate_given:
-        raise ValueError(f"--schedule {args.schedule} needs --decay-rate")
-    return Trainer(model, optimizer=args.optimizer, schedule=args.schedule,
-                   batch_size=args.batch_size, decay_interval=args.decay_interval)
+def _trainer(args: argparse.Namespace, model: MLP, hp_names: Any,
+             task: str = "classification") -> Trainer:
+    """The trainer of the command line (regression trains on the mean squared error), with the
+    hyperparameters set (``hp_names``) checked against who reads them (the same rule as ``fit``
+    and sweeps), before any data is used."""
+    loss = "mean_squared_error" if task == "regression" else None
+    trainer = Trainer(model, optimizer=args.optimizer, schedule=args.schedule,
+                      batch_size=args.batch_size, decay_interval=args.decay_interval, loss=loss)
+    if hp_names is not None:
+        check_readers(hp_names, trainer.optimizer, trainer.schedule, trainer.model)
+    return trainer
 
 
 def _plots_wanted(args: argparse.Namespace) -> bool:
@@ -242,18 +289,22 @@ def _plots_wanted(args: argparse.Namespace) -> bool:
     return True
 
 
+def _describe_data(data: Dataset) -> str:
+    return (f"{data.name}: {len(data.y_train)} train / {len(data.y_val)} validation / "
+            f"{len(data.y_test)} test samples")
+
+
 def _describe(data: Dataset, model: MLP) -> str:
     sizes = "-".join(map(str, model.sizes))
     return (
-        f"{data.name}: {len(data.y_train)} train / {len(data.y_val)} validation / "
-        f"{len(data.y_test)} test samples; MLP {sizes} {model.activation} ({model.initializer}"
+        f"{_describe_data(data)}; MLP {sizes} {model.activation} ({model.initializer}"
         f"{', batch norm' if model.batch_norm else ''}{', dropout' if model.dropout else ''})"
     )
 
 
 # -- train --------------------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
-    from jaxdl.demo import evaluate
+    from jaxdl.scoring import evaluate_splits as evaluate
 
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir, the directory to resume from")
@@ -263,8 +314,8 @@ def _train(args: argparse.Namespace) -> int:
     devs = devices.select(args.device)
     data = _load(args)
     cli_data.check_outputs(args)
-    model = _model(args, data, dropout=hp.get("keep_prob", 1.0) < 1.0)
-    trainer = parallel.data_parallel(_trainer(args, model, "decay_rate" in hp), devs)
+    model = _model(args, data, dropout="keep_prob" in hp)
+    trainer = parallel.data_parallel(_trainer(args, model, hp, data.task), devs)
     stopper = None
     if args.patience is not None:
         stopper = EarlyStopping(args.patience, args.min_delta, args.monitor)
@@ -283,8 +334,7 @@ def _train(args: argparse.Namespace) -> int:
                 epochs=args.epochs, seed=args.seed, early_stopping=stopper,
                 checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
                 resume=args.resume, overwrite=args.overwrite and not args.resume,
-                progress=args.progress,
-                logger=logger,
+                progress=args.progress, logger=logger,
             )
         finally:
             logger.close()
@@ -328,14 +378,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
-    from jaxdl.demo import boundary
+    from jaxdl.scoring import boundary
 
     history = result.history
+    metric = "accuracy" if data.task == "classification" else "mse"
     panels = [
         plots.Panel("cost", {"train": history["loss"], "validation": history["val_loss"]},
                     logy=True),
-        plots.Panel("accuracy", {"train": history["accuracy"],
-                                 "validation": history["val_accuracy"]}, ylabel="accuracy"),
+        plots.Panel(metric, {"train": history[metric], "validation": history[f"val_{metric}"]},
+                    ylabel=metric),
     ]
     written = [plots.lines(os.path.join(out, "curves.png"), panels)]
     if data.x_train.shape[1] == 2 and model.sizes[-1] == 1 and data.task == "classification":
@@ -345,68 +396,15 @@ def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
 
 
 # -- sweep --------------------------------------------------------------------------------------
-def _distribution(kind: str, spec: dict[str, Any], name: str) -> Any:
-    from jaxdl import sweep
-
-    kinds = {
-        "log_uniform": sweep.LogUniform,
-        "one_minus_log_uniform": sweep.OneMinusLogUniform,
-        "uniform": sweep.Uniform,
-        "int_uniform": sweep.IntUniform,
-    }
-    if kind == "choice":
-        if set(spec) != {"options"}:
-            raise ValueError(f"{name}: a choice takes only 'options', got {sorted(spec)}")
-        return sweep.Choice(spec["options"])
-    if kind not in kinds:
-        raise ValueError(
-            f"{name}: unknown distribution {kind!r}; use one of "
-            f"{', '.join([*kinds, 'choice'])}"
-        )
-    if set(spec) != {"low", "high"}:
-        raise ValueError(f"{name}: a {kind} takes 'low' and 'high', got {sorted(spec)}")
-    return kinds[kind](spec["low"], spec["high"])
-
-
-def read_space(path: str) -> dict[str, Any]:
-    """A search space from TOML: one table per hyperparameter, e.g.
-
-        learning_rate = { distribution = "log_uniform", low = 1e-4, high = 1.0 }
-        beta = { distribution = "one_minus_log_uniform", low = 0.9, high = 0.999 }
-        batch_size = { distribution = "choice", options = [32, 64] }
-    """
-    try:
-        with open(path, "rb") as f:
-            document = tomllib.load(f)
-    except OSError as err:
-        raise ValueError(f"cannot read sweep file {path!r}: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise ValueError(f"cannot read sweep file {path!r}: not a UTF-8 text file") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"cannot read sweep file {path!r}: invalid TOML ({err})") from err
-    if not document:
-        raise ValueError(f"sweep file {path!r} defines no hyperparameter")
-    space = {}
-    for name, spec in document.items():
-        if not isinstance(spec, dict) or "distribution" not in spec:
-            raise ValueError(
-                f"sweep file {path!r}: {name} must be a table with a 'distribution' key, e.g. "
-                f'{name} = {{ distribution = "log_uniform", low = 1e-4, high = 1.0 }}'
-            )
-        spec = dict(spec)
-        space[name] = _distribution(spec.pop("distribution"), spec, f"{path}: {name}")
-    return space
-
-
 def _sweep(args: argparse.Namespace) -> int:
-    from jaxdl.sweep import config_mesh, plot_sweep, run_sweep
+    from jaxdl.sweep import config_mesh, plot_sweep, sample
 
     space = read_space(args.space) if args.space else {}
     fixed = {}
     for flag, name, _, kind in HP_FLAGS:
         value = getattr(args, name)
         if isinstance(value, tuple):
-            space[name] = _distribution(kind, {"low": value[0], "high": value[1]}, flag)
+            space[name] = distribution(kind, {"low": value[0], "high": value[1]}, flag)
         elif value is not None:
             fixed[name] = value
     if not space:
@@ -417,34 +415,41 @@ def _sweep(args: argparse.Namespace) -> int:
     devs = devices.select(args.device)
     data = _load(args)
     cli_data.check_outputs(args)
-    dropout = "keep_prob" in space or fixed.get("keep_prob", 1.0) < 1.0
-    model = _model(args, data, dropout=dropout)
-    trainer = _trainer(args, model, "decay_rate" in fixed or "decay_rate" in space)
+    model = _model(args, data, dropout="keep_prob" in space or "keep_prob" in fixed)
+    # Structural names in a TOML space change the trainer per config: run_sweep checks those.
+    checked = None if set(space) - set(HYPERPARAMETERS) else {*fixed, *space}
+    trainer = _trainer(args, model, checked, data.task)
     want_plots = _plots_wanted(args)
     check_writable(args.out)
+    if args.checkpoint_dir:
+        check_writable(args.checkpoint_dir)
+    method = "grid" if (args.strategy or args.method) == "grid" else "random"
+    configs = sample(space, args.seed, _header_count(args), method)  # the first ones drawn
     print(devices.describe(devs, model.compute_dtype, split="configs split"))
-    print(_describe(data, model))
+    print(_describe_data(data))
+    print(sweep_header(configs, trainer, fixed))
     start = time.perf_counter()
     logger = cli_data.logger(args)
     try:
-        results = run_sweep(
-            space, data, trainer=trainer, n=args.configs, epochs=args.epochs, seed=args.seed,
-            hp=fixed, patience=args.patience, monitor=args.monitor, min_delta=args.min_delta,
-            method=args.method, mesh=config_mesh(devs), logger=logger,
-        )
+        results = _search(args, space, data, trainer, fixed, config_mesh(devs), logger)
     finally:
         logger.close()
+    if results is None:
+        return 130
     seconds = time.perf_counter() - start
     table = results.table
-    print(f"{len(table)} configs x {args.epochs} epochs ({args.optimizer}) in {seconds:.1f} s; "
+    print(f"{len(table)} configs x {args.epochs} epochs ({args.strategy or args.method}) in "
+          f"{seconds:.1f} s; "
           f"best {min(args.top, len(table))} by {results.monitor}:")
     names = list(space)
     header = f"{'rank':>4} {'config':>6}  " + " ".join(f"{n:>13}" for n in names)
-    print(header + f" {'val_loss':>9} {'val_acc':>8} {'epoch':>6}  status")
+    second = "val_accuracy" if data.task == "classification" else "val_mse"
+    label = "val_acc" if data.task == "classification" else "val_mse"
+    print(header + f" {'val_loss':>9} {label:>8} {'epoch':>6}  status")
     for rank, row in enumerate(table[: args.top], 1):
         values = " ".join(f"{_fmt(row[n]):>13}" for n in names)
         print(f"{rank:>4} {row['config']:>6}  {values} {row['val_loss']:>9.4f} "
-              f"{row['val_accuracy']:>8.4f} {row['best_epoch']:>6}  {row['status']}")
+              f"{row[second]:>8.4f} {row['best_epoch']:>6}  {row['status']}")
     written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json"),
                os.path.join(args.out, "metrics.jsonl")]
     results.to_csv(written[0])
@@ -454,6 +459,11 @@ def _sweep(args: argparse.Namespace) -> int:
     if want_plots and any(n in space for n in ("learning_rate", "b1", "b2", "beta")):
         written.append(os.path.join(args.out, "sweep.png"))
         plot_sweep(results, written[-1])
+    if want_plots and args.strategy == "pbt":
+        from jaxdl.sweep import plot_schedules
+
+        written.append(os.path.join(args.out, "pbt.png"))
+        plot_schedules(results, written[-1])
     print("wrote " + ", ".join(written))
     if table and not any(_trained(row, results.monitor) for row in table):
         print(f"{PROG}: error: every one of the {len(table)} configs diverged or ended with a "
@@ -461,6 +471,48 @@ def _sweep(args: argparse.Namespace) -> int:
               "written)", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def _trained(row: dict[str, Any], monitor: str) -> bool:
+    """A sweep row that neither diverged nor ended with a non-finite monitored value."""
+    value = row.get(monitor)
+    return row["status"] != "diverged" and isinstance(value, float) and math.isfinite(value)
+
+
+def _distinct(values: Sequence[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+def sweep_header(configs: Sequence[dict[str, Any]], trainer: Trainer,
+                 fixed: dict[str, Any]) -> str:
+    """One line saying what a sweep trains: the optimizer(s) and network widths the configs
+    really use (every distinct value, not the first config's), the searched names and the
+    fixed ones."""
+    from jaxdl.sweep import split_config, trainer_for
+
+    trainers = [trainer_for(trainer, split_config(c)[0]) for c in configs]
+    optimizers = _distinct([t.optimizer for t in trainers])
+    widths = _distinct(["-".join(map(str, t.model.sizes)) for t in trainers])
+    shown = widths if len(widths) <= 4 else [*widths[:3], f"... ({len(widths)} in all)"]
+    model = trainer.model
+    parts = [
+        f"{len(configs)} configs",
+        ("optimizers " if len(optimizers) > 1 else "optimizer ") + " | ".join(optimizers),
+        f"MLP {' | '.join(shown)} {model.activation} ({model.initializer})",
+    ]
+    names = _distinct([name for c in configs for name in c])
+    others = [n for n in names if n not in ("optimizer", "hidden_units", "num_layers")]
+    varied = [n for n in others if len(_distinct([c.get(n) for c in configs])) > 1]
+    if varied:
+        parts.append("searched: " + ", ".join(varied))
+    same = {**{n: configs[0][n] for n in others if n not in varied}, **fixed}
+    if same:
+        parts.append("fixed: " + ", ".join(f"{k}={_fmt(v)}" for k, v in same.items()))
+    return "; ".join(parts)
 
 
 def _save_best(args: argparse.Namespace, results: Any, data: Dataset) -> str:
@@ -476,10 +528,45 @@ def _save_best(args: argparse.Namespace, results: Any, data: Dataset) -> str:
                          splits)
 
 
-def _trained(row: dict[str, Any], monitor: str) -> bool:
-    """A sweep row that neither diverged nor ended with a non-finite monitored value."""
-    value = row.get(monitor)
-    return row["status"] != "diverged" and isinstance(value, float) and math.isfinite(value)
+def _header_count(args: argparse.Namespace) -> int:
+    """How many configs the strategy draws first (hyperband: all its brackets')."""
+    if args.strategy == "hyperband":
+        from jaxdl.sweep import brackets
+
+        return sum(b.n for b in brackets(args.epochs, args.eta or 3))
+    return args.configs or 32
+
+
+SEARCH_FLAGS = ("min_epochs", "eta", "interval", "quantile", "rounds")
+
+
+def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger) -> Any:
+    """Run ``--strategy`` (default: ``--method``) with the per-epoch ``logger``; ``None`` after
+    Ctrl-C (state saved)."""
+    from jaxdl.sweep import SweepInterrupted
+    from jaxdl.sweep.strategies import search
+
+    strategy = args.strategy or args.method
+    options = {k: getattr(args, k) for k in SEARCH_FLAGS if getattr(args, k) is not None}
+    if strategy != "pbt":
+        options.update(patience=args.patience, min_delta=args.min_delta)
+    elif args.patience is not None:
+        raise ValueError("--strategy pbt trains every member to the end; drop --patience")
+    if args.checkpoint_dir is not None:
+        options.update(checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+    elif args.resume:
+        raise ValueError("--resume needs --checkpoint-dir, the sweep directory to resume")
+    if strategy != "hyperband":
+        options["n"] = args.configs or 32
+    elif args.configs is not None:
+        raise ValueError("--strategy hyperband sets the number of configs; drop --configs")
+    options["logger"] = logger
+    try:
+        return search(space, data, trainer=trainer, strategy=strategy, epochs=args.epochs,
+                      seed=args.seed, hp=fixed, monitor=args.monitor, mesh=mesh, **options)
+    except SweepInterrupted as stop:
+        print(str(stop), file=sys.stderr)
+        return None
 
 
 def _fmt(value: Any) -> str:
@@ -528,14 +615,17 @@ def build_parser() -> argparse.ArgumentParser:
         "loss/accuracy per split; write history.json and plots into --out.")
     _add_data(train)
     _add_model(train)
-    _add_training(train, optimizer="adam")
+    _add_training(train)
     _add_hyperparameters(train, ranges=False)
     g = train.add_argument_group("checkpoints and progress")
-    g.add_argument("--checkpoint-dir", metavar="DIR", help="write atomic checkpoints here")
-    g.add_argument("--checkpoint-every", type=_int(1), default=1, metavar="EPOCHS")
+    g.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="write atomic checkpoints here (default: none)")
+    g.add_argument("--checkpoint-every", type=_int(1), default=1, metavar="EPOCHS",
+                   help="epochs between checkpoints")
     g.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show a progress bar (default: when stderr is a terminal)")
+                   help="show progress: a bar on a terminal or in a notebook, a line every "
+                   "few epochs in a log (default: when stderr is a terminal)")
     cli_data.add_save_option(train, "--save", "save the trained model in this directory")
     train.set_defaults(run=_train)
 
@@ -545,30 +635,51 @@ def build_parser() -> argparse.ArgumentParser:
         "config in one vmapped program, print the best and write the table and a plot.")
     _add_data(sweep)
     _add_model(sweep)
-    _add_training(sweep, optimizer="momentum")
+    _add_training(sweep)
     _add_hyperparameters(sweep, ranges=True)
     g = sweep.add_argument_group("search")
-    g.add_argument("--space", metavar="FILE", help="TOML file: name = {distribution, low, high}"
-                   " or {distribution = 'choice', options}")
-    g.add_argument("--configs", type=_int(1), default=32, metavar="N",
-                   help="number of configs to sample (default 32)")
-    g.add_argument("--method", default="random", choices=("random", "grid"))
+    g.add_argument("--space", metavar="FILE",
+                   help="TOML file, one line per name, e.g. 'learning_rate = {distribution = "
+                   "\"log_uniform\", low = 1e-4, high = 1.0}'; distributions: "
+                   f"{', '.join(DISTRIBUTIONS)} (low, high) and choice (options)")
+    g.add_argument("--configs", type=_int(1), metavar="N",
+                   help="number of configs to sample (default 32; pbt: the population, tpe: "
+                   "per round)")
+    g.add_argument("--method", default="random", choices=("random", "grid"),
+                   help="random samples or a grid over the ranges")
+    g.add_argument("--strategy", choices=("random", "grid", "halving", "hyperband", "pbt", "tpe"),
+                   help="search strategy (default: --method); --epochs is the most per config")
+    g.add_argument("--min-epochs", type=_int(1), metavar="EPOCHS",
+                   help="halving: epochs of the first rung (default 1)")
+    g.add_argument("--eta", type=_int(2), metavar="ETA",
+                   help="halving, hyperband: keep 1/ETA after each rung (default 3)")
+    g.add_argument("--interval", type=_int(1), metavar="EPOCHS",
+                   help="pbt: epochs between exploit/explore steps (default 2)")
+    g.add_argument("--quantile", type=_float, metavar="Q",
+                   help="pbt: the bottom Q copy the top Q (default 0.25)")
+    g.add_argument("--rounds", type=_int(1), metavar="R", help="tpe: rounds (default 3)")
+    g.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="save the whole sweep here after every chunk (and metrics.jsonl)")
+    g.add_argument("--resume", action="store_true", help="continue the sweep in --checkpoint-dir")
     g.add_argument("--top", type=_int(1), default=5, metavar="K", help="configs to print")
     cli_data.add_save_option(sweep, "--save-best",
                              "save the best config's model (its best epoch) in this directory")
-    sweep.set_defaults(run=_sweep, epochs=30)
+    sweep.set_defaults(run=_sweep)
 
     gradcheck = commands.add_parser(
         "gradcheck", help="gradient-check the built-in model",
         description="Compare backprop with two-sided finite differences (float64) on an MLP "
         "with batch norm and L2; exit status 1 when the check fails.")
-    gradcheck.add_argument("--seed", type=_int(0), default=0)
+    gradcheck.add_argument("--seed", type=_int(0), default=0, help="seed of params and data")
     gradcheck.add_argument("--sizes", type=_sizes, default=(5, 8, 6, 3),
-                           metavar="NX,H1,...,NOUT", help="layer sizes (default 5,8,6,3)")
-    gradcheck.add_argument("--batch", type=_int(1), default=16, help="samples (default 16)")
-    gradcheck.add_argument("--lambd", type=_float, default=0.7, help="L2 lambda (default 0.7)")
-    gradcheck.add_argument("--epsilon", type=_float, default=1e-7)
-    gradcheck.add_argument("--threshold", type=_float, default=1e-7)
+                           metavar="NX,H1,...,NOUT", help="layer sizes")
+    gradcheck.add_argument("--batch", type=_int(1), default=16, metavar="N", help="samples")
+    gradcheck.add_argument("--lambd", type=_float, default=0.7, metavar="LAMBDA",
+                           help="L2 lambda")
+    gradcheck.add_argument("--epsilon", type=_float, default=1e-7,
+                           help="step of the two-sided difference")
+    gradcheck.add_argument("--threshold", type=_float, default=1e-7,
+                           help="largest relative difference that passes")
     gradcheck.set_defaults(run=_gradcheck)
 
     demo = commands.add_parser(
@@ -576,12 +687,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the experiments (initialization, regularization, optimizers, batch "
         "norm, sweep, vanishing/exploding gradients, input normalization, batch size); print a "
         "summary table; write results.json and PNG plots into --out.")
-    demo.add_argument("--quick", action="store_true", help="fewer epochs (same experiments)")
-    demo.add_argument("--out", default="jaxdl-out", metavar="DIR",
-                      help="output directory (default ./jaxdl-out)")
-    demo.add_argument("--seed", type=_int(0), default=0)
+    demo.add_argument("--quick", action="store_true",
+                      help="fewer epochs, at most half the time (same experiments)")
+    demo.add_argument("--out", default="jaxdl-out", metavar="DIR", help="output directory")
+    demo.add_argument("--seed", type=_int(0), default=0, help="seed of every experiment")
     demo.add_argument("--only", type=lambda s: [p for p in s.split(",") if p], metavar="LIST",
-                      help="experiments to run, by number or name, e.g. 1,3 or sweep")
+                      help="experiments to run, by number or name, e.g. 1,3 or sweep "
+                      "(default: all)")
     demo.add_argument("--no-plots", action="store_true", help="write no PNG files")
     demo.set_defaults(run=_demo)
     cli_data.add_commands(commands)
@@ -620,7 +732,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 text += f": {err.filename}"
             return _error(text, EXIT_IO)
         except (ValueError, TypeError) as err:
+            if not _input_error(err):
+                return _report_bug(err)
             return _error(str(err), EXIT_USAGE)
+        except Exception as err:  # noqa: BLE001 - a bug: show it, never hide it as bad input
+            return _report_bug(err)
 
 
 def _error(message: str, code: int, kind: str = "error: ") -> int:
@@ -647,6 +763,31 @@ def _terminate_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _input_error(err: BaseException) -> bool:
+    """True for a bad-input error: a ``raise`` statement of jaxdl's own checks raised it.
+    An exception raised inside JAX, NumPy or Python itself (a wrong call, a bad index) is a
+    bug, even when it is a ``ValueError`` or ``TypeError``."""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
+    package = os.path.dirname(os.path.abspath(__file__))
+    inside = os.path.abspath(filename).startswith(package + os.sep)
+    return inside and linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise")
+
+
+def _report_bug(err: BaseException) -> int:
+    """Print the traceback and a request to report it; exit status 1."""
+    traceback.print_exception(err, file=sys.stderr)
+    print(f"{PROG}: internal error ({type(err).__name__}): this is a bug in jaxdl, not in your "
+          f"input; please report it (an issue in the jaxdl repository) with the command line, "
+          f"`jaxdl --version` and the traceback above",
+          file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

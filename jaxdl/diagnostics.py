@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from jaxdl.float64 import to_float64
 from jaxdl.train import Trainer, check_data
 
 LEAVES = ("W", "b", "gamma", "beta")
@@ -58,13 +58,14 @@ def gradient_norms(
     trainer = Trainer(model, loss=loss)
     x, y = check_data(trainer, x, y)
     expected = jax.eval_shape(model.init, jax.random.key(0))[0]
-    if jax.tree.structure(params) != jax.tree.structure(expected) or not _layers(params):
+    same_tree = jax.tree.structure(params) == jax.tree.structure(expected)  # type: ignore[operator]
+    if not same_tree or not _layers(params):
         raise ValueError(
             "params do not match the model (one entry per layer, as model.init(key) gives); "
             "pass the params returned by model.init"
         )
     with jax.enable_x64(True):
-        params64, state64, x64 = jax.tree.map(_to_float64, (params, state, x))
+        params64, state64, x64 = jax.tree.map(to_float64, (params, state, x))
         grads = jax.device_get(_gradients(trainer, params64, state64, x64, y, dict(hp or {}), key))
     return np.array([_norm(layer[leaf]) if leaf in layer else np.nan for layer in _layers(grads)])
 
@@ -89,12 +90,6 @@ def _gradients(trainer: Trainer, params, state, x, y, hp, key):
         return trainer.data_loss(logits, y, None)
 
     return jax.grad(cost)(params)
-
-
-def _to_float64(leaf: Any) -> Any:
-    if jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
-        return jnp.asarray(leaf, jnp.float64)
-    return leaf
 
 
 def _norm(g: Any) -> float:

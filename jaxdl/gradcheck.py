@@ -41,9 +41,11 @@ from jax import lax
 from jax.tree_util import DictKey, GetAttrKey, SequenceKey
 
 from jaxdl import losses, nn
-from jaxdl.checks import check_positive, is_concrete
+from jaxdl.checks import check_positive, check_positive_int, is_concrete
+from jaxdl.float64 import as_float64, to_float64
 from jaxdl.kinks import Kink, find_kinks
 from jaxdl.train import Trainer, check_data, trainer_hyperparams
+from jaxdl.typing import PyTree
 
 GREAT = 1e-7
 LIKELY_BUG = 1e-3
@@ -51,7 +53,6 @@ WORST_COORDINATES = 5
 MEMORY_BUDGET_BYTES = 16 * 2**20
 OWN_GROUP_SIZE = 1024
 
-PyTree = Any
 
 
 class Coordinate(NamedTuple):
@@ -184,13 +185,13 @@ def gradcheck(
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
             raise TypeError(f"{name} must be a positive float, got {value!r}")
         check_positive(name, value)
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+    if chunk_size is not None:
+        check_positive_int("chunk_size", chunk_size)
     paths = _check_params(params)
 
     with jax.enable_x64(True):
-        params = jax.tree_util.tree_map(_as_float64, params)
-        args = jax.tree_util.tree_map(_to_float64, args)
+        params = jax.tree_util.tree_map(as_float64, params)
+        args = jax.tree_util.tree_map(to_float64, args)
         spec, leaves, arrays = _split(loss_fn, params, args)
         analytic = _checked_loss_grad(spec, leaves, arrays, with_grad=grad_fn is None)
         if grad_fn is not None:
@@ -278,19 +279,6 @@ def _check_params(params: PyTree) -> list[str]:
             )
         paths.append(name)
     return paths
-
-
-def _as_float64(leaf: Any) -> jax.Array:
-    """Cast on the host: an eager device cast would compile once per shape."""
-    return jnp.asarray(np.asarray(leaf, dtype=np.float64))
-
-
-def _to_float64(leaf: Any) -> Any:
-    """Floating arrays to float64; other argument leaves unchanged."""
-    dtype = getattr(leaf, "dtype", None)
-    if dtype is not None and jnp.issubdtype(dtype, jnp.floating):
-        return _as_float64(leaf)
-    return leaf
 
 
 def _checked_loss_grad(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -31,7 +32,9 @@ def available() -> bool:
 
 class Panel(NamedTuple):
     """One axes of line plots: ``series`` maps a label to ``ys`` or to a pair ``(xs, ys)``;
-    earlier series are drawn on top of later ones."""
+    earlier series are drawn on top of later ones. ``raw`` maps some labels to the unsmoothed
+    values behind a smoothed series, drawn faintly in the same colour; ``markers`` marks each
+    point (for a few measured values)."""
 
     title: str
     series: Mapping[str, Any]
@@ -40,15 +43,19 @@ class Panel(NamedTuple):
     logy: bool = False
     logx: bool = False
     ylim: tuple[float, float] | None = None
+    raw: Mapping[str, Any] | None = None
+    markers: bool = False
 
 
 class Boundary(NamedTuple):
-    """One decision-boundary panel: ``predict`` maps points ``(n, 2)`` to P(class 1) ``(n,)``."""
+    """One decision-boundary panel: ``predict`` maps points ``(n, 2)`` to P(class 1) ``(n,)``;
+    ``note`` is a second title line (e.g. why a panel is flat)."""
 
     title: str
     predict: Callable[[np.ndarray], np.ndarray]
     x: np.ndarray
     y: np.ndarray
+    note: str | None = None
 
 
 def figure(panels: int, width: float = 4.5, height: float = 3.6) -> tuple[Any, list[Any]]:
@@ -69,25 +76,68 @@ def figure(panels: int, width: float = 4.5, height: float = 3.6) -> tuple[Any, l
     return fig, axes[:panels]
 
 
+def wrap(text: str, inches: float) -> str:
+    """``text`` with each line wrapped to about ``inches`` of a medium-size font."""
+    width = max(25, int(inches * 11))
+    return "\n".join(part for line in text.split("\n") for part in textwrap.wrap(line, width)
+                     or [""])
+
+
+def suptitle(fig: Any, title: str | None) -> None:
+    """The figure's title, each line wrapped to the figure's width."""
+    if title:
+        fig.suptitle(wrap(title, fig.get_figwidth()))
+
+
 def save(fig: Any, path: str | os.PathLike, dpi: int = 100) -> str:
     """Write ``fig`` to ``path`` atomically, in the format its extension names (PNG default)."""
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
     return atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), mode="wb")
 
 
+def _xy(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(values, tuple) and len(values) == 2:
+        xs, ys = values
+    else:
+        ys = values
+        xs = np.arange(len(ys))
+    return np.asarray(xs), np.asarray(ys, dtype=float)
+
+
+def _legend(fig: Any, axes: Sequence[Any], labels: Sequence[Sequence[str]]) -> None:
+    """Legends outside the data: one row under the figure when every panel shows the same
+    labels, otherwise one legend to the right of each axes."""
+    if len({tuple(group) for group in labels}) == 1:
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 6),
+                   fontsize="small", frameon=False)
+        return
+    for ax in axes:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False)
+
+
 def lines(path: str, panels: Sequence[Panel], title: str | None = None) -> str:
-    """Save line plots (one axes per :class:`Panel`) to ``path``; returns ``path``."""
-    fig, axes = figure(len(panels))
+    """Save line plots (one axes per :class:`Panel`) to ``path``; returns ``path``.
+
+    Every axes has labels; legends sit outside the data (see :func:`_legend`).
+    """
+    fig, axes = figure(len(panels), width=6.4 if len(panels) == 1 else 4.5)
     for ax, panel in zip(axes, panels):
+        raw = panel.raw or {}
         for i, (label, values) in enumerate(panel.series.items()):
-            if isinstance(values, tuple) and len(values) == 2:
-                xs, ys = values
-            else:
-                ys = values
-                xs = np.arange(len(ys))
-            ax.plot(np.asarray(xs), np.asarray(ys, dtype=float), label=label, linewidth=1.0,
-                    zorder=len(panel.series) - i + 2)
-        ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel)
+            xs, ys = _xy(values)
+            order = len(panel.series) - i + 2
+            (line,) = ax.plot(xs, ys, label=label, linewidth=1.2, zorder=order + len(raw),
+                              marker="o" if panel.markers else None, markersize=4)
+            if label in raw:
+                xs_raw, ys_raw = _xy(raw[label])
+                faint = 0.25 if len(ys_raw) < 1000 else 0.1  # a dense series stays see-through
+                ax.plot(xs_raw, ys_raw, color=line.get_color(), alpha=faint, linewidth=0.5,
+                        zorder=order)
+        inches = fig.get_figwidth() / min(len(panels), 3)
+        ax.set_title(wrap(panel.title, inches), fontsize="medium")
+        ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel)
         if panel.logy:
             ax.set_yscale("log")
         if panel.logx:
@@ -95,9 +145,8 @@ def lines(path: str, panels: Sequence[Panel], title: str | None = None) -> str:
         if panel.ylim is not None:
             ax.set_ylim(*panel.ylim)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    if title:
-        fig.suptitle(title)
+    _legend(fig, axes, [list(panel.series) for panel in panels])
+    suptitle(fig, title)
     save(fig, path)
     return path
 
@@ -105,8 +154,12 @@ def lines(path: str, panels: Sequence[Panel], title: str | None = None) -> str:
 def boundaries(
     path: str, panels: Sequence[Boundary], title: str | None = None, resolution: int = 200
 ) -> str:
-    """Save decision boundaries: P(class 1) over a grid around the points, plus the points."""
-    fig, axes = figure(len(panels), width=4.0, height=3.8)
+    """Save decision boundaries: P(class 1) over a grid around the points (a colour bar),
+    the 0.5 contour, the training points with a class legend, and each panel's note."""
+    fig, axes = figure(len(panels), width=4.0, height=4.0)
+    from matplotlib.lines import Line2D  # matplotlib is there: figure() checked
+
+    filled = None
     for ax, panel in zip(axes, panels):
         x = np.asarray(panel.x, dtype=np.float64)
         low, high = x.min(axis=0), x.max(axis=0)
@@ -117,13 +170,25 @@ def boundaries(
         )
         grid = np.stack([g0.ravel(), g1.ravel()], axis=1).astype(np.float32)
         prob = np.asarray(panel.predict(grid), dtype=np.float64).reshape(g0.shape)
-        ax.contourf(g0, g1, prob, levels=np.linspace(0, 1, 11), cmap="RdBu", alpha=0.6)
-        ax.contour(g0, g1, prob, levels=[0.5], colors="k", linewidths=1.0)
-        ax.scatter(x[:, 0], x[:, 1], c=np.asarray(panel.y), cmap="RdBu", edgecolors="k",
-                   linewidths=0.4, s=14)
-        ax.set_title(panel.title)
-    if title:
-        fig.suptitle(title)
+        filled = ax.contourf(g0, g1, prob, levels=np.linspace(0, 1, 11), cmap="RdBu",
+                             alpha=0.6, vmin=0.0, vmax=1.0)
+        if prob.min() < 0.5 < prob.max():
+            ax.contour(g0, g1, prob, levels=[0.5], colors="k", linewidths=1.0)
+        labels = np.asarray(panel.y).reshape(-1)
+        for cls, color, marker in ((0, "#b2182b", "o"), (1, "#2166ac", "s")):
+            chosen = labels == cls
+            ax.scatter(x[chosen, 0], x[chosen, 1], color=color, marker=marker,
+                       edgecolors="k", linewidths=0.4, s=14, label=f"class {cls}")
+        title = panel.title + (f"\n{panel.note}" if panel.note else "")
+        ax.set_title(wrap(title, fig.get_figwidth() / min(len(panels), 3)), fontsize="medium")
+        ax.set(xlabel="x1", ylabel="x2")
+    handles, names = axes[0].get_legend_handles_labels()
+    handles.append(Line2D([], [], color="k", linewidth=1.0))
+    names.append("decision boundary P = 0.5")
+    fig.legend(handles, names, loc="outside lower center", ncols=3, fontsize="small",
+               frameon=False)
+    fig.colorbar(filled, ax=axes, label="P(class 1)", shrink=0.8)
+    suptitle(fig, title)
     save(fig, path)
     return path
 
@@ -151,12 +216,13 @@ def scatter(
     if best is not None:
         ax.scatter([x[best]], [y[best]], marker="*", s=260, facecolors="none",
                    edgecolors="r", linewidths=1.5, label="best")
-        ax.legend(fontsize="small")
+        fig.legend(loc="outside lower center", fontsize="small", frameon=False)
     if logx:
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title or "")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.set_title(wrap(title or "", fig.get_figwidth()), fontsize="medium")
     ax.grid(alpha=0.3)
     save(fig, path)
     return path

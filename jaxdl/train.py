@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import functools
 import re
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -34,16 +33,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.sharding import Mesh
-from tqdm.auto import tqdm
 
 from jaxdl import checkpoint, interrupt, logs, losses, optim, parallel
 from jaxdl import metrics as metrics_lib
-from jaxdl.checks import check_finite
+from jaxdl.checks import check_finite, check_positive_int
 from jaxdl.data.batches import Partition, epoch_indices, partition
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.hyperparams import DEFAULTS, OPTIONAL, HyperParams, hyperparams
+from jaxdl.history import HISTORY_KEYS, MONITORS  # noqa: F401 - the default setup's names
+from jaxdl.hyperparams import DEFAULTS, OPTIONAL, HyperParams, check_for, hyperparams
 from jaxdl.model import check_model
-from jaxdl.shapes import check_data
+from jaxdl.progress import Progress
+from jaxdl.shapes import check_data, check_optimizer
 
 SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
 
@@ -125,13 +125,20 @@ class Trainer:
                 "schedule as hp['learning_rate']) or keep schedule='constant'"
             )
         losses.check_loss(self.loss)
+        for name in ("optimizer", "loss"):
+            try:
+                hash(getattr(self, name))
+            except TypeError as err:
+                raise TypeError(
+                    f"{name} must be hashable (the Trainer is a static jit argument): "
+                    f"{type(getattr(self, name)).__name__} is not; use a function, a NamedTuple "
+                    "or a frozen dataclass"
+                ) from err
         if self.metrics is not None:
             object.__setattr__(self, "metrics", tuple(self.metrics))
             metrics_lib.resolve_all(self.metrics)
         for name in ("batch_size", "decay_interval"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, getattr(self, name))
         if self.mesh is not None and not isinstance(self.mesh, Mesh):
             raise TypeError(f"mesh must be a jax.sharding.Mesh or None, got {self.mesh!r}")
 
@@ -216,7 +223,7 @@ class Trainer:
         if self.schedule != "constant":
             lr = self.learning_rate(hp, steps_per_epoch)
         transformation = self.optimizer({**hp, "learning_rate": lr})
-        if _optimizer_kind(transformation) != "transformation":
+        if not all(callable(getattr(transformation, m, None)) for m in ("init", "update")):
             raise TypeError(
                 f"optimizer factory {_name(self.optimizer)} must return an object with init and "
                 f"update, it returned {type(transformation).__name__}"
@@ -496,10 +503,6 @@ def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
 
 
 # -- fit ----------------------------------------------------------------------------------------
-HISTORY_KEYS = ("epoch", "loss", "accuracy", "learning_rate", "val_loss", "val_accuracy")
-MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")  # of the default classification setup
-
-
 class FitResult(NamedTuple):
     """Trained (or best, with early stopping) parameters and the per-epoch history.
 
@@ -632,22 +635,20 @@ def fit(
     already holds checkpoints unless ``overwrite=True`` deletes them. ``resume=True``
     continues from the newest intact checkpoint (warning about any damaged newer one) if its
     setup, seed and data match, and gives bit-identical results to an uninterrupted run.
-    ``progress`` shows a bar (default: when stderr is a terminal). ``logger`` (see
-    :mod:`jaxdl.logs`) gets each epoch's values and each of ``callbacks`` is called as
-    ``callback(epoch, history)`` on the host after every epoch.
+    ``progress`` shows a bar on a terminal or in a notebook, a line every few epochs in a log
+    (default: when stderr is a terminal). ``logger`` (see :mod:`jaxdl.logs`) gets each epoch's
+    values and each of ``callbacks`` is called as ``callback(epoch, history)`` on the host after
+    every epoch.
 
     Raises :class:`TrainingDiverged` on a non-finite cost or parameters, and
     :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) after the epoch in which SIGINT or
     SIGTERM arrived, once its checkpoint is written.
     """
+    check_for(trainer, hp or {})  # names nothing reads, ranges: before anything compiles
     logs.check_logger(logger)
     callbacks = logs.check_callbacks(callbacks)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or (
-        checkpoint_every < 1
-    ):
-        raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    check_positive_int("epochs", epochs)
+    check_positive_int("checkpoint_every", checkpoint_every)
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir, the directory to resume from")
     if resume and overwrite:
@@ -664,6 +665,7 @@ def fit(
     if validation is not None:
         _check_validation(validation)
         validation = check_data(trainer, *validation, name="x_val", hp=hp)
+    check_optimizer(trainer, hp)
     if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
         raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
     trainer.partition(x.shape[0])
@@ -703,9 +705,8 @@ def fit(
         def save(epoch: int) -> str:
             return store.save(epoch, (ts, es, best), {"history": history, "stopped": stopped})
 
-        show = sys.stderr.isatty() if progress is None else progress
-        bar = tqdm(range(start, epochs), disable=not show or start >= epochs, unit="epoch")
-        for epoch in bar if not stopped else ():
+        bar = Progress(epochs, initial=start, show=progress if start < epochs else False)
+        for epoch in range(start, epochs) if not stopped else ():
             ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
             val = run_evaluate(trainer, ts, hp, *validation) if validation is not None else {}
             host = jax.device_get((metrics, val, ts.diverged_at))
@@ -729,9 +730,9 @@ def fit(
                 if bool(early_stopping.improved(old, es)):
                     best = _copy((ts.params, ts.model_state))
                 stopped = bool(es.stop)
-            if show:
-                shown = trainer.history_keys[1:]
-                bar.set_postfix({k: f"{history[k][-1]:.4f}" for k in shown if history[k]})
+            bar.update(
+                epoch, {k: history[k][-1] for k in trainer.history_keys[1:] if history[k]}
+            )
             last = stopped or epoch == epochs - 1
             written = None
             if store is not None and (

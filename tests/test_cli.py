@@ -135,7 +135,8 @@ def test_plot_functions_name_the_extra_when_matplotlib_is_missing(tmp_path, monk
 
 
 def test_sweep_end_to_end(tmp_path, capsys):
-    code, text, _ = run(capsys, "sweep", *TINY, "--lr", "1e-3:0.3", "--beta", "0.9:0.99",
+    code, text, _ = run(capsys, "sweep", *TINY, "--optimizer", "momentum", "--lr", "1e-3:0.3",
+                        "--beta", "0.9:0.99",
                         "--configs", "6", "--epochs", "3", "--top", "3", "--out", str(tmp_path))
     assert code == 0
     lines = text.splitlines()
@@ -163,7 +164,8 @@ def test_sweep_space_from_toml_with_fixed_flags(tmp_path, capsys):
         'learning_rate = { distribution = "log_uniform", low = 0.01, high = 0.5 }\n'
         "[l2]\ndistribution = \"uniform\"\nlow = 0.0\nhigh = 2.0\n"
     )
-    code, _, _ = run(capsys, "sweep", *TINY, "--space", str(space), "--beta", "0.95",
+    code, _, _ = run(capsys, "sweep", *TINY, "--space", str(space), "--optimizer", "momentum",
+                     "--beta", "0.95",
                      "--configs", "4", "--epochs", "2", "--no-plots", "--out", str(tmp_path))
     assert code == 0
     with open(tmp_path / "sweep.csv") as f:

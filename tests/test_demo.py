@@ -89,12 +89,13 @@ def test_2_l2_and_dropout_shrink_the_gap(quick):
     assert gap["dropout keep=0.5"] < gap["none"] - 0.05
 
 
-def test_3_adam_reaches_the_best_cost(quick):
+def test_3_adam_reaches_the_best_cost_and_momentum_beats_gd(quick):
     r = runs(quick, "optimizers")
+    assert r["adam"]["cost"] < 0.8 * min(r["gd"]["cost"], r["momentum"]["cost"])
+    assert r["adam + decay"]["cost"] < min(r["gd + decay"]["cost"], r["momentum + decay"]["cost"])
+    # Heavy-ball momentum at GD's learning rate is visibly faster than GD.
     for suffix in ("", " + decay"):
-        assert r["adam" + suffix]["cost"] < 0.8 * min(
-            r["gd" + suffix]["cost"], r["momentum" + suffix]["cost"]
-        )
+        assert r["momentum" + suffix]["cost"] < 0.85 * r["gd" + suffix]["cost"]
     assert all(len(run["loss"]) == len(r["adam"]["loss"]) for run in r.values())  # same budget
 
 
@@ -102,6 +103,8 @@ def test_4_batch_norm_survives_a_high_learning_rate(quick):
     r = runs(quick, "batch_norm")
     assert r["BN, lr 0.5"]["test_accuracy"] > r["no BN, lr 0.5"]["test_accuracy"] + 0.05
     assert r["BN, lr 0.5"]["test_accuracy"] > 0.85
+    grid = experiment(quick, "batch_norm")["grid"]
+    assert grid["BN"]["1"] > grid["no BN"]["1"] + 0.2  # the highest rate breaks the plain net
 
 
 def test_5_sweep_of_32_configs_on_log_scales(quick):
@@ -163,6 +166,6 @@ def test_select_and_table_helpers():
     assert demo.select(["8", "sweep", "1"]) == ["initialization", "sweep", "batch_size"]
     with pytest.raises(ValueError, match="unknown experiment 'nine'"):
         demo.select(["nine"])
-    assert demo._noise([0.0, 1.0, 0.0, 1.0]) == pytest.approx(np.std([1.0, -1.0, 1.0]))
+    assert demo.batch_size.noise([0.0, 1.0, 0.0, 1.0]) == pytest.approx(np.std([1.0, -1.0, 1.0]))
     assert atomic._jsonable({"a": [np.float32(1.5), float("nan")], "b": (np.int64(2),)}) == {
         "a": [1.5, None], "b": [2]}

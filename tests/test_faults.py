@@ -164,12 +164,13 @@ def test_deferred_records_the_first_signal_and_a_second_interrupts_at_once():
 
 
 def test_cli_sweep_interrupted_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
-    from jaxdl import cli, sweep
+    from jaxdl import cli
+    from jaxdl.sweep import strategies
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sweep, "run_sweep", interrupted)
+    monkeypatch.setattr(strategies, "search", interrupted)
     code = cli.main(["sweep", "--lr", "1e-3:1e-1", "--data-size", "40", "--no-plots", "--out",
                      str(tmp_path)])
     assert code == 130

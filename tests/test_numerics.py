@@ -31,37 +31,38 @@ def test_divergence_keeps_finite_parameters_and_says_when_unusable(lr, scale, us
     assert ("already unusable" in str(info.value)) != usable
 
 
-def test_growing_schedule_divergence_keeps_finite_parameters():
+def test_a_growing_exponential_schedule_is_refused_up_front():
     trainer = Trainer(MLP((3, 8, 2)), optimizer="sgd", schedule="exponential", batch_size=32)
-    with pytest.raises(TrainingDiverged) as info:
+    with pytest.raises(ValueError, match="decay_rate"):
         fit(trainer, X, Y, hp={"learning_rate": 0.1, "decay_rate": 1e4}, epochs=30,
             progress=False)
-    assert finite(info.value.result.params)
 
 
 def test_divergence_with_early_stopping_returns_the_best_epoch():
-    stopper = EarlyStopping(patience=50, monitor="loss")
-    hp = {"learning_rate": 0.05, "decay_rate": 3.0}
-    trainer = Trainer(MLP((3, 8, 2)), optimizer="sgd", schedule="exponential", batch_size=32)
+    stopper = EarlyStopping(patience=100, monitor="loss")
+    hp = {"learning_rate": 3.0}
     with pytest.raises(TrainingDiverged, match="best epoch's parameters") as info:
-        fit(trainer, X, Y, hp=hp, epochs=60, early_stopping=stopper, progress=False)
+        fit(SGD, X * 5, Y, hp=hp, epochs=60, early_stopping=stopper, progress=False)
     result = info.value.result
+    assert info.value.epoch > result.best_epoch + 1
     assert result.best_epoch == int(np.nanargmin(result.history["loss"]))
-    again = fit(trainer, X, Y, hp=hp, epochs=result.best_epoch + 1, progress=False)
+    again = fit(SGD, X * 5, Y, hp=hp, epochs=result.best_epoch + 1, progress=False)
     jax.tree.map(np.testing.assert_array_equal, result.params, again.params)
 
 
 @pytest.mark.parametrize(
     "hp, message",
     [
-        ({"beta": 0.99999999}, "beta=0.99999999 rounds to 1.0 in float32"),
-        ({"b1": 1 - 1e-9}, "b1=.* rounds to 1.0"),
-        ({"b2": 1 - 1e-10}, "b2=.* rounds to 1.0"),
-        ({"keep_prob": 1e-46}, "keep_prob=1e-46 is below float32's smallest normal"),
-        ({"learning_rate": 1e39}, "learning_rate=1e\\+39 overflows float32"),
-        ({"learning_rate": 1e-50}, "learning_rate=1e-50 is below"),
-        ({"eps": 1e-45}, "eps=1e-45 is below"),
-        ({"l2": 1e40}, "l2=1e\\+40 overflows"),
+        ({"beta": 0.99999999}, r"beta must lie in \[0.0, 1.0\) as a float32, got 0.99999999 "
+         r"\(float32 rounds it to 1.0\)"),
+        ({"b1": 1 - 1e-9}, "b1 must .* rounds it to 1.0"),
+        ({"b2": 1 - 1e-10}, "b2 must .* rounds it to 1.0"),
+        ({"keep_prob": 1e-46}, "keep_prob must .* rounds it to 0.0"),
+        ({"keep_prob": 1e-39}, "keep_prob=1e-39 is below float32's smallest normal"),
+        ({"learning_rate": 1e39}, "learning_rate must .* rounds it to inf"),
+        ({"learning_rate": 1e-50}, "learning_rate must .* rounds it to 0.0"),
+        ({"eps": 1e-46}, "eps must .* rounds it to 0.0"),
+        ({"l2": 1e40}, "l2 must .* rounds it to inf"),
     ],
 )
 def test_hyperparameters_are_checked_as_float32(hp, message):

@@ -14,6 +14,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxdl.checks import check_positive_int
+
 
 class Partition(NamedTuple):
     """Static layout of one epoch: ``num_batches`` of ``batch_size`` rows, the last with
@@ -71,8 +73,7 @@ def partition(m: int, batch_size: int, drop_remainder: bool = False) -> Partitio
       >>> partition(148, 64)
       Partition(num_batches=3, batch_size=64, last_size=20)
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_positive_int("batch_size", batch_size)
     if m < 1:
         raise ValueError("the training set is empty; pass at least one sample")
     if batch_size > m:

@@ -8,6 +8,8 @@ from types import MappingProxyType
 from typing import Any
 
 from jaxdl.checks import check_finite, check_range
+from jaxdl.hyperparams import DEFAULTS as HYPERPARAMETER_DEFAULTS
+from jaxdl.hyperparams import NAMES, reads
 from jaxdl.optim.base import GradientTransformation, LearningRate, chain
 from jaxdl.optim.transforms import (
     add_l2,
@@ -95,16 +97,11 @@ def adamw(
 
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+_READ = {name for optimizer in OPTIMIZERS for name in reads(optimizer)}
 
+# The optimizers' defaults, from the one table of hyperparameters (jaxdl.hyperparams).
 DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {
-        "learning_rate": 0.01,
-        "beta": 0.9,
-        "b1": 0.9,
-        "b2": 0.999,
-        "eps": 1e-8,
-        "weight_decay": 1e-4,
-    }
+    {name: HYPERPARAMETER_DEFAULTS[name] for name in NAMES if name in _READ}
 )
 
 

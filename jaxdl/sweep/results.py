@@ -21,9 +21,10 @@ from typing import Any
 from jaxdl import plots
 from jaxdl.atomic import atomic_write, write_json
 from jaxdl.early_stopping import EarlyStopping
+from jaxdl.history import MONITORS
 from jaxdl.train import FitResult, Trainer, fit
 
-METRICS = ("val_loss", "val_accuracy", "loss", "accuracy")  # of the default classification setup
+METRICS = MONITORS  # the table's metric columns, of the default classification setup
 BETAS = ("b1", "b2", "beta", "bn_momentum")
 
 
@@ -222,6 +223,18 @@ def plot_sweep(results: SweepResults, path: str | os.PathLike) -> None:
 
     Raises:
       ValueError: when neither a learning rate nor a beta was searched.
+
+    Examples:
+      >>> import os, tempfile
+      >>> from jaxdl import MLP, Trainer, sweep
+      >>> from jaxdl.data import load
+      >>> results = sweep.run_sweep({"learning_rate": sweep.LogUniform(1e-3, 1.0)},
+      ...                           load("moons", n=60), trainer=Trainer(MLP((2, 4, 2))),
+      ...                           n=2, epochs=1)
+      >>> path = os.path.join(tempfile.mkdtemp(), "sweep.png")
+      >>> sweep.plot_sweep(results, path)
+      >>> open(path, "rb").read(4) == b"\\x89PNG"
+      True
     """
     rows = results.table
     axes_names = [n for n in ("learning_rate", *BETAS) if any(n in r for r in rows)]

@@ -26,6 +26,7 @@ import abc
 import dataclasses
 import itertools
 import math
+import tomllib
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -509,3 +510,85 @@ def zoom(
     if missing:
         raise ValueError(f"the results do not hold the hyperparameter(s) {missing} of the space")
     return Space({name: d.zoom([row[name] for row in top], margin) for name, d in space.items()})
+
+
+# -- search spaces from TOML files (the CLI's --space) ----------------------------------------
+DISTRIBUTIONS: Mapping[str, type[_Continuous] | type[IntUniform]] = {
+    "log_uniform": LogUniform,
+    "one_minus_log_uniform": OneMinusLogUniform,
+    "uniform": Uniform,
+    "int_uniform": IntUniform,
+}
+
+
+def distribution(kind: str, spec: Mapping[str, Any], name: str) -> Distribution:
+    """The distribution named ``kind`` (a key of :data:`DISTRIBUTIONS`, taking ``low`` and
+    ``high``, or ``"choice"``, taking ``options``); ``name`` prefixes error messages.
+
+    >>> distribution("log_uniform", {"low": 1e-4, "high": 1.0}, "lr")
+    LogUniform(low=0.0001, high=1.0)
+    """
+    if kind == "choice":
+        if set(spec) != {"options"}:
+            raise ValueError(f"{name}: a choice takes only 'options', got {sorted(spec)}")
+        return Choice(spec["options"])
+    if kind not in DISTRIBUTIONS:
+        raise ValueError(
+            f"{name}: unknown distribution {kind!r}; use one of "
+            f"{', '.join([*DISTRIBUTIONS, 'choice'])}"
+        )
+    if set(spec) != {"low", "high"}:
+        raise ValueError(f"{name}: a {kind} takes 'low' and 'high', got {sorted(spec)}")
+    return DISTRIBUTIONS[kind](spec["low"], spec["high"])
+
+
+def read_space(path: str) -> dict[str, Distribution]:
+    """A search space from a TOML file: one table per hyperparameter, e.g.
+
+        learning_rate = { distribution = "log_uniform", low = 1e-4, high = 1.0 }
+        beta = { distribution = "one_minus_log_uniform", low = 0.9, high = 0.999 }
+        batch_size = { distribution = "choice", options = [32, 64] }
+
+    Names are those of a sweep config (``learning_rate``, not ``lr``); distributions are the
+    keys of :data:`DISTRIBUTIONS` and ``choice``.
+
+    Args:
+      path: the TOML file.
+
+    Returns:
+      A dict name -> :class:`Distribution`, in the file's order (a valid :class:`Space`).
+
+    Raises:
+      ValueError: naming the file and the entry, for an unreadable file or a bad entry.
+
+    Examples:
+      >>> import os, tempfile
+      >>> from jaxdl.sweep.spaces import read_space
+      >>> path = os.path.join(tempfile.mkdtemp(), "space.toml")
+      >>> _ = open(path, "w").write(
+      ...     'learning_rate = { distribution = "log_uniform", low = 1e-4, high = 1.0 }\\n'
+      ...     'batch_size = { distribution = "choice", options = [32, 64] }\\n')
+      >>> read_space(path)
+      {'learning_rate': LogUniform(low=0.0001, high=1.0), 'batch_size': Choice(options=(32, 64))}
+    """
+    try:
+        with open(path, "rb") as f:
+            document = tomllib.load(f)
+    except OSError as err:
+        raise ValueError(f"cannot read sweep file {path!r}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"cannot read sweep file {path!r}: not a UTF-8 text file") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"cannot read sweep file {path!r}: invalid TOML ({err})") from err
+    if not document:
+        raise ValueError(f"sweep file {path!r} defines no hyperparameter")
+    space = {}
+    for name, spec in document.items():
+        if not isinstance(spec, dict) or "distribution" not in spec:
+            raise ValueError(
+                f"sweep file {path!r}: {name} must be a table with a 'distribution' key, e.g. "
+                f'{name} = {{ distribution = "log_uniform", low = 1e-4, high = 1.0 }}'
+            )
+        spec = dict(spec)
+        space[name] = distribution(spec.pop("distribution"), spec, f"{path}: {name}")
+    return space

@@ -1,0 +1,98 @@
+"""What every demo experiment shares: the run context, one fitted run as a table row, the
+expected findings, and EWA smoothing of per-step costs for the plots."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxdl import ewa
+from jaxdl.data.datasets import Dataset
+from jaxdl.nn import MLP
+from jaxdl.scoring import evaluate_splits
+from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
+
+Json = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """Settings shared by the experiments."""
+
+    quick: bool
+    seed: int
+    out: str
+    plots: bool
+
+    def epochs(self, quick: int, full: int) -> int:
+        """The epoch budget of the current mode."""
+        return quick if self.quick else full
+
+    def plot(self, draw: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> list[str]:
+        """Draw ``name`` into the output directory (nothing when plots are off)."""
+        if not self.plots:
+            return []
+        draw(os.path.join(self.out, name), *args, **kwargs)
+        return [name]
+
+
+def row(name: str, model: MLP, params: Any, state: Any, data: Dataset, **extra: Any) -> Json:
+    """A table row: train and test accuracy of a trained model, plus ``extra`` columns."""
+    splits = {"train": (data.x_train, data.y_train), "test": (data.x_test, data.y_test)}
+    scores = evaluate_splits(model, params, state, splits)
+    return {
+        "run": name,
+        "train_accuracy": scores["train"]["accuracy"],
+        "test_accuracy": scores["test"]["accuracy"],
+        **extra,
+    }
+
+
+def train(
+    ctx: Context, name: str, trainer: Trainer, data: Dataset, hp: dict[str, float], epochs: int
+) -> tuple[Json, FitResult]:
+    """Fit one run; a diverged run keeps its last finite parameters and says so in its note."""
+    note = ""
+    try:
+        result = fit(
+            trainer, data.x_train, data.y_train, hp=hp, epochs=epochs, seed=ctx.seed,
+            progress=False,
+        )
+    except TrainingDiverged as err:
+        result, note = err.result, f"diverged at epoch {err.epoch}"
+    history = result.history
+    entry = row(
+        name, trainer.model, result.params, result.model_state, data,
+        cost=history["loss"][-1], note=note, diverged=bool(note), loss=history["loss"],
+    )
+    return entry, result
+
+
+def finding(claim: str, holds: bool) -> Json:
+    """An expected finding and whether the numbers of this run show it."""
+    return {"claim": claim, "holds": bool(holds)}
+
+
+def full_batch(data: Dataset) -> int:
+    """The batch size of batch gradient descent: the whole training set."""
+    return len(data.y_train)
+
+
+def step_costs(result: FitResult) -> tuple[np.ndarray, np.ndarray]:
+    """``(epoch, cost)`` of every training step, the epoch as a fraction (step ``i`` of ``n``
+    per epoch ends at epoch ``e + (i + 1) / n``)."""
+    costs = np.asarray([c for epoch in result.history["batch_cost"] for c in epoch], float)
+    per_epoch = len(result.history["batch_cost"][0])
+    return (np.arange(len(costs)) + 1) / per_epoch, costs
+
+
+def smooth(values: ArrayLike, beta: float) -> np.ndarray:
+    """The course's exponentially weighted average ``v_t = beta v_{t-1} + (1 - beta) x_t`` with
+    bias correction (``jaxdl.ewa.average``), over about ``1 / (1 - beta)`` values."""
+    return np.asarray(ewa.average(jnp.asarray(values, jnp.float32), beta), float)
