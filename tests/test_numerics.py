@@ -180,3 +180,10 @@ def test_cli_patience_added_on_resume_names_early_stopping(capsys, tmp_path):
     got, out = run_cli(capsys, *common, "--epochs", "2")
     assert got == 2 and "--resume" in out.err and "--overwrite" in out.err
     assert run_cli(capsys, *common, "--epochs", "2", "--overwrite")[0] == 0
+
+
+def test_features_beyond_float32_are_refused():
+    x = X.astype(np.float64)
+    x[5, 1] = 1e39  # finite in float64, inf once cast to the float32 that training uses
+    with pytest.raises(ValueError, match=r"x=1e\+39 overflows float32"):
+        fit(SGD, x, Y, epochs=1, progress=False)
