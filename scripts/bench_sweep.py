@@ -250,6 +250,10 @@ def main() -> None:
         "speedup_vs_torch": torch_s / vmap_s if torch_s is not None else "not installed",
         "max_abs_diff": max(diffs) if ok else None,
         "median_abs_diff": float(np.median(diffs)) if ok else None,
+        # the member behind max_abs_diff (see --explain-gap for why it differs)
+        "max_abs_diff_member": ok[int(np.argmax(diffs))] if ok else None,
+        "max_abs_diff_learning_rate": configs[ok[int(np.argmax(diffs))]]["learning_rate"]
+        if ok else None,
         "diverged": len(configs) - len(ok),
         "vmap_cpu_s": vmap_cpu_s,
         "sequential_cpu_s": sequential_cpu_s,

@@ -163,3 +163,25 @@ def test_rank_correlations_match_scipy():
     b[:10] = a[:10]
     assert sweep_gap.spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic)
     assert sweep_gap.kendall(a, b) == pytest.approx(stats.kendalltau(a, b).statistic)
+
+
+def test_hlo_ops_counts_the_scan_body():
+    import hlo_ops
+
+    def loop(w, x):
+        def body(i, carry):
+            a, _ = carry
+            return jnp.tanh(a @ w), jax.grad(lambda w: jnp.sum(jnp.tanh(a @ w)))(w)
+
+        return jax.lax.fori_loop(0, 3, body, (x, w))
+
+    w, x = jnp.ones((64, 64)), jnp.ones((32, 64))
+    text = jax.jit(loop).lower(w, x).compile().as_text()
+    result = hlo_ops.breakdown(text, batch=32, n_in=64)
+    shapes = [m["shape"] for m in result["matmuls"]]
+    assert "f32[32,64]" in shapes and "f32[64,64]" in shapes  # forward, weight gradient
+    assert result["kernels_per_step"] >= len(shapes) and result["bytes_per_step"] > 64 * 64 * 4
+    assert result["first_layer_input_gradient"] is True  # a @ w's output is (32, 64) too
+    epoch = hlo_ops.breakdown(hlo_ops.epoch_hlo(TINY), TINY.batch_size, TINY.sizes[0])
+    assert epoch["kernels_per_step"] > 0 and "fusion" in epoch["opcodes"]
+    json.dumps(epoch)

@@ -326,3 +326,17 @@ def test_compaction_of_stopped_members_changes_no_result():
         np.testing.assert_array_equal(a, b)
     assert [engine.bucket_size(n, sharding.config_mesh()) for n in (1, 3, 4, 5, 9)] == [
         1, 4, 4, 8, 16]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"strategy": "bayes"}, "strategy must be one of"),
+     ({"strategy": "random", "eta": 3}, r"'random' does not read \['eta'\]"),
+     ({"strategy": "pbt", "rounds": 2}, r"'pbt' does not read \['rounds'\]"),
+     ({"strategy": "hyperband", "n": 8}, "drop n")],
+)  # fmt: skip
+def test_search_rejects_settings_its_strategy_does_not_read(nothing_compiles, kwargs, message):
+    from jaxdl.sweep import search
+
+    with pytest.raises(ValueError, match=message):
+        search(SPACE, DATA, trainer=TRAINER, **kwargs)

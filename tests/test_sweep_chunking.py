@@ -5,6 +5,11 @@ on), else to float32 rounding; bad settings are rejected before anything compile
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -103,3 +108,41 @@ def test_program_bytes_grow_with_the_member_count():
 def test_bad_max_members_per_call_is_rejected(bad, error):
     with pytest.raises(error, match="max_members_per_call"):
         run_sweep(CONFIGS, DATA, trainer=TRAINER, epochs=1, max_members_per_call=bad)
+
+
+SHARDED = """
+import json
+import jax
+import numpy as np
+from jaxdl.data import datasets
+from jaxdl.nn import MLP
+from jaxdl.sweep import chunking, run_sweep
+from jaxdl.train import Trainer
+
+assert jax.device_count() == 2
+data = datasets.load("moons", n=150, seed=1)
+trainer = Trainer(MLP((2, 8, 2), batch_norm=True, dropout=True), batch_size=32)
+configs = [{"learning_rate": 0.001 * 1.4 ** i, "keep_prob": 0.7} for i in range(20)]
+kw = {"trainer": trainer, "epochs": 2, "seed": 0}
+whole = run_sweep(configs, data, **kw)
+chunked = run_sweep(configs, data, max_members_per_call=16, **kw)
+print("RESULT", json.dumps({
+    "plan": list(chunking.last_plan()),
+    "status": whole.status == chunked.status,
+    "loss": float(np.max(np.abs(np.subtract([h["val_loss"] for h in whole.histories],
+                                            [h["val_loss"] for h in chunked.histories])))),
+}))
+"""
+
+
+def test_chunks_on_two_devices():
+    """16 members per call on 2 emulated CPU devices: 8 per device, 20 members (padded to 32)."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = next(s for s in proc.stdout.splitlines() if s.startswith("RESULT "))
+    result = json.loads(line[len("RESULT "):])
+    assert result["plan"][:2] == [20, 16] and result["status"]
+    assert result["loss"] < 1e-5

@@ -9,14 +9,27 @@
 Modules: ``spaces`` (distributions, ``sample``, ``grid``, ``zoom``, ``read_space`` for TOML
 files), ``engine`` (``run_sweep``,
 ``successive_halving``: vmapped members, shape buckets, per-member early stopping and divergence
-isolation), ``sharding`` (the config axis over a device mesh, across processes too) and
+isolation), ``chunking`` (``max_members_per_call``: a bucket too large for memory runs in
+chunks of its member axis), ``sharding`` (the config axis over a device mesh, across processes
+too) and
 ``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond
 random and grid search: ``hyperband`` (brackets of successive halving), ``pbt``
 (population-based training under vmap), ``tpe`` (batch-sequential tree-structured Parzen
 proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``).
 """
 
-from jaxdl.sweep import engine, merge, pbt, results, sharding, spaces, state, strategies, tpe
+from jaxdl.sweep import (
+    chunking,
+    engine,
+    merge,
+    pbt,
+    results,
+    sharding,
+    spaces,
+    state,
+    strategies,
+    tpe,
+)
 from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trainer_for
 from jaxdl.sweep.hyperband import brackets, hyperband
 from jaxdl.sweep.merge import GroupedResults
@@ -56,6 +69,7 @@ __all__ = [
     "SweepResults",
     "Uniform",
     "brackets",
+    "chunking",
     "config_mesh",
     "engine",
     "grid",

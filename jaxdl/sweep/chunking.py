@@ -97,7 +97,11 @@ def _stats(compiled: Any) -> Any:
 class Plan(NamedTuple):
     """How a bucket of ``members`` (padded) members runs: ``members_per_call`` per compiled call;
     measured when chosen from memory (else ``None``): the full program's ``program_bytes``, its
-    ``peak_bytes`` (arguments included) and the ``budget`` it was held against."""
+    ``peak_bytes`` (arguments included) and the ``budget`` it was held against.
+
+    >>> Plan(members=40, members_per_call=16)
+    Plan(members=40, members_per_call=16, program_bytes=None, peak_bytes=None, budget=None)
+    """
 
     members: int
     members_per_call: int
@@ -159,7 +163,7 @@ def _round(count: int, mesh: Mesh) -> int:
     return max(MIN_PER_DEVICE * mesh.size, count // mesh.size * mesh.size)
 
 
-def members_per_call(
+def _plan(
     epochs: Any, static: tuple, state: Any, hp: Any, keys: Any, shared: bool, rest: tuple,
     mesh: Mesh, max_members: int | None,
 ) -> Plan:  # fmt: skip
@@ -239,7 +243,19 @@ def _free(tree: Any) -> None:
 def chunked(epochs: Any, mesh: Mesh, max_members: int | None) -> Callable:
     """``epochs`` (the sweep's jitted step ``(trainer, stopper, shared, length, state, hp, keys,
     data, start, end) -> (state, record)``) run in chunks of the member axis: same arguments,
-    same results (state on ``mesh``, each record leaf ``(length, members)`` on the host)."""
+    same results (state on ``mesh``, each record leaf ``(length, members)`` on the host).
+
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> from jaxdl.sweep.sharding import config_mesh, members, put
+    >>> mesh = config_mesh(jax.devices()[:1])
+    >>> def step(trainer, stopper, shared, length, state, hp, keys, data, start, end):
+    ...     return state * hp, {"loss": jnp.tile(state * hp, (length, 1))}
+    >>> run = chunked(jax.jit(step, static_argnums=(0, 1, 2, 3)), mesh, max_members=8)
+    >>> state, hp = (put(a, members(mesh)) for a in (np.arange(20.0), np.full(20, 2.0)))
+    >>> new, record = run(None, None, True, 1, state, hp, None, None, 0, 1)
+    >>> float(new.sum()), record["loss"].shape, last_plan().members_per_call
+    (380.0, (1, 20), 8)
+    """
     check_max_members(max_members)
 
     def call(trainer, stopper, shared, length, state, hp, keys, data, start, end):
@@ -248,7 +264,7 @@ def chunked(epochs: Any, mesh: Mesh, max_members: int | None) -> Callable:
         shapes = tuple((a.shape, a.dtype) for a in jax.tree.leaves((state, data)))
         plan_key = (epochs, mesh, max_members, *static, shapes)
         if plan_key not in _PLANS:
-            _PLANS[plan_key] = members_per_call(
+            _PLANS[plan_key] = _plan(
                 epochs, static, state, hp, keys, shared, rest, mesh, max_members
             )
         size = _PLANS[plan_key].members_per_call
