@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdl import batchnorm, init
-from jaxdl.checks import check_features, check_range
+from jaxdl.checks import check_features, check_finite, check_range
 from jaxdl.dropout import dropout
 
 ACTIVATIONS = {
@@ -108,6 +108,8 @@ class MLP:
             raise ValueError(
                 f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
             )
+        check_finite("init_scale", self.init_scale)
+        check_range("init_scale", self.init_scale, 0.0)
         init.get(self.initializer, self.init_scale)
         check_range("bn_momentum", self.bn_momentum, 0.0, 1.0, high_open=True)
         check_range("bn_eps", self.bn_eps, 0.0, low_open=True)

@@ -76,6 +76,8 @@ def check_arrays(x: Any, y: Any, name: str = "x") -> tuple[jax.Array, jax.Array]
             f"{name} has {np.shape(x)[0]} samples but {label_name} has "
             f"{np.shape(y)[0] if np.ndim(y) else 'no'} labels; they must match"
         )
+    if np.asarray(y).dtype.kind == "f":
+        check_finite(label_name, y)  # NaN labels are bad input, not a learning-rate problem
     return jnp.asarray(x, jnp.float32), jnp.asarray(y)
 
 
