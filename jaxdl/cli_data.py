@@ -84,13 +84,17 @@ def check_outputs(args: argparse.Namespace) -> None:
     """Refuse, before anything runs or is written, outputs that cannot be made."""
     if args.tensorboard and not logs.tensorboard_available():
         raise ValueError(f"--tensorboard needs tensorboardX: {logs.INSTALL_HINT}")
+    if args.overwrite and not args.save:
+        raise ValueError("--overwrite only applies with --save / --save-best DIR")
     if args.save:
         saved.check_target(os.path.abspath(args.save), args.overwrite)
 
 
 def logger(args: argparse.Namespace) -> logs.Loggers:
-    """``metrics.jsonl`` in ``--out``, plus TensorBoard with ``--tensorboard``."""
-    loggers: list[Any] = [logs.JsonlLogger(os.path.join(args.out, "metrics.jsonl"))]
+    """``metrics.jsonl`` in ``--out`` (continued by ``--resume``), plus TensorBoard with
+    ``--tensorboard``."""
+    path = os.path.join(args.out, "metrics.jsonl")
+    loggers: list[Any] = [logs.JsonlLogger(path, append=bool(getattr(args, "resume", False)))]
     if args.tensorboard:
         loggers.append(logs.TensorBoardLogger(args.tensorboard))
     return logs.Loggers(loggers)

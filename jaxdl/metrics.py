@@ -66,7 +66,11 @@ def r2(outputs: jax.Array, y: jax.Array, mask: jax.Array | None = None) -> jax.A
 class Metric:
     """A named metric ``fn(outputs, y, mask) -> scalar`` and its mode (``"max"`` when larger is
     better, ``"min"`` when smaller is; ``None``: unknown, so early stopping on it needs an
-    explicit mode)."""
+    explicit mode).
+
+    >>> Metric("max_error", lambda z, y, mask=None: abs(z - y).max(), "min").mode
+    'min'
+    """
 
     name: str
     fn: Callable[..., jax.Array]
@@ -99,7 +103,11 @@ METRICS: dict[str, Metric] = {
 
 
 def get(metric: str | Metric | Callable[..., Any]) -> Metric:
-    """A :class:`Metric` from a registry name, a Metric, or a callable (named by ``__name__``)."""
+    """A :class:`Metric` from a registry name, a Metric, or a callable (named by ``__name__``).
+
+    >>> get("r2").mode, get(mae).name, get(mae).mode
+    ('max', 'mae', None)
+    """
     if isinstance(metric, Metric):
         return metric
     if isinstance(metric, str):
@@ -118,7 +126,11 @@ def get(metric: str | Metric | Callable[..., Any]) -> Metric:
 
 
 def resolve_all(metrics: Sequence[Any]) -> tuple[Metric, ...]:
-    """Every entry of ``metrics`` as a :class:`Metric`; names must be unique."""
+    """Every entry of ``metrics`` as a :class:`Metric`; names must be unique.
+
+    >>> [m.name for m in resolve_all(["accuracy", mse])]
+    ['accuracy', 'mse']
+    """
     if isinstance(metrics, str | Metric) or callable(metrics):
         raise TypeError(f"metrics must be a list or tuple of metrics, got {metrics!r}")
     resolved = tuple(get(m) for m in metrics)

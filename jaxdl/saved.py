@@ -69,7 +69,9 @@ def model_config(model: Any) -> dict[str, Any]:
 
 
 def build_model(spec: Mapping[str, Any]) -> Any:
-    """The model of :func:`model_config`'s ``spec`` (jaxdl's own model types only)."""
+    """The model of :func:`model_config`'s ``spec`` (jaxdl's own model types only): the type's
+    ``from_config`` classmethod, else its module's ``from_config``, else the dataclass built
+    from the config's fields."""
     module_name, type_name = spec.get("module", ""), spec.get("type", "")
     if not isinstance(module_name, str) or not (
         module_name == "jaxdl" or module_name.startswith("jaxdl.")
@@ -77,9 +79,12 @@ def build_model(spec: Mapping[str, Any]) -> Any:
         raise ValueError(f"model module {module_name!r} is not part of jaxdl; rebuild the model "
                          "yourself and pass it as load_model(path, model=...)")
     module = importlib.import_module(module_name)
+    cls = getattr(module, str(type_name), None)
+    from_config = getattr(cls, "from_config", None) if isinstance(cls, type) else None
+    if callable(from_config):
+        return from_config(spec["config"])
     if callable(getattr(module, "from_config", None)):
         return module.from_config(spec["config"])
-    cls = getattr(module, str(type_name), None)
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise ValueError(f"{module_name} has no model type {type_name!r}")
     return cls(**spec["config"])

@@ -167,7 +167,7 @@ def check_optimizer(trainer: Trainer, hp: Mapping[str, Any]) -> None:
                 f"optimizer {name}: update(grads, state, params) must return (updates, state), "
                 f"it returned {type(out).__name__}"
             )
-        if jax.tree.structure(out[0]) != jax.tree.structure(params):
+        if jax.tree.structure(out[0]) != jax.tree.structure(params):  # type: ignore[operator]
             raise ValueError(
                 f"optimizer {name}: update returned updates with another tree structure than "
                 f"the parameters ({jax.tree.structure(out[0])} vs {jax.tree.structure(params)})"

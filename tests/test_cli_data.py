@@ -269,3 +269,14 @@ def test_tensorboard_flag_without_tensorboardx(tmp_path, capsys, monkeypatch):
 def test_file_flags_without_data_are_errors(capsys):
     assert cli.main(["train", "--target", "y"]) == 2
     assert "--target only apply to --data" in capsys.readouterr().err
+    assert cli.main(["train", "--overwrite"]) == 2
+    assert "--overwrite only applies with --save" in capsys.readouterr().err
+
+
+def test_resume_continues_the_metrics_log(tmp_path):
+    common = ["train", "--data-size", "60", "--out", str(tmp_path / "out"), "--no-plots",
+              "--checkpoint-dir", str(tmp_path / "ckpt")]
+    assert cli.main([*common, "--epochs", "2"]) == 0
+    assert cli.main([*common, "--epochs", "4", "--resume"]) == 0
+    records = logs.read_jsonl(tmp_path / "out" / "metrics.jsonl")
+    assert [r["epoch"] for r in records] == [0, 1, 2, 3]

@@ -44,6 +44,14 @@ def _suffix(path: Any) -> str:
     return suffix
 
 
+def _table_of(source: Any) -> Table:
+    """The :class:`Table` of a DataFrame or of an existing ``.csv`` file."""
+    if is_dataframe(source):
+        return from_dataframe(source)
+    _suffix(source)
+    return read_csv(source)
+
+
 def _check_task(task: str | None) -> None:
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)} or None, got {task!r}")
@@ -143,8 +151,7 @@ def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _
         if labels is not None:
             raise ValueError("labels is for .npy/.npz features; a table holds its target "
                              "column: pass target=NAME (--target)")
-        table = from_dataframe(source) if is_dataframe(source) else (_suffix(source),
-                                                                    read_csv(source))[1]
+        table = _table_of(source)
         target = table.names[-1] if target is None else target
         table.column(target)
         names = tuple(n for n in table.names if n != target)
@@ -177,8 +184,12 @@ def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _
             kind = "text" if "text" in kinds else "float" if "float" in kinds else "int"
             values = np.concatenate([p[1].values for p in parts])
             values = values.astype(object) if kind == "text" else values
-            return _Raw(path, x, Labels(values, kind), _default_names(x), "y",
-                        np.arange(len(x)), tuple(len(p[0]) for p in parts))
+            y_missing = np.isnan(values) if kind != "text" else np.zeros(len(x), bool)
+            keep = _drop_missing(path, (*_default_names(x), "y"), x, y_missing, drop_missing,
+                                 lambda r: f"row {r + 1} of the concatenated splits")
+            split = np.repeat(np.arange(3), [len(p[0]) for p in parts])[keep]
+            return _Raw(path, x[keep], Labels(values[keep], kind), _default_names(x), "y",
+                        keep, tuple(int(np.sum(split == i)) for i in range(3)))
         if "x" not in arrays:
             raise ValueError(
                 f"{path}: no array named 'x' (found: {', '.join(sorted(arrays)) or 'none'}); "
@@ -314,8 +325,7 @@ def read_inputs(
     [[1.0, 2.0], [3.0, 4.0]]
     """
     if is_dataframe(source) or os.fspath(source).lower().endswith(".csv"):
-        table = from_dataframe(source) if is_dataframe(source) else (_suffix(source),
-                                                                    read_csv(source))[1]
+        table = _table_of(source)
         missing = [n for n in feature_names if n not in table.names]
         extra = [n for n in table.names if n not in feature_names and n != target]
         if missing or extra:

@@ -30,7 +30,7 @@ def load(seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     order = np.random.default_rng(seed).permutation(len(y))
     n_train, n_val = int(0.6 * len(y)), int(0.2 * len(y))
     parts = np.split(order, [n_train, n_train + n_val])
-    stats = normalize.fit(x[parts[0]])
+    stats = normalize.fit_standardizer(x[parts[0]])
     mean, std = y[parts[0]].mean(), y[parts[0]].std()
     splits = {
         name: (
