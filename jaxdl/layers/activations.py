@@ -53,20 +53,37 @@ class Activation(Layer):
 
 
 def Relu() -> Activation:  # noqa: N802 (reads as a layer constructor)
-    """``Activation("relu")``."""
+    """``Activation("relu")``.
+
+    >>> Relu()
+    Activation(name='relu')
+    """
     return Activation("relu")
 
 
 def LeakyRelu() -> Activation:  # noqa: N802
-    """``Activation("leaky_relu")`` (slope 0.01)."""
+    """``Activation("leaky_relu")`` (slope 0.01).
+
+    >>> import jax.numpy as jnp
+    >>> LeakyRelu().apply({}, {}, jnp.array([-100.0, 1.0]), train=False)[0]
+    Array([-1.,  1.], dtype=float32)
+    """
     return Activation("leaky_relu")
 
 
 def Tanh() -> Activation:  # noqa: N802
-    """``Activation("tanh")``."""
+    """``Activation("tanh")``.
+
+    >>> Tanh()
+    Activation(name='tanh')
+    """
     return Activation("tanh")
 
 
 def Sigmoid() -> Activation:  # noqa: N802
-    """``Activation("sigmoid")``."""
+    """``Activation("sigmoid")``.
+
+    >>> Sigmoid()
+    Activation(name='sigmoid')
+    """
     return Activation("sigmoid")

@@ -35,7 +35,12 @@ def register(cls: type) -> type:
 
 
 class Layer:
-    """Base of the built-in layers: no randomness, no hyperparameters, a dataclass config."""
+    """Base of the built-in layers: no randomness, no hyperparameters, a dataclass config.
+
+    >>> from jaxdl import layers
+    >>> isinstance(layers.Dense(3), Layer), layers.Dense(3).init_draws_key
+    (True, True)
+    """
 
     init_draws_key: ClassVar[bool] = False
 
