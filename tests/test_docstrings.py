@@ -17,7 +17,6 @@ EXAMPLES_TO_WRITE = {
     "jaxdl.sweep.sharding",
     "jaxdl.sweep.state",
     "jaxdl.sweep.tpe",
-    "jaxdl.train",
 }
 
 
