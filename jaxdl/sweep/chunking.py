@@ -177,7 +177,7 @@ def _plan(
     budget = memory_budget(mesh)
 
     def compiled(count: int) -> Any:
-        args = (_abstract(state, count, mesh), _abstract(hp, count, mesh))
+        args: tuple[Any, ...] = (_abstract(state, count, mesh), _abstract(hp, count, mesh))
         args += (keys if shared else _abstract(keys, count, mesh),)
         return epochs.lower(*static, *args, *rest).compile()
 
