@@ -18,7 +18,7 @@ USABLE = 0.85  # a learning rate is usable when the test accuracy reaches this
 def run(ctx: Context) -> Json:
     """SGD with and without batch norm over a range of learning rates."""
     data = load("digits", seed=ctx.seed)
-    epochs = ctx.epochs(5, 15)
+    epochs = ctx.epochs(3, 15)
     runs, curves, grid = [], {}, {}
     for bn in (False, True):
         label = "BN" if bn else "no BN"

@@ -27,7 +27,7 @@ def noise(costs: Sequence[float]) -> float:
 def run(ctx: Context) -> Json:
     """Train with three batch sizes; time an epoch and measure the per-step noise."""
     data = load("moons", n=2000, seed=ctx.seed)
-    epochs = ctx.epochs(5, 20)
+    epochs = ctx.epochs(3, 20)
     model = MLP((2, 10, 5, 1))
     m = full_batch(data)
     runs, smoothed, raw, epoch_curves = [], {}, {}, {}

@@ -16,7 +16,7 @@ RATES = (1.0, 0.1, 0.01, 1e-3, 1e-4)
 
 def run(ctx: Context) -> Json:
     """Raw vs standardized unscaled moons, each at the best of a grid of learning rates."""
-    epochs = ctx.epochs(150, 400)
+    epochs = ctx.epochs(80, 400)
     model = MLP((2, 10, 5, 1))
     runs, curves = [], {}
     for name, normalize in (("standardized", True), ("unscaled", False)):
