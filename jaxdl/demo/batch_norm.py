@@ -39,9 +39,8 @@ def run(ctx: Context) -> Json:
     def shown(lr: float | None) -> str:
         return "none" if lr is None else f"{lr:g}"
 
-    headline = (f"batch norm keeps larger learning rates usable: test accuracy >= {USABLE:g} "
-                f"up to lr "
-                f"{shown(top['BN'])} with it, {shown(top['no BN'])} without;\nat lr 0.5: "
+    headline = (f"with batch norm, test accuracy stays >= {USABLE:g} up to lr {shown(top['BN'])}; "
+                f"without, up to lr {shown(top['no BN'])};\nat lr 0.5: "
                 f"{by['BN, lr 0.5']:.2f} with batch norm vs {by['no BN, lr 0.5']:.2f} without")
     panels = [
         plots.Panel("training cost per epoch", curves, logy=True),

@@ -57,17 +57,16 @@ def run(ctx: Context) -> Json:
         epoch_curves[name] = (np.arange(1, epochs + 1), result.history["loss"])
     batch, mini, sgd = runs
     panels = [
-        plots.Panel(f"cost of each step (faint) and its EWA over about an epoch (at most "
-                    f"{WINDOW} steps)\nstep-to-step "
-                    f"noise {sgd['noise']:.2f} stochastic, {mini['noise']:.2f} mini-batch, "
-                    f"{batch['noise']:.3f} batch", smoothed, ylabel="cost of the step's batch",
+        plots.Panel(f"per-step cost (faint), EWA over an epoch\nnoise {sgd['noise']:.2f} "
+                    f"stochastic, {mini['noise']:.2f} mini-batch, {batch['noise']:.3f} batch",
+                    smoothed, ylabel="cost of the step's batch",
                     ylim=(0.0, 1.2), raw=raw),
         plots.Panel(f"mean cost of each epoch\n{1e3 * sgd['seconds_per_epoch']:.1f} ms/epoch "
                     f"stochastic vs {1e3 * batch['seconds_per_epoch']:.1f} ms batch",
                     epoch_curves, logy=True),
     ]
     headline = (f"after {epochs} epochs: cost {sgd['cost']:.3f} stochastic, {mini['cost']:.3f} "
-                f"mini-batch, {batch['cost']:.3f} batch (more steps per pass, more noise per step)")
+                f"mini-batch, {batch['cost']:.3f} batch: more steps per pass, noisier steps")
     return {
         "title": "batch vs mini-batch vs stochastic gradient descent",
         "setup": f"moons, 1200 training points, MLP 2-10-5-1 relu, plain GD lr 0.05, "

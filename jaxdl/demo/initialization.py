@@ -11,7 +11,7 @@ from jaxdl.scoring import boundary
 from jaxdl.train import Trainer
 
 VARIANTS = [("zeros", "zeros", 0.01), ("random*10", "random_normal", 10.0), ("he", "he", 0.01)]
-WHY_FLAT = "flat at P = 0.5: zero weights keep every unit\nidentical, so symmetry never breaks"
+WHY_FLAT = "flat at P = 0.5: zero weights keep every unit identical, so symmetry never breaks"
 
 
 def run(ctx: Context) -> Json:
