@@ -31,7 +31,7 @@ RUN_KEYS = ("run", "train_accuracy", "test_accuracy", "cost", "note")
 
 def trim(results: dict[str, Any]) -> dict[str, Any]:
     """The part of results.json the table shows (no curves)."""
-    keep = ("quick", "seed", "seconds", "jax_version", "backend", "cpu_count")
+    keep = ("quick", "seed", "seconds", "cpu_seconds", "jax_version", "backend", "cpu_count")
     return {
         **{k: results[k] for k in keep if k in results},
         "experiments": [

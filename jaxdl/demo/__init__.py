@@ -94,7 +94,7 @@ def run(
     names = select(only)
     os.makedirs(out, exist_ok=True)
     ctx = Context(quick=quick, seed=seed, out=out, plots=plots)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     experiments = []
     fast_compile = bool(jax.config.values.get("jax_disable_most_optimizations", False))
     jax.config.update("jax_disable_most_optimizations", bool(quick) or fast_compile)
@@ -116,6 +116,8 @@ def run(
         "quick": quick,
         "seed": seed,
         "seconds": time.perf_counter() - start,
+        # CPU time of every thread: comparable between runs on a machine shared with others
+        "cpu_seconds": time.process_time() - cpu_start,
         "jax_version": jax.__version__,
         "backend": jax.default_backend(),
         "cpu_count": os.cpu_count(),
@@ -154,5 +156,6 @@ def format_table(results: Json) -> str:
     lines.append(
         f"{len(results['experiments'])} experiments ({mode}, seed {results['seed']}) in "
         f"{results['seconds']:.0f} s"
+        + (f" ({results['cpu_seconds']:.0f} s of CPU)" if "cpu_seconds" in results else "")
     )
     return "\n".join(lines)

@@ -3,11 +3,13 @@ expected findings, and EWA smoothing of per-step costs for the plots."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -95,3 +97,15 @@ def smooth(values: Sequence[float], beta: float) -> np.ndarray:
     """The course's exponentially weighted average ``v_t = beta v_{t-1} + (1 - beta) x_t`` with
     bias correction (``jaxdl.ewa.average``), over about ``1 / (1 - beta)`` values."""
     return np.asarray(ewa.average(jnp.asarray(values, jnp.float32), beta), float)
+
+
+@contextlib.contextmanager
+def fully_optimized() -> Iterator[None]:
+    """Compile with all of XLA's optimizations inside (quick mode turns the expensive ones off
+    to start faster; a timing experiment must measure the real programs)."""
+    before = bool(jax.config.values.get("jax_disable_most_optimizations", False))
+    jax.config.update("jax_disable_most_optimizations", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_disable_most_optimizations", before)
