@@ -56,7 +56,9 @@ def block(results: dict[str, Any]) -> str:
                else f"{held} of {len(findings)} expected findings held")
     return (
         f"### What `jaxdl demo{' ' + mode if mode else ''}` printed (seed {results['seed']}, "
-        f"{where}, {results['seconds']:.0f} s)\n\n"
+        f"{where}, {results['seconds']:.0f} s"
+        + (f", {results['cpu_seconds']:.0f} s of CPU" if "cpu_seconds" in results else "")
+        + ")\n\n"
         f"```text\n{format_table(results)}\n```\n\n"
         f"{verdict} (the `[yes]` lines above). This block is written by "
         "`scripts/readme_table.py` from the demo's results.json.\n"
