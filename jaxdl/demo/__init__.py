@@ -100,15 +100,17 @@ def run(
     jax.config.update("jax_disable_most_optimizations", bool(quick) or fast_compile)
     try:
         for name in names:
-            began = time.perf_counter()
+            began, cpu_began = time.perf_counter(), time.process_time()
             result = EXPERIMENTS[name](ctx)
             number = NAMES.index(name) + 1
             result = {"number": number, "name": name, **result,
-                      "seconds": time.perf_counter() - began}
+                      "seconds": time.perf_counter() - began,
+                      "cpu_seconds": time.process_time() - cpu_began}
             experiments.append(result)
             if log is not None:
                 held = sum(f["holds"] for f in result["findings"])
-                log(f"[{number}] {result['title']}: {result['seconds']:.1f} s, "
+                log(f"[{number}] {result['title']}: {result['seconds']:.1f} s "
+                    f"({result['cpu_seconds']:.1f} s of CPU), "
                     f"{held}/{len(result['findings'])} expected findings")
     finally:
         jax.config.update("jax_disable_most_optimizations", fast_compile)

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import ewa
+from jaxdl import ewa, plots
 from jaxdl.data.datasets import Dataset
 from jaxdl.nn import MLP
 from jaxdl.scoring import evaluate_splits
@@ -36,9 +36,12 @@ class Context:
         return quick if self.quick else full
 
     def plot(self, draw: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> list[str]:
-        """Draw ``name`` into the output directory (nothing when plots are off)."""
+        """Draw ``name`` into the output directory (nothing when plots are off); decision
+        boundaries on a coarser grid in quick mode."""
         if not self.plots:
             return []
+        if draw is plots.boundaries and self.quick:
+            kwargs.setdefault("resolution", 100)
         draw(os.path.join(self.out, name), *args, **kwargs)
         return [name]
 
