@@ -13,7 +13,8 @@ The course's outline, one idea per module:
 - ``data.batches``, ``train``, ``early_stopping``, ``checkpoint``: mini-batch training
 - ``gradcheck``: gradient checking with two-sided differences
 - ``sweep``: hyperparameter search, every configuration of a bucket trained at once under ``vmap``
-- ``data``: built-in datasets, splits, normalization and mini-batches
+- ``data``: built-in datasets, splits, normalization and mini-batches; your files (``load_file``)
+- ``saved``, ``logs``: saved models (``save_model``, ``load_model``), per-epoch logs
 """
 
 from jaxdl import (
@@ -24,6 +25,7 @@ from jaxdl import (
     ewa,
     init,
     layers,
+    logs,
     losses,
     metrics,
     nn,
@@ -40,6 +42,7 @@ from jaxdl.losses import accuracy, l2_penalty, sigmoid_binary_cross_entropy, sof
 from jaxdl.metrics import Metric
 from jaxdl.model import Model, ModelLike
 from jaxdl.nn import MLP
+from jaxdl.saved import SavedModel, load_model, save_model
 from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
 
 __version__ = "0.1.0"
@@ -51,6 +54,7 @@ __all__ = [
     "Model",
     "ModelLike",
     "FitResult",
+    "SavedModel",
     "Trainer",
     "TrainingDiverged",
     "accuracy",
@@ -66,11 +70,14 @@ __all__ = [
     "init",
     "l2_penalty",
     "layers",
+    "load_model",
+    "logs",
     "losses",
     "metrics",
     "nn",
     "normalize",
     "optim",
+    "save_model",
     "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy",
     "sweep",

@@ -53,7 +53,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
-        with os.fdopen(fd, mode, **({"newline": ""} if mode == "w" else {})) as f:
+        f: IO[Any] = os.fdopen(fd, "w", newline="") if mode == "w" else os.fdopen(fd, "wb")
+        with f:
             write(f)
             f.flush()
             os.fsync(f.fileno())

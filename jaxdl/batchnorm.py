@@ -14,12 +14,11 @@ Under ``jax.vmap`` every member keeps its own statistics.
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
 from jaxdl import ewa
+from jaxdl.typing import HyperParam
 
 Stats = dict[str, jax.Array]
 
@@ -69,7 +68,7 @@ def batch_stats(z: jax.Array, mask: jax.Array | None = None) -> Stats:
     return {"mean": mean, "var": var}
 
 
-def running_stats(stats: Stats, count: jax.Array, momentum: Any) -> Stats:
+def running_stats(stats: Stats, count: jax.Array, momentum: HyperParam) -> Stats:
     """Bias-corrected running statistics ``avg / (1 - momentum**count)``.
 
     Args:
@@ -129,7 +128,7 @@ def batch_norm(
     count: jax.Array,
     *,
     train: bool,
-    momentum: Any,
+    momentum: HyperParam,
     eps: float,
     mask: jax.Array | None = None,
 ) -> tuple[jax.Array, Stats]:

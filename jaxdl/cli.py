@@ -227,7 +227,8 @@ def _load(args: argparse.Namespace) -> Dataset:
     if from_file is not None:
         return from_file
     return load(args.dataset or "moons", seed=args.seed, n=args.data_size, noise=args.noise,
-                normalize=not args.no_normalize)
+                normalize=not args.no_normalize, val_fraction=args.val_fraction,
+                test_fraction=args.test_fraction)
 
 
 def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
@@ -249,11 +250,14 @@ def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
                compute_dtype=devices.compute_dtype(args.precision))
 
 
-def _trainer(args: argparse.Namespace, model: MLP, hp_names: Any) -> Trainer:
-    """The trainer of the command line, with the hyperparameters set (``hp_names``) checked
-    against who reads them (the same rule as ``fit`` and sweeps), before any data is used."""
+def _trainer(args: argparse.Namespace, model: MLP, hp_names: Any,
+             task: str = "classification") -> Trainer:
+    """The trainer of the command line (regression trains on the mean squared error), with the
+    hyperparameters set (``hp_names``) checked against who reads them (the same rule as ``fit``
+    and sweeps), before any data is used."""
+    loss = "mean_squared_error" if task == "regression" else None
     trainer = Trainer(model, optimizer=args.optimizer, schedule=args.schedule,
-                      batch_size=args.batch_size, decay_interval=args.decay_interval)
+                      batch_size=args.batch_size, decay_interval=args.decay_interval, loss=loss)
     if hp_names is not None:
         check_readers(hp_names, trainer.optimizer, trainer.schedule, trainer.model)
     return trainer
@@ -294,7 +298,7 @@ def _train(args: argparse.Namespace) -> int:
     data = _load(args)
     cli_data.check_outputs(args)
     model = _model(args, data, dropout="keep_prob" in hp)
-    trainer = parallel.data_parallel(_trainer(args, model, hp), devs)
+    trainer = parallel.data_parallel(_trainer(args, model, hp, data.task), devs)
     stopper = None
     if args.patience is not None:
         stopper = EarlyStopping(args.patience, args.min_delta, args.monitor)
@@ -357,11 +361,12 @@ def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
     from jaxdl.scoring import boundary
 
     history = result.history
+    metric = "accuracy" if data.task == "classification" else "mse"
     panels = [
         plots.Panel("cost", {"train": history["loss"], "validation": history["val_loss"]},
                     logy=True),
-        plots.Panel("accuracy", {"train": history["accuracy"],
-                                 "validation": history["val_accuracy"]}, ylabel="accuracy"),
+        plots.Panel(metric, {"train": history[metric], "validation": history[f"val_{metric}"]},
+                    ylabel=metric),
     ]
     written = [plots.lines(os.path.join(out, "curves.png"), panels)]
     if data.x_train.shape[1] == 2 and model.sizes[-1] == 1 and data.task == "classification":
@@ -372,7 +377,7 @@ def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
 
 # -- sweep --------------------------------------------------------------------------------------
 def _sweep(args: argparse.Namespace) -> int:
-    from jaxdl.sweep import config_mesh, plot_sweep, run_sweep, sample
+    from jaxdl.sweep import config_mesh, plot_sweep, sample
 
     space = read_space(args.space) if args.space else {}
     fixed = {}
@@ -393,34 +398,36 @@ def _sweep(args: argparse.Namespace) -> int:
     model = _model(args, data, dropout="keep_prob" in space or "keep_prob" in fixed)
     # Structural names in a TOML space change the trainer per config: run_sweep checks those.
     checked = None if set(space) - set(HYPERPARAMETERS) else {*fixed, *space}
-    trainer = _trainer(args, model, checked)
+    trainer = _trainer(args, model, checked, data.task)
     want_plots = _plots_wanted(args)
     os.makedirs(args.out, exist_ok=True)
-    configs = sample(space, args.seed, args.configs, args.method)  # as run_sweep would
+    method = "grid" if (args.strategy or args.method) == "grid" else "random"
+    configs = sample(space, args.seed, _header_count(args), method)  # the first ones drawn
     print(devices.describe(devs, model.compute_dtype, split="configs split"))
     print(_describe_data(data))
     print(sweep_header(configs, trainer, fixed))
     start = time.perf_counter()
     logger = cli_data.logger(args)
     try:
-        results = run_sweep(
-            configs, data, trainer=trainer, epochs=args.epochs, seed=args.seed,
-            hp=fixed, patience=args.patience, monitor=args.monitor, min_delta=args.min_delta,
-            mesh=config_mesh(devs), logger=logger,
-        )
+        results = _search(args, space, data, trainer, fixed, config_mesh(devs), logger)
     finally:
         logger.close()
+    if results is None:
+        return 130
     seconds = time.perf_counter() - start
     table = results.table
-    print(f"{len(table)} configs x {args.epochs} epochs in {seconds:.1f} s; "
+    print(f"{len(table)} configs x {args.epochs} epochs ({args.strategy or args.method}) in "
+          f"{seconds:.1f} s; "
           f"best {min(args.top, len(table))} by {results.monitor}:")
     names = list(space)
     header = f"{'rank':>4} {'config':>6}  " + " ".join(f"{n:>13}" for n in names)
-    print(header + f" {'val_loss':>9} {'val_acc':>8} {'epoch':>6}  status")
+    second = "val_accuracy" if data.task == "classification" else "val_mse"
+    label = "val_acc" if data.task == "classification" else "val_mse"
+    print(header + f" {'val_loss':>9} {label:>8} {'epoch':>6}  status")
     for rank, row in enumerate(table[: args.top], 1):
         values = " ".join(f"{_fmt(row[n]):>13}" for n in names)
         print(f"{rank:>4} {row['config']:>6}  {values} {row['val_loss']:>9.4f} "
-              f"{row['val_accuracy']:>8.4f} {row['best_epoch']:>6}  {row['status']}")
+              f"{row[second]:>8.4f} {row['best_epoch']:>6}  {row['status']}")
     written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json"),
                os.path.join(args.out, "metrics.jsonl")]
     results.to_csv(written[0])
@@ -430,6 +437,11 @@ def _sweep(args: argparse.Namespace) -> int:
     if want_plots and any(n in space for n in ("learning_rate", "b1", "b2", "beta")):
         written.append(os.path.join(args.out, "sweep.png"))
         plot_sweep(results, written[-1])
+    if want_plots and args.strategy == "pbt":
+        from jaxdl.sweep import plot_schedules
+
+        written.append(os.path.join(args.out, "pbt.png"))
+        plot_schedules(results, written[-1])
     print("wrote " + ", ".join(written))
     return 0
 
@@ -481,6 +493,47 @@ def _save_best(args: argparse.Namespace, results: Any, data: Dataset) -> str:
                 "epochs": results.epochs[i], "best_epoch": results.best_epoch[i]}
     return cli_data.save(args, model, results.params[i], results.model_state[i], data, training,
                          splits)
+
+
+def _header_count(args: argparse.Namespace) -> int:
+    """How many configs the strategy draws first (hyperband: all its brackets')."""
+    if args.strategy == "hyperband":
+        from jaxdl.sweep import brackets
+
+        return sum(b.n for b in brackets(args.epochs, args.eta or 3))
+    return args.configs or 32
+
+
+SEARCH_FLAGS = ("min_epochs", "eta", "interval", "quantile", "rounds")
+
+
+def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger) -> Any:
+    """Run ``--strategy`` (default: ``--method``) with the per-epoch ``logger``; ``None`` after
+    Ctrl-C (state saved)."""
+    from jaxdl.sweep import SweepInterrupted
+    from jaxdl.sweep.strategies import search
+
+    strategy = args.strategy or args.method
+    options = {k: getattr(args, k) for k in SEARCH_FLAGS if getattr(args, k) is not None}
+    if strategy != "pbt":
+        options.update(patience=args.patience, min_delta=args.min_delta)
+    elif args.patience is not None:
+        raise ValueError("--strategy pbt trains every member to the end; drop --patience")
+    if args.checkpoint_dir is not None:
+        options.update(checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+    elif args.resume:
+        raise ValueError("--resume needs --checkpoint-dir, the sweep directory to resume")
+    if strategy != "hyperband":
+        options["n"] = args.configs or 32
+    elif args.configs is not None:
+        raise ValueError("--strategy hyperband sets the number of configs; drop --configs")
+    options["logger"] = logger
+    try:
+        return search(space, data, trainer=trainer, strategy=strategy, epochs=args.epochs,
+                      seed=args.seed, hp=fixed, monitor=args.monitor, mesh=mesh, **options)
+    except SweepInterrupted as stop:
+        print(str(stop), file=sys.stderr)
+        return None
 
 
 def _fmt(value: Any) -> str:
@@ -556,10 +609,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="TOML file, one line per name, e.g. 'learning_rate = {distribution = "
                    "\"log_uniform\", low = 1e-4, high = 1.0}'; distributions: "
                    f"{', '.join(DISTRIBUTIONS)} (low, high) and choice (options)")
-    g.add_argument("--configs", type=_int(1), default=32, metavar="N",
-                   help="number of configs to sample")
+    g.add_argument("--configs", type=_int(1), metavar="N",
+                   help="number of configs to sample (default 32; pbt: the population, tpe: "
+                   "per round)")
     g.add_argument("--method", default="random", choices=("random", "grid"),
                    help="random samples or a grid over the ranges")
+    g.add_argument("--strategy", choices=("random", "grid", "halving", "hyperband", "pbt", "tpe"),
+                   help="search strategy (default: --method); --epochs is the most per config")
+    g.add_argument("--min-epochs", type=_int(1), metavar="EPOCHS",
+                   help="halving: epochs of the first rung (default 1)")
+    g.add_argument("--eta", type=_int(2), metavar="ETA",
+                   help="halving, hyperband: keep 1/ETA after each rung (default 3)")
+    g.add_argument("--interval", type=_int(1), metavar="EPOCHS",
+                   help="pbt: epochs between exploit/explore steps (default 2)")
+    g.add_argument("--quantile", type=_float, metavar="Q",
+                   help="pbt: the bottom Q copy the top Q (default 0.25)")
+    g.add_argument("--rounds", type=_int(1), metavar="R", help="tpe: rounds (default 3)")
+    g.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="save the whole sweep here after every chunk (and metrics.jsonl)")
+    g.add_argument("--resume", action="store_true", help="continue the sweep in --checkpoint-dir")
     g.add_argument("--top", type=_int(1), default=5, metavar="K", help="configs to print")
     cli_data.add_save_option(sweep, "--save-best",
                              "save the best config's model (its best epoch) in this directory")

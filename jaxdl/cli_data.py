@@ -19,7 +19,8 @@ import numpy as np
 from jaxdl import evaluation, logs, saved
 from jaxdl.atomic import atomic_write, write_json
 from jaxdl.data.datasets import TASKS, Dataset
-from jaxdl.data.files import encode, load_file, read_inputs
+from jaxdl.data.files import load_file, read_inputs
+from jaxdl.data.labels import encode
 
 
 def _fraction(text: str) -> float:
@@ -83,13 +84,17 @@ def check_outputs(args: argparse.Namespace) -> None:
     """Refuse, before anything runs or is written, outputs that cannot be made."""
     if args.tensorboard and not logs.tensorboard_available():
         raise ValueError(f"--tensorboard needs tensorboardX: {logs.INSTALL_HINT}")
+    if args.overwrite and not args.save:
+        raise ValueError("--overwrite only applies with --save / --save-best DIR")
     if args.save:
         saved.check_target(os.path.abspath(args.save), args.overwrite)
 
 
 def logger(args: argparse.Namespace) -> logs.Loggers:
-    """``metrics.jsonl`` in ``--out``, plus TensorBoard with ``--tensorboard``."""
-    loggers: list[Any] = [logs.JsonlLogger(os.path.join(args.out, "metrics.jsonl"))]
+    """``metrics.jsonl`` in ``--out`` (continued by ``--resume``), plus TensorBoard with
+    ``--tensorboard``."""
+    path = os.path.join(args.out, "metrics.jsonl")
+    loggers: list[Any] = [logs.JsonlLogger(path, append=bool(getattr(args, "resume", False)))]
     if args.tensorboard:
         loggers.append(logs.TensorBoardLogger(args.tensorboard))
     return logs.Loggers(loggers)
@@ -122,18 +127,24 @@ def save(args: argparse.Namespace, model: Any, params: Any, state: Any, data: Da
     class_names = data.class_names
     if data.task == "classification" and class_names is None:
         class_names = tuple(str(i) for i in range(data.num_classes))
-    return saved.save_model(
+    width = int(np.prod(data.x_train.shape[1:]))
+    feature_names = data.feature_names or tuple(f"x{j}" for j in range(width))
+    saved.save_model(
         args.save, model, params, state, data=data, class_names=class_names,
+        feature_names=feature_names,
         hyperparameters=hyperparameters, metrics=metrics,
         metadata={"command": args.command, "data": args.data or data.name, "seed": args.seed},
         overwrite=args.overwrite,
     )
+    return args.save
 
 
 # -- predict and evaluate -------------------------------------------------------------------
 def _inputs(args: argparse.Namespace, model: saved.SavedModel, need_labels: bool):
-    names = model.feature_names or tuple(f"x{j}" for j in range(len(model.standardizer.mean)))
-    return read_inputs(args.data, names, model.target, need_labels=need_labels,
+    if not model.feature_names:
+        raise ValueError(f"{args.model}: the saved model names no feature columns; save it "
+                         "with feature_names=... to use it here")
+    return read_inputs(args.data, model.feature_names, model.target, need_labels=need_labels,
                        labels=args.labels)
 
 
@@ -154,22 +165,30 @@ def _prediction_rows(model: saved.SavedModel, x: np.ndarray) -> list[list[Any]]:
     predicted = model.predict(x)
     if model.task == "regression":
         values = predicted.reshape(len(x), -1)
-        names = ["prediction"] if values.shape[1] == 1 else [
+        columns = ["prediction"] if values.shape[1] == 1 else [
             f"prediction_{j}" for j in range(values.shape[1])]
-        return [names] + [[repr(float(v)) for v in row] for row in values]
-    names = model.class_names
+        return [columns] + [[repr(float(v)) for v in row] for row in values]
+    names = _class_names(model, predicted.shape[1])
     header = ["prediction"] + [f"probability_{name}" for name in names]
     best = np.argmax(predicted, axis=1)
     return [header] + [[names[b]] + [repr(float(p)) for p in row]
                        for b, row in zip(best, predicted)]
 
 
+def _class_names(model: saved.SavedModel, count: int) -> tuple[str, ...]:
+    """The saved class names, or ``"0"``, ``"1"``, ... for a model saved without them."""
+    return model.class_names or tuple(str(i) for i in range(count))
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     model = saved.load_model(args.model)
     inputs = _inputs(args, model, need_labels=True)
     source = os.fspath(args.data)
+    if inputs.labels is None:
+        raise ValueError(f"{source}: no labels; evaluation needs the true labels")
+    names = _class_names(model, model.predict(inputs.x[:1]).reshape(1, -1).shape[1])
     if model.task == "classification":
-        y, _ = encode(source, inputs.labels, model.class_names, inputs.table)
+        y, _ = encode(source, inputs.labels, names, inputs.table)
     else:
         if inputs.labels.kind == "text":
             raise ValueError(f"{source}: the model does regression but the targets are text")
@@ -178,12 +197,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(format_figures({"data": result}, model.task))
     if model.task == "classification":
         print("confusion matrix (rows: true class, columns: predicted class)")
-        width = max(len(n) for n in model.class_names) + 2
-        print(" " * width + "".join(f"{n:>{width}}" for n in model.class_names))
-        for name, row in zip(model.class_names, result["confusion_matrix"]):
+        width = max(len(n) for n in names) + 2
+        print(" " * width + "".join(f"{n:>{width}}" for n in names))
+        for name, row in zip(names, result["confusion_matrix"]):
             print(f"{name:>{width}}" + "".join(f"{v:>{width}}" for v in row))
     write_json(args.out, {"model": os.fspath(args.model), "data": source, "task": model.task,
-                          "class_names": model.class_names, **result})
+                          "class_names": names if model.task == "classification" else None,
+                          **result})
     print(f"wrote {args.out}")
     return 0
 

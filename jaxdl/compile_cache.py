@@ -117,7 +117,7 @@ def _install(path: Path) -> bool:
     if not all(hasattr(cc, name) for name in hooks):
         return False
     with cc._cache_initialized_mutex:
-        cc._cache = AtomicFileCache(path)
+        cc._cache = AtomicFileCache(path)  # type: ignore[assignment]  # duck-typed CacheInterface
         cc._cache_initialized = True
     return True
 
@@ -136,15 +136,17 @@ def enable(directory: str | os.PathLike | None = None) -> str | None:
         The folder in use, or ``None`` when ``JAXDL_NO_COMPILE_CACHE`` turns the cache off.
 
     >>> import os, tempfile
+    >>> from unittest import mock
     >>> folder = os.path.join(tempfile.mkdtemp(), "xla")
-    >>> enable(folder) == folder, oct(os.stat(folder).st_mode & 0o777)
+    >>> with mock.patch.dict(os.environ, {"JAXDL_NO_COMPILE_CACHE": ""}):
+    ...     enable(folder) == folder, oct(os.stat(folder).st_mode & 0o777)
     (True, '0o700')
     >>> disable()
     """
     if disabled_by_environment():
         return None
     default = directory is None
-    path = default_directory() if default else Path(os.fspath(directory))
+    path = default_directory() if directory is None else Path(os.fspath(directory))
     path = path.expanduser().absolute()
     _private_directory(path, also=path.parent if default else None)
     jax.config.update("jax_compilation_cache_dir", str(path))

@@ -58,7 +58,8 @@ def gradient_norms(
     trainer = Trainer(model, loss=loss)
     x, y = check_data(trainer, x, y)
     expected = jax.eval_shape(model.init, jax.random.key(0))[0]
-    if jax.tree.structure(params) != jax.tree.structure(expected) or not _layers(params):
+    same_tree = jax.tree.structure(params) == jax.tree.structure(expected)  # type: ignore[operator]
+    if not same_tree or not _layers(params):
         raise ValueError(
             "params do not match the model (one entry per layer, as model.init(key) gives); "
             "pass the params returned by model.init"

@@ -15,20 +15,20 @@ gradient) 3.8x as expensive on two CPU cores.
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.typing import ArrayLike
 
 from jaxdl.checks import check_keep_prob
+from jaxdl.typing import HyperParam
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = np.uint32(0x1BD11BDA)
 
 
-def dropout(key: jax.Array, a: jax.Array, keep_prob: Any) -> jax.Array:
+def dropout(key: jax.Array, a: jax.Array, keep_prob: HyperParam) -> jax.Array:
     """Inverted dropout: zero each unit with probability ``1 - keep_prob``, scale the rest up.
 
     ``a_out = a * d / keep_prob`` with ``d ~ Bernoulli(keep_prob)``, so ``E[a_out] = a``.
@@ -58,7 +58,7 @@ def dropout(key: jax.Array, a: jax.Array, keep_prob: Any) -> jax.Array:
     return jnp.where(keep, a / keep_prob, jnp.zeros_like(a))
 
 
-def bernoulli(key: jax.Array, p: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+def bernoulli(key: jax.Array, p: ArrayLike, shape: tuple[int, ...]) -> jax.Array:
     """``jax.random.bernoulli(key, p, shape)`` bit for bit: ``uniform(key, shape) < p``.
 
     Args:
@@ -91,7 +91,7 @@ def _unrolled_applies(key: jax.Array, p: jax.Array, shape: tuple[int, ...]) -> b
         jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
         and key.shape == ()
         and str(jax.random.key_impl(key)) == "threefry2x32"
-        and bool(jax.config.jax_threefry_partitionable)
+        and bool(jax.config.jax_threefry_partitionable)  # type: ignore[attr-defined]
         and p.dtype == jnp.float32
         and int(np.prod(shape)) < 2**32
     )

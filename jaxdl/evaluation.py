@@ -10,7 +10,7 @@ Classification (integer labels ``y``):
 Regression (float targets ``y``, outputs ``yhat``):
 
     loss = mse = mean((yhat - y)^2),   mae = mean(|yhat - y|),
-    r2 = 1 - sum((yhat - y)^2) / sum((y - mean(y))^2)
+    r2 = 1 - sum((yhat - y)^2) / sum((y - mean(y))^2)       (jaxdl.losses / jaxdl.metrics)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import losses
+from jaxdl import losses, metrics
 
 
 def probabilities(outputs: Any) -> np.ndarray:
@@ -76,19 +76,18 @@ def classification(outputs: Any, y: Any, num_classes: int) -> dict[str, Any]:
 
 
 def regression(outputs: Any, y: Any) -> dict[str, float]:
-    """``loss`` (= ``mse``), ``mse``, ``mae`` and ``r2`` of predictions against targets.
+    """``loss`` (= ``mse``), ``mse``, ``mae`` and ``r2`` of predictions against targets
+    (:mod:`jaxdl.metrics`).
 
     >>> r = regression(np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 2.0, 4.0]))
     >>> round(r["mse"], 4), round(r["r2"], 4)
     (0.3333, 0.7857)
     """
-    yhat = values(outputs).astype(np.float64)
-    target = np.asarray(y, np.float64).reshape(yhat.shape)
-    error = yhat - target
-    mse = float(np.mean(error**2))
-    total = float(np.sum((target - target.mean(axis=0)) ** 2))
-    r2 = 1.0 - float(np.sum(error**2)) / total if total > 0 else float("nan")
-    return {"loss": mse, "mse": mse, "mae": float(np.mean(np.abs(error))), "r2": r2}
+    z = jnp.asarray(outputs, jnp.float32)
+    target = jnp.asarray(np.asarray(y, np.float32))
+    mse = float(losses.mean_squared_error(z, target))
+    return {"loss": mse, "mse": mse, "mae": float(metrics.mae(z, target)),
+            "r2": float(metrics.r2(z, target))}
 
 
 def evaluate(task: str, outputs: Any, y: Any, num_classes: int = 0) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.typing import ArrayLike
 
 from jaxdl.checks import check_beta
-
-PyTree = Any
+from jaxdl.typing import HyperParam, PyTree
 
 
 def compute_dtype(dtype: Any) -> Any:
@@ -40,7 +40,7 @@ def compute_dtype(dtype: Any) -> Any:
     return jnp.result_type(dtype, jnp.float32)
 
 
-def update(average: PyTree, value: PyTree, beta: Any) -> PyTree:
+def update(average: PyTree, value: PyTree, beta: HyperParam) -> PyTree:
     """One EWA step, leaf by leaf: ``v = beta * v + (1 - beta) * x``.
 
     Arithmetic runs in the average's dtype (at least float32); the result keeps that dtype.
@@ -67,7 +67,7 @@ def update(average: PyTree, value: PyTree, beta: Any) -> PyTree:
     return jax.tree.map(leaf, average, value)
 
 
-def correction(beta: Any, count: Any, dtype: Any = jnp.float32) -> jax.Array:
+def correction(beta: HyperParam, count: ArrayLike, dtype: Any = jnp.float32) -> jax.Array:
     """The bias-correction denominator ``1 - beta**count``.
 
     Args:
@@ -87,7 +87,7 @@ def correction(beta: Any, count: Any, dtype: Any = jnp.float32) -> jax.Array:
     return 1 - b ** jnp.asarray(count, b.dtype)
 
 
-def debias(average: PyTree, beta: Any, count: Any) -> PyTree:
+def debias(average: PyTree, beta: HyperParam, count: ArrayLike) -> PyTree:
     """Bias-corrected averages ``v_hat = v / (1 - beta**count)``.
 
     Args:
@@ -110,7 +110,7 @@ def debias(average: PyTree, beta: Any, count: Any) -> PyTree:
     )
 
 
-def average(xs: jax.Array, beta: Any, bias_correction: bool = True) -> jax.Array:
+def average(xs: ArrayLike, beta: HyperParam, bias_correction: bool = True) -> jax.Array:
     """All running averages ``v_1 .. v_T`` of ``xs`` along axis 0, in one ``lax.scan``.
 
     Args:

@@ -44,6 +44,7 @@ from jaxdl import losses, nn
 from jaxdl.checks import check_positive, check_positive_int, is_concrete
 from jaxdl.float64 import as_float64, to_float64
 from jaxdl.train import Trainer, check_data, trainer_hyperparams
+from jaxdl.typing import PyTree
 
 GREAT = 1e-7
 LIKELY_BUG = 1e-3
@@ -51,7 +52,6 @@ WORST_COORDINATES = 5
 MEMORY_BUDGET_BYTES = 16 * 2**20
 OWN_GROUP_SIZE = 1024
 
-PyTree = Any
 
 
 class Coordinate(NamedTuple):

@@ -197,6 +197,33 @@ class Loggers:
             logger.close()
 
 
+class MemberOffset:
+    """``logger`` with every member index shifted by ``offset``: a search that runs its configs
+    in parts (hyperband's brackets, TPE's rounds) numbers them as its merged results do.
+    Closing it leaves ``logger`` open for the next part."""
+
+    def __init__(self, logger: Logger, offset: int) -> None:
+        self.logger, self.offset = logger, int(offset)
+
+    def log_epoch(self, epoch: int, values: Mapping[str, float], member: int | None = None
+                  ) -> None:
+        """``logger.log_epoch`` with ``member + offset``."""
+        self.logger.log_epoch(epoch, values, None if member is None else member + self.offset)
+
+    def log_hparams(self, member: int, hparams: Mapping[str, Any],
+                    metrics: Mapping[str, float]) -> None:
+        """``logger.log_hparams`` with ``member + offset``."""
+        self.logger.log_hparams(member + self.offset, hparams, metrics)
+
+    def close(self) -> None:
+        """Nothing: the caller closes ``logger``."""
+
+
+def offset_members(logger: Logger | None, offset: int) -> MemberOffset | None:
+    """:class:`MemberOffset` of ``logger``, or ``None`` without one."""
+    return None if logger is None else MemberOffset(logger, offset)
+
+
 def check_logger(logger: Any) -> None:
     """``logger`` must have ``log_epoch``, ``log_hparams`` and ``close``."""
     if logger is not None and not isinstance(logger, Logger):

@@ -26,7 +26,11 @@ from jaxdl.checks import check_finite, check_labels, check_range
 
 
 def weighted_mean(values: jax.Array, mask: jax.Array | None = None) -> jax.Array:
-    """``sum(mask * values) / sum(mask)``, or the plain mean without a mask."""
+    """``sum(mask * values) / sum(mask)``, or the plain mean without a mask.
+
+    >>> float(weighted_mean(jnp.array([1.0, 2.0, 9.0]), jnp.array([1.0, 1.0, 0.0])))
+    1.5
+    """
     if mask is None:
         return jnp.mean(values)
     mask = mask.astype(values.dtype)
@@ -36,7 +40,11 @@ def weighted_mean(values: jax.Array, mask: jax.Array | None = None) -> jax.Array
 def softmax_cross_entropy(
     logits: jax.Array, labels: jax.Array, mask: jax.Array | None = None
 ) -> jax.Array:
-    """Mean cross-entropy of softmax(logits) against integer labels (N,) or one-hot (N, C)."""
+    """Mean cross-entropy of softmax(logits) against integer labels (N,) or one-hot (N, C).
+
+    >>> round(float(softmax_cross_entropy(jnp.zeros((2, 4)), jnp.array([0, 3]))), 4)  # log 4
+    1.3863
+    """
     num_classes = logits.shape[-1]
     check_labels("labels", labels, num_classes)
     logits = logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
@@ -63,14 +71,22 @@ def _binary(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]
 def sigmoid_binary_cross_entropy(
     logits: jax.Array, labels: jax.Array, mask: jax.Array | None = None
 ) -> jax.Array:
-    """Mean binary cross-entropy of sigmoid(logits) against labels in {0, 1}."""
+    """Mean binary cross-entropy of sigmoid(logits) against labels in {0, 1}.
+
+    >>> round(float(sigmoid_binary_cross_entropy(jnp.zeros((2, 1)), jnp.array([0, 1]))), 4)
+    0.6931
+    """
     z, y = _binary(logits, labels)
     per_sample = jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z)))
     return weighted_mean(per_sample, mask)
 
 
 def accuracy(logits: jax.Array, labels: jax.Array, mask: jax.Array | None = None) -> jax.Array:
-    """Share of correct predictions: argmax for several classes, ``z > 0`` for one unit."""
+    """Share of correct predictions: argmax for several classes, ``z > 0`` for one unit.
+
+    >>> float(accuracy(jnp.array([[2.0, 1.0], [0.0, 3.0]]), jnp.array([0, 0])))
+    0.5
+    """
     if logits.ndim == 1 or logits.shape[-1] == 1:
         z, y = _binary(logits, labels)
         correct = (z > 0) == (y > 0.5)
@@ -82,7 +98,11 @@ def accuracy(logits: jax.Array, labels: jax.Array, mask: jax.Array | None = None
 
 
 def l2_penalty(params: Any, lambd: Any, m: Any) -> jax.Array:
-    """``lambd / (2 m) * sum ||W||_F^2`` over leaves named ``W`` (not b, gamma or beta)."""
+    """``lambd / (2 m) * sum ||W||_F^2`` over leaves named ``W`` (not b, gamma or beta).
+
+    >>> float(l2_penalty({"W": jnp.ones((2, 2)), "b": jnp.ones(2)}, lambd=0.5, m=4))  # 0.5/8 * 4
+    0.25
+    """
     check_range("lambd", lambd, 0.0)
     squares = [
         jnp.sum(jnp.square(leaf.astype(jnp.promote_types(leaf.dtype, jnp.float32))))
@@ -94,7 +114,11 @@ def l2_penalty(params: Any, lambd: Any, m: Any) -> jax.Array:
 
 def regression_pair(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``(outputs, targets)`` as float arrays of one shape: outputs ``(N, 1)`` meet targets
-    ``(N,)`` by dropping the unit axis; any other mismatch raises ``ValueError``."""
+    ``(N,)`` by dropping the unit axis; any other mismatch raises ``ValueError``.
+
+    >>> [a.shape for a in regression_pair(jnp.zeros((5, 1)), jnp.arange(5))]
+    [(5,), (5,)]
+    """
     outputs = outputs.astype(jnp.promote_types(outputs.dtype, jnp.float32))
     targets = jnp.asarray(targets)
     if outputs.ndim == targets.ndim + 1 and outputs.shape[-1] == 1:
@@ -108,7 +132,11 @@ def regression_pair(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, 
 
 
 def per_sample_mean(values: jax.Array) -> jax.Array:
-    """Mean over every axis but the first (samples): shape ``(N,)``."""
+    """Mean over every axis but the first (samples): shape ``(N,)``.
+
+    >>> per_sample_mean(jnp.array([[1.0, 3.0], [2.0, 2.0]])).tolist()
+    [2.0, 2.0]
+    """
     return values.reshape(values.shape[0], -1).mean(axis=1) if values.ndim > 1 else values
 
 
@@ -147,7 +175,11 @@ LossFn = Callable[[jax.Array, jax.Array, "jax.Array | None"], jax.Array]
 
 class Loss(NamedTuple):
     """A loss: its name, ``fn(outputs, y, mask) -> scalar``, its task (``classification``,
-    ``regression`` or ``custom``) and the metrics a Trainer records by default with it."""
+    ``regression`` or ``custom``) and the metrics a Trainer records by default with it.
+
+    >>> LOSSES["huber"].task, LOSSES["huber"].default_metrics
+    ('regression', ('mse', 'mae'))
+    """
 
     name: str
     fn: LossFn
@@ -173,7 +205,12 @@ AUTO = "auto: sigmoid_binary_cross_entropy for one output unit, softmax_cross_en
 
 
 def check_loss(loss: Any) -> None:
-    """``loss`` must be ``None``, a name of :data:`LOSSES` or a callable."""
+    """``loss`` must be ``None``, a name of :data:`LOSSES` or a callable.
+
+    >>> check_loss("mse")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: unknown loss 'mse'; choose one of softmax_cross_entropy, ...
+    """
     if loss is None or callable(loss):
         return
     if not isinstance(loss, str) or loss not in LOSSES:
@@ -201,7 +238,11 @@ def resolve(loss: str | LossFn | None, output_shape: tuple[int, ...]) -> Loss:
 
 def default_metrics(loss: str | LossFn | None) -> tuple[str, ...]:
     """Metrics recorded when the Trainer is given none: accuracy for cross-entropy (also the
-    automatic choice), MSE and MAE for regression losses, nothing for a custom loss."""
+    automatic choice), MSE and MAE for regression losses, nothing for a custom loss.
+
+    >>> default_metrics(None), default_metrics("mean_squared_error"), default_metrics(abs)
+    (('accuracy',), ('mse', 'mae'), ())
+    """
     check_loss(loss)
     if loss is None:
         return ("accuracy",)
@@ -209,7 +250,12 @@ def default_metrics(loss: str | LossFn | None) -> tuple[str, ...]:
 
 
 def check_targets(loss: Loss, name: str, y: Any, output_shape: tuple[int, ...]) -> None:
-    """Host check of the labels/targets ``y`` against the loss and the model's output shape."""
+    """Host check of the labels/targets ``y`` against the loss and the model's output shape.
+
+    >>> check_targets(LOSSES["softmax_cross_entropy"], "y", np.array([0, 3]), (2, 3))
+    Traceback (most recent call last):
+    ValueError: y must lie in [0, 3), got labels from 0 to 3; check the number of output units
+    """
     if loss.name == "sigmoid_binary_cross_entropy":
         if int(np.prod(output_shape[1:], dtype=int)) != 1:
             raise ValueError(

@@ -21,7 +21,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import jax
 
-PyTree = Any
+from jaxdl.typing import PyTree
+
 APPLY_OPTIONS = ("train", "key", "hp", "mask")
 
 
@@ -54,7 +55,11 @@ class Model:
     ``apply_fn`` names in its signature (all of them if it takes ``**kwargs``); the state is
     ``{}``. With ``stateful=True`` the functions follow the protocol exactly: ``init_fn(key) ->
     (params, state)`` and ``apply_fn(params, state, x, *, train, key, hp, mask) -> (outputs,
-    state)``. ``hyperparameters`` names the entries of ``hp`` that ``apply_fn`` reads.
+    state)``. ``hyperparameters`` names the entries of ``hp`` that ``apply_fn`` reads (names
+    beyond :mod:`jaxdl.hyperparams` are then accepted in ``hp`` and sweep configs).
+
+    Two Models are equal when they hold the same function objects: use module-level functions
+    (a fresh ``functools.partial`` or lambda per call is a new model, and compiles anew).
 
     >>> import jax, jax.numpy as jnp
     >>> linear = Model(lambda key: {"w": jnp.ones((3, 1))}, lambda p, x: x @ p["w"])
@@ -159,6 +164,6 @@ def check_model(model: Any, name: str = "model") -> None:
         raise TypeError(
             f"{name} must be hashable (a frozen dataclass), {type(model).__name__} is not: {err}"
         ) from err
-    names = getattr(model, "hyperparameters", frozenset())
+    names: Any = getattr(model, "hyperparameters", frozenset())
     if isinstance(names, str) or not all(isinstance(n, str) for n in names):
         raise TypeError(f"{name}.hyperparameters must be a set of names, got {names!r}")

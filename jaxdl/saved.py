@@ -35,6 +35,7 @@ import numpy as np
 from jaxdl import evaluation
 from jaxdl.atomic import _jsonable, atomic_write
 from jaxdl.data.normalize import Standardizer, transform
+from jaxdl.data.table import is_dataframe
 
 FORMAT = "jaxdl-model"
 FORMAT_VERSION = 1
@@ -52,7 +53,7 @@ def model_config(model: Any) -> dict[str, Any]:
     and the nearest module (the type's own, or a package above it) with ``from_config``."""
     if hasattr(model, "to_config"):
         config = model.to_config()
-    elif dataclasses.is_dataclass(model):
+    elif dataclasses.is_dataclass(model) and not isinstance(model, type):
         config = _jsonable(dataclasses.asdict(model))
     else:
         raise TypeError(f"model {type(model).__name__} has no to_config(); a saved model must be "
@@ -68,7 +69,9 @@ def model_config(model: Any) -> dict[str, Any]:
 
 
 def build_model(spec: Mapping[str, Any]) -> Any:
-    """The model of :func:`model_config`'s ``spec`` (jaxdl's own model types only)."""
+    """The model of :func:`model_config`'s ``spec`` (jaxdl's own model types only): the type's
+    ``from_config`` classmethod, else its module's ``from_config``, else the dataclass built
+    from the config's fields."""
     module_name, type_name = spec.get("module", ""), spec.get("type", "")
     if not isinstance(module_name, str) or not (
         module_name == "jaxdl" or module_name.startswith("jaxdl.")
@@ -76,9 +79,12 @@ def build_model(spec: Mapping[str, Any]) -> Any:
         raise ValueError(f"model module {module_name!r} is not part of jaxdl; rebuild the model "
                          "yourself and pass it as load_model(path, model=...)")
     module = importlib.import_module(module_name)
+    cls = getattr(module, str(type_name), None)
+    from_config = getattr(cls, "from_config", None) if isinstance(cls, type) else None
+    if callable(from_config):
+        return from_config(spec["config"])
     if callable(getattr(module, "from_config", None)):
         return module.from_config(spec["config"])
-    cls = getattr(module, str(type_name), None)
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise ValueError(f"{module_name} has no model type {type_name!r}")
     return cls(**spec["config"])
@@ -176,7 +182,8 @@ def save_model(
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
     try:
-        atomic_write(os.path.join(tmp, ARRAYS), lambda f: np.savez(f, **arrays), mode="wb")
+        atomic_write(os.path.join(tmp, ARRAYS), lambda f: np.savez(f, **arrays),  # type: ignore[arg-type]
+                     mode="wb")
         with open(os.path.join(tmp, ARRAYS), "rb") as f:
             arrays_digest = _digest(f.read())
         manifest = _jsonable({
@@ -346,7 +353,14 @@ class SavedModel:
         return self.manifest.get("target")
 
     def outputs(self, x: Any) -> np.ndarray:
-        """The model's raw outputs (logits or values) for raw features ``x``."""
+        """The model's raw outputs (logits or values) for raw features ``x`` (an array, or a
+        pandas DataFrame with the model's feature columns in any order)."""
+        if is_dataframe(x):
+            from jaxdl.data.files import read_inputs
+
+            if not self.feature_names:
+                raise ValueError("this saved model names no feature columns; pass an array")
+            x = read_inputs(x, self.feature_names, self.target, need_labels=False).x
         x = np.asarray(x, np.float32)
         if self.standardizer is not None:
             shape = x.shape

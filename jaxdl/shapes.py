@@ -58,6 +58,17 @@ def check_data(
     on ``x`` (by :func:`jax.eval_shape`) fit the loss and the labels; loss and metrics scalar.
     """
     label_name = "y" if name == "x" else name.replace("x", "y", 1)
+    x, y = check_arrays(x, y, name)
+    shape = output_shape(trainer, x, hp, name)
+    losses.check_targets(losses.resolve(trainer.loss, shape), label_name, y, shape)
+    check_outputs(trainer, shape, y, label_name=label_name)
+    return x, y
+
+
+def check_arrays(x: Any, y: Any, name: str = "x") -> tuple[jax.Array, jax.Array]:
+    """The model-free part of :func:`check_data`: ``x`` numeric, finite and non-empty, as many
+    labels as samples; returns ``(float32 x, y)`` as device arrays."""
+    label_name = "y" if name == "x" else name.replace("x", "y", 1)
     check_inputs(name, x)
     check_finite(name, x)
     if np.shape(y)[:1] != np.shape(x)[:1]:
@@ -65,8 +76,6 @@ def check_data(
             f"{name} has {np.shape(x)[0]} samples but {label_name} has "
             f"{np.shape(y)[0] if np.ndim(y) else 'no'} labels; they must match"
         )
-    output_shape = check_outputs(trainer, x, y, name=name, label_name=label_name, hp=hp)
-    losses.check_targets(losses.resolve(trainer.loss, output_shape), label_name, y, output_shape)
     return jnp.asarray(x, jnp.float32), jnp.asarray(y)
 
 
@@ -114,17 +123,10 @@ def output_shape(trainer: Trainer, x: Any, hp: Mapping[str, Any] | None = None, 
 
 
 def check_outputs(
-    trainer: Trainer,
-    x: Any,
-    y: Any,
-    *,
-    name: str = "x",
-    label_name: str = "y",
-    hp: Mapping[str, Any] | None = None,
-) -> tuple[int, ...]:
-    """The model's output shape on ``x``, after checking that the loss and every metric of
-    ``trainer`` return a scalar for those outputs and ``y``."""
-    shape = output_shape(trainer, x, hp, name)
+    trainer: Trainer, shape: tuple[int, ...], y: Any, *, label_name: str = "y"
+) -> None:
+    """Check that the loss and every metric of ``trainer`` return a scalar for outputs of
+    ``shape`` and labels ``y`` (by :func:`jax.eval_shape`)."""
     outputs = jax.ShapeDtypeStruct(shape, jnp.float32)
     y_dtype = jax.dtypes.canonicalize_dtype(np.asarray(y).dtype)
     y_spec = jax.ShapeDtypeStruct(np.shape(y), y_dtype)
@@ -146,4 +148,37 @@ def check_outputs(
                 f"{what} must return a scalar, it returned {got} for outputs of shape {shape}; "
                 "average over the samples"
             )
-    return shape
+
+
+def check_optimizer(trainer: Trainer, hp: Mapping[str, Any]) -> None:
+    """Run the trainer's optimizer ``init`` and one ``update`` on the model's parameter shapes
+    under :func:`jax.eval_shape`, so a factory returning the wrong thing or an ``update`` with
+    another signature fails on the host, naming the optimizer."""
+    if isinstance(trainer.optimizer, str):
+        return
+    name = getattr(trainer.optimizer, "__qualname__", None) or type(trainer.optimizer).__name__
+
+    def step(params, hp):
+        transformation = trainer.optimizer_for(hp)
+        state = transformation.init(params)
+        out = transformation.update(params, state, params)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(
+                f"optimizer {name}: update(grads, state, params) must return (updates, state), "
+                f"it returned {type(out).__name__}"
+            )
+        if jax.tree.structure(out[0]) != jax.tree.structure(params):  # type: ignore[operator]
+            raise ValueError(
+                f"optimizer {name}: update returned updates with another tree structure than "
+                f"the parameters ({jax.tree.structure(out[0])} vs {jax.tree.structure(params)})"
+            )
+        return out
+
+    params = jax.eval_shape(trainer.model.init, jax.random.key(0))[0]
+    try:
+        jax.eval_shape(step, params, dict(hp))
+    except Exception as err:  # noqa: BLE001
+        message = str(err) if str(err).startswith("optimizer ") else (
+            f"optimizer {name} failed on the model's parameters: {type(err).__name__}: {err}"
+        )
+        raise _wrapped(err, message) from err

@@ -42,7 +42,7 @@ from jaxdl.history import HISTORY_KEYS, MONITORS  # noqa: F401 - the default set
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL, HyperParams, check_for, hyperparams
 from jaxdl.model import check_model
 from jaxdl.progress import Progress
-from jaxdl.shapes import check_data
+from jaxdl.shapes import check_data, check_optimizer
 
 SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
 
@@ -124,6 +124,15 @@ class Trainer:
                 "schedule as hp['learning_rate']) or keep schedule='constant'"
             )
         losses.check_loss(self.loss)
+        for name in ("optimizer", "loss"):
+            try:
+                hash(getattr(self, name))
+            except TypeError as err:
+                raise TypeError(
+                    f"{name} must be hashable (the Trainer is a static jit argument): "
+                    f"{type(getattr(self, name)).__name__} is not; use a function, a NamedTuple "
+                    "or a frozen dataclass"
+                ) from err
         if self.metrics is not None:
             object.__setattr__(self, "metrics", tuple(self.metrics))
             metrics_lib.resolve_all(self.metrics)
@@ -213,7 +222,7 @@ class Trainer:
         if self.schedule != "constant":
             lr = self.learning_rate(hp, steps_per_epoch)
         transformation = self.optimizer({**hp, "learning_rate": lr})
-        if _optimizer_kind(transformation) != "transformation":
+        if not all(callable(getattr(transformation, m, None)) for m in ("init", "update")):
             raise TypeError(
                 f"optimizer factory {_name(self.optimizer)} must return an object with init and "
                 f"update, it returned {type(transformation).__name__}"
@@ -581,6 +590,7 @@ def fit(
     x, y = check_data(trainer, x, y, hp=hp)
     if validation is not None:
         validation = check_data(trainer, *validation, name="x_val", hp=hp)
+    check_optimizer(trainer, hp)
     if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
         raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
     trainer.partition(x.shape[0])

@@ -18,6 +18,9 @@ cross-entropy, Adam 1e-3, batch 128, float32, 16384 samples), all measured in th
 Columns: samples/s (median epoch after a compile/warm-up epoch; the rows take turns), the ratio
 to row 1, achieved GFLOP/s (``6 * batch * sum(n_in * n_out)`` per step) and its share of the
 float32 matmul peak measured in the same run. Peers that are not installed are left out.
+``--json`` adds ``peak_share`` (row 1's share of that peak), ``compile_s`` (row 1's first epoch
+minus its median epoch: compiling the epoch) and ``sweep_end_to_end`` (the sweep's speedup over
+one-by-one runs including compilation, from ``bench_sweep.py``).
 
 Two more tables come from the other benchmark scripts, run as they are (``--json``) in a
 subprocess: ``bench_sweep.py`` (32 configs vmapped against one by one) and ``bench_gradcheck.py``
@@ -310,6 +313,8 @@ def run(
         "matmul_gflops": peak,
         "scan_gflops": first["gflops"],
         "peak_share": first["peak_share"],
+        # row 1's first epoch minus a steady one: compiling (and warming up) the epoch
+        "compile_s": max(first["first_epoch_s"] - first["median_epoch_s"], 0.0),
         "rows": table,
         "machine": {**benchlib.machine(), **_peer_versions()},
         "repeats": repeats,
@@ -319,6 +324,10 @@ def run(
         result[name] = figures
         speedup = figures.get("speedup") if isinstance(figures, dict) else None
         result[f"{name}_speedup"] = speedup
+    sweep = result["sweep"]
+    result["sweep_end_to_end"] = (
+        sweep.get("speedup_end_to_end") if isinstance(sweep, dict) else None
+    )
     return result
 
 

@@ -9,6 +9,14 @@ one compiled epoch (the hyperparameters are traced), so both sides compile once.
 PyTorch installed the same 32 runs are timed one by one there too (``torch_sequential_s``).
 
     python scripts/bench_sweep.py [--json PATH] [--configs 32] [--epochs 5] [--cpu-devices N]
+    python scripts/bench_sweep.py --explain-gap [--seeds 8] [--json PATH]
+    python scripts/bench_sweep.py --scaling [--counts 1,8,32,128,512] [--json PATH]
+
+``--explain-gap`` (no timings) finds the member whose vmapped final loss differs most from its
+solo run and reruns it in float32 and float64, against its seed-to-seed spread, with the rank
+agreement of sweep and solo (``scripts/sweep_gap.py``). ``--scaling`` times the sweep at each
+config count (``scripts/sweep_scaling.py``: seconds per config-epoch, share of the matmul peak,
+the compiled program's memory).
 
 On CPU, JAX shows one device however many cores there are; ``--cpu-devices`` (default: one per
 core) exposes the cores as devices, over which the sweep shards its members as on several GPUs,
@@ -27,6 +35,8 @@ import time
 
 import jax
 import numpy as np
+import sweep_gap
+import sweep_scaling
 
 from jaxdl.atomic import write_json
 from jaxdl.hyperparams import hyperparams
@@ -37,12 +47,15 @@ from jaxdl.train import Keys, Trainer, run_epoch, run_evaluate, run_init
 SIZES = (64, 128, 128, 10)
 
 
-def make_data(m: int, m_val: int, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """Ten Gaussian blobs in 64 dimensions, standardized: train and validation splits."""
+def make_data(
+    m: int, m_val: int, seed: int = 0, sizes: tuple[int, ...] = SIZES
+) -> tuple[np.ndarray, ...]:
+    """Ten Gaussian blobs in ``sizes[0]`` (64) dimensions, standardized: train and validation
+    splits."""
     rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(10, SIZES[0])).astype(np.float32)
+    centers = rng.normal(size=(10, sizes[0])).astype(np.float32)
     y = rng.integers(0, 10, m + m_val).astype(np.int32)
-    x = centers[y] + 2.0 * rng.normal(size=(m + m_val, SIZES[0])).astype(np.float32)
+    x = centers[y] + 2.0 * rng.normal(size=(m + m_val, sizes[0])).astype(np.float32)
     x = (x - x[:m].mean(0)) / x[:m].std(0)
     return x[:m], y[:m], x[m:], y[m:]
 
@@ -118,6 +131,42 @@ def use_cpu_devices(count: int) -> None:
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
+def explain(
+    trainer: Trainer, configs: list[dict], data: tuple, epochs: int, seeds: int
+) -> dict:
+    """``--explain-gap``: the sweep and the solo runs once each (float32, shared seed 0), their
+    final-loss differences, and :func:`sweep_gap.explain_gap` on the largest."""
+    results = run_sweep(configs, data, trainer=trainer, epochs=epochs, seed=0)
+    device_data = tuple(jax.device_put(a) for a in data)
+    losses = [solo(trainer, hyperparams(**c), device_data, epochs, 0) for c in configs]
+    sweep_losses = [h["loss"][-1] if h["loss"] else float("nan") for h in results.histories]
+    sweep_losses = [x if s != "diverged" else float("nan")
+                    for x, s in zip(sweep_losses, results.status)]
+    diffs = np.abs(np.asarray(sweep_losses) - np.asarray(losses))
+    diffs = diffs[np.isfinite(diffs)]
+    gap = sweep_gap.explain_gap(trainer, configs, data, epochs, sweep_losses, losses, 0, seeds)
+    return {
+        "configs": len(configs),
+        "epochs": epochs,
+        "devices": jax.device_count(),
+        "max_abs_diff": float(diffs.max()),
+        "median_abs_diff": float(np.median(diffs)),
+        "diffs_over_1e-4": int(np.sum(diffs > 1e-4)),
+        "gap": gap,
+    }
+
+
+def _print(numbers: dict, indent: str = "") -> None:
+    width = max(map(len, numbers))
+    for name, value in numbers.items():
+        if isinstance(value, dict):
+            print(f"{indent}{name}:")
+            _print(value, indent + "  ")
+            continue
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        print(f"{indent}{name:<{width}}  {shown}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the numbers to this file")
@@ -131,6 +180,12 @@ def main() -> None:
         default=os.cpu_count(),
         help="host devices to shard the sweep over on CPU (default: one per core)",
     )
+    parser.add_argument("--explain-gap", action="store_true",
+                        help="explain the largest vmapped-vs-solo difference (no timings)")
+    parser.add_argument("--seeds", type=int, default=8, help="seeds for the spread (--explain-gap)")
+    parser.add_argument("--scaling", action="store_true", help="the table over config counts")
+    parser.add_argument("--counts", default=",".join(map(str, sweep_scaling.COUNTS)),
+                        help="config counts of --scaling")
     args = parser.parse_args()
     use_cpu_devices(args.cpu_devices)
     load_before = os.getloadavg()[0]
@@ -138,6 +193,20 @@ def main() -> None:
     data = make_data(2048, 512)
     trainer = Trainer(MLP(SIZES), optimizer="adam", batch_size=64)
     space = Space(learning_rate=LogUniform(1e-4, 1e-1))
+    if args.explain_gap or args.scaling:
+        if args.explain_gap:
+            numbers = explain(trainer, sample(space, 0, args.configs), data, args.epochs,
+                              args.seeds)
+        else:
+            counts = [int(c) for c in args.counts.split(",")]
+            numbers = sweep_scaling.scaling(trainer, SIZES, space, data, counts,
+                                            epochs=args.epochs, repeats=args.repeats)
+            print(sweep_scaling.format_rows(numbers["rows"]))
+        numbers["load_average"] = [load_before, os.getloadavg()[0]]
+        _print({k: v for k, v in numbers.items() if k != "rows"})
+        if args.json:
+            write_json(args.json, numbers)
+        return
     configs = sample(space, 0, args.configs)
     sweep_kw = {"trainer": trainer, "epochs": args.epochs, "seed": 0}
     sweep_kw["epochs_per_call"] = args.epochs_per_call
@@ -181,15 +250,16 @@ def main() -> None:
         "speedup_vs_torch": torch_s / vmap_s if torch_s is not None else "not installed",
         "max_abs_diff": max(diffs) if ok else None,
         "median_abs_diff": float(np.median(diffs)) if ok else None,
+        # the member behind max_abs_diff (see --explain-gap for why it differs)
+        "max_abs_diff_member": ok[int(np.argmax(diffs))] if ok else None,
+        "max_abs_diff_learning_rate": configs[ok[int(np.argmax(diffs))]]["learning_rate"]
+        if ok else None,
         "diverged": len(configs) - len(ok),
         "vmap_cpu_s": vmap_cpu_s,
         "sequential_cpu_s": sequential_cpu_s,
         "load_average": [load_before, os.getloadavg()[0]],
     }
-    width = max(map(len, numbers))
-    for name, value in numbers.items():
-        shown = f"{value:.4g}" if isinstance(value, float) else value
-        print(f"{name:<{width}}  {shown}")
+    _print(numbers)
     if args.json:
         write_json(args.json, numbers)
 

@@ -99,3 +99,89 @@ def test_numpy_baseline_stays_float32():
     assert np.isfinite(net.epoch())
     for store in (net.params, net.v, net.s, net.running):
         assert all(a.dtype == np.float32 for a in store.values())
+
+
+# -- bench.py's added keys, bench_sweep.py --scaling and --explain-gap -------------------------
+import bench_sweep  # noqa: E402
+import sweep_gap  # noqa: E402
+import sweep_scaling  # noqa: E402
+
+from jaxdl.nn import MLP  # noqa: E402
+from jaxdl.sweep import LogUniform, Space, sample  # noqa: E402
+from jaxdl.train import Trainer  # noqa: E402
+
+SWEEP_SIZES = (6, 8, 10)
+SWEEP_DATA = bench_sweep.make_data(32, 16, sizes=SWEEP_SIZES)
+SWEEP_TRAINER = Trainer(MLP(SWEEP_SIZES), optimizer="adam", batch_size=16)
+SWEEP_SPACE = Space(learning_rate=LogUniform(1e-3, 1e-1))
+
+
+def test_bench_json_has_compile_s_and_sweep_end_to_end():
+    result = bench.run(TINY, repeats=1, peak_size=32, rows=("jaxdl_scan",), side_tables=False,
+                       settle_s=0)
+    row = result["rows"][0]
+    assert result["compile_s"] == pytest.approx(max(row["first_epoch_s"] - row["median_epoch_s"],
+                                                    0.0))
+    assert result["sweep_end_to_end"] is None and result["sweep"] == "skipped"
+    assert 0 < result["peak_share"]
+
+
+def test_sweep_scaling_rows():
+    result = sweep_scaling.scaling(SWEEP_TRAINER, SWEEP_SIZES, SWEEP_SPACE, SWEEP_DATA,
+                                   counts=(1, 3), epochs=1, repeats=1, peak_size=32)
+    flops = sweep_scaling.flops_per_config_epoch(SWEEP_SIZES, 16, 32, 16)
+    assert result["flops_per_config_epoch"] == flops == 6 * 16 * 128 * 2 + 2 * 16 * 128
+    for row, n in zip(result["rows"], (1, 3), strict=True):
+        assert row["configs"] == n and row["members_per_call"] >= n
+        assert 0 < row["program_bytes"] < row["peak_bytes"]
+        assert row["s_per_config_epoch"] == pytest.approx(row["steady_s"] / n)
+        assert row["peak_share"] == pytest.approx(row["gflops"] / result["matmul_peak_gflops"])
+    assert result["rows"][1]["peak_bytes"] > result["rows"][0]["peak_bytes"]
+    assert "s/config-epoch" in sweep_scaling.format_rows(result["rows"])
+    json.dumps(result)
+
+
+def test_explain_gap_reports_the_member_precisions_and_ranks():
+    configs = sample(SWEEP_SPACE, 0, 4)
+    result = bench_sweep.explain(SWEEP_TRAINER, configs, SWEEP_DATA, epochs=2, seeds=3)
+    gap = result["gap"]
+    assert result["max_abs_diff"] == pytest.approx(abs(gap["sweep_loss"] - gap["solo_loss"]))
+    assert gap["config"] == pytest.approx(configs[gap["member"]])
+    for name in ("float32", "float64"):
+        assert set(gap["precision"][name]) == {"vmapped", "solo", "gap"}
+    # the float32 rerun reproduces the sweep (one device here) and the solo run
+    assert gap["precision"]["float32"]["solo"] == pytest.approx(gap["solo_loss"], rel=1e-6)
+    assert gap["gap_float64"] < 1e-6 and len(gap["seed_losses"]) == 3
+    assert gap["rank"]["members"] == 4 and -1 <= gap["rank"]["kendall"] <= 1
+    json.dumps(result)
+
+
+def test_rank_correlations_match_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=20), rng.normal(size=20)
+    b[:10] = a[:10]
+    assert sweep_gap.spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic)
+    assert sweep_gap.kendall(a, b) == pytest.approx(stats.kendalltau(a, b).statistic)
+
+
+def test_hlo_ops_counts_the_scan_body():
+    import hlo_ops
+
+    def loop(w, x):
+        def body(i, carry):
+            a, _ = carry
+            return jnp.tanh(a @ w), jax.grad(lambda w: jnp.sum(jnp.tanh(a @ w)))(w)
+
+        return jax.lax.fori_loop(0, 3, body, (x, w))
+
+    w, x = jnp.ones((64, 64)), jnp.ones((32, 64))
+    text = jax.jit(loop).lower(w, x).compile().as_text()
+    result = hlo_ops.breakdown(text, batch=32, n_in=64)
+    shapes = [m["shape"] for m in result["matmuls"]]
+    assert "f32[32,64]" in shapes and "f32[64,64]" in shapes  # forward, weight gradient
+    assert result["kernels_per_step"] >= len(shapes) and result["bytes_per_step"] > 64 * 64 * 4
+    assert result["first_layer_input_gradient"] is True  # a @ w's output is (32, 64) too
+    epoch = hlo_ops.breakdown(hlo_ops.epoch_hlo(TINY), TINY.batch_size, TINY.sizes[0])
+    assert epoch["kernels_per_step"] > 0 and "fusion" in epoch["opcodes"]
+    json.dumps(epoch)

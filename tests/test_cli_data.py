@@ -105,13 +105,54 @@ def test_csv_classification_end_to_end(tmp_path, monkeypatch):
     assert saved.load_model(model_dir).manifest["metrics"]["test"] == test
 
 
+def test_npz_regression_end_to_end(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(80, 4)) * [1.0, 10.0, 0.1, 1.0]
+    y = x @ [1.0, -0.2, 5.0, 0.0] + 0.05 * rng.normal(size=80)
+    np.savez(tmp_path / "r.npz", x=x, y=y)
+    seen = _capture_saves(monkeypatch)
+    model_dir, out = str(tmp_path / "m"), str(tmp_path / "out")
+    args = ["train", "--data", str(tmp_path / "r.npz"), "--epochs", "6", "--lr", "0.02",
+            "--save", model_dir, "--out", out, "--no-plots"]
+    assert cli.main(args) == 0
+    history = json.load(open(os.path.join(out, "history.json")))
+    assert "val_mse" in history["history"]
+
+    new = rng.normal(size=(9, 4))
+    np.save(tmp_path / "new.npy", new)
+    predictions = str(tmp_path / "p.csv")
+    done = subprocess.run(
+        [sys.executable, "-m", "jaxdl", "predict", "--model", model_dir, "--data",
+         str(tmp_path / "new.npy"), "--out", predictions],
+        capture_output=True, text=True, env=ENV, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    header, rows = _read_predictions(predictions)
+    assert header == ["prediction"]
+    stats = seen["data"].stats
+    outputs, _ = seen["model"].apply(seen["params"], seen["state"],
+                                     ((new - stats.mean) / stats.std).astype(np.float32),
+                                     train=False)
+    np.testing.assert_allclose([float(r[0]) for r in rows], np.asarray(outputs)[:, 0],
+                               rtol=1e-5, atol=1e-6)
+
+    test_rows = load_file(tmp_path / "r.npz").rows[2]
+    np.savez(tmp_path / "test.npz", x=x[test_rows], y=y[test_rows])
+    report = str(tmp_path / "e.json")
+    assert cli.main(["evaluate", "--model", model_dir, "--data", str(tmp_path / "test.npz"),
+                     "--out", report]) == 0
+    figures, test = json.load(open(report)), history["final"]["test"]
+    for key in ("loss", "mse", "mae", "r2"):
+        assert figures[key] == pytest.approx(test[key], rel=1e-5, abs=1e-7)
+
+
 def test_sweep_save_best(tmp_path):
     x, y = _classification_rows(60)
     data_csv = _write_csv(tmp_path / "d.csv", ["a", "b", "c", "kind"],
                           [[*map(_num, xi), yi] for xi, yi in zip(x, y)])
     model_dir = str(tmp_path / "best")
     args = ["sweep", "--data", data_csv, "--lr", "0.001:0.1", "--configs", "2", "--epochs", "2",
-            "--save-best", model_dir, "--out", str(tmp_path / "out"), "--no-plots"]
+            "--save-best", model_dir, "--out", str(tmp_path / "out"), "--no-plots",
+            "--tensorboard", str(tmp_path / "tb")]
     assert cli.main(args) == 0
     best = json.load(open(tmp_path / "out" / "sweep.json"))["rows"][0]
     model = saved.load_model(model_dir)
@@ -121,6 +162,10 @@ def test_sweep_save_best(tmp_path):
     assert model.class_names == ("high", "low", "mid")
     records = logs.read_jsonl(tmp_path / "out" / "metrics.jsonl")
     assert sorted({r["member"] for r in records}) == [0, 1]
+    scalars = logs.read_scalars(tmp_path / "tb" / "member-001")
+    assert [step for step, _ in scalars["val_loss"]] == [0, 1]
+    assert [v for _, v in scalars["learning_rate"]] == pytest.approx(
+        [r["learning_rate"] for r in records if r["member"] == 1])
 
 
 def _bad_files(tmp_path):
@@ -224,3 +269,14 @@ def test_tensorboard_flag_without_tensorboardx(tmp_path, capsys, monkeypatch):
 def test_file_flags_without_data_are_errors(capsys):
     assert cli.main(["train", "--target", "y"]) == 2
     assert "--target only apply to --data" in capsys.readouterr().err
+    assert cli.main(["train", "--overwrite"]) == 2
+    assert "--overwrite only applies with --save" in capsys.readouterr().err
+
+
+def test_resume_continues_the_metrics_log(tmp_path):
+    common = ["train", "--data-size", "60", "--out", str(tmp_path / "out"), "--no-plots",
+              "--checkpoint-dir", str(tmp_path / "ckpt")]
+    assert cli.main([*common, "--epochs", "2"]) == 0
+    assert cli.main([*common, "--epochs", "4", "--resume"]) == 0
+    records = logs.read_jsonl(tmp_path / "out" / "metrics.jsonl")
+    assert [r["epoch"] for r in records] == [0, 1, 2, 3]

@@ -31,7 +31,7 @@ def test_csv_classification_split_and_standardize(tmp_path):
     # stratified: each class equally represented in test (8 samples, 40 rows, 3 classes)
     assert np.bincount(data.y_test, minlength=3).max() - np.bincount(data.y_test).min() <= 1
     # standardized with the training split's statistics only
-    stats = normalize.fit(x[train])
+    stats = normalize.fit_standardizer(x[train])
     np.testing.assert_allclose(data.stats.mean, stats.mean, rtol=1e-6)
     np.testing.assert_allclose(data.x_test, normalize.transform(stats, x[test]), rtol=1e-5,
                                atol=1e-6)
@@ -160,3 +160,16 @@ def test_read_inputs_orders_columns_and_names_problems(tmp_path):
         read_inputs(path, ("a", "b"), "y", need_labels=False)
     with pytest.raises(ValueError, match="no target column 'y'"):
         read_inputs(path, ("a", "b", "c"), "y", need_labels=True)
+
+
+def test_npz_splits_with_missing_values(tmp_path):
+    x, y = _rows(30)
+    x[1, 2] = np.nan  # the first row of x_val
+    parts = {f"x_{s}": x[i::3] for i, s in enumerate(("train", "val", "test"))}
+    parts |= {f"y_{s}": y[i::3] for i, s in enumerate(("train", "val", "test"))}
+    np.savez(tmp_path / "s.npz", **parts)
+    with pytest.raises(ValueError, match="missing value in column 'x2' at row 11"):
+        load_file(tmp_path / "s.npz")
+    data = load_file(tmp_path / "s.npz", drop_missing=True)
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (10, 9, 10)
+    np.testing.assert_array_equal(data.y_val, y[4::3])

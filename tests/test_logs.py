@@ -87,3 +87,41 @@ def test_without_tensorboardx_the_error_says_how_to_install(monkeypatch):
     monkeypatch.setattr(logs, "tensorboard_available", lambda: False)
     with pytest.raises(ImportError, match=r"pip install .*jaxdl\[tensorboard\]"):
         logs.TensorBoardLogger("unused")
+
+
+class _Recorder:
+    def __init__(self):
+        self.epochs, self.hparams = [], {}
+
+    def log_epoch(self, epoch, values, member=None):
+        self.epochs.append((member, epoch, values["val_loss"]))
+
+    def log_hparams(self, member, hparams, metrics):
+        self.hparams[member] = (hparams, metrics)
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("strategy, options", [
+    ("hyperband", {"eta": 2}),
+    ("tpe", {"n": 2, "rounds": 2}),
+    ("pbt", {"n": 3, "interval": 1}),
+])
+def test_every_search_strategy_logs_members_as_its_results_number_them(strategy, options):
+    from jaxdl.sweep import LogUniform
+    from jaxdl.sweep.strategies import search
+
+    log = _Recorder()
+    results = search({"learning_rate": LogUniform(1e-3, 0.3)}, DATA,
+                     trainer=Trainer(MLP((2, 4, 1)), batch_size=16), strategy=strategy,
+                     epochs=2, logger=log, **options)
+    assert len(set((m, e) for m, e, _ in log.epochs)) == len(log.epochs)  # no member twice
+    assert sorted(log.hparams) == list(range(len(results.configs)))
+    if strategy == "pbt":  # a slot's final history is its lineage's; the log, what it trained
+        assert sorted((m, e) for m, e, _ in log.epochs) == [(m, e) for m in range(3)
+                                                            for e in range(2)]
+        return
+    for member, epoch, val_loss in log.epochs:
+        history = results.histories[member]
+        assert val_loss == pytest.approx(history["val_loss"][history["epoch"].index(epoch)])

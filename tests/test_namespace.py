@@ -1,12 +1,18 @@
 """The public namespace: what ``import jaxdl`` reaches, with one meaning per public name."""
 
 import inspect
+import os
+import subprocess
+import sys
 import types
 import warnings
+from pathlib import Path
 
 import pytest
 
 import jaxdl
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def public_modules() -> dict[str, types.ModuleType]:
@@ -61,8 +67,19 @@ def test_the_walk_covers_the_documented_modules():
     assert len(public_functions()) > 50
 
 
+# Names that every module of a kind defines with the same meaning, so ``module.name`` reads right.
+PER_MODULE_PROTOCOL = {
+    "from_config": "rebuild a saved model of this module from its to_config() dict",
+    "get": "look an entry of this module's registry up by name (init.get, metrics.get)",
+}
+
+
 def test_no_two_public_functions_share_a_name():
-    shared = {n: sorted(v) for n, v in public_functions().items() if len(v) > 1}
+    shared = {
+        n: sorted(v)
+        for n, v in public_functions().items()
+        if len(v) > 1 and n not in PER_MODULE_PROTOCOL
+    }
     assert not shared, f"public names with more than one meaning: {shared}"
 
 
@@ -82,3 +99,18 @@ def test_renamed_functions_keep_their_old_names_with_a_warning():
         assert "load" not in dir(jaxdl.checkpoint)
         with pytest.raises(AttributeError, match="no attribute 'nope'"):
             jaxdl.checkpoint.nope  # noqa: B018
+
+
+def test_import_jaxdl_is_light_and_side_effect_free(tmp_path):
+    """``import jaxdl`` (and so every doctest's collection) loads no optional heavy library and
+    writes nothing."""
+    code = (
+        "import sys, jaxdl; "
+        "print(sorted(m for m in ('sklearn', 'matplotlib', 'pandas', 'optax', 'flax', 'torch') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert list(tmp_path.iterdir()) == []

@@ -139,3 +139,24 @@ def test_params_that_do_not_fit_are_refused(tmp_path):
 def test_model_module_outside_jaxdl_is_refused():
     with pytest.raises(ValueError, match="not part of jaxdl"):
         saved.build_model({"module": "os", "type": "system", "config": {}})
+
+
+def test_predict_a_dataframe_by_column_names(tmp_path):
+    pd = pytest.importorskip("pandas")
+    model = saved.load_model(_save(tmp_path / "m"))
+    x = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
+    frame = pd.DataFrame({"f3": x[:, 2], "f1": x[:, 0], "f2": x[:, 1]})
+    np.testing.assert_allclose(model.predict(frame), model.predict(x), rtol=1e-6)
+
+
+def test_layers_sequential_round_trip(tmp_path):
+    from jaxdl import layers
+
+    model = layers.Sequential(layers.Dense(6), layers.BatchNorm(), layers.Relu(),
+                              layers.Dropout(), layers.Dense(3), input_shape=(4,))
+    params, state = model.init(jax.random.key(0))
+    loaded = saved.load_model(saved.save_model(tmp_path / "s", model, params, state))
+    assert loaded.model == model and loaded.manifest["model"]["module"] == "jaxdl.layers"
+    x = np.random.default_rng(2).normal(size=(5, 4)).astype(np.float32)
+    logits, _ = model.apply(params, state, x, train=False)
+    np.testing.assert_allclose(loaded.predict(x), jax.nn.softmax(logits), rtol=1e-5, atol=1e-7)

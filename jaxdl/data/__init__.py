@@ -6,9 +6,22 @@ mini-batches.
   ``split_indices``
 - ``normalize``: ``fit_standardizer`` and ``transform``, ``x' = (x - mu_train) / sigma_train``
 - ``batches``: the epoch layout (``partition``) and shuffled, padded, masked batch indices
+- ``files``: ``load_file(path)``: your CSV / NPZ / NPY file or pandas DataFrame as a ``Dataset``
+  (``table`` reads the columns, ``labels`` turns labels into classes)
 """
 
-from jaxdl.data import batches, datasets, normalize
+from jaxdl.data import batches, datasets, files, normalize
 from jaxdl.data.datasets import DATASETS, Dataset, load, split_indices
+from jaxdl.data.files import load_file
 
-__all__ = ["DATASETS", "Dataset", "batches", "datasets", "load", "normalize", "split_indices"]
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "batches",
+    "datasets",
+    "files",
+    "load",
+    "load_file",
+    "normalize",
+    "split_indices",
+]

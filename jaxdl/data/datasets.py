@@ -15,10 +15,16 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
-from sklearn import datasets as _sk
 
 from jaxdl.checks import check_range
 from jaxdl.data import normalize as norm
+
+
+def _sk() -> Any:
+    """scikit-learn's dataset module, imported on first use so ``import jaxdl`` stays fast."""
+    from sklearn import datasets
+
+    return datasets
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -57,7 +63,7 @@ def moons(n: int = 300, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, 
       ((10, 2), 'int32', 5)
     """
     n = _check_int("n", n, 2)
-    x, y = _sk.make_moons(
+    x, y = _sk().make_moons(
         n_samples=n, noise=_check_noise(noise), random_state=_check_int("seed", seed, 0)
     )
     return _pack(x, y)
@@ -86,7 +92,7 @@ def circles(
     """
     n = _check_int("n", n, 2)
     check_range("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
-    x, y = _sk.make_circles(
+    x, y = _sk().make_circles(
         n_samples=n,
         noise=_check_noise(noise),
         factor=float(factor),
@@ -215,7 +221,7 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
       >>> x.shape, float(x.max()), sorted(set(y.tolist())) == list(range(10))
       ((1797, 64), 16.0, True)
     """
-    x, y = _sk.load_digits(return_X_y=True)
+    x, y = _sk().load_digits(return_X_y=True)
     return _pack(x, y)
 
 
@@ -335,7 +341,8 @@ def split_indices(
     rest = grouped[~in_test]
     in_val = _spread(len(rest), n_val)
     parts = (rest[~in_val], rest[in_val], grouped[in_test])
-    return tuple(rng.permutation(part) for part in parts)
+    train, val, test = (rng.permutation(part) for part in parts)
+    return train, val, test
 
 
 def load(

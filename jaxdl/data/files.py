@@ -25,18 +25,11 @@ import numpy as np
 
 from jaxdl.data import normalize as norm
 from jaxdl.data.datasets import TASKS, Dataset, split_indices
+from jaxdl.data.labels import Labels, array_labels, encode, infer_task, table_labels
 from jaxdl.data.table import Table, from_cells, from_dataframe, is_dataframe, read_csv
 
 SUFFIXES = (".csv", ".npz", ".npy")
 SPLIT_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
-
-
-class Labels(NamedTuple):
-    """Labels before encoding: ``values`` and their ``kind`` (``"int"``, ``"float"`` or
-    ``"text"``)."""
-
-    values: np.ndarray
-    kind: str
 
 
 def _suffix(path: Any) -> str:
@@ -49,6 +42,14 @@ def _suffix(path: Any) -> str:
     if not os.path.exists(path):
         raise ValueError(f"{os.fspath(path)}: no such file")
     return suffix
+
+
+def _table_of(source: Any) -> Table:
+    """The :class:`Table` of a DataFrame or of an existing ``.csv`` file."""
+    if is_dataframe(source):
+        return from_dataframe(source)
+    _suffix(source)
+    return read_csv(source)
 
 
 def _check_task(task: str | None) -> None:
@@ -88,98 +89,27 @@ def _features(source: str, name: str, x: np.ndarray) -> np.ndarray:
     return x.astype(np.float64)
 
 
-def _array_labels(source: str, name: str, y: np.ndarray) -> Labels:
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(f"{source}: array {name!r} has shape {y.shape}; labels must be 1-D")
-    if y.dtype.kind in "biu":
-        return Labels(y, "int")
-    if y.dtype.kind == "f":
-        return Labels(y.astype(np.float64), "float")
-    if y.dtype.kind in "US":
-        return Labels(y.astype(str).astype(object), "text")
-    raise ValueError(f"{source}: array {name!r} holds {y.dtype} values; labels must be numbers "
-                     "or text")
-
-
-def _table_labels(table: Table, name: str) -> Labels:
-    values = table.column(name)
-    if name in table.text_at:
-        return Labels(values, "text")
-    return Labels(values, "int" if name in table.integral else "float")
-
-
 def _labels_file(path: str | os.PathLike) -> Labels:
     source = os.fspath(path)
     suffix = os.path.splitext(source)[1].lower()
     if suffix == ".npy":
-        return _array_labels(source, "labels", _load_npy(source))
+        return array_labels(source, "labels", _load_npy(source))
     if suffix == ".csv":
         table = read_csv(source)
         if len(table.names) != 1:
             raise ValueError(f"{source}: a labels file needs one column, got {len(table.names)}")
-        return _table_labels(table, table.names[0])
+        return table_labels(table, table.names[0])
     if suffix == ".txt":
         with open(source, encoding="utf-8") as f:
             lines = [line.strip() for line in f if line.strip()]
         if not lines:
             raise ValueError(f"{source}: the labels file is empty")
         table = from_cells(source, ("labels",), [lines], np.arange(1, len(lines) + 1))
-        return _table_labels(table, "labels")
+        return table_labels(table, "labels")
     raise ValueError(f"{source}: unknown labels file type {suffix!r}; use .npy, .csv or .txt")
 
 
 # -- labels to classes --------------------------------------------------------------------------
-def _infer_task(source: str, labels: Labels, task: str | None) -> str:
-    if task is None:
-        return "regression" if labels.kind == "float" else "classification"
-    if task == "regression" and labels.kind == "text":
-        raise ValueError(f"{source}: task regression needs numeric targets, got text labels "
-                         f"such as {labels.values[0]!r}")
-    if task == "classification" and labels.kind == "float":
-        values = labels.values[np.isfinite(labels.values)]
-        if not np.all(values == np.round(values)):
-            raise ValueError(
-                f"{source}: task classification needs integer or text labels, got "
-                f"{values[values != np.round(values)][0]!r}"
-            )
-    return task
-
-
-def label_text(labels: Labels) -> np.ndarray:
-    """Each label as the text that names its class (``3`` and ``3.0`` are both ``"3"``)."""
-    if labels.kind == "text":
-        return labels.values.astype(str)
-    return np.array([str(int(v)) for v in labels.values], dtype=str)
-
-
-def encode(source: str, labels: Labels, class_names: tuple[str, ...] | None,
-           rows: Table | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Class indices (int32) and class names. ``class_names=None`` takes the sorted distinct
-    labels (numerically for numbers); otherwise a label outside them is an error."""
-    text = label_text(labels)
-    if class_names is None:
-        if labels.kind == "text":
-            class_names = tuple(sorted(set(text.tolist())))
-        else:
-            class_names = tuple(str(v) for v in sorted({int(v) for v in labels.values}))
-        if len(class_names) < 2:
-            raise ValueError(
-                f"{source}: the labels hold one class only ({class_names[0]!r}); "
-                "classification needs at least two classes"
-            )
-    index = {name: i for i, name in enumerate(class_names)}
-    unknown = [r for r, t in enumerate(text) if t not in index]
-    if unknown:
-        where = rows.where(unknown[0]) if rows is not None else f"row {unknown[0] + 1}"
-        raise ValueError(
-            f"{source}: label {text[unknown[0]]!r} at {where} is not one of the classes "
-            f"{', '.join(class_names)}"
-        )
-    return np.array([index[t] for t in text], dtype=np.int32), class_names
-
-
 # -- missing values -----------------------------------------------------------------------------
 def _drop_missing(source: str, names: tuple[str, ...], x: np.ndarray, y_missing: np.ndarray,
                   drop: bool, where: Any) -> np.ndarray:
@@ -221,8 +151,7 @@ def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _
         if labels is not None:
             raise ValueError("labels is for .npy/.npz features; a table holds its target "
                              "column: pass target=NAME (--target)")
-        table = from_dataframe(source) if is_dataframe(source) else (_suffix(source),
-                                                                    read_csv(source))[1]
+        table = _table_of(source)
         target = table.names[-1] if target is None else target
         table.column(target)
         names = tuple(n for n in table.names if n != target)
@@ -232,7 +161,7 @@ def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _
         x = table.numeric(names)
         keep = _drop_missing(table.source, (*names, target), x, table.is_missing(target),
                              drop_missing, table.where)
-        y = _table_labels(table, target)
+        y = table_labels(table, target)
         return _Raw(table.source, x[keep], Labels(y.values[keep], y.kind), names, target, keep)
     if not isinstance(source, str | os.PathLike):
         raise TypeError(f"source must be a file path or a pandas DataFrame, got "
@@ -248,15 +177,19 @@ def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _
             if labels is not None:
                 raise ValueError(f"{path} holds y_train/y_val/y_test; leave labels unset")
             parts = [(_features(path, f"x_{s}", arrays[f"x_{s}"]),
-                      _array_labels(path, f"y_{s}", arrays[f"y_{s}"]))
+                      array_labels(path, f"y_{s}", arrays[f"y_{s}"]))
                      for s in ("train", "val", "test")]
             x = np.concatenate([p[0] for p in parts])
             kinds = {p[1].kind for p in parts}
             kind = "text" if "text" in kinds else "float" if "float" in kinds else "int"
             values = np.concatenate([p[1].values for p in parts])
             values = values.astype(object) if kind == "text" else values
-            return _Raw(path, x, Labels(values, kind), _default_names(x), "y",
-                        np.arange(len(x)), tuple(len(p[0]) for p in parts))
+            y_missing = np.isnan(values) if kind != "text" else np.zeros(len(x), bool)
+            keep = _drop_missing(path, (*_default_names(x), "y"), x, y_missing, drop_missing,
+                                 lambda r: f"row {r + 1} of the concatenated splits")
+            split = np.repeat(np.arange(3), [len(p[0]) for p in parts])[keep]
+            return _Raw(path, x[keep], Labels(values[keep], kind), _default_names(x), "y",
+                        keep, tuple(int(np.sum(split == i)) for i in range(3)))
         if "x" not in arrays:
             raise ValueError(
                 f"{path}: no array named 'x' (found: {', '.join(sorted(arrays)) or 'none'}); "
@@ -268,7 +201,7 @@ def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _
                              "or pass labels=PATH (--labels)")
         if labels is not None and "y" in arrays:
             raise ValueError(f"{path} holds y already; leave labels unset")
-        y = _array_labels(path, "y", arrays["y"]) if labels is None else _labels_file(labels)
+        y = array_labels(path, "y", arrays["y"]) if labels is None else _labels_file(labels)
     else:
         x = _features(path, "x", _load_npy(path))
         if labels is None:
@@ -310,8 +243,10 @@ def load_file(
         labels: labels file for ``.npy`` features (``.npy``, ``.csv`` or ``.txt``).
         task: ``"classification"`` or ``"regression"`` (default: from the labels).
         drop_missing: drop rows with a missing value instead of raising.
-        val_fraction, test_fraction, seed: the stratified split (ignored by an ``.npz`` that
-            holds its own splits).
+        val_fraction: the validation share of the stratified split (ignored by an ``.npz``
+            that holds its own splits).
+        test_fraction: the test share of the split (ignored likewise).
+        seed: the split's seed (ignored likewise).
         normalize: standardize the features.
 
     Returns:
@@ -327,7 +262,7 @@ def load_file(
     """
     _check_task(task)
     raw = _read(source, target, labels, drop_missing)
-    task = _infer_task(raw.source, raw.labels, task)
+    task = infer_task(raw.source, raw.labels, task)
     if task == "classification":
         y, class_names = encode(raw.source, raw.labels, None)
         strata = y
@@ -347,14 +282,14 @@ def load_file(
     xs = [flat[p] for p in parts]
     stats = None
     if normalize:
-        stats = norm.fit(xs[0])
+        stats = norm.fit_standardizer(xs[0])
         xs = [norm.transform(stats, part) for part in xs]
     xs = [np.asarray(part, np.float32).reshape(len(part), *shape) for part in xs]
     name = os.path.basename(raw.source)
     return Dataset(
         xs[0], y[parts[0]], xs[1], y[parts[1]], xs[2], y[parts[2]],
         len(class_names) if class_names else 0, name, stats, task, class_names,
-        raw.feature_names, raw.target, tuple(raw.rows[p] for p in parts),
+        raw.feature_names, raw.target, (raw.rows[parts[0]], raw.rows[parts[1]], raw.rows[parts[2]]),
     )
 
 
@@ -390,8 +325,7 @@ def read_inputs(
     [[1.0, 2.0], [3.0, 4.0]]
     """
     if is_dataframe(source) or os.fspath(source).lower().endswith(".csv"):
-        table = from_dataframe(source) if is_dataframe(source) else (_suffix(source),
-                                                                    read_csv(source))[1]
+        table = _table_of(source)
         missing = [n for n in feature_names if n not in table.names]
         extra = [n for n in table.names if n not in feature_names and n != target]
         if missing or extra:
@@ -404,14 +338,14 @@ def read_inputs(
                 f"{table.source}: {' and '.join(problems)}; expected the columns "
                 f"{', '.join(feature_names)}" + (f" (and optionally {target})" if target else "")
             )
-        if need_labels and target not in table.names:
+        if need_labels and (target is None or target not in table.names):
             raise ValueError(f"{table.source}: no target column {target!r}; evaluation needs "
                              "the true labels")
         x = table.numeric(list(feature_names))
-        y_missing = table.is_missing(target) if need_labels else np.zeros(len(x), bool)
+        y_missing = table.is_missing(target) if target and need_labels else np.zeros(len(x), bool)
         _drop_missing(table.source, (*feature_names, target or ""), x, y_missing, False,
                       table.where)
-        y = _table_labels(table, target) if need_labels else None
+        y = table_labels(table, target) if target and need_labels else None
         return Inputs(x, y, table)
     raw = _read(source, None, labels if need_labels else None, drop_missing=False) \
         if need_labels else None

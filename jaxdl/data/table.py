@@ -128,7 +128,9 @@ def read_csv(path: str | os.PathLike) -> Table:
     try:
         with open(source, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
-            rows, lines, header = [], [], None
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            header: list[str] | None = None
             for row in reader:
                 if not row or all(not cell.strip() for cell in row):
                     continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ TIMING_REPEATS = 3
 WINDOW = 100  # the EWA of the per-step cost averages about one epoch, at most this many steps
 
 
-def noise(costs: Sequence[float]) -> float:
+def noise(costs: Sequence[float] | np.ndarray) -> float:
     """Standard deviation of the step-to-step change of the per-step cost."""
     return float(np.std(np.diff(np.asarray(costs, np.float64)))) if len(costs) > 2 else 0.0
 
@@ -48,7 +49,9 @@ def _run(ctx: Context) -> Json:
     for name, size in (("batch", m), ("mini-batch 64", 64), ("stochastic", 1)):
         trainer = Trainer(model, optimizer="sgd", batch_size=size)
         args = (trainer, data.x_train, data.y_train)
-        options = {"hp": {"learning_rate": 0.05}, "seed": ctx.seed, "progress": False}
+        options: dict[str, Any] = {
+            "hp": {"learning_rate": 0.05}, "seed": ctx.seed, "progress": False,
+        }
         fit(*args, epochs=1, **options)  # compile outside the timed runs
         seconds = math.inf
         for _ in range(TIMING_REPEATS):  # the fastest repeat: the least disturbed by other work

@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jaxdl import ewa, plots
 from jaxdl.data.datasets import Dataset
@@ -96,7 +97,7 @@ def step_costs(result: FitResult) -> tuple[np.ndarray, np.ndarray]:
     return (np.arange(len(costs)) + 1) / per_epoch, costs
 
 
-def smooth(values: Sequence[float], beta: float) -> np.ndarray:
+def smooth(values: ArrayLike, beta: float) -> np.ndarray:
     """The course's exponentially weighted average ``v_t = beta v_{t-1} + (1 - beta) x_t`` with
     bias correction (``jaxdl.ewa.average``), over about ``1 / (1 - beta)`` values."""
     return np.asarray(ewa.average(jnp.asarray(values, jnp.float32), beta), float)

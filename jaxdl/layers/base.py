@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 
 import jax
 
-PyTree = Any
+from jaxdl.typing import PyTree as PyTree  # the layer modules import it from here
+
 Shape = tuple[int, ...]
 
 _REGISTRY: dict[str, type] = {}

@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.checks import check_positive
+from jaxdl.typing import PyTree
 
-PyTree = Any
 Schedule = Callable[[jax.Array], jax.Array]
 LearningRate = float | jax.Array | Schedule
 
@@ -102,7 +102,7 @@ def check_same_tree(name: str, tree: PyTree, reference: PyTree, reference_name: 
     Structures and shapes are static, so this check also runs under ``jit`` and ``vmap``.
     """
     got, expected = jax.tree.structure(tree), jax.tree.structure(reference)
-    if got != expected:
+    if got != expected:  # type: ignore[operator]  # PyTreeDef is untyped in the stubs
         raise ValueError(
             f"{name} must have the same tree structure as {reference_name}; "
             f"expected {expected}, got {got}"

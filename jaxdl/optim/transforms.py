@@ -46,7 +46,7 @@ class ScaleByRmsState(NamedTuple):
 class ScaleByAdamState(NamedTuple):
     """Step count ``count`` (int32, updates made so far) and both moments."""
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count
     mu: PyTree
     nu: PyTree
 
@@ -54,7 +54,7 @@ class ScaleByAdamState(NamedTuple):
 class ScaleByScheduleState(NamedTuple):
     """Step count ``count`` (int32) at which the learning-rate schedule is evaluated next."""
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count
 
 
 def _zeros_moment(params: PyTree) -> PyTree:

@@ -9,12 +9,31 @@
 Modules: ``spaces`` (distributions, ``sample``, ``grid``, ``zoom``, ``read_space`` for TOML
 files), ``engine`` (``run_sweep``,
 ``successive_halving``: vmapped members, shape buckets, per-member early stopping and divergence
-isolation), ``sharding`` (the config axis over a device mesh, across processes too) and
-``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config).
+isolation), ``chunking`` (``max_members_per_call``: a bucket too large for memory runs in
+chunks of its member axis), ``sharding`` (the config axis over a device mesh, across processes
+too) and
+``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond
+random and grid search: ``hyperband`` (brackets of successive halving), ``pbt``
+(population-based training under vmap), ``tpe`` (batch-sequential tree-structured Parzen
+proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``).
 """
 
-from jaxdl.sweep import engine, results, sharding, spaces
+from jaxdl.sweep import (
+    chunking,
+    engine,
+    merge,
+    pbt,
+    results,
+    sharding,
+    spaces,
+    state,
+    strategies,
+    tpe,
+)
 from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trainer_for
+from jaxdl.sweep.hyperband import brackets, hyperband
+from jaxdl.sweep.merge import GroupedResults
+from jaxdl.sweep.pbt import PBTResults, plot_schedules, population_based_training
 from jaxdl.sweep.results import SweepResults, plot_sweep
 from jaxdl.sweep.sharding import config_mesh
 from jaxdl.sweep.spaces import (
@@ -31,29 +50,49 @@ from jaxdl.sweep.spaces import (
     sample,
     zoom,
 )
+from jaxdl.sweep.state import SweepInterrupted
+from jaxdl.sweep.strategies import STRATEGIES, search
+from jaxdl.sweep.tpe import propose, tpe_search
 
 __all__ = [
     "DISTRIBUTIONS",
+    "STRATEGIES",
     "Choice",
     "Distribution",
+    "GroupedResults",
     "IntUniform",
     "LogUniform",
     "OneMinusLogUniform",
+    "PBTResults",
     "Space",
+    "SweepInterrupted",
     "SweepResults",
     "Uniform",
+    "brackets",
+    "chunking",
     "config_mesh",
     "engine",
     "grid",
+    "hyperband",
+    "merge",
+    "pbt",
+    "plot_schedules",
     "plot_sweep",
+    "population_based_training",
+    "propose",
     "read_space",
     "results",
     "run_sweep",
     "sample",
+    "search",
     "sharding",
     "spaces",
     "split_config",
+    "state",
+    "strategies",
     "successive_halving",
+    "tpe",
+    "tpe_search",
     "trainer_for",
     "zoom",
 ]

@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -57,7 +58,8 @@ from jaxdl.history import MONITORS  # noqa: F401 - the default setup's names
 from jaxdl.hyperparams import DEFAULTS, OPTIONAL, check_for
 from jaxdl.model import check_model, describe
 from jaxdl.nn import MLP
-from jaxdl.sweep import sharding
+from jaxdl.shapes import check_arrays, check_optimizer
+from jaxdl.sweep import chunking, sharding, state
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space, as_space, check_count, sample
 from jaxdl.train import Keys, Trainer, TrainState, check_data, run_init, trainer_hyperparams
@@ -142,6 +144,8 @@ def _configs(space_or_configs: Any, n: int | None, seed: int, method: str) -> li
 
 
 def _data(trainer: Trainer, data: Any) -> Data:
+    """The four arrays on the host (float32 features), checked without a model: each bucket's
+    model is checked against them, with its hyperparameters, in :func:`_buckets`."""
     if hasattr(data, "x_train"):
         parts = (data.x_train, data.y_train, data.x_val, data.y_val)
     elif isinstance(data, tuple | list) and len(data) == 4:
@@ -151,8 +155,8 @@ def _data(trainer: Trainer, data: Any) -> Data:
             "data must be a jaxdl Dataset or a tuple (x_train, y_train, x_val, y_val), "
             f"got {type(data).__name__}"
         )
-    x, y = check_data(trainer, parts[0], parts[1])
-    x_val, y_val = check_data(trainer, parts[2], parts[3], name="x_val")
+    x, y = check_arrays(parts[0], parts[1])
+    x_val, y_val = check_arrays(parts[2], parts[3], name="x_val")
     trainer.partition(x.shape[0])
     return tuple(np.asarray(a) for a in (x, y, x_val, y_val))
 
@@ -258,10 +262,17 @@ class _Bucket:
     state: SweepState | None = None
     device_inputs: tuple[Any, Any] | None = None
     epoch: int = 0
+    size: int | None = None  # members on the devices after compaction (None: padded to the mesh)
+
+    def padding(self, mesh: Mesh) -> np.ndarray:
+        """Member positions on the devices: each member, then repeats up to the bucket size."""
+        if self.size is None:
+            return sharding.pad_index(len(self.ids), mesh)
+        return np.arange(self.size) % len(self.ids)
 
     def place(self, mesh: Mesh) -> None:
         """Pad to the mesh and put the hyperparameters and raw key data on the devices."""
-        index = sharding.pad_index(len(self.ids), mesh)
+        index = self.padding(mesh)
         members = sharding.members(mesh)
         hp = sharding.put({k: v[index] for k, v in self.hp.items()}, members)
         if self.shared:
@@ -286,7 +297,7 @@ class _Bucket:
             lambda a: np.broadcast_to(np.asarray(a), (n, *np.shape(a))), stopper.init()
         )
         state = SweepState(ts, (ts.params, ts.model_state), es, np.zeros((n,), bool))
-        index = sharding.pad_index(n, mesh)
+        index = self.padding(mesh)
         self.state = sharding.put(jax.tree.map(lambda a: a[index], state), sharding.members(mesh))
 
     def keep(self, mask: Sequence[bool], mesh: Mesh) -> bool:
@@ -295,14 +306,36 @@ class _Bucket:
         if len(positions) == 0:
             return False
         if len(positions) < len(self.ids):
-            index = positions[sharding.pad_index(len(positions), mesh)]
-            take = _compiled(mesh)[1]
-            self.state = take(self.state, sharding.put(index, sharding.replicated(mesh)))
-            self.ids = self.ids[positions]
-            self.hp = {k: v[positions] for k, v in self.hp.items()}
-            self.seeds = [self.seeds[i] for i in positions]
-            self.place(mesh)
+            self._gather(positions, None, mesh)
         return True
+
+    def compact(self, live: np.ndarray, mesh: Mesh) -> bool:
+        """Gather the ``live`` members into a smaller program when :func:`bucket_size` of
+        their count is below the current size; True when it did."""
+        positions = np.flatnonzero(live)
+        size = bucket_size(len(positions), mesh)
+        if len(positions) == 0 or size >= len(self.padding(mesh)):
+            return False
+        self._gather(positions, size, mesh)
+        return True
+
+    def _gather(self, positions: np.ndarray, size: int | None, mesh: Mesh) -> None:
+        """The members at ``positions`` only, on ``size`` device rows (a gather on the member
+        axis inside the device arrays)."""
+        self.ids = self.ids[positions]
+        self.hp = {k: v[positions] for k, v in self.hp.items()}
+        self.seeds = [self.seeds[i] for i in positions]
+        self.size = size
+        index = positions[self.padding(mesh)]
+        take = _compiled(mesh)[1]
+        self.state = take(self.state, sharding.put(index, sharding.replicated(mesh)))
+        self.place(mesh)
+
+
+def bucket_size(n: int, mesh: Mesh) -> int:
+    """Device rows for ``n`` members after compaction: ``n`` rounded up to a power of two, then
+    to a multiple of the mesh's devices, so a sweep compiles for a few sizes only."""
+    return sharding.padded_count(1 << max(n - 1, 0).bit_length(), mesh)
 
 
 def _key_data(seed: int) -> np.ndarray:
@@ -324,7 +357,7 @@ def _buckets(
     return each member's trainer and hyperparameters."""
     groups: dict[tuple, list[int]] = {}
     trainers, values, given = [], [], []
-    checked = {trainer}
+    checked = set()
     for i, config in enumerate(configs):
         try:
             structural, continuous = split_config(
@@ -337,6 +370,7 @@ def _buckets(
             if member_trainer not in checked:
                 check_data(member_trainer, data[0], data[1], hp=member_hp)
                 check_data(member_trainer, data[2], data[3], name="x_val", hp=member_hp)
+                check_optimizer(member_trainer, member_hp)
                 checked.add(member_trainer)
         except (TypeError, ValueError) as err:
             raise type(err)(f"config {i} {config}: {err}") from err
@@ -405,14 +439,18 @@ def _train(
     epochs_per_call: int,
     mesh: Mesh,
     history: _History,
+    after_chunk: Any = None,
+    max_members_per_call: int | None = None,
 ) -> None:
-    """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen."""
-    epochs = _compiled(mesh)[0]
-    hp, keys = bucket.device_inputs
-    if bucket.state is None:
-        bucket.init(stopper, mesh)
+    """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen;
+    ``after_chunk(bucket, start, record)`` runs after each compiled chunk. A bucket too large
+    for memory runs in slices of its member axis (:mod:`jaxdl.sweep.chunking`)."""
+    epochs = chunking.chunked(_compiled(mesh)[0], mesh, max_members_per_call)
     done = False
     while bucket.epoch < until and not done:
+        if bucket.state is None:
+            bucket.init(stopper, mesh)
+        hp, keys = bucket.device_inputs  # new after a compaction
         bucket.state, record = epochs(
             bucket.trainer,
             stopper,
@@ -427,8 +465,10 @@ def _train(
         )
         record = jax.tree.map(np.asarray, record)
         history.add(bucket, bucket.epoch, record)
-        bucket.epoch = min(bucket.epoch + epochs_per_call, until)
+        start, bucket.epoch = bucket.epoch, min(bucket.epoch + epochs_per_call, until)
         done = bool(np.all(record["done"][-1]))
+        if after_chunk is not None:
+            after_chunk(bucket, start, record)
 
 
 def _collect(bucket: _Bucket, mesh: Mesh, outcome: dict[int, dict[str, Any]]) -> None:
@@ -489,7 +529,11 @@ def run_sweep(
     ``method``, ``mesh`` (default: every device), ``epochs_per_call``, ``model_fn`` (a function
     ``structural_config -> model`` for the structural names of your own model), ``logger`` (see
     :mod:`jaxdl.logs`: every live member's values after each epoch, then each member's
-    hyperparameters and best-epoch metrics).
+    hyperparameters and best-epoch metrics), ``checkpoint_dir`` (the whole sweep saved atomically
+    after every chunk, a ``metrics.jsonl`` log) and ``resume`` (continue from it, bit for bit;
+    see :mod:`jaxdl.sweep.state`), ``compact`` (default true: stopped members leave the vmapped
+    program), ``max_members_per_call`` (members per compiled call; default: chosen from the
+    compiled program's memory, see :mod:`jaxdl.sweep.chunking`).
     """
     return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
 
@@ -514,8 +558,15 @@ def _sweep(
     epochs_per_call: int = 1,
     model_fn: Any = None,
     logger: Any = None,
+    checkpoint_dir: Any = None,
+    resume: bool = False,
+    compact: bool = True,
+    max_members_per_call: int | None = None,
 ) -> SweepResults:
     logs.check_logger(logger)
+    chunking.check_max_members(max_members_per_call)
+    if not isinstance(compact, bool):
+        raise TypeError(f"compact must be True or False, got {compact!r}")
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
     if model_fn is not None and not callable(model_fn):
@@ -536,6 +587,17 @@ def _sweep(
     buckets, trainers, member_hp = _buckets(
         trainer, configs, hp, member_seeds, seeds is None, host_data, model_fn
     )
+    journal = state.open_journal(
+        checkpoint_dir,
+        resume,
+        {
+            "trainer": state.digest([dataclasses.replace(t, mesh=None) for t in trainers]),
+            "configs": state.digest((configs, member_hp, member_seeds)),
+            "data": state.digest(host_data),
+            "budget": state.digest((rungs, eta)),
+            "early stopping": state.digest(stopper),
+        },
+    )
     mesh = sharding.config_mesh() if mesh is None else mesh
     device_data = sharding.put(host_data, sharding.replicated(mesh))
     for bucket in buckets:
@@ -544,37 +606,118 @@ def _sweep(
     history = _History(len(configs), trainer.history_keys, logger)
     outcome: dict[int, dict[str, Any]] = {}
     budget = [0] * len(configs)
-    for rung, until in enumerate(rungs):
-        for bucket in buckets:
-            _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history)
-            _collect(bucket, mesh, outcome)
-            for i in bucket.ids.tolist():
-                budget[i] = until
-        if rung == len(rungs) - 1:
-            break
-        alive = [i for i in range(len(configs)) if history.status[i] == "ok"]
-        alive.sort(key=lambda i: score(stopper.mode, outcome[i]["best"]))
-        keep = set(alive[: math.ceil(len(alive) / eta)])
-        for i in set(alive) - keep:
-            history.status[i] = "pruned"
-        buckets = [b for b in buckets if b.keep([i in keep for i in b.ids.tolist()], mesh)]
+    original, first, finished = list(buckets), 0, False
+    if journal is not None and journal.meta is not None:
+        finished = journal.meta["finished"]
+        first, buckets = state.restore_sweep(
+            journal, original=original, history=history, outcome=outcome, budget=budget,
+            template=lambda b: _template(b, stopper), place=lambda b, host: _restore(b, host, mesh),
+        )  # fmt: skip
 
-    results = SweepResults(
+    def results() -> SweepResults:
+        return _results(configs, history, outcome, trainers, member_hp, member_seeds, budget,
+                        stopper)  # fmt: skip
+
+    def save(rung: int, finished: bool = False) -> None:
+        state.save_sweep(
+            journal, rung=rung, finished=finished, original=original, buckets=buckets,
+            history=history, outcome=outcome, budget=budget, fetch=lambda b: _host_state(b, mesh),
+        )  # fmt: skip
+
+    def after_chunk(bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
+        live = ~record["done"][-1][: len(bucket.ids)]
+        if compact and live.any() and not live.all():
+            _collect(bucket, mesh, outcome)  # the results of the members about to leave
+            stopped = bucket.ids[~live].tolist()
+            if bucket.compact(live, mesh):
+                for i in stopped:
+                    budget[i] = rungs[rung]
+        if journal is None:
+            return
+        journal.append(state.metric_lines(bucket.ids.tolist(), start, record, history.KEYS[1:]))
+        save(rung)
+        if journal.stop_requested:
+            for b in buckets:
+                if b.state is not None:
+                    _collect(b, mesh, outcome)
+            partial = results()
+            partial.to_csv(os.path.join(journal.directory, state.TABLE_FILE))
+            message = f"sweep interrupted after epoch {bucket.epoch - 1}; " + journal.resume_hint()
+            raise state.SweepInterrupted(message, partial, journal.directory)
+
+    hook = after_chunk if journal is not None or compact else None
+    with state.interrupts(journal):
+        for rung in range(first, len(rungs)):
+            until = rungs[rung]
+            for bucket in buckets:
+                if not finished:
+                    _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history,
+                           hook, max_members_per_call)  # fmt: skip
+                _collect(bucket, mesh, outcome)
+                for i in bucket.ids.tolist():
+                    budget[i] = until
+            if rung == len(rungs) - 1:
+                break
+            alive = [i for i in range(len(configs)) if history.status[i] == "ok"]
+            alive.sort(key=lambda i: score(stopper.mode, outcome[i]["best"]))
+            keep = set(alive[: math.ceil(len(alive) / eta)])
+            for i in set(alive) - keep:
+                history.status[i] = "pruned"
+            buckets = [b for b in buckets if b.keep([i in keep for i in b.ids.tolist()], mesh)]
+        if journal is not None:
+            save(len(rungs) - 1, finished=True)
+    final = results()
+    log_results(logger, final)
+    return final
+
+
+def log_results(logger: Any, results: SweepResults) -> None:
+    """Give ``logger`` each member's hyperparameters and best-epoch metrics (its table row)."""
+    if logger is None:
+        return
+    for i in range(len(results.configs)):
+        row = results.row(i)
+        logger.log_hparams(i, {**results.hp[i], **results.configs[i]},
+                           {k: row[k] for k in results.metrics})
+
+
+def _results(configs, history, outcome, trainers, member_hp, member_seeds, budget, stopper):
+    """The :class:`SweepResults` of the members with an outcome (``None`` for the others)."""
+    empty = {"params": None, "model_state": None, "best_epoch": -1}
+    got = [outcome.get(i, empty) for i in range(len(configs))]
+    return SweepResults(
         configs=configs,
         histories=history.lists,
         status=history.status,
-        best_epoch=[outcome[i]["best_epoch"] for i in range(len(configs))],
-        params=[outcome[i]["params"] for i in range(len(configs))],
-        model_state=[outcome[i]["model_state"] for i in range(len(configs))],
+        best_epoch=[g["best_epoch"] for g in got],
+        params=[g["params"] for g in got],
+        model_state=[g["model_state"] for g in got],
         trainers=trainers,
         hp=member_hp,
         seeds=member_seeds,
         epochs=budget,
         stopper=stopper,
     )
-    if logger is not None:
-        for i in range(len(configs)):
-            row = results.row(i)
-            logger.log_hparams(i, {**member_hp[i], **configs[i]},
-                               {k: row[k] for k in results.metrics})
-    return results
+
+
+# -- durable sweeps (jaxdl.sweep.state) ---------------------------------------------------------
+def _template(bucket: _Bucket, stopper: EarlyStopping) -> SweepState:
+    """The structure of a bucket's state (shapes only; nothing runs)."""
+    hp = {k: v[0] for k, v in bucket.hp.items()}
+    ts = jax.eval_shape(lambda key: bucket.trainer.init(key, hp), jax.random.key(0))
+    return SweepState(ts, (ts.params, ts.model_state), stopper.init(), np.zeros((), bool))
+
+
+def _host_state(bucket: _Bucket, mesh: Mesh) -> SweepState:
+    """The bucket's state on the host, without the padding."""
+    n = len(bucket.ids)
+    return jax.tree.map(lambda a: a[:n], sharding.fetch(bucket.state, mesh))
+
+
+def _restore(bucket: _Bucket, host: SweepState | None, mesh: Mesh) -> None:
+    """Put a restored host state (padded to the mesh) and the bucket's inputs on the devices."""
+    bucket.place(mesh)
+    if host is not None:
+        index = bucket.padding(mesh)
+        host = jax.tree.map(lambda a: np.asarray(a)[index], host)
+        bucket.state = sharding.put(host, sharding.members(mesh))

@@ -225,6 +225,18 @@ def plot_sweep(results: SweepResults, path: str | os.PathLike) -> None:
 
     Raises:
       ValueError: when neither a learning rate nor a beta was searched.
+
+    Examples:
+      >>> import os, tempfile
+      >>> from jaxdl import MLP, Trainer, sweep
+      >>> from jaxdl.data import load
+      >>> results = sweep.run_sweep({"learning_rate": sweep.LogUniform(1e-3, 1.0)},
+      ...                           load("moons", n=60), trainer=Trainer(MLP((2, 4, 2))),
+      ...                           n=2, epochs=1)
+      >>> path = os.path.join(tempfile.mkdtemp(), "sweep.png")
+      >>> sweep.plot_sweep(results, path)
+      >>> open(path, "rb").read(4) == b"\\x89PNG"
+      True
     """
     rows = results.table
     axes_names = [n for n in ("learning_rate", *BETAS) if any(n in r for r in rows)]

@@ -513,7 +513,7 @@ def zoom(
 
 
 # -- search spaces from TOML files (the CLI's --space) ----------------------------------------
-DISTRIBUTIONS: Mapping[str, type[Distribution]] = {
+DISTRIBUTIONS: Mapping[str, type[_Continuous] | type[IntUniform]] = {
     "log_uniform": LogUniform,
     "one_minus_log_uniform": OneMinusLogUniform,
     "uniform": Uniform,
@@ -550,8 +550,26 @@ def read_space(path: str) -> dict[str, Distribution]:
         batch_size = { distribution = "choice", options = [32, 64] }
 
     Names are those of a sweep config (``learning_rate``, not ``lr``); distributions are the
-    keys of :data:`DISTRIBUTIONS` and ``choice``. Raises ``ValueError`` naming the file and the
-    entry for an unreadable file or a bad entry.
+    keys of :data:`DISTRIBUTIONS` and ``choice``.
+
+    Args:
+      path: the TOML file.
+
+    Returns:
+      A dict name -> :class:`Distribution`, in the file's order (a valid :class:`Space`).
+
+    Raises:
+      ValueError: naming the file and the entry, for an unreadable file or a bad entry.
+
+    Examples:
+      >>> import os, tempfile
+      >>> from jaxdl.sweep.spaces import read_space
+      >>> path = os.path.join(tempfile.mkdtemp(), "space.toml")
+      >>> _ = open(path, "w").write(
+      ...     'learning_rate = { distribution = "log_uniform", low = 1e-4, high = 1.0 }\\n'
+      ...     'batch_size = { distribution = "choice", options = [32, 64] }\\n')
+      >>> read_space(path)
+      {'learning_rate': LogUniform(low=0.0001, high=1.0), 'batch_size': Choice(options=(32, 64))}
     """
     try:
         with open(path, "rb") as f:

@@ -1,3 +1,6 @@
+"""Settings for the whole suite: tests/ and the doctests of jaxdl/ (``--doctest-modules``), so
+an example behaves the same whichever part of the suite runs first."""
+
 import os
 
 # Tests run on the CPU; a lent GPU would only change timings, never results checked here.

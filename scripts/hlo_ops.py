@@ -1,0 +1,183 @@
+"""Op breakdown of the compiled training epoch: what one step of the scan runs, counted from HLO.
+
+    python scripts/hlo_ops.py [--json PATH] [--dump epoch.hlo]
+
+Compiles ``jaxdl.train.lower_epoch`` for the benchmark workload of ``benchlib`` (MLP
+784-512-512-10, batch norm, dropout, Adam, batch 128) and reads the optimized HLO text
+(``compile().as_text()``). The scan over mini-batches is the ``while`` loop whose body has the
+most instructions; each top-level instruction of that body is one kernel per step on XLA:CPU.
+Reported: the body's opcode counts (``fusion``, ``dot``, ``copy``, ``transpose``, ...), the
+fusions that contain a matmul, every matmul of a step with its result shape and where it sits,
+copies and transposes inside fusions, loops nested in the step (their kernels per iteration and
+trip count: each iteration launches its kernels again), the bytes the kernels read and write per
+step (operands plus results of the top-level instructions; a gather counts the rows it reads),
+and whether a matmul of the first
+layer's input gradient (result ``(batch, n_in)``) is compiled. Counts do not depend on the
+machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+from typing import Any
+
+import numpy as np
+
+FREE = {"parameter", "get-tuple-element", "tuple", "bitcast", "constant"}  # no kernel
+BYTES = {"f64": 8, "f32": 4, "s32": 4, "u32": 4, "bf16": 2, "f16": 2, "pred": 1, "s8": 1, "u8": 1}
+_HEADER = re.compile(r"^(ENTRY )?%(\S+) .*\{$")
+_INSTRUCTION = re.compile(r"^\s*(ROOT )?%(\S+) = (.+?) ([a-z][a-z0-9-]*)\((.*)$")
+_TRIPS = re.compile(r'"known_trip_count":\{"n":"(\d+)"\}')
+_ARRAY = re.compile(r"\b(f64|f32|s32|u32|bf16|f16|pred|s8|u8)\[([0-9,]*)\]")
+
+
+def _nbytes(shape: str) -> int:
+    """Bytes of every array in an HLO shape string (tuples summed)."""
+    total = 0
+    for dtype, dims in _ARRAY.findall(shape):
+        total += BYTES[dtype] * int(np.prod([int(d) for d in dims.split(",") if d]))
+    return total
+
+
+def parse(text: str) -> dict[str, list[dict[str, Any]]]:
+    """HLO module text -> computation name -> instructions (name, shape, opcode, operands,
+    called computations)."""
+    computations: dict[str, list[dict[str, Any]]] = {}
+    current = None
+    for line in text.splitlines():
+        header = _HEADER.match(line)
+        if header and "=" not in line.split("(")[0]:
+            current = computations.setdefault(header.group(2), [])
+            continue
+        match = _INSTRUCTION.match(line)
+        if match is None or current is None:
+            continue
+        _, name, shape, opcode, rest = match.groups()
+        args = rest.split(")", 1)[0]
+        current.append({
+            "name": name,
+            "shape": shape,
+            "opcode": opcode,
+            "operands": re.findall(r"%([\w.\-]+)", args),
+            "calls": re.findall(r"(?:calls|body|to_apply)=%([\w.\-]+)", rest),
+            "trips": int(t.group(1)) if (t := _TRIPS.search(rest)) else None,
+        })  # fmt: skip
+    return computations
+
+
+def _inside(computations: dict, name: str, seen: set | None = None) -> list[dict[str, Any]]:
+    """Every instruction of computation ``name`` and of the computations it calls."""
+    seen = set() if seen is None else seen
+    if name in seen or name not in computations:
+        return []
+    seen.add(name)
+    out = []
+    for ins in computations[name]:
+        out.append(ins)
+        for called in ins["calls"]:
+            out += _inside(computations, called, seen)
+    return out
+
+
+def _kernel_bytes(computations: dict, ins: dict[str, Any], shapes: dict[str, str]) -> int:
+    """Result plus operand bytes of one kernel; a kernel that gathers or slices reads only as
+    much of an operand larger than its result as the result holds."""
+    out = _nbytes(ins["shape"])
+    slices = any(i["opcode"] in ("gather", "dynamic-slice") for i in
+                 [ins, *(i for c in ins["calls"] for i in _inside(computations, c))])
+    operands = [_nbytes(shapes.get(o, "")) for o in ins["operands"]]
+    return out + sum(min(b, out) if slices else b for b in operands)
+
+
+def breakdown(text: str, batch: int, n_in: int) -> dict[str, Any]:
+    """The op counts of the largest ``while`` body of an HLO module (see the module docstring)."""
+    computations = parse(text)
+    bodies = [c for ins in (i for comp in computations.values() for i in comp)
+              if ins["opcode"] == "while" for c in ins["calls"]]
+    if not bodies:
+        raise ValueError("the HLO text has no while loop (expected the epoch's scan)")
+    body = max(bodies, key=lambda b: len(_inside(computations, b)))
+    top = computations[body]
+    shapes = {ins["name"]: ins["shape"] for ins in top}
+    kernels = [ins for ins in top if ins["opcode"] not in FREE]
+    opcodes = collections.Counter(ins["opcode"] for ins in kernels)
+    matmuls, fused_copies, dot_fusions = [], collections.Counter(), 0
+    for ins in kernels:
+        inner = [i for c in ins["calls"] for i in _inside(computations, c)]
+        dots = [i for i in inner if i["opcode"] in ("dot", "convolution")]
+        if ins["opcode"] in ("dot", "convolution"):
+            dots = [ins]
+        elif dots and ins["opcode"] == "fusion":
+            dot_fusions += 1
+        for i in inner:
+            if i["opcode"] in ("copy", "transpose"):
+                fused_copies[i["opcode"]] += 1
+        for d in dots:
+            matmuls.append({"kernel": ins["name"], "opcode": ins["opcode"],
+                            "shape": _ARRAY.search(d["shape"]).group(0)})
+    loops = []  # while loops run inside one step (each iteration launches its body's kernels)
+    for ins in kernels:
+        for i in [i for c in ins["calls"] for i in _inside(computations, c)]:
+            if i["opcode"] == "while":
+                inner = [k for k in computations[i["calls"][-1]] if k["opcode"] not in FREE]
+                loops.append({"in": ins["name"], "kernels_per_iteration": len(inner),
+                              "trips": i["trips"]})
+    moved = sum(_kernel_bytes(computations, ins, shapes) for ins in kernels)
+    input_grad = f"f32[{batch},{n_in}]"
+    return {
+        "body": body,
+        "kernels_per_step": len(kernels),
+        "opcodes": dict(opcodes.most_common()),
+        "fusions_with_matmul": dot_fusions,
+        "matmuls": matmuls,
+        "copies_transposes_in_fusions": dict(fused_copies),
+        "loops_in_step": loops,
+        "bytes_per_step": moved,
+        "first_layer_input_gradient": any(m["shape"] == input_grad for m in matmuls),
+    }
+
+
+def epoch_hlo(w: Any) -> str:
+    """Optimized HLO text of ``run_epoch`` for workload ``w``."""
+    import benchlib
+    import jax.numpy as jnp
+
+    from jaxdl.train import Keys, lower_epoch, run_init
+
+    x, y = benchlib.make_data(w)
+    trainer, hp, keys = w.trainer(), w.hyperparams(), Keys.from_seed(w.seed)
+    ts = run_init(trainer, keys.init, hp)
+    lowered = lower_epoch(trainer, ts, hp, jnp.asarray(x), jnp.asarray(y), keys, jnp.int32(0))
+    return lowered.compile().as_text()
+
+
+def main() -> None:
+    import benchlib
+
+    from jaxdl.atomic import write_json
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="write the counts to this file")
+    parser.add_argument("--dump", help="also write the HLO text to this file")
+    args = parser.parse_args()
+    w = benchlib.Workload()
+    text = epoch_hlo(w)
+    if args.dump:
+        with open(args.dump, "w") as f:
+            f.write(text)
+    result = breakdown(text, w.batch_size, w.sizes[0])
+    for key, value in result.items():
+        if key == "matmuls":
+            print("matmuls:")
+            for m in value:
+                print(f"  {m['shape']:<18} in {m['opcode']} {m['kernel']}")
+        else:
+            print(f"{key}: {value}")
+    if args.json:
+        write_json(args.json, result)
+
+
+if __name__ == "__main__":
+    main()

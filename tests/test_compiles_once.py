@@ -1,0 +1,78 @@
+""""Compiles once" claims, pinned with ``chex.assert_max_traces``: a traced function counts how
+often JAX traces it, which is how often its program is compiled.
+
+- ``fit`` (``run_epoch``) traces the epoch once for every seed, initializer and continuous
+  hyperparameter value: keys and ``hp`` are traced arguments, and the initializer is no part of
+  the compiled epoch.
+- a sweep traces its vmapped epochs once per bucket (configurations sharing a structure), however
+  many configurations a bucket holds.
+"""
+
+import chex
+import numpy as np
+import pytest
+
+from jaxdl import sweep, train
+from jaxdl.nn import MLP
+from jaxdl.sweep import engine
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(40, 3)).astype(np.float32)
+Y = (X[:, 0] > 0).astype(np.int32)
+
+
+@pytest.fixture
+def traced_epoch(monkeypatch):
+    """``Trainer.epoch`` that fails on its second trace (a second compiled program)."""
+    chex.clear_trace_counter()
+    monkeypatch.setattr(train.Trainer, "epoch", chex.assert_max_traces(train.Trainer.epoch, n=1))
+    yield
+    chex.clear_trace_counter()
+
+
+def test_fit_compiles_the_epoch_once_across_seeds_initializers_and_hp(traced_epoch):
+    # Widths no other test uses, so the epoch is not already in jit's cache.
+    runs = [
+        (0, "he", 0.1), (1, "he", 0.1), (2, "xavier", 0.05), (3, "random_normal", 0.2),
+        (4, "glorot", 0.01),
+    ]
+    costs = []
+    for seed, initializer, learning_rate in runs:
+        trainer = train.Trainer(MLP((3, 7, 2), initializer=initializer, init_scale=0.5),
+                                optimizer="momentum", batch_size=16)
+        result = train.fit(trainer, X, Y, hp={"learning_rate": learning_rate}, epochs=2,
+                           seed=seed, progress=False)
+        costs.append(result.history["loss"][-1])
+    assert len(set(costs)) == len(runs)  # really different runs, one program
+
+
+def test_a_second_program_is_caught(traced_epoch):
+    """The check can fail: a new batch size is a new static shape, hence a second trace."""
+    trainer = train.Trainer(MLP((3, 6, 2)), optimizer="sgd", batch_size=16)
+    train.fit(trainer, X, Y, hp={"learning_rate": 0.1}, epochs=1, progress=False)
+    with pytest.raises(AssertionError, match="traced > 1 times"):
+        train.fit(train.Trainer(MLP((3, 6, 2)), optimizer="sgd", batch_size=8), X, Y,
+                  hp={"learning_rate": 0.1}, epochs=1, progress=False)
+
+
+@pytest.fixture
+def traced_sweep_epochs(monkeypatch):
+    """The sweep's vmapped epochs, allowed two traces (one per bucket of the test below)."""
+    chex.clear_trace_counter()
+    engine._compiled.cache_clear()  # rebuilt around the counting function
+    monkeypatch.setattr(engine, "_epochs", chex.assert_max_traces(engine._epochs, n=2))
+    yield
+    engine._compiled.cache_clear()  # drop the programs built around it
+    chex.clear_trace_counter()
+
+
+def test_a_sweep_compiles_once_per_bucket(traced_sweep_epochs):
+    data = (X[:30], Y[:30], X[30:], Y[30:])
+    space = sweep.Space(learning_rate=sweep.LogUniform(1e-3, 1.0),
+                        hidden_units=sweep.Choice((5, 9)))
+    results = sweep.run_sweep(space, data, trainer=train.Trainer(MLP((3, 4, 2)), optimizer="sgd",
+                                                                 batch_size=16),
+                              n=8, epochs=3, seed=0)
+    widths = {c["hidden_units"] for c in results.configs}
+    assert widths == {5, 9}  # two buckets, eight configs, three epochs each: two programs
+    assert all(len(h["epoch"]) == 3 for h in results.histories)
