@@ -688,7 +688,7 @@ def build_parser() -> argparse.ArgumentParser:
         "norm, sweep, vanishing/exploding gradients, input normalization, batch size); print a "
         "summary table; write results.json and PNG plots into --out.")
     demo.add_argument("--quick", action="store_true",
-                      help="fewer epochs, at most half the time (same experiments)")
+                      help="fewer epochs, compiled for a fast start (same experiments)")
     demo.add_argument("--out", default="jaxdl-out", metavar="DIR", help="output directory")
     demo.add_argument("--seed", type=_int(0), default=0, help="seed of every experiment")
     demo.add_argument("--only", type=lambda s: [p for p in s.split(",") if p], metavar="LIST",

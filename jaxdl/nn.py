@@ -76,7 +76,13 @@ State = dict[str, Any]
 
 @dataclasses.dataclass(frozen=True)
 class MLP:
-    """An MLP with layer ``sizes = (n_x, n_h1, ..., n_out)``; ``n_out = 1`` means binary logits."""
+    """An MLP with layer ``sizes = (n_x, n_h1, ..., n_out)``; ``n_out = 1`` means binary logits.
+
+    >>> model = MLP((2, 8, 3))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> model.apply(params, state, jnp.ones((4, 2)), train=False)[0].shape
+    (4, 3)
+    """
 
     sizes: tuple[int, ...]
     activation: str = "relu"
@@ -258,7 +264,11 @@ class MLP:
 
 
 def from_config(config: Mapping[str, Any]) -> MLP:
-    """The :class:`MLP` of :meth:`MLP.to_config`."""
+    """The :class:`MLP` of :meth:`MLP.to_config`.
+
+    >>> from_config({"sizes": [2, 4, 1], "activation": "tanh"}) == MLP((2, 4, 1), activation="tanh")
+    True
+    """
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a dict made by MLP.to_config(), got {config!r}")
     unknown = sorted(set(config) - {f.name for f in dataclasses.fields(MLP)})

@@ -50,7 +50,13 @@ SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
 
 class TrainState(NamedTuple):
     """Everything that changes during training; ``diverged_at`` is the global step at which the
-    cost first became non-finite (-1 while finite; from then on nothing is updated)."""
+    cost first became non-finite (-1 while finite; from then on nothing is updated).
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> int(Trainer(MLP((2, 1))).init(jax.random.key(0), hyperparams()).diverged_at)
+    -1
+    """
 
     params: Any
     model_state: Any
@@ -59,7 +65,11 @@ class TrainState(NamedTuple):
 
 
 class Keys(NamedTuple):
-    """The three independent random streams of a run."""
+    """The three independent random streams of a run.
+
+    >>> [k.shape for k in Keys.from_seed(0)]
+    [(), (), ()]
+    """
 
     init: jax.Array
     data: jax.Array
@@ -73,7 +83,11 @@ class Keys(NamedTuple):
 
 
 class Batch(NamedTuple):
-    """A mini-batch: features, labels and 0/1 row weights (``None``: all rows are real)."""
+    """A mini-batch: features, labels and 0/1 row weights (``None``: all rows are real).
+
+    >>> Batch(jnp.ones((2, 3)), jnp.array([0, 1])).mask is None
+    True
+    """
 
     x: jax.Array
     y: jax.Array
@@ -99,6 +113,10 @@ class Trainer:
     ``metrics``: names of :data:`jaxdl.metrics.METRICS`, :class:`jaxdl.metrics.Metric` objects or
     callables; ``None`` takes the loss's defaults (accuracy for cross-entropy, MSE and MAE for
     regression). The history has ``loss``, ``val_loss`` and each metric with its ``val_`` twin.
+
+    >>> from jaxdl.nn import MLP
+    >>> Trainer(MLP((2, 3)), metrics=["accuracy", "mse"]).history_keys[:4]
+    ('epoch', 'loss', 'accuracy', 'mse')
     """
 
     model: Any
@@ -468,12 +486,31 @@ def run_epoch(
     trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array, keys: Keys,
     epoch: Any,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
-    """``Trainer.epoch`` compiled once per setup and data shape; ``ts`` is donated."""
+    """``Trainer.epoch`` compiled once per setup and data shape; ``ts`` is donated.
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> trainer, hp, keys = Trainer(MLP((2, 1)), batch_size=4), hyperparams(), Keys.from_seed(0)
+    >>> x, y = jnp.ones((8, 2)), jnp.array([0, 1] * 4)
+    >>> ts = run_init(trainer, keys.init, hp)
+    >>> ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, 0)
+    >>> metrics["cost"].shape
+    (2,)
+    """
     return _epoch(_compile_key(trainer), ts, hp, x, y, keys, epoch)
 
 
 def lower_epoch(trainer: Trainer, *args: Any) -> jax.stages.Lowered:
-    """The lowered program of :func:`run_epoch` for these arguments (to inspect its HLO)."""
+    """The lowered program of :func:`run_epoch` for these arguments (to inspect its HLO).
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> trainer, hp, keys = Trainer(MLP((2, 1)), batch_size=4), hyperparams(), Keys.from_seed(0)
+    >>> x, y = jnp.ones((8, 2)), jnp.array([0, 1] * 4)
+    >>> ts = run_init(trainer, keys.init, hp)
+    >>> "stablehlo.while" in lower_epoch(trainer, ts, hp, x, y, keys, 0).as_text()
+    True
+    """
     return _epoch.lower(_compile_key(trainer), *args)
 
 
@@ -486,7 +523,16 @@ def run_evaluate(
     trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array
 ) -> dict[str, jax.Array]:
     """``Trainer.evaluate``, compiled once per model (in evaluation form), loss, metrics and
-    data shape."""
+    data shape.
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> trainer, hp, keys = Trainer(MLP((2, 1)), batch_size=4), hyperparams(), Keys.from_seed(0)
+    >>> x, y = jnp.ones((8, 2)), jnp.array([0, 1] * 4)
+    >>> ts = run_init(trainer, keys.init, hp)
+    >>> sorted(run_evaluate(trainer, ts, hp, x, y))
+    ['accuracy', 'loss']
+    """
     return _evaluate(trainer.evaluator(), ts, hp, x, y)
 
 
@@ -497,7 +543,14 @@ def _init(model: Any, optimizer: Any, schedule: str, key: jax.Array, hp) -> Trai
 
 def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
     """``Trainer.init``, compiled once per model and optimizer (and schedule, which may shape
-    the state of an optimizer factory's transformation)."""
+    the state of an optimizer factory's transformation).
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> ts = run_init(Trainer(MLP((2, 1))), jax.random.key(0), hyperparams())
+    >>> ts.params["layers"][0]["W"].shape
+    (2, 1)
+    """
     schedule = "constant" if isinstance(trainer.optimizer, str) else trainer.schedule
     return _init(trainer.model, trainer.optimizer, schedule, key, hp)
 
@@ -509,6 +562,13 @@ class FitResult(NamedTuple):
     ``history`` maps each of the trainer's ``history_keys`` (:data:`HISTORY_KEYS` for the default
     classification setup) to a list with one float per epoch (the ``val_*`` lists stay empty
     without validation data) and ``batch_cost`` to per-step costs.
+
+    >>> from jaxdl.nn import MLP
+    >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> result = fit(Trainer(MLP((2, 1))), x, y, epochs=2, progress=False)
+    >>> result.epochs_run, len(result.history["batch_cost"][0])
+    (2, 1)
     """
 
     params: Any
@@ -523,7 +583,11 @@ class FitResult(NamedTuple):
 class TrainingDiverged(RuntimeError):
     """The cost or the parameters became NaN/inf; ``result`` holds the parameters of the last
     step whose cost and parameters were finite (the best epoch's with early stopping) and the
-    history; ``usable`` says whether those parameters still predict finite values."""
+    history; ``usable`` says whether those parameters still predict finite values.
+
+    >>> issubclass(TrainingDiverged, RuntimeError)
+    True
+    """
 
     def __init__(
         self, message: str, result: FitResult, epoch: int, step: int, usable: bool = True
@@ -597,7 +661,13 @@ def _check_scalar_hp(hp: Any) -> Any:
 
 def trainer_hyperparams(trainer: Trainer, values: Mapping[str, Any]) -> HyperParams:
     """:func:`jaxdl.hyperparams.hyperparams` of ``values``, plus the names the model declares in
-    its ``hyperparameters`` beyond that table (checked finite, float32)."""
+    its ``hyperparameters`` beyond that table (checked finite, float32).
+
+    >>> from jaxdl.nn import MLP
+    >>> hp = trainer_hyperparams(Trainer(MLP((2, 1))), {"learning_rate": 0.5})
+    >>> float(hp["learning_rate"]), hp["learning_rate"].dtype
+    (0.5, dtype('float32'))
+    """
     if not isinstance(values, Mapping):
         raise TypeError(f"hp must be a dict of hyperparameters, got {values!r}")
     own = set(getattr(trainer.model, "hyperparameters", ())) - set(DEFAULTS) - set(OPTIONAL)
@@ -643,6 +713,14 @@ def fit(
     Raises :class:`TrainingDiverged` on a non-finite cost or parameters, and
     :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) after the epoch in which SIGINT or
     SIGTERM arrived, once its checkpoint is written.
+
+    >>> from jaxdl.nn import MLP
+    >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> trainer = Trainer(MLP((2, 1)))
+    >>> result = fit(trainer, x, y, hp={"learning_rate": 0.1}, epochs=3, progress=False)
+    >>> len(result.history["loss"]), result.history["loss"][-1] < result.history["loss"][0]
+    (3, True)
     """
     check_for(trainer, hp or {})  # names nothing reads, ranges: before anything compiles
     logs.check_logger(logger)
