@@ -598,7 +598,12 @@ class TrainingDiverged(RuntimeError):
 
 class TrainingInterrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM stopped ``fit`` after ``epoch``; ``result`` holds the state reached and
-    ``checkpoint`` the file written (``None`` without a checkpoint directory)."""
+    ``checkpoint`` the file written (``None`` without a checkpoint directory). A
+    ``KeyboardInterrupt``, so code that stops on Ctrl-C keeps doing so.
+
+    >>> issubclass(TrainingInterrupted, KeyboardInterrupt)
+    True
+    """
 
     def __init__(
         self, message: str, result: FitResult, epoch: int, checkpoint: str | None, signal: str
