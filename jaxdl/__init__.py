@@ -43,7 +43,7 @@ from jaxdl.metrics import Metric
 from jaxdl.model import Model, ModelLike
 from jaxdl.nn import MLP
 from jaxdl.saved import SavedModel, load_model, save_model
-from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
+from jaxdl.train import FitResult, Trainer, TrainingDiverged, TrainingInterrupted, fit
 
 __version__ = "0.1.0"
 
@@ -57,6 +57,7 @@ __all__ = [
     "SavedModel",
     "Trainer",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "accuracy",
     "batchnorm",
     "checkpoint",

@@ -2,12 +2,14 @@
 
 The content goes to a temporary file in the destination's directory, is flushed and synced, gets
 the permissions of an ordinary new file (``0o666`` less the umask), and is then renamed over the
-destination with ``os.replace``, which is atomic on POSIX and Windows. On any error the temporary
+destination with ``os.replace``, which is atomic on POSIX and Windows, and the directory is
+synced so the rename survives a power cut. On any error the temporary
 file is removed and the destination is left as it was.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -22,6 +24,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def fsync_directory(folder: str) -> None:
+    """Make a rename in ``folder`` durable (where the platform can sync a directory)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode: str = "w") -> str:
@@ -60,11 +77,40 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+        fsync_directory(folder)
+    except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(err, OSError) and err.filename is None:  # e.g. ENOSPC: name the file
+            raise OSError(err.errno, f"cannot write {path}: {err.strerror}", path) from err
         raise
     return path
+
+
+def check_writable(folder: str | os.PathLike, probe_bytes: int = 1 << 16) -> str:
+    """Create ``folder`` if needed and prove that ``probe_bytes`` can be written and synced
+    there (the probe file is removed); raises ``OSError`` naming ``folder`` otherwise, so a
+    read-only or full output directory is found before training, not after.
+
+    >>> import tempfile
+    >>> check_writable(tempfile.mkdtemp()).startswith("/")
+    True
+    """
+    folder = os.path.abspath(os.fspath(folder))
+    tmp = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-probe-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(bytes(probe_bytes))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise OSError(err.errno, f"cannot write to {folder}: {err.strerror}", folder) from err
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+    return folder
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,17 +1,29 @@
-"""Atomic checkpoints of any pytree of arrays, plus JSON metadata.
+"""Checkpoints that never lose a run: verified files, one owner per directory, automatic fallback.
 
-A checkpoint is one ``.npz`` file: the leaves in flattening order and a JSON ``meta`` entry,
-written with :func:`jaxdl.atomic.atomic_write`, so a reader sees either the old file or the
-complete new one, never half of one.
-Loading checks every leaf's shape and dtype against a template of the expected structure.
+A checkpoint is one ``.npz`` file named ``ckpt-NNNNNN.npz`` (the epoch, six digits or more):
+the pytree's leaves in flattening order (``leaf_0``, ``leaf_1``, ...), a JSON ``meta`` entry and
+a ``checksum``, the SHA-256 over every other entry's name, dtype, shape and bytes. Files are
+written with :func:`jaxdl.atomic.atomic_write` (temporary file, fsync, rename, fsync of the
+directory), so a reader sees the old file or the complete new one. Every failure to read one,
+whatever the damage, is a :class:`CorruptCheckpoint`.
+
+A run owns its directory through :class:`CheckpointDir`: an advisory lock on ``.jaxdl-lock``
+(holding the owner's PID; the operating system drops it when that process dies, so a stale lock
+is simply taken over), removal of the temporary files of a killed write, refusal of a fresh run
+into a directory that already holds checkpoints (unless ``overwrite``), and resume from the
+newest checkpoint that reads back intact, warning about every newer one it had to skip.
+Only names matching the exact pattern are listed, resumed from or pruned.
 """
 
 from __future__ import annotations
 
-import glob
+import hashlib
 import json
 import os
-import zipfile
+import re
+import socket
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -20,21 +32,85 @@ import numpy as np
 from jaxdl.atomic import atomic_write
 from jaxdl.deprecation import deprecated_aliases
 
+try:  # POSIX; elsewhere a directory is not locked.
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
 PREFIX = "ckpt-"
+NAME = re.compile(r"ckpt-(\d{6,})\.npz")
+TEMPORARY = re.compile(r"\.tmp-.*ckpt-\d{6,}\.npz")  # atomic_write's names for a checkpoint
+LOCK = ".jaxdl-lock"
+META, CHECKSUM = "meta", "checksum"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: truncated, corrupt, or written by a different setup."""
+    """A checkpoint or checkpoint directory that this run cannot use."""
+
+
+class CorruptCheckpoint(CheckpointError):
+    """A checkpoint file that does not read back intact (truncated, bit flips, not jaxdl's)."""
+
+
+class CheckpointWarning(UserWarning):
+    """A damaged checkpoint was skipped in favour of an older intact one."""
 
 
 def path_for(directory: str, epoch: int) -> str:
-    """The file that holds the checkpoint taken after ``epoch``."""
+    """The file that holds the checkpoint taken after ``epoch``.
+
+    >>> path_for("ckpt", 20)
+    'ckpt/ckpt-000020.npz'
+    """
     return os.path.join(directory, f"{PREFIX}{epoch:06d}.npz")
 
 
+def epoch_of(path: str) -> int:
+    """The epoch in a checkpoint file's name.
+
+    >>> epoch_of("ckpt/ckpt-000020.npz")
+    20
+    """
+    match = NAME.fullmatch(os.path.basename(path))
+    if match is None:
+        raise ValueError(f"{path} is not named like a checkpoint ({PREFIX}NNNNNN.npz)")
+    return int(match.group(1))
+
+
 def list_checkpoints(directory: str) -> list[str]:
-    """Checkpoint files in ``directory``, oldest first."""
-    return sorted(glob.glob(os.path.join(glob.escape(directory), f"{PREFIX}*.npz")))
+    """Checkpoint files in ``directory`` (exact name pattern only), oldest epoch first."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    found = [(int(m.group(1)), n) for n in names if (m := NAME.fullmatch(n))]
+    return [os.path.join(directory, n) for _, n in sorted(found)]
+
+
+def content_hash(*arrays: Any) -> str:
+    """SHA-256 (hex) over the dtypes, shapes and bytes of ``arrays`` (``None`` allowed).
+
+    >>> content_hash(np.zeros(2)) == content_hash(np.zeros(2)) != content_hash(np.ones(2))
+    True
+    """
+    digest = hashlib.sha256()
+    for value in arrays:
+        if value is None:
+            digest.update(b"none;")
+            continue
+        arr = np.asarray(jax.device_get(value))
+        digest.update(f"{arr.dtype.str}{arr.shape};".encode())
+        digest.update(arr.data if arr.flags.c_contiguous else arr.tobytes())
+    return digest.hexdigest()
+
+
+def _checksum(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        if name != CHECKSUM:
+            digest.update(name.encode() + b"\0")
+            digest.update(content_hash(arrays[name]).encode())
+    return np.frombuffer(digest.hexdigest().encode(), np.uint8)
 
 
 def _host(leaf: Any) -> np.ndarray:
@@ -44,15 +120,45 @@ def _host(leaf: Any) -> np.ndarray:
 
 
 def save(path: str, tree: Any, meta: dict[str, Any], keep: int | None = 3) -> str:
-    """Write ``tree`` and ``meta`` to ``path`` atomically; keep only the newest ``keep`` files."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Write ``tree`` and ``meta`` to ``path`` atomically, with a checksum; keep only the newest
+    ``keep`` checkpoints of the directory (``None``: all)."""
     arrays = {f"leaf_{i}": _host(leaf) for i, leaf in enumerate(jax.tree.leaves(tree))}
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    arrays[META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    arrays[CHECKSUM] = _checksum(arrays)
     atomic_write(path, lambda f: np.savez(f, **arrays), mode="wb")
     if keep is not None:
-        for old in list_checkpoints(directory)[:-keep]:
+        for old in list_checkpoints(os.path.dirname(path) or ".")[:-keep]:
             os.remove(old)
     return path
+
+
+def read(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """The verified leaves and meta of a checkpoint; :class:`CorruptCheckpoint` on any damage."""
+    try:
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # a damaged zip or npy header fails in many ways
+        raise CorruptCheckpoint(
+            f"checkpoint {path} is truncated or corrupt ({type(err).__name__}: {err})"
+        ) from err
+    if META not in arrays or CHECKSUM not in arrays:
+        raise CorruptCheckpoint(
+            f"{path} is not a jaxdl checkpoint (no {META!r} or {CHECKSUM!r} entry)"
+        )
+    if arrays[CHECKSUM].tobytes() != _checksum(arrays).tobytes():
+        raise CorruptCheckpoint(f"checkpoint {path} is corrupt: its checksum does not match")
+    try:
+        meta = json.loads(arrays[META].tobytes().decode())
+    except ValueError as err:  # checksum-consistent but unreadable: not written by jaxdl
+        raise CorruptCheckpoint(f"checkpoint {path} has unreadable metadata ({err})") from err
+    count = len(arrays) - 2
+    try:
+        leaves = [arrays[f"leaf_{i}"] for i in range(count)]
+    except KeyError as err:
+        raise CorruptCheckpoint(f"{path} is not a jaxdl checkpoint (no entry {err})") from err
+    return leaves, meta
 
 
 def restore(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
@@ -60,27 +166,20 @@ def restore(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
 
     (Called ``load`` before; that name still works, with a ``DeprecationWarning``.)
     """
-    try:
-        with np.load(path) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
-        older = [p for p in list_checkpoints(os.path.dirname(path)) if p < path]
-        hint = (
-            f"; the previous checkpoint {older[-1]} is intact: delete {path} to resume from it"
-            if older
-            else ""
-        )
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({err}){hint}") from err
-    meta = json.loads(arrays.pop("meta").tobytes().decode())
-    leaves_with_path, treedef = jax.tree_util.tree_flatten_with_path(template)
-    if len(arrays) != len(leaves_with_path):
+    leaves, meta = read(path)
+    return unflatten(path, leaves, template), meta
+
+
+def unflatten(path: str, leaves: list[np.ndarray], template: Any) -> Any:
+    """``leaves`` in the structure of ``template``, each checked for shape and dtype."""
+    refs, treedef = jax.tree_util.tree_flatten_with_path(template)
+    if len(leaves) != len(refs):
         raise CheckpointError(
-            f"checkpoint {path} holds {len(arrays)} arrays but this run expects "
-            f"{len(leaves_with_path)}: it was written by a different model or optimizer"
+            f"checkpoint {path} holds {len(leaves)} arrays but this run expects {len(refs)}: "
+            "it was written by a different model, optimizer or early stopping"
         )
-    leaves = []
-    for i, (key_path, ref) in enumerate(leaves_with_path):
-        value = arrays[f"leaf_{i}"]
+    out = []
+    for value, (key_path, ref) in zip(leaves, refs):
         expected = _host(ref)
         if value.shape != expected.shape or value.dtype != expected.dtype:
             raise CheckpointError(
@@ -90,8 +189,153 @@ def restore(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
             )
         if isinstance(ref, jax.Array) and jax.dtypes.issubdtype(ref.dtype, jax.dtypes.prng_key):
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(ref))
-        leaves.append(value)
-    return jax.tree.unflatten(treedef, leaves), meta
+        out.append(value)
+    return jax.tree.unflatten(treedef, out)
+
+
+def differences(old: Any, new: Mapping[str, Any]) -> list[str]:
+    """The names of the parts of fingerprint ``new`` that ``old`` does not match."""
+    if not isinstance(old, Mapping):
+        return sorted(new)
+    return [k for k in new if k not in old or old[k] != new[k]] + sorted(set(old) - set(new))
+
+
+class CheckpointDir:
+    """A run's exclusive hold on its checkpoint directory (a context manager).
+
+    ``fingerprint`` is a JSON-able dict naming what makes runs interchangeable (model, data,
+    hyperparameters, seed, ...); a checkpoint is resumed only when all of it matches, and the
+    error names the parts that differ.
+
+    >>> import tempfile
+    >>> with CheckpointDir(tempfile.mkdtemp(), {"seed": 0}).open(resume=False) as store:
+    ...     path = store.save(0, {"w": np.ones(2)}, {"epoch": 0})
+    ...     store.restore({"w": np.zeros(2)})[0]["w"]
+    array([1., 1.])
+    """
+
+    def __init__(self, directory: str, fingerprint: Mapping[str, Any], keep: int = 3) -> None:
+        self.directory, self.fingerprint, self.keep = os.fspath(directory), dict(fingerprint), keep
+        self._lock: int | None = None
+
+    # -- ownership ------------------------------------------------------------------------
+    def open(self, *, resume: bool, overwrite: bool = False) -> CheckpointDir:
+        """Lock the directory, remove stale temporary files and, for a fresh run, make sure no
+        checkpoints of an earlier run would be mixed with this one's (``overwrite`` deletes
+        them). Raises :class:`CheckpointError` when another live process owns the directory."""
+        if resume and overwrite:
+            raise ValueError("resume and overwrite exclude each other: choose one")
+        os.makedirs(self.directory, exist_ok=True)
+        self._acquire()
+        try:
+            for name in os.listdir(self.directory):
+                if TEMPORARY.fullmatch(name):
+                    os.remove(os.path.join(self.directory, name))
+            existing = list_checkpoints(self.directory)
+            if existing and overwrite:
+                for path in existing:
+                    os.remove(path)
+            elif existing and not resume:
+                raise CheckpointError(self._occupied_message(existing[-1]))
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _acquire(self) -> None:
+        if fcntl is None:  # pragma: no cover
+            return
+        path = os.path.join(self.directory, LOCK)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            owner = _read_text(path) or "unknown"
+            raise CheckpointError(
+                f"checkpoint directory {self.directory} is in use by another run (PID "
+                f"{owner}, lock {path}); wait for it to finish or choose another directory"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} on {socket.gethostname()}\n".encode())
+        self._lock = fd
+
+    def _occupied_message(self, newest: str) -> str:
+        try:
+            differ = differences(read(newest)[1].get("fingerprint"), self.fingerprint)
+        except CorruptCheckpoint:
+            differ = ["unreadable"]
+        what = (
+            f"checkpoints of this same setup (newest {os.path.basename(newest)}): pass "
+            "resume=True (--resume) to continue them"
+            if not differ
+            else f"checkpoints of another run (differing in: {', '.join(differ)}): choose "
+            "another directory"
+        )
+        return (
+            f"checkpoint directory {self.directory} already holds {what}, or overwrite=True "
+            "(--overwrite) to delete them and start over"
+        )
+
+    def close(self) -> None:
+        """Release the directory (the lock file stays, unlocked)."""
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor drops the flock
+            self._lock = None
+
+    def __enter__(self) -> CheckpointDir:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- files ----------------------------------------------------------------------------
+    def save(self, epoch: int, tree: Any, meta: dict[str, Any]) -> str:
+        """Checkpoint ``tree`` after ``epoch``, with this run's fingerprint in the meta."""
+        meta = {**meta, "epoch": epoch, "fingerprint": self.fingerprint}
+        return save(path_for(self.directory, epoch), tree, meta, self.keep)
+
+    def restore(self, template: Any) -> tuple[Any, dict[str, Any]] | None:
+        """The newest intact checkpoint read into ``template``'s structure, with its meta
+        (``None`` when there is none). A damaged newer file is skipped with a
+        :class:`CheckpointWarning`; a checkpoint of another setup raises :class:`CheckpointError`
+        naming the parts of the fingerprint that differ."""
+        skipped = []
+        for path in reversed(list_checkpoints(self.directory)):
+            try:
+                leaves, meta = read(path)
+            except CorruptCheckpoint as err:
+                skipped.append(str(err))
+                continue
+            differ = differences(meta.get("fingerprint"), self.fingerprint)
+            if differ:
+                raise CheckpointError(
+                    f"checkpoint {path} was written by a different setup (differing in: "
+                    f"{', '.join(differ)}); resume with the same settings and data, or start "
+                    "a fresh directory"
+                )
+            tree = unflatten(path, leaves, template)
+            for reason in skipped:
+                warnings.warn(
+                    f"{reason}; resuming from the older {os.path.basename(path)}",
+                    CheckpointWarning,
+                    stacklevel=3,
+                )
+            return tree, meta
+        if skipped:
+            raise CorruptCheckpoint(
+                f"no intact checkpoint in {self.directory} (" + "; ".join(skipped) + "); start "
+                "over with overwrite=True (--overwrite) instead of resume"
+            )
+        return None
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 __getattr__ = deprecated_aliases(__name__, {"load": restore})

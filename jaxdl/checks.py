@@ -133,15 +133,49 @@ def check_positive(name: str, value: Any) -> None:
     check_range(name, value, 0.0, math.inf, low_open=True)
 
 
+def check_float32(name: str, value: Any, *, positive: bool = False) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` overflows float32 (or, when ``positive``,
+    rounds to 0 or to a subnormal whose reciprocal overflows): hyperparameters are used in
+    float32, so such a value would silently act as inf or 0.
+
+    >>> check_float32("learning_rate", 1e39)
+    Traceback (most recent call last):
+    ValueError: learning_rate=1e+39 overflows float32 (largest 3.403e+38); use a smaller value
+    """
+    arr = _values(name, value)
+    if arr is None:
+        return
+    with np.errstate(over="ignore"):
+        f32 = arr.astype(np.float32)
+    overflow = np.isfinite(arr) & ~np.isfinite(f32)
+    if np.any(overflow):
+        raise ValueError(
+            f"{name}={_first(arr, overflow):.4g} overflows float32 (largest "
+            f"{float(np.finfo(np.float32).max):.4g}); use a smaller value"
+        )
+    tiny = np.finfo(np.float32).tiny
+    under = (arr > 0) & (f32 < tiny) if positive else np.zeros(arr.shape, bool)
+    if np.any(under):
+        raise ValueError(
+            f"{name}={_first(arr, under):.4g} is below float32's smallest normal number {tiny:.4g} "
+            "(it would act as 0); use a larger value"
+        )
+
+
+def _first(arr: np.ndarray, where: np.ndarray) -> float:
+    return float(arr if arr.ndim == 0 else arr[where][0])
+
+
 def check_beta(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless an EWA decay rate lies in ``[0, 1)``.
+    """Raise ``ValueError`` unless an EWA decay rate lies in ``[0, 1)``, also after rounding
+    to float32 (0.99999999 rounds to 1.0 there, and an average with beta 1 never moves).
 
     Args:
       name: the argument's name, used in the message.
       value: a number, an array, or a tracer (not checked).
 
     Raises:
-      ValueError: for an entry outside ``[0, 1)``.
+      ValueError: for an entry outside ``[0, 1)`` or one that rounds to 1 in float32.
 
     Examples:
       >>> from jaxdl.checks import check_beta
@@ -149,18 +183,30 @@ def check_beta(name: str, value: Any) -> None:
       Traceback (most recent call last):
       ...
       ValueError: b2 must lie in [0.0, 1.0), got 1.0
+      >>> check_beta("beta", 0.99999999)  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: beta=0.99999999 rounds to 1.0 in float32, ...; use at most 0.99999994
     """
     check_range(name, value, 0.0, 1.0, high_open=True)
+    arr = _values(name, value)
+    if arr is not None and np.any(arr.astype(np.float32) >= 1):  # already in [0, 1)
+        top = float(np.nextafter(np.float32(1), np.float32(0)))
+        raise ValueError(
+            f"{name}={_first(arr, arr.astype(np.float32) >= 1)} rounds to 1.0 in float32, so "
+            f"the average would never move; use at most {top:.8f}"
+        )
 
 
 def check_keep_prob(value: Any) -> None:
-    """Raise ``ValueError`` unless a dropout keep probability lies in ``(0, 1]``.
+    """Raise ``ValueError`` unless a dropout keep probability lies in ``(0, 1]`` and is a
+    normal float32 number (inverted dropout divides by it).
 
     Args:
       value: a number, an array, or a tracer (not checked).
 
     Raises:
-      ValueError: for an entry outside ``(0, 1]``.
+      ValueError: for an entry outside ``(0, 1]`` or below float32's smallest normal number.
 
     Examples:
       >>> from jaxdl.checks import check_keep_prob
@@ -170,6 +216,7 @@ def check_keep_prob(value: Any) -> None:
       ValueError: keep_prob must lie in (0.0, 1.0], got 0.0
     """
     check_range("keep_prob", value, 0.0, 1.0, low_open=True)
+    check_float32("keep_prob", value, positive=True)
 
 
 def check_features(name: str, x: Any, width: int | None = None) -> None:
@@ -206,17 +253,31 @@ def check_features(name: str, x: Any, width: int | None = None) -> None:
         )
 
 
+def _finite_labels(name: str, y: Any) -> np.ndarray:
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numeric labels, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(
+            f"{name} contains {bad} NaN/inf label(s); labels must be finite class labels"
+        )
+    return arr
+
+
 def check_labels(name: str, y: Any, num_classes: int) -> None:
-    """Raise unless ``y`` holds integer labels in ``[0, num_classes)`` or one-hot rows.
+    """Raise unless ``y`` holds integer labels in ``[0, num_classes)``, or 2-D rows of width
+    ``num_classes`` that are one-hot or class probabilities (non-negative, summing to 1).
 
     Args:
       name: the argument's name, used in the message.
-      y: 1-D integer labels, or 2-D one-hot rows of width ``num_classes``.
+      y: 1-D integer labels, or 2-D one-hot (or probability) rows of width ``num_classes``.
       num_classes: the number of classes (output units).
 
     Raises:
       TypeError: for non-integer 1-D labels.
-      ValueError: for another shape or a label out of range.
+      ValueError: for another shape, a label out of range, NaN/inf, or a row that is not
+        one-hot.
 
     Examples:
       >>> import numpy as np
@@ -225,15 +286,29 @@ def check_labels(name: str, y: Any, num_classes: int) -> None:
       Traceback (most recent call last):
       ...
       ValueError: y must lie in [0, 2), got labels from 0 to 2; check the number of output units
+      >>> check_labels("y", np.array([[0.0, 5.0]]), 2)  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: y row 0 is not one-hot or a probability row (...): [0.0, 5.0]
     """
     dtype = np.asarray(y).dtype if is_concrete(y) else y.dtype
     shape = np.shape(y)
     if len(shape) == 2:
         if shape[1] != num_classes:
             raise ValueError(f"{name} is one-hot of width {shape[1]}, expected {num_classes}")
+        if is_concrete(y):
+            arr = _finite_labels(name, y).astype(np.float64)
+            bad = np.flatnonzero(np.any(arr < 0, axis=1) | (np.abs(arr.sum(axis=1) - 1) > 1e-3))
+            if bad.size:
+                raise ValueError(
+                    f"{name} row {bad[0]} is not one-hot or a probability row (non-negative, "
+                    f"summing to 1): {arr[bad[0]].tolist()}"
+                )
         return
     if len(shape) != 1:
         raise ValueError(f"{name} must be 1-D integer labels or 2-D one-hot, got shape {shape}")
+    if is_concrete(y):
+        _finite_labels(name, y)
     if not np.issubdtype(dtype, np.integer):
         raise TypeError(
             f"{name} must hold integer class labels, got dtype {dtype}; use y.astype(int)"
@@ -246,6 +321,27 @@ def check_labels(name: str, y: Any, num_classes: int) -> None:
                 f"{name} must lie in [0, {num_classes}), got labels from {low} to {high}; "
                 "check the number of output units"
             )
+
+
+def check_binary_labels(name: str, y: Any) -> None:
+    """0/1 labels for one sigmoid output unit, shaped ``(m,)`` or ``(m, 1)``.
+
+    >>> check_binary_labels("y", np.array([0, 1, 2]))
+    Traceback (most recent call last):
+    ValueError: y must hold 0/1 labels for one output unit, got values [0, 1, 2]
+    """
+    shape = np.shape(y)
+    if len(shape) == 2 and shape[1] != 1 or len(shape) > 2:
+        raise ValueError(
+            f"{name} has shape {shape} but the model has one sigmoid output unit: pass 0/1 "
+            f"labels of shape ({shape[0]},), or give the model {shape[-1]} output units for "
+            "one-hot labels"
+        )
+    values = np.unique(_finite_labels(name, y))
+    if not np.isin(values, (0, 1)).all():
+        raise ValueError(
+            f"{name} must hold 0/1 labels for one output unit, got values {values[:5].tolist()}"
+        )
 
 
 def check_positive_int(name: str, value: Any, minimum: int = 1) -> None:

@@ -11,27 +11,38 @@
 
 Layer sizes given with ``--hidden`` are the hidden layers; the input width and the output layer
 come from the dataset (one sigmoid unit for two classes, a softmax unit per class otherwise).
-Exit status: 0 done; 1 the run failed (training diverged, a gradient check failed) or jaxdl
-hit a bug (the traceback is printed with a request to report it); 2 bad command line or input
-(reported as one ``jaxdl: error: ...`` line).
+Exit status (each failure is reported as one ``jaxdl: error: ...`` line on stderr):
+
+- 0: done
+- 1: the run failed (training diverged, every sweep config diverged, a gradient check failed),
+  or jaxdl hit a bug (the traceback is printed with a request to report it)
+- 2: bad command line or input (including an unusable checkpoint directory)
+- 3: a file or directory could not be read or written (the message names the path)
+- 130: interrupted by SIGINT or SIGTERM (``train`` first checkpoints the finished epoch and
+  says how to resume)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import linecache
 import math
 import os
+import re
+import signal
 import sys
+import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 
 from jaxdl import __version__, cli_data, compile_cache, devices, parallel, plots
-from jaxdl.atomic import write_json
+from jaxdl.atomic import check_writable, write_json
 from jaxdl.data.datasets import DATASETS, Dataset, load
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.history import MONITORS
@@ -42,9 +53,10 @@ from jaxdl.init import INITIALIZERS
 from jaxdl.nn import ACTIVATIONS, MLP
 from jaxdl.optim import OPTIMIZERS
 from jaxdl.sweep.spaces import DISTRIBUTIONS, distribution, read_space
-from jaxdl.train import SCHEDULES, Trainer, TrainingDiverged, fit
+from jaxdl.train import SCHEDULES, Trainer, TrainingDiverged, TrainingInterrupted, fit
 
 PROG = "jaxdl"
+EXIT_FAILED, EXIT_USAGE, EXIT_IO, EXIT_INTERRUPTED = 1, 2, 3, 130
 # Defaults shared by train and sweep (the same as Trainer's and fit's optimizer).
 OPTIMIZER, EPOCHS = "adam", 100
 
@@ -226,9 +238,14 @@ def _load(args: argparse.Namespace) -> Dataset:
     from_file = cli_data.load(args)
     if from_file is not None:
         return from_file
-    return load(args.dataset or "moons", seed=args.seed, n=args.data_size, noise=args.noise,
-                normalize=not args.no_normalize, val_fraction=args.val_fraction,
-                test_fraction=args.test_fraction)
+    try:
+        return load(args.dataset or "moons", seed=args.seed, n=args.data_size, noise=args.noise,
+                    normalize=not args.no_normalize, val_fraction=args.val_fraction,
+                    test_fraction=args.test_fraction)
+    except ValueError as err:  # name the flags, not the function's arguments
+        text = re.sub(r"^n must", "--data-size must", str(err))
+        text = re.sub(r"^noise must", "--noise must", text)
+        raise ValueError(text.replace("leave noise=None", "leave out --noise")) from err
 
 
 def _model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
@@ -303,7 +320,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.patience is not None:
         stopper = EarlyStopping(args.patience, args.min_delta, args.monitor)
     want_plots = _plots_wanted(args)
-    os.makedirs(args.out, exist_ok=True)
+    check_writable(args.out)
+    if args.checkpoint_dir:
+        check_writable(args.checkpoint_dir)
     print(devices.describe(devs, model.compute_dtype))
     print(_describe(data, model))
     start = time.perf_counter()
@@ -314,7 +333,8 @@ def _train(args: argparse.Namespace) -> int:
                 trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
                 epochs=args.epochs, seed=args.seed, early_stopping=stopper,
                 checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-                resume=args.resume, progress=args.progress, logger=logger,
+                resume=args.resume, overwrite=args.overwrite and not args.resume,
+                progress=args.progress, logger=logger,
             )
         finally:
             logger.close()
@@ -400,7 +420,9 @@ def _sweep(args: argparse.Namespace) -> int:
     checked = None if set(space) - set(HYPERPARAMETERS) else {*fixed, *space}
     trainer = _trainer(args, model, checked, data.task)
     want_plots = _plots_wanted(args)
-    os.makedirs(args.out, exist_ok=True)
+    check_writable(args.out)
+    if args.checkpoint_dir:
+        check_writable(args.checkpoint_dir)
     method = "grid" if (args.strategy or args.method) == "grid" else "random"
     configs = sample(space, args.seed, _header_count(args), method)  # the first ones drawn
     print(devices.describe(devs, model.compute_dtype, split="configs split"))
@@ -443,7 +465,18 @@ def _sweep(args: argparse.Namespace) -> int:
         written.append(os.path.join(args.out, "pbt.png"))
         plot_schedules(results, written[-1])
     print("wrote " + ", ".join(written))
+    if table and not any(_trained(row, results.monitor) for row in table):
+        print(f"{PROG}: error: every one of the {len(table)} configs diverged or ended with a "
+              f"non-finite {results.monitor}; lower the learning-rate range (the table is "
+              "written)", file=sys.stderr)
+        return EXIT_FAILED
     return 0
+
+
+def _trained(row: dict[str, Any], monitor: str) -> bool:
+    """A sweep row that neither diverged nor ended with a non-finite monitored value."""
+    value = row.get(monitor)
+    return row["status"] != "diverged" and isinstance(value, float) and math.isfinite(value)
 
 
 def _distinct(values: Sequence[Any]) -> list[Any]:
@@ -655,7 +688,7 @@ def build_parser() -> argparse.ArgumentParser:
         "norm, sweep, vanishing/exploding gradients, input normalization, batch size); print a "
         "summary table; write results.json and PNG plots into --out.")
     demo.add_argument("--quick", action="store_true",
-                      help="fewer epochs, at most half the time (same experiments)")
+                      help="fewer epochs, compiled for a fast start (same experiments)")
     demo.add_argument("--out", default="jaxdl-out", metavar="DIR", help="output directory")
     demo.add_argument("--seed", type=_int(0), default=0, help="seed of every experiment")
     demo.add_argument("--only", type=lambda s: [p for p in s.split(",") if p], metavar="LIST",
@@ -678,24 +711,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
     compile_cache.enable_for_command(turned_off=args.no_compile_cache)
-    try:
-        return args.run(args)
-    except TrainingDiverged as err:
-        print(f"{PROG}: error: training diverged: the cost became NaN/inf at epoch {err.epoch} "
-              f"(global step {err.step}); lower --lr or check the scale of the data",
-              file=sys.stderr)
-        return 1
-    except OSError as err:
-        where = f": {err.filename}" if err.filename else ""
-        print(f"{PROG}: error: {err.strerror or err}{where}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as err:
-        if not _input_error(err):
+    with _terminate_as_interrupt(), warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except TrainingDiverged as err:
+            return _error(f"training diverged: the cost became NaN/inf at epoch {err.epoch} "
+                          f"(global step {err.step}); lower --lr or check the scale of the data",
+                          EXIT_FAILED)
+        except TrainingInterrupted as err:
+            hint = (f"checkpoint {err.checkpoint} written; rerun the same command with --resume "
+                    "to continue" if err.checkpoint else "nothing saved (no --checkpoint-dir)")
+            return _error(f"interrupted by {err.signal} after epoch {err.epoch}; {hint}",
+                          EXIT_INTERRUPTED, "")
+        except KeyboardInterrupt:
+            return _error("interrupted; nothing saved", EXIT_INTERRUPTED, "")
+        except OSError as err:
+            text = err.strerror or str(err)
+            if err.filename and str(err.filename) not in text:
+                text += f": {err.filename}"
+            return _error(text, EXIT_IO)
+        except (ValueError, TypeError) as err:
+            if not _input_error(err):
+                return _report_bug(err)
+            return _error(str(err), EXIT_USAGE)
+        except Exception as err:  # noqa: BLE001 - a bug: show it, never hide it as bad input
             return _report_bug(err)
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # noqa: BLE001 - a bug: show it, never hide it as bad input
-        return _report_bug(err)
+
+
+def _error(message: str, code: int, kind: str = "error: ") -> int:
+    print(f"{PROG}: {kind}{message}", file=sys.stderr)
+    return code
+
+
+def _show_warning(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM acts like Ctrl-C for the whole command (``fit`` defers both to an epoch end)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _input_error(err: BaseException) -> bool:

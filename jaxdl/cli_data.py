@@ -59,7 +59,9 @@ def add_save_option(p: argparse.ArgumentParser, flag: str, text: str) -> None:
     g = p.add_argument_group("saved model")
     g.add_argument(flag, dest="save", metavar="DIR", help=text)
     g.add_argument("--overwrite", action="store_true",
-                   help="replace an existing saved model in that directory")
+                   help="replace an existing saved model in that directory"
+                   + ("; without --resume, also delete the checkpoints already in "
+                      "--checkpoint-dir and start over" if flag == "--save" else ""))
 
 
 _FILE_ONLY = ("target", "labels", "task", "drop_missing")
@@ -84,8 +86,11 @@ def check_outputs(args: argparse.Namespace) -> None:
     """Refuse, before anything runs or is written, outputs that cannot be made."""
     if args.tensorboard and not logs.tensorboard_available():
         raise ValueError(f"--tensorboard needs tensorboardX: {logs.INSTALL_HINT}")
-    if args.overwrite and not args.save:
-        raise ValueError("--overwrite only applies with --save / --save-best DIR")
+    checkpoints = args.command == "train" and getattr(args, "checkpoint_dir", None)
+    if args.overwrite and not args.save and not checkpoints:
+        raise ValueError(
+            "--overwrite only applies with --save / --save-best DIR, or train --checkpoint-dir"
+        )
     if args.save:
         saved.check_target(os.path.abspath(args.save), args.overwrite)
 

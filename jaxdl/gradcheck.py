@@ -43,6 +43,7 @@ from jax.tree_util import DictKey, GetAttrKey, SequenceKey
 from jaxdl import losses, nn
 from jaxdl.checks import check_positive, check_positive_int, is_concrete
 from jaxdl.float64 import as_float64, to_float64
+from jaxdl.kinks import Kink, find_kinks
 from jaxdl.train import Trainer, check_data, trainer_hyperparams
 from jaxdl.typing import PyTree
 
@@ -73,6 +74,7 @@ class LeafCheck:
     difference: float
     failed: bool
     worst: tuple[Coordinate, ...]
+    kinks: tuple[Kink, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,11 @@ class GradcheckResult:
     num_params: int
     analytic: PyTree
     numeric: PyTree
+
+    @property
+    def kinks(self) -> dict[str, tuple[Kink, ...]]:
+        """Coordinates whose finite-difference step crosses a kink (excluded from the verdict)."""
+        return {path: leaf.kinks for path, leaf in self.per_leaf.items() if leaf.kinks}
 
     @property
     def failing(self) -> tuple[str, ...]:
@@ -123,6 +130,17 @@ class GradcheckResult:
                     lines.append(
                         f"    {index:<12} backprop {c.analytic: .6e}  numeric {c.numeric: .6e}"
                     )
+        if self.kinks:
+            count = sum(len(k) for k in self.kinks.values())
+            lines.append(
+                f"{count} coordinate(s) where the +/-epsilon step crosses a kink (a ReLU-like "
+                "corner within epsilon; backprop gives one side's slope), left out of the verdict:"
+            )
+            for path, kinks in self.kinks.items():
+                for k in kinks[:WORST_COORDINATES]:
+                    index = path + "[" + ", ".join(map(str, k.index)) + "]"
+                    lines.append(f"    {index:<20} backprop {k.analytic: .6e}  one-sided slopes "
+                                 f"{k.backward: .6e} / {k.forward: .6e}")
         return "\n".join(lines)
 
 
@@ -182,14 +200,20 @@ def gradcheck(
         numeric = _numeric_gradient(leaves, arrays, eps, spec=spec, chunk_size=chunk_size)
         analytic = [np.asarray(g, dtype=np.float64) for g in analytic]
         numeric = [np.asarray(g, dtype=np.float64) for g in numeric]
+        kinks = _kinks(spec, leaves, arrays, analytic, numeric, float(epsilon), threshold)
+    # Kink coordinates count as agreeing: the central difference is meaningless there.
+    agreed = [n.copy() for n in numeric]
+    for k, found in kinks.items():
+        for kink in found:
+            agreed[k][kink.index] = analytic[k][kink.index]
 
     g_all = np.concatenate([g.ravel() for g in analytic])
-    g_approx_all = np.concatenate([g.ravel() for g in numeric])
+    g_approx_all = np.concatenate([g.ravel() for g in agreed])
     difference = relative_difference(g_all, g_approx_all)
     noise_floor = GREAT * (np.linalg.norm(g_all) + np.linalg.norm(g_approx_all))
     bar = _failing_bar(threshold)
     per_leaf = {}
-    for path, g, g_approx in zip(paths, analytic, numeric, strict=True):
+    for k, (path, g, g_approx) in enumerate(zip(paths, analytic, agreed, strict=True)):
         leaf_difference = relative_difference(g, g_approx)
         # NaN fails; an error below the noise floor cannot be told from rounding noise
         failed = not (leaf_difference <= bar or np.linalg.norm(g - g_approx) <= noise_floor)
@@ -198,6 +222,7 @@ def gradcheck(
             difference=leaf_difference,
             failed=failed,
             worst=_worst_coordinates(g, g_approx) if failed else (),
+            kinks=tuple(kinks.get(k, ())),
         )
     treedef = jax.tree_util.tree_structure(params)
     return GradcheckResult(
@@ -564,3 +589,33 @@ def check_model(
     return gradcheck(
         _model_loss, params, trainer, state, x, y, hp, l2, epsilon=epsilon, threshold=threshold
     )
+
+
+def _kinks(
+    spec: tuple[Any, ...],
+    leaves: list[jax.Array],
+    arrays: list[jax.Array],
+    analytic: list[np.ndarray],
+    numeric: list[np.ndarray],
+    epsilon: float,
+    threshold: float,
+) -> dict[int, list[Kink]]:
+    """Kinks (see :mod:`jaxdl.kinks`) in each leaf whose own difference is above the failing
+    bar; one-sided slopes come from the compiled loss, one coordinate at a time."""
+    failing = [
+        k for k, (g, n) in enumerate(zip(analytic, numeric, strict=True))
+        if not relative_difference(g, n) <= _failing_bar(threshold)
+    ]
+    if not failing:
+        return {}
+    host = [np.asarray(leaf) for leaf in leaves]
+
+    def evaluate(k: int, j: int, step: float) -> float:
+        moved = host[k].copy()
+        moved.flat[j] += step
+        new = [jnp.asarray(moved) if i == k else leaf for i, leaf in enumerate(leaves)]
+        return float(_value(new, arrays, spec=spec, with_grad=False)[0])
+
+    loss = float(_value(leaves, arrays, spec=spec, with_grad=False)[0])
+    found = {k: find_kinks(evaluate, loss, analytic[k], numeric[k], k, epsilon) for k in failing}
+    return {k: v for k, v in found.items() if v}

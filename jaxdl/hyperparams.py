@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.checks import is_concrete
+from jaxdl.checks import check_keep_prob, is_concrete
 
 HyperParams = dict[str, jax.Array]
 
@@ -169,6 +169,8 @@ def check(hp: Mapping[str, Any]) -> None:
     for name, value in hp.items():
         p = TABLE[name]
         _check_value(name, value, p.low, p.high, p.low_open, p.high_open)
+    if "keep_prob" in hp:  # inverted dropout divides by it: no subnormal keep_prob
+        check_keep_prob(hp["keep_prob"])
 
 
 def _optimizer_message(name: str, optimizer: str) -> str:

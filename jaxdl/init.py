@@ -17,6 +17,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxdl.checks import check_finite, check_float32, check_range
+
 Initializer = Callable[[jax.Array, Sequence[int], Any], jax.Array]
 
 
@@ -60,6 +62,9 @@ def random_normal(scale: float = 0.01) -> Initializer:
     Returns:
       An initializer ``init(key, shape, dtype) -> W``.
 
+    Raises:
+      ValueError: unless ``scale`` is a finite number >= 0 that stays finite in float32.
+
     Examples:
       >>> import jax
       >>> from jaxdl import init
@@ -67,6 +72,10 @@ def random_normal(scale: float = 0.01) -> Initializer:
       >>> round(float(W.std()))
       10
     """
+
+    check_finite("scale", scale)
+    check_range("scale", scale, 0.0)
+    check_float32("scale", scale)
 
     def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
         return _scaled_normal(key, shape, dtype, lambda n_in, n_out: scale)

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.checks import check_finite, check_labels, check_range
+from jaxdl.checks import check_binary_labels, check_finite, check_labels, check_range
 
 
 def weighted_mean(values: jax.Array, mask: jax.Array | None = None) -> jax.Array:
@@ -262,9 +262,7 @@ def check_targets(loss: Loss, name: str, y: Any, output_shape: tuple[int, ...]) 
                 f"sigmoid_binary_cross_entropy needs one output unit, the model gives outputs "
                 f"of shape {output_shape}"
             )
-        values = np.unique(np.asarray(y))
-        if not np.isin(values, (0, 1)).all():
-            raise ValueError(f"{name} must hold 0/1 labels for one output unit")
+        check_binary_labels(name, y)
     elif loss.name == "softmax_cross_entropy":
         if len(output_shape) != 2:
             raise ValueError(

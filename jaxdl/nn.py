@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdl import batchnorm, init
-from jaxdl.checks import check_features, check_range
+from jaxdl.checks import check_features, check_finite, check_range
 from jaxdl.dropout import dropout
 
 ACTIVATIONS = {
@@ -76,7 +76,13 @@ State = dict[str, Any]
 
 @dataclasses.dataclass(frozen=True)
 class MLP:
-    """An MLP with layer ``sizes = (n_x, n_h1, ..., n_out)``; ``n_out = 1`` means binary logits."""
+    """An MLP with layer ``sizes = (n_x, n_h1, ..., n_out)``; ``n_out = 1`` means binary logits.
+
+    >>> model = MLP((2, 8, 3))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> model.apply(params, state, jnp.ones((4, 2)), train=False)[0].shape
+    (4, 3)
+    """
 
     sizes: tuple[int, ...]
     activation: str = "relu"
@@ -102,6 +108,8 @@ class MLP:
             raise ValueError(
                 f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
             )
+        check_finite("init_scale", self.init_scale)
+        check_range("init_scale", self.init_scale, 0.0)
         init.get(self.initializer, self.init_scale)
         check_range("bn_momentum", self.bn_momentum, 0.0, 1.0, high_open=True)
         check_range("bn_eps", self.bn_eps, 0.0, low_open=True)
@@ -256,7 +264,11 @@ class MLP:
 
 
 def from_config(config: Mapping[str, Any]) -> MLP:
-    """The :class:`MLP` of :meth:`MLP.to_config`."""
+    """The :class:`MLP` of :meth:`MLP.to_config`.
+
+    >>> from_config({"sizes": [2, 4, 1], "activation": "tanh"}) == MLP((2, 4, 1), activation="tanh")
+    True
+    """
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a dict made by MLP.to_config(), got {config!r}")
     unknown = sorted(set(config) - {f.name for f in dataclasses.fields(MLP)})

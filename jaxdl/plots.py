@@ -179,8 +179,8 @@ def boundaries(
             chosen = labels == cls
             ax.scatter(x[chosen, 0], x[chosen, 1], color=color, marker=marker,
                        edgecolors="k", linewidths=0.4, s=14, label=f"class {cls}")
-        title = panel.title + (f"\n{panel.note}" if panel.note else "")
-        ax.set_title(wrap(title, fig.get_figwidth() / min(len(panels), 3)), fontsize="medium")
+        heading = panel.title + (f"\n{panel.note}" if panel.note else "")
+        ax.set_title(wrap(heading, fig.get_figwidth() / min(len(panels), 3)), fontsize="medium")
         ax.set(xlabel="x1", ylabel="x2")
     handles, names = axes[0].get_legend_handles_labels()
     handles.append(Line2D([], [], color="k", linewidth=1.0))

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import losses
-from jaxdl.checks import check_finite
+from jaxdl.checks import check_finite, check_float32
 from jaxdl.model import describe
 
 if TYPE_CHECKING:
@@ -71,11 +71,14 @@ def check_arrays(x: Any, y: Any, name: str = "x") -> tuple[jax.Array, jax.Array]
     label_name = "y" if name == "x" else name.replace("x", "y", 1)
     check_inputs(name, x)
     check_finite(name, x)
+    check_float32(name, x)  # features are used in float32: 1e39 would become inf
     if np.shape(y)[:1] != np.shape(x)[:1]:
         raise ValueError(
             f"{name} has {np.shape(x)[0]} samples but {label_name} has "
             f"{np.shape(y)[0] if np.ndim(y) else 'no'} labels; they must match"
         )
+    if np.asarray(y).dtype.kind == "f":
+        check_finite(label_name, y)  # NaN labels are bad input, not a learning-rate problem
     return jnp.asarray(x, jnp.float32), jnp.asarray(y)
 
 

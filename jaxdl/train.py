@@ -21,6 +21,7 @@ which makes runs reproducible and resumes exact, and lets a sweep share batches 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import re
@@ -33,7 +34,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh
 
-from jaxdl import checkpoint, logs, losses, optim, parallel
+from jaxdl import checkpoint, interrupt, logs, losses, optim, parallel
 from jaxdl import metrics as metrics_lib
 from jaxdl.checks import check_finite, check_positive_int
 from jaxdl.data.batches import Partition, epoch_indices, partition
@@ -49,7 +50,13 @@ SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
 
 class TrainState(NamedTuple):
     """Everything that changes during training; ``diverged_at`` is the global step at which the
-    cost first became non-finite (-1 while finite; from then on nothing is updated)."""
+    cost first became non-finite (-1 while finite; from then on nothing is updated).
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> int(Trainer(MLP((2, 1))).init(jax.random.key(0), hyperparams()).diverged_at)
+    -1
+    """
 
     params: Any
     model_state: Any
@@ -58,7 +65,11 @@ class TrainState(NamedTuple):
 
 
 class Keys(NamedTuple):
-    """The three independent random streams of a run."""
+    """The three independent random streams of a run.
+
+    >>> [k.shape for k in Keys.from_seed(0)]
+    [(), (), ()]
+    """
 
     init: jax.Array
     data: jax.Array
@@ -72,7 +83,11 @@ class Keys(NamedTuple):
 
 
 class Batch(NamedTuple):
-    """A mini-batch: features, labels and 0/1 row weights (``None``: all rows are real)."""
+    """A mini-batch: features, labels and 0/1 row weights (``None``: all rows are real).
+
+    >>> Batch(jnp.ones((2, 3)), jnp.array([0, 1])).mask is None
+    True
+    """
 
     x: jax.Array
     y: jax.Array
@@ -98,6 +113,10 @@ class Trainer:
     ``metrics``: names of :data:`jaxdl.metrics.METRICS`, :class:`jaxdl.metrics.Metric` objects or
     callables; ``None`` takes the loss's defaults (accuracy for cross-entropy, MSE and MAE for
     regression). The history has ``loss``, ``val_loss`` and each metric with its ``val_`` twin.
+
+    >>> from jaxdl.nn import MLP
+    >>> Trainer(MLP((2, 3)), metrics=["accuracy", "mse"]).history_keys[:4]
+    ('epoch', 'loss', 'accuracy', 'mse')
     """
 
     model: Any
@@ -336,7 +355,8 @@ class Trainer:
 
         Returns the new state and per-step ``cost`` and each metric (shape (num_batches,),
         e.g. ``accuracy``) plus the epoch's sample-weighted means ``loss`` and ``<metric>_mean``.
-        A non-finite cost or gradient freezes the state at the last finite parameters and records
+        A non-finite cost, gradient or updated parameter freezes the state at the last finite
+        parameters (a built-in optimizer's moments may hold that rejected step) and records
         the step in ``diverged_at``; a state whose ``diverged_at`` is already >= 0 is not updated
         at all (for any optimizer: the built-in names gate their moments by scalars, any other
         optimizer's state is selected leaf by leaf).
@@ -383,7 +403,10 @@ class Trainer:
                     grads, ts.opt_state, ts.params
                 )
                 keep_state = keep
-            params = jax.tree.map(keep, optim.apply_updates(ts.params, updates), ts.params)
+            new_params = optim.apply_updates(ts.params, updates)
+            # A finite gradient can still overflow the parameters (a huge learning rate).
+            ok = ok & _all_finite(new_params)
+            params = jax.tree.map(keep, new_params, ts.params)
             opt_state = jax.tree.map(keep_state, opt_state, ts.opt_state)
             model_state = jax.tree.map(keep, model_state, ts.model_state)
             diverged_at = jnp.where(live & ~ok, first_step + i, ts.diverged_at)
@@ -463,12 +486,31 @@ def run_epoch(
     trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array, keys: Keys,
     epoch: Any,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
-    """``Trainer.epoch`` compiled once per setup and data shape; ``ts`` is donated."""
+    """``Trainer.epoch`` compiled once per setup and data shape; ``ts`` is donated.
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> trainer, hp, keys = Trainer(MLP((2, 1)), batch_size=4), hyperparams(), Keys.from_seed(0)
+    >>> x, y = jnp.ones((8, 2)), jnp.array([0, 1] * 4)
+    >>> ts = run_init(trainer, keys.init, hp)
+    >>> ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, 0)
+    >>> metrics["cost"].shape
+    (2,)
+    """
     return _epoch(_compile_key(trainer), ts, hp, x, y, keys, epoch)
 
 
 def lower_epoch(trainer: Trainer, *args: Any) -> jax.stages.Lowered:
-    """The lowered program of :func:`run_epoch` for these arguments (to inspect its HLO)."""
+    """The lowered program of :func:`run_epoch` for these arguments (to inspect its HLO).
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> trainer, hp, keys = Trainer(MLP((2, 1)), batch_size=4), hyperparams(), Keys.from_seed(0)
+    >>> x, y = jnp.ones((8, 2)), jnp.array([0, 1] * 4)
+    >>> ts = run_init(trainer, keys.init, hp)
+    >>> "stablehlo.while" in lower_epoch(trainer, ts, hp, x, y, keys, 0).as_text()
+    True
+    """
     return _epoch.lower(_compile_key(trainer), *args)
 
 
@@ -481,7 +523,16 @@ def run_evaluate(
     trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array
 ) -> dict[str, jax.Array]:
     """``Trainer.evaluate``, compiled once per model (in evaluation form), loss, metrics and
-    data shape."""
+    data shape.
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> trainer, hp, keys = Trainer(MLP((2, 1)), batch_size=4), hyperparams(), Keys.from_seed(0)
+    >>> x, y = jnp.ones((8, 2)), jnp.array([0, 1] * 4)
+    >>> ts = run_init(trainer, keys.init, hp)
+    >>> sorted(run_evaluate(trainer, ts, hp, x, y))
+    ['accuracy', 'loss']
+    """
     return _evaluate(trainer.evaluator(), ts, hp, x, y)
 
 
@@ -492,7 +543,14 @@ def _init(model: Any, optimizer: Any, schedule: str, key: jax.Array, hp) -> Trai
 
 def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
     """``Trainer.init``, compiled once per model and optimizer (and schedule, which may shape
-    the state of an optimizer factory's transformation)."""
+    the state of an optimizer factory's transformation).
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> ts = run_init(Trainer(MLP((2, 1))), jax.random.key(0), hyperparams())
+    >>> ts.params["layers"][0]["W"].shape
+    (2, 1)
+    """
     schedule = "constant" if isinstance(trainer.optimizer, str) else trainer.schedule
     return _init(trainer.model, trainer.optimizer, schedule, key, hp)
 
@@ -504,6 +562,13 @@ class FitResult(NamedTuple):
     ``history`` maps each of the trainer's ``history_keys`` (:data:`HISTORY_KEYS` for the default
     classification setup) to a list with one float per epoch (the ``val_*`` lists stay empty
     without validation data) and ``batch_cost`` to per-step costs.
+
+    >>> from jaxdl.nn import MLP
+    >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> result = fit(Trainer(MLP((2, 1))), x, y, epochs=2, progress=False)
+    >>> result.epochs_run, len(result.history["batch_cost"][0])
+    (2, 1)
     """
 
     params: Any
@@ -516,25 +581,98 @@ class FitResult(NamedTuple):
 
 
 class TrainingDiverged(RuntimeError):
-    """The cost became NaN/inf; ``result`` holds the last finite parameters and the history."""
+    """The cost or the parameters became NaN/inf; ``result`` holds the parameters of the last
+    step whose cost and parameters were finite (the best epoch's with early stopping) and the
+    history; ``usable`` says whether those parameters still predict finite values.
 
-    def __init__(self, message: str, result: FitResult, epoch: int, step: int) -> None:
+    >>> issubclass(TrainingDiverged, RuntimeError)
+    True
+    """
+
+    def __init__(
+        self, message: str, result: FitResult, epoch: int, step: int, usable: bool = True
+    ) -> None:
         super().__init__(message)
-        self.result, self.epoch, self.step = result, epoch, step
+        self.result, self.epoch, self.step, self.usable = result, epoch, step, usable
 
 
-def _fingerprint(trainer: Trainer, hp: HyperParams, seed: Any, m: int) -> str:
-    values = {k: np.asarray(v).tolist() for k, v in sorted(hp.items())}
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped ``fit`` after ``epoch``; ``result`` holds the state reached and
+    ``checkpoint`` the file written (``None`` without a checkpoint directory). A
+    ``KeyboardInterrupt``, so code that stops on Ctrl-C keeps doing so.
+
+    >>> issubclass(TrainingInterrupted, KeyboardInterrupt)
+    True
+    """
+
+    def __init__(
+        self, message: str, result: FitResult, epoch: int, checkpoint: str | None, signal: str
+    ) -> None:
+        super().__init__(message)
+        self.result, self.epoch, self.checkpoint, self.signal = result, epoch, checkpoint, signal
+
+
+def _fingerprint(
+    trainer: Trainer, hp: HyperParams, seed: Any, data: tuple, validation: tuple | None,
+    early_stopping: EarlyStopping | None,
+) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: setup, data contents, seed, early stopping."""
     # The mesh is left out: a run may resume on other devices with the same results. Memory
     # addresses in the repr of functions (a user's model, loss or optimizer) differ between
     # processes, so they are dropped.
-    text = repr((dataclasses.replace(trainer, mesh=None), values, repr(seed), m))
-    return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
+    setup = repr(dataclasses.replace(trainer, mesh=None))
+    return {
+        "trainer": re.sub(r" at 0x[0-9a-fA-F]+", "", setup),
+        "hyperparameters": {k: np.asarray(v).tolist() for k, v in sorted(hp.items())},
+        "seed": repr(seed),
+        "data": checkpoint.content_hash(*data),
+        "validation": checkpoint.content_hash(*validation) if validation else None,
+        "early_stopping": repr(early_stopping),
+    }
+
+
+def _check_seed(seed: Any) -> int | jax.Array:
+    """``seed`` as a Python int, or the typed PRNG key it is."""
+    if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int or a jax.random.key, got {seed!r}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be a non-negative int below 2**63, got {seed}")
+    return int(seed)
+
+
+def _check_validation(validation: Any) -> None:
+    if not isinstance(validation, tuple | list) or len(validation) != 2:
+        raise TypeError(
+            "validation must be a pair (x_val, y_val), got "
+            + (f"a sequence of {len(validation)}" if isinstance(validation, tuple | list)
+               else type(validation).__name__)
+        )
+
+
+def _check_scalar_hp(hp: Any) -> Any:
+    """``hp`` (a dict, checked by the caller) with single numbers only: a sweep varies them."""
+    if isinstance(hp, Mapping):
+        for name, value in hp.items():
+            if np.ndim(value) != 0:
+                raise ValueError(
+                    f"hp[{name!r}] must be a single number in fit, got shape "
+                    f"{np.shape(value)}; to train several values at once use "
+                    "jaxdl.sweep.run_sweep"
+                )
+    return hp
 
 
 def trainer_hyperparams(trainer: Trainer, values: Mapping[str, Any]) -> HyperParams:
     """:func:`jaxdl.hyperparams.hyperparams` of ``values``, plus the names the model declares in
-    its ``hyperparameters`` beyond that table (checked finite, float32)."""
+    its ``hyperparameters`` beyond that table (checked finite, float32).
+
+    >>> from jaxdl.nn import MLP
+    >>> hp = trainer_hyperparams(Trainer(MLP((2, 1))), {"learning_rate": 0.5})
+    >>> float(hp["learning_rate"]), hp["learning_rate"].dtype
+    (0.5, dtype('float32'))
+    """
     if not isinstance(values, Mapping):
         raise TypeError(f"hp must be a dict of hyperparameters, got {values!r}")
     own = set(getattr(trainer.model, "hyperparameters", ())) - set(DEFAULTS) - set(OPTIONAL)
@@ -558,6 +696,7 @@ def fit(
     checkpoint_dir: str | None = None,
     checkpoint_every: int = 1,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool | None = None,
     logger: logs.Logger | None = None,
     callbacks: Any = (),
@@ -566,12 +705,27 @@ def fit(
 
     ``early_stopping`` stops when its monitored history entry stops improving and restores the
     best epoch's parameters. ``checkpoint_dir`` receives an atomic checkpoint every
-    ``checkpoint_every`` epochs and at the end; ``resume=True`` continues from the newest one
-    and gives bit-identical results to an uninterrupted run. ``progress`` shows a bar on a
-    terminal or in a notebook, a line every few epochs in a log (default: when stderr is a
-    terminal). ``logger`` (see :mod:`jaxdl.logs`) gets each epoch's values and each of
-    ``callbacks`` is called as ``callback(epoch, history)`` on the host after every epoch.
-    Raises :class:`TrainingDiverged` on a non-finite cost.
+    ``checkpoint_every`` epochs and at the end; the run owns the directory while it trains
+    (a second run on it fails naming this one's PID), and a fresh run refuses a directory that
+    already holds checkpoints unless ``overwrite=True`` deletes them. ``resume=True``
+    continues from the newest intact checkpoint (warning about any damaged newer one) if its
+    setup, seed and data match, and gives bit-identical results to an uninterrupted run.
+    ``progress`` shows a bar on a terminal or in a notebook, a line every few epochs in a log
+    (default: when stderr is a terminal). ``logger`` (see :mod:`jaxdl.logs`) gets each epoch's
+    values and each of ``callbacks`` is called as ``callback(epoch, history)`` on the host after
+    every epoch.
+
+    Raises :class:`TrainingDiverged` on a non-finite cost or parameters, and
+    :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) after the epoch in which SIGINT or
+    SIGTERM arrived, once its checkpoint is written.
+
+    >>> from jaxdl.nn import MLP
+    >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> trainer = Trainer(MLP((2, 1)))
+    >>> result = fit(trainer, x, y, hp={"learning_rate": 0.1}, epochs=3, progress=False)
+    >>> len(result.history["loss"]), result.history["loss"][-1] < result.history["loss"][0]
+    (3, True)
     """
     check_for(trainer, hp or {})  # names nothing reads, ranges: before anything compiles
     logs.check_logger(logger)
@@ -580,20 +734,28 @@ def fit(
     check_positive_int("checkpoint_every", checkpoint_every)
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir, the directory to resume from")
+    if resume and overwrite:
+        raise ValueError("resume=True and overwrite=True exclude each other: choose one")
+    seed = _check_seed(seed)
     if early_stopping is not None:
         if not isinstance(early_stopping, EarlyStopping):
             raise TypeError(
                 f"early_stopping must be a jaxdl.EarlyStopping, got {type(early_stopping).__name__}"
             )
         trainer.check_monitor(early_stopping.monitor, early_stopping.mode)
-    hp = trainer_hyperparams(trainer, hp or {})
+    hp = trainer_hyperparams(trainer, _check_scalar_hp(hp or {}))
     x, y = check_data(trainer, x, y, hp=hp)
     if validation is not None:
+        _check_validation(validation)
         validation = check_data(trainer, *validation, name="x_val", hp=hp)
     check_optimizer(trainer, hp)
     if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
         raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
     trainer.partition(x.shape[0])
+    store = None
+    if checkpoint_dir is not None:
+        fingerprint = _fingerprint(trainer, hp, seed, (x, y), validation, early_stopping)
+        store = checkpoint.CheckpointDir(checkpoint_dir, fingerprint)
     keys = Keys.from_seed(seed)
     x, y, validation, hp, keys = _place(trainer, (x, y, validation, hp, keys))
 
@@ -602,63 +764,98 @@ def fit(
     best = _copy((ts.params, ts.model_state)) if early_stopping else None
     history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "batch_cost")}
     start, stopped = 0, False
-    fingerprint = _fingerprint(trainer, hp, seed, x.shape[0])
-    if resume and checkpoint.list_checkpoints(checkpoint_dir):
-        path = checkpoint.list_checkpoints(checkpoint_dir)[-1]
-        (ts, es, best), meta = checkpoint.restore(path, (ts, es, best))
-        if meta["fingerprint"] != fingerprint:
-            raise checkpoint.CheckpointError(
-                f"checkpoint {path} was written by a different setup (model, optimizer, "
-                f"hyperparameters, seed or data size); start a fresh checkpoint_dir\n"
-                f"  checkpoint: {meta['fingerprint']}\n  this run:   {fingerprint}"
-            )
-        ts, es, best = _place(trainer, (ts, es, best))
-        history, start, stopped = meta["history"], meta["epoch"] + 1, meta["stopped"]
+    owned = store.open(resume=resume, overwrite=overwrite) if store else contextlib.nullcontext()
+    with owned, interrupt.Deferred() as stop:
+        restored = store.restore((ts, es, best)) if resume else None
+        if restored is not None:
+            (ts, es, best), meta = restored
+            ts, es, best = _place(trainer, (ts, es, best))
+            history, start, stopped = meta["history"], meta["epoch"] + 1, meta["stopped"]
 
-    def result(params_state: tuple[Any, Any]) -> FitResult:
-        best_epoch = int(es.best_epoch) if es is not None else len(history["epoch"]) - 1
-        return FitResult(
-            *params_state, ts.opt_state, history, best_epoch, len(history["epoch"]), stopped
-        )
-
-    def save(epoch: int) -> None:
-        meta = {"epoch": epoch, "history": history, "stopped": stopped, "fingerprint": fingerprint}
-        checkpoint.save(checkpoint.path_for(checkpoint_dir, epoch), (ts, es, best), meta)
-
-    bar = Progress(epochs, initial=start, show=progress if start < epochs else False)
-    for epoch in range(start, epochs) if not stopped else ():
-        ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
-        val = run_evaluate(trainer, ts, hp, *validation) if validation is not None else {}
-        host = jax.device_get((metrics, val, ts.diverged_at))
-        metrics, val, diverged_at = host
-        _record(history, epoch, metrics, val, trainer.metric_list)
-        logs.after_epoch(logger, (), epoch, history)
-        if diverged_at >= 0:
-            steps = len(metrics["cost"])
-            message = (
-                f"training diverged: the cost became NaN/inf at epoch {epoch}, step "
-                f"{diverged_at - epoch * steps} of {steps} (global step {diverged_at}); the last "
-                "finite parameters are kept in error.result. Lower the learning rate or check "
-                "the data's scale."
+        def result(params_state: tuple[Any, Any]) -> FitResult:
+            best_epoch = int(es.best_epoch) if es is not None else len(history["epoch"]) - 1
+            return FitResult(
+                *params_state, ts.opt_state, history, best_epoch, len(history["epoch"]), stopped
             )
-            raise TrainingDiverged(
-                message, result((ts.params, ts.model_state)), epoch, int(diverged_at)
+
+        def kept() -> tuple[Any, Any]:
+            """The best epoch's parameters with early stopping (once one was seen), else the
+            latest."""
+            if early_stopping is not None and int(es.best_epoch) >= 0:
+                return best
+            return ts.params, ts.model_state
+
+        def save(epoch: int) -> str:
+            return store.save(epoch, (ts, es, best), {"history": history, "stopped": stopped})
+
+        bar = Progress(epochs, initial=start, show=progress if start < epochs else False)
+        for epoch in range(start, epochs) if not stopped else ():
+            ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
+            val = run_evaluate(trainer, ts, hp, *validation) if validation is not None else {}
+            host = jax.device_get((metrics, val, ts.diverged_at))
+            metrics, val, diverged_at = host
+            _record(history, epoch, metrics, val, trainer.metric_list)
+            logs.after_epoch(logger, (), epoch, history)
+            if diverged_at >= 0:
+                bar.close()
+                params, model_state = kept()
+                usable = _usable(trainer, ts._replace(params=params, model_state=model_state),
+                                 hp, x, y)
+                best_kept = early_stopping is not None and int(es.best_epoch) >= 0
+                raise TrainingDiverged(
+                    _diverged_message(epoch, int(diverged_at), len(metrics["cost"]), usable,
+                                      best_kept),
+                    result((params, model_state)), epoch, int(diverged_at), usable,
+                )
+            if early_stopping is not None:
+                old = es
+                es = early_stopping.update(es, history[early_stopping.monitor][-1], epoch)
+                if bool(early_stopping.improved(old, es)):
+                    best = _copy((ts.params, ts.model_state))
+                stopped = bool(es.stop)
+            bar.update(
+                epoch, {k: history[k][-1] for k in trainer.history_keys[1:] if history[k]}
             )
-        if early_stopping is not None:
-            old = es
-            es = early_stopping.update(es, history[early_stopping.monitor][-1], epoch)
-            if bool(early_stopping.improved(old, es)):
-                best = _copy((ts.params, ts.model_state))
-            stopped = bool(es.stop)
-        bar.update(epoch, {k: history[k][-1] for k in trainer.history_keys[1:] if history[k]})
-        last = stopped or epoch == epochs - 1
-        if checkpoint_dir is not None and ((epoch + 1) % checkpoint_every == 0 or last):
-            save(epoch)
-        logs.after_epoch(None, callbacks, epoch, history)
-        if stopped:
-            break
-    bar.close()
-    return result(best if early_stopping is not None else (ts.params, ts.model_state))
+            last = stopped or epoch == epochs - 1
+            written = None
+            if store is not None and (
+                (epoch + 1) % checkpoint_every == 0 or last or stop.requested
+            ):
+                written = save(epoch)
+            logs.after_epoch(None, callbacks, epoch, history)
+            if stop.requested and not last:
+                bar.close()
+                hint = (
+                    f"checkpoint {written} written; resume with resume=True (CLI: --resume)"
+                    if written else "no checkpoint_dir, nothing saved"
+                )
+                raise TrainingInterrupted(
+                    f"training interrupted by {stop.requested} after epoch {epoch}; {hint}",
+                    result(kept()), epoch, written, stop.requested,
+                )
+            if stopped:
+                break
+        bar.close()
+        return result(best if early_stopping is not None else (ts.params, ts.model_state))
+
+
+def _usable(trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array) -> bool:
+    """True when ``ts``'s parameters predict a finite loss on the training data."""
+    return bool(np.isfinite(jax.device_get(run_evaluate(trainer, ts, hp, x, y)["loss"])))
+
+
+def _diverged_message(epoch: int, step: int, steps: int, usable: bool, best: bool) -> str:
+    kept = "the best epoch's parameters" if best else (
+        "the parameters of the last step whose cost and parameters were finite"
+    )
+    state = "" if usable else (
+        ", but they are already unusable (their predictions on the training data are not finite)"
+    )
+    return (
+        f"training diverged: the cost or the parameters became NaN/inf at epoch {epoch}, step "
+        f"{step - epoch * steps} of {steps} (global step {step}); {kept} are kept in "
+        f"error.result{state}. Lower the learning rate or check the data's scale."
+    )
 
 
 def _place(trainer: Trainer, tree: Any) -> Any:

@@ -31,7 +31,7 @@ RUN_KEYS = ("run", "train_accuracy", "test_accuracy", "cost", "note")
 
 def trim(results: dict[str, Any]) -> dict[str, Any]:
     """The part of results.json the table shows (no curves)."""
-    keep = ("quick", "seed", "seconds", "jax_version", "backend", "cpu_count")
+    keep = ("quick", "seed", "seconds", "cpu_seconds", "jax_version", "backend", "cpu_count")
     return {
         **{k: results[k] for k in keep if k in results},
         "experiments": [
@@ -56,7 +56,9 @@ def block(results: dict[str, Any]) -> str:
                else f"{held} of {len(findings)} expected findings held")
     return (
         f"### What `jaxdl demo{' ' + mode if mode else ''}` printed (seed {results['seed']}, "
-        f"{where}, {results['seconds']:.0f} s)\n\n"
+        f"{where}, {results['seconds']:.0f} s"
+        + (f", {results['cpu_seconds']:.0f} s of CPU" if "cpu_seconds" in results else "")
+        + ")\n\n"
         f"```text\n{format_table(results)}\n```\n\n"
         f"{verdict} (the `[yes]` lines above). This block is written by "
         "`scripts/readme_table.py` from the demo's results.json.\n"

@@ -228,7 +228,7 @@ def test_gradcheck_passes_and_fails_with_exit_codes(capsys):
         (["train", "--resume"], ["--checkpoint-dir"]),
         (["train", "--device", "gpu"], ["sees no GPU", 'pip install -e ".[cuda]"']),
         (["train", "--precision", "fp8"], ["--precision", "invalid choice"]),
-        (["train", "--dataset", "digits", "--data-size", "5000"], ["n must be <= 1797"]),
+        (["train", "--dataset", "digits", "--data-size", "5000"], ["--data-size must be <= 1797"]),
         (["sweep"], ["search space is empty"]),
         (["sweep", "--space", "/nonexistent/space.toml"], ["cannot read sweep file"]),
         (["sweep", "--lr", "1:1e-3"], ["low < high"]),

@@ -11,6 +11,7 @@ import json
 import math
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -51,6 +52,8 @@ def test_runs_every_experiment_and_prints_one_table(quick):
         assert len(rows) == len(e["runs"])
     # Progress lines on stderr, one per experiment.
     assert quick["stderr"].count("expected findings") == len(demo.NAMES)
+    # Quick mode compiles without XLA's expensive optimizations, and restores the setting.
+    assert jax.config.values["jax_disable_most_optimizations"] is False
 
 
 def test_every_expected_finding_held(quick):

@@ -11,14 +11,12 @@ EXAMPLES_TO_WRITE = {
     "jaxdl.checkpoint",
     "jaxdl.data.files",
     "jaxdl.logs",
-    "jaxdl.nn",
     "jaxdl.sweep.engine",
     "jaxdl.sweep.merge",
     "jaxdl.sweep.pbt",
     "jaxdl.sweep.sharding",
     "jaxdl.sweep.state",
     "jaxdl.sweep.tpe",
-    "jaxdl.train",
 }
 
 

@@ -3,16 +3,18 @@ expected findings, and EWA smoothing of per-step costs for the plots."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxdl import ewa
+from jaxdl import ewa, plots
 from jaxdl.data.datasets import Dataset
 from jaxdl.nn import MLP
 from jaxdl.scoring import evaluate_splits
@@ -35,9 +37,12 @@ class Context:
         return quick if self.quick else full
 
     def plot(self, draw: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> list[str]:
-        """Draw ``name`` into the output directory (nothing when plots are off)."""
+        """Draw ``name`` into the output directory (nothing when plots are off); decision
+        boundaries on a coarser grid in quick mode."""
         if not self.plots:
             return []
+        if draw is plots.boundaries and self.quick:
+            kwargs.setdefault("resolution", 100)
         draw(os.path.join(self.out, name), *args, **kwargs)
         return [name]
 
@@ -96,3 +101,15 @@ def smooth(values: ArrayLike, beta: float) -> np.ndarray:
     """The course's exponentially weighted average ``v_t = beta v_{t-1} + (1 - beta) x_t`` with
     bias correction (``jaxdl.ewa.average``), over about ``1 / (1 - beta)`` values."""
     return np.asarray(ewa.average(jnp.asarray(values, jnp.float32), beta), float)
+
+
+@contextlib.contextmanager
+def fully_optimized() -> Iterator[None]:
+    """Compile with all of XLA's optimizations inside (quick mode turns the expensive ones off
+    to start faster; a timing experiment must measure the real programs)."""
+    before = bool(jax.config.values.get("jax_disable_most_optimizations", False))
+    jax.config.update("jax_disable_most_optimizations", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_disable_most_optimizations", before)

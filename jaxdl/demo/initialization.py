@@ -11,13 +11,13 @@ from jaxdl.scoring import boundary
 from jaxdl.train import Trainer
 
 VARIANTS = [("zeros", "zeros", 0.01), ("random*10", "random_normal", 10.0), ("he", "he", 0.01)]
-WHY_FLAT = "flat at P = 0.5: zero weights keep every unit\nidentical, so symmetry never breaks"
+WHY_FLAT = "flat at P = 0.5: zero weights keep every unit identical, so symmetry never breaks"
 
 
 def run(ctx: Context) -> Json:
     """Train the same MLP from three initializations; plot decision boundaries and costs."""
     data = load("circles", n=300, seed=ctx.seed)
-    epochs = ctx.epochs(300, 600)
+    epochs = ctx.epochs(150, 600)
     runs, boundaries, curves = [], [], {}
     for name, initializer, scale in VARIANTS:
         model = MLP((2, 10, 5, 1), initializer=initializer, init_scale=scale)

@@ -31,7 +31,7 @@ SMOOTHING = 0.98  # EWA of the per-step cost: about the last 50 steps
 def run(ctx: Context) -> Json:
     """GD vs momentum vs Adam, with and without inverse-time decay; costs and boundaries."""
     data = load("moons", n=300, seed=ctx.seed)
-    epochs = ctx.epochs(200, 600)
+    epochs = ctx.epochs(150, 600)
     model = MLP((2, 5, 2, 1))
     runs, boundaries = [], []
     smoothed: dict[str, dict] = {suffix: {} for suffix, _ in SCHEDULES}

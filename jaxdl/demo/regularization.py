@@ -16,7 +16,7 @@ VARIANTS = [("none", {}), ("L2 lambda=1", {"l2": 1.0}), ("dropout keep=0.5", {"k
 def run(ctx: Context) -> Json:
     """No regularization vs L2 vs dropout on the same net and data; decision boundaries."""
     data = load("noisy_blobs", n=300, seed=ctx.seed, val_fraction=0.1, test_fraction=0.5)
-    epochs = ctx.epochs(200, 600)
+    epochs = ctx.epochs(150, 600)
     # One trainer for the three runs: dropout with keep_prob 1 is the identity, and l2 and
     # keep_prob are traced hyperparameters, so the three share one compiled epoch.
     model = MLP((2, 64, 64, 1), dropout=True)

@@ -22,7 +22,7 @@ CONFIGS = 32
 def run(ctx: Context) -> Json:
     """Sample the space, train every config in one program, report the best and the worst."""
     data = load("flower", seed=ctx.seed)
-    epochs = ctx.epochs(100, 300)
+    epochs = ctx.epochs(50, 300)
     trainer = Trainer(MLP((2, 16, 16, 1)), optimizer="momentum", batch_size=64)
     results = run_sweep(SPACE, data, trainer=trainer, n=CONFIGS, epochs=epochs, seed=ctx.seed)
     table = results.table

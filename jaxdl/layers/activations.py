@@ -5,7 +5,7 @@ relu ``max(0, x)``, leaky_relu ``max(0.01 x, x)``, tanh, sigmoid ``1 / (1 + exp(
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -32,7 +32,7 @@ class Activation(Layer):
                 f"unknown activation {self.name!r}; choose one of {', '.join(ACTIVATIONS)}"
             )
 
-    def init(self, key: jax.Array, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
+    def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
         """No parameters; the shape is unchanged."""
         return tuple(input_shape), {}, {}
 
@@ -48,24 +48,42 @@ class Activation(Layer):
         mask: jax.Array | None = None,
     ) -> tuple[jax.Array, PyTree]:
         """``g(x)``; state passes through."""
-        return ACTIVATIONS[self.name](x), state
+        g: Callable[[jax.Array], jax.Array] = ACTIVATIONS[self.name]  # type: ignore[assignment]
+        return g(x), state
 
 
 def Relu() -> Activation:  # noqa: N802 (reads as a layer constructor)
-    """``Activation("relu")``."""
+    """``Activation("relu")``.
+
+    >>> Relu()
+    Activation(name='relu')
+    """
     return Activation("relu")
 
 
 def LeakyRelu() -> Activation:  # noqa: N802
-    """``Activation("leaky_relu")`` (slope 0.01)."""
+    """``Activation("leaky_relu")`` (slope 0.01).
+
+    >>> import jax.numpy as jnp
+    >>> LeakyRelu().apply({}, {}, jnp.array([-100.0, 1.0]), train=False)[0]
+    Array([-1.,  1.], dtype=float32)
+    """
     return Activation("leaky_relu")
 
 
 def Tanh() -> Activation:  # noqa: N802
-    """``Activation("tanh")``."""
+    """``Activation("tanh")``.
+
+    >>> Tanh()
+    Activation(name='tanh')
+    """
     return Activation("tanh")
 
 
 def Sigmoid() -> Activation:  # noqa: N802
-    """``Activation("sigmoid")``."""
+    """``Activation("sigmoid")``.
+
+    >>> Sigmoid()
+    Activation(name='sigmoid')
+    """
     return Activation("sigmoid")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import jax
 
@@ -25,7 +25,7 @@ from jaxdl.typing import PyTree as PyTree  # the layer modules import it from he
 
 Shape = tuple[int, ...]
 
-_REGISTRY: dict[str, type] = {}
+_REGISTRY: dict[str, Any] = {}
 
 
 def register(cls: type) -> type:
@@ -35,7 +35,12 @@ def register(cls: type) -> type:
 
 
 class Layer:
-    """Base of the built-in layers: no randomness, no hyperparameters, a dataclass config."""
+    """Base of the built-in layers: no randomness, no hyperparameters, a dataclass config.
+
+    >>> from jaxdl import layers
+    >>> isinstance(layers.Dense(3), Layer), layers.Dense(3).init_draws_key
+    (True, True)
+    """
 
     init_draws_key: ClassVar[bool] = False
 
@@ -49,9 +54,29 @@ class Layer:
         del train
         return False
 
+    def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
+        """``(output_shape, params, state)`` for inputs of ``input_shape`` (no batch axis)."""
+        raise NotImplementedError
+
+    def apply(
+        self,
+        params: PyTree,
+        state: PyTree,
+        x: jax.Array,
+        *,
+        train: bool,
+        key: jax.Array | None = None,
+        hp: Mapping[str, Any] | None = None,
+        mask: jax.Array | None = None,
+    ) -> tuple[jax.Array, PyTree]:
+        """``(y, new_state)``."""
+        raise NotImplementedError
+
     def to_config(self) -> dict[str, Any]:
         """A JSON-able dict that :func:`jaxdl.layers.from_config` turns back into this layer."""
-        fields = {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        fields = {
+            f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(cast(Any, self))
+        }
         return {"type": type(self).__name__, **fields}
 
     @classmethod
@@ -140,6 +165,8 @@ def split_for(key: jax.Array | None, users: int) -> list[jax.Array | None]:
     """``users`` keys split from ``key`` (the i-th user gets ``split(key, users)[i]``)."""
     if users == 0:
         return []
+    if key is None:
+        raise ValueError(f"{users} layer(s) draw randomness: pass key=jax.random.key(...)")
     return list(jax.random.split(key, users))
 
 

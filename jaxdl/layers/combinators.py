@@ -93,6 +93,8 @@ class Residual(Layer):
     (2, 4)
     """
 
+    layers: tuple[Any, ...]
+
     def __init__(self, *layers: Any) -> None:
         object.__setattr__(self, "layers", _check_layers("Residual", layers))
 
@@ -173,6 +175,9 @@ class Sequential:
     """
 
     is_model = True
+    layers: tuple[Any, ...]
+    input_shape: Shape
+    output_shape: Shape
 
     def __init__(self, *layers: Any, input_shape: Sequence[int]) -> None:
         layers = _check_layers("Sequential", layers)

@@ -76,8 +76,10 @@ class Conv(Layer):
         """1 for a 1-D convolution, 2 for a 2-D one."""
         return len(self.kernel_size)
 
-    def init(self, key: jax.Array, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
+    def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
         """Kernel ``(*kernel_size, in_channels, features)`` from the initializer, bias zeros."""
+        if key is None:
+            raise ValueError("Conv.init draws random weights: pass key=jax.random.key(...)")
         if len(input_shape) != self.spatial_dims + 1:
             layout = "(width, channels)" if self.spatial_dims == 1 else "(height, width, channels)"
             raise ValueError(

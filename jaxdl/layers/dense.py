@@ -41,8 +41,10 @@ class Dense(Layer):
             raise ValueError(f"Dense units must be a positive int, got {self.units!r}")
         init.get(self.initializer, self.init_scale)
 
-    def init(self, key: jax.Array, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
+    def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
         """``W`` from the initializer with shape ``(input_shape[-1], units)``, ``b`` zeros."""
+        if key is None:
+            raise ValueError("Dense.init draws random weights: pass key=jax.random.key(...)")
         if len(input_shape) < 1:
             raise ValueError(f"Dense needs inputs with a feature axis, got shape {input_shape}")
         n_in = input_shape[-1]

@@ -22,7 +22,7 @@ class Flatten(Layer):
     (2, 60)
     """
 
-    def init(self, key: jax.Array, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
+    def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
         """No parameters; the output shape is ``(prod(input_shape),)``."""
         return (math.prod(input_shape),), {}, {}
 

@@ -54,7 +54,14 @@ Dense(units=3, use_bias=True, initializer='he', init_scale=0.01))
 
 
 def mlp_params_to_layers(mlp: MLP, params: PyTree, state: PyTree) -> tuple[tuple, tuple]:
-    """``(params, state)`` of ``mlp`` rearranged for ``from_mlp(mlp)`` (arrays are shared)."""
+    """``(params, state)`` of ``mlp`` rearranged for ``from_mlp(mlp)`` (arrays are shared).
+
+    >>> import jax
+    >>> mlp = MLP((4, 8, 3), batch_norm=True)
+    >>> params, state = mlp_params_to_layers(mlp, *mlp.init(jax.random.key(0)))
+    >>> [sorted(p) for p in params], sorted(state[1])
+    ([['W'], ['beta', 'gamma'], [], ['W', 'b']], ['count', 'mean', 'var'])
+    """
     model = from_mlp(mlp)
     new_params: list[PyTree] = []
     new_state: list[PyTree] = []

@@ -44,9 +44,10 @@ class _Pool(Layer):
         object.__setattr__(self, "padding", check_padding(self.padding))
 
     def _dims(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        return (1, *self.window, 1), (1, *self.strides, 1)
+        strides = self.window if self.strides is None else self.strides
+        return (1, *self.window, 1), (1, *strides, 1)
 
-    def init(self, key: jax.Array, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
+    def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
         """No parameters; the output shape is the pooled one."""
         if len(input_shape) != len(self.window) + 1:
             raise ValueError(

@@ -19,7 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxdl.checks import check_finite, check_positive, check_range, is_concrete
+from jaxdl.checks import check_finite, check_float32, check_positive, check_range, is_concrete
 from jaxdl.optim.base import Schedule
 
 
@@ -31,6 +31,7 @@ def _epochs(count: Any, transition_steps: Any, staircase: bool) -> jax.Array:
 
 def _check_common(init_value: Any, transition_steps: Any, staircase: bool = False) -> None:
     check_positive("init_value", init_value)
+    check_float32("init_value", init_value, positive=True)
     check_positive("transition_steps", transition_steps)
     if not isinstance(staircase, bool):
         raise TypeError(f"staircase must be True or False, got {staircase!r}")
@@ -85,6 +86,7 @@ def inverse_time_decay(
     _check_common(init_value, transition_steps, staircase)
     check_finite("decay_rate", decay_rate)
     check_range("decay_rate", decay_rate, 0.0)
+    check_float32("decay_rate", decay_rate)
 
     def schedule(count: Any) -> jax.Array:
         return init_value / (1 + decay_rate * _epochs(count, transition_steps, staircase))

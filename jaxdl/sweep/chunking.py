@@ -12,7 +12,9 @@ program reports (:func:`program_bytes`, from ``compiled.memory_analysis()``) aga
 the backend reports it, else half of the host's available RAM shared by its devices (the CPU).
 A bucket that fits runs as one call, with no extra compilation (the program compiled to measure
 it is the one that runs). One that does not is first cut to ``budget / (bytes / members)``
-members per call, then halved until the chunk program fits.
+members per call, then halved until the chunk program fits; the budget then leaves room for a
+second copy of the bucket's state, which splitting it into chunks and joining them briefly
+holds.
 
 Chunks hold at least eight members per device (:data:`MIN_PER_DEVICE`; ``max_members_per_call``
 is rounded up to it and down to a multiple of the device count). Members never interact, but
@@ -189,6 +191,9 @@ def _plan(
     peak = None if full is None else full + int(stats.argument_size_in_bytes)
     if full is None or full <= budget:
         return Plan(total, total, full, peak, budget)
+    # splitting the state into chunks and joining it again briefly holds a second copy
+    copy = sum(leaf.nbytes for leaf in jax.tree.leaves(state)) // mesh.size
+    budget = max(budget - copy, 1)
     count = min(total, _round(int(budget / (full / total)), mesh))
     smallest = _round(1, mesh)
     while count > smallest and need(count) > budget:

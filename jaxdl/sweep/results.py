@@ -51,8 +51,10 @@ def score(mode: str, value: float) -> float:
 class SweepResults:
     """Everything a sweep produced, one list entry per config (in sampling order).
 
-    ``params``/``model_state`` are each member's best-epoch parameters (numpy), ``trainers`` and
-    ``hp`` the full setup of each member, ``epochs`` the epoch budget it was given.
+    ``params``/``model_state`` are each member's best-epoch parameters (numpy), ``trainers``
+    each member's trainer and ``hp`` the hyperparameters it set (shared ``hp`` and its config's;
+    the defaults fill in the rest, so ``fit(..., hp=results.hp[i])`` accepts them),
+    ``epochs`` the epoch budget it was given.
     :func:`~jaxdl.sweep.run_sweep` and :func:`~jaxdl.sweep.successive_halving` return it.
 
     Examples:

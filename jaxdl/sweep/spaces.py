@@ -576,6 +576,8 @@ def read_space(path: str) -> dict[str, Distribution]:
             document = tomllib.load(f)
     except OSError as err:
         raise ValueError(f"cannot read sweep file {path!r}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"cannot read sweep file {path!r}: not a UTF-8 text file") from err
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"cannot read sweep file {path!r}: invalid TOML ({err})") from err
     if not document:

@@ -16,6 +16,9 @@ printed. The CNN reads each example as an 8x8 one-channel image, ``(n, 64) -> (n
 
 and the MLP is ``MLP((64, 128, 10), dropout=True)``. ``--quick`` trains fewer configs for fewer
 epochs (the test runs it). The script exits with an error if the CNN does not beat the MLP.
+
+Test accuracy on the 359 test digits (seed 0): CNN 0.9916, MLP 0.9833 (``--quick``: 0.9889 and
+0.9666).
 """
 
 from __future__ import annotations

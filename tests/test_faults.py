@@ -1,0 +1,177 @@
+"""Fault injection in real processes: SIGKILL mid-epoch and mid-write, two writers, SIGINT and
+SIGTERM, a corrupt newest checkpoint, a file-size limit. Every resume is bit-exact.
+
+The kill moments are random; the seed is in every failure message (set FAULT_SEED to replay).
+"""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import fault_worker
+import numpy as np
+import pytest
+
+from jaxdl import checkpoint
+
+WORKER = str(Path(__file__).with_name("fault_worker.py"))
+ROOT = str(Path(__file__).resolve().parents[1])
+SEED = int(os.environ.get("FAULT_SEED", time.time_ns() % 2**32))
+RNG = np.random.default_rng(SEED)
+
+
+def start(*args, **env):
+    env = {**os.environ, "PYTHONPATH": ROOT, **{k: str(v) for k, v in env.items()}}
+    return subprocess.Popen([sys.executable, WORKER, *map(str, args)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for(proc, marker, timeout=180):
+    """Read ``proc``'s stdout until a line starts with ``marker``; returns that line."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+        if ready:
+            line = proc.stdout.readline()
+            if line.startswith(marker):
+                return line.strip()
+            if not line and proc.poll() is not None:
+                break
+    proc.kill()
+    raise AssertionError(f"no {marker!r} (seed {SEED}): {proc.communicate()}")
+
+
+def kill(proc):
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def newest_epoch(directory):
+    return checkpoint.epoch_of(checkpoint.list_checkpoints(directory)[-1])
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The uninterrupted run, in this process."""
+    return [np.asarray(v) for v in fault_worker._leaves(fault_worker.run())]
+
+
+def test_kills_interrupts_two_writers_and_corruption_resume_bit_exact(tmp_path, reference):
+    ckpt, out = tmp_path / "ckpt", tmp_path / "out.npz"
+    # 1. A hangs halfway through writing checkpoint 3 while holding the directory.
+    a = start(ckpt, out, FAULT_HANG_WRITE=3)
+    wait_for(a, "WRITING")
+    # 2. A second writer is refused, naming the owner.
+    b = start(ckpt, out)
+    _, err = b.communicate(timeout=180)
+    assert b.returncode == 1 and f"in use by another run (PID {a.pid} on" in err, err
+    # 3. SIGKILL during the checkpoint write: a half-written temporary file is left behind.
+    kill(a)
+    (stale,) = ckpt.glob(".tmp-*ckpt-000003.npz")
+    assert newest_epoch(ckpt) == 2
+    # 4. SIGKILL at a random moment inside the epochs after the resume.
+    c = start(ckpt, out, FAULT_EPOCH_SLEEP=0.2)
+    wait_for(c, "EPOCH 3")
+    time.sleep(RNG.uniform(0.0, 0.5))
+    kill(c)
+    assert not stale.exists(), "stale temporary file not removed"
+    for path in checkpoint.list_checkpoints(str(ckpt)):
+        checkpoint.read(path)  # every file left is intact
+    # 5. SIGTERM: the epoch finishes, is checkpointed, and the process exits 130.
+    d = start(ckpt, out, FAULT_EPOCH_SLEEP=0.3)
+    line = wait_for(d, "EPOCH")
+    d.send_signal(signal.SIGTERM)
+    stdout, err = d.communicate(timeout=120)
+    epoch = int(line.split()[1])
+    assert d.returncode == 130, (SEED, stdout, err)
+    assert f"INTERRUPTED {epoch} " in stdout and "Traceback" not in err, (stdout, err)
+    assert newest_epoch(ckpt) == epoch
+    # 6. The newest checkpoint is corrupted; the resume falls back and says so.
+    newest = checkpoint.list_checkpoints(str(ckpt))[-1]
+    with open(newest, "r+b") as f:
+        f.seek(os.path.getsize(newest) // 2)
+        f.write(b"\x00\xff" * 4)
+    e = start(ckpt, out)
+    _, err = e.communicate(timeout=180)
+    assert e.returncode == 0, err
+    assert "CheckpointWarning" in err and os.path.basename(newest) in err
+    with np.load(out) as done:
+        resumed = [done[f"leaf_{i}"] for i in range(len(done.files))]
+    assert len(resumed) == len(reference)
+    for got, want in zip(resumed, reference):
+        np.testing.assert_array_equal(got, want, err_msg=f"seed {SEED}")
+
+
+def test_cli_interrupt_exits_130_with_a_resume_hint(tmp_path):
+    argv = ["train", "--data-size", "60", "--hidden", "4", "--batch-size", "16", "--epochs", "6",
+            "--no-plots", "--out", str(tmp_path / "out"), "--checkpoint-dir", str(tmp_path / "c")]
+    proc = start("cli", *argv, FAULT_EPOCH_SLEEP=0.3)
+    line = wait_for(proc, "EPOCH")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    epoch = int(line.split()[1])
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0] == (
+        f"jaxdl: interrupted by SIGINT after epoch {epoch}; checkpoint "
+        f"{tmp_path / 'c' / f'ckpt-{epoch:06d}.npz'} written; rerun the same command with "
+        "--resume to continue"
+    )
+    # The resumed run ends exactly where an uninterrupted one does.
+    from jaxdl import cli
+
+    assert cli.main([*argv, "--resume"]) == 0
+    resumed = json.loads((tmp_path / "out" / "history.json").read_text())
+    argv[argv.index("--out") + 1] = str(tmp_path / "straight")
+    argv[argv.index("--checkpoint-dir") + 1] = str(tmp_path / "c2")
+    assert cli.main(argv) == 0
+    straight = json.loads((tmp_path / "straight" / "history.json").read_text())
+    assert resumed["history"] == straight["history"]
+
+
+def test_a_full_disk_is_found_before_training(tmp_path):
+    """A file-size limit (RLIMIT_FSIZE, no root needed) makes every write past 16 KiB fail the
+    way a full disk does; the output directory's probe catches it before any training."""
+
+    out = tmp_path / "out"
+    command = f"ulimit -f 16 && exec {sys.executable} -m jaxdl.cli train --epochs 1 --out {out}"
+    done = subprocess.run(["bash", "-c", command], env={**os.environ, "PYTHONPATH": ROOT},
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.strip() == f"jaxdl: error: cannot write to {out}: File too large"
+    assert "epochs" not in done.stdout and not any(out.iterdir())
+
+
+def test_deferred_records_the_first_signal_and_a_second_interrupts_at_once():
+    from jaxdl.interrupt import Deferred
+
+    before = signal.getsignal(signal.SIGTERM)
+    with Deferred() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)
+        assert stop.requested == "SIGTERM"
+        with pytest.raises(KeyboardInterrupt, match="second SIGINT"):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_cli_sweep_interrupted_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    from jaxdl import cli
+    from jaxdl.sweep import strategies
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(strategies, "search", interrupted)
+    code = cli.main(["sweep", "--lr", "1e-3:1e-1", "--data-size", "40", "--no-plots", "--out",
+                     str(tmp_path)])
+    assert code == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["jaxdl: interrupted; nothing saved"]
