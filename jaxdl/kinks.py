@@ -27,7 +27,7 @@ MAX_CANDIDATES = 256  # per leaf: the coordinates with the largest disagreement
 class Kink(NamedTuple):
     """A coordinate whose finite-difference step crosses a kink, with its one-sided slopes."""
 
-    index: tuple[int, ...]
+    index: tuple[int, ...]  # type: ignore[assignment]  # shadows tuple.index
     analytic: float
     forward: float
     backward: float
