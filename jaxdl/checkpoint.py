@@ -24,14 +24,17 @@ import re
 import socket
 import warnings
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.atomic import atomic_write
 from jaxdl.deprecation import deprecated_aliases
 
+fcntl: ModuleType | None
 try:  # POSIX; elsewhere a directory is not locked.
     import fcntl
 except ImportError:  # pragma: no cover
@@ -125,7 +128,7 @@ def save(path: str, tree: Any, meta: dict[str, Any], keep: int | None = 3) -> st
     arrays = {f"leaf_{i}": _host(leaf) for i, leaf in enumerate(jax.tree.leaves(tree))}
     arrays[META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     arrays[CHECKSUM] = _checksum(arrays)
-    atomic_write(path, lambda f: np.savez(f, **arrays), mode="wb")
+    atomic_write(path, lambda f: np.savez(f, allow_pickle=False, **arrays), mode="wb")
     if keep is not None:
         for old in list_checkpoints(os.path.dirname(path) or ".")[:-keep]:
             os.remove(old)
@@ -188,7 +191,7 @@ def unflatten(path: str, leaves: list[np.ndarray], template: Any) -> Any:
                 "written by a different model shape"
             )
         if isinstance(ref, jax.Array) and jax.dtypes.issubdtype(ref.dtype, jax.dtypes.prng_key):
-            value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(ref))
+            value = jax.random.wrap_key_data(jnp.asarray(value), impl=jax.random.key_impl(ref))
         out.append(value)
     return jax.tree.unflatten(treedef, out)
 

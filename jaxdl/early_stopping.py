@@ -87,6 +87,17 @@ class EarlyStopping:
             raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
         object.__setattr__(self, "mode", mode)
 
+    @property
+    def direction(self) -> str:
+        """The resolved ``mode``, ``"min"`` or ``"max"`` (``mode`` as a ``str``, never ``None``).
+
+        >>> EarlyStopping(monitor="val_accuracy").direction
+        'max'
+        """
+        if self.mode is None:  # pragma: no cover - __post_init__ always resolves it
+            raise AssertionError("EarlyStopping.mode was not resolved")
+        return self.mode
+
     def init(self) -> EarlyStoppingState:
         """The state before any epoch: the best value is the worst possible.
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -27,8 +27,9 @@ import jax.numpy as jnp
 from jaxdl import batchnorm, init
 from jaxdl.checks import check_features, check_finite, check_range
 from jaxdl.dropout import dropout
+from jaxdl.typing import HyperParam
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": jax.nn.relu,
     "leaky_relu": functools.partial(jax.nn.leaky_relu, negative_slope=0.01),
     "tanh": jnp.tanh,
@@ -217,7 +218,7 @@ class MLP:
         *,
         train: bool,
         key: jax.Array | None = None,
-        hp: Mapping[str, Any] | None = None,
+        hp: Mapping[str, HyperParam] | None = None,
         mask: jax.Array | None = None,
     ) -> tuple[jax.Array, State]:
         """Forward pass to logits; returns ``(logits, new_state)``.
@@ -227,13 +228,15 @@ class MLP:
         """
         check_features("x", x, width=self.sizes[0])
         hp = {} if hp is None else hp
-        use_dropout = train and self.dropout
-        if use_dropout and key is None:
-            raise ValueError("dropout is on and train=True: pass key=jax.random.key(...)")
-        keys = jax.random.split(key, self.num_layers) if use_dropout else None
+        keys = None  # one dropout key per layer, when dropout is on and training
+        if train and self.dropout:
+            if key is None:
+                raise ValueError("dropout is on and train=True: pass key=jax.random.key(...)")
+            keys = jax.random.split(key, self.num_layers)
         momentum = hp.get("bn_momentum", self.bn_momentum)
         act = ACTIVATIONS[self.activation]
-        a, new_stats = x, []
+        a = x
+        new_stats: list[batchnorm.Stats] = []
         for l, layer in enumerate(params["layers"]):
             z = self._matmul(a, layer["W"])
             if l == self.num_layers - 1:
@@ -247,7 +250,7 @@ class MLP:
             else:
                 z = z + layer["b"]
             a = act(z)
-            if use_dropout:
+            if keys is not None:
                 a = dropout(keys[l], a, hp.get("keep_prob", 1.0))
         raise AssertionError("unreachable: the output layer returns")
 
@@ -257,7 +260,7 @@ class MLP:
             return a @ w
         return bf16_matmul(a.astype(jnp.float32), w.astype(jnp.float32))
 
-    def _next_state(self, state: State, new_stats: list, train: bool) -> State:
+    def _next_state(self, state: State, new_stats: list[batchnorm.Stats], train: bool) -> State:
         if not (self.batch_norm and train):
             return state
         return {"count": state["count"] + 1, "layers": new_stats}

@@ -26,10 +26,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import logs, plots
-from jaxdl.checks import check_range
+from jaxdl.checks import check_positive_int, check_range
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.sweep import engine, sharding, state
 from jaxdl.sweep.results import SweepResults, score
@@ -44,6 +45,7 @@ from jaxdl.train import (
     run_init,
     trainer_hyperparams,
 )
+from jaxdl.typing import HyperParam
 
 
 @dataclasses.dataclass
@@ -92,21 +94,28 @@ def replay(
 ) -> FitResult:
     """Train one model for ``epochs`` with ``schedule[e // interval]`` as the hyperparameters of
     epoch ``e``, keeping the best epoch's parameters by ``stopper.monitor`` (no stopping)."""
-    x, y, x_val, y_val = engine._data(trainer, data)
+    check_positive_int("epochs", epochs)
+    x, y, x_val, y_val = (jnp.asarray(a) for a in engine._data(trainer, data))
     keys = Keys.from_seed(seed)
     values = [trainer_hyperparams(trainer, hp) for hp in schedule]
     ts = run_init(trainer, keys.init, values[0])
-    es, best = stopper.init(), None
+    es = stopper.init()
+    best: tuple[Any, Any] | None = None  # (params, model_state) of the best epoch
     history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "batch_cost")}
     for epoch in range(epochs):
         hp = values[epoch // interval]
         ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
         val = run_evaluate(trainer, ts, hp, x_val, y_val)
-        _record(history, epoch, *jax.device_get((metrics, val)), trainer.metric_list)
+        host_metrics, host_val = jax.device_get((metrics, val))
+        _record(history, epoch, host_metrics, host_val, trainer.metric_list)
         old, es = es, stopper.update(es, history[stopper.monitor][-1], epoch)
         if bool(stopper.improved(old, es)) or best is None:
             best = jax.device_get((ts.params, ts.model_state))
-    return FitResult(*best, ts.opt_state, history, int(es.best_epoch), epochs, False)
+    if best is None:  # pragma: no cover - epochs >= 1, and the first epoch sets it
+        raise AssertionError("unreachable: the first epoch records the best parameters")
+    params, model_state = best
+    return FitResult(params, model_state, ts.opt_state, history, int(es.best_epoch), epochs,
+                     False)  # fmt: skip
 
 
 # -- explore ------------------------------------------------------------------------------------
@@ -184,7 +193,7 @@ def population_based_training(
     quantile: float = 0.25,
     perturb: Sequence[float] = (0.8, 1.2),
     resample_prob: float = 0.25,
-    hp: Mapping[str, Any] | None = None,
+    hp: Mapping[str, HyperParam] | None = None,
     seed: int = 0,
     monitor: str = "val_loss",
     mode: str | None = None,
@@ -316,7 +325,7 @@ class _Population:
         n = len(self.hp)
         last = np.flatnonzero(record["live"].any(axis=1))[-1]
         monitored, done = record[self.stopper.monitor][last], record["done"][last]
-        scores = [math.inf if done[j] else score(self.stopper.mode, float(monitored[j]))
+        scores = [math.inf if done[j] else score(self.stopper.direction, float(monitored[j]))
                   for j in range(n)]  # fmt: skip
         source = exploit(scores, quantile, rng)
         self.parents.append(source.tolist())
@@ -347,7 +356,7 @@ class _Population:
                       "status": self.history.status}, arrays)  # fmt: skip
 
     def restore(self, journal: state.Journal) -> None:
-        meta, bucket = journal.meta, self.bucket
+        meta, bucket = journal.saved_meta(), self.bucket
         self.t, self.hp, self.parents = meta["t"], meta["hp"], meta["parents"]
         self.schedules = meta["schedules"]
         self.history.lists, self.history.status = meta["history"], meta["status"]

@@ -24,6 +24,7 @@ the current chunk, saves, writes the table so far (``sweep.csv``) and raises
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -130,9 +131,9 @@ class Journal:
     # -- restore ------------------------------------------------------------------------------
     def tree(self, name: str, template: Any) -> Any:
         """The saved leaves ``name/0``, ``name/1``, ... in the structure of ``template``."""
-        treedef = jax.tree.structure(template)
+        leaves, treedef = jax.tree.flatten(template)
         return jax.tree.unflatten(
-            treedef, [self.arrays[f"{name}/{i}"] for i in range(treedef.num_leaves)]
+            treedef, [self.arrays[f"{name}/{i}"] for i in range(len(leaves))]
         )
 
     # -- save ---------------------------------------------------------------------------------
@@ -145,6 +146,18 @@ class Journal:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+
+    def saved_meta(self) -> dict[str, Any]:
+        """The meta of the snapshot this journal resumed from.
+
+        Raises:
+          ValueError: when the directory held no saved sweep (a fresh run).
+        """
+        if self.meta is None:
+            raise ValueError(
+                f"{self.path} held no saved sweep when it was opened: nothing to restore"
+            )
+        return self.meta
 
     def bucket_arrays(self, k: int, signature: tuple, fetch: Callable[[], Any]) -> dict:
         """Host leaves of bucket ``k``'s state, fetched again only when ``signature`` (its
@@ -162,7 +175,7 @@ class Journal:
         meta = {**meta, "format": FORMAT, "fingerprint": self.parts, "metrics_bytes": size}
         payload = dict(arrays)
         payload["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-        atomic_write(self.path, lambda f: np.savez(f, **payload), mode="wb")
+        atomic_write(self.path, lambda f: np.savez(f, allow_pickle=False, **payload), mode="wb")
 
     def resume_hint(self) -> str:
         return resume_hint(self.directory)
@@ -231,7 +244,7 @@ def metric_lines(
     for step in range(record["live"].shape[0]):
         for j, i in enumerate(ids):
             if record["live"][step, j]:
-                line = {"epoch": start + step, "member": int(i)}
+                line: dict[str, Any] = {"epoch": start + step, "member": int(i)}
                 line.update({k: _finite(record[k][step, j]) for k in keys})
                 lines.append(line)
     return lines
@@ -276,7 +289,7 @@ def save_sweep(
         arrays.update({f"hp{k}/{name}": np.asarray(v) for name, v in bucket.hp.items()})
         if bucket.state is not None:
             signature = (tuple(bucket.ids.tolist()), bucket.epoch)
-            arrays.update(journal.bucket_arrays(k, signature, lambda b=bucket: fetch(b)))
+            arrays.update(journal.bucket_arrays(k, signature, functools.partial(fetch, bucket)))
     results = {}
     for i, result in outcome.items():
         if i in trained:
@@ -309,7 +322,7 @@ def restore_sweep(
     """Rebuild the saved position: returns ``(rung, buckets)`` and fills ``history``,
     ``outcome`` and ``budget``. ``template(bucket)`` gives the structure of a bucket's state,
     ``place(bucket, host_state)`` puts a restored state (or ``None``) on the devices."""
-    meta = journal.meta
+    meta = journal.saved_meta()
     owner = {int(i): b for b in original for i in b.ids.tolist()}
     buckets = []
     for entry in meta["buckets"]:

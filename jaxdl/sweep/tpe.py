@@ -32,7 +32,7 @@ from jaxdl import logs
 from jaxdl.sweep import state
 from jaxdl.sweep.engine import run_sweep
 from jaxdl.sweep.merge import GroupedResults, merge
-from jaxdl.sweep.results import score
+from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Choice, IntUniform, Space, as_space, check_count, sample
 
 _erf = np.vectorize(math.erf)
@@ -129,28 +129,30 @@ def propose(
     n_good = min(len(done) - 1, max(1, math.ceil(gamma * len(done))))
     good, bad = done[:n_good], done[n_good:]
     rng = np.random.default_rng([seed, len(configs)])
-    models = {}
+    counts: dict[str, list[np.ndarray]] = {}  # Choice: smoothed frequencies over good, bad
+    parzens: dict[str, list[_Parzen]] = {}  # numeric: densities over good, bad
     for name, dist in space.items():
         if isinstance(dist, Choice):
-            models[name] = [_counts(dist, [configs[i][name] for i in s], prior_weight)
+            counts[name] = [_counts(dist, [configs[i][name] for i in s], prior_weight)
                             for s in (good, bad)]  # fmt: skip
         else:
             forward, _, low, high = _scale(dist)
-            models[name] = [
+            parzens[name] = [
                 _Parzen(forward(np.asarray([configs[i][name] for i in s], np.float64)), low,
                         high, prior_weight)
                 for s in (good, bad)
             ]  # fmt: skip
     proposals = []
     for _ in range(n):
-        gain, drawn = np.zeros(candidates), {}
+        gain, drawn = np.zeros(candidates), dict[str, Any]()
         for name, dist in space.items():
-            l_model, g_model = models[name]
             if isinstance(dist, Choice):
-                index = rng.choice(len(dist.options), size=candidates, p=l_model)
-                gain += np.log(l_model[index]) - np.log(g_model[index])
+                l_counts, g_counts = counts[name]
+                index = rng.choice(len(dist.options), size=candidates, p=l_counts)
+                gain += np.log(l_counts[index]) - np.log(g_counts[index])
                 drawn[name] = [dist.options[k] for k in index]
             else:
+                l_model, g_model = parzens[name]
                 t = l_model.draw(rng, candidates)
                 gain += np.log(l_model.pdf(t)) - np.log(g_model.pdf(t))
                 drawn[name] = t
@@ -202,7 +204,9 @@ def tpe_search(
     if "method" in options:
         raise ValueError("tpe_search proposes its own configs: drop method")
     logger = options.pop("logger", None)
-    parts, tried, scores = [], [], []
+    parts: list[SweepResults] = []
+    tried: list[Mapping[str, Any]] = []
+    scores: list[float] = []
     for r in range(rounds):
         if r == 0:
             configs = sample(space, seed, n)
@@ -222,5 +226,5 @@ def tpe_search(
             row = result.row(i)
             bad = row["status"] == "diverged"
             tried.append(configs[i])
-            scores.append(math.inf if bad else score(result.stopper.mode, row[result.monitor]))
+            scores.append(math.inf if bad else score(result.stopper.direction, row[result.monitor]))
     return merge(parts, [f"round {r}" for r in range(rounds)])
