@@ -79,6 +79,21 @@ State = dict[str, Any]
 class MLP:
     """An MLP with layer ``sizes = (n_x, n_h1, ..., n_out)``; ``n_out = 1`` means binary logits.
 
+    Args:
+      sizes: the widths of the input, every hidden layer and the output (at least two).
+      activation: ``"relu"``, ``"leaky_relu"``, ``"tanh"`` or ``"sigmoid"``.
+      initializer: a :data:`jaxdl.init.INITIALIZERS` name for the weights, e.g. ``"he"``.
+      init_scale: the standard deviation of the ``"random_normal"`` initializer.
+      batch_norm: normalize every hidden layer's ``z`` (with ``gamma``, ``beta``, no bias).
+      dropout: apply inverted dropout after every hidden activation while training.
+      bn_momentum: the running statistics' momentum (``hp["bn_momentum"]`` overrides it).
+      bn_eps: added to the variance in batch norm.
+      compute_dtype: ``"float32"``, or ``"bfloat16"`` for mixed-precision matmuls.
+
+    Raises:
+      ValueError: for bad sizes, an unknown activation, initializer or compute dtype, or a
+        setting out of range.
+
     >>> model = MLP((2, 8, 3))
     >>> params, state = model.init(jax.random.key(0))
     >>> model.apply(params, state, jnp.ones((4, 2)), train=False)[0].shape
@@ -268,6 +283,16 @@ class MLP:
 
 def from_config(config: Mapping[str, Any]) -> MLP:
     """The :class:`MLP` of :meth:`MLP.to_config`.
+
+    Args:
+      config: a dict of :class:`MLP` fields (``sizes`` may be a list, as in JSON).
+
+    Returns:
+      The model.
+
+    Raises:
+      TypeError: for a config that is not a mapping.
+      ValueError: for a key that is not an :class:`MLP` field.
 
     >>> from_config({"sizes": [2, 4, 1], "activation": "tanh"}) == MLP((2, 4, 1), activation="tanh")
     True

@@ -102,6 +102,22 @@ def propose(
     is better; non-finite ones count as unfinished). Fewer than 2 finished: ``n`` random ones
     (``sample(space, seed, n)``) and a :class:`UserWarning`.
 
+    Args:
+      space: the searched hyperparameters.
+      configs: the configs tried so far.
+      scores: their scores, lower is better (``inf``/``nan``: not finished).
+      n: how many configs to propose.
+      seed: the seed of the draws (with ``len(configs)``, so each round draws anew).
+      gamma: the fraction of finished configs that counts as good.
+      candidates: draws from ``l`` per proposal; the best ``l/g`` ratio is kept.
+      prior_weight: the weight of the uniform prior in each density.
+
+    Returns:
+      ``n`` configs, dicts of the space's names.
+
+    Raises:
+      ValueError: for ``gamma`` outside ``(0, 1)``, or not one score per config.
+
     >>> from jaxdl.sweep import LogUniform
     >>> space = {"learning_rate": LogUniform(1e-4, 1.0)}
     >>> tried = [{"learning_rate": 10.0**e} for e in np.arange(-4, 0.01, 0.5)]
@@ -194,7 +210,35 @@ def tpe_search(
     """``rounds`` vmapped sweeps of ``n`` configs for up to ``epochs`` each: round 0 random,
     every later round proposed by :func:`propose` from all earlier results (each config scored
     by its best monitored value). Other options as in :func:`~jaxdl.sweep.run_sweep`;
-    ``checkpoint_dir`` holds one sub-directory per round."""
+    ``checkpoint_dir`` holds one sub-directory per round.
+
+    Args:
+      space: the searched hyperparameters.
+      data: a Dataset or ``(x_train, y_train, x_val, y_val)``.
+      trainer: the trainer of every config.
+      n: configs per round.
+      rounds: rounds (vmapped sweeps), the first one random.
+      epochs: the epoch budget of each config.
+      seed: the seed of the draws and of the training runs.
+      gamma: as in :func:`propose`.
+      candidates: as in :func:`propose`.
+      checkpoint_dir: the directory of the rounds' sweep directories (``round-0``, ...).
+      resume: continue the rounds saved in ``checkpoint_dir``.
+      **options: further options of :func:`~jaxdl.sweep.run_sweep` (not ``method``).
+
+    Returns:
+      The :class:`~jaxdl.sweep.merge.GroupedResults` of all rounds (groups ``"round r"``).
+
+    >>> from jaxdl import MLP, Trainer
+    >>> from jaxdl.sweep import LogUniform
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.normal(size=(16, 2)).astype(np.float32), rng.integers(0, 2, 16)
+    >>> results = tpe_search({"learning_rate": LogUniform(1e-3, 1.0)},
+    ...                      (x[:12], y[:12], x[12:], y[12:]), trainer=Trainer(MLP((2, 2))),
+    ...                      n=2, rounds=2, epochs=1)
+    >>> results.groups
+    ['round 0', 'round 0', 'round 1', 'round 1']
+    """
     space = as_space(space)
     n = check_count(n)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
