@@ -131,7 +131,7 @@ def replay(
     >>> result = replay(Trainer(MLP((2, 2))), (x[:12], y[:12], x[12:], y[12:]),
     ...                 [{"learning_rate": 0.1}, {"learning_rate": 0.01}], 1, 2, 0,
     ...                 EarlyStopping())
-    >>> result.history["epoch"], result.history["learning_rate"]
+    >>> result.history["epoch"], [round(lr, 6) for lr in result.history["learning_rate"]]
     ([0, 1], [0.1, 0.01])
     """
     check_positive_int("epochs", epochs)
