@@ -12,7 +12,9 @@ A sweep given ``checkpoint_dir`` keeps two files there:
                       (before the state file, which records the log's length; a resume cuts
                       anything after it)
 
-A SIGKILL at any moment therefore loses at most one chunk. ``resume=True`` rebuilds the sweep
+The sweep owns the directory while it runs (:mod:`jaxdl.dirlock`, as a checkpoint directory):
+a second process is refused with the owner's PID. A SIGKILL at any moment therefore loses at
+most one chunk. ``resume=True`` rebuilds the sweep
 from the file and continues; since every epoch depends only on the state, the seed and the
 epoch number, the final table equals an uninterrupted run bit for bit. A resumed directory must
 come from the same setup: the trainer, configs (space, seed, n), data, budgets and early
@@ -39,6 +41,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxdl import dirlock
 from jaxdl.atomic import atomic_write
 from jaxdl.checkpoint import CheckpointError
 
@@ -132,9 +135,11 @@ class Journal:
     >>> journal = Journal(tempfile.mkdtemp(), {"seed": digest(0)}, resume=False)
     >>> journal.append([{"epoch": 0, "member": 0, "loss": 0.5}])
     >>> journal.save({"rung": 0}, {"w": np.ones(2)})
+    >>> journal.close()  # release the directory
     >>> resumed = Journal(journal.directory, {"seed": digest(0)}, resume=True)
     >>> resumed.saved_meta()["rung"], resumed.arrays["w"]
     (0, array([1., 1.]))
+    >>> resumed.close()
     >>> Journal(journal.directory, {"seed": digest(1)}, resume=True)
     Traceback (most recent call last):
     jaxdl.checkpoint.CheckpointError: cannot resume ... a sweep with a different seed; ...
@@ -143,6 +148,7 @@ class Journal:
     def __init__(self, directory: str | os.PathLike, parts: Mapping[str, str], resume: bool):
         if not isinstance(resume, bool):
             raise TypeError(f"resume must be True or False, got {resume!r}")
+        self._lock: int | None = None
         self.directory = os.fspath(directory)
         self.parts = dict(parts)
         self.path = os.path.join(self.directory, STATE_FILE)
@@ -151,6 +157,18 @@ class Journal:
         self.arrays: dict[str, np.ndarray] = {}
         self.cache: dict[int, tuple[tuple, dict[str, np.ndarray]]] = {}
         self.stop_requested = False
+        os.makedirs(self.directory, exist_ok=True)
+        try:
+            self._lock = dirlock.acquire(self.directory, "checkpoint_dir")
+        except dirlock.DirectoryInUse as err:
+            raise CheckpointError(str(err)) from None
+        try:
+            self._open(resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, resume: bool) -> None:
         if os.path.exists(self.path):
             if not resume:
                 raise ValueError(
@@ -166,11 +184,18 @@ class Journal:
                     "or start a fresh checkpoint_dir"
                 )
             self.meta, self.arrays = meta, arrays
-        os.makedirs(self.directory, exist_ok=True)
         saved = 0 if self.meta is None else self.meta["metrics_bytes"]
         if os.path.exists(self.metrics_path) or saved:
             with open(self.metrics_path, "a+b") as f:
                 f.truncate(saved)
+
+    def close(self) -> None:
+        """Release the directory's lock (:mod:`jaxdl.dirlock`); the files stay."""
+        dirlock.release(self._lock)
+        self._lock = None
+
+    def __del__(self) -> None:
+        self.close()
 
     # -- restore ------------------------------------------------------------------------------
     def tree(self, name: str, template: Any) -> Any:
@@ -301,13 +326,13 @@ def open_journal(
 @contextlib.contextmanager
 def interrupts(journal: Journal | None) -> Iterator[None]:
     """While active (main thread, with a journal), SIGINT only sets ``journal.stop_requested``;
-    a second SIGINT interrupts at once.
+    a second SIGINT interrupts at once. On exit the journal's directory is released.
 
     Args:
       journal: the sweep's journal (``None``: Ctrl-C keeps its usual meaning).
 
     Returns:
-      A context manager; the previous SIGINT handler is back on exit.
+      A context manager; on exit the previous SIGINT handler is back and ``journal`` closed.
 
     >>> import signal, tempfile
     >>> before = signal.getsignal(signal.SIGINT)
@@ -317,8 +342,14 @@ def interrupts(journal: Journal | None) -> Iterator[None]:
     >>> journal.stop_requested, signal.getsignal(signal.SIGINT) is before
     (False, True)
     """
-    if journal is None or threading.current_thread() is not threading.main_thread():
+    if journal is None:
         yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        try:
+            yield
+        finally:
+            journal.close()
         return
 
     def handler(signum, frame):
@@ -336,6 +367,7 @@ def interrupts(journal: Journal | None) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        journal.close()
 
 
 def metric_lines(
@@ -412,7 +444,8 @@ def save_sweep(
     >>> saved = bucket()
     >>> save_sweep(journal, rung=0, finished=False, original=[saved], buckets=[saved],
     ...            history=history, outcome={}, budget=[4, 4], fetch=lambda b: b.state)
-    >>> sorted(os.listdir(journal.directory))
+    >>> journal.close()
+    >>> sorted(name for name in os.listdir(journal.directory) if not name.startswith("."))
     ['sweep-state.npz']
     """
     arrays: dict[str, np.ndarray] = {}
@@ -492,6 +525,7 @@ def restore_sweep(
     >>> saved = bucket()
     >>> save_sweep(journal, rung=0, finished=False, original=[saved], buckets=[saved],
     ...            history=history, outcome={}, budget=[4, 4], fetch=lambda b: b.state)
+    >>> journal.close()
     >>> resumed = Journal(journal.directory, {"seed": "0"}, resume=True)
     >>> budget, fresh = [0, 0], bucket()
     >>> rung, buckets = restore_sweep(resumed, original=[fresh], history=history, outcome={},
@@ -499,6 +533,7 @@ def restore_sweep(
     ...                               place=lambda b, host: None)
     >>> rung, budget, buckets[0] is fresh, fresh.hp["learning_rate"].tolist()
     (0, [4, 4], True, [0.1, 0.2])
+    >>> resumed.close()
     """
     meta = journal.saved_meta()
     owner = {int(i): b for b in original for i in b.ids.tolist()}
