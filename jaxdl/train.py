@@ -45,6 +45,10 @@ from jaxdl.model import check_model
 from jaxdl.progress import Progress
 from jaxdl.shapes import check_data, check_optimizer
 
+# Initialization runs once per run: compiled without LLVM's optimizations it compiles ~7x faster
+# (the random draws of a 64-128-128-10 MLP: 1.5 s -> 0.2 s) and runs in milliseconds either way.
+INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+
 SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
 
 
@@ -536,7 +540,7 @@ def run_evaluate(
     return _evaluate(trainer.evaluator(), ts, hp, x, y)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+@functools.partial(jax.jit, static_argnums=(0, 1, 2), compiler_options=INIT_COMPILER_OPTIONS)
 def _init(model: Any, optimizer: Any, schedule: str, key: jax.Array, hp) -> TrainState:
     return Trainer(model, optimizer, schedule).init(key, hp)
 
