@@ -29,7 +29,6 @@ data files, saved models, ``predict``, ``evaluate``) and ``tools`` (``gradcheck`
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from jaxdl import compile_cache
@@ -70,7 +69,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
     compile_cache.enable_for_command(turned_off=args.no_compile_cache)
     return run_command(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
