@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from jaxdl import batchnorm, init
 from jaxdl.checks import check_features, check_finite, check_range
-from jaxdl.dropout import dropout
+from jaxdl.dropout import dropout, split
 
 ACTIVATIONS = {
     "relu": jax.nn.relu,
@@ -230,7 +230,7 @@ class MLP:
         use_dropout = train and self.dropout
         if use_dropout and key is None:
             raise ValueError("dropout is on and train=True: pass key=jax.random.key(...)")
-        keys = jax.random.split(key, self.num_layers) if use_dropout else None
+        keys = split(key, self.num_layers) if use_dropout else None
         momentum = hp.get("bn_momentum", self.bn_momentum)
         act = ACTIVATIONS[self.activation]
         a, new_stats = x, []
