@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from jaxdl import batchnorm, init
 from jaxdl.checks import check_features, check_finite, check_range
-from jaxdl.dropout import dropout
+from jaxdl.dropout import dropout, split
 from jaxdl.typing import HyperParam
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -247,7 +247,7 @@ class MLP:
         if train and self.dropout:
             if key is None:
                 raise ValueError("dropout is on and train=True: pass key=jax.random.key(...)")
-            keys = jax.random.split(key, self.num_layers)
+            keys = split(key, self.num_layers)
         momentum = hp.get("bn_momentum", self.bn_momentum)
         act = ACTIVATIONS[self.activation]
         a = x
