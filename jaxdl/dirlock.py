@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import socket
+from types import ModuleType
 
+fcntl: ModuleType | None
 try:  # POSIX; elsewhere a directory is not locked.
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None
 
 LOCK = ".jaxdl-lock"
 
