@@ -146,7 +146,7 @@ def fit(
     validation: tuple[Any, Any] | None = None,
     hp: Mapping[str, Any] | None = None,
     epochs: int = 10,
-    seed: int = 0,
+    seed: int | jax.Array = 0,
     early_stopping: EarlyStopping | None = None,
     checkpoint_dir: str | None = None,
     checkpoint_every: int = 1,
@@ -198,30 +198,30 @@ def fit(
                 f"early_stopping must be a jaxdl.EarlyStopping, got {type(early_stopping).__name__}"
             )
         trainer.check_monitor(early_stopping.monitor, early_stopping.mode)
-    hp = trainer_hyperparams(trainer, _check_scalar_hp(hp or {}))
-    x, y = check_data(trainer, x, y, hp=hp)
+    hyper: HyperParams = trainer_hyperparams(trainer, _check_scalar_hp(hp or {}))
+    x, y = check_data(trainer, x, y, hp=hyper)
     if validation is not None:
         _check_validation(validation)
-        validation = check_data(trainer, *validation, name="x_val", hp=hp)
-    check_optimizer(trainer, hp)
+        validation = check_data(trainer, *validation, name="x_val", hp=hyper)
+    check_optimizer(trainer, hyper)
     if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
         raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
     trainer.partition(x.shape[0])
     store = None
     if checkpoint_dir is not None:
-        fingerprint = _fingerprint(trainer, hp, seed, (x, y), validation, early_stopping)
+        fingerprint = _fingerprint(trainer, hyper, seed, (x, y), validation, early_stopping)
         store = checkpoint.CheckpointDir(checkpoint_dir, fingerprint)
     keys = Keys.from_seed(seed)
-    x, y, validation, hp, keys = _place(trainer, (x, y, validation, hp, keys))
+    x, y, validation, hyper, keys = _place(trainer, (x, y, validation, hyper, keys))
 
-    ts = _place(trainer, run_init(trainer, keys.init, hp))
+    ts = _place(trainer, run_init(trainer, keys.init, hyper))
     es = early_stopping.init() if early_stopping else None
     best = _copy((ts.params, ts.model_state)) if early_stopping else None
     history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "batch_cost")}
     start, stopped = 0, False
     owned = store.open(resume=resume, overwrite=overwrite) if store else contextlib.nullcontext()
     with owned, interrupt.Deferred() as stop:
-        restored = store.restore((ts, es, best)) if resume else None
+        restored = store.restore((ts, es, best)) if store is not None and resume else None
         if restored is not None:
             (ts, es, best), meta = restored
             ts, es, best = _place(trainer, (ts, es, best))
@@ -236,17 +236,14 @@ def fit(
         def kept() -> tuple[Any, Any]:
             """The best epoch's parameters with early stopping (once one was seen), else the
             latest."""
-            if early_stopping is not None and int(es.best_epoch) >= 0:
+            if es is not None and best is not None and int(es.best_epoch) >= 0:
                 return best
             return ts.params, ts.model_state
 
-        def save(epoch: int) -> str:
-            return store.save(epoch, (ts, es, best), {"history": history, "stopped": stopped})
-
         bar = Progress(epochs, initial=start, show=progress if start < epochs else False)
         for epoch in range(start, epochs) if not stopped else ():
-            ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
-            val = run_evaluate(trainer, ts, hp, *validation) if validation is not None else {}
+            ts, metrics = run_epoch(trainer, ts, hyper, x, y, keys, epoch)
+            val = run_evaluate(trainer, ts, hyper, *validation) if validation is not None else {}
             host = jax.device_get((metrics, val, ts.diverged_at))
             metrics, val, diverged_at = host
             _record(history, epoch, metrics, val, trainer.metric_list)
@@ -255,14 +252,14 @@ def fit(
                 bar.close()
                 params, model_state = kept()
                 usable = _usable(trainer, ts._replace(params=params, model_state=model_state),
-                                 hp, x, y)
-                best_kept = early_stopping is not None and int(es.best_epoch) >= 0
+                                 hyper, x, y)
+                best_kept = es is not None and int(es.best_epoch) >= 0
                 raise TrainingDiverged(
                     _diverged_message(epoch, int(diverged_at), len(metrics["cost"]), usable,
                                       best_kept),
                     result((params, model_state)), epoch, int(diverged_at), usable,
                 )
-            if early_stopping is not None:
+            if early_stopping is not None and es is not None:
                 old = es
                 es = early_stopping.update(es, history[early_stopping.monitor][-1], epoch)
                 if bool(early_stopping.improved(old, es)):
@@ -276,7 +273,9 @@ def fit(
             if store is not None and (
                 (epoch + 1) % checkpoint_every == 0 or last or stop.requested
             ):
-                written = save(epoch)
+                written = store.save(
+                    epoch, (ts, es, best), {"history": history, "stopped": stopped}
+                )
             logs.after_epoch(None, callbacks, epoch, history)
             if stop.requested and not last:
                 bar.close()
@@ -291,7 +290,7 @@ def fit(
             if stopped:
                 break
         bar.close()
-        return result(best if early_stopping is not None else (ts.params, ts.model_state))
+        return result(best if best is not None else (ts.params, ts.model_state))
 
 
 def _usable(trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array) -> bool:

@@ -168,17 +168,17 @@ class Trainer:
 
     def optimizer_for(self, hp: Mapping[str, Any], steps_per_epoch: int = 1):
         """The gradient transformation, built from (possibly traced) ``hp``."""
-        kind = _optimizer_kind(self.optimizer)
-        if kind == "name":
+        kind, optimizer = _optimizer_kind(self.optimizer), self.optimizer
+        if isinstance(optimizer, str):  # kind "name"
             return optim.from_name(
-                self.optimizer, {**hp, "learning_rate": self.learning_rate(hp, steps_per_epoch)}
+                optimizer, {**hp, "learning_rate": self.learning_rate(hp, steps_per_epoch)}
             )
         if kind == "transformation":
-            return self.optimizer
+            return optimizer
         lr = hp["learning_rate"]
         if self.schedule != "constant":
             lr = self.learning_rate(hp, steps_per_epoch)
-        transformation = self.optimizer({**hp, "learning_rate": lr})
+        transformation = optimizer({**hp, "learning_rate": lr})
         if not all(callable(getattr(transformation, m, None)) for m in ("init", "update")):
             raise TypeError(
                 f"optimizer factory {display_name(self.optimizer)} must return an object with "
@@ -228,7 +228,7 @@ class Trainer:
         hp: HyperParams,
         *,
         num_examples: int,
-    ) -> tuple[jax.Array, Any, Any, jax.Array]:
+    ) -> tuple[jax.Array, Any, Any, dict[str, jax.Array]]:
         """Cost of ``batch`` (data loss, plus the L2 term when ``hp`` has ``l2``) and its gradient;
         returns ``(cost, grads, new_model_state, metrics)`` with the training-mode metrics."""
 
@@ -255,7 +255,7 @@ class Trainer:
         *,
         num_examples: int,
         steps_per_epoch: int = 1,
-    ) -> tuple[Any, Any, Any, jax.Array, jax.Array]:
+    ) -> tuple[Any, Any, Any, jax.Array, dict[str, jax.Array]]:
         """One gradient step on ``batch``; returns ``(params, model_state, opt_state, cost,
         metrics)`` with the batch's training-mode metrics."""
         cost, grads, model_state, hits = self.loss_and_grads(
