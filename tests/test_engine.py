@@ -24,7 +24,7 @@ from jaxdl.gradcheck import check_model
 from jaxdl.hyperparams import hyperparams
 from jaxdl.metrics import Metric
 from jaxdl.nn import MLP
-from jaxdl.sweep import engine, run_sweep
+from jaxdl.sweep import buckets, engine, run_sweep
 from jaxdl.train import Keys, Trainer, compiled, fit, lower_epoch, run_init
 
 
@@ -276,7 +276,7 @@ def nothing_compiles(monkeypatch):
         raise AssertionError("compiled before the input was checked")
 
     for module, name in ((compiled, "_init"), (compiled, "_epoch"), (engine, "_compiled"),
-                         (engine, "run_init")):  # fmt: skip
+                         (buckets, "run_init")):  # fmt: skip
         monkeypatch.setattr(module, name, boom)
 
 
