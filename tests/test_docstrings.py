@@ -11,7 +11,6 @@ EXAMPLES_TO_WRITE = {
     "jaxdl.checkpoint",
     "jaxdl.data.files",
     "jaxdl.logs",
-    "jaxdl.sweep.engine",
     "jaxdl.sweep.merge",
     "jaxdl.sweep.pbt",
     "jaxdl.sweep.sharding",

@@ -38,7 +38,11 @@ def split_config(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(structural, continuous)`` parts of one config. Names in ``continuous`` are continuous;
     with ``model_fn`` every other name is structural, without it unknown names (not in
-    :data:`STRUCTURAL`) raise ``ValueError``."""
+    :data:`STRUCTURAL`) raise ``ValueError``.
+
+    >>> split_config({"learning_rate": 0.1, "hidden_units": 8, "optimizer": "sgd"})
+    ({'hidden_units': 8, 'optimizer': 'sgd'}, {'learning_rate': 0.1})
+    """
     if not isinstance(config, Mapping):
         raise TypeError(f"a config must be a dict of hyperparameters, got {config!r}")
     unknown = sorted(set(config) - set(STRUCTURAL) - set(continuous))
@@ -55,7 +59,13 @@ def split_config(
 def trainer_for(base: Trainer, structural: Mapping[str, Any], model_fn: Any = None) -> Trainer:
     """``base`` with the structural values of a config applied: the trainer fields of
     :data:`TRAINER_FIELDS` directly, the rest through ``model_fn(rest) -> model`` or, without
-    it, the base model's ``with_structure(rest)`` (the MLP's ``hidden_units``, ...)."""
+    it, the base model's ``with_structure(rest)`` (the MLP's ``hidden_units``, ...).
+
+    >>> from jaxdl.nn import MLP
+    >>> trainer = trainer_for(Trainer(MLP((2, 4, 1))), {"optimizer": "sgd", "hidden_units": 8})
+    >>> trainer.optimizer, trainer.model.sizes
+    ('sgd', (2, 8, 1))
+    """
     trainer_kw = {k: v for k, v in structural.items() if k in TRAINER_FIELDS}
     model_kw = {k: v for k, v in structural.items() if k not in TRAINER_FIELDS}
     if model_fn is not None:
@@ -81,7 +91,12 @@ def trainer_for(base: Trainer, structural: Mapping[str, Any], model_fn: Any = No
 
 
 def continuous_names(trainer: Trainer) -> tuple[str, ...]:
-    """The table's hyperparameter names plus those the trainer's model declares."""
+    """The table's hyperparameter names plus those the trainer's model declares.
+
+    >>> from jaxdl.nn import MLP
+    >>> continuous_names(Trainer(MLP((2, 1))))[:3]
+    ('learning_rate', 'beta', 'b1')
+    """
     own = getattr(trainer.model, "hyperparameters", ())
     return CONTINUOUS + tuple(sorted(set(own) - set(CONTINUOUS)))
 
@@ -217,7 +232,12 @@ class _Bucket:
 
 def bucket_size(n: int, mesh: Mesh) -> int:
     """Device rows for ``n`` members after compaction: ``n`` rounded up to a power of two, then
-    to a multiple of the mesh's devices, so a sweep compiles for a few sizes only."""
+    to a multiple of the mesh's devices, so a sweep compiles for a few sizes only.
+
+    >>> from jaxdl.sweep.sharding import config_mesh
+    >>> [bucket_size(n, config_mesh(jax.devices()[:1])) for n in (1, 3, 5)]
+    [1, 4, 8]
+    """
     return sharding.padded_count(1 << max(n - 1, 0).bit_length(), mesh)
 
 

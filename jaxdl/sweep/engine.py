@@ -178,7 +178,17 @@ def successive_halving(
 ) -> SweepResults:
     """Rungs of ``min_epochs * eta**k`` total epochs (capped at ``max_epochs``); after each rung
     only the best ``ceil(live / eta)`` members by their best ``monitor`` value go on, the rest
-    are marked ``pruned``. Other options as in :func:`run_sweep`."""
+    are marked ``pruned``. Other options as in :func:`run_sweep`.
+
+    >>> from jaxdl.nn import MLP
+    >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> configs = [{"learning_rate": lr} for lr in (1.0, 0.1, 0.01, 0.001)]
+    >>> results = successive_halving(configs, (x, y, x, y), trainer=Trainer(MLP((2, 1))),
+    ...                              min_epochs=1, max_epochs=2, eta=2)
+    >>> sorted(results.epochs), results.status.count("pruned")
+    ([1, 1, 2, 2], 2)
+    """
     check_positive_int("eta", eta, minimum=2)
     check_positive_int("min_epochs", min_epochs)
     check_positive_int("max_epochs", max_epochs)
@@ -214,6 +224,14 @@ def run_sweep(
     see :mod:`jaxdl.sweep.state`), ``compact`` (default true: stopped members leave the vmapped
     program), ``max_members_per_call`` (members per compiled call; default: chosen from the
     compiled program's memory, see :mod:`jaxdl.sweep.chunking`).
+
+    >>> from jaxdl.nn import MLP
+    >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> results = run_sweep([{"learning_rate": 0.1}, {"learning_rate": 0.01}], (x, y, x, y),
+    ...                     trainer=Trainer(MLP((2, 1))), epochs=2)
+    >>> [len(h["epoch"]) for h in results.histories], results.status
+    ([2, 2], ['ok', 'ok'])
     """
     return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
 
@@ -354,7 +372,19 @@ def _sweep(
 
 
 def log_results(logger: Any, results: SweepResults) -> None:
-    """Give ``logger`` each member's hyperparameters and best-epoch metrics (its table row)."""
+    """Give ``logger`` each member's hyperparameters and best-epoch metrics (its table row).
+
+    >>> from jaxdl.nn import MLP
+    >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> results = run_sweep([{"learning_rate": 0.1}], (x, y, x, y),
+    ...                     trainer=Trainer(MLP((2, 1))), epochs=1)
+    >>> class Show:
+    ...     def log_hparams(self, member, hparams, metrics):
+    ...         print(member, hparams, sorted(metrics))
+    >>> log_results(Show(), results)
+    0 {'learning_rate': 0.1} ['accuracy', 'loss', 'val_accuracy', 'val_loss']
+    """
     if logger is None:
         return
     for i in range(len(results.configs)):

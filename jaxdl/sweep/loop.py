@@ -26,7 +26,13 @@ HELD = np.iinfo(np.int32).max  # diverged_at of a frozen member during an epoch
 
 
 class SweepState(NamedTuple):
-    """Per-member training state (leading member axis on every leaf)."""
+    """Per-member training state (leading member axis on every leaf): the training state,
+    the best epoch's ``(params, model_state)``, the early-stopping state and whether the member
+    is frozen.
+
+    >>> SweepState._fields
+    ('ts', 'best', 'es', 'done')
+    """
 
     ts: TrainState
     best: tuple[Any, Any]  # (params, model_state) of the best epoch so far

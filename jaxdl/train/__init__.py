@@ -25,34 +25,34 @@ epoch as a masked ``lax.scan``), ``compiled`` (the jitted ``run_epoch``, ``run_e
 """
 
 from jaxdl.history import HISTORY_KEYS, MONITORS
-from jaxdl.shapes import check_data
+from jaxdl.shapes import check_data  # noqa: F401 - importable from here as before the split
 from jaxdl.train import compiled, epoch, fitting, state, trainer
 from jaxdl.train.compiled import lower_epoch, run_epoch, run_evaluate, run_init
 from jaxdl.train.fitting import FitResult, TrainingDiverged, TrainingInterrupted, fit
 from jaxdl.train.state import Batch, Keys, TrainState
 from jaxdl.train.trainer import SCHEDULES, Trainer, trainer_hyperparams
 
+# In reading order (the API page follows it): the state, the trainer, the compiled programs, fit.
 __all__ = [
-    "HISTORY_KEYS",
-    "MONITORS",
-    "SCHEDULES",
-    "Batch",
-    "FitResult",
-    "Keys",
     "TrainState",
+    "Keys",
+    "Batch",
     "Trainer",
-    "TrainingDiverged",
-    "TrainingInterrupted",
-    "check_data",
-    "compiled",
-    "epoch",
-    "fit",
-    "fitting",
-    "lower_epoch",
     "run_epoch",
+    "lower_epoch",
     "run_evaluate",
     "run_init",
+    "FitResult",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "trainer_hyperparams",
+    "fit",
+    "SCHEDULES",
+    "HISTORY_KEYS",
+    "MONITORS",
     "state",
     "trainer",
-    "trainer_hyperparams",
+    "epoch",
+    "compiled",
+    "fitting",
 ]
