@@ -16,7 +16,7 @@ from jax.sharding import Mesh
 
 from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.hyperparams import DEFAULTS, OPTIONAL, check_for
+from jaxdl.hyperparams import NAMES, check_for
 from jaxdl.model import check_model, describe
 from jaxdl.nn import MLP
 from jaxdl.shapes import check_arrays, check_data, check_optimizer
@@ -27,7 +27,7 @@ from jaxdl.train import Keys, Trainer, run_init, trainer_hyperparams
 
 TRAINER_FIELDS = ("optimizer", "schedule", "batch_size", "drop_remainder", "decay_interval")
 STRUCTURAL = TRAINER_FIELDS + MLP.STRUCTURAL  # the names known without a model_fn
-CONTINUOUS = tuple(DEFAULTS) + tuple(OPTIONAL)
+CONTINUOUS = NAMES  # every name of the hyperparameter table is traced
 
 Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 

@@ -24,7 +24,7 @@ from jaxdl import losses, optim, parallel
 from jaxdl import metrics as metrics_lib
 from jaxdl.checks import check_finite, check_positive_int
 from jaxdl.data.batches import Partition, epoch_indices, partition
-from jaxdl.hyperparams import DEFAULTS, OPTIONAL, HyperParams, hyperparams
+from jaxdl.hyperparams import NAMES, HyperParams, hyperparams
 from jaxdl.model import check_model, display_name
 from jaxdl.train.epoch import scan_epoch
 from jaxdl.train.state import Batch, Keys, TrainState
@@ -352,7 +352,7 @@ def trainer_hyperparams(trainer: Trainer, values: Mapping[str, Any]) -> HyperPar
     """
     if not isinstance(values, Mapping):
         raise TypeError(f"hp must be a dict of hyperparameters, got {values!r}")
-    own = set(getattr(trainer.model, "hyperparameters", ())) - set(DEFAULTS) - set(OPTIONAL)
+    own = set(getattr(trainer.model, "hyperparameters", ())) - set(NAMES)
     extra = {k: v for k, v in values.items() if k in own}
     for name, value in extra.items():
         check_finite(name, value)
