@@ -288,12 +288,28 @@ def _buckets(
 
 
 
-# -- durable sweeps (jaxdl.sweep.state) ---------------------------------------------------------
+# -- a bucket's state on the host: results, durable sweeps (jaxdl.sweep.state) ----------------
 def _template(bucket: _Bucket, stopper: EarlyStopping) -> SweepState:
     """The structure of a bucket's state (shapes only; nothing runs)."""
     hp = {k: v[0] for k, v in bucket.hp.items()}
     ts = jax.eval_shape(lambda key: bucket.trainer.init(key, hp), jax.random.key(0))
     return SweepState(ts, (ts.params, ts.model_state), stopper.init(), np.zeros((), bool))
+
+
+def _collect(bucket: _Bucket, mesh: Mesh, outcome: dict[int, dict[str, Any]]) -> None:
+    """Copy each member's best parameters and early-stopping result to the host."""
+    state = bucket.state
+    assert state is not None, "a bucket's results are collected once it is initialized"
+    (params, model_state), best, best_epoch = sharding.fetch(
+        (state.best, state.es.best, state.es.best_epoch), mesh
+    )
+    for j, i in enumerate(bucket.ids.tolist()):
+        outcome[i] = {
+            "params": jax.tree.map(lambda a, j=j: a[j], params),
+            "model_state": jax.tree.map(lambda a, j=j: a[j], model_state),
+            "best": float(best[j]),
+            "best_epoch": int(best_epoch[j]),
+        }
 
 
 def _host_state(bucket: _Bucket, mesh: Mesh) -> SweepState:

@@ -59,6 +59,7 @@ from jaxdl.sweep import chunking, sharding, state
 from jaxdl.sweep.buckets import (
     _Bucket,
     _buckets,
+    _collect,
     _configs,
     _data,
     _host_state,
@@ -148,22 +149,6 @@ def _train(
         done = bool(np.all(record["done"][-1]))
         if after_chunk is not None:
             after_chunk(bucket, start, record)
-
-
-def _collect(bucket: _Bucket, mesh: Mesh, outcome: dict[int, dict[str, Any]]) -> None:
-    """Copy each member's best parameters and early-stopping result to the host."""
-    state = bucket.state
-    assert state is not None, "a bucket's results are collected once it is initialized"
-    (params, model_state), best, best_epoch = sharding.fetch(
-        (state.best, state.es.best, state.es.best_epoch), mesh
-    )
-    for j, i in enumerate(bucket.ids.tolist()):
-        outcome[i] = {
-            "params": jax.tree.map(lambda a, j=j: a[j], params),
-            "model_state": jax.tree.map(lambda a, j=j: a[j], model_state),
-            "best": float(best[j]),
-            "best_epoch": int(best_epoch[j]),
-        }
 
 
 def successive_halving(
