@@ -8,8 +8,9 @@ directory), so a reader sees the old file or the complete new one. Every failure
 whatever the damage, is a :class:`CorruptCheckpoint`.
 
 A run owns its directory through :class:`CheckpointDir`: an advisory lock on ``.jaxdl-lock``
-(holding the owner's PID; the operating system drops it when that process dies, so a stale lock
-is simply taken over), removal of the temporary files of a killed write, refusal of a fresh run
+(:mod:`jaxdl.dirlock`: it holds the owner's PID, and the operating system drops it when that
+process dies, so a stale lock is simply taken over), removal of the temporary files of a killed
+write, refusal of a fresh run
 into a directory that already holds checkpoints (unless ``overwrite``), and resume from the
 newest checkpoint that reads back intact, warning about every newer one it had to skip.
 Only names matching the exact pattern are listed, resumed from or pruned.
@@ -21,7 +22,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -29,18 +29,14 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxdl import dirlock
 from jaxdl.atomic import atomic_write
 from jaxdl.deprecation import deprecated_aliases
-
-try:  # POSIX; elsewhere a directory is not locked.
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
 
 PREFIX = "ckpt-"
 NAME = re.compile(r"ckpt-(\d{6,})\.npz")
 TEMPORARY = re.compile(r"\.tmp-.*ckpt-\d{6,}\.npz")  # atomic_write's names for a checkpoint
-LOCK = ".jaxdl-lock"
+LOCK = dirlock.LOCK
 META, CHECKSUM = "meta", "checksum"
 
 
@@ -243,22 +239,10 @@ class CheckpointDir:
         return self
 
     def _acquire(self) -> None:
-        if fcntl is None:  # pragma: no cover
-            return
-        path = os.path.join(self.directory, LOCK)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            owner = _read_text(path) or "unknown"
-            raise CheckpointError(
-                f"checkpoint directory {self.directory} is in use by another run (PID "
-                f"{owner}, lock {path}); wait for it to finish or choose another directory"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} on {socket.gethostname()}\n".encode())
-        self._lock = fd
+            self._lock = dirlock.acquire(self.directory, "checkpoint directory")
+        except dirlock.DirectoryInUse as err:
+            raise CheckpointError(str(err)) from None
 
     def _occupied_message(self, newest: str) -> str:
         try:
@@ -279,9 +263,8 @@ class CheckpointDir:
 
     def close(self) -> None:
         """Release the directory (the lock file stays, unlocked)."""
-        if self._lock is not None:
-            os.close(self._lock)  # closing the descriptor drops the flock
-            self._lock = None
+        dirlock.release(self._lock)
+        self._lock = None
 
     def __enter__(self) -> CheckpointDir:
         return self
@@ -328,14 +311,6 @@ class CheckpointDir:
                 "over with overwrite=True (--overwrite) instead of resume"
             )
         return None
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 __getattr__ = deprecated_aliases(__name__, {"load": restore})

@@ -185,3 +185,27 @@ def test_hlo_ops_counts_the_scan_body():
     epoch = hlo_ops.breakdown(hlo_ops.epoch_hlo(TINY), TINY.batch_size, TINY.sizes[0])
     assert epoch["kernels_per_step"] > 0 and "fusion" in epoch["opcodes"]
     json.dumps(epoch)
+
+
+def test_bench_ablation_rows_build_up_to_the_benchmark_step():
+    import bench_ablation
+
+    result = bench_ablation.run(TINY, repeats=1, peak_size=32, settle_s=0)
+    rows = result["rows"]
+    assert [r["row"] for r in rows] == list(bench_ablation.ROWS)
+    for above, row in zip(rows, rows[1:]):
+        assert row["extra_ms_per_step"] == pytest.approx(row["ms_per_step"] - above["ms_per_step"])
+    assert all(r["ms_per_step"] > 0 and r["peak_share"] > 0 for r in rows)
+    assert "+ dropout" in bench_ablation.report(TINY, result)
+    json.dumps(result)
+
+
+def test_bench_ablation_floor_runs_exactly_the_needed_matmuls():
+    import bench_ablation
+
+    x, y = benchlib.make_data(TINY)
+    epoch = bench_ablation.matmuls_only(TINY, x, y)
+    step_flops = bench_ablation.step_flops(TINY)
+    # 3 forward, 3 weight-gradient and 2 input-gradient matmuls; no first-layer input gradient
+    assert step_flops == TINY.needed_flops_per_step
+    epoch()  # runs

@@ -12,7 +12,9 @@ A sweep given ``checkpoint_dir`` keeps two files there:
                       (before the state file, which records the log's length; a resume cuts
                       anything after it)
 
-A SIGKILL at any moment therefore loses at most one chunk. ``resume=True`` rebuilds the sweep
+The sweep owns the directory while it runs (:mod:`jaxdl.dirlock`, as a checkpoint directory):
+a second process is refused with the owner's PID. A SIGKILL at any moment therefore loses at
+most one chunk. ``resume=True`` rebuilds the sweep
 from the file and continues; since every epoch depends only on the state, the seed and the
 epoch number, the final table equals an uninterrupted run bit for bit. A resumed directory must
 come from the same setup: the trainer, configs (space, seed, n), data, budgets and early
@@ -38,6 +40,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxdl import dirlock
 from jaxdl.atomic import atomic_write
 from jaxdl.checkpoint import CheckpointError
 
@@ -98,6 +101,7 @@ class Journal:
     def __init__(self, directory: str | os.PathLike, parts: Mapping[str, str], resume: bool):
         if not isinstance(resume, bool):
             raise TypeError(f"resume must be True or False, got {resume!r}")
+        self._lock: int | None = None
         self.directory = os.fspath(directory)
         self.parts = dict(parts)
         self.path = os.path.join(self.directory, STATE_FILE)
@@ -106,6 +110,18 @@ class Journal:
         self.arrays: dict[str, np.ndarray] = {}
         self.cache: dict[int, tuple[tuple, dict[str, np.ndarray]]] = {}
         self.stop_requested = False
+        os.makedirs(self.directory, exist_ok=True)
+        try:
+            self._lock = dirlock.acquire(self.directory, "checkpoint_dir")
+        except dirlock.DirectoryInUse as err:
+            raise CheckpointError(str(err)) from None
+        try:
+            self._open(resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, resume: bool) -> None:
         if os.path.exists(self.path):
             if not resume:
                 raise ValueError(
@@ -121,11 +137,18 @@ class Journal:
                     "or start a fresh checkpoint_dir"
                 )
             self.meta, self.arrays = meta, arrays
-        os.makedirs(self.directory, exist_ok=True)
         saved = 0 if self.meta is None else self.meta["metrics_bytes"]
         if os.path.exists(self.metrics_path) or saved:
             with open(self.metrics_path, "a+b") as f:
                 f.truncate(saved)
+
+    def close(self) -> None:
+        """Release the directory's lock (:mod:`jaxdl.dirlock`); the files stay."""
+        dirlock.release(self._lock)
+        self._lock = None
+
+    def __del__(self) -> None:
+        self.close()
 
     # -- restore ------------------------------------------------------------------------------
     def tree(self, name: str, template: Any) -> Any:
@@ -201,9 +224,15 @@ def open_journal(
 @contextlib.contextmanager
 def interrupts(journal: Journal | None) -> Iterator[None]:
     """While active (main thread, with a journal), SIGINT only sets ``journal.stop_requested``;
-    a second SIGINT interrupts at once."""
-    if journal is None or threading.current_thread() is not threading.main_thread():
+    a second SIGINT interrupts at once. On exit the journal's directory is released."""
+    if journal is None:
         yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        try:
+            yield
+        finally:
+            journal.close()
         return
 
     def handler(signum, frame):
@@ -221,6 +250,7 @@ def interrupts(journal: Journal | None) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        journal.close()
 
 
 def metric_lines(

@@ -27,7 +27,13 @@ epoch as a masked ``lax.scan``), ``compiled`` (the jitted ``run_epoch``, ``run_e
 from jaxdl.history import HISTORY_KEYS, MONITORS
 from jaxdl.shapes import check_data  # noqa: F401 - importable from here as before the split
 from jaxdl.train import compiled, epoch, fitting, state, trainer
-from jaxdl.train.compiled import lower_epoch, run_epoch, run_evaluate, run_init
+from jaxdl.train.compiled import (
+    INIT_COMPILER_OPTIONS,
+    lower_epoch,
+    run_epoch,
+    run_evaluate,
+    run_init,
+)
 from jaxdl.train.fitting import FitResult, TrainingDiverged, TrainingInterrupted, fit
 from jaxdl.train.state import Batch, Keys, TrainState
 from jaxdl.train.trainer import SCHEDULES, Trainer, trainer_hyperparams
@@ -48,6 +54,7 @@ __all__ = [
     "trainer_hyperparams",
     "fit",
     "SCHEDULES",
+    "INIT_COMPILER_OPTIONS",
     "HISTORY_KEYS",
     "MONITORS",
     "state",

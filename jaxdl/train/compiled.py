@@ -14,6 +14,10 @@ from jaxdl.hyperparams import HyperParams
 from jaxdl.train.state import Keys, TrainState
 from jaxdl.train.trainer import Trainer
 
+# Initialization runs once per run: compiled without LLVM's optimizations it compiles ~7x faster
+# (the random draws of a 64-128-128-10 MLP: 1.5 s -> 0.2 s) and runs in milliseconds either way.
+INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
 def _epoch(trainer: Trainer, ts: TrainState, hp, x, y, keys: Keys, epoch):
@@ -77,7 +81,7 @@ def run_evaluate(
     return _evaluate(trainer.evaluator(), ts, hp, x, y)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+@functools.partial(jax.jit, static_argnums=(0, 1, 2), compiler_options=INIT_COMPILER_OPTIONS)
 def _init(model: Any, optimizer: Any, schedule: str, key: jax.Array, hp) -> TrainState:
     return Trainer(model, optimizer, schedule).init(key, hp)
 
