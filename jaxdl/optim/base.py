@@ -45,8 +45,11 @@ class GradientTransformation(NamedTuple):
     Examples:
         >>> import jax.numpy as jnp
         >>> from jaxdl import optim
-        >>> double = optim.GradientTransformation(optim.base.init_empty,
-        ...                                       lambda g, s, p=None: (2 * g, s))
+        >>> def init(params):
+        ...     return optim.EmptyState()
+        >>> def update(grads, state, params=None):
+        ...     return 2 * grads, state
+        >>> double = optim.GradientTransformation(init, update)
         >>> updates, state = double.update(jnp.array([1.0, -3.0]), double.init(None))
         >>> updates.tolist(), state
         ([2.0, -6.0], EmptyState())
