@@ -21,6 +21,7 @@ accuracy below it) in at most half Optuna's wall time. ``--smoke`` runs a minute
 code path, no meaningful numbers).
 
     python scripts/bench_search.py [--json PATH] [--configs 24] [--epochs 40] [--smoke]
+                                   [--compile-cache DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import time
 import jax
 import numpy as np
 
+from jaxdl import compile_cache
 from jaxdl.atomic import write_json
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.nn import MLP
@@ -182,7 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--train", type=int, default=3200, help="training samples")
     parser.add_argument("--smoke", action="store_true", help="a minute run of every code path")
+    parser.add_argument("--compile-cache", metavar="DIR",
+                        help="use jaxdl's persistent compile cache in DIR (run twice: the second "
+                        "run finds every program compiled, as the jaxdl command does)")
     args = parser.parse_args(argv)
+    if args.compile_cache:
+        compile_cache.enable(args.compile_cache)
     if args.smoke:
         report = run(train=96, width=8, hidden=8, configs=4, epochs=3)
     else:
