@@ -78,7 +78,7 @@ def figure(panels: int, width: float = 4.5, height: float = 3.6) -> tuple[Any, l
 
 # Characters of an average line per inch of width: medium (10 pt) axes titles, large (12 pt)
 # figure titles; a little under what DejaVu Sans measures, so a wrapped line fits.
-CHARS_PER_INCH = {"medium": 13.0, "large": 10.5}
+CHARS_PER_INCH = {"medium": 13.0, "large": 11.0}
 
 
 def wrap(text: str, inches: float, size: str = "medium") -> str:
@@ -89,14 +89,20 @@ def wrap(text: str, inches: float, size: str = "medium") -> str:
     a title that is a little
     too long for one line
     """
+    if size not in CHARS_PER_INCH:
+        raise ValueError(f"size must be one of {sorted(CHARS_PER_INCH)}, got {size!r}")
+
+    def lines(line: str, width: int) -> list[str]:
+        return textwrap.wrap(line, width, break_on_hyphens=False) or [""]
+
     out = []
     for line in text.split("\n"):
         width = max(25, int(inches * CHARS_PER_INCH[size]))
-        parts = textwrap.wrap(line, width) or [""]
+        parts = lines(line, width)
         # The narrowest width that still needs as many lines balances them.
-        while width > 1 and len(parts) > 1 and len(textwrap.wrap(line, width - 1)) == len(parts):
+        while width > 1 and len(parts) > 1 and len(lines(line, width - 1)) == len(parts):
             width -= 1
-            parts = textwrap.wrap(line, width)
+            parts = lines(line, width)
         out.extend(parts)
     return "\n".join(out)
 
