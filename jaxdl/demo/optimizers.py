@@ -75,11 +75,12 @@ def run(ctx: Context) -> Json:
     ]
     test = {r["run"]: r["test_accuracy"] for r in runs}
     top = max(test, key=test.get)
-    boundary_title = (f"after the same budget, {top} has the best test accuracy, "
-                      f"{test[top]:.2f}; constant lr: " + ", ".join(
-                          f"{name} {test[name]:.2f}" for name, _, _ in VARIANTS)
-                      + "; with decay: " + ", ".join(
-                          f"{name} {test[name + ' + decay']:.2f}" for name, _, _ in VARIANTS))
+    boundary_title = (
+        f"after the same budget, {top} has the best test accuracy: {test[top]:.2f}\n"
+        + "; ".join(f"{label}: " + ", ".join(f"{name} {test[name + suffix]:.2f}"
+                                               for name, _, _ in VARIANTS)
+                    for suffix, label in (("", "constant lr"), (" + decay", "lr decay")))
+    )
     headline = (f"per-step cost (faint) and its EWA (beta {SMOOTHING:g}); momentum (beta {BETA:g}) "
                 f"in the heavy-ball convention\nat the same lr: its step builds up to "
                 f"lr / (1 - beta) = {LEARNING_RATE / (1 - BETA):g}, so it descends faster than GD")
