@@ -8,8 +8,9 @@ directory), so a reader sees the old file or the complete new one. Every failure
 whatever the damage, is a :class:`CorruptCheckpoint`.
 
 A run owns its directory through :class:`CheckpointDir`: an advisory lock on ``.jaxdl-lock``
-(holding the owner's PID; the operating system drops it when that process dies, so a stale lock
-is simply taken over), removal of the temporary files of a killed write, refusal of a fresh run
+(:mod:`jaxdl.dirlock`: it holds the owner's PID, and the operating system drops it when that
+process dies, so a stale lock is simply taken over), removal of the temporary files of a killed
+write, refusal of a fresh run
 into a directory that already holds checkpoints (unless ``overwrite``), and resume from the
 newest checkpoint that reads back intact, warning about every newer one it had to skip.
 Only names matching the exact pattern are listed, resumed from or pruned.
@@ -21,43 +22,72 @@ import hashlib
 import json
 import os
 import re
-import socket
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from jaxdl import dirlock
 from jaxdl.atomic import atomic_write
 from jaxdl.deprecation import deprecated_aliases
-
-try:  # POSIX; elsewhere a directory is not locked.
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
 
 PREFIX = "ckpt-"
 NAME = re.compile(r"ckpt-(\d{6,})\.npz")
 TEMPORARY = re.compile(r"\.tmp-.*ckpt-\d{6,}\.npz")  # atomic_write's names for a checkpoint
-LOCK = ".jaxdl-lock"
+LOCK = dirlock.LOCK
 META, CHECKSUM = "meta", "checksum"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint or checkpoint directory that this run cannot use."""
+    """A checkpoint or checkpoint directory that this run cannot use.
+
+    >>> unflatten("ckpt-000001.npz", [np.zeros(2)], {"w": np.zeros(3)})
+    Traceback (most recent call last):
+    jaxdl.checkpoint.CheckpointError: checkpoint ckpt-000001.npz: ['w'] has shape (2,) float64, ...
+    """
 
 
 class CorruptCheckpoint(CheckpointError):
-    """A checkpoint file that does not read back intact (truncated, bit flips, not jaxdl's)."""
+    """A checkpoint file that does not read back intact (truncated, bit flips, not jaxdl's).
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt-000001.npz")
+    >>> _ = open(path, "wb").write(b"not a zip file")
+    >>> read(path)
+    Traceback (most recent call last):
+    jaxdl.checkpoint.CorruptCheckpoint: checkpoint ... is truncated or corrupt (...)
+    """
 
 
 class CheckpointWarning(UserWarning):
-    """A damaged checkpoint was skipped in favour of an older intact one."""
+    """A damaged checkpoint was skipped in favour of an older intact one.
+
+    >>> import tempfile, warnings
+    >>> store = CheckpointDir(tempfile.mkdtemp(), {"seed": 0}).open(resume=False)
+    >>> _ = store.save(1, {"w": np.ones(2)}, {})
+    >>> newer = store.save(2, {"w": np.full(2, 2.0)}, {})
+    >>> _ = open(newer, "r+b").write(b"damaged")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     tree, meta = store.restore({"w": np.zeros(2)})
+    >>> meta["epoch"], caught[0].category.__name__
+    (1, 'CheckpointWarning')
+    >>> store.close()
+    """
 
 
 def path_for(directory: str, epoch: int) -> str:
     """The file that holds the checkpoint taken after ``epoch``.
+
+    Args:
+      directory: the checkpoint directory.
+      epoch: the epoch just finished (six digits or more in the name).
+
+    Returns:
+      ``directory/ckpt-NNNNNN.npz``.
 
     >>> path_for("ckpt", 20)
     'ckpt/ckpt-000020.npz'
@@ -67,6 +97,15 @@ def path_for(directory: str, epoch: int) -> str:
 
 def epoch_of(path: str) -> int:
     """The epoch in a checkpoint file's name.
+
+    Args:
+      path: a checkpoint file (only its base name is read).
+
+    Returns:
+      The epoch number.
+
+    Raises:
+      ValueError: when the name is not ``ckpt-NNNNNN.npz``.
 
     >>> epoch_of("ckpt/ckpt-000020.npz")
     20
@@ -78,7 +117,21 @@ def epoch_of(path: str) -> int:
 
 
 def list_checkpoints(directory: str) -> list[str]:
-    """Checkpoint files in ``directory`` (exact name pattern only), oldest epoch first."""
+    """Checkpoint files in ``directory`` (exact name pattern only), oldest epoch first.
+
+    Args:
+      directory: the checkpoint directory (missing: no checkpoints).
+
+    Returns:
+      The paths of the files named ``ckpt-NNNNNN.npz``, sorted by epoch.
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> for epoch in (10, 2):
+    ...     _ = save(path_for(folder, epoch), {"w": np.zeros(1)}, {})
+    >>> [os.path.basename(p) for p in list_checkpoints(folder)]
+    ['ckpt-000002.npz', 'ckpt-000010.npz']
+    """
     try:
         names = os.listdir(directory)
     except FileNotFoundError:
@@ -89,6 +142,12 @@ def list_checkpoints(directory: str) -> list[str]:
 
 def content_hash(*arrays: Any) -> str:
     """SHA-256 (hex) over the dtypes, shapes and bytes of ``arrays`` (``None`` allowed).
+
+    Args:
+      *arrays: arrays (host or device) or ``None``.
+
+    Returns:
+      The 64-character hex digest.
 
     >>> content_hash(np.zeros(2)) == content_hash(np.zeros(2)) != content_hash(np.ones(2))
     True
@@ -121,11 +180,28 @@ def _host(leaf: Any) -> np.ndarray:
 
 def save(path: str, tree: Any, meta: dict[str, Any], keep: int | None = 3) -> str:
     """Write ``tree`` and ``meta`` to ``path`` atomically, with a checksum; keep only the newest
-    ``keep`` checkpoints of the directory (``None``: all)."""
+    ``keep`` checkpoints of the directory (``None``: all).
+
+    Args:
+      path: the file, normally :func:`path_for` ``(directory, epoch)``.
+      tree: a pytree of arrays (PRNG key arrays are stored as their key data).
+      meta: JSON-able metadata stored beside the leaves.
+      keep: how many of the directory's checkpoints to keep, newest first (``None``: all).
+
+    Returns:
+      ``path``.
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> for epoch in range(4):
+    ...     path = save(path_for(folder, epoch), {"w": np.full(2, epoch)}, {"epoch": epoch}, keep=2)
+    >>> [os.path.basename(p) for p in list_checkpoints(folder)]
+    ['ckpt-000002.npz', 'ckpt-000003.npz']
+    """
     arrays = {f"leaf_{i}": _host(leaf) for i, leaf in enumerate(jax.tree.leaves(tree))}
     arrays[META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     arrays[CHECKSUM] = _checksum(arrays)
-    atomic_write(path, lambda f: np.savez(f, **arrays), mode="wb")
+    atomic_write(path, lambda f: np.savez(f, allow_pickle=False, **arrays), mode="wb")
     if keep is not None:
         for old in list_checkpoints(os.path.dirname(path) or ".")[:-keep]:
             os.remove(old)
@@ -133,7 +209,25 @@ def save(path: str, tree: Any, meta: dict[str, Any], keep: int | None = 3) -> st
 
 
 def read(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """The verified leaves and meta of a checkpoint; :class:`CorruptCheckpoint` on any damage."""
+    """The verified leaves and meta of a checkpoint; :class:`CorruptCheckpoint` on any damage.
+
+    Args:
+      path: a file written by :func:`save`.
+
+    Returns:
+      ``(leaves, meta)``: the host arrays in flattening order and the metadata dict.
+
+    Raises:
+      FileNotFoundError: when ``path`` does not exist.
+      CorruptCheckpoint: when it is truncated, altered or not a jaxdl checkpoint.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt-000003.npz")
+    >>> path = save(path, (np.ones(2), 7), {"epoch": 3})
+    >>> leaves, meta = read(path)
+    >>> [leaf.tolist() for leaf in leaves], meta
+    ([[1.0, 1.0], 7], {'epoch': 3})
+    """
     try:
         with np.load(path) as data:
             arrays = {name: data[name] for name in data.files}
@@ -165,13 +259,47 @@ def restore(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
     """Read a checkpoint into the structure of ``template``; returns ``(tree, meta)``.
 
     (Called ``load`` before; that name still works, with a ``DeprecationWarning``.)
+
+    Args:
+      path: a file written by :func:`save`.
+      template: a pytree of the expected structure, shapes and dtypes (its values are unused).
+
+    Returns:
+      ``(tree, meta)``: the saved arrays in ``template``'s structure and the metadata.
+
+    Raises:
+      CorruptCheckpoint: for a damaged file.
+      CheckpointError: when the file does not fit ``template``.
+
+    >>> import os, tempfile
+    >>> path = save(os.path.join(tempfile.mkdtemp(), "ckpt-000001.npz"), {"b": np.ones(2)}, {})
+    >>> tree, meta = restore(path, {"b": np.zeros(2)})
+    >>> tree["b"]
+    array([1., 1.])
     """
     leaves, meta = read(path)
     return unflatten(path, leaves, template), meta
 
 
 def unflatten(path: str, leaves: list[np.ndarray], template: Any) -> Any:
-    """``leaves`` in the structure of ``template``, each checked for shape and dtype."""
+    """``leaves`` in the structure of ``template``, each checked for shape and dtype.
+
+    Args:
+      path: the file the leaves came from (named in errors).
+      leaves: host arrays in ``template``'s flattening order, as :func:`read` returns them.
+      template: a pytree of the expected structure, shapes and dtypes; a PRNG key leaf turns
+        its saved key data back into a key of the same implementation.
+
+    Returns:
+      ``leaves`` in ``template``'s structure.
+
+    Raises:
+      CheckpointError: for a different number of leaves, or a leaf of another shape or dtype.
+
+    >>> template = {"w": np.ones(2), "b": np.ones(1)}  # flattened in key order: b, w
+    >>> unflatten("ckpt-000001.npz", [np.zeros(1), np.full(2, 3.0)], template)
+    {'b': array([0.]), 'w': array([3., 3.])}
+    """
     refs, treedef = jax.tree_util.tree_flatten_with_path(template)
     if len(leaves) != len(refs):
         raise CheckpointError(
@@ -188,13 +316,26 @@ def unflatten(path: str, leaves: list[np.ndarray], template: Any) -> Any:
                 "written by a different model shape"
             )
         if isinstance(ref, jax.Array) and jax.dtypes.issubdtype(ref.dtype, jax.dtypes.prng_key):
-            value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(ref))
+            value = jax.random.wrap_key_data(jnp.asarray(value), impl=jax.random.key_impl(ref))
         out.append(value)
     return jax.tree.unflatten(treedef, out)
 
 
 def differences(old: Any, new: Mapping[str, Any]) -> list[str]:
-    """The names of the parts of fingerprint ``new`` that ``old`` does not match."""
+    """The names of the parts of fingerprint ``new`` that ``old`` does not match.
+
+    Args:
+      old: the fingerprint stored in a checkpoint (anything but a mapping differs in every
+        part).
+      new: this run's fingerprint.
+
+    Returns:
+      The keys of ``new`` missing from ``old`` or with another value there, then the keys only
+      ``old`` has, sorted.
+
+    >>> differences({"seed": 0, "lr": 0.1, "old": 1}, {"seed": 1, "lr": 0.1})
+    ['seed', 'old']
+    """
     if not isinstance(old, Mapping):
         return sorted(new)
     return [k for k in new if k not in old or old[k] != new[k]] + sorted(set(old) - set(new))
@@ -243,22 +384,10 @@ class CheckpointDir:
         return self
 
     def _acquire(self) -> None:
-        if fcntl is None:  # pragma: no cover
-            return
-        path = os.path.join(self.directory, LOCK)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            owner = _read_text(path) or "unknown"
-            raise CheckpointError(
-                f"checkpoint directory {self.directory} is in use by another run (PID "
-                f"{owner}, lock {path}); wait for it to finish or choose another directory"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} on {socket.gethostname()}\n".encode())
-        self._lock = fd
+            self._lock = dirlock.acquire(self.directory, "checkpoint directory")
+        except dirlock.DirectoryInUse as err:
+            raise CheckpointError(str(err)) from None
 
     def _occupied_message(self, newest: str) -> str:
         try:
@@ -279,9 +408,8 @@ class CheckpointDir:
 
     def close(self) -> None:
         """Release the directory (the lock file stays, unlocked)."""
-        if self._lock is not None:
-            os.close(self._lock)  # closing the descriptor drops the flock
-            self._lock = None
+        dirlock.release(self._lock)
+        self._lock = None
 
     def __enter__(self) -> CheckpointDir:
         return self
@@ -328,14 +456,6 @@ class CheckpointDir:
                 "over with overwrite=True (--overwrite) instead of resume"
             )
         return None
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 __getattr__ = deprecated_aliases(__name__, {"load": restore})

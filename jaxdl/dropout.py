@@ -97,9 +97,42 @@ def _unrolled_applies(key: jax.Array, p: jax.Array, shape: tuple[int, ...]) -> b
     )
 
 
+def split(key: jax.Array, num: int) -> jax.Array:
+    """``jax.random.split(key, num)`` bit for bit, with the hash unrolled as in :func:`bernoulli`.
+
+    Key ``i`` is the pair of Threefry-2x32 words of the counter pair ``(0, i)`` under ``key``.
+
+    Args:
+      key: a PRNG key.
+      num: how many keys.
+
+    Returns:
+      ``num`` keys, shape ``(num,)``.
+
+    Examples:
+      >>> import jax
+      >>> from jaxdl.dropout import split
+      >>> key = jax.random.key(7)
+      >>> bool((jax.random.key_data(split(key, 3))
+      ...       == jax.random.key_data(jax.random.split(key, 3))).all())
+      True
+    """
+    if not _unrolled_applies(key, jnp.float32(0), (num,)):
+        return jax.random.split(key, num)
+    words = _threefry_2x32(jax.random.key_data(key), (num,))
+    return jax.random.wrap_key_data(jnp.stack(words, axis=-1), impl=jax.random.key_impl(key))
+
+
 def _threefry_bits(key_data: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """``jax.random.bits(key, shape, uint32)`` of a threefry key: Threefry-2x32 of the counter
     pair (0, flat index) under the key, the two output words xor-ed."""
+    x0, x1 = _threefry_2x32(key_data, shape)
+    return x0 ^ x1
+
+
+def _threefry_2x32(key_data: jax.Array, shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """The two Threefry-2x32 output words of the counter pairs (0, flat index) under the key,
+    its 20 rounds unrolled."""
     k0, k1 = key_data[0], key_data[1]
     ks = (k0, k1, k0 ^ k1 ^ _PARITY)
     x0 = jnp.zeros(shape, jnp.uint32) + ks[0]
@@ -110,4 +143,4 @@ def _threefry_bits(key_data: jax.Array, shape: tuple[int, ...]) -> jax.Array:
             x1 = x0 ^ ((x1 << np.uint32(r)) | (x1 >> np.uint32(32 - r)))
         x0 = x0 + ks[(i + 1) % 3]
         x1 = x1 + ks[(i + 2) % 3] + np.uint32(i + 1)
-    return x0 ^ x1
+    return x0, x1

@@ -25,6 +25,17 @@ class EarlyStoppingState(NamedTuple):
     """Best value so far, the epoch it was seen, epochs since then, and whether to stop.
 
     Each field is an array: a scalar in ``fit``, one entry per member in a sweep.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import EarlyStopping
+      >>> stopper = EarlyStopping(patience=3)
+      >>> state = stopper.init()
+      >>> float(state.best), int(state.best_epoch), int(state.wait), bool(state.stop)
+      (inf, -1, 0, False)
+      >>> state = stopper.update(state, jnp.array([0.5, jnp.nan]), 0)  # two sweep members
+      >>> state.best.tolist(), state.wait.tolist()
+      ([0.5, inf], [0, 1])
     """
 
     best: jax.Array
@@ -86,6 +97,17 @@ class EarlyStopping:
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
         object.__setattr__(self, "mode", mode)
+
+    @property
+    def direction(self) -> str:
+        """The resolved ``mode``, ``"min"`` or ``"max"`` (``mode`` as a ``str``, never ``None``).
+
+        >>> EarlyStopping(monitor="val_accuracy").direction
+        'max'
+        """
+        if self.mode is None:  # pragma: no cover - __post_init__ always resolves it
+            raise AssertionError("EarlyStopping.mode was not resolved")
+        return self.mode
 
     def init(self) -> EarlyStoppingState:
         """The state before any epoch: the best value is the worst possible.

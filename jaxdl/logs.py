@@ -33,7 +33,15 @@ INSTALL_HINT = 'pip install "jaxdl[tensorboard]" (or: pip install tensorboardX)'
 
 @runtime_checkable
 class Logger(Protocol):
-    """What ``fit`` and the sweeps call after every epoch."""
+    """What ``fit`` and the sweeps call after every epoch (a structural protocol: any object
+    with these three methods is a logger).
+
+    >>> import os, tempfile
+    >>> isinstance(JsonlLogger(os.path.join(tempfile.mkdtemp(), "m.jsonl")), Logger)
+    True
+    >>> isinstance(print, Logger)
+    False
+    """
 
     def log_epoch(self, epoch: int, values: Mapping[str, float], member: int | None = None
                   ) -> None: ...
@@ -51,6 +59,10 @@ def _number(value: Any) -> float | None:
 
 class JsonlLogger:
     """Append one JSON line per epoch (and member) to ``path``, flushed each time.
+
+    Args:
+      path: the ``.jsonl`` file (its directory is created).
+      append: keep the lines already in ``path`` (default: start it afresh).
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "metrics.jsonl")
@@ -90,7 +102,20 @@ class JsonlLogger:
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The records of a ``metrics.jsonl`` file (a torn last line is skipped)."""
+    """The records of a ``metrics.jsonl`` file (a torn last line is skipped).
+
+    Args:
+      path: a file written by :class:`JsonlLogger`.
+
+    Returns:
+      One dict per line, up to the first line that is not complete JSON.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "metrics.jsonl")
+    >>> _ = open(path, "w").write('{"epoch": 0, "loss": 0.5}\\n{"epoch": 1, "lo')  # torn
+    >>> read_jsonl(path)
+    [{'epoch': 0, 'loss': 0.5}]
+    """
     records = []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -102,7 +127,14 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def tensorboard_available() -> bool:
-    """True when tensorboardX can be imported."""
+    """True when tensorboardX can be imported.
+
+    Returns:
+      Whether :class:`TensorBoardLogger` and :func:`read_scalars` can run.
+
+    >>> tensorboard_available() in (True, False)
+    True
+    """
     try:
         import tensorboardX  # noqa: F401
     except ImportError:
@@ -118,7 +150,24 @@ def _hparam_value(value: Any) -> bool | int | float | str:
 
 
 class TensorBoardLogger:
-    """TensorBoard event files under ``logdir`` (one run directory per sweep member)."""
+    """TensorBoard event files under ``logdir`` (one run directory per sweep member).
+
+    Args:
+      logdir: the directory of the runs (created); ``fit`` writes into it directly, a sweep
+        into ``logdir/member-NNN``.
+
+    Raises:
+      ImportError: without tensorboardX (the extra ``jaxdl[tensorboard]``).
+
+    >>> import tempfile
+    >>> logdir = tempfile.mkdtemp()
+    >>> log = TensorBoardLogger(logdir)
+    >>> log.log_epoch(0, {"loss": 0.5})
+    >>> log.log_epoch(1, {"loss": 0.25})
+    >>> log.close()
+    >>> read_scalars(logdir)
+    {'loss': [(0, 0.5), (1, 0.25)]}
+    """
 
     def __init__(self, logdir: str | os.PathLike) -> None:
         if not tensorboard_available():
@@ -172,7 +221,20 @@ class TensorBoardLogger:
 
 
 class Loggers:
-    """Several loggers as one."""
+    """Several loggers as one.
+
+    Args:
+      loggers: the loggers to call, in order (each checked by :func:`check_logger`).
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> paths = [os.path.join(folder, name) for name in ("a.jsonl", "b.jsonl")]
+    >>> both = Loggers([JsonlLogger(p) for p in paths])
+    >>> both.log_epoch(0, {"loss": 0.5})
+    >>> both.close()
+    >>> [read_jsonl(p) for p in paths]
+    [[{'epoch': 0, 'loss': 0.5}], [{'epoch': 0, 'loss': 0.5}]]
+    """
 
     def __init__(self, loggers: Sequence[Logger]) -> None:
         for logger in loggers:
@@ -200,7 +262,19 @@ class Loggers:
 class MemberOffset:
     """``logger`` with every member index shifted by ``offset``: a search that runs its configs
     in parts (hyperband's brackets, TPE's rounds) numbers them as its merged results do.
-    Closing it leaves ``logger`` open for the next part."""
+    Closing it leaves ``logger`` open for the next part.
+
+    Args:
+      logger: the logger to forward to.
+      offset: added to every member index.
+
+    >>> import os, tempfile
+    >>> log = JsonlLogger(os.path.join(tempfile.mkdtemp(), "metrics.jsonl"))
+    >>> MemberOffset(log, 10).log_epoch(0, {"loss": 0.5}, member=2)
+    >>> log.close()
+    >>> read_jsonl(log.path)
+    [{'epoch': 0, 'member': 12, 'loss': 0.5}]
+    """
 
     def __init__(self, logger: Logger, offset: int) -> None:
         self.logger, self.offset = logger, int(offset)
@@ -220,12 +294,35 @@ class MemberOffset:
 
 
 def offset_members(logger: Logger | None, offset: int) -> MemberOffset | None:
-    """:class:`MemberOffset` of ``logger``, or ``None`` without one."""
+    """:class:`MemberOffset` of ``logger``, or ``None`` without one.
+
+    Args:
+      logger: a logger or ``None``.
+      offset: added to every member index.
+
+    Returns:
+      ``MemberOffset(logger, offset)``, or ``None`` when ``logger`` is ``None``.
+
+    >>> offset_members(None, 4) is None
+    True
+    """
     return None if logger is None else MemberOffset(logger, offset)
 
 
 def check_logger(logger: Any) -> None:
-    """``logger`` must have ``log_epoch``, ``log_hparams`` and ``close``."""
+    """``logger`` must have ``log_epoch``, ``log_hparams`` and ``close``.
+
+    Args:
+      logger: the object to check (``None`` passes: no logging).
+
+    Raises:
+      TypeError: when it lacks one of the three methods.
+
+    >>> check_logger(None)
+    >>> check_logger("metrics.jsonl")
+    Traceback (most recent call last):
+    TypeError: logger must have log_epoch, log_hparams and close (see jaxdl.logs), got str
+    """
     if logger is not None and not isinstance(logger, Logger):
         raise TypeError(f"logger must have log_epoch, log_hparams and close (see jaxdl.logs), "
                         f"got {type(logger).__name__}")
@@ -252,7 +349,25 @@ def _records(data: bytes, path: str) -> list[bytes]:
 
 def read_scalars(logdir: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
     """``{tag: [(step, value), ...]}`` of every scalar in the event files directly in
-    ``logdir`` (read with tensorboardX's protocol buffers)."""
+    ``logdir`` (read with tensorboardX's protocol buffers).
+
+    Args:
+      logdir: a run directory (files of sub-directories, e.g. sweep members, are not read).
+
+    Returns:
+      Each tag's ``(step, value)`` pairs, in file and write order.
+
+    Raises:
+      ValueError: for a record that fails its checksum.
+
+    >>> import tempfile
+    >>> logdir = tempfile.mkdtemp()
+    >>> log = TensorBoardLogger(logdir)
+    >>> log.log_epoch(3, {"val_loss": 0.75})
+    >>> log.close()
+    >>> read_scalars(logdir)
+    {'val_loss': [(3, 0.75)]}
+    """
     from tensorboardX.proto import event_pb2
 
     scalars: dict[str, list[tuple[int, float]]] = {}
@@ -271,6 +386,12 @@ def last_epoch(history: Mapping[str, Sequence[Any]]) -> dict[str, float]:
     """The newest value of each per-epoch number in a ``fit`` history (``batch_cost`` and
     empty lists left out).
 
+    Args:
+      history: a ``fit`` history, a list per name.
+
+    Returns:
+      ``{name: last value}`` for every list whose last entry is a number.
+
     >>> last_epoch({"epoch": [0, 1], "loss": [0.9, 0.7], "val_loss": [], "batch_cost": [[1.0]]})
     {'loss': 0.7}
     """
@@ -283,7 +404,17 @@ def last_epoch(history: Mapping[str, Sequence[Any]]) -> dict[str, float]:
 def after_epoch(logger: Logger | None, callbacks: Sequence[Any], epoch: int,
                 history: Mapping[str, Sequence[Any]]) -> None:
     """What ``fit`` does on the host after each epoch: log the epoch's values, then call each
-    ``callback(epoch, history)``."""
+    ``callback(epoch, history)``.
+
+    Args:
+      logger: gets ``log_epoch(epoch, last_epoch(history))`` (``None``: no logging).
+      callbacks: callables ``f(epoch, history)``, called in order.
+      epoch: the epoch just finished.
+      history: the ``fit`` history so far.
+
+    >>> after_epoch(None, [lambda epoch, h: print(epoch, h["loss"])], 1, {"loss": [0.9, 0.7]})
+    1 [0.9, 0.7]
+    """
     if logger is not None:
         logger.log_epoch(epoch, last_epoch(history))
     for callback in callbacks:
@@ -291,7 +422,23 @@ def after_epoch(logger: Logger | None, callbacks: Sequence[Any], epoch: int,
 
 
 def check_callbacks(callbacks: Any) -> tuple[Any, ...]:
-    """``callbacks`` as a tuple of callables ``f(epoch, history)``."""
+    """``callbacks`` as a tuple of callables ``f(epoch, history)``.
+
+    Args:
+      callbacks: ``None``, one callable or a sequence of them.
+
+    Returns:
+      A tuple of the callables.
+
+    Raises:
+      TypeError: for an entry that is not callable.
+
+    >>> check_callbacks(print) == (print,), check_callbacks(None)
+    (True, ())
+    >>> check_callbacks([print, "f"])
+    Traceback (most recent call last):
+    TypeError: callbacks must be callables f(epoch, history), got 'f'
+    """
     if callable(callbacks):
         callbacks = (callbacks,)
     callbacks = tuple(callbacks or ())

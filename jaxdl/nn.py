@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -26,9 +26,10 @@ import jax.numpy as jnp
 
 from jaxdl import batchnorm, init
 from jaxdl.checks import check_features, check_finite, check_range
-from jaxdl.dropout import dropout
+from jaxdl.dropout import dropout, split
+from jaxdl.typing import HyperParam
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": jax.nn.relu,
     "leaky_relu": functools.partial(jax.nn.leaky_relu, negative_slope=0.01),
     "tanh": jnp.tanh,
@@ -77,6 +78,21 @@ State = dict[str, Any]
 @dataclasses.dataclass(frozen=True)
 class MLP:
     """An MLP with layer ``sizes = (n_x, n_h1, ..., n_out)``; ``n_out = 1`` means binary logits.
+
+    Args:
+      sizes: the widths of the input, every hidden layer and the output (at least two).
+      activation: ``"relu"``, ``"leaky_relu"``, ``"tanh"`` or ``"sigmoid"``.
+      initializer: a :data:`jaxdl.init.INITIALIZERS` name for the weights, e.g. ``"he"``.
+      init_scale: the standard deviation of the ``"random_normal"`` initializer.
+      batch_norm: normalize every hidden layer's ``z`` (with ``gamma``, ``beta``, no bias).
+      dropout: apply inverted dropout after every hidden activation while training.
+      bn_momentum: the running statistics' momentum (``hp["bn_momentum"]`` overrides it).
+      bn_eps: added to the variance in batch norm.
+      compute_dtype: ``"float32"``, or ``"bfloat16"`` for mixed-precision matmuls.
+
+    Raises:
+      ValueError: for bad sizes, an unknown activation, initializer or compute dtype, or a
+        setting out of range.
 
     >>> model = MLP((2, 8, 3))
     >>> params, state = model.init(jax.random.key(0))
@@ -217,7 +233,7 @@ class MLP:
         *,
         train: bool,
         key: jax.Array | None = None,
-        hp: Mapping[str, Any] | None = None,
+        hp: Mapping[str, HyperParam] | None = None,
         mask: jax.Array | None = None,
     ) -> tuple[jax.Array, State]:
         """Forward pass to logits; returns ``(logits, new_state)``.
@@ -227,13 +243,15 @@ class MLP:
         """
         check_features("x", x, width=self.sizes[0])
         hp = {} if hp is None else hp
-        use_dropout = train and self.dropout
-        if use_dropout and key is None:
-            raise ValueError("dropout is on and train=True: pass key=jax.random.key(...)")
-        keys = jax.random.split(key, self.num_layers) if use_dropout else None
+        keys = None  # one dropout key per layer, when dropout is on and training
+        if train and self.dropout:
+            if key is None:
+                raise ValueError("dropout is on and train=True: pass key=jax.random.key(...)")
+            keys = split(key, self.num_layers)
         momentum = hp.get("bn_momentum", self.bn_momentum)
         act = ACTIVATIONS[self.activation]
-        a, new_stats = x, []
+        a = x
+        new_stats: list[batchnorm.Stats] = []
         for l, layer in enumerate(params["layers"]):
             z = self._matmul(a, layer["W"])
             if l == self.num_layers - 1:
@@ -247,7 +265,7 @@ class MLP:
             else:
                 z = z + layer["b"]
             a = act(z)
-            if use_dropout:
+            if keys is not None:
                 a = dropout(keys[l], a, hp.get("keep_prob", 1.0))
         raise AssertionError("unreachable: the output layer returns")
 
@@ -257,7 +275,7 @@ class MLP:
             return a @ w
         return bf16_matmul(a.astype(jnp.float32), w.astype(jnp.float32))
 
-    def _next_state(self, state: State, new_stats: list, train: bool) -> State:
+    def _next_state(self, state: State, new_stats: list[batchnorm.Stats], train: bool) -> State:
         if not (self.batch_norm and train):
             return state
         return {"count": state["count"] + 1, "layers": new_stats}
@@ -265,6 +283,16 @@ class MLP:
 
 def from_config(config: Mapping[str, Any]) -> MLP:
     """The :class:`MLP` of :meth:`MLP.to_config`.
+
+    Args:
+      config: a dict of :class:`MLP` fields (``sizes`` may be a list, as in JSON).
+
+    Returns:
+      The model.
+
+    Raises:
+      TypeError: for a config that is not a mapping.
+      ValueError: for a key that is not an :class:`MLP` field.
 
     >>> from_config({"sizes": [2, 4, 1], "activation": "tanh"}) == MLP((2, 4, 1), activation="tanh")
     True

@@ -182,10 +182,13 @@ def matmul_peak(n: int = 4096, repeats: int = 5) -> dict[str, float]:
 
 
 # -- jaxdl -------------------------------------------------------------------------------------
-def jaxdl_scan(w: Workload, x: np.ndarray, y: np.ndarray, model: Any = None) -> EpochFn:
+def jaxdl_scan(
+    w: Workload, x: np.ndarray, y: np.ndarray, model: Any = None, trainer: Trainer | None = None
+) -> EpochFn:
     """One epoch = ``jaxdl.train.run_epoch``: shuffle, batch and scan, all in one jitted call
-    (``model`` defaults to the workload's built-in MLP)."""
-    trainer, hp, keys = w.trainer(model), w.hyperparams(), Keys.from_seed(w.seed)
+    (``model`` defaults to the workload's built-in MLP, ``trainer`` to its Adam trainer)."""
+    trainer = w.trainer(model) if trainer is None else trainer
+    hp, keys = w.hyperparams(), Keys.from_seed(w.seed)
     xd, yd = jax.device_put(x), jax.device_put(y)
     box = {"ts": run_init(trainer, keys.init, hp), "epoch": 0}
 

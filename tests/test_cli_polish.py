@@ -34,7 +34,7 @@ def test_help_shows_every_default_and_no_garbled_text(capsys, command):
         if default is argparse.SUPPRESS:
             continue
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
-        expanded = " ".join(cli._HelpFormatter("jaxdl")._expand_help(action).split())
+        expanded = " ".join(cli.HelpFormatter("jaxdl")._expand_help(action).split())
         assert "default" in expanded and shown in expanded, (action.option_strings, expanded)
         assert expanded in flat
     assert "None" not in text and "%(" not in text and "%%" not in text
@@ -117,7 +117,6 @@ def test_a_bug_prints_a_traceback_and_exits_1(tmp_path, capsys, monkeypatch):
     def broken(args):
         return {}["missing"]  # a KeyError inside jaxdl
 
-    monkeypatch.setattr(cli, "_train", broken)
     parser = cli.build_parser
     monkeypatch.setattr(cli, "build_parser", lambda: _with_run(parser(), "train", broken))
     code = cli.main(["train", "--out", str(tmp_path)])

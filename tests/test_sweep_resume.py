@@ -17,9 +17,10 @@ import jax
 import numpy as np
 import pytest
 
+from jaxdl import dirlock
 from jaxdl.checkpoint import CheckpointError
 from jaxdl.nn import MLP
-from jaxdl.sweep import engine, run_sweep, state, successive_halving
+from jaxdl.sweep import buckets, engine, run_sweep, state, successive_halving
 from jaxdl.train import Trainer
 
 SETUP = """
@@ -123,7 +124,7 @@ def nothing_compiles(monkeypatch):
         raise AssertionError("compiled before the input was checked")
 
     monkeypatch.setattr(engine, "_compiled", boom)
-    monkeypatch.setattr(engine, "run_init", boom)
+    monkeypatch.setattr(buckets, "run_init", boom)
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +167,19 @@ def test_resuming_another_sweep_fails_before_compiling(finished, nothing_compile
 def test_resume_needs_a_directory(nothing_compiles):
     with pytest.raises(ValueError, match="resume=True needs checkpoint_dir"):
         run_sweep([{"learning_rate": 0.1}], DATA, trainer=TRAINER, resume=True)
+
+
+def test_a_sweep_directory_in_use_is_refused_naming_its_owner(finished, nothing_compiles):
+    directory, configs, results = finished
+    held = dirlock.acquire(str(directory))  # as another live run would
+    try:
+        with pytest.raises(CheckpointError, match=f"in use by another run \\(PID {os.getpid()}"):
+            run_sweep(configs, DATA, trainer=TRAINER, epochs=12, patience=1,
+                      checkpoint_dir=directory, resume=True)  # fmt: skip
+    finally:
+        dirlock.release(held)
+    # a sweep releases the directory when it ends, and the owner's release frees it
+    for _ in range(2):
+        got = run_sweep(configs, DATA, trainer=TRAINER, epochs=12, patience=1,
+                        checkpoint_dir=directory, resume=True)  # fmt: skip
+        assert_same(got, results)

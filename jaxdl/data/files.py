@@ -296,7 +296,15 @@ def load_file(
 # -- new data for a trained model ---------------------------------------------------------------
 class Inputs(NamedTuple):
     """Features of new data in the model's column order, their labels (``None`` when the source
-    has none), and the table they came from (``None`` for arrays)."""
+    has none), and the table they came from (``None`` for arrays); :func:`read_inputs` returns it.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "new.csv"
+    >>> _ = p.write_text("a,y\\n1,cat\\n2,dog\\n")
+    >>> inputs = read_inputs(p, ("a",), "y", need_labels=True)
+    >>> inputs.x.tolist(), inputs.labels.values.tolist(), inputs.table.names
+    ([[1.0], [2.0]], ['cat', 'dog'], ('a', 'y'))
+    """
 
     x: np.ndarray
     labels: Labels | None
@@ -317,6 +325,21 @@ def read_inputs(
     model's order) and may hold the ``target`` column, which ``need_labels`` requires; any
     other column is an error. Arrays (``.npz`` ``x``/``y``, ``.npy`` + ``labels``) must have
     ``len(feature_names)`` features. Missing values are an error: every row gets an answer.
+
+    Args:
+      source: a ``.csv``, ``.npz`` or ``.npy`` path, or a pandas DataFrame.
+      feature_names: the model's feature columns, in its order.
+      target: the label column of a table (``None``: none).
+      need_labels: require labels (evaluation) and return them.
+      labels: for a ``.npy`` source, the file of its labels.
+
+    Returns:
+      An :class:`Inputs`: the features (float64) in the model's column order, the labels when
+      ``need_labels`` (else ``None``), and the table of a CSV/DataFrame.
+
+    Raises:
+      ValueError: for missing or extra columns, missing values, missing labels that
+        ``need_labels`` requires, or a feature count other than ``len(feature_names)``.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "new.csv"

@@ -48,7 +48,7 @@ class Activation(Layer):
         mask: jax.Array | None = None,
     ) -> tuple[jax.Array, PyTree]:
         """``g(x)``; state passes through."""
-        g: Callable[[jax.Array], jax.Array] = ACTIVATIONS[self.name]  # type: ignore[assignment]
+        g: Callable[[jax.Array], jax.Array] = ACTIVATIONS[self.name]
         return g(x), state
 
 

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, cast
 
 import jax
 
+from jaxdl.dropout import split
 from jaxdl.typing import PyTree as PyTree  # the layer modules import it from here
 
 Shape = tuple[int, ...]
@@ -167,7 +168,7 @@ def split_for(key: jax.Array | None, users: int) -> list[jax.Array | None]:
         return []
     if key is None:
         raise ValueError(f"{users} layer(s) draw randomness: pass key=jax.random.key(...)")
-    return list(jax.random.split(key, users))
+    return list(split(key, users))
 
 
 def check_int_tuple(name: str, value: Any, length: int | None = None) -> tuple[int, ...]:

@@ -6,21 +6,25 @@
     results.to_csv("sweep.csv"); plot_sweep(results, "sweep.png")
     finer = zoom(space, results, k=5)          # coarse to fine
 
-Modules: ``spaces`` (distributions, ``sample``, ``grid``, ``zoom``, ``read_space`` for TOML
-files), ``engine`` (``run_sweep``,
+Modules: ``distributions`` (``LogUniform``, ``Choice``, ...), ``spaces`` (``Space``, ``sample``,
+``grid``, ``zoom``, ``read_space`` for TOML files), ``engine`` (``run_sweep``,
 ``successive_halving``: vmapped members, shape buckets, per-member early stopping and divergence
-isolation), ``chunking`` (``max_members_per_call``: a bucket too large for memory runs in
-chunks of its member axis), ``sharding`` (the config axis over a device mesh, across processes
-too) and
-``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond
-random and grid search: ``hyperband`` (brackets of successive halving), ``pbt``
-(population-based training under vmap), ``tpe`` (batch-sequential tree-structured Parzen
-proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``).
+isolation), ``buckets`` (``split_config``, ``trainer_for``: configs grouped by structure, each
+bucket's state on the devices), ``loop`` (a bucket's epochs as one compiled scan), ``chunking``
+(``max_members_per_call``: a bucket too large for memory runs in chunks of its member axis),
+``sharding`` (the config axis over a device mesh, across processes too) and ``results`` (the
+table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond random and grid
+search: ``hyperband`` (brackets of successive halving), ``pbt`` (population-based training under
+vmap), ``tpe`` (batch-sequential tree-structured Parzen proposals); ``state`` makes every sweep
+durable (``checkpoint_dir=``, ``resume=True``).
 """
 
 from jaxdl.sweep import (
+    buckets,
     chunking,
+    distributions,
     engine,
+    loop,
     merge,
     pbt,
     results,
@@ -30,26 +34,23 @@ from jaxdl.sweep import (
     strategies,
     tpe,
 )
-from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trainer_for
-from jaxdl.sweep.hyperband import brackets, hyperband
-from jaxdl.sweep.merge import GroupedResults
-from jaxdl.sweep.pbt import PBTResults, plot_schedules, population_based_training
-from jaxdl.sweep.results import SweepResults, plot_sweep
-from jaxdl.sweep.sharding import config_mesh
-from jaxdl.sweep.spaces import (
+from jaxdl.sweep.buckets import split_config, trainer_for
+from jaxdl.sweep.distributions import (
     DISTRIBUTIONS,
     Choice,
     Distribution,
     IntUniform,
     LogUniform,
     OneMinusLogUniform,
-    Space,
     Uniform,
-    grid,
-    read_space,
-    sample,
-    zoom,
 )
+from jaxdl.sweep.engine import run_sweep, successive_halving
+from jaxdl.sweep.hyperband import brackets, hyperband
+from jaxdl.sweep.merge import GroupedResults
+from jaxdl.sweep.pbt import PBTResults, plot_schedules, population_based_training
+from jaxdl.sweep.results import SweepResults, plot_sweep
+from jaxdl.sweep.sharding import config_mesh
+from jaxdl.sweep.spaces import Space, grid, read_space, sample, zoom
 from jaxdl.sweep.state import SweepInterrupted
 from jaxdl.sweep.strategies import STRATEGIES, search
 from jaxdl.sweep.tpe import propose, tpe_search
@@ -69,11 +70,14 @@ __all__ = [
     "SweepResults",
     "Uniform",
     "brackets",
+    "buckets",
     "chunking",
     "config_mesh",
+    "distributions",
     "engine",
     "grid",
     "hyperband",
+    "loop",
     "merge",
     "pbt",
     "plot_schedules",

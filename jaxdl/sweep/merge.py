@@ -19,7 +19,18 @@ FIELDS = ("configs", "histories", "status", "best_epoch", "params", "model_state
 
 @dataclasses.dataclass
 class GroupedResults(SweepResults):
-    """Several sweeps' results as one; ``groups[i]`` labels config ``i``."""
+    """Several sweeps' results as one; ``groups[i]`` labels config ``i``.
+
+    >>> from jaxdl import EarlyStopping
+    >>> from jaxdl.sweep.results import SweepResults
+    >>> def one(loss):  # the results of a one-config sweep that ran one epoch
+    ...     return SweepResults([{"learning_rate": 0.1}], [{"epoch": [0], "val_loss": [loss]}],
+    ...                         ["ok"], [0], [None], [None], [None], [{}], [0], [1],
+    ...                         EarlyStopping())
+    >>> grouped = merge([one(0.5), one(0.3)], ["round 0", "round 1"])
+    >>> grouped.columns()[:2], grouped.epochs_trained
+    (['group', 'config'], 2)
+    """
 
     groups: list[str] = dataclasses.field(default_factory=list)
 
@@ -38,7 +49,29 @@ class GroupedResults(SweepResults):
 
 
 def merge(parts: Sequence[SweepResults], labels: Sequence[str]) -> GroupedResults:
-    """One :class:`GroupedResults` from sweeps with the same early stopping, in order."""
+    """One :class:`GroupedResults` from sweeps with the same early stopping, in order.
+
+    Args:
+      parts: the sweeps' results; config ``i`` of the merged table is the ``i``-th config of
+        their concatenation.
+      labels: one group name per part (e.g. ``"bracket 0"``).
+
+    Returns:
+      The merged results, ranked as one sweep, with each config's group.
+
+    Raises:
+      ValueError: without parts, or for parts with different early stopping.
+
+    >>> from jaxdl import EarlyStopping
+    >>> from jaxdl.sweep.results import SweepResults
+    >>> def one(loss):  # the results of a one-config sweep that ran one epoch
+    ...     return SweepResults([{"learning_rate": 0.1}], [{"epoch": [0], "val_loss": [loss]}],
+    ...                         ["ok"], [0], [None], [None], [None], [{}], [0], [1],
+    ...                         EarlyStopping())
+    >>> merged = merge([one(0.5), one(0.3)], ["round 0", "round 1"])
+    >>> [(row["group"], row["config"], row["val_loss"]) for row in merged.table]
+    [('round 1', 1, 0.3), ('round 0', 0, 0.5)]
+    """
     if not parts:
         raise ValueError("merge needs at least one sweep's results")
     stoppers = {p.stopper for p in parts}

@@ -26,10 +26,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import logs, plots
-from jaxdl.checks import check_range
+from jaxdl.checks import check_positive_int, check_range
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.sweep import engine, sharding, state
 from jaxdl.sweep.results import SweepResults, score
@@ -38,12 +39,13 @@ from jaxdl.train import (
     FitResult,
     Keys,
     Trainer,
-    _record,
     run_epoch,
     run_evaluate,
     run_init,
     trainer_hyperparams,
 )
+from jaxdl.train.fitting import _record
+from jaxdl.typing import HyperParam
 
 
 @dataclasses.dataclass
@@ -53,6 +55,23 @@ class PBTResults(SweepResults):
     ``parents[t][j]``: the member whose state member ``j`` took after interval ``t`` (``j``
     itself when it kept its own); ``schedules_by_slot[t][j]``: the hyperparameters member ``j``
     trained with during interval ``t``; ``interval`` epochs per interval.
+
+    >>> from jaxdl import EarlyStopping
+    >>> res = PBTResults(  # two members, two intervals of one epoch
+    ...     configs=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
+    ...     histories=[{"epoch": [0, 1], "val_loss": [0.5, 0.4]},
+    ...                {"epoch": [0, 1], "val_loss": [0.6, 0.3]}],
+    ...     status=["ok", "ok"], best_epoch=[1, 1], params=[None, None], model_state=[None, None],
+    ...     trainers=[None, None], hp=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
+    ...     seeds=[0, 0], epochs=[2, 2], stopper=EarlyStopping(),
+    ...     parents=[[0, 0]],  # after interval 0, member 1 took member 0's state
+    ...     schedules_by_slot=[[{"learning_rate": 0.1}, {"learning_rate": 0.2}],
+    ...                        [{"learning_rate": 0.1}, {"learning_rate": 0.12}]],
+    ...     interval=1, searched=("learning_rate",))
+    >>> res.best()["config"], res.lineage(1)
+    (1, [0, 1])
+    >>> res.schedule()  # the best member's: member 0's first interval, then its own
+    [{'learning_rate': 0.1}, {'learning_rate': 0.12}]
     """
 
     parents: list[list[int]] = dataclasses.field(default_factory=list)
@@ -91,22 +110,52 @@ def replay(
     stopper: EarlyStopping,
 ) -> FitResult:
     """Train one model for ``epochs`` with ``schedule[e // interval]`` as the hyperparameters of
-    epoch ``e``, keeping the best epoch's parameters by ``stopper.monitor`` (no stopping)."""
-    x, y, x_val, y_val = engine._data(trainer, data)
+    epoch ``e``, keeping the best epoch's parameters by ``stopper.monitor`` (no stopping).
+
+    Args:
+      trainer: the member's trainer.
+      data: a Dataset or ``(x_train, y_train, x_val, y_val)``.
+      schedule: the hyperparameters of each interval (``ceil(epochs / interval)`` of them).
+      interval: epochs per interval.
+      epochs: epochs to train (``>= 1``).
+      seed: the seed of the population.
+      stopper: its ``monitor`` and mode pick the best epoch.
+
+    Returns:
+      A :class:`~jaxdl.train.FitResult` of the best epoch's parameters and the history.
+
+    >>> import numpy as np
+    >>> from jaxdl.nn import MLP
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.normal(size=(16, 2)).astype(np.float32), rng.integers(0, 2, 16)
+    >>> result = replay(Trainer(MLP((2, 2))), (x[:12], y[:12], x[12:], y[12:]),
+    ...                 [{"learning_rate": 0.1}, {"learning_rate": 0.01}], 1, 2, 0,
+    ...                 EarlyStopping())
+    >>> result.history["epoch"], [round(lr, 6) for lr in result.history["learning_rate"]]
+    ([0, 1], [0.1, 0.01])
+    """
+    check_positive_int("epochs", epochs)
+    x, y, x_val, y_val = (jnp.asarray(a) for a in engine._data(trainer, data))
     keys = Keys.from_seed(seed)
     values = [trainer_hyperparams(trainer, hp) for hp in schedule]
     ts = run_init(trainer, keys.init, values[0])
-    es, best = stopper.init(), None
+    es = stopper.init()
+    best: tuple[Any, Any] | None = None  # (params, model_state) of the best epoch
     history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "batch_cost")}
     for epoch in range(epochs):
         hp = values[epoch // interval]
         ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
         val = run_evaluate(trainer, ts, hp, x_val, y_val)
-        _record(history, epoch, *jax.device_get((metrics, val)), trainer.metric_list)
+        host_metrics, host_val = jax.device_get((metrics, val))
+        _record(history, epoch, host_metrics, host_val, trainer.metric_list)
         old, es = es, stopper.update(es, history[stopper.monitor][-1], epoch)
         if bool(stopper.improved(old, es)) or best is None:
             best = jax.device_get((ts.params, ts.model_state))
-    return FitResult(*best, ts.opt_state, history, int(es.best_epoch), epochs, False)
+    if best is None:  # pragma: no cover - epochs >= 1, and the first epoch sets it
+        raise AssertionError("unreachable: the first epoch records the best parameters")
+    params, model_state = best
+    return FitResult(params, model_state, ts.opt_state, history, int(es.best_epoch), epochs,
+                     False)  # fmt: skip
 
 
 # -- explore ------------------------------------------------------------------------------------
@@ -117,7 +166,23 @@ def explore(
     perturb: Sequence[float],
     resample_prob: float,
 ) -> dict[str, float]:
-    """New values of the searched hyperparameters (see the module docstring)."""
+    """New values of the searched hyperparameters (see the module docstring).
+
+    Args:
+      space: the searched hyperparameters.
+      values: the member's current values.
+      rng: the source of the draws.
+      perturb: the factors to draw from.
+      resample_prob: the probability of resampling a value from its distribution.
+
+    Returns:
+      ``values`` with every searched name perturbed or resampled.
+
+    >>> from jaxdl.sweep import LogUniform, OneMinusLogUniform, Space
+    >>> space = Space(learning_rate=LogUniform(1e-3, 1.0), b1=OneMinusLogUniform(0.5, 0.999))
+    >>> explore(space, {"learning_rate": 0.1, "b1": 0.9}, np.random.default_rng(0), (0.8, 1.2), 0.0)
+    {'learning_rate': 0.12, 'b1': 0.92}
+    """
     out = dict(values)
     for name, dist in space.items():
         if rng.random() < resample_prob or isinstance(dist, Choice):
@@ -137,7 +202,19 @@ def exploit(
     scores: Sequence[float], quantile: float, rng: np.random.Generator
 ) -> np.ndarray:
     """``source[j]``: the member whose state member ``j`` takes (the bottom ``q`` each copy a
-    random one of the top ``q``; ``scores`` lower is better, ties by position)."""
+    random one of the top ``q``; ``scores`` lower is better, ties by position).
+
+    Args:
+      scores: each member's score, lower is better.
+      quantile: the bottom and top fraction, ``q = max(1, floor(quantile * n))``.
+      rng: the source of the draws.
+
+    Returns:
+      An int array: ``source[j]`` is ``j`` for a member that keeps its own state.
+
+    >>> exploit([0.3, 0.9, 0.1, float("inf")], 0.5, np.random.default_rng(0)).tolist()
+    [0, 0, 2, 0]
+    """
     n = len(scores)
     q = max(1, math.floor(quantile * n))
     order = sorted(range(n), key=lambda j: (scores[j], j))
@@ -149,7 +226,25 @@ def exploit(
 
 def check_pbt(population: Any, interval: Any, epochs: Any, quantile: Any, perturb: Any,
               resample_prob: Any) -> None:  # fmt: skip
-    """Bad settings raise before anything compiles."""
+    """Bad settings raise before anything compiles.
+
+    Args:
+      population: members (an int >= 2).
+      interval: epochs between exploit steps (an int >= 1).
+      epochs: epochs in all (an int >= 1).
+      quantile: the exploited fraction, in ``(0, 0.5]``.
+      perturb: a non-empty sequence of factors ``> 0``.
+      resample_prob: in ``[0, 1]``.
+
+    Raises:
+      TypeError: for a non-integer count.
+      ValueError: for a value out of range.
+
+    >>> check_pbt(8, 2, 20, 0.25, (0.8, 1.2), 0.25)
+    >>> check_pbt(1, 2, 20, 0.25, (0.8, 1.2), 0.25)
+    Traceback (most recent call last):
+    ValueError: population must be >= 2, got 1
+    """
     for name, value, low in (("population", population, 2), ("interval", interval, 1),
                              ("epochs", epochs, 1)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, int):
@@ -184,7 +279,7 @@ def population_based_training(
     quantile: float = 0.25,
     perturb: Sequence[float] = (0.8, 1.2),
     resample_prob: float = 0.25,
-    hp: Mapping[str, Any] | None = None,
+    hp: Mapping[str, HyperParam] | None = None,
     seed: int = 0,
     monitor: str = "val_loss",
     mode: str | None = None,
@@ -199,6 +294,28 @@ def population_based_training(
     :func:`~jaxdl.sweep.run_sweep` (saved after every interval). ``logger`` (see
     :mod:`jaxdl.logs`) gets each slot's values after every epoch (a slot's member is copied
     from another at an exploit step), then each slot's final hyperparameters and metrics.
+
+    Args:
+      space: the searched hyperparameters (continuous ones only).
+      data: a Dataset or ``(x_train, y_train, x_val, y_val)``.
+      trainer: the trainer every member starts from.
+      population: members, trained together under ``vmap``.
+      interval: epochs between exploit steps.
+      epochs: epochs in all.
+      quantile: the exploited fraction (bottom and top).
+      perturb: the factors explore multiplies by.
+      resample_prob: the probability of resampling a value instead.
+      hp: fixed values of other hyperparameters.
+      seed: the seed of the draws and of every member's keys.
+      monitor: the ranked metric.
+      mode: ``"min"`` or ``"max"`` (default: the monitor's own).
+      mesh: the device mesh (default: :func:`~jaxdl.sweep.sharding.config_mesh`).
+      checkpoint_dir: the sweep directory to save to after every interval.
+      resume: continue the run saved in ``checkpoint_dir``.
+      logger: a :mod:`jaxdl.logs` logger.
+
+    Returns:
+      The final population's :class:`PBTResults`.
 
     >>> import numpy as np
     >>> from jaxdl.nn import MLP
@@ -316,7 +433,7 @@ class _Population:
         n = len(self.hp)
         last = np.flatnonzero(record["live"].any(axis=1))[-1]
         monitored, done = record[self.stopper.monitor][last], record["done"][last]
-        scores = [math.inf if done[j] else score(self.stopper.mode, float(monitored[j]))
+        scores = [math.inf if done[j] else score(self.stopper.direction, float(monitored[j]))
                   for j in range(n)]  # fmt: skip
         source = exploit(scores, quantile, rng)
         self.parents.append(source.tolist())
@@ -347,7 +464,7 @@ class _Population:
                       "status": self.history.status}, arrays)  # fmt: skip
 
     def restore(self, journal: state.Journal) -> None:
-        meta, bucket = journal.meta, self.bucket
+        meta, bucket = journal.saved_meta(), self.bucket
         self.t, self.hp, self.parents = meta["t"], meta["hp"], meta["parents"]
         self.schedules = meta["schedules"]
         self.history.lists, self.history.status = meta["history"], meta["status"]
@@ -360,7 +477,30 @@ def plot_schedules(results: PBTResults, path: Any) -> None:
     """One panel per searched hyperparameter: the value every final member's lineage trained
     with, epoch by epoch (log axis for log-scaled ones, ``1 - beta`` for betas); the best
     member in black. The title gives the best member's score and the range its schedule
-    covered. Saved atomically to ``path``."""
+    covered. Saved atomically to ``path``.
+
+    Args:
+      results: the results of :func:`population_based_training`.
+      path: the PNG file.
+
+    >>> import os, tempfile
+    >>> from jaxdl import EarlyStopping
+    >>> res = PBTResults(  # two members, two intervals of one epoch
+    ...     configs=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
+    ...     histories=[{"epoch": [0, 1], "val_loss": [0.5, 0.4]},
+    ...                {"epoch": [0, 1], "val_loss": [0.6, 0.3]}],
+    ...     status=["ok", "ok"], best_epoch=[1, 1], params=[None, None], model_state=[None, None],
+    ...     trainers=[None, None], hp=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
+    ...     seeds=[0, 0], epochs=[2, 2], stopper=EarlyStopping(),
+    ...     parents=[[0, 0]],  # after interval 0, member 1 took member 0's state
+    ...     schedules_by_slot=[[{"learning_rate": 0.1}, {"learning_rate": 0.2}],
+    ...                        [{"learning_rate": 0.1}, {"learning_rate": 0.12}]],
+    ...     interval=1, searched=("learning_rate",))
+    >>> path = os.path.join(tempfile.mkdtemp(), "schedules.png")
+    >>> plot_schedules(res, path)
+    >>> os.path.getsize(path) > 0
+    True
+    """
     names = list(results.searched)
     fig, flat = plots.figure(len(names), height=3.6)
     top = results.best()

@@ -122,7 +122,7 @@ class SweepResults:
     def table(self) -> list[dict[str, Any]]:
         """Every config's row (see :meth:`row`), best first, diverged ones last."""
         rows = [self.row(i) for i in range(len(self.configs))]
-        mode = self.stopper.mode
+        mode = self.stopper.direction
         return sorted(
             rows,
             key=lambda r: (r["status"] == "diverged", score(mode, r[self.monitor]), r["config"]),

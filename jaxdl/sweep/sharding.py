@@ -33,7 +33,21 @@ AXIS = "configs"
 
 def config_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A 1-D mesh with axis ``"configs"`` over ``devices`` (default: every device of every
-    process)."""
+    process).
+
+    Args:
+      devices: the devices to spread the members over (default: ``jax.devices()``).
+
+    Returns:
+      A :class:`jax.sharding.Mesh` with the one axis ``"configs"``.
+
+    Raises:
+      ValueError: for an empty ``devices``.
+
+    >>> mesh = config_mesh()
+    >>> mesh.axis_names, mesh.size == jax.device_count()
+    (('configs',), True)
+    """
     devices = list(jax.devices() if devices is None else devices)
     if not devices:
         raise ValueError("devices is empty; pass at least one jax.Device")
@@ -41,28 +55,89 @@ def config_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
 
 
 def padded_count(n: int, mesh: Mesh) -> int:
-    """``n`` rounded up to a multiple of the mesh's device count."""
+    """``n`` rounded up to a multiple of the mesh's device count.
+
+    Args:
+      n: the number of members.
+      mesh: the sweep's mesh.
+
+    Returns:
+      ``ceil(n / devices) * devices``.
+
+    >>> padded_count(5, config_mesh(jax.devices()[:1]))  # one device: no padding
+    5
+    >>> mesh = config_mesh()
+    >>> padded_count(5, mesh) % mesh.size, padded_count(5, mesh) - 5 < mesh.size
+    (0, True)
+    """
     return math.ceil(n / mesh.size) * mesh.size
 
 
 def pad_index(n: int, mesh: Mesh) -> np.ndarray:
-    """Member positions ``0..n-1`` followed by repeats (``i mod n``) up to :func:`padded_count`."""
+    """Member positions ``0..n-1`` followed by repeats (``i mod n``) up to :func:`padded_count`.
+
+    Args:
+      n: the number of members.
+      mesh: the sweep's mesh.
+
+    Returns:
+      ``arange(padded_count(n, mesh)) % n``: the member each padded slot holds.
+
+    >>> pad_index(3, config_mesh(jax.devices()[:1])).tolist()
+    [0, 1, 2]
+    >>> mesh = config_mesh()
+    >>> bool((pad_index(3, mesh) == np.arange(padded_count(3, mesh)) % 3).all())
+    True
+    """
     return np.arange(padded_count(n, mesh)) % n
 
 
 def members(mesh: Mesh) -> NamedSharding:
-    """Leading (config) axis split over the mesh, the rest whole."""
+    """Leading (config) axis split over the mesh, the rest whole.
+
+    Args:
+      mesh: the sweep's mesh.
+
+    Returns:
+      The sharding of per-member arrays: ``NamedSharding(mesh, P("configs"))``.
+
+    >>> members(config_mesh()).spec == P("configs")
+    True
+    """
     return NamedSharding(mesh, P(AXIS))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
-    """A full copy on every device."""
+    """A full copy on every device.
+
+    Args:
+      mesh: the sweep's mesh.
+
+    Returns:
+      The sharding of shared arrays (the data): ``NamedSharding(mesh, P())``.
+
+    >>> replicated(config_mesh()).spec == P()
+    True
+    """
     return NamedSharding(mesh, P())
 
 
 def put(tree: Any, sharding: NamedSharding) -> Any:
     """Host arrays (identical in every process) to global arrays with ``sharding``; each process
-    only transfers the shards of its own devices."""
+    only transfers the shards of its own devices.
+
+    Args:
+      tree: a pytree of host arrays (numpy or anything ``np.asarray`` takes).
+      sharding: where to place every leaf, e.g. :func:`members` or :func:`replicated`.
+
+    Returns:
+      The tree with each leaf a global :class:`jax.Array` of that sharding.
+
+    >>> mesh = config_mesh()
+    >>> hp = put({"learning_rate": np.full(mesh.size, 0.1, np.float32)}, members(mesh))
+    >>> hp["learning_rate"].sharding == members(mesh)
+    True
+    """
 
     def leaf(value: Any) -> jax.Array:
         host = np.asarray(value)
@@ -78,7 +153,20 @@ def _replicate(mesh: Mesh):
 
 def fetch(tree: Any, mesh: Mesh) -> Any:
     """Global arrays to numpy on every process (gathered over the mesh first when other
-    processes hold some of the shards)."""
+    processes hold some of the shards).
+
+    Args:
+      tree: a pytree of global arrays on ``mesh``.
+      mesh: the sweep's mesh.
+
+    Returns:
+      The tree with numpy leaves, whole in every process.
+
+    >>> mesh = config_mesh()
+    >>> ids = put(np.arange(mesh.size), members(mesh))
+    >>> fetch(ids, mesh).tolist() == list(range(mesh.size))
+    True
+    """
     if all(leaf.is_fully_addressable for leaf in jax.tree.leaves(tree)):
         return jax.device_get(tree)
     return jax.tree.map(np.asarray, _replicate(mesh)(tree))

@@ -12,7 +12,9 @@ A sweep given ``checkpoint_dir`` keeps two files there:
                       (before the state file, which records the log's length; a resume cuts
                       anything after it)
 
-A SIGKILL at any moment therefore loses at most one chunk. ``resume=True`` rebuilds the sweep
+The sweep owns the directory while it runs (:mod:`jaxdl.dirlock`, as a checkpoint directory):
+a second process is refused with the owner's PID. A SIGKILL at any moment therefore loses at
+most one chunk. ``resume=True`` rebuilds the sweep
 from the file and continues; since every epoch depends only on the state, the seed and the
 epoch number, the final table equals an uninterrupted run bit for bit. A resumed directory must
 come from the same setup: the trainer, configs (space, seed, n), data, budgets and early
@@ -24,6 +26,7 @@ the current chunk, saves, writes the table so far (``sweep.csv``) and raises
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -38,6 +41,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxdl import dirlock
 from jaxdl.atomic import atomic_write
 from jaxdl.checkpoint import CheckpointError
 
@@ -49,7 +53,17 @@ FORMAT = 1
 
 class SweepInterrupted(KeyboardInterrupt):
     """SIGINT stopped a sweep after a chunk; ``results`` holds the table so far (members not
-    trained yet have no parameters) and ``directory`` the sweep directory to resume from."""
+    trained yet have no parameters) and ``directory`` the sweep directory to resume from.
+
+    Args:
+      message: what was interrupted and how to resume.
+      results: the results so far (``None`` when there is no table yet).
+      directory: the sweep directory to resume from.
+
+    >>> stop = SweepInterrupted("sweep interrupted", None, "runs/sweep")
+    >>> isinstance(stop, KeyboardInterrupt), stop.directory
+    (True, 'runs/sweep')
+    """
 
     def __init__(self, message: str, results: Any, directory: str) -> None:
         super().__init__(message)
@@ -58,7 +72,21 @@ class SweepInterrupted(KeyboardInterrupt):
 
 def digest(value: Any) -> str:
     """A short hash of ``value``: arrays by dtype, shape and bytes, anything else by ``repr``
-    without memory addresses (a user's function has another one in every process)."""
+    without memory addresses (a user's function has another one in every process).
+
+    Args:
+      value: an array, any object, or a tuple/list of them (hashed part by part).
+
+    Returns:
+      16 hex digits.
+
+    >>> digest(np.zeros(3)) == digest(np.zeros(3)) != digest(np.zeros(3, np.float32))
+    True
+    >>> digest((np.ones(2), "relu")) == digest((np.ones(2), "relu")) != digest((np.ones(2), "tanh"))
+    True
+    >>> len(digest("anything"))
+    16
+    """
     h = hashlib.sha256()
     for part in value if isinstance(value, tuple | list) else [value]:
         if isinstance(part, np.ndarray):
@@ -93,11 +121,34 @@ class Journal:
     ``parts`` maps what defines the sweep (``trainer``, ``configs``, ``data``, ...) to a
     :func:`digest`; resuming a directory whose parts differ raises
     :class:`~jaxdl.checkpoint.CheckpointError` naming them.
+
+    Args:
+      directory: the sweep directory (created).
+      parts: the fingerprint, ``{part: digest}``.
+      resume: continue the sweep saved there; without it an existing one is an error.
+
+    Raises:
+      ValueError: for a directory that holds a sweep while ``resume`` is false.
+      CheckpointError: when resuming a sweep of another setup, or a damaged state file.
+
+    >>> import tempfile
+    >>> journal = Journal(tempfile.mkdtemp(), {"seed": digest(0)}, resume=False)
+    >>> journal.append([{"epoch": 0, "member": 0, "loss": 0.5}])
+    >>> journal.save({"rung": 0}, {"w": np.ones(2)})
+    >>> journal.close()  # release the directory
+    >>> resumed = Journal(journal.directory, {"seed": digest(0)}, resume=True)
+    >>> resumed.saved_meta()["rung"], resumed.arrays["w"]
+    (0, array([1., 1.]))
+    >>> resumed.close()
+    >>> Journal(journal.directory, {"seed": digest(1)}, resume=True)
+    Traceback (most recent call last):
+    jaxdl.checkpoint.CheckpointError: cannot resume ... a sweep with a different seed; ...
     """
 
     def __init__(self, directory: str | os.PathLike, parts: Mapping[str, str], resume: bool):
         if not isinstance(resume, bool):
             raise TypeError(f"resume must be True or False, got {resume!r}")
+        self._lock: int | None = None
         self.directory = os.fspath(directory)
         self.parts = dict(parts)
         self.path = os.path.join(self.directory, STATE_FILE)
@@ -106,6 +157,18 @@ class Journal:
         self.arrays: dict[str, np.ndarray] = {}
         self.cache: dict[int, tuple[tuple, dict[str, np.ndarray]]] = {}
         self.stop_requested = False
+        os.makedirs(self.directory, exist_ok=True)
+        try:
+            self._lock = dirlock.acquire(self.directory, "checkpoint_dir")
+        except dirlock.DirectoryInUse as err:
+            raise CheckpointError(str(err)) from None
+        try:
+            self._open(resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, resume: bool) -> None:
         if os.path.exists(self.path):
             if not resume:
                 raise ValueError(
@@ -121,18 +184,25 @@ class Journal:
                     "or start a fresh checkpoint_dir"
                 )
             self.meta, self.arrays = meta, arrays
-        os.makedirs(self.directory, exist_ok=True)
         saved = 0 if self.meta is None else self.meta["metrics_bytes"]
         if os.path.exists(self.metrics_path) or saved:
             with open(self.metrics_path, "a+b") as f:
                 f.truncate(saved)
 
+    def close(self) -> None:
+        """Release the directory's lock (:mod:`jaxdl.dirlock`); the files stay."""
+        dirlock.release(self._lock)
+        self._lock = None
+
+    def __del__(self) -> None:
+        self.close()
+
     # -- restore ------------------------------------------------------------------------------
     def tree(self, name: str, template: Any) -> Any:
         """The saved leaves ``name/0``, ``name/1``, ... in the structure of ``template``."""
-        treedef = jax.tree.structure(template)
+        leaves, treedef = jax.tree.flatten(template)
         return jax.tree.unflatten(
-            treedef, [self.arrays[f"{name}/{i}"] for i in range(treedef.num_leaves)]
+            treedef, [self.arrays[f"{name}/{i}"] for i in range(len(leaves))]
         )
 
     # -- save ---------------------------------------------------------------------------------
@@ -145,6 +215,18 @@ class Journal:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+
+    def saved_meta(self) -> dict[str, Any]:
+        """The meta of the snapshot this journal resumed from.
+
+        Raises:
+          ValueError: when the directory held no saved sweep (a fresh run).
+        """
+        if self.meta is None:
+            raise ValueError(
+                f"{self.path} held no saved sweep when it was opened: nothing to restore"
+            )
+        return self.meta
 
     def bucket_arrays(self, k: int, signature: tuple, fetch: Callable[[], Any]) -> dict:
         """Host leaves of bucket ``k``'s state, fetched again only when ``signature`` (its
@@ -162,14 +244,25 @@ class Journal:
         meta = {**meta, "format": FORMAT, "fingerprint": self.parts, "metrics_bytes": size}
         payload = dict(arrays)
         payload["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-        atomic_write(self.path, lambda f: np.savez(f, **payload), mode="wb")
+        atomic_write(self.path, lambda f: np.savez(f, allow_pickle=False, **payload), mode="wb")
 
     def resume_hint(self) -> str:
         return resume_hint(self.directory)
 
 
 def resume_hint(directory: str | os.PathLike) -> str:
-    """How to continue the sweep in ``directory``."""
+    """How to continue the sweep in ``directory``.
+
+    Args:
+      directory: the sweep directory.
+
+    Returns:
+      A sentence for the Python call and the CLI.
+
+    >>> print(resume_hint("runs/sweep"))
+    resume with the same call and checkpoint_dir='runs/sweep', resume=True
+    (CLI: --checkpoint-dir runs/sweep --resume)
+    """
     directory = os.fspath(directory)
     return (
         f"resume with the same call and checkpoint_dir={directory!r}, resume=True "
@@ -179,7 +272,20 @@ def resume_hint(directory: str | os.PathLike) -> str:
 
 def interrupted_in(part: str, directory: Any, stop: SweepInterrupted) -> SweepInterrupted:
     """The interruption of one sweep of a strategy (a bracket, a round), pointing at the
-    strategy's own ``directory``."""
+    strategy's own ``directory``.
+
+    Args:
+      part: the interrupted sweep, e.g. ``"round 2"``.
+      directory: the strategy's directory (the one to resume with).
+      stop: the interruption of that sweep.
+
+    Returns:
+      A :class:`SweepInterrupted` with ``stop``'s results and ``directory``.
+
+    >>> stop = SweepInterrupted("sweep interrupted", None, "runs/tpe/round-2")
+    >>> interrupted_in("round 2", "runs/tpe", stop).directory
+    'runs/tpe'
+    """
     message = f"search interrupted in {part}; {resume_hint(directory)}"
     return SweepInterrupted(message, stop.results, os.fspath(directory))
 
@@ -188,7 +294,26 @@ def open_journal(
     checkpoint_dir: str | os.PathLike | None, resume: bool, parts: Mapping[str, str]
 ) -> Journal | None:
     """A :class:`Journal`, or ``None`` without ``checkpoint_dir`` (then ``resume`` must be
-    false)."""
+    false).
+
+    Args:
+      checkpoint_dir: the sweep directory, or ``None`` for a sweep kept in memory only.
+      resume: continue the sweep saved there.
+      parts: the fingerprint, ``{part: digest}``.
+
+    Returns:
+      The journal, or ``None``.
+
+    Raises:
+      ValueError: for ``resume`` without ``checkpoint_dir``.
+      TypeError: for a ``checkpoint_dir`` that is not a path.
+
+    >>> open_journal(None, False, {}) is None
+    True
+    >>> open_journal(None, True, {})
+    Traceback (most recent call last):
+    ValueError: resume=True needs checkpoint_dir, the sweep directory to resume
+    """
     if checkpoint_dir is None:
         if resume:
             raise ValueError("resume=True needs checkpoint_dir, the sweep directory to resume")
@@ -201,9 +326,30 @@ def open_journal(
 @contextlib.contextmanager
 def interrupts(journal: Journal | None) -> Iterator[None]:
     """While active (main thread, with a journal), SIGINT only sets ``journal.stop_requested``;
-    a second SIGINT interrupts at once."""
-    if journal is None or threading.current_thread() is not threading.main_thread():
+    a second SIGINT interrupts at once. On exit the journal's directory is released.
+
+    Args:
+      journal: the sweep's journal (``None``: Ctrl-C keeps its usual meaning).
+
+    Returns:
+      A context manager; on exit the previous SIGINT handler is back and ``journal`` closed.
+
+    >>> import signal, tempfile
+    >>> before = signal.getsignal(signal.SIGINT)
+    >>> journal = Journal(tempfile.mkdtemp(), {}, resume=False)
+    >>> with interrupts(journal):
+    ...     pass  # train chunk by chunk, saving and stopping once journal.stop_requested
+    >>> journal.stop_requested, signal.getsignal(signal.SIGINT) is before
+    (False, True)
+    """
+    if journal is None:
         yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        try:
+            yield
+        finally:
+            journal.close()
         return
 
     def handler(signum, frame):
@@ -221,17 +367,34 @@ def interrupts(journal: Journal | None) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        journal.close()
 
 
 def metric_lines(
     ids: Sequence[int], start: int, record: Mapping[str, np.ndarray], keys: Sequence[str]
 ) -> list[dict]:
-    """The metrics-log lines of one chunk: a line per live member and epoch, with ``keys``."""
+    """The metrics-log lines of one chunk: a line per live member and epoch, with ``keys``.
+
+    Args:
+      ids: the member index of each column.
+      start: the epoch of the chunk's first row.
+      record: per-epoch arrays ``(epochs, members)``: ``live`` and every name in ``keys``.
+      keys: the values to log.
+
+    Returns:
+      ``{"epoch", "member", **values}`` dicts (non-finite values as ``None``).
+
+    >>> record = {"live": np.array([[True, True], [True, False]]),
+    ...           "loss": np.array([[0.5, np.nan], [0.25, 0.0]])}
+    >>> metric_lines([3, 7], 10, record, ["loss"])
+    [{'epoch': 10, 'member': 3, 'loss': 0.5}, {'epoch': 10, 'member': 7, 'loss': None},
+     {'epoch': 11, 'member': 3, 'loss': 0.25}]
+    """
     lines = []
     for step in range(record["live"].shape[0]):
         for j, i in enumerate(ids):
             if record["live"][step, j]:
-                line = {"epoch": start + step, "member": int(i)}
+                line: dict[str, Any] = {"epoch": start + step, "member": int(i)}
                 line.update({k: _finite(record[k][step, j]) for k in keys})
                 lines.append(line)
     return lines
@@ -257,7 +420,34 @@ def save_sweep(
 ) -> None:
     """Snapshot the sweep: the buckets still trained (``original`` gives each its number), the
     histories, and the results of members no longer in any bucket. ``fetch(bucket)`` returns
-    the bucket's state on the host without padding."""
+    the bucket's state on the host without padding.
+
+    Args:
+      journal: the sweep's journal.
+      rung: the successive-halving rung reached (0 for a plain sweep).
+      finished: whether the sweep has ended.
+      original: every bucket of the sweep, its position the bucket's number.
+      buckets: the buckets still trained (``ids``, ``seeds``, ``epoch``, ``size``, ``hp`` and
+        ``state``, ``None`` before the first chunk).
+      history: the histories (``lists``) and statuses (``status``) of every member.
+      outcome: ``{member: {"best", "best_epoch", "params", "model_state"}}`` of finished ones.
+      budget: each member's epoch budget.
+      fetch: ``fetch(bucket)``: the bucket's state on the host.
+
+    >>> import tempfile
+    >>> from types import SimpleNamespace
+    >>> def bucket():  # the engine's record of a bucket of two members not started yet
+    ...     return SimpleNamespace(ids=np.array([0, 1]), seeds=[0, 0], epoch=0, size=2,
+    ...                            state=None, hp={"learning_rate": np.array([0.1, 0.2])})
+    >>> history = SimpleNamespace(lists=[{"epoch": []}, {"epoch": []}], status=["ok", "ok"])
+    >>> journal = Journal(tempfile.mkdtemp(), {"seed": "0"}, resume=False)
+    >>> saved = bucket()
+    >>> save_sweep(journal, rung=0, finished=False, original=[saved], buckets=[saved],
+    ...            history=history, outcome={}, budget=[4, 4], fetch=lambda b: b.state)
+    >>> journal.close()
+    >>> sorted(name for name in os.listdir(journal.directory) if not name.startswith("."))
+    ['sweep-state.npz']
+    """
     arrays: dict[str, np.ndarray] = {}
     entries, trained = [], set()
     for bucket in buckets:
@@ -276,7 +466,7 @@ def save_sweep(
         arrays.update({f"hp{k}/{name}": np.asarray(v) for name, v in bucket.hp.items()})
         if bucket.state is not None:
             signature = (tuple(bucket.ids.tolist()), bucket.epoch)
-            arrays.update(journal.bucket_arrays(k, signature, lambda b=bucket: fetch(b)))
+            arrays.update(journal.bucket_arrays(k, signature, functools.partial(fetch, bucket)))
     results = {}
     for i, result in outcome.items():
         if i in trained:
@@ -308,8 +498,44 @@ def restore_sweep(
 ) -> tuple[int, list[Any]]:
     """Rebuild the saved position: returns ``(rung, buckets)`` and fills ``history``,
     ``outcome`` and ``budget``. ``template(bucket)`` gives the structure of a bucket's state,
-    ``place(bucket, host_state)`` puts a restored state (or ``None``) on the devices."""
-    meta = journal.meta
+    ``place(bucket, host_state)`` puts a restored state (or ``None``) on the devices.
+
+    Args:
+      journal: a journal opened with ``resume=True`` on a saved sweep.
+      original: the rebuilt buckets of the same setup, in the saved order.
+      history: filled with the saved ``lists`` and ``status``.
+      outcome: filled with the saved results of finished members.
+      budget: overwritten with the saved epoch budgets.
+      template: ``template(bucket)``: a pytree of the structure of the bucket's state.
+      place: ``place(bucket, host_state)``: put a restored state on the devices.
+
+    Returns:
+      ``(rung, buckets)``: the saved rung and the buckets still trained.
+
+    Raises:
+      ValueError: when ``journal`` resumed no saved sweep.
+
+    >>> import tempfile
+    >>> from types import SimpleNamespace
+    >>> def bucket():  # the engine's record of a bucket of two members not started yet
+    ...     return SimpleNamespace(ids=np.array([0, 1]), seeds=[0, 0], epoch=0, size=2,
+    ...                            state=None, hp={"learning_rate": np.array([0.1, 0.2])})
+    >>> history = SimpleNamespace(lists=[{"epoch": []}, {"epoch": []}], status=["ok", "ok"])
+    >>> journal = Journal(tempfile.mkdtemp(), {"seed": "0"}, resume=False)
+    >>> saved = bucket()
+    >>> save_sweep(journal, rung=0, finished=False, original=[saved], buckets=[saved],
+    ...            history=history, outcome={}, budget=[4, 4], fetch=lambda b: b.state)
+    >>> journal.close()
+    >>> resumed = Journal(journal.directory, {"seed": "0"}, resume=True)
+    >>> budget, fresh = [0, 0], bucket()
+    >>> rung, buckets = restore_sweep(resumed, original=[fresh], history=history, outcome={},
+    ...                               budget=budget, template=lambda b: None,
+    ...                               place=lambda b, host: None)
+    >>> rung, budget, buckets[0] is fresh, fresh.hp["learning_rate"].tolist()
+    (0, [4, 4], True, [0.1, 0.2])
+    >>> resumed.close()
+    """
+    meta = journal.saved_meta()
     owner = {int(i): b for b in original for i in b.ids.tolist()}
     buckets = []
     for entry in meta["buckets"]:

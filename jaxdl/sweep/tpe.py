@@ -32,7 +32,7 @@ from jaxdl import logs
 from jaxdl.sweep import state
 from jaxdl.sweep.engine import run_sweep
 from jaxdl.sweep.merge import GroupedResults, merge
-from jaxdl.sweep.results import score
+from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Choice, IntUniform, Space, as_space, check_count, sample
 
 _erf = np.vectorize(math.erf)
@@ -102,6 +102,22 @@ def propose(
     is better; non-finite ones count as unfinished). Fewer than 2 finished: ``n`` random ones
     (``sample(space, seed, n)``) and a :class:`UserWarning`.
 
+    Args:
+      space: the searched hyperparameters.
+      configs: the configs tried so far.
+      scores: their scores, lower is better (``inf``/``nan``: not finished).
+      n: how many configs to propose.
+      seed: the seed of the draws (with ``len(configs)``, so each round draws anew).
+      gamma: the fraction of finished configs that counts as good.
+      candidates: draws from ``l`` per proposal; the best ``l/g`` ratio is kept.
+      prior_weight: the weight of the uniform prior in each density.
+
+    Returns:
+      ``n`` configs, dicts of the space's names.
+
+    Raises:
+      ValueError: for ``gamma`` outside ``(0, 1)``, or not one score per config.
+
     >>> from jaxdl.sweep import LogUniform
     >>> space = {"learning_rate": LogUniform(1e-4, 1.0)}
     >>> tried = [{"learning_rate": 10.0**e} for e in np.arange(-4, 0.01, 0.5)]
@@ -129,28 +145,30 @@ def propose(
     n_good = min(len(done) - 1, max(1, math.ceil(gamma * len(done))))
     good, bad = done[:n_good], done[n_good:]
     rng = np.random.default_rng([seed, len(configs)])
-    models = {}
+    counts: dict[str, list[np.ndarray]] = {}  # Choice: smoothed frequencies over good, bad
+    parzens: dict[str, list[_Parzen]] = {}  # numeric: densities over good, bad
     for name, dist in space.items():
         if isinstance(dist, Choice):
-            models[name] = [_counts(dist, [configs[i][name] for i in s], prior_weight)
+            counts[name] = [_counts(dist, [configs[i][name] for i in s], prior_weight)
                             for s in (good, bad)]  # fmt: skip
         else:
             forward, _, low, high = _scale(dist)
-            models[name] = [
+            parzens[name] = [
                 _Parzen(forward(np.asarray([configs[i][name] for i in s], np.float64)), low,
                         high, prior_weight)
                 for s in (good, bad)
             ]  # fmt: skip
     proposals = []
     for _ in range(n):
-        gain, drawn = np.zeros(candidates), {}
+        gain, drawn = np.zeros(candidates), dict[str, Any]()
         for name, dist in space.items():
-            l_model, g_model = models[name]
             if isinstance(dist, Choice):
-                index = rng.choice(len(dist.options), size=candidates, p=l_model)
-                gain += np.log(l_model[index]) - np.log(g_model[index])
+                l_counts, g_counts = counts[name]
+                index = rng.choice(len(dist.options), size=candidates, p=l_counts)
+                gain += np.log(l_counts[index]) - np.log(g_counts[index])
                 drawn[name] = [dist.options[k] for k in index]
             else:
+                l_model, g_model = parzens[name]
                 t = l_model.draw(rng, candidates)
                 gain += np.log(l_model.pdf(t)) - np.log(g_model.pdf(t))
                 drawn[name] = t
@@ -192,7 +210,35 @@ def tpe_search(
     """``rounds`` vmapped sweeps of ``n`` configs for up to ``epochs`` each: round 0 random,
     every later round proposed by :func:`propose` from all earlier results (each config scored
     by its best monitored value). Other options as in :func:`~jaxdl.sweep.run_sweep`;
-    ``checkpoint_dir`` holds one sub-directory per round."""
+    ``checkpoint_dir`` holds one sub-directory per round.
+
+    Args:
+      space: the searched hyperparameters.
+      data: a Dataset or ``(x_train, y_train, x_val, y_val)``.
+      trainer: the trainer of every config.
+      n: configs per round.
+      rounds: rounds (vmapped sweeps), the first one random.
+      epochs: the epoch budget of each config.
+      seed: the seed of the draws and of the training runs.
+      gamma: as in :func:`propose`.
+      candidates: as in :func:`propose`.
+      checkpoint_dir: the directory of the rounds' sweep directories (``round-0``, ...).
+      resume: continue the rounds saved in ``checkpoint_dir``.
+      **options: further options of :func:`~jaxdl.sweep.run_sweep` (not ``method``).
+
+    Returns:
+      The :class:`~jaxdl.sweep.merge.GroupedResults` of all rounds (groups ``"round r"``).
+
+    >>> from jaxdl import MLP, Trainer
+    >>> from jaxdl.sweep import LogUniform
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.normal(size=(16, 2)).astype(np.float32), rng.integers(0, 2, 16)
+    >>> results = tpe_search({"learning_rate": LogUniform(1e-3, 1.0)},
+    ...                      (x[:12], y[:12], x[12:], y[12:]), trainer=Trainer(MLP((2, 2))),
+    ...                      n=2, rounds=2, epochs=1)
+    >>> results.groups
+    ['round 0', 'round 0', 'round 1', 'round 1']
+    """
     space = as_space(space)
     n = check_count(n)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
@@ -202,7 +248,9 @@ def tpe_search(
     if "method" in options:
         raise ValueError("tpe_search proposes its own configs: drop method")
     logger = options.pop("logger", None)
-    parts, tried, scores = [], [], []
+    parts: list[SweepResults] = []
+    tried: list[Mapping[str, Any]] = []
+    scores: list[float] = []
     for r in range(rounds):
         if r == 0:
             configs = sample(space, seed, n)
@@ -222,5 +270,5 @@ def tpe_search(
             row = result.row(i)
             bad = row["status"] == "diverged"
             tried.append(configs[i])
-            scores.append(math.inf if bad else score(result.stopper.mode, row[result.monitor]))
+            scores.append(math.inf if bad else score(result.stopper.direction, row[result.monitor]))
     return merge(parts, [f"round {r}" for r in range(rounds)])

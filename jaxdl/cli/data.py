@@ -1,5 +1,6 @@
 """The user's data in the ``jaxdl`` command: ``--data`` for ``train``/``sweep``, saving the
-trained model, per-epoch logs, and the ``predict`` and ``evaluate`` commands.
+trained model, per-epoch logs, and the ``predict`` and ``evaluate`` commands (their options
+are in :mod:`jaxdl.cli.options` and :mod:`jaxdl.cli.parser`).
 
     jaxdl train --data table.csv --target label --save model --epochs 50
     jaxdl predict --model model --data new.csv --out predictions.csv
@@ -18,57 +19,27 @@ import numpy as np
 
 from jaxdl import evaluation, logs, saved
 from jaxdl.atomic import atomic_write, write_json
-from jaxdl.data.datasets import TASKS, Dataset
+from jaxdl.data.datasets import Dataset
 from jaxdl.data.files import load_file, read_inputs
 from jaxdl.data.labels import encode
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text}")
-    return value
-
-
-# -- options of train and sweep ---------------------------------------------------------------
-def add_file_options(p: argparse.ArgumentParser) -> None:
-    """``--data`` and what goes with it, ``--tensorboard``."""
-    g = p.add_argument_group("your data (instead of --dataset)")
-    g.add_argument("--data", metavar="PATH",
-                   help=".csv (header row), .npz (x, y or x_train ... y_test) or .npy features")
-    g.add_argument("--target", metavar="NAME", help="target column of a CSV (default: the last)")
-    g.add_argument("--labels", metavar="PATH", help="labels of .npy features (.npy, .csv, .txt)")
-    g.add_argument("--task", choices=TASKS,
-                   help="default: integer or text labels classify, other numbers regress")
-    g.add_argument("--drop-missing", action="store_true",
-                   help="drop rows with a missing value (default: an error)")
-    g.add_argument("--val-fraction", type=_fraction, default=0.2, metavar="F",
-                   help="share of the rows in the validation split (default 0.2)")
-    g.add_argument("--test-fraction", type=_fraction, default=0.2, metavar="F",
-                   help="share of the rows in the test split (default 0.2)")
-    g = p.add_argument_group("logs")
-    g.add_argument("--tensorboard", metavar="DIR",
-                   help=f"write TensorBoard event files here (needs {logs.INSTALL_HINT})")
-
-
-def add_save_option(p: argparse.ArgumentParser, flag: str, text: str) -> None:
-    """``--save DIR`` (train) or ``--save-best DIR`` (sweep), with ``--overwrite``."""
-    g = p.add_argument_group("saved model")
-    g.add_argument(flag, dest="save", metavar="DIR", help=text)
-    g.add_argument("--overwrite", action="store_true",
-                   help="replace an existing saved model in that directory"
-                   + ("; without --resume, also delete the checkpoints already in "
-                      "--checkpoint-dir and start over" if flag == "--save" else ""))
-
 
 _FILE_ONLY = ("target", "labels", "task", "drop_missing")
 
 
 def load(args: argparse.Namespace) -> Dataset | None:
-    """The dataset of ``--data``; flags that only a file reads are an error without it."""
+    """The dataset of ``--data``; flags that only a file reads are an error without it.
+
+    Returns:
+      The file's dataset, or ``None`` without ``--data`` (a built-in dataset is used).
+
+    >>> from jaxdl.cli import build_parser
+    >>> load(build_parser().parse_args(["train"])) is None
+    True
+    >>> load(build_parser().parse_args(["train", "--target", "y"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: --target only apply to --data PATH
+    """
     if args.data is None:
         given = [f"--{n.replace('_', '-')}" for n in _FILE_ONLY if getattr(args, n)]
         if given:
@@ -83,7 +54,14 @@ def load(args: argparse.Namespace) -> Dataset | None:
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Refuse, before anything runs or is written, outputs that cannot be made."""
+    """Refuse, before anything runs or is written, outputs that cannot be made.
+
+    >>> from jaxdl.cli import build_parser
+    >>> check_outputs(build_parser().parse_args(["train", "--overwrite"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: --overwrite only applies with --save / --save-best DIR, or train --checkpoint-dir
+    """
     if args.tensorboard and not logs.tensorboard_available():
         raise ValueError(f"--tensorboard needs tensorboardX: {logs.INSTALL_HINT}")
     checkpoints = args.command == "train" and getattr(args, "checkpoint_dir", None)
@@ -97,7 +75,14 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 def logger(args: argparse.Namespace) -> logs.Loggers:
     """``metrics.jsonl`` in ``--out`` (continued by ``--resume``), plus TensorBoard with
-    ``--tensorboard``."""
+    ``--tensorboard``.
+
+    >>> import tempfile
+    >>> from jaxdl.cli import build_parser
+    >>> out = tempfile.mkdtemp()
+    >>> loggers = logger(build_parser().parse_args(["train", "--out", out]))
+    >>> loggers.close()
+    """
     path = os.path.join(args.out, "metrics.jsonl")
     loggers: list[Any] = [logs.JsonlLogger(path, append=bool(getattr(args, "resume", False)))]
     if args.tensorboard:
@@ -107,7 +92,17 @@ def logger(args: argparse.Namespace) -> logs.Loggers:
 
 # -- figures and saving -----------------------------------------------------------------------
 def figures(model: Any, params: Any, state: Any, data: Dataset) -> dict[str, dict[str, Any]]:
-    """:func:`jaxdl.evaluation.evaluate` of every split (inference mode)."""
+    """:func:`jaxdl.evaluation.evaluate` of every split (inference mode).
+
+    >>> import jax
+    >>> from jaxdl.data.datasets import load
+    >>> from jaxdl.nn import MLP
+    >>> model = MLP((2, 3, 1))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> splits = figures(model, params, state, load("moons", n=50))
+    >>> list(splits), splits["test"]["samples"]
+    (['train', 'validation', 'test'], 10)
+    """
     splits = {"train": (data.x_train, data.y_train), "validation": (data.x_val, data.y_val),
               "test": (data.x_test, data.y_test)}
     out = {}
@@ -118,7 +113,12 @@ def figures(model: Any, params: Any, state: Any, data: Dataset) -> dict[str, dic
 
 
 def format_figures(splits: dict[str, dict[str, Any]], task: str) -> str:
-    """A table with one row per split: loss and accuracy, or loss, MAE and R^2."""
+    """A table with one row per split: loss and accuracy, or loss, MAE and R^2.
+
+    >>> print(format_figures({"test": {"loss": 0.25, "accuracy": 0.9}}, "classification"))
+    split             loss  accuracy
+    test            0.2500    0.9000
+    """
     keys = ("loss", "accuracy") if task == "classification" else ("loss", "mae", "r2")
     lines = [f"{'split':<12}" + "".join(f"{k:>10}" for k in keys)]
     for name, values in splits.items():
@@ -128,7 +128,22 @@ def format_figures(splits: dict[str, dict[str, Any]], task: str) -> str:
 
 def save(args: argparse.Namespace, model: Any, params: Any, state: Any, data: Dataset,
          hyperparameters: dict[str, Any], metrics: dict[str, Any]) -> str:
-    """Write the saved model of a run to ``args.save``."""
+    """Write the saved model of a run to ``args.save`` (see :func:`jaxdl.saved.save_model`).
+
+    Returns:
+      ``args.save``.
+
+    >>> import argparse, jax, os, tempfile
+    >>> from jaxdl.data.datasets import load
+    >>> from jaxdl.nn import MLP
+    >>> model = MLP((2, 3, 1))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> folder = os.path.join(tempfile.mkdtemp(), "model")
+    >>> args = argparse.Namespace(command="train", save=folder, data=None, seed=0,
+    ...                           overwrite=False)
+    >>> save(args, model, params, state, load("moons", n=50), {}, {}) == folder
+    True
+    """
     class_names = data.class_names
     if data.task == "classification" and class_names is None:
         class_names = tuple(str(i) for i in range(data.num_classes))
@@ -153,7 +168,27 @@ def _inputs(args: argparse.Namespace, model: saved.SavedModel, need_labels: bool
                        labels=args.labels)
 
 
-def _predict(args: argparse.Namespace) -> int:
+def predict_command(args: argparse.Namespace) -> int:
+    """``jaxdl predict``: one CSV row per sample of ``--data`` from the model in ``--model``.
+
+    Classification writes the predicted class and each class's probability; regression the
+    predicted value(s).
+
+    >>> import argparse, jax, os, tempfile
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.saved import save_model
+    >>> folder = tempfile.mkdtemp()
+    >>> model = MLP((2, 3, 1))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> path = save_model(os.path.join(folder, "m"), model, params, state,
+    ...                   feature_names=("x0", "x1"))
+    >>> with open(os.path.join(folder, "new.csv"), "w") as f:
+    ...     _ = f.write("x0,x1\\n0.5,-0.2\\n")
+    >>> predict_command(argparse.Namespace(model=path, data=os.path.join(folder, "new.csv"),
+    ...                                    labels=None, out=os.path.join(folder, "p.csv")))
+    wrote ...p.csv (1 predictions)
+    0
+    """
     model = saved.load_model(args.model)
     if args.labels:
         raise ValueError("--labels only applies to jaxdl evaluate")
@@ -185,7 +220,30 @@ def _class_names(model: saved.SavedModel, count: int) -> tuple[str, ...]:
     return model.class_names or tuple(str(i) for i in range(count))
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``jaxdl evaluate``: the saved model's loss and accuracy with the confusion matrix
+    (classification) or loss, MAE and R^2 (regression) on ``--data``; printed and written as
+    JSON to ``--out``.
+
+    >>> import argparse, jax, os, tempfile
+    >>> import numpy as np
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.saved import save_model
+    >>> folder = tempfile.mkdtemp()
+    >>> model = MLP((2, 3, 1))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> path = save_model(os.path.join(folder, "m"), model, params, state,
+    ...                   feature_names=("x0", "x1"))
+    >>> data = os.path.join(folder, "test.npz")
+    >>> np.savez(data, x=np.array([[0.5, -0.2], [-1.0, 0.3]]), y=np.array([1, 0]))
+    >>> evaluate_command(argparse.Namespace(model=path, data=data, labels=None,
+    ...                                     out=os.path.join(folder, "e.json")))
+    split ...
+    confusion matrix (rows: true class, columns: predicted class)
+    ...
+    wrote ...e.json
+    0
+    """
     model = saved.load_model(args.model)
     inputs = _inputs(args, model, need_labels=True)
     source = os.fspath(args.data)
@@ -211,31 +269,3 @@ def _evaluate(args: argparse.Namespace) -> int:
                           **result})
     print(f"wrote {args.out}")
     return 0
-
-
-def add_commands(commands: Any) -> None:
-    """The ``predict`` and ``evaluate`` subcommands."""
-    predict = commands.add_parser(
-        "predict", help="predict new rows with a saved model",
-        description="Standardize the features of --data with the saved statistics and write "
-        "one row per sample: the predicted class and each class's probability, or the value.")
-    _model_and_data(predict)
-    predict.add_argument("--out", default="predictions.csv", metavar="FILE",
-                         help="CSV file to write (default predictions.csv)")
-    predict.set_defaults(run=_predict)
-    evaluate = commands.add_parser(
-        "evaluate", help="score a saved model on labelled data",
-        description="Loss and accuracy with the confusion matrix (classification) or loss = "
-        "MSE, MAE and R^2 (regression) of a saved model on --data; printed and written as JSON.")
-    _model_and_data(evaluate)
-    evaluate.add_argument("--out", default="evaluation.json", metavar="FILE",
-                          help="JSON file to write (default evaluation.json)")
-    evaluate.set_defaults(run=_evaluate)
-
-
-def _model_and_data(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, metavar="DIR", help="a saved model directory")
-    p.add_argument("--data", required=True, metavar="PATH",
-                   help=".csv with the model's feature columns (evaluate: and its target "
-                   "column), .npz with x (and y), or .npy features")
-    p.add_argument("--labels", metavar="PATH", help="labels of .npy features (evaluate)")

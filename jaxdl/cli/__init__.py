@@ -1,0 +1,71 @@
+"""The ``jaxdl`` command: ``train``, ``sweep``, ``gradcheck``, ``demo``, ``predict``, ``evaluate``.
+
+    jaxdl train --dataset moons --hidden 16,16 --optimizer adam --lr 0.01 --epochs 200
+    jaxdl sweep --dataset moons --optimizer momentum --lr 1e-4:1 --beta 0.9:0.999 --configs 32
+    jaxdl sweep --space space.toml --epochs 30
+    jaxdl gradcheck
+    jaxdl demo --quick --out jaxdl-out
+    jaxdl train --data table.csv --target label --save model
+    jaxdl predict --model model --data new.csv --out predictions.csv
+    jaxdl evaluate --model model --data test.csv
+
+Layer sizes given with ``--hidden`` are the hidden layers; the input width and the output layer
+come from the dataset (one sigmoid unit for two classes, a softmax unit per class otherwise).
+Exit status (each failure is reported as one ``jaxdl: error: ...`` line on stderr):
+
+- 0: done
+- 1: the run failed (training diverged, every sweep config diverged, a gradient check failed),
+  or jaxdl hit a bug (the traceback is printed with a request to report it)
+- 2: bad command line or input (including an unusable checkpoint directory)
+- 3: a file or directory could not be read or written (the message names the path)
+- 130: interrupted by SIGINT or SIGTERM (``train`` first checkpoints the finished epoch and
+  says how to resume)
+
+Modules: ``parser`` (``build_parser``: the subcommands), ``options`` (value types and the groups
+of options train and sweep share), ``errors`` (exit statuses, one-line errors, bug reports),
+``build`` (dataset, model and trainer from the options), ``train``, ``sweep``, ``data`` (your
+data files, saved models, ``predict``, ``evaluate``) and ``tools`` (``gradcheck``, ``demo``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jaxdl import compile_cache
+from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_IO, EXIT_USAGE, PROG, run_command
+from jaxdl.cli.options import EPOCHS, HP_FLAGS, OPTIMIZER, HelpFormatter
+from jaxdl.cli.parser import build_parser
+from jaxdl.cli.sweep import sweep_header
+from jaxdl.sweep.spaces import read_space
+
+__all__ = [
+    "EPOCHS",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_IO",
+    "EXIT_USAGE",
+    "HP_FLAGS",
+    "OPTIMIZER",
+    "PROG",
+    "HelpFormatter",
+    "build_parser",
+    "main",
+    "read_space",
+    "sweep_header",
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``jaxdl`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    >>> main(["--version"])
+    jaxdl ...
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    compile_cache.enable_for_command(turned_off=args.no_compile_cache)
+    return run_command(args)

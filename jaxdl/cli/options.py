@@ -1,0 +1,324 @@
+"""The options of the ``jaxdl`` command: value types, the help formatter, and the groups of
+flags that ``train`` and ``sweep`` share (data, model, device, training, hyperparameters, your
+data, saved model)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from typing import Any
+
+from jaxdl import devices, logs
+from jaxdl.data.datasets import DATASETS, TASKS
+from jaxdl.history import MONITORS
+from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
+from jaxdl.init import INITIALIZERS
+from jaxdl.nn import ACTIVATIONS
+from jaxdl.optim import OPTIMIZERS
+from jaxdl.train import SCHEDULES
+
+# Defaults shared by train and sweep (the same as Trainer's and fit's optimizer).
+OPTIMIZER, EPOCHS = "adam", 100
+
+# hyperparameter flags: (flag, hp name, help, distribution of a LOW:HIGH range)
+HP_FLAGS = (
+    ("--lr", "learning_rate", "learning rate", "log_uniform"),
+    ("--beta", "beta", "momentum / RMSprop beta", "one_minus_log_uniform"),
+    ("--b1", "b1", "Adam beta1", "one_minus_log_uniform"),
+    ("--b2", "b2", "Adam beta2", "one_minus_log_uniform"),
+    ("--eps", "eps", "epsilon of RMSprop / Adam", "log_uniform"),
+    ("--weight-decay", "weight_decay", "AdamW decoupled weight decay", "log_uniform"),
+    ("--l2", "l2", "L2 lambda in lambda / (2m) sum ||W||^2", "log_uniform"),
+    ("--keep-prob", "keep_prob", "dropout keep probability (turns dropout on)", "uniform"),
+    ("--decay-rate", "decay_rate", "decay rate of --schedule", "log_uniform"),
+)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default: ``(default: X)`` is appended unless the help
+    text already names it; flags (off by default) and options without a value are left as
+    they are.
+
+    >>> p = argparse.ArgumentParser(prog="demo", formatter_class=HelpFormatter)
+    >>> _ = p.add_argument("--epochs", type=int, default=100, help="passes")
+    >>> "passes (default: 100)" in p.format_help()
+    True
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or "default" in text or default is None
+                or isinstance(default, bool) or default is argparse.SUPPRESS):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})".strip()
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit status 2) and every default in ``--help``.
+
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     try:
+    ...         Parser(prog="jaxdl").parse_args(["--nope"])
+    ...     except SystemExit as done:
+    ...         print(done.code)
+    2
+    >>> err.getvalue()
+    "jaxdl: error: unrecognized arguments: --nope (see 'jaxdl --help')\\n"
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# -- value parsers (argparse ``type=``) ---------------------------------------------------------
+def integer(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type=`` for integers ``>= minimum``.
+
+    >>> integer(1)("3")
+    3
+    >>> integer(1)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be an integer >= 1, got 0
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def number(text: str) -> float:
+    """An argparse ``type=`` for finite numbers.
+
+    >>> number("1e-3")
+    0.001
+    >>> number("nan")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a finite number, got 'nan'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse ``type=`` for numbers strictly between 0 and 1.
+
+    >>> fraction("0.2")
+    0.2
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text}")
+    return value
+
+
+def layer_sizes(text: str) -> tuple[int, ...]:
+    """``"16,16"`` -> ``(16, 16)``; an empty string means no hidden layer.
+
+    >>> layer_sizes("16,16"), layer_sizes("")
+    ((16, 16), ())
+    """
+    parts = [p.strip() for p in text.split(",")] if text.strip() else []
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 16,16, got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive integers, got {text!r}")
+    return sizes
+
+
+def value_or_range(text: str) -> float | tuple[float, float]:
+    """``"0.01"`` (a fixed value) or ``"LOW:HIGH"`` (a range to search).
+
+    >>> value_or_range("0.01"), value_or_range("1e-4:1")
+    (0.01, (0.0001, 1.0))
+    """
+    if ":" not in text:
+        return number(text)
+    low, _, high = text.partition(":")
+    return number(low), number(high)
+
+
+# -- shared options -----------------------------------------------------------------------------
+def add_data(p: argparse.ArgumentParser) -> None:
+    """The ``data`` group (a built-in dataset), then ``--data`` for a file of yours and logs.
+
+    >>> p = Parser(prog="jaxdl")
+    >>> add_data(p)
+    >>> p.parse_args(["--dataset", "circles"]).dataset
+    'circles'
+    """
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=DATASETS, help="built-in dataset (default moons)")
+    g.add_argument("--data-size", type=integer(1), metavar="N",
+                   help="number of samples (generated sets; a random subset of digits); "
+                   "default: the dataset's own size")
+    g.add_argument("--noise", type=number,
+                   help="noise level of a generated dataset (default: the dataset's own)")
+    g.add_argument("--no-normalize", action="store_true",
+                   help="keep raw features (default: standardize with training statistics)")
+    add_file_options(p)
+
+
+def add_file_options(p: argparse.ArgumentParser) -> None:
+    """``--data`` and what goes with it, ``--tensorboard``.
+
+    >>> p = Parser(prog="jaxdl")
+    >>> add_file_options(p)
+    >>> p.parse_args(["--data", "table.csv"]).val_fraction
+    0.2
+    """
+    g = p.add_argument_group("your data (instead of --dataset)")
+    g.add_argument("--data", metavar="PATH",
+                   help=".csv (header row), .npz (x, y or x_train ... y_test) or .npy features")
+    g.add_argument("--target", metavar="NAME", help="target column of a CSV (default: the last)")
+    g.add_argument("--labels", metavar="PATH", help="labels of .npy features (.npy, .csv, .txt)")
+    g.add_argument("--task", choices=TASKS,
+                   help="default: integer or text labels classify, other numbers regress")
+    g.add_argument("--drop-missing", action="store_true",
+                   help="drop rows with a missing value (default: an error)")
+    g.add_argument("--val-fraction", type=fraction, default=0.2, metavar="F",
+                   help="share of the rows in the validation split (default 0.2)")
+    g.add_argument("--test-fraction", type=fraction, default=0.2, metavar="F",
+                   help="share of the rows in the test split (default 0.2)")
+    g = p.add_argument_group("logs")
+    g.add_argument("--tensorboard", metavar="DIR",
+                   help=f"write TensorBoard event files here (needs {logs.INSTALL_HINT})")
+
+
+def add_save_option(p: argparse.ArgumentParser, flag: str, text: str) -> None:
+    """``--save DIR`` (train) or ``--save-best DIR`` (sweep), with ``--overwrite``.
+
+    >>> p = Parser(prog="jaxdl")
+    >>> add_save_option(p, "--save-best", "save the best model")
+    >>> p.parse_args(["--save-best", "model"]).save
+    'model'
+    """
+    g = p.add_argument_group("saved model")
+    g.add_argument(flag, dest="save", metavar="DIR", help=text)
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace an existing saved model in that directory"
+                   + ("; without --resume, also delete the checkpoints already in "
+                      "--checkpoint-dir and start over" if flag == "--save" else ""))
+
+
+def add_model(p: argparse.ArgumentParser) -> None:
+    """The ``model`` group (layer sizes, activation, initializer, batch norm) and ``device``.
+
+    >>> p = Parser(prog="jaxdl")
+    >>> add_model(p)
+    >>> p.parse_args(["--hidden", "8"]).hidden
+    (8,)
+    """
+    g = p.add_argument_group("model")
+    sizes = g.add_mutually_exclusive_group()
+    sizes.add_argument("--hidden", type=layer_sizes, default=(16, 16), metavar="H1,H2,...",
+                       help="hidden layer sizes, '' for none")
+    sizes.add_argument("--sizes", type=layer_sizes, metavar="NX,H1,...,NOUT",
+                       help="all layer sizes, checked against the dataset (instead of --hidden)")
+    g.add_argument("--activation", default="relu", choices=tuple(ACTIVATIONS),
+                   help="activation of the hidden layers")
+    g.add_argument("--init", default="he", choices=INITIALIZERS, help="weight initializer")
+    g.add_argument("--init-scale", type=number, default=0.01, metavar="STD",
+                   help="standard deviation of --init random_normal")
+    g.add_argument("--batch-norm", action="store_true", help="batch norm in hidden layers")
+    g = p.add_argument_group("device")
+    g.add_argument("--device", choices=devices.DEVICES,
+                   help="train on the CPU or the GPU(s) (default: whatever JAX picks); several "
+                   "devices split each mini-batch (train) or the configs (sweep)")
+    g.add_argument("--precision", choices=tuple(devices.PRECISIONS),
+                   help="bf16: bfloat16 matmuls with float32 accumulation (default: fp32)")
+
+
+def add_training(p: argparse.ArgumentParser) -> None:
+    """The ``training`` group: optimizer, schedule, batches, epochs, early stopping, output.
+
+    >>> p = Parser(prog="jaxdl")
+    >>> add_training(p)
+    >>> args = p.parse_args([])
+    >>> args.optimizer, args.epochs
+    ('adam', 100)
+    """
+    g = p.add_argument_group("training")
+    g.add_argument("--optimizer", default=OPTIMIZER, choices=OPTIMIZERS, help="update rule")
+    g.add_argument("--schedule", default="constant", choices=SCHEDULES,
+                   help="learning-rate decay per --decay-interval epochs")
+    g.add_argument("--decay-interval", type=integer(1), default=1, metavar="EPOCHS",
+                   help="epochs per step of the --schedule")
+    g.add_argument("--batch-size", type=integer(1), default=64, metavar="B",
+                   help="mini-batch size")
+    g.add_argument("--epochs", type=integer(1), default=EPOCHS, metavar="N",
+                   help="passes over the training set")
+    g.add_argument("--seed", type=integer(0), default=0,
+                   help="seed of the data split, initialization, batches and dropout")
+    g.add_argument("--patience", type=integer(1), metavar="EPOCHS",
+                   help="early stopping: stop after this many epochs without improvement "
+                   "(default: no early stopping)")
+    g.add_argument("--monitor", default="val_loss", choices=MONITORS,
+                   help="metric watched by early stopping / ranking")
+    g.add_argument("--min-delta", type=number, default=0.0, metavar="DELTA",
+                   help="early stopping: the smallest change that counts as improvement")
+    g.add_argument("--out", default="jaxdl-out", metavar="DIR", help="output directory")
+    g.add_argument("--no-plots", action="store_true", help="write no PNG files")
+
+
+def add_hyperparameters(p: argparse.ArgumentParser, ranges: bool) -> None:
+    """One flag per entry of :data:`HP_FLAGS`: a value (train) or a value or range (sweep).
+
+    >>> p = Parser(prog="jaxdl")
+    >>> add_hyperparameters(p, ranges=True)
+    >>> p.parse_args(["--lr", "1e-4:1"]).learning_rate
+    (0.0001, 1.0)
+    """
+    g = p.add_argument_group(
+        "hyperparameters" + (" (VALUE for all configs, or LOW:HIGH to search)" if ranges else "")
+    )
+    for flag, name, text, dist in HP_FLAGS:
+        metavar = "VALUE|LOW:HIGH" if ranges else "VALUE"
+        scale = {"log_uniform": "a log scale",
+                 "one_minus_log_uniform": f"a log scale of 1 - {name}",
+                 "uniform": "a linear scale"}[dist]
+        g.add_argument(flag, dest=name, metavar=metavar,
+                       type=value_or_range if ranges else number,
+                       help=f"{text}" + (f"; LOW:HIGH is sampled on {scale}" if ranges else "")
+                       + f" (default: {hp_default(name)})")
+
+
+def hp_default(name: str) -> str:
+    """The default of a hyperparameter as ``--help`` shows it.
+
+    >>> hp_default("b1"), hp_default("l2")
+    ('0.9', 'none, no L2 term')
+    """
+    default = HYPERPARAMETERS[name].default
+    if default is not None:
+        return f"{default:g}"
+    return {"l2": "none, no L2 term", "decay_rate": "none"}.get(name, "none")

@@ -1,0 +1,163 @@
+"""The ``jaxdl`` argument parser: the subcommands with their options and the function each
+runs (the shared groups of options are in :mod:`jaxdl.cli.options`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from jaxdl import __version__, compile_cache
+from jaxdl.cli.data import evaluate_command, predict_command
+from jaxdl.cli.errors import PROG
+from jaxdl.cli.options import (
+    Parser,
+    add_data,
+    add_hyperparameters,
+    add_model,
+    add_save_option,
+    add_training,
+    integer,
+    layer_sizes,
+    number,
+)
+from jaxdl.cli.sweep import sweep_command
+from jaxdl.cli.tools import demo_command, gradcheck_command
+from jaxdl.cli.train import train_command
+from jaxdl.sweep.spaces import DISTRIBUTIONS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``jaxdl`` argument parser with its subcommands; each sets ``run``, the function
+    :func:`jaxdl.cli.main` calls with the parsed arguments.
+
+    >>> args = build_parser().parse_args(["train", "--lr", "0.1", "--hidden", "8,8"])
+    >>> args.command, args.learning_rate, args.hidden, args.run.__name__
+    ('train', 0.1, (8, 8), 'train_command')
+    """
+    parser = Parser(prog=PROG, description="Improving deep neural networks, in JAX.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--no-compile-cache", action="store_true", help="do not keep compiled "
+                        f"programs in {compile_cache.default_directory()} for the next run (also: "
+                        f"{compile_cache.ENV_DISABLE}=1)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train one model and write its history and plots",
+        description="Train an MLP on a built-in dataset; print a progress bar and the final "
+        "loss/accuracy per split; write history.json and plots into --out.")
+    add_data(train)
+    add_model(train)
+    add_training(train)
+    add_hyperparameters(train, ranges=False)
+    g = train.add_argument_group("checkpoints and progress")
+    g.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="write atomic checkpoints here (default: none)")
+    g.add_argument("--checkpoint-every", type=integer(1), default=1, metavar="EPOCHS",
+                   help="epochs between checkpoints")
+    g.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress: a bar on a terminal or in a notebook, a line every "
+                   "few epochs in a log (default: when stderr is a terminal)")
+    add_save_option(train, "--save", "save the trained model in this directory")
+    train.set_defaults(run=train_command)
+
+    sweep = commands.add_parser(
+        "sweep", help="train many configs at once (vmapped) and rank them",
+        description="Sample a search space (ranges from flags and/or a TOML file), train every "
+        "config in one vmapped program, print the best and write the table and a plot.")
+    add_data(sweep)
+    add_model(sweep)
+    add_training(sweep)
+    add_hyperparameters(sweep, ranges=True)
+    g = sweep.add_argument_group("search")
+    g.add_argument("--space", metavar="FILE",
+                   help="TOML file, one line per name, e.g. 'learning_rate = {distribution = "
+                   "\"log_uniform\", low = 1e-4, high = 1.0}'; distributions: "
+                   f"{', '.join(DISTRIBUTIONS)} (low, high) and choice (options)")
+    g.add_argument("--configs", type=integer(1), metavar="N",
+                   help="number of configs to sample (default 32; pbt: the population, tpe: "
+                   "per round)")
+    g.add_argument("--method", default="random", choices=("random", "grid"),
+                   help="random samples or a grid over the ranges")
+    g.add_argument("--strategy", choices=("random", "grid", "halving", "hyperband", "pbt", "tpe"),
+                   help="search strategy (default: --method); --epochs is the most per config")
+    g.add_argument("--min-epochs", type=integer(1), metavar="EPOCHS",
+                   help="halving: epochs of the first rung (default 1)")
+    g.add_argument("--eta", type=integer(2), metavar="ETA",
+                   help="halving, hyperband: keep 1/ETA after each rung (default 3)")
+    g.add_argument("--interval", type=integer(1), metavar="EPOCHS",
+                   help="pbt: epochs between exploit/explore steps (default 2)")
+    g.add_argument("--quantile", type=number, metavar="Q",
+                   help="pbt: the bottom Q copy the top Q (default 0.25)")
+    g.add_argument("--rounds", type=integer(1), metavar="R", help="tpe: rounds (default 3)")
+    g.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="save the whole sweep here after every chunk (and metrics.jsonl)")
+    g.add_argument("--resume", action="store_true", help="continue the sweep in --checkpoint-dir")
+    g.add_argument("--top", type=integer(1), default=5, metavar="K", help="configs to print")
+    add_save_option(sweep, "--save-best",
+                             "save the best config's model (its best epoch) in this directory")
+    sweep.set_defaults(run=sweep_command)
+
+    gradcheck = commands.add_parser(
+        "gradcheck", help="gradient-check the built-in model",
+        description="Compare backprop with two-sided finite differences (float64) on an MLP "
+        "with batch norm and L2; exit status 1 when the check fails.")
+    gradcheck.add_argument("--seed", type=integer(0), default=0, help="seed of params and data")
+    gradcheck.add_argument("--sizes", type=layer_sizes, default=(5, 8, 6, 3),
+                           metavar="NX,H1,...,NOUT", help="layer sizes")
+    gradcheck.add_argument("--batch", type=integer(1), default=16, metavar="N", help="samples")
+    gradcheck.add_argument("--lambd", type=number, default=0.7, metavar="LAMBDA",
+                           help="L2 lambda")
+    gradcheck.add_argument("--epsilon", type=number, default=1e-7,
+                           help="step of the two-sided difference")
+    gradcheck.add_argument("--threshold", type=number, default=1e-7,
+                           help="largest relative difference that passes")
+    gradcheck.set_defaults(run=gradcheck_command)
+
+    demo = commands.add_parser(
+        "demo", help="reproduce the course's experiments",
+        description="Run the experiments (initialization, regularization, optimizers, batch "
+        "norm, sweep, vanishing/exploding gradients, input normalization, batch size); print a "
+        "summary table; write results.json and PNG plots into --out.")
+    demo.add_argument("--quick", action="store_true",
+                      help="fewer epochs, compiled for a fast start (same experiments)")
+    demo.add_argument("--out", default="jaxdl-out", metavar="DIR", help="output directory")
+    demo.add_argument("--seed", type=integer(0), default=0, help="seed of every experiment")
+    demo.add_argument("--only", type=lambda s: [p for p in s.split(",") if p], metavar="LIST",
+                      help="experiments to run, by number or name, e.g. 1,3 or sweep "
+                      "(default: all)")
+    demo.add_argument("--no-plots", action="store_true", help="write no PNG files")
+    demo.set_defaults(run=demo_command)
+    _add_predict_and_evaluate(commands)
+    for sub in commands.choices.values():  # also accepted after the command
+        sub.add_argument("--no-compile-cache", action="store_true", default=argparse.SUPPRESS,
+                         help="see 'jaxdl --help'")
+    return parser
+
+
+def _add_predict_and_evaluate(commands: Any) -> None:
+    """The ``predict`` and ``evaluate`` subcommands."""
+    predict = commands.add_parser(
+        "predict", help="predict new rows with a saved model",
+        description="Standardize the features of --data with the saved statistics and write "
+        "one row per sample: the predicted class and each class's probability, or the value.")
+    _model_and_data(predict)
+    predict.add_argument("--out", default="predictions.csv", metavar="FILE",
+                         help="CSV file to write (default predictions.csv)")
+    predict.set_defaults(run=predict_command)
+    evaluate = commands.add_parser(
+        "evaluate", help="score a saved model on labelled data",
+        description="Loss and accuracy with the confusion matrix (classification) or loss = "
+        "MSE, MAE and R^2 (regression) of a saved model on --data; printed and written as JSON.")
+    _model_and_data(evaluate)
+    evaluate.add_argument("--out", default="evaluation.json", metavar="FILE",
+                          help="JSON file to write (default evaluation.json)")
+    evaluate.set_defaults(run=evaluate_command)
+
+
+def _model_and_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, metavar="DIR", help="a saved model directory")
+    p.add_argument("--data", required=True, metavar="PATH",
+                   help=".csv with the model's feature columns (evaluate: and its target "
+                   "column), .npz with x (and y), or .npy features")
+    p.add_argument("--labels", metavar="PATH", help="labels of .npy features (evaluate)")

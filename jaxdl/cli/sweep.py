@@ -1,0 +1,219 @@
+"""``jaxdl sweep``: sample a search space, train every config (vmapped), print the best and
+write the table, the plots and (with ``--save-best``) the best model."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from jaxdl import devices
+from jaxdl.atomic import check_writable
+from jaxdl.cli import data as user_data
+from jaxdl.cli.build import build_model, build_trainer, describe_data, load_data, plots_wanted
+from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG
+from jaxdl.cli.options import HP_FLAGS
+from jaxdl.data.datasets import Dataset
+from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
+from jaxdl.sweep.spaces import distribution, read_space
+from jaxdl.train import Trainer
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """``jaxdl sweep``: build the space from the range flags and ``--space``, run the search
+    strategy, print the best configs and write ``sweep.csv``, ``sweep.json``, the plots and the
+    best model.
+
+    Returns:
+      The exit status: 0, 1 when every config diverged, 130 when interrupted (state saved).
+
+    >>> from jaxdl.cli import build_parser
+    >>> sweep_command(build_parser().parse_args(["sweep", "--lr", "0.01"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: the search space is empty: give a range such as --lr 1e-4:1 ...
+    """
+    from jaxdl.sweep import config_mesh, plot_sweep, sample
+
+    space = read_space(args.space) if args.space else {}
+    fixed = {}
+    for flag, name, _, kind in HP_FLAGS:
+        value = getattr(args, name)
+        if isinstance(value, tuple):
+            space[name] = distribution(kind, {"low": value[0], "high": value[1]}, flag)
+        elif value is not None:
+            fixed[name] = value
+    if not space:
+        raise ValueError(
+            "the search space is empty: give a range such as --lr 1e-4:1 or --beta 0.9:0.999, "
+            "or --space FILE"
+        )
+    devs = devices.select(args.device)
+    data = load_data(args)
+    user_data.check_outputs(args)
+    model = build_model(args, data, dropout="keep_prob" in space or "keep_prob" in fixed)
+    # Structural names in a TOML space change the trainer per config: run_sweep checks those.
+    checked = None if set(space) - set(HYPERPARAMETERS) else {*fixed, *space}
+    trainer = build_trainer(args, model, checked, data.task)
+    want_plots = plots_wanted(args)
+    check_writable(args.out)
+    if args.checkpoint_dir:
+        check_writable(args.checkpoint_dir)
+    method = "grid" if (args.strategy or args.method) == "grid" else "random"
+    configs = sample(space, args.seed, _header_count(args), method)  # the first ones drawn
+    print(devices.describe(devs, model.compute_dtype, split="configs split"))
+    print(describe_data(data))
+    print(sweep_header(configs, trainer, fixed))
+    start = time.perf_counter()
+    logger = user_data.logger(args)
+    try:
+        results = _search(args, space, data, trainer, fixed, config_mesh(devs), logger)
+    finally:
+        logger.close()
+    if results is None:
+        return EXIT_INTERRUPTED
+    seconds = time.perf_counter() - start
+    table = results.table
+    print(f"{len(table)} configs x {args.epochs} epochs ({args.strategy or args.method}) in "
+          f"{seconds:.1f} s; "
+          f"best {min(args.top, len(table))} by {results.monitor}:")
+    names = list(space)
+    header = f"{'rank':>4} {'config':>6}  " + " ".join(f"{n:>13}" for n in names)
+    second = "val_accuracy" if data.task == "classification" else "val_mse"
+    label = "val_acc" if data.task == "classification" else "val_mse"
+    print(header + f" {'val_loss':>9} {label:>8} {'epoch':>6}  status")
+    for rank, row in enumerate(table[: args.top], 1):
+        values = " ".join(f"{_fmt(row[n]):>13}" for n in names)
+        print(f"{rank:>4} {row['config']:>6}  {values} {row['val_loss']:>9.4f} "
+              f"{row[second]:>8.4f} {row['best_epoch']:>6}  {row['status']}")
+    written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json"),
+               os.path.join(args.out, "metrics.jsonl")]
+    results.to_csv(written[0])
+    results.to_json(written[1])
+    if args.save:
+        written.append(_save_best(args, results, data))
+    if want_plots and any(n in space for n in ("learning_rate", "b1", "b2", "beta")):
+        written.append(os.path.join(args.out, "sweep.png"))
+        plot_sweep(results, written[-1])
+    if want_plots and args.strategy == "pbt":
+        from jaxdl.sweep import plot_schedules
+
+        written.append(os.path.join(args.out, "pbt.png"))
+        plot_schedules(results, written[-1])
+    print("wrote " + ", ".join(written))
+    if table and not any(_trained(row, results.monitor) for row in table):
+        print(f"{PROG}: error: every one of the {len(table)} configs diverged or ended with a "
+              f"non-finite {results.monitor}; lower the learning-rate range (the table is "
+              "written)", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _trained(row: dict[str, Any], monitor: str) -> bool:
+    """A sweep row that neither diverged nor ended with a non-finite monitored value."""
+    value = row.get(monitor)
+    return row["status"] != "diverged" and isinstance(value, float) and math.isfinite(value)
+
+
+def _distinct(values: Sequence[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+def sweep_header(configs: Sequence[dict[str, Any]], trainer: Trainer,
+                 fixed: dict[str, Any]) -> str:
+    """One line saying what a sweep trains: the optimizer(s) and network widths the configs
+    really use (every distinct value, not the first config's), the searched names and the
+    fixed ones.
+
+    >>> from jaxdl.nn import MLP
+    >>> trainer = Trainer(MLP((2, 4, 1)), optimizer="adam")
+    >>> sweep_header([{"learning_rate": 0.1}, {"learning_rate": 0.2}], trainer, {"l2": 0.1})
+    '2 configs; optimizer adam; MLP 2-4-1 relu (he); searched: learning_rate; fixed: l2=0.1'
+    """
+    from jaxdl.sweep import split_config, trainer_for
+
+    trainers = [trainer_for(trainer, split_config(c)[0]) for c in configs]
+    optimizers = _distinct([t.optimizer for t in trainers])
+    widths = _distinct(["-".join(map(str, t.model.sizes)) for t in trainers])
+    shown = widths if len(widths) <= 4 else [*widths[:3], f"... ({len(widths)} in all)"]
+    model = trainer.model
+    parts = [
+        f"{len(configs)} configs",
+        ("optimizers " if len(optimizers) > 1 else "optimizer ") + " | ".join(optimizers),
+        f"MLP {' | '.join(shown)} {model.activation} ({model.initializer})",
+    ]
+    names = _distinct([name for c in configs for name in c])
+    others = [n for n in names if n not in ("optimizer", "hidden_units", "num_layers")]
+    varied = [n for n in others if len(_distinct([c.get(n) for c in configs])) > 1]
+    if varied:
+        parts.append("searched: " + ", ".join(varied))
+    same = {**{n: configs[0][n] for n in others if n not in varied}, **fixed}
+    if same:
+        parts.append("fixed: " + ", ".join(f"{k}={_fmt(v)}" for k, v in same.items()))
+    return "; ".join(parts)
+
+
+def _save_best(args: argparse.Namespace, results: Any, data: Dataset) -> str:
+    """Save the best config's model at its best epoch, with its figures on every split."""
+    i = results.best()["config"]
+    model = results.trainers[i].model
+    splits = user_data.figures(model, results.params[i], results.model_state[i], data)
+    print(f"best config {i}: test " + ", ".join(
+        f"{k} {v:.4f}" for k, v in splits["test"].items() if isinstance(v, float)))
+    training = {**results.hp[i], **results.configs[i], "optimizer": results.trainers[i].optimizer,
+                "epochs": results.epochs[i], "best_epoch": results.best_epoch[i]}
+    return user_data.save(args, model, results.params[i], results.model_state[i], data, training,
+                         splits)
+
+
+def _header_count(args: argparse.Namespace) -> int:
+    """How many configs the strategy draws first (hyperband: all its brackets')."""
+    if args.strategy == "hyperband":
+        from jaxdl.sweep import brackets
+
+        return sum(b.n for b in brackets(args.epochs, args.eta or 3))
+    return args.configs or 32
+
+
+SEARCH_FLAGS = ("min_epochs", "eta", "interval", "quantile", "rounds")
+
+
+def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger) -> Any:
+    """Run ``--strategy`` (default: ``--method``) with the per-epoch ``logger``; ``None`` after
+    Ctrl-C (state saved)."""
+    from jaxdl.sweep import SweepInterrupted
+    from jaxdl.sweep.strategies import search
+
+    strategy = args.strategy or args.method
+    options = {k: getattr(args, k) for k in SEARCH_FLAGS if getattr(args, k) is not None}
+    if strategy != "pbt":
+        options.update(patience=args.patience, min_delta=args.min_delta)
+    elif args.patience is not None:
+        raise ValueError("--strategy pbt trains every member to the end; drop --patience")
+    if args.checkpoint_dir is not None:
+        options.update(checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+    elif args.resume:
+        raise ValueError("--resume needs --checkpoint-dir, the sweep directory to resume")
+    if strategy != "hyperband":
+        options["n"] = args.configs or 32
+    elif args.configs is not None:
+        raise ValueError("--strategy hyperband sets the number of configs; drop --configs")
+    options["logger"] = logger
+    try:
+        return search(space, data, trainer=trainer, strategy=strategy, epochs=args.epochs,
+                      seed=args.seed, hp=fixed, monitor=args.monitor, mesh=mesh, **options)
+    except SweepInterrupted as stop:
+        print(str(stop), file=sys.stderr)
+        return None
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,128 @@
+"""``jaxdl train``: train one model, print its figures per split, write its history, plots and
+(with ``--save``) the saved model."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any
+
+import jax
+
+from jaxdl import devices, parallel, plots
+from jaxdl.atomic import check_writable, write_json
+from jaxdl.cli import data as user_data
+from jaxdl.cli.build import build_model, build_trainer, describe, load_data, plots_wanted
+from jaxdl.cli.options import HP_FLAGS
+from jaxdl.data.datasets import Dataset
+from jaxdl.early_stopping import EarlyStopping
+from jaxdl.hyperparams import check as check_hyperparameters
+from jaxdl.nn import MLP
+from jaxdl.train import fit
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """``jaxdl train``: check the input, train with :func:`jaxdl.train.fit`, print the figures
+    per split and write ``history.json``, ``metrics.jsonl``, the plots and the saved model.
+
+    Returns:
+      The exit status, 0 (failures raise; :func:`jaxdl.cli.main` reports them).
+
+    >>> from jaxdl.cli import build_parser
+    >>> train_command(build_parser().parse_args(["train", "--resume"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: --resume needs --checkpoint-dir, the directory to resume from
+    """
+    from jaxdl.scoring import evaluate_splits as evaluate
+
+    if args.resume and not args.checkpoint_dir:
+        raise ValueError("--resume needs --checkpoint-dir, the directory to resume from")
+    hp = {name: getattr(args, name) for _, name, _, _ in HP_FLAGS
+          if getattr(args, name) is not None}
+    check_hyperparameters(hp)
+    devs = devices.select(args.device)
+    data = load_data(args)
+    user_data.check_outputs(args)
+    model = build_model(args, data, dropout="keep_prob" in hp)
+    trainer = parallel.data_parallel(build_trainer(args, model, hp, data.task), devs)
+    stopper = None
+    if args.patience is not None:
+        stopper = EarlyStopping(args.patience, args.min_delta, args.monitor)
+    want_plots = plots_wanted(args)
+    check_writable(args.out)
+    if args.checkpoint_dir:
+        check_writable(args.checkpoint_dir)
+    print(devices.describe(devs, model.compute_dtype))
+    print(describe(data, model))
+    start = time.perf_counter()
+    logger = user_data.logger(args)
+    with jax.default_device(devs[0]):
+        try:
+            result = fit(
+                trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
+                epochs=args.epochs, seed=args.seed, early_stopping=stopper,
+                checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+                resume=args.resume, overwrite=args.overwrite and not args.resume,
+                progress=args.progress, logger=logger,
+            )
+        finally:
+            logger.close()
+        seconds = time.perf_counter() - start
+        if args.data is not None or args.save:
+            splits = user_data.figures(model, result.params, result.model_state, data)
+        else:
+            splits = evaluate(model, result.params, result.model_state, {
+                "train": (data.x_train, data.y_train),
+                "validation": (data.x_val, data.y_val),
+                "test": (data.x_test, data.y_test),
+            })
+    stop = " (stopped early)" if result.stopped_early else ""
+    print(f"{args.optimizer}, {result.epochs_run} epochs{stop}, best epoch {result.best_epoch}, "
+          f"{seconds:.1f} s")
+    print(user_data.format_figures(splits, data.task))
+
+    written = [os.path.join(args.out, "history.json"), os.path.join(args.out, "metrics.jsonl")]
+    write_json(written[0], {
+        "command": "train",
+        "arguments": {k: v for k, v in vars(args).items() if k != "run"},
+        "sizes": list(model.sizes),
+        "hyperparameters": hp,
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early,
+        "final": splits,
+        "seconds": seconds,
+    })
+    if want_plots:
+        written += _train_plots(args.out, model, result, data)
+    if args.save:
+        training = {**hp, "optimizer": args.optimizer, "schedule": args.schedule,
+                    "batch_size": args.batch_size, "epochs": args.epochs,
+                    "epochs_run": result.epochs_run, "best_epoch": result.best_epoch}
+        written.append(user_data.save(args, model, result.params, result.model_state, data,
+                                     training, splits))
+    print("wrote " + ", ".join(written))
+    return 0
+
+
+def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
+    """``curves.png`` (cost and accuracy or MSE per epoch) and, for two input features,
+    ``boundary.png``."""
+    from jaxdl.scoring import boundary
+
+    history = result.history
+    metric = "accuracy" if data.task == "classification" else "mse"
+    panels = [
+        plots.Panel("cost", {"train": history["loss"], "validation": history["val_loss"]},
+                    logy=True),
+        plots.Panel(metric, {"train": history[metric], "validation": history[f"val_{metric}"]},
+                    ylabel=metric),
+    ]
+    written = [plots.lines(os.path.join(out, "curves.png"), panels)]
+    if data.x_train.shape[1] == 2 and model.sizes[-1] == 1 and data.task == "classification":
+        panel = boundary("decision boundary (training set)", model, result, data)
+        written.append(plots.boundaries(os.path.join(out, "boundary.png"), [panel]))
+    return written
