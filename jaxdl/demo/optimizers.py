@@ -74,7 +74,7 @@ def run(ctx: Context) -> Json:
                     f"{final(' + decay')}", smoothed[" + decay"], logy=True, raw=raw[" + decay"]),
     ]
     test = {r["run"]: r["test_accuracy"] for r in runs}
-    top = max(test, key=test.get)
+    top = max(test, key=lambda name: test[name])
     boundary_title = (
         f"after the same budget, {top} has the best test accuracy: {test[top]:.2f}\n"
         + "; ".join(f"{label}: " + ", ".join(f"{name} {test[name + suffix]:.2f}"
