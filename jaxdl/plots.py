@@ -76,17 +76,41 @@ def figure(panels: int, width: float = 4.5, height: float = 3.6) -> tuple[Any, l
     return fig, axes[:panels]
 
 
-def wrap(text: str, inches: float) -> str:
-    """``text`` with each line wrapped to about ``inches`` of a medium-size font."""
-    width = max(25, int(inches * 11))
-    return "\n".join(part for line in text.split("\n") for part in textwrap.wrap(line, width)
-                     or [""])
+# Characters of an average line per inch of width: medium (10 pt) axes titles, large (12 pt)
+# figure titles; a little under what DejaVu Sans measures, so a wrapped line fits.
+CHARS_PER_INCH = {"medium": 13.0, "large": 11.0}
+
+
+def wrap(text: str, inches: float, size: str = "medium") -> str:
+    """``text`` with each line wrapped to about ``inches`` of a ``size`` font ("medium" or
+    "large"), the words spread evenly over the lines it needs (no line of one short word).
+
+    >>> print(wrap("a title that is a little too long for one line", 2.5))
+    a title that is a little
+    too long for one line
+    """
+    if size not in CHARS_PER_INCH:
+        raise ValueError(f"size must be one of {sorted(CHARS_PER_INCH)}, got {size!r}")
+
+    def lines(line: str, width: int) -> list[str]:
+        return textwrap.wrap(line, width, break_on_hyphens=False) or [""]
+
+    out = []
+    for line in text.split("\n"):
+        width = max(25, int(inches * CHARS_PER_INCH[size]))
+        parts = lines(line, width)
+        # The narrowest width that still needs as many lines balances them.
+        while width > 1 and len(parts) > 1 and len(lines(line, width - 1)) == len(parts):
+            width -= 1
+            parts = lines(line, width)
+        out.extend(parts)
+    return "\n".join(out)
 
 
 def suptitle(fig: Any, title: str | None) -> None:
     """The figure's title, each line wrapped to the figure's width."""
     if title:
-        fig.suptitle(wrap(title, fig.get_figwidth()))
+        fig.suptitle(wrap(title, fig.get_figwidth(), "large"))
 
 
 def save(fig: Any, path: str | os.PathLike, dpi: int = 100) -> str:

@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
 from jaxdl import ewa, plots
+from jaxdl.checks import check_beta
 from jaxdl.data.datasets import Dataset
 from jaxdl.nn import MLP
 from jaxdl.scoring import evaluate_splits
@@ -97,10 +97,23 @@ def step_costs(result: FitResult) -> tuple[np.ndarray, np.ndarray]:
     return (np.arange(len(costs)) + 1) / per_epoch, costs
 
 
+# ewa.average compiled once per padded length (beta traced): see smooth.
+_average = jax.jit(ewa.average, static_argnames="bias_correction")
+SMOOTH_MIN_LENGTH = 1024
+
+
 def smooth(values: ArrayLike, beta: float) -> np.ndarray:
     """The course's exponentially weighted average ``v_t = beta v_{t-1} + (1 - beta) x_t`` with
-    bias correction (``jaxdl.ewa.average``), over about ``1 / (1 - beta)`` values."""
-    return np.asarray(ewa.average(jnp.asarray(values, jnp.float32), beta), float)
+    bias correction (``jaxdl.ewa.average``), over about ``1 / (1 - beta)`` values.
+
+    The average is causal, so zeros appended to ``values`` leave every average before them as
+    it is: series are padded to a power of two (at least ``SMOOTH_MIN_LENGTH``) and share one
+    compiled program per padded length."""
+    check_beta("beta", beta)
+    values = np.asarray(values, np.float32)
+    padded = np.zeros(max(SMOOTH_MIN_LENGTH, 1 << (len(values) - 1).bit_length()), np.float32)
+    padded[: len(values)] = values
+    return np.asarray(_average(padded, np.float32(beta)), float)[: len(values)]
 
 
 @contextlib.contextmanager

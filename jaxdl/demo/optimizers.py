@@ -73,6 +73,14 @@ def run(ctx: Context) -> Json:
         plots.Panel(f"lr {LEARNING_RATE:g} / (1 + {DECAY:g} epoch)\nfinal cost "
                     f"{final(' + decay')}", smoothed[" + decay"], logy=True, raw=raw[" + decay"]),
     ]
+    test = {r["run"]: r["test_accuracy"] for r in runs}
+    top = max(test, key=lambda name: test[name])
+    boundary_title = (
+        f"after the same budget, {top} has the best test accuracy: {test[top]:.2f}\n"
+        + "; ".join(f"{label}: " + ", ".join(f"{name} {test[name + suffix]:.2f}"
+                                               for name, _, _ in VARIANTS)
+                    for suffix, label in (("", "constant lr"), (" + decay", "lr decay")))
+    )
     headline = (f"per-step cost (faint) and its EWA (beta {SMOOTHING:g}); momentum (beta {BETA:g}) "
                 f"in the heavy-ball convention\nat the same lr: its step builds up to "
                 f"lr / (1 - beta) = {LEARNING_RATE / (1 - BETA):g}, so it descends faster than GD")
@@ -85,5 +93,5 @@ def run(ctx: Context) -> Json:
         "findings": findings,
         "plots": ctx.plot(plots.lines, "3_optimizers_cost.png", panels, headline)
         + ctx.plot(plots.boundaries, "3_optimizers_boundaries.png", boundaries,
-                   "decision boundaries after the same budget"),
+                   boundary_title),
     }

@@ -29,10 +29,14 @@ from jaxdl.layers.base import (
 )
 
 
+@dataclasses.dataclass(frozen=True)
 class _Pool(Layer):
-    window: tuple[int, ...]
-    strides: tuple[int, ...] | None
-    padding: str
+    """What max and average pooling share: the window, strides and padding checks, the output
+    shape, and :meth:`_reduce`; a subclass says how a window is reduced in :meth:`pool`."""
+
+    window: tuple[int, ...] = (2, 2)
+    strides: tuple[int, ...] | None = None
+    padding: str = "VALID"
 
     def __post_init__(self) -> None:
         window = check_int_tuple("window", self.window)
@@ -42,10 +46,6 @@ class _Pool(Layer):
         object.__setattr__(self, "window", window)
         object.__setattr__(self, "strides", check_int_tuple("strides", strides, len(window)))
         object.__setattr__(self, "padding", check_padding(self.padding))
-
-    def _dims(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        strides = self.window if self.strides is None else self.strides
-        return (1, *self.window, 1), (1, *strides, 1)
 
     def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
         """No parameters; the output shape is the pooled one."""
@@ -66,6 +66,30 @@ class _Pool(Layer):
             )
         return tuple(out.shape[1:]), {}, {}
 
+    def apply(
+        self,
+        params: PyTree,
+        state: PyTree,
+        x: jax.Array,
+        *,
+        train: bool,
+        key: jax.Array | None = None,
+        hp: Mapping[str, Any] | None = None,
+        mask: jax.Array | None = None,
+    ) -> tuple[jax.Array, PyTree]:
+        """Each window reduced by :meth:`pool`; state passes through."""
+        return self.pool(x), state
+
+    def pool(self, x: jax.Array) -> jax.Array:
+        """The pooled ``x`` (batch first, channels last)."""
+        raise NotImplementedError
+
+    def _reduce(self, x: jax.Array, init: float, op: Any) -> jax.Array:
+        """``op`` folded over each window of the spatial axes of ``x``, starting from ``init``
+        (the value padding contributes)."""
+        strides = self.window if self.strides is None else self.strides
+        return lax.reduce_window(x, init, op, (1, *self.window, 1), (1, *strides, 1),
+                                 self.padding)
 
 
 @register
@@ -80,25 +104,9 @@ class MaxPool(_Pool):
            [13., 15.]], dtype=float32)
     """
 
-    window: tuple[int, ...] = (2, 2)
-    strides: tuple[int, ...] | None = None
-    padding: str = "VALID"
-
-    def apply(
-        self,
-        params: PyTree,
-        state: PyTree,
-        x: jax.Array,
-        *,
-        train: bool,
-        key: jax.Array | None = None,
-        hp: Mapping[str, Any] | None = None,
-        mask: jax.Array | None = None,
-    ) -> tuple[jax.Array, PyTree]:
-        """Max over each window; state passes through."""
-        window, strides = self._dims()
-        y = lax.reduce_window(x, -jnp.inf, lax.max, window, strides, self.padding)
-        return y, state
+    def pool(self, x: jax.Array) -> jax.Array:
+        """Max over each window (padding is -inf, so it never wins)."""
+        return self._reduce(x, -jnp.inf, lax.max)
 
 
 @register
@@ -113,26 +121,9 @@ class AvgPool(_Pool):
            [10.5, 12.5]], dtype=float32)
     """
 
-    window: tuple[int, ...] = (2, 2)
-    strides: tuple[int, ...] | None = None
-    padding: str = "VALID"
-
-    def apply(
-        self,
-        params: PyTree,
-        state: PyTree,
-        x: jax.Array,
-        *,
-        train: bool,
-        key: jax.Array | None = None,
-        hp: Mapping[str, Any] | None = None,
-        mask: jax.Array | None = None,
-    ) -> tuple[jax.Array, PyTree]:
-        """Window sums over the number of real entries per window; state passes through."""
-        window, strides = self._dims()
-        sums = lax.reduce_window(x, 0.0, lax.add, window, strides, self.padding)
+    def pool(self, x: jax.Array) -> jax.Array:
+        """Window sums over the number of real entries per window."""
+        sums = self._reduce(x, 0.0, lax.add)
         if self.padding == "VALID":
-            return sums / math.prod(self.window), state
-        ones = jnp.ones((1, *x.shape[1:-1], 1), x.dtype)
-        counts = lax.reduce_window(ones, 0.0, lax.add, window, strides, self.padding)
-        return sums / counts, state
+            return sums / math.prod(self.window)
+        return sums / self._reduce(jnp.ones((1, *x.shape[1:-1], 1), x.dtype), 0.0, lax.add)

@@ -476,7 +476,8 @@ class _Population:
 def plot_schedules(results: PBTResults, path: Any) -> None:
     """One panel per searched hyperparameter: the value every final member's lineage trained
     with, epoch by epoch (log axis for log-scaled ones, ``1 - beta`` for betas); the best
-    member in black. Saved atomically to ``path``.
+    member in black. The title gives the best member's score and the range its schedule
+    covered. Saved atomically to ``path``.
 
     Args:
       results: the results of :func:`population_based_training`.
@@ -502,22 +503,33 @@ def plot_schedules(results: PBTResults, path: Any) -> None:
     """
     names = list(results.searched)
     fig, flat = plots.figure(len(names), height=3.6)
-    best = results.best()["config"]
+    top = results.best()
+    best = top["config"]
     n_epochs = max(results.epochs)
+    others = [j for j in range(len(results.configs)) if j != best]
+    spans = []
     for ax, name in zip(flat, names):
         beta = name in ("b1", "b2", "beta", "bn_momentum")
-        for j in [j for j in range(len(results.configs)) if j != best] + [best]:
+        for j in others + [best]:
             values = [h[name] for h in results.schedule(j)]
             steps = np.repeat(values, results.interval)[:n_epochs]
             ys = 1.0 - steps if beta else steps
+            label = "others (a colour each)" if j == others[0] else None
             style = {"color": "black", "lw": 2.2, "label": f"best (member {best})"} if j == best \
-                else {"alpha": 0.45, "lw": 1}  # fmt: skip
+                else {"alpha": 0.45, "lw": 1, "label": label}  # fmt: skip
             ax.step(np.arange(n_epochs), ys, where="post", **style)
+        span = f"{min(values):.3g} to {max(values):.3g}"  # values: the best's, drawn last
+        spans.append(f"{name} {span}")
         if name in ("learning_rate", "l2", "weight_decay", "eps") or beta:
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"1 - {name}" if beta else name)
-        ax.set_title(f"PBT schedules: {name}")
+        ax.set_title(f"{name} schedules; the best's: {span}", fontsize="medium")
         ax.grid(True, which="both", alpha=0.3)
-    flat[0].legend(fontsize=8)
+    handles, labels = flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize="small",
+               frameon=False)
+    score = ", ".join(f"{k} {top[k]:.3f}" for k in ("val_accuracy", "val_loss") if k in top)
+    plots.suptitle(fig, f"PBT, {len(results.configs)} members over {n_epochs} epochs: the best "
+                   f"(member {best}) reaches {score}; its schedule spans {'; '.join(spans)}")
     plots.save(fig, path)
