@@ -14,14 +14,19 @@ chunks of its member axis), ``sharding`` (the config axis over a device mesh, ac
 too) and
 ``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond
 random and grid search: ``hyperband`` (brackets of successive halving), ``pbt``
-(population-based training under vmap), ``tpe`` (batch-sequential tree-structured Parzen
-proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``).
+(population-based training under vmap; ``lineage``: its schedules and their replay), ``tpe``
+(batch-sequential tree-structured Parzen proposals); ``state`` makes every sweep durable
+(``checkpoint_dir=``, ``resume=True``), with ``journal`` (the sweep directory) and
+``interruption`` (Ctrl-C: stop after a chunk, resume later).
 """
 
 from jaxdl.sweep import (
     chunking,
     distributions,
     engine,
+    interruption,
+    journal,
+    lineage,
     merge,
     pbt,
     results,
@@ -72,6 +77,9 @@ __all__ = [
     "engine",
     "grid",
     "hyperband",
+    "interruption",
+    "journal",
+    "lineage",
     "merge",
     "pbt",
     "plot_schedules",
