@@ -29,7 +29,8 @@ import jax
 import numpy as np
 
 from jaxdl.float64 import to_float64
-from jaxdl.train import Trainer, check_data
+from jaxdl.shapes import check_data
+from jaxdl.train import Trainer
 
 LEAVES = ("W", "b", "gamma", "beta")
 

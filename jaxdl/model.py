@@ -95,7 +95,7 @@ class Model:
             return out, {}
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError(
-                f"init_fn {_name(self.init_fn)} of a stateful Model must return "
+                f"init_fn {display_name(self.init_fn)} of a stateful Model must return "
                 f"(params, state), got {type(out).__name__}"
             )
         return out
@@ -117,7 +117,7 @@ class Model:
             out = self.apply_fn(params, state, x, **options)
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise TypeError(
-                    f"apply_fn {_name(self.apply_fn)} of a stateful Model must return "
+                    f"apply_fn {display_name(self.apply_fn)} of a stateful Model must return "
                     f"(outputs, state), got {type(out).__name__}"
                 )
             return out
@@ -138,14 +138,20 @@ def _accepted_options(fn: Callable[..., Any]) -> tuple[str, ...]:
     return tuple(n for n in APPLY_OPTIONS if n in names)
 
 
-def _name(obj: Any) -> str:
+def display_name(obj: Any) -> str:
+    """The name of ``obj`` in error messages: its ``__qualname__`` (a function, a class), else
+    its type's name (an instance).
+
+    >>> display_name(len), display_name(3)
+    ('len', 'int')
+    """
     return getattr(obj, "__qualname__", None) or type(obj).__name__
 
 
 def describe(model: Any) -> str:
     """A short name of ``model`` for error messages."""
     if isinstance(model, Model):
-        return f"Model({_name(model.init_fn)}, {_name(model.apply_fn)})"
+        return f"Model({display_name(model.init_fn)}, {display_name(model.apply_fn)})"
     return type(model).__name__
 
 

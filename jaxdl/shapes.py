@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxdl import losses
 from jaxdl.checks import check_finite, check_float32
-from jaxdl.model import describe
+from jaxdl.model import describe, display_name
 
 if TYPE_CHECKING:
     from jaxdl.train import Trainer
@@ -159,7 +159,7 @@ def check_optimizer(trainer: Trainer, hp: Mapping[str, Any]) -> None:
     another signature fails on the host, naming the optimizer."""
     if isinstance(trainer.optimizer, str):
         return
-    name = getattr(trainer.optimizer, "__qualname__", None) or type(trainer.optimizer).__name__
+    name = display_name(trainer.optimizer)
 
     def step(params, hp):
         transformation = trainer.optimizer_for(hp)

@@ -15,10 +15,13 @@ default). Each strategy gets as many configs as fit that budget:
     optuna     TPESampler + MedianPruner, one trial at a time, until the budget is spent
 
 Reported per strategy: ``best_val_accuracy``, ``wall_s`` (compilation included) and
-``epochs`` (epochs actually trained). ``--smoke`` runs a minute version (every code path, no
-meaningful numbers).
+``epochs`` (epochs actually trained); with Optuna, ``target`` says per strategy whether it
+reached Optuna's best within noise (at most one binomial standard error of the validation
+accuracy below it) in at most half Optuna's wall time. ``--smoke`` runs a minute version (every
+code path, no meaningful numbers).
 
     python scripts/bench_search.py [--json PATH] [--configs 24] [--epochs 40] [--smoke]
+                                   [--compile-cache DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import time
 import jax
 import numpy as np
 
+from jaxdl import compile_cache
 from jaxdl.atomic import write_json
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.nn import MLP
@@ -148,9 +152,29 @@ def run(train: int, width: int, hidden: int, configs: int, epochs: int, seed: in
     optuna_result = optuna_tpe(trainer, data, budget, epochs, seed)
     if optuna_result is not None:
         report["strategies"]["optuna_tpe"] = optuna_result
+        report["target"] = against_optuna(report["strategies"], len(data[3]))
     else:
         report["optuna_tpe"] = "optuna is not installed"
     return report
+
+
+def against_optuna(strategies: dict, val_samples: int) -> dict:
+    """The target, per strategy: its best validation accuracy within noise of Optuna's (no
+    lower than Optuna's minus one binomial standard error ``sqrt(p (1 - p) / m_val)``) in at
+    most half of Optuna's wall time."""
+    reference = strategies["optuna_tpe"]
+    p = reference["best_val_accuracy"]
+    noise = math.sqrt(max(p * (1 - p), 1e-12) / val_samples)
+    rows = {}
+    for name, row in strategies.items():
+        if name == "optuna_tpe":
+            continue
+        within = row["best_val_accuracy"] >= p - noise
+        ratio = row["wall_s"] / reference["wall_s"]
+        rows[name] = {"within_noise": within, "time_ratio": ratio,
+                      "met": within and ratio <= 0.5}  # fmt: skip
+    return {"val_samples": val_samples, "noise": noise, "strategies": rows,
+            "met_by": sorted(n for n, r in rows.items() if r["met"])}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,7 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--train", type=int, default=3200, help="training samples")
     parser.add_argument("--smoke", action="store_true", help="a minute run of every code path")
+    parser.add_argument("--compile-cache", metavar="DIR",
+                        help="use jaxdl's persistent compile cache in DIR (run twice: the second "
+                        "run finds every program compiled, as the jaxdl command does)")
     args = parser.parse_args(argv)
+    if args.compile_cache:
+        compile_cache.enable(args.compile_cache)
     if args.smoke:
         report = run(train=96, width=8, hidden=8, configs=4, epochs=3)
     else:
@@ -171,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, row in report["strategies"].items():
         print(f"{name:>10}  best_val_accuracy {row['best_val_accuracy']:.4f}  "
               f"wall_s {row['wall_s']:7.2f}  epochs {row['epochs']}")  # fmt: skip
+    if "target" in report:
+        target = report["target"]
+        print(f"target (Optuna's best within {target['noise']:.4f}, in at most half its time): "
+              f"met by {', '.join(target['met_by']) or 'none'}")
     return 0
 
 

@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
-from jaxdl import checkpoint, train
+from jaxdl import checkpoint
 from jaxdl.nn import MLP
-from jaxdl.train import Trainer, TrainingInterrupted, fit
+from jaxdl.train import Trainer, TrainingInterrupted, fit, fitting
 
 TRAINER = Trainer(MLP((4, 12, 2), batch_norm=True, dropout=True), optimizer="adam", batch_size=32)
 HP = {"learning_rate": 0.01, "keep_prob": 0.9, "l2": 0.01}
@@ -41,7 +41,7 @@ def run(checkpoint_dir: str | None = None, **kwargs):
 def _install_hooks() -> None:
     sleep = float(os.environ.get("FAULT_EPOCH_SLEEP", "0"))
     hang = int(os.environ.get("FAULT_HANG_WRITE", "-1"))
-    run_epoch, atomic_write = train.run_epoch, checkpoint.atomic_write
+    run_epoch, atomic_write = fitting.run_epoch, checkpoint.atomic_write
 
     def slow_epoch(trainer, ts, hp, x, y, keys, epoch):
         print(f"EPOCH {epoch}", flush=True)
@@ -62,7 +62,7 @@ def _install_hooks() -> None:
 
         return atomic_write(path, half, mode)
 
-    train.run_epoch, checkpoint.atomic_write = slow_epoch, hanging_write
+    fitting.run_epoch, checkpoint.atomic_write = slow_epoch, hanging_write
 
 
 def main(checkpoint_dir: str, out: str) -> int:

@@ -209,3 +209,38 @@ def test_bench_ablation_floor_runs_exactly_the_needed_matmuls():
     # 3 forward, 3 weight-gradient and 2 input-gradient matmuls; no first-layer input gradient
     assert step_flops == TINY.needed_flops_per_step
     epoch()  # runs
+
+
+def test_bench_search_target_is_optunas_best_within_noise_in_half_its_time():
+    import bench_search
+
+    strategies = {
+        "optuna_tpe": {"best_val_accuracy": 0.9, "wall_s": 10.0},
+        "fast_close": {"best_val_accuracy": 0.885, "wall_s": 4.0},  # 0.015 below, noise 0.0212
+        "fast_far": {"best_val_accuracy": 0.85, "wall_s": 2.0},
+        "slow_better": {"best_val_accuracy": 0.95, "wall_s": 6.0},
+    }
+    target = bench_search.against_optuna(strategies, val_samples=200)
+    assert target["noise"] == pytest.approx((0.9 * 0.1 / 200) ** 0.5)
+    assert target["met_by"] == ["fast_close"]
+    assert target["strategies"]["slow_better"] == {"within_noise": True, "time_ratio": 0.6,
+                                                   "met": False}  # fmt: skip
+    assert not target["strategies"]["fast_far"]["within_noise"]
+
+
+def test_plot_search_draws_each_task_and_names_the_finding(tmp_path):
+    pytest.importorskip("matplotlib")
+    import bench_search
+    import plot_search
+
+    def report(rows, val):
+        strategies = {k: {"best_val_accuracy": a, "wall_s": t} for k, (a, t) in rows.items()}
+        return {"strategies": strategies, "target": bench_search.against_optuna(strategies, val)}
+
+    met = report({"tpe": (0.905, 10.1), "pbt": (0.90, 24.0), "optuna_tpe": (0.901, 23.4)}, 800)
+    missed = report({"pbt": (0.88, 3.9), "random": (0.7, 1.0), "optuna_tpe": (0.89, 4.2)}, 200)
+    assert plot_search.finding(met).startswith("tpe: 0.905 (Optuna 0.901) in 0.43x")
+    assert plot_search.finding(missed).endswith("pbt in 0.93x Optuna's time (target 0.5x): missed")
+    path = tmp_path / "search.png"
+    plot_search.draw([("default", met), ("small", missed)], str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

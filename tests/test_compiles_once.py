@@ -14,7 +14,7 @@ import pytest
 
 from jaxdl import sweep, train
 from jaxdl.nn import MLP
-from jaxdl.sweep import engine
+from jaxdl.sweep import loop
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(40, 3)).astype(np.float32)
@@ -59,10 +59,10 @@ def test_a_second_program_is_caught(traced_epoch):
 def traced_sweep_epochs(monkeypatch):
     """The sweep's vmapped epochs, allowed two traces (one per bucket of the test below)."""
     chex.clear_trace_counter()
-    engine._compiled.cache_clear()  # rebuilt around the counting function
-    monkeypatch.setattr(engine, "_epochs", chex.assert_max_traces(engine._epochs, n=2))
+    loop._compiled.cache_clear()  # rebuilt around the counting function
+    monkeypatch.setattr(loop, "_epochs", chex.assert_max_traces(loop._epochs, n=2))
     yield
-    engine._compiled.cache_clear()  # drop the programs built around it
+    loop._compiled.cache_clear()  # drop the programs built around it
     chex.clear_trace_counter()
 
 

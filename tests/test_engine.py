@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 
 import jaxdl
-from jaxdl import losses, optim, train
+from jaxdl import losses, optim
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.gradcheck import check_model
 from jaxdl.hyperparams import hyperparams
 from jaxdl.metrics import Metric
 from jaxdl.nn import MLP
-from jaxdl.sweep import engine, run_sweep
-from jaxdl.train import Keys, Trainer, fit, lower_epoch, run_init
+from jaxdl.sweep import buckets, engine, run_sweep
+from jaxdl.train import Keys, Trainer, compiled, fit, lower_epoch, run_init
 
 
 def linear_init(key):
@@ -275,8 +275,8 @@ def nothing_compiles(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("compiled before the input was checked")
 
-    for module, name in ((train, "_init"), (train, "_epoch"), (engine, "_compiled"),
-                         (engine, "run_init")):  # fmt: skip
+    for module, name in ((compiled, "_init"), (compiled, "_epoch"), (engine, "_compiled"),
+                         (buckets, "run_init")):  # fmt: skip
         monkeypatch.setattr(module, name, boom)
 
 

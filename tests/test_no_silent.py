@@ -13,7 +13,7 @@ from jaxdl.data import datasets
 from jaxdl.hyperparams import DEFAULTS, OPTIMIZER, TABLE, check, check_for, check_readers, reads
 from jaxdl.nn import MLP
 from jaxdl.sweep import OneMinusLogUniform, Space, run_sweep
-from jaxdl.train import Trainer, fit
+from jaxdl.train import Trainer, fit, fitting
 
 DATA = datasets.load("moons", n=60, seed=0)
 X, Y = DATA.x_train, DATA.y_train
@@ -27,8 +27,8 @@ def nothing_compiles(monkeypatch):
     def compiled(*args, **kwargs):
         raise AssertionError("a program was compiled before the bad setting was rejected")
 
-    monkeypatch.setattr(train, "run_init", compiled)
-    monkeypatch.setattr(train, "run_epoch", compiled)
+    monkeypatch.setattr(fitting, "run_init", compiled)
+    monkeypatch.setattr(fitting, "run_epoch", compiled)
 
 
 def fit_error(trainer, hp):

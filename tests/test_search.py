@@ -23,6 +23,7 @@ from jaxdl.sweep import (
     Space,
     Uniform,
     brackets,
+    buckets,
     engine,
     hyperband,
     plot_schedules,
@@ -68,17 +69,17 @@ def test_exploit_gathers_exactly_the_source_members_state():
     """A population of 4 whose every state leaf holds its member number: after one exploit
     with known scores the worst member holds the best member's state, the others their own."""
     configs = sample(SPACE, 0, 4)
-    (bucket,), _, member_hp = engine._buckets(TRAINER, configs, {}, [0] * 4, True, DATA)
+    (bucket,), _, member_hp = buckets._buckets(TRAINER, configs, {}, [0] * 4, True, DATA)
     mesh = sharding.config_mesh()
     stopper = engine.EarlyStopping(engine.NEVER)
-    template = engine._template(bucket, stopper)
+    template = buckets._template(bucket, stopper)
     def mark(leaf):  # member j holds j (booleans: j == 1)
         values = np.arange(4) if leaf.dtype != bool else np.arange(4) == 1
         shape = (4,) + (1,) * np.ndim(leaf)
         return np.broadcast_to(values.reshape(shape), (4, *np.shape(leaf))).astype(leaf.dtype)
 
     marked = jax.tree.map(mark, template)
-    engine._restore(bucket, marked, mesh)
+    buckets._restore(bucket, marked, mesh)
     run = pbt_module._Population(bucket, SPACE, stopper, mesh, member_hp, TRAINER.history_keys)
     record = {"val_loss": np.asarray([[0.5, 0.1, 0.9, 0.3]]), "live": np.ones((1, 4), bool),
               "done": np.zeros((1, 4), bool)}  # fmt: skip
@@ -236,7 +237,7 @@ def nothing_compiles(monkeypatch):
         raise AssertionError("compiled before the input was checked")
 
     monkeypatch.setattr(engine, "_compiled", boom)
-    monkeypatch.setattr(engine, "run_init", boom)
+    monkeypatch.setattr(buckets, "run_init", boom)
 
 
 @pytest.mark.parametrize(
@@ -324,7 +325,7 @@ def test_compaction_of_stopped_members_changes_no_result():
     leaves = jax.tree.leaves((compacted.params, compacted.model_state))
     for a, b in zip(leaves, jax.tree.leaves((full.params, full.model_state)), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert [engine.bucket_size(n, sharding.config_mesh()) for n in (1, 3, 4, 5, 9)] == [
+    assert [buckets.bucket_size(n, sharding.config_mesh()) for n in (1, 3, 4, 5, 9)] == [
         1, 4, 4, 8, 16]  # fmt: skip
 
 

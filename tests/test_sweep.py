@@ -20,6 +20,7 @@ from jaxdl.sweep import (
     LogUniform,
     OneMinusLogUniform,
     Space,
+    buckets,
     engine,
     plot_sweep,
     run_sweep,
@@ -222,7 +223,7 @@ def nothing_compiles(monkeypatch):
         raise AssertionError("compiled before the input was checked")
 
     monkeypatch.setattr(engine, "_compiled", boom)
-    monkeypatch.setattr(engine, "run_init", boom)
+    monkeypatch.setattr(buckets, "run_init", boom)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import pytest
 from jaxdl import dirlock
 from jaxdl.checkpoint import CheckpointError
 from jaxdl.nn import MLP
-from jaxdl.sweep import engine, run_sweep, state, successive_halving
+from jaxdl.sweep import buckets, engine, run_sweep, state, successive_halving
 from jaxdl.train import Trainer
 
 SETUP = """
@@ -124,7 +124,7 @@ def nothing_compiles(monkeypatch):
         raise AssertionError("compiled before the input was checked")
 
     monkeypatch.setattr(engine, "_compiled", boom)
-    monkeypatch.setattr(engine, "run_init", boom)
+    monkeypatch.setattr(buckets, "run_init", boom)
 
 
 @pytest.fixture(scope="module")

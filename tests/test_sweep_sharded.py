@@ -21,7 +21,8 @@ import json, sys
 import jax
 import numpy as np
 from jaxdl.nn import MLP
-from jaxdl.sweep import config_mesh, engine, run_sweep
+from jaxdl.early_stopping import EarlyStopping
+from jaxdl.sweep import buckets, config_mesh, run_sweep
 from jaxdl.train import Trainer
 
 rng = np.random.default_rng(0)  # two overlapping blobs: 96 train, 32 validation samples
@@ -43,10 +44,10 @@ FOUR_DEVICES = """
 assert jax.device_count() == 4
 # the member axis really is split: 2 of the 8 padded members on each device
 mesh = config_mesh()
-bucket = engine._Bucket(TRAINER, np.arange(5), {"learning_rate": np.full(5, 0.1, np.float32)},
+bucket = buckets._Bucket(TRAINER, np.arange(5), {"learning_rate": np.full(5, 0.1, np.float32)},
                         [0] * 5, True)
 bucket.place(mesh)
-bucket.init(engine.EarlyStopping(1), mesh)
+bucket.init(EarlyStopping(1), mesh)
 shards = bucket.state.ts.params["layers"][0]["W"].addressable_shards
 print("SHARDS", json.dumps(sorted((s.device.id, s.data.shape[0]) for s in shards)))
 print("RESULT", json.dumps(sweep()))

@@ -34,7 +34,7 @@ class CheckpointError(ValueError):
 
     >>> unflatten("ckpt-000001.npz", [np.zeros(2)], {"w": np.zeros(3)})
     Traceback (most recent call last):
-    jaxdl.checkpoint.file_format.CheckpointError: checkpoint ckpt-000001.npz: ['w'] has shape (2,) float64, ...
+    jaxdl.checkpoint.file_format.CheckpointError: checkpoint ckpt-000001.npz: ['w'] has shape ...
     """
 
 

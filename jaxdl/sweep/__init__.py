@@ -9,24 +9,27 @@
 Modules: ``distributions`` (``LogUniform``, ``Choice``, ...), ``spaces`` (``Space``, ``sample``,
 ``grid``, ``zoom``, ``read_space`` for TOML files), ``engine`` (``run_sweep``,
 ``successive_halving``: vmapped members, shape buckets, per-member early stopping and divergence
-isolation), ``chunking`` (``max_members_per_call``: a bucket too large for memory runs in
-chunks of its member axis), ``sharding`` (the config axis over a device mesh, across processes
-too) and
-``results`` (the table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond
-random and grid search: ``hyperband`` (brackets of successive halving), ``pbt``
-(population-based training under vmap; ``lineage``: its schedules and their replay), ``tpe``
-(batch-sequential tree-structured Parzen proposals); ``state`` makes every sweep durable
-(``checkpoint_dir=``, ``resume=True``), with ``journal`` (the sweep directory) and
-``interruption`` (Ctrl-C: stop after a chunk, resume later).
+isolation), ``buckets`` (``split_config``, ``trainer_for``: configs grouped by structure, each
+bucket's state on the devices), ``loop`` (a bucket's epochs as one compiled scan), ``chunking``
+(``max_members_per_call``: a bucket too large for memory runs in chunks of its member axis),
+``sharding`` (the config axis over a device mesh, across processes too) and ``results`` (the
+table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond random and grid
+search: ``hyperband`` (brackets of successive halving), ``pbt`` (population-based training under
+vmap; ``lineage``: its schedules and their replay), ``tpe`` (batch-sequential tree-structured
+Parzen proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``),
+with ``journal`` (the sweep directory) and ``interruption`` (Ctrl-C: stop after a chunk,
+resume later).
 """
 
 from jaxdl.sweep import (
+    buckets,
     chunking,
     distributions,
     engine,
     interruption,
     journal,
     lineage,
+    loop,
     merge,
     pbt,
     results,
@@ -36,6 +39,7 @@ from jaxdl.sweep import (
     strategies,
     tpe,
 )
+from jaxdl.sweep.buckets import split_config, trainer_for
 from jaxdl.sweep.distributions import (
     DISTRIBUTIONS,
     Choice,
@@ -45,7 +49,7 @@ from jaxdl.sweep.distributions import (
     OneMinusLogUniform,
     Uniform,
 )
-from jaxdl.sweep.engine import run_sweep, split_config, successive_halving, trainer_for
+from jaxdl.sweep.engine import run_sweep, successive_halving
 from jaxdl.sweep.hyperband import brackets, hyperband
 from jaxdl.sweep.merge import GroupedResults
 from jaxdl.sweep.pbt import PBTResults, plot_schedules, population_based_training
@@ -71,6 +75,7 @@ __all__ = [
     "SweepResults",
     "Uniform",
     "brackets",
+    "buckets",
     "chunking",
     "config_mesh",
     "distributions",
@@ -80,6 +85,7 @@ __all__ = [
     "interruption",
     "journal",
     "lineage",
+    "loop",
     "merge",
     "pbt",
     "plot_schedules",

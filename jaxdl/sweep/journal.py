@@ -111,7 +111,7 @@ class Journal:
     >>> resumed.close()
     >>> Journal(journal.directory, {"seed": digest(1)}, resume=True)
     Traceback (most recent call last):
-    jaxdl.checkpoint.file_format.CheckpointError: cannot resume ... a sweep with a different seed; ...
+    jaxdl.checkpoint.file_format.CheckpointError: cannot resume ... with a different seed; ...
     """
 
     def __init__(self, directory: str | os.PathLike, parts: Mapping[str, str], resume: bool):

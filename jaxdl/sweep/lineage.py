@@ -27,12 +27,12 @@ from jaxdl.train import (
     FitResult,
     Keys,
     Trainer,
-    _record,
     run_epoch,
     run_evaluate,
     run_init,
     trainer_hyperparams,
 )
+from jaxdl.train.fitting import _record
 
 
 @dataclasses.dataclass

@@ -1,0 +1,101 @@
+"""The compiled programs of training: one epoch, the evaluation and the initial state, each
+jitted once per setup and data shape (the :class:`~jaxdl.train.Trainer` is a static argument,
+the hyperparameters, keys and data are traced).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+
+from jaxdl.hyperparams import HyperParams
+from jaxdl.train.state import Keys, TrainState
+from jaxdl.train.trainer import Trainer
+
+# Initialization runs once per run: compiled without LLVM's optimizations it compiles ~7x faster
+# (the random draws of a 64-128-128-10 MLP: 1.5 s -> 0.2 s) and runs in milliseconds either way.
+INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+
+
+@functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
+def _epoch(trainer: Trainer, ts: TrainState, hp, x, y, keys: Keys, epoch):
+    return trainer.epoch(ts, hp, x, y, keys, epoch)
+
+
+def run_epoch(
+    trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array, keys: Keys,
+    epoch: Any,
+) -> tuple[TrainState, dict[str, jax.Array]]:
+    """``Trainer.epoch`` compiled once per setup and data shape; ``ts`` is donated.
+
+    >>> from jaxdl.nn import MLP
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> trainer, hp, keys = Trainer(MLP((2, 1)), batch_size=4), hyperparams(), Keys.from_seed(0)
+    >>> x, y = jnp.ones((8, 2)), jnp.array([0, 1] * 4)
+    >>> ts = run_init(trainer, keys.init, hp)
+    >>> ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, 0)
+    >>> metrics["cost"].shape
+    (2,)
+    """
+    return _epoch(trainer.compile_key(), ts, hp, x, y, keys, epoch)
+
+
+def lower_epoch(trainer: Trainer, *args: Any) -> jax.stages.Lowered:
+    """The lowered program of :func:`run_epoch` for these arguments (to inspect its HLO).
+
+    >>> from jaxdl.nn import MLP
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> trainer, hp, keys = Trainer(MLP((2, 1)), batch_size=4), hyperparams(), Keys.from_seed(0)
+    >>> x, y = jnp.ones((8, 2)), jnp.array([0, 1] * 4)
+    >>> ts = run_init(trainer, keys.init, hp)
+    >>> "stablehlo.while" in lower_epoch(trainer, ts, hp, x, y, keys, 0).as_text()
+    True
+    """
+    return _epoch.lower(trainer.compile_key(), *args)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _evaluate(trainer: Trainer, ts: TrainState, hp, x, y):
+    return trainer.evaluate(ts, hp, x, y)
+
+
+def run_evaluate(
+    trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array
+) -> dict[str, jax.Array]:
+    """``Trainer.evaluate``, compiled once per model (in evaluation form), loss, metrics and
+    data shape.
+
+    >>> from jaxdl.nn import MLP
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> trainer, hp, keys = Trainer(MLP((2, 1)), batch_size=4), hyperparams(), Keys.from_seed(0)
+    >>> x, y = jnp.ones((8, 2)), jnp.array([0, 1] * 4)
+    >>> ts = run_init(trainer, keys.init, hp)
+    >>> sorted(run_evaluate(trainer, ts, hp, x, y))
+    ['accuracy', 'loss']
+    """
+    return _evaluate(trainer.evaluator(), ts, hp, x, y)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2), compiler_options=INIT_COMPILER_OPTIONS)
+def _init(model: Any, optimizer: Any, schedule: str, key: jax.Array, hp) -> TrainState:
+    return Trainer(model, optimizer, schedule).init(key, hp)
+
+
+def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
+    """``Trainer.init``, compiled once per model and optimizer (and schedule, which may shape
+    the state of an optimizer factory's transformation).
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> ts = run_init(Trainer(MLP((2, 1))), jax.random.key(0), hyperparams())
+    >>> ts.params["layers"][0]["W"].shape
+    (2, 1)
+    """
+    schedule = "constant" if isinstance(trainer.optimizer, str) else trainer.schedule
+    return _init(trainer.model, trainer.optimizer, schedule, key, hp)
+

@@ -1,0 +1,339 @@
+"""``fit``: train one model for some epochs (one compiled scan each), with validation, early
+stopping, atomic checkpoints and exact resumes, divergence and interrupt handling.
+
+Keys: ``fit(seed)`` splits ``jax.random.key(seed)`` into an init key, a data key (epoch ``e``
+shuffles with ``fold_in(data_key, e)``) and a dropout key (step keys from
+``fold_in(dropout_key, e)``). Everything an epoch draws depends only on these keys and ``e``,
+which makes runs reproducible and resumes exact, and lets a sweep share batches between members.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl import checkpoint, interrupt, logs, parallel
+from jaxdl.checks import check_positive_int
+from jaxdl.early_stopping import EarlyStopping
+from jaxdl.hyperparams import HyperParams, check_for
+from jaxdl.progress import Progress
+from jaxdl.shapes import check_data, check_optimizer
+from jaxdl.train.compiled import run_epoch, run_evaluate, run_init
+from jaxdl.train.state import Keys, TrainState
+from jaxdl.train.trainer import Trainer, trainer_hyperparams
+
+
+class FitResult(NamedTuple):
+    """Trained (or best, with early stopping) parameters and the per-epoch history.
+
+    ``history`` maps each of the trainer's ``history_keys`` (:data:`jaxdl.history.HISTORY_KEYS`
+    for the default classification setup) to a list with one float per epoch (the ``val_*``
+    lists stay empty without validation data) and ``batch_cost`` to per-step costs.
+
+    >>> from jaxdl.nn import MLP
+    >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> result = fit(Trainer(MLP((2, 1))), x, y, epochs=2, progress=False)
+    >>> result.epochs_run, len(result.history["batch_cost"][0])
+    (2, 1)
+    """
+
+    params: Any
+    model_state: Any
+    opt_state: Any
+    history: dict[str, list]
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+
+
+class TrainingDiverged(RuntimeError):
+    """The cost or the parameters became NaN/inf; ``result`` holds the parameters of the last
+    step whose cost and parameters were finite (the best epoch's with early stopping) and the
+    history; ``usable`` says whether those parameters still predict finite values.
+
+    >>> issubclass(TrainingDiverged, RuntimeError)
+    True
+    """
+
+    def __init__(
+        self, message: str, result: FitResult, epoch: int, step: int, usable: bool = True
+    ) -> None:
+        super().__init__(message)
+        self.result, self.epoch, self.step, self.usable = result, epoch, step, usable
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped ``fit`` after ``epoch``; ``result`` holds the state reached and
+    ``checkpoint`` the file written (``None`` without a checkpoint directory). A
+    ``KeyboardInterrupt``, so code that stops on Ctrl-C keeps doing so.
+
+    >>> issubclass(TrainingInterrupted, KeyboardInterrupt)
+    True
+    """
+
+    def __init__(
+        self, message: str, result: FitResult, epoch: int, checkpoint: str | None, signal: str
+    ) -> None:
+        super().__init__(message)
+        self.result, self.epoch, self.checkpoint, self.signal = result, epoch, checkpoint, signal
+
+
+def _fingerprint(
+    trainer: Trainer, hp: HyperParams, seed: Any, data: tuple, validation: tuple | None,
+    early_stopping: EarlyStopping | None,
+) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: setup, data contents, seed, early stopping."""
+    # The mesh is left out: a run may resume on other devices with the same results. Memory
+    # addresses in the repr of functions (a user's model, loss or optimizer) differ between
+    # processes, so they are dropped.
+    setup = repr(dataclasses.replace(trainer, mesh=None))
+    return {
+        "trainer": re.sub(r" at 0x[0-9a-fA-F]+", "", setup),
+        "hyperparameters": {k: np.asarray(v).tolist() for k, v in sorted(hp.items())},
+        "seed": repr(seed),
+        "data": checkpoint.content_hash(*data),
+        "validation": checkpoint.content_hash(*validation) if validation else None,
+        "early_stopping": repr(early_stopping),
+    }
+
+
+def _check_seed(seed: Any) -> int | jax.Array:
+    """``seed`` as a Python int, or the typed PRNG key it is."""
+    if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int or a jax.random.key, got {seed!r}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be a non-negative int below 2**63, got {seed}")
+    return int(seed)
+
+
+def _check_validation(validation: Any) -> None:
+    if not isinstance(validation, tuple | list) or len(validation) != 2:
+        raise TypeError(
+            "validation must be a pair (x_val, y_val), got "
+            + (f"a sequence of {len(validation)}" if isinstance(validation, tuple | list)
+               else type(validation).__name__)
+        )
+
+
+def _check_scalar_hp(hp: Any) -> Any:
+    """``hp`` (a dict, checked by the caller) with single numbers only: a sweep varies them."""
+    if isinstance(hp, Mapping):
+        for name, value in hp.items():
+            if np.ndim(value) != 0:
+                raise ValueError(
+                    f"hp[{name!r}] must be a single number in fit, got shape "
+                    f"{np.shape(value)}; to train several values at once use "
+                    "jaxdl.sweep.run_sweep"
+                )
+    return hp
+
+
+def fit(
+    trainer: Trainer,
+    x: Any,
+    y: Any,
+    *,
+    validation: tuple[Any, Any] | None = None,
+    hp: Mapping[str, Any] | None = None,
+    epochs: int = 10,
+    seed: int | jax.Array = 0,
+    early_stopping: EarlyStopping | None = None,
+    checkpoint_dir: str | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    logger: logs.Logger | None = None,
+    callbacks: Any = (),
+) -> FitResult:
+    """Train for ``epochs`` (one compiled scan each), evaluating ``validation`` after each.
+
+    ``early_stopping`` stops when its monitored history entry stops improving and restores the
+    best epoch's parameters. ``checkpoint_dir`` receives an atomic checkpoint every
+    ``checkpoint_every`` epochs and at the end; the run owns the directory while it trains
+    (a second run on it fails naming this one's PID), and a fresh run refuses a directory that
+    already holds checkpoints unless ``overwrite=True`` deletes them. ``resume=True``
+    continues from the newest intact checkpoint (warning about any damaged newer one) if its
+    setup, seed and data match, and gives bit-identical results to an uninterrupted run.
+    ``progress`` shows a bar on a terminal or in a notebook, a line every few epochs in a log
+    (default: when stderr is a terminal). ``logger`` (see :mod:`jaxdl.logs`) gets each epoch's
+    values and each of ``callbacks`` is called as ``callback(epoch, history)`` on the host after
+    every epoch.
+
+    Raises :class:`TrainingDiverged` on a non-finite cost or parameters, and
+    :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) after the epoch in which SIGINT or
+    SIGTERM arrived, once its checkpoint is written.
+
+    >>> from jaxdl.nn import MLP
+    >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> trainer = Trainer(MLP((2, 1)))
+    >>> result = fit(trainer, x, y, hp={"learning_rate": 0.1}, epochs=3, progress=False)
+    >>> len(result.history["loss"]), result.history["loss"][-1] < result.history["loss"][0]
+    (3, True)
+    """
+    check_for(trainer, hp or {})  # names nothing reads, ranges: before anything compiles
+    logs.check_logger(logger)
+    callbacks = logs.check_callbacks(callbacks)
+    check_positive_int("epochs", epochs)
+    check_positive_int("checkpoint_every", checkpoint_every)
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs checkpoint_dir, the directory to resume from")
+    if resume and overwrite:
+        raise ValueError("resume=True and overwrite=True exclude each other: choose one")
+    seed = _check_seed(seed)
+    if early_stopping is not None:
+        if not isinstance(early_stopping, EarlyStopping):
+            raise TypeError(
+                f"early_stopping must be a jaxdl.EarlyStopping, got {type(early_stopping).__name__}"
+            )
+        trainer.check_monitor(early_stopping.monitor, early_stopping.mode)
+    hyper: HyperParams = trainer_hyperparams(trainer, _check_scalar_hp(hp or {}))
+    x, y = check_data(trainer, x, y, hp=hyper)
+    if validation is not None:
+        _check_validation(validation)
+        validation = check_data(trainer, *validation, name="x_val", hp=hyper)
+    check_optimizer(trainer, hyper)
+    if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
+        raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
+    trainer.partition(x.shape[0])
+    store = None
+    if checkpoint_dir is not None:
+        fingerprint = _fingerprint(trainer, hyper, seed, (x, y), validation, early_stopping)
+        store = checkpoint.CheckpointDir(checkpoint_dir, fingerprint)
+    keys = Keys.from_seed(seed)
+    x, y, validation, hyper, keys = _place(trainer, (x, y, validation, hyper, keys))
+
+    ts = _place(trainer, run_init(trainer, keys.init, hyper))
+    es = early_stopping.init() if early_stopping else None
+    best = _copy((ts.params, ts.model_state)) if early_stopping else None
+    history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "batch_cost")}
+    start, stopped = 0, False
+    owned = store.open(resume=resume, overwrite=overwrite) if store else contextlib.nullcontext()
+    with owned, interrupt.Deferred() as stop:
+        restored = store.restore((ts, es, best)) if store is not None and resume else None
+        if restored is not None:
+            (ts, es, best), meta = restored
+            ts, es, best = _place(trainer, (ts, es, best))
+            history, start, stopped = meta["history"], meta["epoch"] + 1, meta["stopped"]
+
+        def result(params_state: tuple[Any, Any]) -> FitResult:
+            best_epoch = int(es.best_epoch) if es is not None else len(history["epoch"]) - 1
+            return FitResult(
+                *params_state, ts.opt_state, history, best_epoch, len(history["epoch"]), stopped
+            )
+
+        def kept() -> tuple[Any, Any]:
+            """The best epoch's parameters with early stopping (once one was seen), else the
+            latest."""
+            if es is not None and best is not None and int(es.best_epoch) >= 0:
+                return best
+            return ts.params, ts.model_state
+
+        bar = Progress(epochs, initial=start, show=progress if start < epochs else False)
+        for epoch in range(start, epochs) if not stopped else ():
+            ts, metrics = run_epoch(trainer, ts, hyper, x, y, keys, epoch)
+            val = run_evaluate(trainer, ts, hyper, *validation) if validation is not None else {}
+            host = jax.device_get((metrics, val, ts.diverged_at))
+            metrics, val, diverged_at = host
+            _record(history, epoch, metrics, val, trainer.metric_list)
+            logs.after_epoch(logger, (), epoch, history)
+            if diverged_at >= 0:
+                bar.close()
+                params, model_state = kept()
+                usable = _usable(trainer, ts._replace(params=params, model_state=model_state),
+                                 hyper, x, y)
+                best_kept = es is not None and int(es.best_epoch) >= 0
+                raise TrainingDiverged(
+                    _diverged_message(epoch, int(diverged_at), len(metrics["cost"]), usable,
+                                      best_kept),
+                    result((params, model_state)), epoch, int(diverged_at), usable,
+                )
+            if early_stopping is not None and es is not None:
+                old = es
+                es = early_stopping.update(es, history[early_stopping.monitor][-1], epoch)
+                if bool(early_stopping.improved(old, es)):
+                    best = _copy((ts.params, ts.model_state))
+                stopped = bool(es.stop)
+            bar.update(
+                epoch, {k: history[k][-1] for k in trainer.history_keys[1:] if history[k]}
+            )
+            last = stopped or epoch == epochs - 1
+            written = None
+            if store is not None and (
+                (epoch + 1) % checkpoint_every == 0 or last or stop.requested
+            ):
+                written = store.save(
+                    epoch, (ts, es, best), {"history": history, "stopped": stopped}
+                )
+            logs.after_epoch(None, callbacks, epoch, history)
+            if stop.requested and not last:
+                bar.close()
+                hint = (
+                    f"checkpoint {written} written; resume with resume=True (CLI: --resume)"
+                    if written else "no checkpoint_dir, nothing saved"
+                )
+                raise TrainingInterrupted(
+                    f"training interrupted by {stop.requested} after epoch {epoch}; {hint}",
+                    result(kept()), epoch, written, stop.requested,
+                )
+            if stopped:
+                break
+        bar.close()
+        return result(best if best is not None else (ts.params, ts.model_state))
+
+
+def _usable(trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array) -> bool:
+    """True when ``ts``'s parameters predict a finite loss on the training data."""
+    return bool(np.isfinite(jax.device_get(run_evaluate(trainer, ts, hp, x, y)["loss"])))
+
+
+def _diverged_message(epoch: int, step: int, steps: int, usable: bool, best: bool) -> str:
+    kept = "the best epoch's parameters" if best else (
+        "the parameters of the last step whose cost and parameters were finite"
+    )
+    state = "" if usable else (
+        ", but they are already unusable (their predictions on the training data are not finite)"
+    )
+    return (
+        f"training diverged: the cost or the parameters became NaN/inf at epoch {epoch}, step "
+        f"{step - epoch * steps} of {steps} (global step {step}); {kept} are kept in "
+        f"error.result{state}. Lower the learning rate or check the data's scale."
+    )
+
+
+def _place(trainer: Trainer, tree: Any) -> Any:
+    """``tree`` on the default device, or replicated over the trainer's mesh."""
+    if trainer.mesh is None:
+        return jax.device_put(tree)
+    return parallel.replicate(tree, trainer.mesh)
+
+
+def _copy(tree: Any) -> Any:
+    """Fresh device buffers (the epoch donates its input state)."""
+    return jax.tree.map(jnp.copy, tree)
+
+
+def _record(
+    history: dict[str, list], epoch: int, metrics: dict, val: dict, metric_list: Sequence[Any]
+) -> None:
+    history["epoch"].append(epoch)
+    history["loss"].append(float(metrics["loss"]))
+    for m in metric_list:
+        history[m.name].append(float(metrics[f"{m.name}_mean"]))
+    history["learning_rate"].append(float(metrics["learning_rate"]))
+    history["batch_cost"].append([float(c) for c in metrics["cost"]])
+    if val:
+        history["val_loss"].append(float(val["loss"]))
+        for m in metric_list:
+            history[f"val_{m.name}"].append(float(val[m.name]))
