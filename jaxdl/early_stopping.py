@@ -25,6 +25,17 @@ class EarlyStoppingState(NamedTuple):
     """Best value so far, the epoch it was seen, epochs since then, and whether to stop.
 
     Each field is an array: a scalar in ``fit``, one entry per member in a sweep.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdl import EarlyStopping
+      >>> stopper = EarlyStopping(patience=3)
+      >>> state = stopper.init()
+      >>> float(state.best), int(state.best_epoch), int(state.wait), bool(state.stop)
+      (inf, -1, 0, False)
+      >>> state = stopper.update(state, jnp.array([0.5, jnp.nan]), 0)  # two sweep members
+      >>> state.best.tolist(), state.wait.tolist()
+      ([0.5, inf], [0, 1])
     """
 
     best: jax.Array

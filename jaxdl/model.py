@@ -28,8 +28,17 @@ APPLY_OPTIONS = ("train", "key", "hp", "mask")
 
 @runtime_checkable
 class ModelLike(Protocol):
-    """``init(key) -> (params, state)`` and
-    ``apply(params, state, x, *, train, key, hp, mask) -> (outputs, state)``."""
+    """Anything with ``init(key) -> (params, state)`` and
+    ``apply(params, state, x, *, train, key, hp, mask) -> (outputs, state)``.
+
+    ``isinstance(obj, ModelLike)`` checks that both attributes exist; :func:`check_model`
+    also requires them to be callable and the model hashable.
+
+    Examples:
+        >>> from jaxdl.nn import MLP
+        >>> isinstance(MLP((2, 1)), ModelLike), isinstance(object(), ModelLike)
+        (True, False)
+    """
 
     def init(self, key: jax.Array) -> tuple[PyTree, PyTree]: ...
 
@@ -149,14 +158,44 @@ def display_name(obj: Any) -> str:
 
 
 def describe(model: Any) -> str:
-    """A short name of ``model`` for error messages."""
+    """A short name of ``model`` for error messages.
+
+    Args:
+        model: any model.
+
+    Returns:
+        ``Model(init_fn, apply_fn)`` with the functions' names for a :class:`Model`, else the
+        model's type name.
+
+    Examples:
+        >>> from jaxdl.nn import MLP
+        >>> def init(key): return {}
+        >>> def apply(params, x): return x
+        >>> describe(Model(init, apply)), describe(MLP((2, 1)))
+        ('Model(init, apply)', 'MLP')
+    """
     if isinstance(model, Model):
         return f"Model({display_name(model.init_fn)}, {display_name(model.apply_fn)})"
     return type(model).__name__
 
 
 def check_model(model: Any, name: str = "model") -> None:
-    """Raise ``TypeError`` unless ``model`` has callable ``init`` and ``apply`` and is hashable."""
+    """Raise ``TypeError`` unless ``model`` has callable ``init`` and ``apply`` and is hashable.
+
+    Args:
+        model: the object to check.
+        name: what to call it in the error message.
+
+    Raises:
+        TypeError: naming what is missing, or why the model is not hashable.
+
+    Examples:
+        >>> from jaxdl.nn import MLP
+        >>> check_model(MLP((2, 1)))
+        >>> check_model(lambda x: x, "trainer model")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        TypeError: trainer model must have init(key) -> (params, state) and apply(...) ...
+    """
     missing = [m for m in ("init", "apply") if not callable(getattr(model, m, None))]
     if missing:
         raise TypeError(

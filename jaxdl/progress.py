@@ -37,6 +37,23 @@ class Progress:
     terminal or in a notebook it is a ``tqdm.auto`` bar counting epochs; otherwise (a log file,
     CI) it writes a line ``epoch e/total: metrics`` every ``every`` epochs (default: about
     :data:`LOG_LINES` lines per run) and at the last epoch.
+
+    Args:
+        total: the number of epochs of the run.
+        initial: epochs done before this process started (a resumed run).
+        show: show progress; ``None`` shows it on a terminal only.
+        stream: where to write (default ``sys.stderr``).
+        every: epochs between log lines; ``None`` gives about :data:`LOG_LINES` lines.
+
+    Examples:
+        >>> import io
+        >>> log = io.StringIO()
+        >>> with Progress(total=2, show=True, stream=log) as progress:
+        ...     for epoch in range(2):
+        ...         progress.update(epoch, {"loss": 0.5 / (epoch + 1), "val_loss": 0.75})
+        >>> print(log.getvalue(), end="")
+        epoch 1/2: loss 0.5000, val_loss 0.7500
+        epoch 2/2: loss 0.2500, val_loss 0.7500
     """
 
     def __init__(

@@ -157,8 +157,8 @@ def save_model(
     >>> model = MLP((2, 3, 1))
     >>> params, state = model.init(jax.random.key(0))
     >>> path = save_model(tempfile.mkdtemp() + "/m", model, params, state)
-    >>> load_model(path).predict(np.zeros((1, 2))).shape
-    (1, 2)
+    >>> sorted(os.listdir(path))
+    ['arrays.npz', 'manifest.json']
     """
     if data is not None:
         standardizer = data.stats if standardizer is None else standardizer
@@ -290,7 +290,27 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
 
 def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
     """Load the saved model in directory ``path``; ``model`` rebuilds a model type that is
-    not part of jaxdl (its config must match what was saved)."""
+    not part of jaxdl (its config must match what was saved).
+
+    Args:
+        path: a directory written by :func:`save_model`.
+        model: the model to fill with the saved arrays; ``None`` rebuilds it from the manifest.
+
+    Returns:
+        The :class:`SavedModel`.
+
+    Raises:
+        ModelFileError: for a directory that is missing, damaged, changed or from a newer jaxdl.
+
+    Examples:
+        >>> import jax, tempfile
+        >>> from jaxdl.nn import MLP
+        >>> params, state = MLP((2, 3, 1)).init(jax.random.key(0))
+        >>> path = save_model(tempfile.mkdtemp() + "/m", MLP((2, 3, 1)), params, state)
+        >>> saved = load_model(path)
+        >>> saved.model, saved.task, saved.predict(np.zeros((1, 2))).shape
+        (MLP(sizes=(2, 3, 1), ...), 'classification', (1, 2))
+    """
     path = os.fspath(path)
     manifest = read_manifest(path)
     model = build_model(manifest["model"]) if model is None else model
@@ -321,7 +341,19 @@ def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
 @dataclasses.dataclass(frozen=True, eq=False)
 class SavedModel:
     """A loaded model: ``predict`` maps raw features (standardized here with the saved
-    statistics) to class probabilities ``(n, classes)`` or regression values."""
+    statistics) to class probabilities ``(n, classes)`` or regression values.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp, tempfile
+        >>> from jaxdl.nn import MLP
+        >>> params, state = MLP((2, 3)).init(jax.random.key(0))
+        >>> params = jax.tree.map(jnp.zeros_like, params)  # every class equally likely
+        >>> path = save_model(tempfile.mkdtemp() + "/m", MLP((2, 3)), params, state,
+        ...                   class_names=("cat", "dog", "fox"))
+        >>> saved = load_model(path)
+        >>> saved.class_names, saved.predict(np.ones((1, 2))).round(3).tolist()
+        (('cat', 'dog', 'fox'), [[0.333, 0.333, 0.333]])
+    """
 
     path: str
     model: Any

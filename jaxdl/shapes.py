@@ -56,6 +56,30 @@ def check_data(
 
     Checks: ``x`` numeric, finite and non-empty; as many labels as samples; the model's outputs
     on ``x`` (by :func:`jax.eval_shape`) fit the loss and the labels; loss and metrics scalar.
+
+    Args:
+        trainer: the :class:`~jaxdl.Trainer` whose model, loss and metrics the data must fit.
+        x: the features, samples first.
+        y: the labels (class indices or targets), one per sample.
+        name: the features' name in error messages (``"x_val"`` names the labels ``"y_val"``).
+        hp: hyperparameters passed to ``model.apply``.
+
+    Returns:
+        ``(x, y)`` as device arrays, ``x`` in float32.
+
+    Raises:
+        ValueError, TypeError: naming the array, the model, the loss or the metric at fault.
+
+    Examples:
+        >>> import numpy as np
+        >>> from jaxdl import MLP, Trainer
+        >>> trainer = Trainer(MLP((2, 3)))
+        >>> x, y = check_data(trainer, np.zeros((4, 2)), np.array([0, 1, 2, 1]))
+        >>> x.dtype, y.shape
+        (dtype('float32'), (4,))
+        >>> check_data(trainer, np.zeros((4, 2)), np.array([0, 1, 3, 1]))  # 3 outputs, class 3
+        Traceback (most recent call last):
+        ValueError: y must lie in [0, 3), got labels from 0 to 3; check the number of output units
     """
     label_name = "y" if name == "x" else name.replace("x", "y", 1)
     x, y = check_arrays(x, y, name)
@@ -67,7 +91,28 @@ def check_data(
 
 def check_arrays(x: Any, y: Any, name: str = "x") -> tuple[jax.Array, jax.Array]:
     """The model-free part of :func:`check_data`: ``x`` numeric, finite and non-empty, as many
-    labels as samples; returns ``(float32 x, y)`` as device arrays."""
+    labels as samples; returns ``(float32 x, y)`` as device arrays.
+
+    Args:
+        x: the features, samples first.
+        y: the labels, one per sample (float labels must be finite).
+        name: the features' name in error messages (``"x_val"`` names the labels ``"y_val"``).
+
+    Returns:
+        ``(x, y)`` as device arrays, ``x`` in float32.
+
+    Raises:
+        ValueError, TypeError: naming the array and what is wrong with it.
+
+    Examples:
+        >>> import numpy as np
+        >>> x, y = check_arrays(np.ones((3, 2), np.float64), [0, 1, 1])
+        >>> x.dtype, y.tolist()
+        (dtype('float32'), [0, 1, 1])
+        >>> check_arrays(np.ones((3, 2)), [0, 1], name="x_val")
+        Traceback (most recent call last):
+        ValueError: x_val has 3 samples but y_val has 2 labels; they must match
+    """
     label_name = "y" if name == "x" else name.replace("x", "y", 1)
     check_inputs(name, x)
     check_finite(name, x)
@@ -156,7 +201,27 @@ def check_outputs(
 def check_optimizer(trainer: Trainer, hp: Mapping[str, Any]) -> None:
     """Run the trainer's optimizer ``init`` and one ``update`` on the model's parameter shapes
     under :func:`jax.eval_shape`, so a factory returning the wrong thing or an ``update`` with
-    another signature fails on the host, naming the optimizer."""
+    another signature fails on the host, naming the optimizer.
+
+    Args:
+        trainer: the :class:`~jaxdl.Trainer`; an optimizer given by name is not checked.
+        hp: the hyperparameters the optimizer is built from.
+
+    Raises:
+        TypeError, ValueError: naming the optimizer and what went wrong.
+
+    Examples:
+        >>> from jaxdl import MLP, Trainer, optim
+        >>> def factory(hp):
+        ...     return optim.sgd(hp["learning_rate"])
+        >>> check_optimizer(Trainer(MLP((2, 1)), optimizer=factory), {"learning_rate": 0.1})
+        >>> def forgot_to_call(hp):
+        ...     return optim.sgd
+        >>> check_optimizer(Trainer(MLP((2, 1)), optimizer=forgot_to_call),
+        ...                 {"learning_rate": 0.1})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        TypeError: optimizer factory forgot_to_call must return an object with init and update, ...
+    """
     if isinstance(trainer.optimizer, str):
         return
     name = display_name(trainer.optimizer)

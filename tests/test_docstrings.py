@@ -7,13 +7,6 @@ import inspect
 import pytest
 from test_namespace import public_modules, public_names
 
-# Modules whose examples are still to be written; a module leaves this list with its last one.
-EXAMPLES_TO_WRITE = {
-    "jaxdl.data.labels", "jaxdl.data.table", "jaxdl.early_stopping", "jaxdl.model",
-    "jaxdl.optim.aliases", "jaxdl.optim.base", "jaxdl.optim.transforms", "jaxdl.progress",
-    "jaxdl.saved", "jaxdl.shapes", "jaxdl.sweep.hyperband",
-}
-
 
 def documented_objects():
     """Every jaxdl function and class reachable through a public name, once, under the module
@@ -36,16 +29,10 @@ IDS = [f"{module}.{name}" for module, name, _ in OBJECTS]
 def test_public_object_has_a_summary_and_an_example(module, name, value):
     doc = inspect.getdoc(value)
     assert doc and doc.splitlines()[0].strip(), f"{module}.{name} has no one-line summary"
-    if module not in EXAMPLES_TO_WRITE:
-        assert ">>>" in doc, f"{module}.{name}: add a short '>>>' example to its docstring"
+    assert ">>>" in doc, f"{module}.{name}: add a short '>>>' example to its docstring"
 
 
 def test_objects_defined_outside_the_public_modules_are_checked_too():
     modules = {module for module, _, _ in OBJECTS}
     assert {"jaxdl.gradcheck", "jaxdl.early_stopping", "jaxdl.layers.dense"} <= modules
 
-
-def test_the_to_do_list_only_holds_modules_with_missing_examples():
-    done = {m for m in EXAMPLES_TO_WRITE
-            if all(">>>" in (inspect.getdoc(v) or "") for mod, _, v in OBJECTS if mod == m)}
-    assert not done, f"every example of {sorted(done)} is written: remove it from the list"

@@ -13,13 +13,37 @@ from jaxdl.data.table import Table
 
 class Labels(NamedTuple):
     """Labels before encoding: ``values`` and their ``kind`` (``"int"``, ``"float"`` or
-    ``"text"``)."""
+    ``"text"``).
+
+    Examples:
+        >>> import numpy as np
+        >>> Labels(np.array(["cat", "dog"], dtype=object), "text").kind
+        'text'
+    """
 
     values: np.ndarray
     kind: str
 
 def array_labels(source: str, name: str, y: np.ndarray) -> Labels:
-    """Labels of a 1-D (or ``(n, 1)``) array: integers, floats or text."""
+    """Labels of a 1-D (or ``(n, 1)``) array: integers, floats or text.
+
+    Args:
+        source: where the array came from, for error messages.
+        name: the array's name, for error messages.
+        y: the labels, shape ``(n,)`` or ``(n, 1)``.
+
+    Returns:
+        The 1-D :class:`Labels` (floats as float64, text as an object array of ``str``).
+
+    Raises:
+        ValueError: for another shape or values that are neither numbers nor text.
+
+    Examples:
+        >>> import numpy as np
+        >>> labels = array_labels("data.npz", "y", np.array([[1.5], [2.0]]))
+        >>> labels.values.tolist(), labels.kind
+        ([1.5, 2.0], 'float')
+    """
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -34,14 +58,50 @@ def array_labels(source: str, name: str, y: np.ndarray) -> Labels:
                      "or text")
 
 def table_labels(table: Table, name: str) -> Labels:
-    """Labels of the column ``name``: text, integral numbers or other numbers."""
+    """Labels of the column ``name``: text, integral numbers or other numbers.
+
+    Args:
+        table: the table read from a CSV file or a DataFrame.
+        name: the label column.
+
+    Returns:
+        The column's :class:`Labels`: kind ``"text"``, ``"int"`` or ``"float"``.
+
+    Raises:
+        ValueError: if ``table`` has no column ``name``.
+
+    Examples:
+        >>> from jaxdl.data.table import from_cells
+        >>> table = from_cells("t.csv", ("x", "y"), [["1", "2"], ["cat", "dog"]], None)
+        >>> table_labels(table, "x").kind, table_labels(table, "y").kind
+        ('int', 'text')
+    """
     values = table.column(name)
     if name in table.text_at:
         return Labels(values, "text")
     return Labels(values, "int" if name in table.integral else "float")
 
 def infer_task(source: str, labels: Labels, task: str | None) -> str:
-    """``task``, or from the labels: floats regress, integers and text classify."""
+    """``task``, or from the labels: floats regress, integers and text classify.
+
+    Args:
+        source: where the labels came from, for error messages.
+        labels: the labels.
+        task: ``"classification"``, ``"regression"`` or ``None`` to infer it.
+
+    Returns:
+        ``"classification"`` or ``"regression"``.
+
+    Raises:
+        ValueError: for regression on text labels, or classification on non-integral floats.
+
+    Examples:
+        >>> import numpy as np
+        >>> infer_task("y", Labels(np.array([0.5, 1.5]), "float"), None)
+        'regression'
+        >>> infer_task("y", Labels(np.array([0.0, 1.0]), "float"), "classification")
+        'classification'
+    """
     if task is None:
         return "regression" if labels.kind == "float" else "classification"
     if task == "regression" and labels.kind == "text":
@@ -67,7 +127,26 @@ def label_text(labels: Labels) -> np.ndarray:
 def encode(source: str, labels: Labels, class_names: tuple[str, ...] | None,
            rows: Table | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Class indices (int32) and class names. ``class_names=None`` takes the sorted distinct
-    labels (numerically for numbers); otherwise a label outside them is an error."""
+    labels (numerically for numbers); otherwise a label outside them is an error.
+
+    Args:
+        source: where the labels came from, for error messages.
+        labels: the labels (integers, integral floats or text).
+        class_names: the classes in index order, or ``None`` to take them from the labels.
+        rows: the table the labels came from, to name a bad label's file line.
+
+    Returns:
+        ``(indices, class_names)``: one int32 class index per label, and the name of each class.
+
+    Raises:
+        ValueError: for a label outside ``class_names``, or fewer than two classes found.
+
+    Examples:
+        >>> import numpy as np
+        >>> indices, names = encode("y", Labels(np.array([10, 2, 10]), "int"), None)
+        >>> indices.tolist(), names
+        ([1, 0, 1], ('2', '10'))
+    """
     text = label_text(labels)
     if class_names is None:
         if labels.kind == "text":

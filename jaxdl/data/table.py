@@ -23,7 +23,13 @@ class Table(NamedTuple):
     """Columns of one source. ``columns[j]`` is float64 (NaN where missing) for a numeric
     column and an object array of ``str`` otherwise; ``missing[j]`` marks missing cells;
     ``text_at[name]`` is the first row of a non-numeric column holding text; ``lines[r]`` is
-    the file line of data row ``r`` (``None`` for a DataFrame)."""
+    the file line of data row ``r`` (``None`` for a DataFrame).
+
+    Examples:
+        >>> table = from_cells("t.csv", ("a", "b"), [["1", "2"], ["x", "NA"]], None)
+        >>> table.num_rows, table.integral, table.text_at, table.is_missing("b").tolist()
+        (2, frozenset({'a'}), {'b': 0}, [False, True])
+    """
 
     source: str
     names: tuple[str, ...]
@@ -160,7 +166,23 @@ def read_csv(path: str | os.PathLike) -> Table:
 
 def from_cells(source: str, names: tuple[str, ...], cells: list[list[str]],
                lines: np.ndarray | None) -> Table:
-    """A :class:`Table` of text cells, one list per column (``lines``: each row's file line)."""
+    """A :class:`Table` of text cells, one list per column (``lines``: each row's file line).
+
+    Args:
+        source: the table's name in error messages (a file path).
+        names: the column names.
+        cells: the cells, one list of strings per column.
+        lines: each data row's line in the file, or ``None``.
+
+    Returns:
+        The parsed :class:`Table`.
+
+    Examples:
+        >>> import numpy as np
+        >>> table = from_cells("t.csv", ("a",), [["1.5", "?"]], np.array([2, 3]))
+        >>> table.numeric(["a"]).ravel().tolist(), table.where(1)
+        ([1.5, nan], 'row 2 (line 3)')
+    """
     columns, missing, integral, text_at = [], [], set(), {}
     for name, column in zip(names, cells):
         values, gaps, whole, text_row = _parse(column)
@@ -175,13 +197,41 @@ def from_cells(source: str, names: tuple[str, ...], cells: list[list[str]],
 
 
 def is_dataframe(value: Any) -> bool:
-    """True for a pandas DataFrame (without importing pandas when it is not loaded)."""
+    """True for a pandas DataFrame (without importing pandas when it is not loaded).
+
+    Args:
+        value: any object.
+
+    Returns:
+        Whether ``value`` is a ``pandas.DataFrame``.
+
+    Examples:
+        >>> import pandas as pd
+        >>> is_dataframe(pd.DataFrame({"a": [1]})), is_dataframe({"a": [1]})
+        (True, False)
+    """
     pandas = __import__("sys").modules.get("pandas")
     return pandas is not None and isinstance(value, pandas.DataFrame)
 
 
 def from_dataframe(frame: Any) -> Table:
-    """A :class:`Table` of a pandas DataFrame: numeric columns as they are, others as text."""
+    """A :class:`Table` of a pandas DataFrame: numeric columns as they are, others as text.
+
+    Args:
+        frame: a ``pandas.DataFrame`` with at least one row.
+
+    Returns:
+        The :class:`Table` (its source is ``"DataFrame"``, its ``lines`` ``None``).
+
+    Raises:
+        ValueError: for a DataFrame without rows, or with unnamed or repeated columns.
+
+    Examples:
+        >>> import pandas as pd
+        >>> table = from_dataframe(pd.DataFrame({"x": [1.0, None], "y": ["a", "b"]}))
+        >>> table.names, table.is_missing("x").tolist(), table.where(0)
+        (('x', 'y'), [False, True], 'row 1')
+    """
     source = "DataFrame"
     names = _check_names(source, [str(c) for c in frame.columns])
     if len(frame) == 0:

@@ -21,7 +21,21 @@ from jaxdl.optim.transforms import (
 
 
 def sgd(learning_rate: LearningRate) -> GradientTransformation:
-    """Plain gradient descent: ``W -= lr * g``."""
+    """Plain gradient descent: ``W -= lr * g``.
+
+    Args:
+        learning_rate: number, array, tracer or schedule ``lr(t)``.
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> opt = sgd(0.1)
+        >>> u, _ = opt.update(jnp.array([1.0, -2.0]), opt.init(jnp.zeros(2)))
+        >>> [round(v, 6) for v in u.tolist()]
+        [-0.1, 0.2]
+    """
     return chain(scale_by_learning_rate(learning_rate))
 
 
@@ -33,6 +47,23 @@ def momentum(
 
     Equals heavy-ball momentum (``m = beta * m + g``, ``W -= lr' * m``) with
     ``lr' = lr * (1 - beta)``.
+
+    Args:
+        learning_rate: number, array, tracer or schedule ``lr(t)``.
+        beta: EWA decay in ``[0, 1)``.
+        nesterov: static ``bool``; take the look-ahead step.
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> opt = momentum(0.1, beta=0.5)
+        >>> state = opt.init(jnp.zeros(1))
+        >>> u1, state = opt.update(jnp.array([2.0]), state)   # v = 0.5 * 2
+        >>> u2, state = opt.update(jnp.array([2.0]), state)   # v = 0.5 * 1 + 0.5 * 2
+        >>> [round(u, 6) for u in u1.tolist() + u2.tolist()]
+        [-0.1, -0.15]
     """
     return chain(scale_by_momentum(beta, nesterov), scale_by_learning_rate(learning_rate))
 
@@ -66,7 +97,26 @@ def nesterov(learning_rate: LearningRate, beta: Any = 0.9) -> GradientTransforma
 def rmsprop(
     learning_rate: LearningRate, beta: Any = 0.9, eps: Any = 1e-8
 ) -> GradientTransformation:
-    """RMSprop: ``s = beta * s + (1 - beta) * g**2``, ``W -= lr * g / (sqrt(s) + eps)``."""
+    """RMSprop: ``s = beta * s + (1 - beta) * g**2``, ``W -= lr * g / (sqrt(s) + eps)``.
+
+    No bias correction, so the first steps are larger than ``lr``: the first is
+    ``lr / sqrt(1 - beta)`` times the gradient's sign.
+
+    Args:
+        learning_rate: number, array, tracer or schedule ``lr(t)``.
+        beta: EWA decay of the squared gradients in ``[0, 1)``.
+        eps: added to ``sqrt(s)`` (> 0).
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> opt = rmsprop(0.1, beta=0.75)
+        >>> u, _ = opt.update(jnp.array([3.0, -0.5]), opt.init(jnp.zeros(2)))
+        >>> [round(v, 6) for v in u.tolist()]   # -0.1 * g / (0.5 * |g|)
+        [-0.2, 0.2]
+    """
     return chain(scale_by_rms(beta, eps), scale_by_learning_rate(learning_rate))
 
 
@@ -74,7 +124,28 @@ def adam(
     learning_rate: LearningRate, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8
 ) -> GradientTransformation:
     """Adam: ``v``, ``s`` as in momentum/RMSprop with ``b1``/``b2``, bias corrected with the step
-    count ``t`` starting at 1, ``W -= lr * v_hat / (sqrt(s_hat) + eps)``."""
+    count ``t`` starting at 1, ``W -= lr * v_hat / (sqrt(s_hat) + eps)``::
+
+        v = b1 * v + (1 - b1) * g            v_hat = v / (1 - b1**t)
+        s = b2 * s + (1 - b2) * g**2         s_hat = s / (1 - b2**t)
+        W -= lr * v_hat / (sqrt(s_hat) + eps)
+
+    Args:
+        learning_rate: number, array, tracer or schedule ``lr(t)``.
+        b1: EWA decay of the gradients in ``[0, 1)``.
+        b2: EWA decay of the squared gradients in ``[0, 1)``.
+        eps: added to ``sqrt(s_hat)`` (> 0).
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> opt = adam(0.1)
+        >>> u, _ = opt.update(jnp.array([3.0, -0.5]), opt.init(jnp.zeros(2)))
+        >>> [round(v, 6) for v in u.tolist()]   # the first step is lr * sign(g)
+        [-0.1, 0.1]
+    """
     return chain(scale_by_adam(b1, b2, eps), scale_by_learning_rate(learning_rate))
 
 
@@ -88,6 +159,24 @@ def adamw(
     """Adam with decoupled weight decay: ``W -= lr * (v_hat / (sqrt(s_hat) + eps) + wd * W)``.
 
     The decay term bypasses the moment estimates (unlike L2 added to the gradient).
+
+    Args:
+        learning_rate: number, array, tracer or schedule ``lr(t)``.
+        b1: EWA decay of the gradients in ``[0, 1)``.
+        b2: EWA decay of the squared gradients in ``[0, 1)``.
+        eps: added to ``sqrt(s_hat)`` (> 0).
+        weight_decay: the decay ``wd`` (>= 0).
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`; its ``update`` needs ``params``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> opt = adamw(0.1, weight_decay=0.5)
+        >>> params = jnp.array([2.0])
+        >>> u, _ = opt.update(jnp.array([3.0]), opt.init(params), params)
+        >>> [round(v, 6) for v in u.tolist()]   # -0.1 * (1 + 0.5 * 2)
+        [-0.2]
     """
     check_finite("weight_decay", weight_decay)
     check_range("weight_decay", weight_decay, 0.0)
@@ -113,6 +202,25 @@ def from_name(name: str, hp: Mapping[str, Any] | None = None) -> GradientTransfo
     (adamw);
     missing keys take :data:`DEFAULTS`, other keys are ignored (so a sweep's whole hyperparameter
     dict, with traced values, can be passed inside ``jit``).
+
+    Args:
+        name: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"rmsprop"``, ``"adam"`` or
+            ``"adamw"``.
+        hp: the hyperparameters (numbers, arrays or tracers); ``None`` takes the defaults.
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    Raises:
+        TypeError: if ``name`` is not a string or ``hp`` not a mapping.
+        ValueError: for an unknown ``name``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> opt = from_name("momentum", {"learning_rate": 0.1, "beta": 0.5, "keep_prob": 0.8})
+        >>> u, _ = opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))
+        >>> [round(v, 6) for v in u.tolist()]
+        [-0.1]
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, one of {OPTIMIZERS}, got {name!r}")

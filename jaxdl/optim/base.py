@@ -33,7 +33,27 @@ _INT32_MAX = np.iinfo(np.int32).max
 
 
 class GradientTransformation(NamedTuple):
-    """``init(params) -> state`` and ``update(grads, state, params=None) -> (updates, state)``."""
+    """An optimizer or one step of one: a pair of pure functions.
+
+    ``init(params) -> state`` builds the state for a parameter tree, and
+    ``update(grads, state, params=None) -> (updates, state)`` maps gradients to updates.
+
+    Attributes:
+        init: ``init(params) -> state``.
+        update: ``update(grads, state, params=None) -> (updates, state)``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxdl import optim
+        >>> def init(params):
+        ...     return optim.EmptyState()
+        >>> def update(grads, state, params=None):
+        ...     return 2 * grads, state
+        >>> double = optim.GradientTransformation(init, update)
+        >>> updates, state = double.update(jnp.array([1.0, -3.0]), double.init(None))
+        >>> updates.tolist(), state
+        ([2.0, -6.0], EmptyState())
+    """
 
     init: Callable[[PyTree], PyTree]
     update: Callable[..., tuple[PyTree, PyTree]]
@@ -46,6 +66,13 @@ class GradientTransformationLike(Protocol):
 
     ``isinstance(obj, GradientTransformationLike)`` checks that both attributes exist; use
     :func:`check_transformation` for a clear error that also requires them to be callable.
+
+    Examples:
+        >>> from jaxdl import optim
+        >>> isinstance(optim.sgd(0.1), optim.GradientTransformationLike)
+        True
+        >>> isinstance("sgd", optim.GradientTransformationLike)
+        False
     """
 
     def init(self, params: PyTree) -> PyTree:
@@ -76,7 +103,13 @@ def check_transformation(obj: Any, name: str = "optimizer") -> None:
 
 
 class EmptyState(NamedTuple):
-    """State of a transformation that keeps nothing between steps."""
+    """State of a transformation that keeps nothing between steps.
+
+    Examples:
+        >>> from jaxdl import optim
+        >>> optim.sgd(0.1).init({"w": 1.0})
+        (EmptyState(),)
+    """
 
 
 def init_empty(params: PyTree) -> EmptyState:
@@ -91,7 +124,19 @@ def zero_count() -> jax.Array:
 
 
 def safe_increment(count: jax.Array) -> jax.Array:
-    """``count + 1`` that saturates at the int32 maximum instead of wrapping to negative."""
+    """``count + 1`` that saturates at the int32 maximum instead of wrapping to negative.
+
+    Args:
+        count: a step count (converted to int32).
+
+    Returns:
+        ``min(count + 1, 2**31 - 1)`` as an int32 scalar.
+
+    Examples:
+        >>> from jaxdl import optim
+        >>> int(optim.safe_increment(5)), int(optim.safe_increment(2**31 - 1))
+        (6, 2147483647)
+    """
     count = jnp.asarray(count, jnp.int32)
     return jnp.where(count < _INT32_MAX, count + 1, _INT32_MAX).astype(jnp.int32)
 
@@ -130,7 +175,23 @@ def check_learning_rate(learning_rate: Any, name: str = "learning_rate") -> None
 
 def current_learning_rate(learning_rate: LearningRate, count: Any) -> jax.Array:
     """The learning rate used by the update after ``count`` updates: ``schedule(count)`` or the
-    constant itself (handy for logging the learning rate in a training history)."""
+    constant itself (handy for logging the learning rate in a training history).
+
+    Args:
+        learning_rate: a number, an array or a schedule ``lr(t)``.
+        count: the number of updates already made.
+
+    Returns:
+        The rate as a JAX array.
+
+    Examples:
+        >>> from jaxdl import optim
+        >>> decay = optim.inverse_time_decay(0.1, decay_rate=1.0)
+        >>> round(float(optim.current_learning_rate(decay, 3)), 6)
+        0.025
+        >>> round(float(optim.current_learning_rate(0.1, 3)), 6)
+        0.1
+    """
     if callable(learning_rate):
         return jnp.asarray(learning_rate(jnp.asarray(count, jnp.int32)))
     return jnp.asarray(learning_rate)
@@ -178,7 +239,26 @@ def chain(*transforms: GradientTransformationLike) -> GradientTransformation:
 
 def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
     """``params + updates`` leaf by leaf, the sum computed in at least float32 and cast back to
-    each parameter's dtype."""
+    each parameter's dtype.
+
+    Args:
+        params: the parameters (a pytree of arrays).
+        updates: the updates of an optimizer, a pytree of the same structure and shapes.
+
+    Returns:
+        The new parameters, with each leaf in its parameter's dtype.
+
+    Raises:
+        ValueError: if ``updates`` differs from ``params`` in structure or shapes.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxdl import optim
+        >>> params = {"w": jnp.array([1.0, 2.0], jnp.bfloat16)}
+        >>> new = optim.apply_updates(params, {"w": jnp.array([0.5, -0.5])})
+        >>> new["w"].tolist(), new["w"].dtype
+        ([1.5, 1.5], dtype(bfloat16))
+    """
     check_same_tree("updates", updates, params, "params")
 
     def leaf(p, u):

@@ -32,19 +32,42 @@ _STATE = "the optimizer state (built by init(params))"
 
 
 class ScaleByMomentumState(NamedTuple):
-    """First moment ``mu`` (EWA of the gradients)."""
+    """First moment ``mu`` (EWA of the gradients), the state of :func:`scale_by_momentum`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> scale_by_momentum(0.9).init({"w": jnp.zeros(2)})
+        ScaleByMomentumState(mu={'w': Array([0., 0.], dtype=float32)})
+    """
 
     mu: PyTree
 
 
 class ScaleByRmsState(NamedTuple):
-    """Second moment ``nu`` (EWA of the squared gradients)."""
+    """Second moment ``nu`` (EWA of the squared gradients), the state of :func:`scale_by_rms`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> t = scale_by_rms(0.5)
+        >>> _, state = t.update(jnp.array([2.0]), t.init(jnp.zeros(1)))
+        >>> state.nu.tolist()   # 0.5 * 0 + 0.5 * 2**2
+        [2.0]
+    """
 
     nu: PyTree
 
 
 class ScaleByAdamState(NamedTuple):
-    """Step count ``count`` (int32, updates made so far) and both moments."""
+    """Step count ``count`` (int32, updates made so far) and both moments, the state of
+    :func:`scale_by_adam`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> t = scale_by_adam(b1=0.5, b2=0.5)
+        >>> _, state = t.update(jnp.array([2.0]), t.init(jnp.zeros(1)))
+        >>> int(state.count), state.mu.tolist(), state.nu.tolist()
+        (1, [1.0], [2.0])
+    """
 
     count: jax.Array  # type: ignore[assignment]  # shadows tuple.count
     mu: PyTree
@@ -52,7 +75,17 @@ class ScaleByAdamState(NamedTuple):
 
 
 class ScaleByScheduleState(NamedTuple):
-    """Step count ``count`` (int32) at which the learning-rate schedule is evaluated next."""
+    """Step count ``count`` (int32) at which the learning-rate schedule is evaluated next, the
+    state of :func:`scale_by_learning_rate` with a schedule.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxdl import optim
+        >>> t = scale_by_learning_rate(optim.constant(0.1))
+        >>> _, state = t.update(jnp.ones(1), t.init(jnp.zeros(1)))
+        >>> int(state.count)
+        1
+    """
 
     count: jax.Array  # type: ignore[assignment]  # shadows tuple.count
 
@@ -116,7 +149,22 @@ def scale_by_momentum(beta: Any = 0.9, nesterov: bool = False) -> GradientTransf
 
 def scale_by_rms(beta: Any = 0.9, eps: Any = 1e-8) -> GradientTransformation:
     """RMSprop scaling: ``s = beta * s + (1 - beta) * g**2``; the update is ``g / (sqrt(s) + eps)``
-    (``eps`` outside the square root). No bias correction. State: :class:`ScaleByRmsState`."""
+    (``eps`` outside the square root). No bias correction. State: :class:`ScaleByRmsState`.
+
+    Args:
+        beta: EWA decay in ``[0, 1)`` (number, array or tracer).
+        eps: added to ``sqrt(s)`` (> 0).
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> t = scale_by_rms(0.75)
+        >>> u, _ = t.update(jnp.array([4.0, -1.0]), t.init(jnp.zeros(2)))
+        >>> [round(v, 6) for v in u.tolist()]   # g / (0.5 * |g|)
+        [2.0, -2.0]
+    """
     check_beta("beta", beta)
     check_positive("eps", eps)
 
@@ -141,6 +189,23 @@ def scale_by_adam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8) -> GradientTr
         update = v_hat / (sqrt(s_hat) + eps)
 
     State: :class:`ScaleByAdamState` (``count`` = t after the update, saturating at int32 max).
+
+    Args:
+        b1: EWA decay of the gradients in ``[0, 1)`` (number, array or tracer).
+        b2: EWA decay of the squared gradients in ``[0, 1)``.
+        eps: added to ``sqrt(s_hat)`` (> 0).
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> t = scale_by_adam(b1=0.5, b2=0.5)
+        >>> state = t.init(jnp.zeros(1))
+        >>> u1, state = t.update(jnp.array([2.0]), state)   # v_hat = 1 / 0.5, s_hat = 2 / 0.5
+        >>> u2, state = t.update(jnp.array([-2.0]), state)  # v_hat = -0.5 / 0.75, s_hat = 3 / 0.75
+        >>> [round(u, 6) for u in u1.tolist() + u2.tolist()]
+        [1.0, -0.333333]
     """
     check_beta("b1", b1)
     check_beta("b2", b2)
@@ -169,6 +234,20 @@ def add_l2(lambd: Any) -> GradientTransformation:
     gradient of ``lambd / 2 * ||W||**2``; the course's cost ``lambd / (2 m) * sum ||W||_F**2``
     corresponds to ``add_l2(lambd / m)``. Placed after the rescaling (as in :func:`adamw`) it is
     decoupled weight decay. Needs ``params`` in ``update``. State: :class:`EmptyState`.
+
+    Args:
+        lambd: the L2 strength (>= 0; number, array or tracer).
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> t = add_l2(0.1)
+        >>> params = {"W": jnp.array([2.0, -4.0])}
+        >>> u, _ = t.update({"W": jnp.array([1.0, 1.0])}, t.init(params), params)
+        >>> [round(v, 6) for v in u["W"].tolist()]
+        [1.2, 0.6]
     """
     check_finite("lambd", lambd)
     check_range("lambd", lambd, 0.0)
@@ -196,6 +275,22 @@ def scale_by_learning_rate(learning_rate: LearningRate) -> GradientTransformatio
     ``learning_rate`` is a positive number/array or a schedule ``lr(t)``, evaluated at
     ``t`` = the number of updates already made (0 on the first update); a schedule keeps that count
     in :class:`ScaleByScheduleState`, a constant keeps :class:`EmptyState`.
+
+    Args:
+        learning_rate: number, array, tracer or schedule ``lr(t)``.
+
+    Returns:
+        A :class:`~jaxdl.optim.GradientTransformation`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxdl import optim
+        >>> t = scale_by_learning_rate(optim.inverse_time_decay(0.1, decay_rate=1.0))
+        >>> state = t.init(jnp.zeros(1))
+        >>> u1, state = t.update(jnp.array([2.0]), state)   # lr(0) = 0.1
+        >>> u2, state = t.update(jnp.array([2.0]), state)   # lr(1) = 0.05
+        >>> [round(u, 6) for u in u1.tolist() + u2.tolist()]
+        [-0.2, -0.1]
     """
     check_learning_rate(learning_rate)
 

@@ -85,7 +85,38 @@ def hyperband(
     """Run every bracket of :func:`brackets` ``(max_epochs, eta)`` as a vmapped successive
     halving and rank all configs together (the ``group`` column names the bracket). Other
     options (``hp``, ``patience``, ``monitor``, ``mesh``, ``epochs_per_call``, ...) as in
-    :func:`~jaxdl.sweep.run_sweep`."""
+    :func:`~jaxdl.sweep.run_sweep`.
+
+    Args:
+        space: the search space (a :class:`~jaxdl.sweep.Space` or a dict of distributions).
+        data: ``(x_train, y_train, x_val, y_val)`` or a dataset, as in
+            :func:`~jaxdl.sweep.run_sweep`.
+        trainer: the :class:`~jaxdl.Trainer` every config trains with.
+        max_epochs: ``R``, the most epochs one config trains (an int >= 1).
+        eta: the halving rate (an int >= 2).
+        seed: draws the configs and seeds the training.
+        checkpoint_dir: a directory for one checkpoint folder per bracket, or ``None``.
+        resume: continue the search saved in ``checkpoint_dir``.
+        **options: passed on to each bracket's successive halving.
+
+    Returns:
+        The :class:`~jaxdl.sweep.GroupedResults` of every config, ranked together.
+
+    Examples:
+        >>> import numpy as np
+        >>> from jaxdl import MLP, Trainer
+        >>> from jaxdl.sweep import LogUniform
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=(16, 2)).astype(np.float32)
+        >>> y = (x[:, 0] > 0).astype(np.int32)
+        >>> results = hyperband({"learning_rate": LogUniform(1e-3, 1.0)},
+        ...                     (x[:12], y[:12], x[12:], y[12:]), trainer=Trainer(MLP((2, 4, 2))),
+        ...                     max_epochs=2, eta=2)
+        >>> results.groups  # bracket 1: 2 configs from 1 epoch, bracket 0: 2 configs for 2
+        ['bracket 1', 'bracket 1', 'bracket 0', 'bracket 0']
+        >>> results.status.count("pruned"), results.epochs_trained
+        (1, 7)
+    """
     plan = brackets(max_epochs, eta)
     space = as_space(space)
     if "n" in options or "method" in options:
