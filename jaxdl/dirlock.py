@@ -4,7 +4,7 @@ The lock file holds the owner's PID and host. The lock is an ``flock`` on an ope
 so the operating system drops it when the owner closes it or dies: a stale lock left by a killed
 run is simply taken over, never deleted by hand. Checkpoint directories
 (:class:`jaxdl.checkpoint.CheckpointDir`) and sweep directories
-(:class:`jaxdl.sweep.state.Journal`) take it before they touch any file. Where ``fcntl`` is
+(:class:`jaxdl.sweep.journal.Journal`) take it before they touch any file. Where ``fcntl`` is
 missing (not POSIX) directories are not locked.
 """
 

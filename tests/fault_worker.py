@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from jaxdl import checkpoint
+from jaxdl.checkpoint import file_format
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer, TrainingInterrupted, fit, fitting
 
@@ -41,7 +41,7 @@ def run(checkpoint_dir: str | None = None, **kwargs):
 def _install_hooks() -> None:
     sleep = float(os.environ.get("FAULT_EPOCH_SLEEP", "0"))
     hang = int(os.environ.get("FAULT_HANG_WRITE", "-1"))
-    run_epoch, atomic_write = fitting.run_epoch, checkpoint.atomic_write
+    run_epoch, atomic_write = fitting.run_epoch, file_format.atomic_write
 
     def slow_epoch(trainer, ts, hp, x, y, keys, epoch):
         print(f"EPOCH {epoch}", flush=True)
@@ -62,7 +62,7 @@ def _install_hooks() -> None:
 
         return atomic_write(path, half, mode)
 
-    fitting.run_epoch, checkpoint.atomic_write = slow_epoch, hanging_write
+    fitting.run_epoch, file_format.atomic_write = slow_epoch, hanging_write
 
 
 def main(checkpoint_dir: str, out: str) -> int:

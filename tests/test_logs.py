@@ -2,6 +2,7 @@
 
 import glob
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -84,7 +85,8 @@ def test_sweep_logs_every_member_and_its_hparams(tmp_path):
 
 
 def test_without_tensorboardx_the_error_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(logs, "tensorboard_available", lambda: False)
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # import tensorboardX fails
+    assert not logs.tensorboard_available()
     with pytest.raises(ImportError, match=r"pip install .*jaxdl\[tensorboard\]"):
         logs.TensorBoardLogger("unused")
 

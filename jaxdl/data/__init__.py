@@ -1,16 +1,17 @@
 """Data: built-in datasets with stratified splits, normalization with training statistics,
 mini-batches.
 
-- ``datasets``: ``load(name)`` -> :class:`~jaxdl.data.datasets.Dataset`, the generators
-  (``moons``, ``circles``, ``flower``, ``noisy_blobs``, ``unscaled_moons``, ``digits``) and
+- ``datasets``: ``load(name)`` -> :class:`~jaxdl.data.datasets.Dataset`, ``digits`` and
   ``split_indices``
+- ``toy``: the seeded 2-D generators (``moons``, ``circles``, ``flower``, ``noisy_blobs``,
+  ``unscaled_moons``), also importable from ``datasets``
 - ``normalize``: ``fit_standardizer`` and ``transform``, ``x' = (x - mu_train) / sigma_train``
 - ``batches``: the epoch layout (``partition``) and shuffled, padded, masked batch indices
 - ``files``: ``load_file(path)``: your CSV / NPZ / NPY file or pandas DataFrame as a ``Dataset``
   (``table`` reads the columns, ``labels`` turns labels into classes)
 """
 
-from jaxdl.data import batches, datasets, files, normalize
+from jaxdl.data import batches, datasets, files, normalize, toy
 from jaxdl.data.datasets import DATASETS, Dataset, load, split_indices
 from jaxdl.data.files import load_file
 
@@ -24,4 +25,5 @@ __all__ = [
     "load_file",
     "normalize",
     "split_indices",
+    "toy",
 ]

@@ -15,8 +15,10 @@ bucket's state on the devices), ``loop`` (a bucket's epochs as one compiled scan
 ``sharding`` (the config axis over a device mesh, across processes too) and ``results`` (the
 table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond random and grid
 search: ``hyperband`` (brackets of successive halving), ``pbt`` (population-based training under
-vmap), ``tpe`` (batch-sequential tree-structured Parzen proposals); ``state`` makes every sweep
-durable (``checkpoint_dir=``, ``resume=True``).
+vmap; ``lineage``: its schedules and their replay), ``tpe`` (batch-sequential tree-structured
+Parzen proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``),
+with ``journal`` (the sweep directory) and ``interruption`` (Ctrl-C: stop after a chunk,
+resume later).
 """
 
 from jaxdl.sweep import (
@@ -24,6 +26,9 @@ from jaxdl.sweep import (
     chunking,
     distributions,
     engine,
+    interruption,
+    journal,
+    lineage,
     loop,
     merge,
     pbt,
@@ -77,6 +82,9 @@ __all__ = [
     "engine",
     "grid",
     "hyperband",
+    "interruption",
+    "journal",
+    "lineage",
     "loop",
     "merge",
     "pbt",

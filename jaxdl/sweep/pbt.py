@@ -15,6 +15,9 @@ and clipped to the distribution's bounds. Hyperparameters are traced inputs and 
 a fixed shape, so every interval runs the same compiled programs. Every member shares the keys
 of ``seed`` (batches, dropout masks), so the lineage of a member, the hyperparameters its state
 was trained with, interval by interval, replays exactly alone: :meth:`PBTResults.retrain`.
+
+The driver is here; the lineage, the replay of a member and the plot of the schedules are in
+:mod:`jaxdl.sweep.lineage`.
 """
 
 from __future__ import annotations
@@ -26,136 +29,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import logs, plots
-from jaxdl.checks import check_positive_int, check_range
+from jaxdl import logs
+from jaxdl.checks import check_range
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.sweep import engine, sharding, state
-from jaxdl.sweep.results import SweepResults, score
+from jaxdl.sweep.lineage import PBTResults as PBTResults
+from jaxdl.sweep.lineage import plot_schedules as plot_schedules
+from jaxdl.sweep.lineage import replay as replay
+from jaxdl.sweep.results import score
 from jaxdl.sweep.spaces import Choice, IntUniform, OneMinusLogUniform, Space, as_space, sample
-from jaxdl.train import (
-    FitResult,
-    Keys,
-    Trainer,
-    run_epoch,
-    run_evaluate,
-    run_init,
-    trainer_hyperparams,
-)
-from jaxdl.train.fitting import _record
+from jaxdl.train import Trainer
 from jaxdl.typing import HyperParam
-
-
-@dataclasses.dataclass
-class PBTResults(SweepResults):
-    """:class:`SweepResults` of the final population plus its lineage.
-
-    ``parents[t][j]``: the member whose state member ``j`` took after interval ``t`` (``j``
-    itself when it kept its own); ``schedules_by_slot[t][j]``: the hyperparameters member ``j``
-    trained with during interval ``t``; ``interval`` epochs per interval.
-
-    >>> from jaxdl import EarlyStopping
-    >>> res = PBTResults(  # two members, two intervals of one epoch
-    ...     configs=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
-    ...     histories=[{"epoch": [0, 1], "val_loss": [0.5, 0.4]},
-    ...                {"epoch": [0, 1], "val_loss": [0.6, 0.3]}],
-    ...     status=["ok", "ok"], best_epoch=[1, 1], params=[None, None], model_state=[None, None],
-    ...     trainers=[None, None], hp=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
-    ...     seeds=[0, 0], epochs=[2, 2], stopper=EarlyStopping(),
-    ...     parents=[[0, 0]],  # after interval 0, member 1 took member 0's state
-    ...     schedules_by_slot=[[{"learning_rate": 0.1}, {"learning_rate": 0.2}],
-    ...                        [{"learning_rate": 0.1}, {"learning_rate": 0.12}]],
-    ...     interval=1, searched=("learning_rate",))
-    >>> res.best()["config"], res.lineage(1)
-    (1, [0, 1])
-    >>> res.schedule()  # the best member's: member 0's first interval, then its own
-    [{'learning_rate': 0.1}, {'learning_rate': 0.12}]
-    """
-
-    parents: list[list[int]] = dataclasses.field(default_factory=list)
-    schedules_by_slot: list[list[dict[str, float]]] = dataclasses.field(default_factory=list)
-    interval: int = 1
-    searched: tuple[str, ...] = ()
-
-    def lineage(self, member: int) -> list[int]:
-        """The member slot whose state ``member`` continues, interval by interval."""
-        slots = [member]
-        for t in range(len(self.schedules_by_slot) - 2, -1, -1):
-            slots.append(self.parents[t][slots[-1]])
-        return slots[::-1]
-
-    def schedule(self, member: int | None = None) -> list[dict[str, float]]:
-        """The full hyperparameters ``member`` (default: the best) was trained with, one dict
-        per interval, following its lineage."""
-        i = self.best()["config"] if member is None else member
-        return [self.schedules_by_slot[t][s] for t, s in enumerate(self.lineage(i))]
-
-    def retrain(self, data: Any, config: int | None = None) -> FitResult:
-        """Train member ``config`` (default: the best) alone, replaying its hyperparameter
-        schedule with the same seed and epochs; reproduces its history and best parameters."""
-        i = self.best()["config"] if config is None else config
-        return replay(self.trainers[i], data, self.schedule(i), self.interval, self.epochs[i],
-                      self.seeds[i], self.stopper)  # fmt: skip
-
-
-def replay(
-    trainer: Trainer,
-    data: Any,
-    schedule: Sequence[Mapping[str, float]],
-    interval: int,
-    epochs: int,
-    seed: int,
-    stopper: EarlyStopping,
-) -> FitResult:
-    """Train one model for ``epochs`` with ``schedule[e // interval]`` as the hyperparameters of
-    epoch ``e``, keeping the best epoch's parameters by ``stopper.monitor`` (no stopping).
-
-    Args:
-      trainer: the member's trainer.
-      data: a Dataset or ``(x_train, y_train, x_val, y_val)``.
-      schedule: the hyperparameters of each interval (``ceil(epochs / interval)`` of them).
-      interval: epochs per interval.
-      epochs: epochs to train (``>= 1``).
-      seed: the seed of the population.
-      stopper: its ``monitor`` and mode pick the best epoch.
-
-    Returns:
-      A :class:`~jaxdl.train.FitResult` of the best epoch's parameters and the history.
-
-    >>> import numpy as np
-    >>> from jaxdl.nn import MLP
-    >>> rng = np.random.default_rng(0)
-    >>> x, y = rng.normal(size=(16, 2)).astype(np.float32), rng.integers(0, 2, 16)
-    >>> result = replay(Trainer(MLP((2, 2))), (x[:12], y[:12], x[12:], y[12:]),
-    ...                 [{"learning_rate": 0.1}, {"learning_rate": 0.01}], 1, 2, 0,
-    ...                 EarlyStopping())
-    >>> result.history["epoch"], [round(lr, 6) for lr in result.history["learning_rate"]]
-    ([0, 1], [0.1, 0.01])
-    """
-    check_positive_int("epochs", epochs)
-    x, y, x_val, y_val = (jnp.asarray(a) for a in engine._data(trainer, data))
-    keys = Keys.from_seed(seed)
-    values = [trainer_hyperparams(trainer, hp) for hp in schedule]
-    ts = run_init(trainer, keys.init, values[0])
-    es = stopper.init()
-    best: tuple[Any, Any] | None = None  # (params, model_state) of the best epoch
-    history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "batch_cost")}
-    for epoch in range(epochs):
-        hp = values[epoch // interval]
-        ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
-        val = run_evaluate(trainer, ts, hp, x_val, y_val)
-        host_metrics, host_val = jax.device_get((metrics, val))
-        _record(history, epoch, host_metrics, host_val, trainer.metric_list)
-        old, es = es, stopper.update(es, history[stopper.monitor][-1], epoch)
-        if bool(stopper.improved(old, es)) or best is None:
-            best = jax.device_get((ts.params, ts.model_state))
-    if best is None:  # pragma: no cover - epochs >= 1, and the first epoch sets it
-        raise AssertionError("unreachable: the first epoch records the best parameters")
-    params, model_state = best
-    return FitResult(params, model_state, ts.opt_state, history, int(es.best_epoch), epochs,
-                     False)  # fmt: skip
 
 
 # -- explore ------------------------------------------------------------------------------------
@@ -471,65 +357,3 @@ class _Population:
         self.put_hp()
         host = journal.tree("bucket0", engine._template(bucket, self.stopper))
         engine._restore(bucket, host, self.mesh)
-
-
-def plot_schedules(results: PBTResults, path: Any) -> None:
-    """One panel per searched hyperparameter: the value every final member's lineage trained
-    with, epoch by epoch (log axis for log-scaled ones, ``1 - beta`` for betas); the best
-    member in black. The title gives the best member's score and the range its schedule
-    covered. Saved atomically to ``path``.
-
-    Args:
-      results: the results of :func:`population_based_training`.
-      path: the PNG file.
-
-    >>> import os, tempfile
-    >>> from jaxdl import EarlyStopping
-    >>> res = PBTResults(  # two members, two intervals of one epoch
-    ...     configs=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
-    ...     histories=[{"epoch": [0, 1], "val_loss": [0.5, 0.4]},
-    ...                {"epoch": [0, 1], "val_loss": [0.6, 0.3]}],
-    ...     status=["ok", "ok"], best_epoch=[1, 1], params=[None, None], model_state=[None, None],
-    ...     trainers=[None, None], hp=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
-    ...     seeds=[0, 0], epochs=[2, 2], stopper=EarlyStopping(),
-    ...     parents=[[0, 0]],  # after interval 0, member 1 took member 0's state
-    ...     schedules_by_slot=[[{"learning_rate": 0.1}, {"learning_rate": 0.2}],
-    ...                        [{"learning_rate": 0.1}, {"learning_rate": 0.12}]],
-    ...     interval=1, searched=("learning_rate",))
-    >>> path = os.path.join(tempfile.mkdtemp(), "schedules.png")
-    >>> plot_schedules(res, path)
-    >>> os.path.getsize(path) > 0
-    True
-    """
-    names = list(results.searched)
-    fig, flat = plots.figure(len(names), height=3.6)
-    top = results.best()
-    best = top["config"]
-    n_epochs = max(results.epochs)
-    others = [j for j in range(len(results.configs)) if j != best]
-    spans = []
-    for ax, name in zip(flat, names):
-        beta = name in ("b1", "b2", "beta", "bn_momentum")
-        for j in others + [best]:
-            values = [h[name] for h in results.schedule(j)]
-            steps = np.repeat(values, results.interval)[:n_epochs]
-            ys = 1.0 - steps if beta else steps
-            label = "others (a colour each)" if j == others[0] else None
-            style = {"color": "black", "lw": 2.2, "label": f"best (member {best})"} if j == best \
-                else {"alpha": 0.45, "lw": 1, "label": label}  # fmt: skip
-            ax.step(np.arange(n_epochs), ys, where="post", **style)
-        span = f"{min(values):.3g} to {max(values):.3g}"  # values: the best's, drawn last
-        spans.append(f"{name} {span}")
-        if name in ("learning_rate", "l2", "weight_decay", "eps") or beta:
-            ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(f"1 - {name}" if beta else name)
-        ax.set_title(f"{name} schedules; the best's: {span}", fontsize="medium")
-        ax.grid(True, which="both", alpha=0.3)
-    handles, labels = flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize="small",
-               frameon=False)
-    score = ", ".join(f"{k} {top[k]:.3f}" for k in ("val_accuracy", "val_loss") if k in top)
-    plots.suptitle(fig, f"PBT, {len(results.configs)} members over {n_epochs} epochs: the best "
-                   f"(member {best}) reaches {score}; its schedule spans {'; '.join(spans)}")
-    plots.save(fig, path)

@@ -1,0 +1,129 @@
+"""Ctrl-C during a sweep: stop after the current chunk, save, say how to resume.
+
+While :func:`interrupts` is active (main thread, with a :class:`~jaxdl.sweep.journal.Journal`),
+the first SIGINT only sets ``journal.stop_requested``; the sweep saves after the chunk it is
+training, writes the table so far and raises :class:`SweepInterrupted`, whose message says how
+to resume (:func:`resume_hint`). A second SIGINT interrupts at once. A strategy made of several
+sweeps (Hyperband's brackets, TPE's rounds) points the resume hint at its own directory
+(:func:`interrupted_in`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jaxdl.sweep.journal import Journal
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """SIGINT stopped a sweep after a chunk; ``results`` holds the table so far (members not
+    trained yet have no parameters) and ``directory`` the sweep directory to resume from.
+
+    Args:
+      message: what was interrupted and how to resume.
+      results: the results so far (``None`` when there is no table yet).
+      directory: the sweep directory to resume from.
+
+    >>> stop = SweepInterrupted("sweep interrupted", None, "runs/sweep")
+    >>> isinstance(stop, KeyboardInterrupt), stop.directory
+    (True, 'runs/sweep')
+    """
+
+    def __init__(self, message: str, results: Any, directory: str) -> None:
+        super().__init__(message)
+        self.results, self.directory = results, directory
+
+
+def resume_hint(directory: str | os.PathLike) -> str:
+    """How to continue the sweep in ``directory``.
+
+    Args:
+      directory: the sweep directory.
+
+    Returns:
+      A sentence for the Python call and the CLI.
+
+    >>> print(resume_hint("runs/sweep"))
+    resume with the same call and checkpoint_dir='runs/sweep', resume=True
+    (CLI: --checkpoint-dir runs/sweep --resume)
+    """
+    directory = os.fspath(directory)
+    return (
+        f"resume with the same call and checkpoint_dir={directory!r}, resume=True "
+        f"(CLI: --checkpoint-dir {directory} --resume)"
+    )
+
+
+def interrupted_in(part: str, directory: Any, stop: SweepInterrupted) -> SweepInterrupted:
+    """The interruption of one sweep of a strategy (a bracket, a round), pointing at the
+    strategy's own ``directory``.
+
+    Args:
+      part: the interrupted sweep, e.g. ``"round 2"``.
+      directory: the strategy's directory (the one to resume with).
+      stop: the interruption of that sweep.
+
+    Returns:
+      A :class:`SweepInterrupted` with ``stop``'s results and ``directory``.
+
+    >>> stop = SweepInterrupted("sweep interrupted", None, "runs/tpe/round-2")
+    >>> interrupted_in("round 2", "runs/tpe", stop).directory
+    'runs/tpe'
+    """
+    message = f"search interrupted in {part}; {resume_hint(directory)}"
+    return SweepInterrupted(message, stop.results, os.fspath(directory))
+
+
+@contextlib.contextmanager
+def interrupts(journal: Journal | None) -> Iterator[None]:
+    """While active (main thread, with a journal), SIGINT only sets ``journal.stop_requested``;
+    a second SIGINT interrupts at once. On exit the journal's directory is released.
+
+    Args:
+      journal: the sweep's journal (``None``: Ctrl-C keeps its usual meaning).
+
+    Returns:
+      A context manager; on exit the previous SIGINT handler is back and ``journal`` closed.
+
+    >>> import signal, tempfile
+    >>> from jaxdl.sweep.journal import Journal
+    >>> before = signal.getsignal(signal.SIGINT)
+    >>> journal = Journal(tempfile.mkdtemp(), {}, resume=False)
+    >>> with interrupts(journal):
+    ...     pass  # train chunk by chunk, saving and stopping once journal.stop_requested
+    >>> journal.stop_requested, signal.getsignal(signal.SIGINT) is before
+    (False, True)
+    """
+    if journal is None:
+        yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        try:
+            yield
+        finally:
+            journal.close()
+        return
+
+    def handler(signum, frame):
+        if journal.stop_requested:
+            raise KeyboardInterrupt
+        journal.stop_requested = True
+        print(
+            "interrupt: stopping after the current chunk of epochs (Ctrl-C again to abort)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        journal.close()
