@@ -275,7 +275,8 @@ def nothing_compiles(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("compiled before the input was checked")
 
-    for module, name in ((compiled, "_init"), (compiled, "_epoch"), (engine, "_compiled"),
+    for module, name in ((compiled, "_init_model"), (compiled, "_init"), (compiled, "_epoch"),
+                         (engine, "_compiled"),
                          (buckets, "run_init")):  # fmt: skip
         monkeypatch.setattr(module, name, boom)
 

@@ -81,13 +81,19 @@ def run_evaluate(
     return _evaluate(trainer.evaluator(), ts, hp, x, y)
 
 
+@functools.partial(jax.jit, static_argnums=0, compiler_options=INIT_COMPILER_OPTIONS)
+def _init_model(model: Any, key: jax.Array) -> tuple[Any, Any]:
+    return model.init(key)
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1, 2), compiler_options=INIT_COMPILER_OPTIONS)
-def _init(model: Any, optimizer: Any, schedule: str, key: jax.Array, hp) -> TrainState:
-    return Trainer(model, optimizer, schedule).init(key, hp)
+def _init(model: Any, optimizer: Any, schedule: str, params: Any, state: Any, hp) -> TrainState:
+    return Trainer(model, optimizer, schedule).start(params, state, hp)
 
 
 def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
-    """``Trainer.init``, compiled once per model and optimizer (and schedule, which may shape
+    """``Trainer.init``: the model's random draws compiled once per model (whatever the
+    optimizer), the optimizer state once per model and optimizer (and schedule, which may shape
     the state of an optimizer factory's transformation).
 
     >>> from jaxdl.nn import MLP
@@ -97,5 +103,6 @@ def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
     (2, 1)
     """
     schedule = "constant" if isinstance(trainer.optimizer, str) else trainer.schedule
-    return _init(trainer.model, trainer.optimizer, schedule, key, hp)
+    params, model_state = _init_model(trainer.model, key)
+    return _init(trainer.model, trainer.optimizer, schedule, params, model_state, hp)
 

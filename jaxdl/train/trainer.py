@@ -215,6 +215,10 @@ class Trainer:
     def init(self, key: jax.Array, hp: Mapping[str, Any]) -> TrainState:
         """Fresh parameters, batch-norm state and optimizer state."""
         params, model_state = self.model.init(key)
+        return self.start(params, model_state, hp)
+
+    def start(self, params: Any, model_state: Any, hp: Mapping[str, Any]) -> TrainState:
+        """The training state of ``params`` and ``model_state`` with a fresh optimizer state."""
         opt_state = self.optimizer_for(hp).init(params)
         return TrainState(params, model_state, opt_state, jnp.asarray(-1, jnp.int32))
 
