@@ -1,0 +1,57 @@
+"""Saved models: a directory that a later process (or ``jaxdl predict``) turns back into
+predictions: ``manifest.json`` (what the model is, the data's statistics, checksums) and
+``arrays.npz`` (its params and state).
+
+The directory is built under a temporary name beside ``path`` and renamed into place, so it
+appears whole or not at all; an existing directory is replaced only with ``overwrite=True``
+and only when it is itself a saved model. Loading rebuilds the model from its config, takes the
+parameter layout from ``model.init`` (shapes only, nothing is computed) and refuses a manifest
+from a newer format version, a manifest whose checksum does not match (changed after saving),
+a changed, missing or extra array, and a shape that does not fit.
+
+The on-disk format is :mod:`jaxdl.saved.file_format`; :func:`save_model`, :func:`load_model` and
+:class:`SavedModel` live in :mod:`jaxdl.saved.saved_model`. Every name of both is importable
+from ``jaxdl.saved``.
+"""
+
+from jaxdl.saved import file_format, saved_model
+from jaxdl.saved.file_format import (
+    ARRAYS,
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    ModelFileError,
+    build_model,
+    check_target,
+    flatten,
+    model_config,
+    read_manifest,
+)
+from jaxdl.saved.file_format import _canonical as _canonical
+from jaxdl.saved.file_format import _digest as _digest
+from jaxdl.saved.file_format import _fill as _fill
+from jaxdl.saved.file_format import _library_version as _library_version
+from jaxdl.saved.file_format import _named as _named
+from jaxdl.saved.file_format import _swap as _swap
+from jaxdl.saved.file_format import _umask as _umask
+from jaxdl.saved.saved_model import SavedModel, infer, load_model, save_model
+from jaxdl.saved.saved_model import _num_classes as _num_classes
+
+__all__ = [
+    "ARRAYS",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "ModelFileError",
+    "SavedModel",
+    "build_model",
+    "check_target",
+    "file_format",
+    "flatten",
+    "infer",
+    "load_model",
+    "model_config",
+    "read_manifest",
+    "save_model",
+    "saved_model",
+]
