@@ -160,3 +160,14 @@ def test_layers_sequential_round_trip(tmp_path):
     x = np.random.default_rng(2).normal(size=(5, 4)).astype(np.float32)
     logits, _ = model.apply(params, state, x, train=False)
     np.testing.assert_allclose(loaded.predict(x), jax.nn.softmax(logits), rtol=1e-5, atol=1e-7)
+
+
+def test_every_name_is_importable_from_jaxdl_saved():
+    """The package re-exports what its two modules define, as the same objects."""
+    from jaxdl.saved import file_format, saved_model
+
+    for module in (file_format, saved_model):
+        for name, value in vars(module).items():
+            if getattr(value, "__module__", None) == module.__name__ or name.isupper():
+                assert getattr(saved, name) is value, f"jaxdl.saved.{name}"
+    assert saved.infer is saved_model.infer and callable(saved._digest)
