@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from jaxdl.atomic import atomic_write
 
 LABEL_OFFSETS = (4, -14, 18, -28, 32)  # points above the marker, tried in turn
+CHAR_WIDTH = 0.016  # a 9-point character, as a fraction of one panel's axes width
 LEADER = {"arrowstyle": "-", "lw": 0.5, "color": "0.5", "shrinkA": 0, "shrinkB": 4}
 
 
@@ -55,19 +56,22 @@ def draw(reports: list[tuple[str, dict[str, Any]]], path: str) -> None:
         right = 1.15 * max(r["wall_s"] for r in rows.values())
         ax.set_ylim(low, top)
         ax.set_xlim(0, right)
-        placed: list[tuple[float, float]] = []  # label positions in axes fractions
+        placed: list[tuple[float, float, float]] = []  # label x, y and width, axes fractions
         for name, row in sorted(rows.items(), key=lambda item: item[1]["wall_s"]):
             is_optuna = name == "optuna_tpe"
             x, y = row["wall_s"], row["best_val_accuracy"]
             ax.scatter(x, y, s=140 if is_optuna else 60, marker="*" if is_optuna else "o",
                        color="tab:red" if is_optuna else "tab:blue", zorder=3)
-            fx, fy = x / right, (y - low) / (top - low)
+            label = "Optuna TPE" if is_optuna else name
+            fx, fy = x / right + 0.02, (y - low) / (top - low)  # where the label starts
+            width = CHAR_WIDTH * len(label)
             for dy in LABEL_OFFSETS:  # the first offset whose label clears the placed ones
                 ly = fy + dy / 360
-                if all(abs(fx - px) > 0.12 or abs(ly - py) > 0.045 for px, py in placed):
+                if all(fx > px + pw or fx + width < px or abs(ly - py) > 0.05
+                       for px, py, pw in placed):  # fmt: skip
                     break
-            placed.append((fx, ly))
-            ax.annotate("Optuna TPE" if is_optuna else name, (x, y), textcoords="offset points",
+            placed.append((fx, ly, width))
+            ax.annotate(label, (x, y), textcoords="offset points",
                         xytext=(7, dy - 3), fontsize=9,
                         arrowprops=None if dy == LABEL_OFFSETS[0] else LEADER)
         ax.set_xlabel("wall time, compilation included (s)")
