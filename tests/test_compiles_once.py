@@ -4,17 +4,20 @@ often JAX traces it, which is how often its program is compiled.
 - ``fit`` (``run_epoch``) traces the epoch once for every seed, initializer and continuous
   hyperparameter value: keys and ``hp`` are traced arguments, and the initializer is no part of
   the compiled epoch.
+- ``run_init`` traces the model's random draws once per model, whatever the optimizer.
 - a sweep traces its vmapped epochs once per bucket (configurations sharing a structure), however
   many configurations a bucket holds.
 """
 
 import chex
+import jax
 import numpy as np
 import pytest
 
 from jaxdl import sweep, train
 from jaxdl.nn import MLP
 from jaxdl.sweep import loop
+from jaxdl.train import compiled
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(40, 3)).astype(np.float32)
@@ -53,6 +56,19 @@ def test_a_second_program_is_caught(traced_epoch):
     with pytest.raises(AssertionError, match="traced > 1 times"):
         train.fit(train.Trainer(MLP((3, 6, 2)), optimizer="sgd", batch_size=8), X, Y,
                   hp={"learning_rate": 0.1}, epochs=1, progress=False)
+
+
+def test_initialization_draws_compile_once_per_model_whatever_the_optimizer():
+    model = MLP((3, 11, 2))  # widths no other test uses
+    draws_before, states_before = compiled._init_model._cache_size(), compiled._init._cache_size()
+    firsts = []
+    for optimizer in ("sgd", "momentum", "rmsprop", "adam"):
+        ts = train.run_init(train.Trainer(model, optimizer=optimizer), jax.random.key(0),
+                            {"learning_rate": 0.1})
+        firsts.append(np.asarray(ts.params["layers"][0]["W"]))
+    assert compiled._init_model._cache_size() - draws_before == 1  # one program for the draws
+    assert compiled._init._cache_size() - states_before == 4  # an optimizer state each
+    assert all(np.array_equal(firsts[0], w) for w in firsts)
 
 
 @pytest.fixture

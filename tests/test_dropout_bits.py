@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl.dropout import bernoulli, dropout
+from jaxdl.dropout import bernoulli, dropout, split
 
 
 @pytest.mark.parametrize("shape", [(), (1,), (5,), (7, 5, 3), (128, 512)])
@@ -26,6 +26,23 @@ def test_mask_equals_jax_bernoulli_under_jit_and_vmap():
     expected = jax.vmap(lambda k, p: jax.random.bernoulli(k, p, (64, 33)))(keys, probs)
     got = jax.jit(jax.vmap(lambda k, p: bernoulli(k, p, (64, 33))))(keys, probs)
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("num", [1, 2, 3, 7, 64])
+def test_split_equals_jax_split(num):
+    for seed in range(4):
+        key = jax.random.fold_in(jax.random.key(seed), 12345)
+        np.testing.assert_array_equal(jax.random.key_data(split(key, num)),
+                                      jax.random.key_data(jax.random.split(key, num)))
+
+
+def test_split_equals_jax_split_under_jit_and_vmap_and_for_raw_keys():
+    keys = jax.random.split(jax.random.key(5), 4)
+    expected = jax.vmap(lambda k: jax.random.key_data(jax.random.split(k, 3)))(keys)
+    got = jax.jit(jax.vmap(lambda k: jax.random.key_data(split(k, 3))))(keys)
+    np.testing.assert_array_equal(got, expected)
+    raw = jax.random.PRNGKey(2)  # a raw uint32 key takes jax.random.split itself
+    np.testing.assert_array_equal(split(raw, 3), jax.random.split(raw, 3))
 
 
 def test_other_keys_and_dtypes_take_jax_bernoulli():
