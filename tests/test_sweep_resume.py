@@ -183,3 +183,16 @@ def test_a_sweep_directory_in_use_is_refused_naming_its_owner(finished, nothing_
         got = run_sweep(configs, DATA, trainer=TRAINER, epochs=12, patience=1,
                         checkpoint_dir=directory, resume=True)  # fmt: skip
         assert_same(got, results)
+
+
+def test_a_journal_that_failed_to_open_is_collected_quietly(tmp_path, monkeypatch):
+    import gc
+
+    from jaxdl.sweep.journal import Journal
+
+    raised = []
+    monkeypatch.setattr(sys, "unraisablehook", raised.append)
+    with pytest.raises(TypeError, match="resume must be True or False"):
+        Journal(str(tmp_path), {}, resume=1)
+    gc.collect()
+    assert raised == []  # no "Exception ignored in Journal.__del__"

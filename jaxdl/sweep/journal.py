@@ -164,7 +164,8 @@ class Journal:
         self._lock = None
 
     def __del__(self) -> None:
-        self.close()
+        if getattr(self, "_lock", None) is not None:  # also when __init__ failed early
+            self.close()
 
     # -- restore ------------------------------------------------------------------------------
     def tree(self, name: str, template: Any) -> Any:
