@@ -6,6 +6,7 @@ The kill moments are random; the seed is in every failure message (set FAULT_SEE
 
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -88,10 +89,13 @@ def test_kills_interrupts_two_writers_and_corruption_resume_bit_exact(tmp_path, 
     line = wait_for(d, "EPOCH")
     d.send_signal(signal.SIGTERM)
     stdout, err = d.communicate(timeout=120)
-    epoch = int(line.split()[1])
     assert d.returncode == 130, (SEED, stdout, err)
-    assert f"INTERRUPTED {epoch} " in stdout and "Traceback" not in err, (stdout, err)
-    assert newest_epoch(ckpt) == epoch
+    assert "Traceback" not in err, err
+    (reported,) = re.findall(r"^INTERRUPTED (\d+) ", stdout, re.M)
+    # the epoch running when the signal arrived (a later one only if the signal was delivered
+    # after that epoch ended, as on a loaded machine) finishes and is the newest checkpoint
+    assert int(reported) >= int(line.split()[1]), (line, stdout)
+    assert newest_epoch(ckpt) == int(reported)
     # 6. The newest checkpoint is corrupted; the resume falls back and says so.
     newest = checkpoint.list_checkpoints(str(ckpt))[-1]
     with open(newest, "r+b") as f:
@@ -115,10 +119,11 @@ def test_cli_interrupt_exits_130_with_a_resume_hint(tmp_path):
     line = wait_for(proc, "EPOCH")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    epoch = int(line.split()[1])
     assert proc.returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
+    epoch = int(re.match(r"jaxdl: interrupted by SIGINT after epoch (\d+);", lines[0])[1])
+    assert epoch >= int(line.split()[1]), (line, lines)  # the running epoch, or a later one
     assert lines[0] == (
         f"jaxdl: interrupted by SIGINT after epoch {epoch}; checkpoint "
         f"{tmp_path / 'c' / f'ckpt-{epoch:06d}.npz'} written; rerun the same command with "
