@@ -17,7 +17,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from jaxdl.atomic import atomic_write
+from jaxdl import plots
 
 LABEL_OFFSETS = (4, -14, 18, -28, 32)  # points above the marker, tried in turn
 CHAR_WIDTH = 0.016  # a 9-point character, as a fraction of one panel's axes width
@@ -79,8 +79,8 @@ def draw(reports: list[tuple[str, dict[str, Any]]], path: str) -> None:
         ax.set_title(f"{title}\n{finding(report)}", fontsize=10)
         ax.legend(loc="lower right", fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle("Search strategies at one epoch budget against Optuna's TPE (2 CPU cores)")
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110), mode="wb")
+    plots.suptitle(fig, "Search strategies at one epoch budget against Optuna's TPE (2 CPU cores)")
+    plots.save(fig, path, dpi=110)
 
 
 def main(argv: list[str]) -> int:

@@ -104,26 +104,25 @@ def interrupts(journal: Journal | None) -> Iterator[None]:
     if journal is None:
         yield
         return
-    if threading.current_thread() is not threading.main_thread():
+    try:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set in the main thread
+            return
+
+        def handler(signum, frame):
+            if journal.stop_requested:
+                raise KeyboardInterrupt
+            journal.stop_requested = True
+            print(
+                "interrupt: stopping after the current chunk of epochs (Ctrl-C again to abort)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        previous = signal.signal(signal.SIGINT, handler)
         try:
             yield
         finally:
-            journal.close()
-        return
-
-    def handler(signum, frame):
-        if journal.stop_requested:
-            raise KeyboardInterrupt
-        journal.stop_requested = True
-        print(
-            "interrupt: stopping after the current chunk of epochs (Ctrl-C again to abort)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
+            signal.signal(signal.SIGINT, previous)
     finally:
-        signal.signal(signal.SIGINT, previous)
         journal.close()
