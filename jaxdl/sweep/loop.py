@@ -17,9 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
-from jaxdl.sweep import sharding
+from jaxdl.sweep import blocks, sharding
 from jaxdl.train import Keys, Trainer, TrainState
 
 HELD = np.iinfo(np.int32).max  # diverged_at of a frozen member during an epoch
@@ -64,6 +65,7 @@ def _epochs(
     stopper: EarlyStopping,
     shared: bool,
     length: int,
+    block: int,
     state: SweepState,
     hp,
     key_data,
@@ -71,15 +73,15 @@ def _epochs(
     start,
     end,
 ):
-    """``length`` epochs from ``start`` (those >= ``end`` change nothing) for every member."""
+    """``length`` epochs from ``start`` (those >= ``end`` change nothing) for every member, in
+    blocks of ``block`` members (:mod:`jaxdl.sweep.blocks`)."""
     x, y, x_val, y_val = data
     names = [m.name for m in trainer.metric_list]
-    keys = _keys(key_data)
     epoch_fn = jax.vmap(trainer.epoch, in_axes=(0, 0, None, None, None if shared else 0, None))
     evaluate = jax.vmap(trainer.evaluate, in_axes=(0, 0, None, None))
     update = jax.vmap(stopper.update, in_axes=(0, 0, None))
 
-    def one(state: SweepState, epoch):
+    def one(state: SweepState, epoch, hp, keys: Keys):
         live = ~state.done & (epoch < end)
         # Trainer.epoch leaves a member with diverged_at >= 0 untouched: mark the frozen ones
         # so, and put their true value back afterwards
@@ -106,20 +108,41 @@ def _epochs(
         }
         return SweepState(ts, best, es, record["done"]), record
 
-    return lax.scan(one, state, start + jnp.arange(length, dtype=jnp.int32))
+    epochs = start + jnp.arange(length, dtype=jnp.int32)
+
+    def run(members, shared_keys):
+        state, hp, key_data = members
+        keys = _keys(shared_keys if shared else key_data)
+        return lax.scan(lambda s, epoch: one(s, epoch, hp, keys), state, epochs)
+
+    return blocks.in_blocks(run, block, (state, hp, None if shared else key_data), key_data)
 
 
 @functools.cache
 def _compiled(mesh: Mesh) -> tuple[Any, Any]:
     """``epochs`` and ``take`` (select members) jitted with the member axis sharded over
-    ``mesh``; one compile per bucket shape."""
+    ``mesh``; one compile per bucket shape. Each device runs its own members (``shard_map``),
+    in cache-sized blocks on CPU."""
     members, everywhere = sharding.members(mesh), sharding.replicated(mesh)
+    cpu = all(d.platform == "cpu" for d in mesh.devices.flat)
+    member, whole = P(sharding.AXIS), P()
+
+    def local(trainer, stopper, shared, length, state, hp, key_data, data, start, end):
+        per_device = state.done.shape[0] // mesh.size
+        block = blocks.block_size(per_device, blocks.member_bytes(state), cpu)
+        run = functools.partial(_epochs, trainer, stopper, shared, length, block)
+        return jax.shard_map(
+            run,
+            mesh=mesh,
+            in_specs=(member, member, whole if shared else member, whole, whole, whole),
+            out_specs=(member, P(None, sharding.AXIS)),
+            check_vma=False,
+        )(state, hp, key_data, data, start, end)
+
     epochs = jax.jit(
-        _epochs, static_argnums=(0, 1, 2, 3), donate_argnums=4, out_shardings=(members, everywhere)
+        local, static_argnums=(0, 1, 2, 3), donate_argnums=4, out_shardings=(members, everywhere)
     )
     take = jax.jit(
         lambda tree, index: jax.tree.map(lambda a: a[index], tree), out_shardings=members
     )
     return epochs, take
-
-
