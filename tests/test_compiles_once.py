@@ -4,10 +4,13 @@ often JAX traces it, which is how often its program is compiled.
 - ``fit`` (``run_epoch``) traces the epoch once for every seed, initializer and continuous
   hyperparameter value: keys and ``hp`` are traced arguments, and the initializer is no part of
   the compiled epoch.
-- ``run_init`` traces the model's random draws once per model, whatever the optimizer.
+- ``run_init`` traces the model's random draws once per model, whatever the optimizer;
+  ``run_init_members`` draws once per distinct seed and equals ``run_init`` member by member.
 - a sweep traces its vmapped epochs once per bucket (configurations sharing a structure), however
   many configurations a bucket holds.
 """
+
+from typing import Any, NamedTuple
 
 import chex
 import jax
@@ -92,3 +95,37 @@ def test_a_sweep_compiles_once_per_bucket(traced_sweep_epochs):
     widths = {c["hidden_units"] for c in results.configs}
     assert widths == {5, 9}  # two buckets, eight configs, three epochs each: two programs
     assert all(len(h["epoch"]) == 3 for h in results.histories)
+
+
+class _ScaledSGD(NamedTuple):
+    """A transformation whose state depends on ``hp`` (a traced value)."""
+
+    lr: Any
+
+    def init(self, params):
+        return jax.tree.map(lambda p: p * 0 + self.lr, params)
+
+    def update(self, grads, state, params=None):
+        return jax.tree.map(lambda g, s: -s * g, grads, state), state
+
+
+def scaled_sgd(hp):
+    """An optimizer factory: ``hp -> transformation``."""
+    return _ScaledSGD(hp["learning_rate"])
+
+
+@pytest.mark.parametrize("optimizer", ["adam", scaled_sgd])
+def test_members_start_as_one_by_one_with_one_draw_per_seed(monkeypatch, optimizer):
+    trainer = train.Trainer(MLP((3, 9, 2), batch_norm=True), optimizer=optimizer)
+    seeds = [4, 4, 7, 4]
+    hp = {"learning_rate": np.array([0.1, 0.2, 0.3, 0.4], np.float32)}
+    draws, draw = [], compiled._init_model
+    monkeypatch.setattr(compiled, "_init_model", lambda *a: draws.append(a) or draw(*a))
+    together = train.run_init_members(trainer, seeds, hp)
+    assert len(draws) == 2  # seeds 4 and 7
+    for j, seed in enumerate(seeds):
+        alone = train.run_init(trainer, train.Keys.from_seed(seed).init,
+                               {"learning_rate": hp["learning_rate"][j]})
+        chex.assert_trees_all_equal(jax.tree.map(lambda a, j=j: a[j], together), alone)
+    if optimizer is scaled_sgd:  # the state really differs per member
+        assert float(together.opt_state["layers"][0]["W"][2, 0, 0]) == pytest.approx(0.3)

@@ -276,8 +276,8 @@ def nothing_compiles(monkeypatch):
         raise AssertionError("compiled before the input was checked")
 
     for module, name in ((compiled, "_init_model"), (compiled, "_init"), (compiled, "_epoch"),
-                         (engine, "_compiled"),
-                         (buckets, "run_init")):  # fmt: skip
+                         (compiled, "_init_members"), (engine, "_compiled"),
+                         (buckets, "run_init_members")):  # fmt: skip
         monkeypatch.setattr(module, name, boom)
 
 

@@ -237,7 +237,7 @@ def nothing_compiles(monkeypatch):
         raise AssertionError("compiled before the input was checked")
 
     monkeypatch.setattr(engine, "_compiled", boom)
-    monkeypatch.setattr(buckets, "run_init", boom)
+    monkeypatch.setattr(buckets, "run_init_members", boom)
 
 
 @pytest.mark.parametrize(

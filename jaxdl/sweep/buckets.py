@@ -23,7 +23,7 @@ from jaxdl.shapes import check_arrays, check_data, check_optimizer
 from jaxdl.sweep import sharding
 from jaxdl.sweep.loop import SweepState, _compiled, _key_data
 from jaxdl.sweep.spaces import as_space, check_count, sample
-from jaxdl.train import Keys, Trainer, run_init, trainer_hyperparams
+from jaxdl.train import Trainer, run_init_members, trainer_hyperparams
 
 TRAINER_FIELDS = ("optimizer", "schedule", "batch_size", "drop_remainder", "decay_interval")
 STRUCTURAL = TRAINER_FIELDS + MLP.STRUCTURAL  # the names known without a model_fn
@@ -180,16 +180,10 @@ class _Bucket:
         self.device_inputs = (hp, keys)
 
     def init(self, stopper: EarlyStopping, mesh: Mesh) -> None:
-        """Initial states from the compiled single-model ``run_init`` (bitwise those of
-        ``fit``), stacked on the host, padded and put on the mesh."""
-        keys = {s: Keys.from_seed(s).init for s in set(self.seeds)}
-        states = jax.device_get(
-            [
-                run_init(self.trainer, keys[seed], {k: v[j] for k, v in self.hp.items()})
-                for j, seed in enumerate(self.seeds)
-            ]
-        )
-        ts = jax.tree.map(lambda *leaves: np.stack(leaves), *states)
+        """Initial states from ``run_init_members`` (each member's bitwise that of ``fit``:
+        the model's draws once per seed, the optimizer states vmapped), padded and put on the
+        mesh."""
+        ts = jax.device_get(run_init_members(self.trainer, self.seeds, self.hp))
         n = len(self.ids)
         es = jax.tree.map(
             lambda a: np.broadcast_to(np.asarray(a), (n, *np.shape(a))), stopper.init()

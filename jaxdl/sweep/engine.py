@@ -27,8 +27,9 @@ parameters as its best (a ``jnp.where`` on the member axis). A member whose moni
 improved for ``patience`` epochs is frozen, as is one whose cost became non-finite (``diverged``):
 ``Trainer.epoch`` masks the updates of a member whose ``diverged_at`` is set, so a frozen member
 has it set while the epoch runs. The others go on. Without ``patience`` nobody stops early, but
-the best epoch's parameters are still the ones kept. Initial states come from the compiled
-single-model ``run_init`` (bitwise those of ``fit``), stacked on the member axis.
+the best epoch's parameters are still the ones kept. Initial states come from
+:func:`~jaxdl.train.run_init_members` (the model's draws once per seed, the optimizer states in
+one vmapped call; each member's bitwise that of ``fit``), stacked on the member axis.
 
 :func:`successive_halving` trains all members for ``min_epochs``, keeps the best
 ``ceil(n / eta)``, trains those up to ``min_epochs * eta`` epochs in total, and so on up to

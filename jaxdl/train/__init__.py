@@ -21,7 +21,7 @@ which makes runs reproducible and resumes exact, and lets a sweep share batches 
 Modules: ``state`` (:class:`TrainState`, :class:`Keys`, :class:`Batch`), ``trainer``
 (:class:`Trainer`: the static setup, its optimizer, cost, step and evaluation), ``epoch`` (one
 epoch as a masked ``lax.scan``), ``compiled`` (the jitted ``run_epoch``, ``run_evaluate``,
-``run_init``) and ``fitting`` (:func:`fit` and its errors).
+``run_init``, ``run_init_members``) and ``fitting`` (:func:`fit` and its errors).
 """
 
 from jaxdl.history import HISTORY_KEYS, MONITORS
@@ -33,6 +33,7 @@ from jaxdl.train.compiled import (
     run_epoch,
     run_evaluate,
     run_init,
+    run_init_members,
 )
 from jaxdl.train.fitting import FitResult, TrainingDiverged, TrainingInterrupted, fit
 from jaxdl.train.state import Batch, Keys, TrainState
@@ -48,6 +49,7 @@ __all__ = [
     "lower_epoch",
     "run_evaluate",
     "run_init",
+    "run_init_members",
     "FitResult",
     "TrainingDiverged",
     "TrainingInterrupted",
