@@ -10,7 +10,7 @@ When the members do not split evenly, the last block is padded by repeating the 
 the repeats are dropped.
 
 For the 64-128-128-10 MLP of ``scripts/bench_sweep.py`` (about 420 KB of state per member),
-512 members on two CPU devices trained 1.7x faster per config-epoch in blocks of 10 than in one
+512 members on two CPU devices trained 1.7x faster per config-epoch in blocks of 8 than in one
 pass of 256 per device.
 """
 

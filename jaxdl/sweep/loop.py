@@ -1,6 +1,8 @@
 """The compiled loop of a sweep: ``length`` epochs of every member of a bucket in one jitted
 ``lax.scan``, each epoch a ``jax.vmap`` of :meth:`~jaxdl.train.Trainer.epoch` followed by the
-validation and the per-member early-stopping update.
+validation and the per-member early-stopping update. Each device runs its own members
+(``shard_map`` over the mesh's ``"configs"`` axis, no communication); on CPU, members whose
+state outgrows the cache run in blocks (:mod:`jaxdl.sweep.blocks`).
 
 A member that is done (early-stopped, diverged or pruned) is frozen: its ``diverged_at`` is held
 at :data:`HELD` while the epoch runs, so ``Trainer.epoch`` leaves it untouched. A member that

@@ -2,9 +2,9 @@
 
 Every array of a sweep that has one entry per member (parameters, optimizer and early-stopping
 state, hyperparameters, per-member keys) carries the leading config axis, sharded over the 1-D
-mesh axis ``"configs"``; the data and shared keys are replicated. ``jit`` propagates the sharding,
-so each device trains its own slice of the members with no communication (only the small
-per-epoch metrics are gathered). The member count is padded to a multiple of the device count by
+mesh axis ``"configs"``; the data and shared keys are replicated. The compiled epochs run under
+``shard_map`` (:mod:`jaxdl.sweep.loop`), so each device trains its own slice of the members with
+no communication (only the small per-epoch metrics are gathered). The member count is padded to a multiple of the device count by
 repeating members; the padding is dropped from the results.
 
 Several processes or hosts: call ``jax.distributed.initialize(coordinator_address,
