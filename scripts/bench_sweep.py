@@ -16,7 +16,8 @@ PyTorch installed the same 32 runs are timed one by one there too (``torch_seque
 solo run and reruns it in float32 and float64, against its seed-to-seed spread, with the rank
 agreement of sweep and solo (``scripts/sweep_gap.py``). ``--scaling`` times the sweep at each
 config count (``scripts/sweep_scaling.py``: seconds per config-epoch, share of the matmul peak,
-the compiled program's memory).
+the compiled program's memory), then the floor under it: the step's matmuls alone at 1 to 256
+members per device.
 
 On CPU, JAX shows one device however many cores there are; ``--cpu-devices`` (default: one per
 core) exposes the cores as devices, over which the sweep shards its members as on several GPUs,
@@ -202,8 +203,13 @@ def main() -> None:
             numbers = sweep_scaling.scaling(trainer, SIZES, space, data, counts,
                                             epochs=args.epochs, repeats=args.repeats)
             print(sweep_scaling.format_rows(numbers["rows"]))
+            numbers["floor"] = sweep_scaling.matmul_floor(
+                SIZES, trainer.batch_size, sweep_scaling.FLOOR_WIDTHS,
+                numbers["matmul_peak_gflops"])
+            print("\nthe step's matmuls alone, vmapped on every device:")
+            print(sweep_scaling.format_floor(numbers["floor"]))
         numbers["load_average"] = [load_before, os.getloadavg()[0]]
-        _print({k: v for k, v in numbers.items() if k != "rows"})
+        _print({k: v for k, v in numbers.items() if k not in ("rows", "floor")})
         if args.json:
             write_json(args.json, numbers)
         return

@@ -12,6 +12,10 @@ per call the chunking planner chose (``jaxdl.sweep.chunking``).
 FLOPs per config-epoch: ``6 * batch * sum(n_in * n_out)`` per training step (the usual estimate,
 as in ``benchlib``) times the steps, plus ``2 * m_val * sum(n_in * n_out)`` for the validation
 pass.
+
+:func:`matmul_floor` times only the matmuls of a step (``bench_ablation``'s floor step),
+vmapped over ``width`` members on every device (``shard_map``), to show how close the small
+per-member matmuls alone come to the peak at the widths the sweep runs (its blocks on CPU).
 """
 
 from __future__ import annotations
@@ -20,14 +24,18 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import bench_ablation
 import benchlib
 import jax
 import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
-from jaxdl.sweep import Space, chunking, run_sweep, sample
+from jaxdl.sweep import Space, chunking, run_sweep, sample, sharding
 from jaxdl.train import Trainer
 
 COUNTS = (1, 8, 32, 128, 512)
+FLOOR_WIDTHS = (1, 8, 16, 64, 256)  # members per device of matmul_floor
 
 
 def flops_per_config_epoch(sizes: Sequence[int], batch: int, m: int, m_val: int) -> int:
@@ -98,4 +106,54 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
             f"{r['s_per_config_epoch']:>15.3g} {r['gflops']:>8.2f} {r['peak_share']:>8.1%} "
             f"{mib:>9.1f} {r['members_per_call']!s:>8}"
         )
+    return "\n".join(lines)
+
+
+def matmul_floor(
+    sizes: Sequence[int], batch: int, widths: Sequence[int], peak: float, steps: int = 32,
+    repeats: int = 5,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Per ``width`` (members per device): ms per step and per member-step of the step's
+    matmuls alone, vmapped over ``width`` members on every device, and their GFLOP/s (FLOPs
+    counted from the step's jaxpr) as a share of ``peak``."""
+    mesh = sharding.config_mesh()
+    flops = bench_ablation.step_flops(benchlib.Workload(sizes=tuple(sizes), batch_size=batch))
+    rng = np.random.default_rng(0)
+    xs = sharding.put(rng.normal(size=(steps, batch, sizes[0])).astype(np.float32),
+                      sharding.replicated(mesh))
+    step = jax.vmap(bench_ablation._matmul_step, in_axes=(0, None))
+
+    def local(ws, xs):
+        return jax.lax.scan(lambda w, xb: (step(w, xb)[0], None), ws, xs)[0]
+
+    spec = P(sharding.AXIS)
+    epoch = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(spec, P()), out_specs=spec))
+    rows = []
+    for width in widths:
+        members = width * mesh.size
+        ws = [rng.normal(size=(members, a, b)).astype(np.float32) / np.sqrt(a)
+              for a, b in zip(sizes[:-1], sizes[1:])]  # fmt: skip
+        ws = jax.device_put(ws, NamedSharding(mesh, spec))
+        ws = jax.block_until_ready(epoch(ws, xs))
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            ws = jax.block_until_ready(epoch(ws, xs))
+            seconds.append(time.perf_counter() - start)
+        per_step = min(seconds) / steps
+        gflops = members * flops / per_step / 1e9
+        rows.append({"members_per_device": width, "ms_per_step": per_step * 1e3,
+                     "ms_per_member_step": per_step * 1e3 / members, "gflops": gflops,
+                     "peak_share": gflops / peak})  # fmt: skip
+    return rows
+
+
+def format_floor(rows: list[dict[str, Any]]) -> str:
+    """The :func:`matmul_floor` rows as an aligned text table."""
+    head = f"{'per device':>10} {'ms/step':>8} {'ms/member-step':>15} {'GFLOP/s':>8} {'of peak':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['members_per_device']:>10} {r['ms_per_step']:>8.3f} "
+                     f"{r['ms_per_member_step']:>15.4f} {r['gflops']:>8.1f} "
+                     f"{r['peak_share']:>8.1%}")
     return "\n".join(lines)

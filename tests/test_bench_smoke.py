@@ -141,6 +141,19 @@ def test_sweep_scaling_rows():
     json.dumps(result)
 
 
+def test_sweep_matmul_floor_rows():
+    rows = sweep_scaling.matmul_floor(SWEEP_SIZES, 16, (1, 3), peak=100.0, steps=2, repeats=1)
+    step_flops = 2 * 16 * (3 * (6 * 8 + 8 * 10) - 6 * 8)  # no first-layer input gradient
+    for row, width in zip(rows, (1, 3), strict=True):
+        members = width * jax.device_count()
+        assert row["members_per_device"] == width
+        assert row["ms_per_member_step"] == pytest.approx(row["ms_per_step"] / members)
+        assert row["gflops"] == pytest.approx(members * step_flops / row["ms_per_step"] / 1e6)
+        assert row["peak_share"] == pytest.approx(row["gflops"] / 100.0)
+    assert "ms/member-step" in sweep_scaling.format_floor(rows)
+    json.dumps(rows)
+
+
 def test_explain_gap_reports_the_member_precisions_and_ranks():
     configs = sample(SWEEP_SPACE, 0, 4)
     result = bench_sweep.explain(SWEEP_TRAINER, configs, SWEEP_DATA, epochs=2, seeds=3)

@@ -4,8 +4,8 @@ Every array of a sweep that has one entry per member (parameters, optimizer and 
 state, hyperparameters, per-member keys) carries the leading config axis, sharded over the 1-D
 mesh axis ``"configs"``; the data and shared keys are replicated. The compiled epochs run under
 ``shard_map`` (:mod:`jaxdl.sweep.loop`), so each device trains its own slice of the members with
-no communication (only the small per-epoch metrics are gathered). The member count is padded to a multiple of the device count by
-repeating members; the padding is dropped from the results.
+no communication (only the small per-epoch metrics are gathered). The member count is padded to
+a multiple of the device count by repeating members; the padding is dropped from the results.
 
 Several processes or hosts: call ``jax.distributed.initialize(coordinator_address,
 num_processes, process_id)`` in every process before anything else touches JAX, then run the same
