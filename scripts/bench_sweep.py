@@ -209,7 +209,7 @@ def main() -> None:
             print("\nthe step's matmuls alone, vmapped on every device:")
             print(sweep_scaling.format_floor(numbers["floor"]))
         numbers["load_average"] = [load_before, os.getloadavg()[0]]
-        _print({k: v for k, v in numbers.items() if k not in ("rows", "floor")})
+        _print({k: v for k, v in numbers.items() if k not in ("rows", "floor", "matmul_peaks")})
         if args.json:
             write_json(args.json, numbers)
         return

@@ -133,6 +133,8 @@ def _compiled(mesh: Mesh) -> tuple[Any, Any]:
         per_device = state.done.shape[0] // mesh.size
         block = blocks.block_size(per_device, blocks.member_bytes(state), cpu)
         run = functools.partial(_epochs, trainer, stopper, shared, length, block)
+        if mesh.size == 1:  # nothing to split (shard_map would only add to the compile time)
+            return run(state, hp, key_data, data, start, end)
         return jax.shard_map(
             run,
             mesh=mesh,

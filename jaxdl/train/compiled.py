@@ -141,8 +141,8 @@ def run_init_members(
     """
     schedule = "constant" if isinstance(trainer.optimizer, str) else trainer.schedule
     distinct = sorted(set(seeds))
-    drawn = [_init_model(trainer.model, Keys.from_seed(s).init) for s in distinct]
-    params, model_state = jax.tree.map(lambda *a: jax.numpy.stack(a), *drawn)
+    drawn = jax.device_get([_init_model(trainer.model, Keys.from_seed(s).init) for s in distinct])
+    params, model_state = jax.tree.map(lambda *a: np.stack(a), *drawn)
     index = np.asarray([distinct.index(s) for s in seeds], np.int32)
     hp = {k: np.asarray(v) for k, v in hp.items()}
     return _init_members(trainer.model, trainer.optimizer, schedule, params, model_state, index, hp)
