@@ -1,6 +1,7 @@
-"""The sweep's config axis sharded over a device mesh: 4 emulated CPU devices in one process, and
-2 processes x 2 devices joined by ``jax.distributed`` on localhost (gloo CPU collectives). Each
-gives the same table as a single-device run. Runs in subprocesses, since the device count is
+"""The sweep's config axis sharded over a device mesh: 4 emulated CPU devices in one process (with
+each device's members in one pass and in blocks), and 2 processes x 2 devices joined by
+``jax.distributed`` on localhost (gloo CPU collectives). Each gives the same table as a
+single-device run. Runs in subprocesses, since the device count is
 fixed (``XLA_FLAGS``) before JAX starts."""
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ bucket.init(EarlyStopping(1), mesh)
 shards = bucket.state.ts.params["layers"][0]["W"].addressable_shards
 print("SHARDS", json.dumps(sorted((s.device.id, s.data.shape[0]) for s in shards)))
 print("RESULT", json.dumps(sweep()))
+# each device's 2 members in blocks of 1 (a lax.map inside shard_map)
+from jaxdl.sweep import blocks
+blocks.block_size = lambda members, member_bytes, cpu: 1
+jax.clear_caches()
+print("BLOCKED", json.dumps(sweep()))
 """
 
 TWO_PROCESSES = """
@@ -111,6 +117,7 @@ def test_four_emulated_devices_give_the_single_device_table(single_device):
     four = tagged(run.stdout, "RESULT")
     assert len(four["table"]) == 5  # the padding members are dropped
     assert_same_sweep(four, single_device)
+    assert_same_sweep(tagged(run.stdout, "BLOCKED"), single_device)
     statuses = {r["status"] for r in four["table"]}
     assert {"early-stopped", "diverged", "ok"} <= statuses  # members frozen on their own
 
