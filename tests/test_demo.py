@@ -104,10 +104,10 @@ def test_3_adam_reaches_the_best_cost_and_momentum_beats_gd(quick):
 
 def test_4_batch_norm_survives_a_high_learning_rate(quick):
     r = runs(quick, "batch_norm")
-    assert r["BN, lr 0.5"]["test_accuracy"] > r["no BN, lr 0.5"]["test_accuracy"] + 0.05
-    assert r["BN, lr 0.5"]["test_accuracy"] > 0.85
+    assert r["BN, lr 1"]["test_accuracy"] > r["no BN, lr 1"]["test_accuracy"] + 0.2
+    assert r["BN, lr 1"]["test_accuracy"] > 0.85  # the highest rate breaks only the plain net
     grid = experiment(quick, "batch_norm")["grid"]
-    assert grid["BN"]["1"] > grid["no BN"]["1"] + 0.2  # the highest rate breaks the plain net
+    assert grid["BN"]["0.5"] > 0.85
 
 
 def test_5_sweep_of_32_configs_on_log_scales(quick):
