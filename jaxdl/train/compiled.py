@@ -18,9 +18,9 @@ from jaxdl.train.trainer import Trainer
 
 # Initialization runs once per run: compiled without LLVM's optimizations it compiles ~7x faster
 # (the random draws of a 64-128-128-10 MLP: 1.5 s -> 0.2 s) and runs in milliseconds either way.
-# The float arithmetic of the draws (normal samples from uniform bits) is then not reassociated,
-# so a weight may differ in its last bit (~6e-8) from ``model.init(key)`` run eagerly or under a
-# default ``jax.jit``: ``run_init`` is the initial state ``fit`` uses, bit for bit.
+# The float arithmetic of the draws (normal samples from uniform bits) is then compiled
+# differently, so a weight may differ in its last bit (~6e-8) from ``model.init(key)`` run under
+# a default ``jax.jit``: ``run_init`` is the initial state ``fit`` uses, bit for bit.
 INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
