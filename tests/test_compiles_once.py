@@ -129,3 +129,11 @@ def test_members_start_as_one_by_one_with_one_draw_per_seed(monkeypatch, optimiz
         chex.assert_trees_all_equal(jax.tree.map(lambda a, j=j: a[j], together), alone)
     if optimizer is scaled_sgd:  # the state really differs per member
         assert float(together.opt_state["layers"][0]["W"][2, 0, 0]) == pytest.approx(0.3)
+
+
+def test_members_need_seeds_and_one_value_per_seed():
+    trainer = train.Trainer(MLP((3, 9, 2)))
+    with pytest.raises(ValueError, match="seeds is empty"):
+        train.run_init_members(trainer, [], {})
+    with pytest.raises(ValueError, match=r"hp\['learning_rate'\] has shape \(2,\).*\(3\)"):
+        train.run_init_members(trainer, [0, 1, 2], {"learning_rate": np.ones(2)})

@@ -107,10 +107,15 @@ def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
     >>> ts.params["layers"][0]["W"].shape
     (2, 1)
     """
-    schedule = "constant" if isinstance(trainer.optimizer, str) else trainer.schedule
+    schedule = _init_schedule(trainer)
     params, model_state = _init_model(trainer.model, key)
     return _init(trainer.model, trainer.optimizer, schedule, params, model_state, hp)
 
+
+def _init_schedule(trainer: Trainer) -> str:
+    """The schedule as the optimizer state's program sees it: only an optimizer factory's
+    transformation can depend on it."""
+    return "constant" if isinstance(trainer.optimizer, str) else trainer.schedule
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2), compiler_options=INIT_COMPILER_OPTIONS)
@@ -137,15 +142,24 @@ def run_init_members(
     Returns:
       The members' :class:`TrainState`, every leaf with the member axis first.
 
+    Raises:
+      ValueError: for no seeds, or an ``hp`` entry without one value per seed.
+
     >>> from jaxdl.nn import MLP
     >>> ts = run_init_members(Trainer(MLP((2, 1))), [0, 0, 1], {"learning_rate": np.ones(3)})
     >>> ts.params["layers"][0]["W"].shape
     (3, 2, 1)
     """
-    schedule = "constant" if isinstance(trainer.optimizer, str) else trainer.schedule
+    if len(seeds) == 0:
+        raise ValueError("seeds is empty; pass one seed per member")
+    hp = {k: np.asarray(v) for k, v in hp.items()}
+    for name, values in hp.items():
+        if values.shape[:1] != (len(seeds),):
+            raise ValueError(f"hp[{name!r}] has shape {values.shape}; give one value per seed "
+                             f"({len(seeds)})")
     distinct = sorted(set(seeds))
     drawn = jax.device_get([_init_model(trainer.model, Keys.from_seed(s).init) for s in distinct])
     params, model_state = jax.tree.map(lambda *a: np.stack(a), *drawn)
     index = np.asarray([distinct.index(s) for s in seeds], np.int32)
-    hp = {k: np.asarray(v) for k, v in hp.items()}
+    schedule = _init_schedule(trainer)
     return _init_members(trainer.model, trainer.optimizer, schedule, params, model_state, index, hp)
