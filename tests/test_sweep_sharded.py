@@ -1,8 +1,8 @@
 """The sweep's config axis sharded over a device mesh: 4 emulated CPU devices in one process (with
 each device's members in one pass and in blocks), and 2 processes x 2 devices joined by
 ``jax.distributed`` on localhost (gloo CPU collectives). Each gives the same table as a
-single-device run. Runs in subprocesses, since the device count is
-fixed (``XLA_FLAGS``) before JAX starts."""
+single-device run; so do PBT and hyperband on 4 devices. Runs in subprocesses, since the device
+count is fixed (``XLA_FLAGS``) before JAX starts."""
 
 from __future__ import annotations
 
@@ -155,3 +155,35 @@ def test_two_processes_share_the_configs_and_gather_the_same_table(single_device
     assert first == second  # every process receives the full results
     assert len(first["table"]) == 5
     assert_same_sweep(first, single_device)
+
+
+SEARCHES = """
+from jaxdl import sweep
+from jaxdl.data import datasets
+data = datasets.load("moons", n=200, seed=0)
+trainer = Trainer(MLP((2, 8, 2), batch_norm=True, dropout=True), batch_size=32)
+space = sweep.Space(learning_rate=sweep.LogUniform(1e-3, 0.3), keep_prob=sweep.Uniform(0.6, 1.0))
+out = {}
+for name, mesh in (("one", config_mesh(jax.devices()[:1])), ("four", config_mesh())):
+    pbt = sweep.population_based_training(space, data, trainer=trainer, population=6, interval=2,
+                                          epochs=4, seed=0, mesh=mesh)
+    hb = sweep.hyperband(space, data, trainer=trainer, max_epochs=4, eta=2, mesh=mesh)
+    out[name] = {"pbt": [pbt.status, [h["val_loss"] for h in pbt.histories]],
+                 "hyperband": [hb.status, [h["val_loss"] for h in hb.histories]]}
+print("RESULT", json.dumps(out))
+"""
+
+
+def test_pbt_and_hyperband_on_four_devices_equal_one_device():
+    """PBT's exploit (a gather across devices) and hyperband's rungs and compaction under
+    ``shard_map`` give the one-device results."""
+    run = subprocess.run(script(SEARCHES), env=env(4), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = tagged(run.stdout, "RESULT")
+    for strategy in ("pbt", "hyperband"):
+        (status_one, losses_one), (status_four, losses_four) = (
+            out[name][strategy] for name in ("one", "four"))
+        assert status_one == status_four
+        for a, b in zip(losses_one, losses_four, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert "pruned" in out["four"]["hyperband"][0]  # rungs dropped members
