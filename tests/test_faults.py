@@ -33,18 +33,34 @@ def start(*args, **env):
 
 
 def wait_for(proc, marker, timeout=180):
-    """Read ``proc``'s stdout until a line starts with ``marker``; returns that line."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
-        if ready:
-            line = proc.stdout.readline()
+    """Read ``proc``'s stdout until a line starts with ``marker``; returns that line. A failure
+    says whether the process exited (and how) or timed out, and every line it printed.
+
+    Reads the pipe's raw file descriptor: a buffered ``readline`` may pull several lines into
+    Python's buffer at once, where ``select`` (which watches the descriptor) no longer sees
+    them, so a marker that arrived together with the line before it would be missed.
+    """
+    fd, start_time, pending, seen = proc.stdout.fileno(), time.monotonic(), b"", []
+    while time.monotonic() < start_time + timeout:
+        *lines, pending = pending.split(b"\n")  # complete lines, then the partial one
+        for line in map(bytes.decode, lines):
             if line.startswith(marker):
                 return line.strip()
-            if not line and proc.poll() is not None:
+            seen.append(line)
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:  # end of output: the process has exited
                 break
+            pending += chunk
+    exited = proc.poll()
     proc.kill()
-    raise AssertionError(f"no {marker!r} (seed {SEED}): {proc.communicate()}")
+    stdout, stderr = proc.communicate()
+    raise AssertionError(
+        f"no {marker!r} (seed {SEED}) after {time.monotonic() - start_time:.0f} s; "
+        f"{'exit code ' + str(exited) if exited is not None else 'still running, killed'}; "
+        f"stdout {chr(10).join(seen) + pending.decode() + stdout!r}; stderr {stderr[-3000:]!r}"
+    )
 
 
 def kill(proc):
@@ -55,6 +71,18 @@ def kill(proc):
 
 def newest_epoch(directory):
     return checkpoint.epoch_of(checkpoint.list_checkpoints(directory)[-1])
+
+
+def test_wait_for_sees_a_marker_that_arrives_with_the_line_before():
+    """Both lines in one write, then silence: a buffered readline would swallow the marker."""
+    code = "import sys, time; sys.stdout.write('EPOCH 3\\nWRITING\\n'); sys.stdout.flush(); " \
+           "time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(proc, "WRITING", timeout=20) == "WRITING"
+    finally:
+        proc.kill()
+        proc.communicate()
 
 
 @pytest.fixture(scope="module")
