@@ -95,10 +95,11 @@ def in_blocks(
     if block >= n:
         return fn(members, *shared)
     count = math.ceil(n / block)
-    index = jnp.arange(count * block) % n  # the last block repeats the first members
+    if count * block > n:  # the last block repeats the first members
+        members = jax.tree.map(lambda a: a[jnp.arange(count * block) % n], members)
 
     def split(a):
-        return (a if count * block == n else a[index]).reshape(count, block, *a.shape[1:])
+        return a.reshape(count, block, *a.shape[1:])
 
     state, record = lax.map(lambda part: fn(part, *shared), jax.tree.map(split, members))
     state = jax.tree.map(lambda a: a.reshape(count * block, *a.shape[2:])[:n], state)

@@ -157,9 +157,9 @@ def run_init_members(
         if values.shape[:1] != (len(seeds),):
             raise ValueError(f"hp[{name!r}] has shape {values.shape}; give one value per seed "
                              f"({len(seeds)})")
-    distinct = sorted(set(seeds))
-    drawn = jax.device_get([_init_model(trainer.model, Keys.from_seed(s).init) for s in distinct])
+    position = {s: i for i, s in enumerate(dict.fromkeys(seeds))}  # distinct seeds, in order
+    drawn = jax.device_get([_init_model(trainer.model, Keys.from_seed(s).init) for s in position])
     params, model_state = jax.tree.map(lambda *a: np.stack(a), *drawn)
-    index = np.asarray([distinct.index(s) for s in seeds], np.int32)
+    index = np.asarray([position[s] for s in seeds], np.int32)
     schedule = _init_schedule(trainer)
     return _init_members(trainer.model, trainer.optimizer, schedule, params, model_state, index, hp)
