@@ -23,7 +23,7 @@ from jax.sharding import PartitionSpec as P
 
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.sweep import blocks, sharding
-from jaxdl.train import Keys, Trainer, TrainState
+from jaxdl.train import TRAIN_COMPILER_OPTIONS, Keys, Trainer, TrainState
 
 HELD = np.iinfo(np.int32).max  # diverged_at of a frozen member during an epoch
 
@@ -144,7 +144,11 @@ def _compiled(mesh: Mesh) -> tuple[Any, Any]:
         )(state, hp, key_data, data, start, end)
 
     epochs = jax.jit(
-        local, static_argnums=(0, 1, 2, 3), donate_argnums=4, out_shardings=(members, everywhere)
+        local,
+        static_argnums=(0, 1, 2, 3),
+        donate_argnums=4,
+        out_shardings=(members, everywhere),
+        compiler_options=TRAIN_COMPILER_OPTIONS,
     )
     take = jax.jit(
         lambda tree, index: jax.tree.map(lambda a: a[index], tree), out_shardings=members

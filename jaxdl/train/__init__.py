@@ -29,6 +29,7 @@ from jaxdl.shapes import check_data  # noqa: F401 - importable from here as befo
 from jaxdl.train import compiled, epoch, fitting, state, trainer
 from jaxdl.train.compiled import (
     INIT_COMPILER_OPTIONS,
+    TRAIN_COMPILER_OPTIONS,
     lower_epoch,
     run_epoch,
     run_evaluate,
@@ -57,6 +58,7 @@ __all__ = [
     "fit",
     "SCHEDULES",
     "INIT_COMPILER_OPTIONS",
+    "TRAIN_COMPILER_OPTIONS",
     "HISTORY_KEYS",
     "MONITORS",
     "state",

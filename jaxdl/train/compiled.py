@@ -23,8 +23,17 @@ from jaxdl.train.trainer import Trainer
 # a default ``jax.jit``: ``run_init`` is the initial state ``fit`` uses, bit for bit.
 INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 
+# XLA:CPU vectorizes element-wise kernels for 256-bit registers unless told otherwise. With
+# 512-bit vectors on an AVX-512 CPU the training step's element-wise work (dropout's Threefry
+# hash above all, Adam, batch norm) runs faster: the benchmark epoch 1.99 ms per step against
+# 2.21 ms on two Zen cores (docs/benchmarks.md). LLVM falls back to the widest vectors the CPU
+# has; other backends ignore the option. Training programs only (epochs, sweep epochs).
+TRAIN_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": 512}
 
-@functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
+
+@functools.partial(
+    jax.jit, static_argnums=0, donate_argnums=1, compiler_options=TRAIN_COMPILER_OPTIONS
+)
 def _epoch(trainer: Trainer, ts: TrainState, hp, x, y, keys: Keys, epoch):
     return trainer.epoch(ts, hp, x, y, keys, epoch)
 
