@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.atomic import write_json
-from jaxdl.train import Trainer
+from jaxdl.train import TRAIN_COMPILER_OPTIONS, Trainer
 
 
 def _matmul_step(ws: list[jax.Array], xb: jax.Array) -> tuple[list[jax.Array], None]:
@@ -65,9 +65,11 @@ def step_flops(w: benchlib.Workload) -> int:
 
 
 def matmuls_only(w: benchlib.Workload, x: np.ndarray, y: np.ndarray) -> benchlib.EpochFn:
-    """The step's matmuls and a scalar-step weight update, scanned over the batches."""
+    """The step's matmuls and a scalar-step weight update, scanned over the batches (compiled
+    with the training programs' options)."""
     xd = jax.device_put(x).reshape(w.steps_per_epoch, w.batch_size, -1)
-    epoch = jax.jit(lambda ws, xd: jax.lax.scan(_matmul_step, ws, xd)[0])
+    epoch = jax.jit(lambda ws, xd: jax.lax.scan(_matmul_step, ws, xd)[0],
+                    compiler_options=TRAIN_COMPILER_OPTIONS)
     box = {"ws": _weights(w)}
 
     def run() -> None:

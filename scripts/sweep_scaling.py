@@ -34,7 +34,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxdl.sweep import Space, chunking, run_sweep, sample, sharding
-from jaxdl.train import Trainer
+from jaxdl.train import TRAIN_COMPILER_OPTIONS, Trainer
 
 COUNTS = (1, 8, 32, 128, 512)
 FLOOR_WIDTHS = (1, 8, 16, 64, 256)  # members per device of matmul_floor
@@ -132,7 +132,8 @@ def matmul_floor(
         return jax.lax.scan(lambda w, xb: (step(w, xb)[0], None), ws, xs)[0]
 
     spec = P(sharding.AXIS)
-    epoch = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(spec, P()), out_specs=spec))
+    epoch = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(spec, P()), out_specs=spec),
+                    compiler_options=TRAIN_COMPILER_OPTIONS)  # as the sweep's own epochs
     rows = []
     for width in widths:
         members = width * mesh.size
