@@ -1,6 +1,11 @@
 """The compiled programs of training: one epoch, the evaluation and the initial state, each
 jitted once per setup and data shape (the :class:`~jaxdl.train.Trainer` is a static argument,
 the hyperparameters, keys and data are traced).
+
+XLA options: the epochs (here and in sweeps) are compiled with ``TRAIN_COMPILER_OPTIONS``
+(512-bit vectors on CPU), the initial state with ``INIT_COMPILER_OPTIONS`` (no LLVM
+optimization). Results therefore differ in the last bits from the same function under a plain
+``jax.jit``.
 """
 
 from __future__ import annotations
