@@ -4,7 +4,9 @@
 backend, i.e. the GPUs when the CUDA build of jaxlib is installed and a GPU is visible);
 ``compute_dtype("fp32" | "bf16" | None)`` maps the precision option to
 :attr:`jaxdl.nn.MLP.compute_dtype` (default float32 on every backend: bfloat16 matmuls are an
-opt-in trade of accuracy for speed on accelerators); ``describe`` is the start-of-run line.
+opt-in trade of accuracy for speed on accelerators); ``describe`` is the start-of-run line;
+``cpu_device_per_core`` gives JAX one CPU device per core before it starts (what ``jaxdl sweep``
+does, so that each core trains its own members).
 """
 
 from __future__ import annotations
@@ -62,6 +64,33 @@ def compute_dtype(precision: str | None = None) -> str:
             f"got {precision!r}"
         )
     return PRECISIONS[precision]
+
+
+def cpu_device_per_core() -> int | None:
+    """Before JAX starts, make it one CPU device per core this process may use
+    (``jax_num_cpu_devices``), so that a sweep's members split over the cores, each device
+    training its own (:mod:`jaxdl.sweep.loop`); accelerators are unaffected. A count chosen by
+    the user (``JAX_NUM_CPU_DEVICES`` or ``XLA_FLAGS=--xla_force_host_platform_device_count``)
+    is kept, and so is JAX's device count once JAX runs (it can no longer change).
+
+    Returns:
+      The number of CPU devices set, or ``None`` when the count was left as it was.
+
+    Examples:
+      >>> import jax
+      >>> _ = jax.devices()          # JAX runs: nothing changes
+      >>> cpu_device_per_core() is None
+      True
+    """
+    chosen = jax.config.jax_num_cpu_devices != -1  # type: ignore[attr-defined]
+    if chosen or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        jax.config.update("jax_num_cpu_devices", cores or 1)
+    except RuntimeError:  # JAX already runs
+        return None
+    return cores or 1
 
 
 def describe(

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jaxdl import compile_cache
+from jaxdl import compile_cache, devices
 from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_IO, EXIT_USAGE, PROG, run_command
 from jaxdl.cli.options import EPOCHS, HP_FLAGS, OPTIMIZER, HelpFormatter
 from jaxdl.cli.parser import build_parser
@@ -68,4 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
     compile_cache.enable_for_command(turned_off=args.no_compile_cache)
+    if args.command == "sweep":  # each core trains its own members (train splits batches)
+        devices.cpu_device_per_core()
     return run_command(args)

@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser(
         "sweep", help="train many configs at once (vmapped) and rank them",
         description="Sample a search space (ranges from flags and/or a TOML file), train every "
-        "config in one vmapped program, print the best and write the table and a plot.")
+        "config in one vmapped program, print the best and write the table and a plot. On CPU "
+        "every core is a device that trains its own share of the configs (unless "
+        "JAX_NUM_CPU_DEVICES or XLA_FLAGS sets the device count).")
     add_data(sweep)
     add_model(sweep)
     add_training(sweep)
