@@ -1,12 +1,14 @@
 """``jaxdl.devices.cpu_device_per_core``: before JAX starts it gives JAX one CPU device per core
 (what ``jaxdl sweep`` does, so each core trains its own members), keeps a count the user chose,
-and changes nothing once JAX runs; ``jaxdl train`` keeps one device."""
+and changes nothing once JAX runs; ``jaxdl train`` does not ask for it."""
 
 import os
 import subprocess
 import sys
 
 import pytest
+
+from jaxdl import cli
 
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 PROBE = ("import jax; from jaxdl import devices; "
@@ -37,11 +39,19 @@ def test_nothing_changes_once_jax_runs():
 
 
 @pytest.mark.skipif(CORES < 2, reason="one core: one device either way")
-def test_sweep_splits_configs_over_the_cores_and_train_keeps_one_device(tmp_path):
+def test_the_sweep_command_splits_configs_over_the_cores(tmp_path):
     tiny = ["--data-size", "60", "--hidden", "4", "--batch-size", "16", "--epochs", "1",
             "--no-compile-cache", "--no-plots"]
     sweep = child(["-m", "jaxdl.cli", "sweep", *tiny, "--lr", "1e-3:0.3", "--configs", "4",
-                   "--out", str(tmp_path / "sweep")])
+                   "--out", str(tmp_path)])
     assert f"configs split over {CORES}" in sweep.splitlines()[0]
-    train = child(["-m", "jaxdl.cli", "train", *tiny, "--out", str(tmp_path / "train")])
-    assert "single device" in train.splitlines()[0]
+
+
+def test_only_the_sweep_command_asks_for_them(monkeypatch, capsys):
+    """``train`` splits each mini-batch over every device, so it keeps JAX's count."""
+    calls = []
+    monkeypatch.setattr(cli.devices, "cpu_device_per_core", lambda: calls.append(1))
+    assert cli.main(["train", "--resume"]) == 2  # fails on its input, after the device choice
+    assert calls == []
+    assert cli.main(["sweep", "--lr", "0.01"]) == 2
+    assert calls == [1]
