@@ -82,8 +82,8 @@ def cpu_device_per_core() -> int | None:
       >>> cpu_device_per_core() is None
       True
     """
-    chosen = jax.config.jax_num_cpu_devices != -1  # type: ignore[attr-defined]
-    if chosen or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+    chosen = getattr(jax.config, "jax_num_cpu_devices", None)  # None: a JAX without it
+    if chosen != -1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
