@@ -85,12 +85,13 @@ def cpu_device_per_core() -> int | None:
     chosen = getattr(jax.config, "jax_num_cpu_devices", None)  # None: a JAX without it
     if chosen != -1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    cores = len(usable) if usable else os.cpu_count() or 1
     try:
-        jax.config.update("jax_num_cpu_devices", cores or 1)
+        jax.config.update("jax_num_cpu_devices", cores)
     except RuntimeError:  # JAX already runs
         return None
-    return cores or 1
+    return cores
 
 
 def describe(
