@@ -4,6 +4,8 @@ often JAX traces it, which is how often its program is compiled.
 - ``fit`` (``run_epoch``) traces the epoch once for every seed, initializer and continuous
   hyperparameter value: keys and ``hp`` are traced arguments, and the initializer is no part of
   the compiled epoch.
+- ``fit``'s early stopping is one program traced once, not a dozen element-wise operations
+  dispatched (and each compiled) on their own after every epoch.
 - ``run_init`` traces the model's random draws once per model, whatever the optimizer;
   ``run_init_members`` draws once per distinct seed and equals ``run_init`` member by member.
 - a sweep traces its vmapped epochs once per bucket (configurations sharing a structure), however
@@ -17,7 +19,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl import sweep, train
+from jaxdl import EarlyStopping, sweep, train
 from jaxdl.nn import MLP
 from jaxdl.sweep import loop
 from jaxdl.train import compiled
@@ -59,6 +61,24 @@ def test_a_second_program_is_caught(traced_epoch):
     with pytest.raises(AssertionError, match="traced > 1 times"):
         train.fit(train.Trainer(MLP((3, 6, 2)), optimizer="sgd", batch_size=8), X, Y,
                   hp={"learning_rate": 0.1}, epochs=1, progress=False)
+
+
+def test_fit_traces_early_stopping_once_however_many_epochs(monkeypatch):
+    calls = []
+    update = EarlyStopping.update
+
+    def counted(self, *args):
+        calls.append(1)
+        return update(self, *args)
+
+    monkeypatch.setattr(EarlyStopping, "update", counted)
+    # a min_delta no other test uses: the program is not already in jit's cache
+    stopper = EarlyStopping(monitor="loss", patience=50, min_delta=1.25e-7)
+    result = train.fit(train.Trainer(MLP((3, 5, 2)), batch_size=16), X, Y,
+                       hp={"learning_rate": 0.1}, epochs=6, early_stopping=stopper,
+                       progress=False)
+    assert result.epochs_run == 6 and result.best_epoch >= 1
+    assert len(calls) == 1  # one trace; called eagerly it would run once per epoch
 
 
 def test_initialization_draws_compile_once_per_model_whatever_the_optimizer():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -21,7 +22,7 @@ import numpy as np
 
 from jaxdl import checkpoint, interrupt, logs, parallel
 from jaxdl.checks import check_positive_int
-from jaxdl.early_stopping import EarlyStopping
+from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.hyperparams import HyperParams, check_for
 from jaxdl.progress import Progress
 from jaxdl.shapes import check_data, check_optimizer
@@ -260,9 +261,10 @@ def fit(
                     result((params, model_state)), epoch, int(diverged_at), usable,
                 )
             if early_stopping is not None and es is not None:
-                old = es
-                es = early_stopping.update(es, history[early_stopping.monitor][-1], epoch)
-                if bool(early_stopping.improved(old, es)):
+                es, improved = _early_stopping_update(
+                    early_stopping, es, history[early_stopping.monitor][-1], epoch
+                )
+                if bool(improved):
                     best = _copy((ts.params, ts.model_state))
                 stopped = bool(es.stop)
             bar.update(
@@ -319,9 +321,20 @@ def _place(trainer: Trainer, tree: Any) -> Any:
     return parallel.replicate(tree, trainer.mesh)
 
 
+@jax.jit
 def _copy(tree: Any) -> Any:
-    """Fresh device buffers (the epoch donates its input state)."""
+    """Fresh device buffers (the epoch donates its input state), in one program."""
     return jax.tree.map(jnp.copy, tree)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _early_stopping_update(
+    stopper: EarlyStopping, state: EarlyStoppingState, metric: Any, epoch: Any
+) -> tuple[EarlyStoppingState, jax.Array]:
+    """``stopper.update`` and whether it found a new best, as one program (run eagerly, its
+    dozen element-wise operations would each compile on their own)."""
+    new = stopper.update(state, metric, epoch)
+    return new, stopper.improved(state, new)
 
 
 def _record(

@@ -39,7 +39,14 @@ class Keys(NamedTuple):
     def from_seed(cls, seed: int | jax.Array) -> Keys:
         """Split one seed (an int or a key) into the init, data and dropout keys."""
         key = jax.random.key(seed) if isinstance(seed, int) else seed
-        return cls(*jax.random.split(key, 3))
+        return cls(*_split3(key))
+
+
+@jax.jit
+def _split3(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``jax.random.split(key, 3)`` as three keys, in one program (run eagerly, the split and
+    the unpacking compile one program each)."""
+    return tuple(jax.random.split(key, 3))
 
 
 class Batch(NamedTuple):
