@@ -11,6 +11,7 @@ scale and clipped to the old range; a ``Choice`` keeps the options those results
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import tomllib
@@ -126,8 +127,17 @@ def check_count(n: Any) -> int:
     return int(n)
 
 
-def _stream(key: jax.Array, name: str) -> jax.Array:
-    return jax.random.fold_in(key, zlib.crc32(name.encode()) & 0x7FFFFFFF)
+@functools.partial(jax.jit, static_argnums=2)
+def _unit_column(key: jax.Array, salt: int, n: int) -> jax.Array:
+    """``n`` uniform draws in [0, 1) from ``key`` folded with ``salt``, in one program (run
+    eagerly, the fold and the draw compile one program each)."""
+    return jax.random.uniform(jax.random.fold_in(key, salt), (n,))
+
+
+def _salt(name: str) -> int:
+    """The stream of hyperparameter ``name``: a hash of the name, so adding a hyperparameter
+    to a space leaves the others' draws as they were."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
 def sample(
@@ -161,7 +171,7 @@ def sample(
         return grid(space, n)
     key = jax.random.key(key) if isinstance(key, int | np.integer) else key
     columns = {
-        name: dist.from_unit(np.asarray(jax.random.uniform(_stream(key, name), (n,))))
+        name: dist.from_unit(np.asarray(_unit_column(key, _salt(name), n)))
         for name, dist in space.items()
     }
     return [{name: columns[name][i] for name in space} for i in range(n)]
