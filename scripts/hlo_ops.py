@@ -11,9 +11,9 @@ fusions that contain a matmul, every matmul of a step with its result shape and 
 copies and transposes inside fusions, loops nested in the step (their kernels per iteration and
 trip count: each iteration launches its kernels again), the bytes the kernels read and write per
 step (operands plus results of the top-level instructions; a gather counts the rows it reads),
-and whether a matmul of the first
-layer's input gradient (result ``(batch, n_in)``) is compiled. Counts do not depend on the
-machine's load.
+the kernels and bytes of each kind (:func:`kind`), and whether a matmul of the first layer's
+input gradient (result ``(batch, n_in)``) is compiled. Counts do not depend on the machine's
+load.
 """
 
 from __future__ import annotations
@@ -91,7 +91,39 @@ def _kernel_bytes(computations: dict, ins: dict[str, Any], shapes: dict[str, str
     return out + sum(min(b, out) if slices else b for b in operands)
 
 
-def breakdown(text: str, batch: int, n_in: int) -> dict[str, Any]:
+KINDS = {
+    "matmul": "a dot, alone or in a fusion",
+    "dropout": "Threefry hashing (xor): the masks, fused with their use, and the key split",
+    "gather": "the batch's rows and the step's slices (gather or dynamic slice)",
+    "reduction": "a reduce: batch-norm statistics and their gradients, bias gradients, the loss, "
+                 "finite checks",
+    "parameter-shaped": "element-wise with parameter-shaped results: the optimizer update, "
+                        "batch-norm running averages",
+    "element-wise": "everything else: batch norm, ReLU, dropout, softmax, gating, loop counters",
+}
+
+
+def kind(ins: dict[str, Any], inner: list[dict[str, Any]], param_shapes: set[tuple]) -> str:
+    """Which of :data:`KINDS` a kernel is (the first that applies, in that order)."""
+    opcodes = {ins["opcode"], *(i["opcode"] for i in inner)}
+    if opcodes & {"dot", "convolution"}:
+        return "matmul"
+    if "xor" in opcodes:
+        return "dropout"
+    if opcodes & {"gather", "dynamic-slice"}:
+        return "gather"
+    if "reduce" in opcodes:
+        return "reduction"
+    results = {tuple(int(d) for d in dims.split(",") if d) for _, dims in
+               _ARRAY.findall(ins["shape"])}
+    if results and results <= param_shapes:
+        return "parameter-shaped"
+    return "element-wise"
+
+
+def breakdown(
+    text: str, batch: int, n_in: int, sizes: tuple[int, ...] | None = None
+) -> dict[str, Any]:
     """The op counts of the largest ``while`` body of an HLO module (see the module docstring)."""
     computations = parse(text)
     bodies = [c for ins in (i for comp in computations.values() for i in comp)
@@ -126,6 +158,13 @@ def breakdown(text: str, batch: int, n_in: int) -> dict[str, Any]:
                               "trips": i["trips"]})
     moved = sum(_kernel_bytes(computations, ins, shapes) for ins in kernels)
     input_grad = f"f32[{batch},{n_in}]"
+    param_shapes = {s for a, b in zip(sizes, sizes[1:]) for s in ((a, b), (b,))} if sizes else set()
+    kinds: dict[str, dict[str, int]] = {k: {"kernels": 0, "bytes": 0} for k in KINDS}
+    for ins in kernels:
+        inner = [i for c in ins["calls"] for i in _inside(computations, c)]
+        counts = kinds[kind(ins, inner, param_shapes)]
+        counts["kernels"] += 1
+        counts["bytes"] += _kernel_bytes(computations, ins, shapes)
     return {
         "body": body,
         "kernels_per_step": len(kernels),
@@ -135,6 +174,7 @@ def breakdown(text: str, batch: int, n_in: int) -> dict[str, Any]:
         "copies_transposes_in_fusions": dict(fused_copies),
         "loops_in_step": loops,
         "bytes_per_step": moved,
+        "kinds": kinds,
         "first_layer_input_gradient": any(m["shape"] == input_grad for m in matmuls),
     }
 
@@ -167,12 +207,18 @@ def main() -> None:
     if args.dump:
         with open(args.dump, "w") as f:
             f.write(text)
-    result = breakdown(text, w.batch_size, w.sizes[0])
+    result = breakdown(text, w.batch_size, w.sizes[0], tuple(w.sizes))
     for key, value in result.items():
         if key == "matmuls":
             print("matmuls:")
             for m in value:
                 print(f"  {m['shape']:<18} in {m['opcode']} {m['kernel']}")
+        elif key == "kinds":
+            print("kinds (kernels, MB read + written per step):")
+            for name, counts in value.items():
+                share = counts["bytes"] / max(result["bytes_per_step"], 1)
+                print(f"  {name:<17} {counts['kernels']:>4} {counts['bytes'] / 1e6:7.1f} MB "
+                      f"{share:6.1%}  {KINDS[name]}")
         else:
             print(f"{key}: {value}")
     if args.json:

@@ -195,8 +195,16 @@ def test_hlo_ops_counts_the_scan_body():
     assert "f32[32,64]" in shapes and "f32[64,64]" in shapes  # forward, weight gradient
     assert result["kernels_per_step"] >= len(shapes) and result["bytes_per_step"] > 64 * 64 * 4
     assert result["first_layer_input_gradient"] is True  # a @ w's output is (32, 64) too
-    epoch = hlo_ops.breakdown(hlo_ops.epoch_hlo(TINY), TINY.batch_size, TINY.sizes[0])
+    assert result["kinds"]["matmul"]["kernels"] >= 2
+    epoch = hlo_ops.breakdown(hlo_ops.epoch_hlo(TINY), TINY.batch_size, TINY.sizes[0],
+                              TINY.sizes)
     assert epoch["kernels_per_step"] > 0 and "fusion" in epoch["opcodes"]
+    kinds = epoch["kinds"]
+    assert sum(k["kernels"] for k in kinds.values()) == epoch["kernels_per_step"]
+    assert sum(k["bytes"] for k in kinds.values()) == epoch["bytes_per_step"]
+    # Adam: at least the two moments and the parameter for each of the 8 parameter arrays
+    assert kinds["parameter-shaped"]["kernels"] >= 3 * 8
+    assert kinds["dropout"]["kernels"] >= 1 and kinds["matmul"]["kernels"] >= 5
     json.dumps(epoch)
 
 
