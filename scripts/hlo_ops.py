@@ -81,12 +81,12 @@ def _inside(computations: dict, name: str, seen: set | None = None) -> list[dict
     return out
 
 
-def _kernel_bytes(computations: dict, ins: dict[str, Any], shapes: dict[str, str]) -> int:
-    """Result plus operand bytes of one kernel; a kernel that gathers or slices reads only as
-    much of an operand larger than its result as the result holds."""
+def _kernel_bytes(ins: dict[str, Any], inner: list[dict[str, Any]], shapes: dict[str, str]) -> int:
+    """Result plus operand bytes of one kernel (``inner``: the instructions it calls); a kernel
+    that gathers or slices reads only as much of an operand larger than its result as the
+    result holds."""
     out = _nbytes(ins["shape"])
-    slices = any(i["opcode"] in ("gather", "dynamic-slice") for i in
-                 [ins, *(i for c in ins["calls"] for i in _inside(computations, c))])
+    slices = any(i["opcode"] in ("gather", "dynamic-slice") for i in [ins, *inner])
     operands = [_nbytes(shapes.get(o, "")) for o in ins["operands"]]
     return out + sum(min(b, out) if slices else b for b in operands)
 
@@ -135,7 +135,10 @@ def breakdown(
     shapes = {ins["name"]: ins["shape"] for ins in top}
     kernels = [ins for ins in top if ins["opcode"] not in FREE]
     opcodes = collections.Counter(ins["opcode"] for ins in kernels)
-    matmuls, fused_copies, dot_fusions = [], collections.Counter(), 0
+    param_shapes = {s for a, b in zip(sizes, sizes[1:]) for s in ((a, b), (b,))} if sizes else set()
+    matmuls, fused_copies, dot_fusions, moved = [], collections.Counter(), 0, 0
+    loops = []  # while loops run inside one step (each iteration launches its body's kernels)
+    kinds: dict[str, dict[str, int]] = {k: {"kernels": 0, "bytes": 0} for k in KINDS}
     for ins in kernels:
         inner = [i for c in ins["calls"] for i in _inside(computations, c)]
         dots = [i for i in inner if i["opcode"] in ("dot", "convolution")]
@@ -143,28 +146,22 @@ def breakdown(
             dots = [ins]
         elif dots and ins["opcode"] == "fusion":
             dot_fusions += 1
-        for i in inner:
-            if i["opcode"] in ("copy", "transpose"):
-                fused_copies[i["opcode"]] += 1
         for d in dots:
             matmuls.append({"kernel": ins["name"], "opcode": ins["opcode"],
                             "shape": _ARRAY.search(d["shape"]).group(0)})
-    loops = []  # while loops run inside one step (each iteration launches its body's kernels)
-    for ins in kernels:
-        for i in [i for c in ins["calls"] for i in _inside(computations, c)]:
+        for i in inner:
+            if i["opcode"] in ("copy", "transpose"):
+                fused_copies[i["opcode"]] += 1
             if i["opcode"] == "while":
-                inner = [k for k in computations[i["calls"][-1]] if k["opcode"] not in FREE]
-                loops.append({"in": ins["name"], "kernels_per_iteration": len(inner),
+                body_kernels = [k for k in computations[i["calls"][-1]] if k["opcode"] not in FREE]
+                loops.append({"in": ins["name"], "kernels_per_iteration": len(body_kernels),
                               "trips": i["trips"]})
-    moved = sum(_kernel_bytes(computations, ins, shapes) for ins in kernels)
-    input_grad = f"f32[{batch},{n_in}]"
-    param_shapes = {s for a, b in zip(sizes, sizes[1:]) for s in ((a, b), (b,))} if sizes else set()
-    kinds: dict[str, dict[str, int]] = {k: {"kernels": 0, "bytes": 0} for k in KINDS}
-    for ins in kernels:
-        inner = [i for c in ins["calls"] for i in _inside(computations, c)]
+        nbytes = _kernel_bytes(ins, inner, shapes)
+        moved += nbytes
         counts = kinds[kind(ins, inner, param_shapes)]
         counts["kernels"] += 1
-        counts["bytes"] += _kernel_bytes(computations, ins, shapes)
+        counts["bytes"] += nbytes
+    input_grad = f"f32[{batch},{n_in}]"
     return {
         "body": body,
         "kernels_per_step": len(kernels),
