@@ -22,7 +22,9 @@ from jaxdl import (
     checkpoint,
     checks,
     data,
+    dropout,
     ewa,
+    gradcheck,
     init,
     layers,
     logs,
@@ -34,9 +36,7 @@ from jaxdl import (
     train,
 )
 from jaxdl.data import normalize
-from jaxdl.dropout import dropout
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.gradcheck import gradcheck
 from jaxdl.hyperparams import hyperparams
 from jaxdl.losses import accuracy, l2_penalty, sigmoid_binary_cross_entropy, softmax_cross_entropy
 from jaxdl.metrics import Metric

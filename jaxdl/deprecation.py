@@ -8,6 +8,8 @@ names the replacement.
 
 from __future__ import annotations
 
+import sys
+import types
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -47,3 +49,38 @@ def deprecated_aliases(module: str, renamed: Mapping[str, Any]) -> Callable[[str
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+def callable_module(module: str, function: Callable[..., Any]) -> None:
+    """Let the module ``module`` be called as ``function`` for one more release, with a warning.
+
+    ``jaxdl.gradcheck`` and ``jaxdl.dropout`` name modules; earlier releases bound the names to the
+    functions inside them (which hid the modules). A call of the module still runs the function
+    and warns with a ``DeprecationWarning`` that names the new spelling.
+
+    Args:
+      module: the module's ``__name__`` (it must already be in ``sys.modules``).
+      function: what a call of the module runs.
+
+    Examples:
+      >>> import warnings
+      >>> import jax
+      >>> import jaxdl.dropout
+      >>> with warnings.catch_warnings(record=True) as caught:
+      ...     warnings.simplefilter("always")
+      ...     _ = jaxdl.dropout(jax.random.key(0), jax.numpy.ones(3), keep_prob=1.0)
+      >>> print(caught[0].message)
+      calling the module jaxdl.dropout is deprecated; use jaxdl.dropout.dropout(...)
+    """
+    target = sys.modules[module]
+
+    class CallableModule(types.ModuleType):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            warnings.warn(
+                f"calling the module {module} is deprecated; use {module}.{function.__name__}(...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return function(*args, **kwargs)
+
+    target.__class__ = CallableModule

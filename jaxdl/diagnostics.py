@@ -28,7 +28,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxdl.float64 import to_float64
+from jaxdl.gradcheck.float64 import to_float64
 from jaxdl.shapes import check_data
 from jaxdl.train import Trainer
 

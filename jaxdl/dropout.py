@@ -22,6 +22,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from jaxdl.checks import check_keep_prob
+from jaxdl.deprecation import callable_module
 from jaxdl.typing import HyperParam
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -47,7 +48,7 @@ def dropout(key: jax.Array, a: jax.Array, keep_prob: HyperParam) -> jax.Array:
     Examples:
       >>> import jax
       >>> import jax.numpy as jnp
-      >>> from jaxdl import dropout
+      >>> from jaxdl.dropout import dropout
       >>> out = dropout(jax.random.key(0), jnp.ones(8), 0.5)
       >>> sorted(set(out.tolist()))   # dropped units are 0, kept ones 1 / 0.5
       [0.0, 2.0]
@@ -144,3 +145,6 @@ def _threefry_2x32(key_data: jax.Array, shape: tuple[int, ...]) -> tuple[jax.Arr
         x0 = x0 + ks[(i + 1) % 3]
         x1 = x1 + ks[(i + 2) % 3] + np.uint32(i + 1)
     return x0, x1
+
+
+callable_module(__name__, dropout)  # jaxdl.dropout(...) of earlier releases, with a warning

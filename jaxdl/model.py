@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import jax
 
+from jaxdl.deprecation import deprecated_aliases
 from jaxdl.typing import PyTree
 
 APPLY_OPTIONS = ("train", "key", "hp", "mask")
@@ -31,7 +32,7 @@ class ModelLike(Protocol):
     """Anything with ``init(key) -> (params, state)`` and
     ``apply(params, state, x, *, train, key, hp, mask) -> (outputs, state)``.
 
-    ``isinstance(obj, ModelLike)`` checks that both attributes exist; :func:`check_model`
+    ``isinstance(obj, ModelLike)`` checks that both attributes exist; :func:`check_protocol`
     also requires them to be callable and the model hashable.
 
     Examples:
@@ -179,7 +180,7 @@ def describe(model: Any) -> str:
     return type(model).__name__
 
 
-def check_model(model: Any, name: str = "model") -> None:
+def check_protocol(model: Any, name: str = "model") -> None:
     """Raise ``TypeError`` unless ``model`` has callable ``init`` and ``apply`` and is hashable.
 
     Args:
@@ -191,8 +192,8 @@ def check_model(model: Any, name: str = "model") -> None:
 
     Examples:
         >>> from jaxdl.nn import MLP
-        >>> check_model(MLP((2, 1)))
-        >>> check_model(lambda x: x, "trainer model")  # doctest: +ELLIPSIS
+        >>> check_protocol(MLP((2, 1)))
+        >>> check_protocol(lambda x: x, "trainer model")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         TypeError: trainer model must have init(key) -> (params, state) and apply(...) ...
     """
@@ -212,3 +213,7 @@ def check_model(model: Any, name: str = "model") -> None:
     names: Any = getattr(model, "hyperparameters", frozenset())
     if isinstance(names, str) or not all(isinstance(n, str) for n in names):
         raise TypeError(f"{name}.hyperparameters must be a set of names, got {names!r}")
+
+
+# check_model was renamed: jaxdl.gradcheck.check_model is the gradient check of a model.
+__getattr__ = deprecated_aliases(__name__, {"check_model": check_protocol})

@@ -34,5 +34,5 @@ def test_public_object_has_a_summary_and_an_example(module, name, value):
 
 def test_objects_defined_outside_the_public_modules_are_checked_too():
     modules = {module for module, _, _ in OBJECTS}
-    assert {"jaxdl.gradcheck", "jaxdl.early_stopping", "jaxdl.layers.dense"} <= modules
+    assert {"jaxdl.gradcheck.check", "jaxdl.early_stopping", "jaxdl.layers.dense"} <= modules
 

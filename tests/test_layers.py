@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl import MLP, gradcheck, losses
+from jaxdl import MLP, losses
+from jaxdl.gradcheck import gradcheck
 from jaxdl import layers as L
 from jaxdl.dropout import dropout
 

@@ -17,7 +17,7 @@ from jax.sharding import Mesh
 from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import NAMES, check_for
-from jaxdl.model import check_model, describe
+from jaxdl.model import check_protocol, describe
 from jaxdl.nn import MLP
 from jaxdl.shapes import check_arrays, check_data, check_optimizer
 from jaxdl.sweep import sharding
@@ -76,7 +76,7 @@ def trainer_for(base: Trainer, structural: Mapping[str, Any], model_fn: Any = No
                 f"model_fn {getattr(model_fn, '__qualname__', model_fn)!r} raised "
                 f"{type(err).__name__} on the structural config {model_kw}: {err}"
             ) from err
-        check_model(model, name=f"model_fn({model_kw}) result")
+        check_protocol(model, name=f"model_fn({model_kw}) result")
     elif model_kw:
         with_structure = getattr(base.model, "with_structure", None)
         if not callable(with_structure):

@@ -25,7 +25,7 @@ from jaxdl import metrics as metrics_lib
 from jaxdl.checks import check_finite, check_positive_int
 from jaxdl.data.batches import Partition, epoch_indices, partition
 from jaxdl.hyperparams import NAMES, HyperParams, hyperparams
-from jaxdl.model import check_model, display_name
+from jaxdl.model import check_protocol, display_name
 from jaxdl.train.epoch import scan_epoch
 from jaxdl.train.state import Batch, Keys, TrainState
 
@@ -68,7 +68,7 @@ class Trainer:
     metrics: Sequence[Any] | None = None
 
     def __post_init__(self) -> None:
-        check_model(self.model)
+        check_protocol(self.model)
         _optimizer_kind(self.optimizer)
         if self.schedule not in SCHEDULES:
             raise ValueError(

@@ -11,8 +11,8 @@ difference
 
 over all parameters (the verdict) and over each leaf on its own (to locate a bug). Everything is
 computed in float64 (x64 is switched on for the check only). The ``2 * n`` loss evaluations run
-under ``vmap`` in chunks sized to a memory budget (see :mod:`jaxdl.finite_differences`);
-coordinates whose step crosses a ReLU-like corner are found by :mod:`jaxdl.kinks`.
+under ``vmap`` in chunks sized to a memory budget (see :mod:`jaxdl.gradcheck.finite_differences`);
+coordinates whose step crosses a ReLU-like corner are found by :mod:`jaxdl.gradcheck.kinks`.
 
 Bands (the usual rule of thumb): below 1e-7 great; 1e-7 to 1e-3 worth a look; above 1e-3 most
 likely a bug. A leaf is reported as failing when its own relative difference exceeds
@@ -35,9 +35,9 @@ import numpy as np
 
 from jaxdl import losses, nn
 from jaxdl.checks import check_positive, check_positive_int
-from jaxdl.finite_differences import MEMORY_BUDGET_BYTES as MEMORY_BUDGET_BYTES
-from jaxdl.finite_differences import OWN_GROUP_SIZE as OWN_GROUP_SIZE
-from jaxdl.finite_differences import (
+from jaxdl.gradcheck.finite_differences import MEMORY_BUDGET_BYTES as MEMORY_BUDGET_BYTES
+from jaxdl.gradcheck.finite_differences import OWN_GROUP_SIZE as OWN_GROUP_SIZE
+from jaxdl.gradcheck.finite_differences import (
     checked_loss_grad,
     grad_leaves,
     leaf_kinks,
@@ -45,9 +45,9 @@ from jaxdl.finite_differences import (
     param_paths,
     split_loss,
 )
-from jaxdl.finite_differences import leaf_path as leaf_path
-from jaxdl.float64 import as_float64, to_float64
-from jaxdl.kinks import Kink
+from jaxdl.gradcheck.finite_differences import leaf_path as leaf_path
+from jaxdl.gradcheck.float64 import as_float64, to_float64
+from jaxdl.gradcheck.kinks import Kink
 from jaxdl.train import Trainer, check_data, trainer_hyperparams
 from jaxdl.typing import PyTree
 
