@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from jaxdl import MLP, losses
-from jaxdl.gradcheck import gradcheck
 from jaxdl import layers as L
 from jaxdl.dropout import dropout
+from jaxdl.gradcheck import gradcheck
 
 
 def _x(shape, seed=0):
