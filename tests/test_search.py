@@ -86,9 +86,15 @@ def test_exploit_gathers_exactly_the_source_members_state():
     run.history.lists[1]["loss"] = [0.25]
     run.exploit_explore(record, 0.25, (0.8, 1.2), 0.0, np.random.default_rng(0))
     assert run.parents == [[0, 1, 1, 3]]
-    for leaf in jax.tree.leaves(sharding.fetch(bucket.state, mesh)):
+    fetched = sharding.fetch(bucket.state, mesh)
+    for leaf in jax.tree.leaves(fetched._replace(es=())):
         want = [0, 1, 1, 3] if leaf.dtype != bool else [False, True, True, False]
         np.testing.assert_array_equal(leaf.reshape(4, -1).T, np.tile(want, (leaf[0].size, 1)))
+    # the copier's best counts from here: its early-stopping record starts afresh
+    fresh = stopper.init()
+    for got, kept, new in zip(fetched.es, template.es, fresh, strict=True):
+        np.testing.assert_array_equal(np.asarray(got)[[0, 1, 3]], mark(kept)[[0, 1, 3]])
+        assert np.asarray(got)[2] == np.asarray(new)
     assert run.history.lists[2]["loss"] == [0.25]  # the history follows the state
     for name in SPACE:  # explored: 0.8 or 1.2 times the source's value, clipped to the range
         ratio = run.hp[2][name] / member_hp[1][name]

@@ -85,11 +85,17 @@ def sweep_command(args: argparse.Namespace) -> int:
     header = f"{'rank':>4} {'config':>6}  " + " ".join(f"{n:>13}" for n in names)
     second = "val_accuracy" if data.task == "classification" else "val_mse"
     label = "val_acc" if data.task == "classification" else "val_mse"
-    print(header + f" {'val_loss':>9} {label:>8} {'epoch':>6}  status")
+    pbt = "since_epoch" in (table[0] if table else {})
+    lineage_header = f" {'since':>5} {'from':>4}" if pbt else ""
+    print(header + f" {'val_loss':>9} {label:>8} {'epoch':>6}{lineage_header}  status")
     for rank, row in enumerate(table[: args.top], 1):
         values = " ".join(f"{_fmt(row[n]):>13}" for n in names)
+        lineage = f" {row['since_epoch']:>5} {row['copied_from']:>4}" if pbt else ""
         print(f"{rank:>4} {row['config']:>6}  {values} {row['val_loss']:>9.4f} "
-              f"{row[second]:>8.4f} {row['best_epoch']:>6}  {row['status']}")
+              f"{row[second]:>8.4f} {row['best_epoch']:>6}{lineage}  {row['status']}")
+    if pbt:
+        print("each row: its best epoch since it last copied a member (epoch 'since', from "
+              "member 'from'), trained with the values shown; sweep.json holds each schedule")
     written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json"),
                os.path.join(args.out, "metrics.jsonl")]
     results.to_csv(written[0])
@@ -169,7 +175,10 @@ def _save_best(args: argparse.Namespace, results: Any, data: Dataset) -> str:
     print(f"best config {i}: test " + ", ".join(
         f"{k} {v:.4f}" for k, v in splits["test"].items() if isinstance(v, float)))
     training = {**results.hp[i], **results.configs[i], "optimizer": results.trainers[i].optimizer,
-                "epochs": results.epochs[i], "best_epoch": results.best_epoch[i]}
+                "epochs": results.epochs[i], "best_epoch": results.best_epoch[i],
+                "ranked_by": results.monitor}
+    if hasattr(results, "provenance"):  # PBT: the schedule and lineage that produced the weights
+        training["pbt"] = results.provenance(i)
     return user_data.save(args, model, results.params[i], results.model_state[i], data, training,
                          splits)
 

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import plots
+from jaxdl.atomic import write_json
 from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.sweep import engine
@@ -73,6 +74,80 @@ class PBTResults(SweepResults):
             slots.append(self.parents[t][slots[-1]])
         return slots[::-1]
 
+    def since_epoch(self, member: int) -> int:
+        """The first epoch ``member`` trained with its final hyperparameters: the epoch after
+        its last exploit (0 if it never copied another member). Its best epoch, and so its
+        table row and kept parameters, count from here."""
+        lineage, since = self.lineage(member), 0
+        for t, slot in enumerate(lineage[1:]):
+            if self.parents[t][slot] != slot:
+                since = (t + 1) * self.interval
+        return since
+
+    def copied_from(self, member: int) -> int:
+        """The member whose state ``member`` took at its last exploit (itself if never)."""
+        since = self.since_epoch(member)
+        return self.lineage(member)[since // self.interval - 1] if since else member
+
+    def row(self, i: int) -> dict[str, Any]:
+        """:meth:`SweepResults.row` plus ``since_epoch`` (see :meth:`since_epoch`) and
+        ``copied_from`` (see :meth:`copied_from`): the metrics are those of the member's best
+        epoch since ``since_epoch``, reached with the row's hyperparameters from the state of
+        ``copied_from``."""
+        row = super().row(i)
+        ranked = {"since_epoch": self.since_epoch(i), "copied_from": self.copied_from(i)}
+        head = ("config", "status", "best_epoch", "epochs_run")
+        return {**{k: row[k] for k in head}, **ranked,
+                **{k: v for k, v in row.items() if k not in head}}  # fmt: skip
+
+    def columns(self) -> list[str]:
+        """:meth:`SweepResults.columns` with ``since_epoch`` and ``copied_from`` after
+        ``epochs_run``."""
+        names = super().columns()
+        at = names.index("epochs_run") + 1
+        return [*names[:at], "since_epoch", "copied_from", *names[at:]]
+
+    def provenance(self, member: int | None = None) -> dict[str, Any]:
+        """What produced ``member``'s (default: the best's) kept parameters: its lineage, the
+        hyperparameters of every interval up to its best epoch (``schedule[t]`` trained epochs
+        ``t * interval`` to ``(t + 1) * interval - 1``), the epoch it began its own
+        hyperparameters and the member it copied there; the seed and ``interval`` replay it
+        (:func:`replay`).
+
+        >>> res = PBTResults(
+        ...     configs=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
+        ...     histories=[{"epoch": [0, 1], "val_loss": [0.5, 0.4]},
+        ...                {"epoch": [0, 1], "val_loss": [0.6, 0.3]}],
+        ...     status=["ok", "ok"], best_epoch=[1, 1], params=[None, None],
+        ...     model_state=[None, None], trainers=[None, None],
+        ...     hp=[{"learning_rate": 0.1}, {"learning_rate": 0.12}], seeds=[0, 0],
+        ...     epochs=[2, 2], stopper=EarlyStopping(), parents=[[0, 0]],
+        ...     schedules_by_slot=[[{"learning_rate": 0.1}, {"learning_rate": 0.2}],
+        ...                        [{"learning_rate": 0.1}, {"learning_rate": 0.12}]],
+        ...     interval=1, searched=("learning_rate",))
+        >>> res.provenance(1)["schedule"], res.provenance(1)["copied_from"]
+        ([{'learning_rate': 0.1}, {'learning_rate': 0.12}], 0)
+        """
+        i = self.best()["config"] if member is None else member
+        last = max(self.best_epoch[i], 0) // self.interval + 1  # intervals up to the best epoch
+        return {
+            "member": i,
+            "seed": self.seeds[i],
+            "interval": self.interval,
+            "best_epoch": self.best_epoch[i],
+            "since_epoch": self.since_epoch(i),
+            "copied_from": self.copied_from(i),
+            "lineage": self.lineage(i)[:last],
+            "schedule": self.schedule(i)[:last],
+        }
+
+    def to_json(self, path: Any) -> None:
+        """:meth:`SweepResults.to_json` plus ``interval`` and each member's
+        :meth:`provenance` (``"provenance"``, in member order)."""
+        write_json(path, {"monitor": self.monitor, "mode": self.stopper.mode, "rows": self.table,
+                          "interval": self.interval,
+                          "provenance": [self.provenance(i) for i in range(len(self.configs))]})
+
     def schedule(self, member: int | None = None) -> list[dict[str, float]]:
         """The full hyperparameters ``member`` (default: the best) was trained with, one dict
         per interval, following its lineage."""
@@ -84,7 +159,7 @@ class PBTResults(SweepResults):
         schedule with the same seed and epochs; reproduces its history and best parameters."""
         i = self.best()["config"] if config is None else config
         return replay(self.trainers[i], data, self.schedule(i), self.interval, self.epochs[i],
-                      self.seeds[i], self.stopper)  # fmt: skip
+                      self.seeds[i], self.stopper, since=self.since_epoch(i))  # fmt: skip
 
 
 def replay(
@@ -95,9 +170,11 @@ def replay(
     epochs: int,
     seed: int,
     stopper: EarlyStopping,
+    since: int = 0,
 ) -> FitResult:
     """Train one model for ``epochs`` with ``schedule[e // interval]`` as the hyperparameters of
-    epoch ``e``, keeping the best epoch's parameters by ``stopper.monitor`` (no stopping).
+    epoch ``e``, keeping the best epoch's parameters by ``stopper.monitor`` (no stopping) among
+    epochs ``since`` onwards (a PBT member's best counts from its last exploit).
 
     Args:
       trainer: the member's trainer.
@@ -107,6 +184,7 @@ def replay(
       epochs: epochs to train (``>= 1``).
       seed: the seed of the population.
       stopper: its ``monitor`` and mode pick the best epoch.
+      since: the first epoch that may be the best (``0 <= since < epochs``).
 
     Returns:
       A :class:`~jaxdl.train.FitResult` of the best epoch's parameters and the history.
@@ -122,24 +200,28 @@ def replay(
     ([0, 1], [0.1, 0.01])
     """
     check_positive_int("epochs", epochs)
+    if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < epochs:
+        raise ValueError(f"since must be an epoch in [0, {epochs}), got {since!r}")
     x, y, x_val, y_val = (jnp.asarray(a) for a in engine._data(trainer, data))
     keys = Keys.from_seed(seed)
     values = [trainer_hyperparams(trainer, hp) for hp in schedule]
     ts = run_init(trainer, keys.init, values[0])
     es = stopper.init()
-    best: tuple[Any, Any] | None = None  # (params, model_state) of the best epoch
+    best: tuple[Any, Any] | None = None  # (params, model_state) of the best epoch since since
     history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "batch_cost")}
     for epoch in range(epochs):
+        if epoch == since:  # the epochs before do not count (the member copied that state)
+            es, best = stopper.init(), jax.device_get((ts.params, ts.model_state))
         hp = values[epoch // interval]
         ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
         val = run_evaluate(trainer, ts, hp, x_val, y_val)
         host_metrics, host_val = jax.device_get((metrics, val))
         _record(history, epoch, host_metrics, host_val, trainer.metric_list)
         old, es = es, stopper.update(es, history[stopper.monitor][-1], epoch)
-        if bool(stopper.improved(old, es)) or best is None:
+        if bool(stopper.improved(old, es)):
             best = jax.device_get((ts.params, ts.model_state))
-    if best is None:  # pragma: no cover - epochs >= 1, and the first epoch sets it
-        raise AssertionError("unreachable: the first epoch records the best parameters")
+    if best is None:  # pragma: no cover - since < epochs, and epoch since sets it
+        raise AssertionError("unreachable: epoch `since` records the best parameters")
     params, model_state = best
     return FitResult(params, model_state, ts.opt_state, history, int(es.best_epoch), epochs,
                      False)  # fmt: skip
@@ -201,7 +283,9 @@ def plot_schedules(results: PBTResults, path: Any) -> None:
     handles, labels = flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize="small",
                frameon=False)
-    score = ", ".join(f"{k} {top[k]:.3f}" for k in ("val_accuracy", "val_loss") if k in top)
+    shown = [results.monitor, *(k for k in ("val_loss", "val_accuracy") if k != results.monitor)]
+    score = ", ".join(f"{k} {top[k]:.3f}" for k in shown if k in top)
     plots.suptitle(fig, f"PBT, {len(results.configs)} members over {n_epochs} epochs: the best "
-                   f"(member {best}) reaches {score}; its schedule spans {'; '.join(spans)}")
+                   f"by {results.monitor} (member {best}) reaches {score} at epoch "
+                   f"{top['best_epoch']}; its schedule spans {'; '.join(spans)}")
     plots.save(fig, path)

@@ -154,3 +154,35 @@ def _compiled(mesh: Mesh) -> tuple[Any, Any]:
         lambda tree, index: jax.tree.map(lambda a: a[index], tree), out_shardings=members
     )
     return epochs, take
+
+
+@functools.cache
+def exploit_program(mesh: Mesh) -> Any:
+    """``exploit(stopper, state, index, fresh)`` jitted with the member axis sharded over
+    ``mesh``: every member takes the state of member ``index[j]`` (a gather on the member axis),
+    and a member marked ``fresh`` (it copied another's state) starts its own record there: its
+    early-stopping state is ``stopper.init()`` and its best parameters are the ones it copied
+    (population-based training: a member's best counts from its last exploit, the epochs
+    trained with its own hyperparameters).
+
+    >>> from jaxdl.early_stopping import EarlyStopping
+    >>> from jaxdl.sweep.sharding import config_mesh
+    >>> stopper = EarlyStopping()
+    >>> es = stopper.update(EarlyStoppingState(*(np.repeat(np.asarray(v)[None], 2, 0)
+    ...                                         for v in stopper.init())), np.float32([.5, .2]), 3)
+    >>> ts = TrainState(np.float32([1, 2]), np.float32([0, 0]), (), np.int32([-1, -1]))
+    >>> state = SweepState(ts, (np.float32([7, 9]), np.float32([0, 0])), es, np.zeros(2, bool))
+    >>> new = exploit_program(config_mesh(jax.devices()[:1]))(
+    ...     stopper, state, np.int32([1, 1]), np.asarray([True, False]))
+    >>> new.es.best_epoch.tolist(), new.best[0].tolist()  # member 0 restarts from member 1's
+    ([-1, 3], [2.0, 9.0])
+    """
+
+    def exploit(stopper: EarlyStopping, state: SweepState, index, fresh) -> SweepState:
+        state = jax.tree.map(lambda a: a[index], state)
+        init = stopper.init()
+        es = EarlyStoppingState(*(jnp.where(fresh, i, e) for i, e in zip(init, state.es)))
+        best = _select(fresh, (state.ts.params, state.ts.model_state), state.best)
+        return state._replace(es=es, best=best)
+
+    return jax.jit(exploit, static_argnums=0, out_shardings=sharding.members(mesh))

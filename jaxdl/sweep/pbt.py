@@ -3,18 +3,23 @@ device arrays, exploit is a gather on the member axis, nothing recompiles.
 
 Every ``interval`` epochs each member is scored by its last ``monitor`` value (non-finite:
 worst). With ``q = max(1, floor(quantile * population))``, each of the ``q`` worst members
-copies the whole state (parameters, optimizer state, batch-norm statistics, best parameters and
-early-stopping record) of one of the ``q`` best, drawn at random (*exploit*), and *explores*:
+copies the training state (parameters, optimizer state, batch-norm statistics) and the history
+of one of the ``q`` best, drawn at random (*exploit*), and *explores*:
 each searched hyperparameter is resampled from its distribution with probability
 ``resample_prob``, otherwise multiplied by a factor drawn from ``perturb`` on the space's scale
 
     LogUniform, Uniform:     value * f
     OneMinusLogUniform:      1 - (1 - value) * f      (a beta moves on its 1 - beta scale)
 
-and clipped to the distribution's bounds. Hyperparameters are traced inputs and the gather has
-a fixed shape, so every interval runs the same compiled programs. Every member shares the keys
-of ``seed`` (batches, dropout masks), so the lineage of a member, the hyperparameters its state
-was trained with, interval by interval, replays exactly alone: :meth:`PBTResults.retrain`.
+and clipped to the distribution's bounds. A member's best epoch counts from its last exploit:
+there its early-stopping record starts afresh, so its table row (best epoch, scores) and its kept
+parameters are what it reached with the hyperparameters the row shows, from the state of the
+member named in ``copied_from`` at ``since_epoch`` (:meth:`PBTResults.provenance` holds the
+whole schedule). A member that was never exploited counts from epoch 0. Hyperparameters are
+traced inputs and the gather has a fixed shape, so every interval runs the same compiled
+programs. Every member shares the keys of ``seed`` (batches, dropout masks), so the lineage of
+a member, the hyperparameters its state was trained with, interval by interval, replays exactly
+alone: :meth:`PBTResults.retrain`.
 
 The driver is here; the lineage, the replay of a member and the plot of the schedules are in
 :mod:`jaxdl.sweep.lineage`.
@@ -38,6 +43,7 @@ from jaxdl.sweep import engine, sharding, state
 from jaxdl.sweep.lineage import PBTResults as PBTResults
 from jaxdl.sweep.lineage import plot_schedules as plot_schedules
 from jaxdl.sweep.lineage import replay as replay
+from jaxdl.sweep.loop import exploit_program
 from jaxdl.sweep.results import score
 from jaxdl.sweep.spaces import Choice, IntUniform, OneMinusLogUniform, Space, as_space, sample
 from jaxdl.train import Trainer
@@ -329,9 +335,12 @@ class _Population:
         self.history.lists = [copy.deepcopy(lists[s]) for s in source]
         self.history.status = [status[s] for s in source]
         bucket, mesh = self.bucket, self.mesh
-        take = engine._compiled(mesh)[1]
-        index = source[sharding.pad_index(n, mesh)]
-        bucket.state = take(bucket.state, sharding.put(index, sharding.replicated(mesh)))
+        padded = sharding.pad_index(n, mesh)
+        index, fresh = source[padded], (source != np.arange(n))[padded]
+        everywhere = sharding.replicated(mesh)
+        bucket.state = exploit_program(mesh)(self.stopper, bucket.state,
+                                             sharding.put(index, everywhere),
+                                             sharding.put(fresh, everywhere))  # fmt: skip
         self.put_hp()
         bucket.place(mesh)
 

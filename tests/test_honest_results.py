@@ -1,0 +1,112 @@
+"""Every number the library reports is the one that produced it: a PBT row's scores, its
+hyperparameters and its kept parameters belong together (and its saved model says which schedule
+made it), a "best" names the metric it is ranked by, ``fit``'s best epoch is the monitored best
+with or without early stopping, and its history holds each epoch's wall time and no NaN
+learning rates."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import jax
+import numpy as np
+import pytest
+
+from jaxdl import cli, saved
+from jaxdl.nn import MLP
+from jaxdl.sweep import LogUniform, Space, population_based_training
+from jaxdl.sweep.lineage import replay
+from jaxdl.train import Trainer, trainer_hyperparams
+
+rng = np.random.default_rng(0)  # two overlapping blobs: 96 train, 32 validation samples
+Y = rng.integers(0, 2, 128).astype(np.int32)
+X = (rng.normal(size=(128, 2)) + 1.5 * Y[:, None]).astype(np.float32)
+DATA = (X[:96], Y[:96], X[96:], Y[96:])
+TRAINER = Trainer(MLP((2, 7, 2)), batch_size=32)
+# Wide rates, resampled at every exploit: an exploited member often does worse than the state it
+# copied, which is where a copied best score would show beside the copier's new values.
+PBT = dict(trainer=TRAINER, population=4, interval=1, epochs=4, seed=1, resample_prob=1.0)
+SPACE = Space(learning_rate=LogUniform(1e-3, 3.0))
+
+
+@pytest.fixture(scope="module")
+def pbt():
+    return population_based_training(SPACE, DATA, **PBT)
+
+
+def _in_force(results, member: int, epoch: int) -> dict:
+    """The hyperparameters member's lineage trained epoch ``epoch`` with (from the raw record)."""
+    t = epoch // results.interval
+    slot = member
+    for step in range(len(results.schedules_by_slot) - 2, t - 1, -1):
+        slot = results.parents[step][slot]
+    return results.schedules_by_slot[t][slot]
+
+
+def test_pbt_row_hyperparameters_are_those_its_best_epoch_trained_with(pbt):
+    assert any(p != list(range(4)) for p in pbt.parents)  # someone copied another
+    for row in pbt.table:
+        i, epoch = row["config"], row["best_epoch"]
+        assert epoch >= 0
+        assert _in_force(pbt, i, epoch) == pytest.approx(
+            {k: row[k] for k in SPACE}, rel=1e-12), row
+
+
+def test_pbt_row_is_its_own_best_since_its_last_exploit(pbt):
+    for row in pbt.table:
+        i = row["config"]
+        since, history = row["since_epoch"], pbt.histories[i]
+        own = history["val_loss"][since:]
+        assert since <= row["best_epoch"] and row["val_loss"] == min(own)
+        assert row["best_epoch"] == since + int(np.argmin(own))
+        # before `since` its history is the lineage's: another member's state
+        if since:
+            assert pbt.lineage(i)[since // pbt.interval - 1] == row["copied_from"] != i
+    scores = [r["val_loss"] for r in pbt.table]
+    assert len(set(scores)) == len(scores)  # no score copied into several rows
+
+
+def test_pbt_kept_parameters_give_the_reported_scores_and_replay(pbt):
+    for row in pbt.table:
+        i = row["config"]
+        hp = trainer_hyperparams(TRAINER, pbt.hp[i])
+        ts = TRAINER.init(jax.random.key(0), hp)._replace(
+            params=pbt.params[i], model_state=pbt.model_state[i])
+        val = TRAINER.evaluate(ts, hp, DATA[2], DATA[3])
+        assert float(val["loss"]) == pytest.approx(row["val_loss"], rel=1e-5)
+        assert float(val["accuracy"]) == pytest.approx(row["val_accuracy"], abs=1e-6)
+    best = pbt.best()["config"]
+    info = pbt.provenance(best)
+    assert info["schedule"] == pbt.schedule(best)[: len(info["schedule"])]
+    assert info["lineage"] == pbt.lineage(best)[: len(info["schedule"])]
+    # the recorded schedule alone, up to the best epoch, gives the kept weights
+    got = replay(TRAINER, DATA, info["schedule"], info["interval"], info["best_epoch"] + 1,
+                 info["seed"], pbt.stopper, since=info["since_epoch"])
+    assert got.best_epoch == pbt.best_epoch[best]
+    for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(pbt.params[best]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+def test_cli_pbt_save_best_records_the_schedule_and_its_score(tmp_path):
+    np.savez(tmp_path / "d.npz", x=X, y=Y)
+    model_dir = tmp_path / "best"
+    assert cli.main(["sweep", "--data", str(tmp_path / "d.npz"), "--lr", "0.001:3",
+                     "--strategy", "pbt", "--configs", "4", "--interval", "1", "--epochs", "3",
+                     "--hidden", "7", "--batch-size", "32", "--save-best", str(model_dir),
+                     "--out", str(tmp_path / "out"), "--no-plots"]) == 0
+    report = json.load(open(tmp_path / "out" / "sweep.json"))
+    best = report["rows"][0]
+    model = saved.load_model(model_dir)
+    training = model.manifest["hyperparameters"]
+    assert training["learning_rate"] == pytest.approx(best["learning_rate"])
+    assert training["best_epoch"] == best["best_epoch"] and training["ranked_by"] == "val_loss"
+    info = training["pbt"]
+    assert info == report["provenance"][best["config"]]
+    assert info["schedule"][-1]["learning_rate"] == pytest.approx(best["learning_rate"])
+    assert len(info["schedule"]) == best["best_epoch"] // info["interval"] + 1
+    assert info["since_epoch"] == best["since_epoch"] <= best["best_epoch"]
+    # the saved model, evaluated on the validation split, gives the reported score
+    assert model.manifest["metrics"]["validation"]["loss"] == pytest.approx(
+        best["val_loss"], rel=1e-5)
+    assert math.isfinite(best["val_loss"])
