@@ -19,6 +19,9 @@ statistics of the training split only.
 from __future__ import annotations
 
 import os
+import re
+import zipfile
+import zlib
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,6 +30,7 @@ from jaxdl.data import normalize as norm
 from jaxdl.data.datasets import TASKS, Dataset, split_indices
 from jaxdl.data.labels import Labels, array_labels, encode, infer_task, table_labels
 from jaxdl.data.table import Table, from_cells, from_dataframe, is_dataframe, read_csv
+from jaxdl.untrusted import open_regular, read_bytes
 
 SUFFIXES = (".csv", ".npz", ".npy")
 SPLIT_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
@@ -58,55 +62,118 @@ def _check_task(task: str | None) -> None:
 
 
 # -- arrays -------------------------------------------------------------------------------------
-def _load_npz(path: str) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except ValueError as err:
-        if "pickle" in str(err):
-            raise ValueError(
-                f"{path}: holds object arrays, which need pickle; save plain numeric arrays"
-            ) from None
-        raise ValueError(f"{path}: not a readable .npz file ({err})") from None
-    except (OSError, EOFError) as err:
-        raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+#: The first bytes of each array file type (a zip archive; numpy's own format).
+_MAGIC = {".npz": (b"PK\x03\x04", b"PK\x05\x06"), ".npy": (b"\x93NUMPY",)}
+#: What a damaged array file raises inside numpy and zipfile.
+_BROKEN = (ValueError, OSError, EOFError, KeyError, RuntimeError, NotImplementedError,
+           zipfile.BadZipFile, zlib.error)
 
 
-def _load_npy(path: str) -> np.ndarray:
+def _load_arrays(path: str, what: str = "--data file") -> dict[str, np.ndarray]:
+    """The arrays of a regular ``.npz`` file (by name) or ``.npy`` file (as ``"x"``), read
+    without pickle; a damaged file or object arrays are a ``ValueError`` naming ``path``."""
+    suffix = os.path.splitext(path)[1].lower()
     try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise ValueError(f"{path}: not a readable .npy file of numbers ({err})") from None
+        f = os.fdopen(open_regular(path, what=what), "rb")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    with f:
+        if not f.read(8).startswith(_MAGIC[suffix]):
+            raise ValueError(f"{path}: not a {suffix} file (it does not start like one); save "
+                             f"it with numpy.{'savez' if suffix == '.npz' else 'save'}")
+        f.seek(0)
+        try:
+            if suffix == ".npy":
+                return {"x": np.load(f, allow_pickle=False)}
+            with np.load(f, allow_pickle=False) as archive:
+                return {name: archive[name] for name in archive.files}
+        except _BROKEN as err:
+            if "pickle" in str(err):
+                raise ValueError(f"{path}: holds object arrays, which need pickle; save plain "
+                                 "numeric (or text) arrays") from None
+            raise ValueError(f"{path}: not a readable {suffix} file ({type(err).__name__}: "
+                             f"{err}); it may be truncated: save it again") from None
+
+
+def _load_npy(path: str, what: str = "--data file") -> np.ndarray:
+    return _load_arrays(path, what)["x"]
 
 
 def _features(source: str, name: str, x: np.ndarray) -> np.ndarray:
+    """Features as float64, or as int64 when an integer is beyond 2**53 (float64 would round
+    neighbours together; standardization subtracts the mean exactly)."""
     if x.dtype.kind not in "biuf":
         raise ValueError(f"{source}: array {name!r} holds {x.dtype} values; features must be "
                          "numbers")
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"{source}: array {name!r} has shape {x.shape}; features must be "
                          "(samples, features) with at least one sample")
+    if x.dtype.kind in "iu" and x.size and max(abs(int(x.min())), abs(int(x.max()))) >= 2**53 \
+            and int(x.max()) < 2**63:
+        return x.astype(np.int64)
     return x.astype(np.float64)
 
 
-def _labels_file(path: str | os.PathLike) -> Labels:
+def _labels_file(path: str | os.PathLike) -> tuple[Labels, np.ndarray, str]:
+    """The labels of a ``.npy``, ``.csv`` or ``.txt`` file, which of them are missing, and what
+    the file holds one label per (for error messages)."""
     source = os.fspath(path)
     suffix = os.path.splitext(source)[1].lower()
     if suffix == ".npy":
-        return array_labels(source, "labels", _load_npy(source))
-    if suffix == ".csv":
-        table = read_csv(source)
+        labels = array_labels(source, "labels", _load_npy(source, "labels file"))
+        return labels, _missing_labels(labels), "array row"
+    if suffix in (".csv", ".txt"):
+        table = read_csv(source, what="labels file") if suffix == ".csv" else _text_lines(source)
         if len(table.names) != 1:
             raise ValueError(f"{source}: a labels file needs one column, got {len(table.names)}")
-        return table_labels(table, table.names[0])
-    if suffix == ".txt":
-        with open(source, encoding="utf-8") as f:
-            lines = [line.strip() for line in f if line.strip()]
-        if not lines:
-            raise ValueError(f"{source}: the labels file is empty")
-        table = from_cells(source, ("labels",), [lines], np.arange(1, len(lines) + 1))
-        return table_labels(table, "labels")
+        name = table.names[0]
+        return (table_labels(table, name), table.is_missing(name),
+                "data row" if suffix == ".csv" else "line")
     raise ValueError(f"{source}: unknown labels file type {suffix!r}; use .npy, .csv or .txt")
+
+
+def _text_lines(source: str) -> Table:
+    """A ``.txt`` file of one label per line as a one-column table: UTF-8 (a byte order mark is
+    removed); blank lines at the end are ignored, a blank line before a label is an error."""
+    try:
+        text = read_bytes(source, what="labels file").decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ValueError(f"{source}: no such file") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{source}: not a UTF-8 text file ({err.reason} at byte "
+                         f"{err.start})") from None
+    lines = re.split(r"\r\n|\r|\n", text)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise ValueError(f"{source}: the labels file is empty")
+    blank = next((i for i, line in enumerate(lines) if not line.strip()), None)
+    if blank is not None:
+        raise ValueError(
+            f"{source}: line {blank + 1} is blank; each line is the label of one sample, so a "
+            "blank line would shift every later label by one: delete the line, or write the "
+            "missing label there"
+        )
+    return from_cells(source, ("labels",), [lines], np.arange(1, len(lines) + 1))
+
+
+def _given_splits(path: str, arrays: dict[str, np.ndarray]) -> list[tuple[np.ndarray, Labels]]:
+    """``(x, labels)`` of the train, val and test arrays of an ``.npz``, checked to agree."""
+    parts: list[tuple[np.ndarray, Labels]] = []
+    for s in ("train", "val", "test"):
+        x = _features(path, f"x_{s}", arrays[f"x_{s}"])
+        y = array_labels(path, f"y_{s}", arrays[f"y_{s}"])
+        if len(x) != len(y.values):
+            raise ValueError(f"{path}: x_{s} has {len(x)} samples but y_{s} has "
+                             f"{len(y.values)} labels; each split needs one label per sample")
+        if parts and x.shape[1:] != parts[0][0].shape[1:]:
+            raise ValueError(f"{path}: x_{s} has samples of shape {x.shape[1:]} but x_train "
+                             f"{parts[0][0].shape[1:]}; every split needs the same features")
+        if parts and (y.kind == "text") != (parts[0][1].kind == "text"):
+            raise ValueError(f"{path}: y_{s} and y_train differ: one holds text, the other "
+                             "numbers; label every split the same way")
+        parts.append((x, y))
+    return parts
 
 
 # -- labels to classes --------------------------------------------------------------------------
@@ -145,9 +212,14 @@ class _Raw(NamedTuple):
     splits: tuple | None = None  # given (x, labels) per split, from an .npz
 
 
+def _is_table(source: Any) -> bool:
+    """A DataFrame or a ``.csv`` path."""
+    return is_dataframe(source) or (isinstance(source, str | os.PathLike) and
+                                    os.fspath(source).lower().endswith(".csv"))
+
+
 def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _Raw:
-    if is_dataframe(source) or (isinstance(source, str | os.PathLike) and
-                                os.fspath(source).lower().endswith(".csv")):
+    if _is_table(source):
         if labels is not None:
             raise ValueError("labels is for .npy/.npz features; a table holds its target "
                              "column: pass target=NAME (--target)")
@@ -162,7 +234,8 @@ def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _
         keep = _drop_missing(table.source, (*names, target), x, table.is_missing(target),
                              drop_missing, table.where)
         y = table_labels(table, target)
-        return _Raw(table.source, x[keep], Labels(y.values[keep], y.kind), names, target, keep)
+        return _Raw(table.source, x[keep], Labels(y.values[keep], y.kind, y.merged), names,
+                    target, keep)
     if not isinstance(source, str | os.PathLike):
         raise TypeError(f"source must be a file path or a pandas DataFrame, got "
                         f"{type(source).__name__}")
@@ -172,13 +245,11 @@ def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _
         raise ValueError(f"target names a column of a CSV file; {path} is a {suffix} file of "
                          "arrays: leave target unset")
     if suffix == ".npz":
-        arrays = _load_npz(path)
+        arrays = _load_arrays(path)
         if all(k in arrays for k in SPLIT_ARRAYS):
             if labels is not None:
                 raise ValueError(f"{path} holds y_train/y_val/y_test; leave labels unset")
-            parts = [(_features(path, f"x_{s}", arrays[f"x_{s}"]),
-                      array_labels(path, f"y_{s}", arrays[f"y_{s}"]))
-                     for s in ("train", "val", "test")]
+            parts = _given_splits(path, arrays)
             x = np.concatenate([p[0] for p in parts])
             kinds = {p[1].kind for p in parts}
             kind = "text" if "text" in kinds else "float" if "float" in kinds else "int"
@@ -201,19 +272,34 @@ def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _
                              "or pass labels=PATH (--labels)")
         if labels is not None and "y" in arrays:
             raise ValueError(f"{path} holds y already; leave labels unset")
-        y = array_labels(path, "y", arrays["y"]) if labels is None else _labels_file(labels)
+        if labels is None:
+            y = array_labels(path, "y", arrays["y"])
+            y_missing, per, labels_source = _missing_labels(y), "array row", f"{path} (y)"
+        else:
+            y, y_missing, per = _labels_file(labels)
+            labels_source = os.fspath(labels)
     else:
         x = _features(path, "x", _load_npy(path))
         if labels is None:
             raise ValueError(f"{path}: a .npy file holds features only; pass the labels file "
                              "with labels=PATH (--labels)")
-        y = _labels_file(labels)
+        y, y_missing, per = _labels_file(labels)
+        labels_source = os.fspath(labels)
     if len(y.values) != len(x):
-        raise ValueError(f"{path}: {len(x)} samples but {len(y.values)} labels; they must match")
-    y_missing = np.isnan(y.values) if y.kind != "text" else np.zeros(len(x), bool)
+        raise ValueError(f"{path}: {len(x)} samples but {labels_source} holds "
+                         f"{len(y.values)} labels; one label per sample ({per}) is needed, in "
+                         "the samples' order")
     keep = _drop_missing(path, (*_default_names(x), "y"), x, y_missing, drop_missing,
                          lambda r: f"row {r + 1}")
-    return _Raw(path, x[keep], Labels(y.values[keep], y.kind), _default_names(x), "y", keep)
+    return _Raw(path, x[keep], Labels(y.values[keep], y.kind, y.merged), _default_names(x), "y",
+                keep)
+
+
+def _missing_labels(labels: Labels) -> np.ndarray:
+    """NaN labels of an array (text and integer arrays have none)."""
+    if labels.kind == "float":
+        return np.isnan(labels.values)
+    return np.zeros(len(labels.values), dtype=bool)
 
 
 def _default_names(x: np.ndarray) -> tuple[str, ...]:
@@ -262,7 +348,7 @@ def load_file(
     """
     _check_task(task)
     raw = _read(source, target, labels, drop_missing)
-    task = infer_task(raw.source, raw.labels, task)
+    task = infer_task(raw.source, raw.labels, task, raw.target if _is_table(source) else None)
     if task == "classification":
         y, class_names = encode(raw.source, raw.labels, None)
         strata = y
@@ -282,7 +368,7 @@ def load_file(
     xs = [flat[p] for p in parts]
     stats = None
     if normalize:
-        stats = norm.fit_standardizer(xs[0])
+        stats = norm.fit_standardizer(xs[0], raw.feature_names)
         xs = [norm.transform(stats, part) for part in xs]
     xs = [np.asarray(part, np.float32).reshape(len(part), *shape) for part in xs]
     name = os.path.basename(raw.source)
@@ -347,7 +433,7 @@ def read_inputs(
     >>> read_inputs(p, ("a", "b"), "y", need_labels=False).x.tolist()
     [[1.0, 2.0], [3.0, 4.0]]
     """
-    if is_dataframe(source) or os.fspath(source).lower().endswith(".csv"):
+    if _is_table(source):
         table = _table_of(source)
         missing = [n for n in feature_names if n not in table.names]
         extra = [n for n in table.names if n not in feature_names and n != target]
@@ -376,7 +462,8 @@ def read_inputs(
         x, y = raw.x, raw.labels
     else:
         path = os.fspath(source)
-        arrays = _load_npz(path) if _suffix(path) == ".npz" else {"x": _load_npy(path)}
+        _suffix(path)
+        arrays = _load_arrays(path)
         if "x" not in arrays:
             raise ValueError(f"{path}: no array named 'x' (found: "
                              f"{', '.join(sorted(arrays)) or 'none'})")

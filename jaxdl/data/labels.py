@@ -1,5 +1,12 @@
 """Labels to classes: integer or text labels name classes (sorted, indexed from 0), floats are
 regression targets; the task follows from the labels unless it is given.
+
+Guessing classification has a limit: integer or text labels with more than
+:data:`MAX_GUESSED_CLASSES` distinct values *and* fewer than :data:`MIN_ROWS_PER_CLASS` rows per
+class on average (a measured integer such as a count or a score, or a row id) are refused unless
+the task is given. Integer labels are compared exactly (``2**53`` and ``2**53 + 1`` are two
+classes), and two spellings of one integer in a table (``01`` and ``1``) are an error for
+classification rather than one merged class.
 """
 
 from __future__ import annotations
@@ -10,10 +17,16 @@ import numpy as np
 
 from jaxdl.data.table import Table
 
+#: Above this many distinct labels the task is not guessed when classes would be small.
+MAX_GUESSED_CLASSES = 20
+#: ... namely when there are fewer rows than this per class on average.
+MIN_ROWS_PER_CLASS = 5
+
 
 class Labels(NamedTuple):
     """Labels before encoding: ``values`` and their ``kind`` (``"int"``, ``"float"`` or
-    ``"text"``).
+    ``"text"``); ``merged`` describes two spellings of one integer label (``01``, ``1``) in a
+    table, which :func:`encode` refuses.
 
     Examples:
         >>> import numpy as np
@@ -23,6 +36,8 @@ class Labels(NamedTuple):
 
     values: np.ndarray
     kind: str
+    merged: str | None = None
+
 
 def array_labels(source: str, name: str, y: np.ndarray) -> Labels:
     """Labels of a 1-D (or ``(n, 1)``) array: integers, floats or text.
@@ -65,7 +80,8 @@ def table_labels(table: Table, name: str) -> Labels:
         name: the label column.
 
     Returns:
-        The column's :class:`Labels`: kind ``"text"``, ``"int"`` or ``"float"``.
+        The column's :class:`Labels`: kind ``"text"``, ``"int"`` (exact: Python ``int`` in an
+        object array when a value is beyond 2**53) or ``"float"``.
 
     Raises:
         ValueError: if ``table`` has no column ``name``.
@@ -79,21 +95,30 @@ def table_labels(table: Table, name: str) -> Labels:
     values = table.column(name)
     if name in table.text_at:
         return Labels(values, "text")
-    return Labels(values, "int" if name in table.integral else "float")
+    if name not in table.integral:
+        return Labels(values, "float")
+    merged = table.merged.get(name)
+    return Labels(table.exact.get(name, values), "int",
+                  None if merged is None else f"{table.source}: {merged}")
 
-def infer_task(source: str, labels: Labels, task: str | None) -> str:
-    """``task``, or from the labels: floats regress, integers and text classify.
+
+def infer_task(source: str, labels: Labels, task: str | None, target: str | None = None) -> str:
+    """``task``, or from the labels: floats regress, integers and text classify, unless there are
+    more than :data:`MAX_GUESSED_CLASSES` distinct labels with fewer than
+    :data:`MIN_ROWS_PER_CLASS` rows per class on average (refused: say the task).
 
     Args:
         source: where the labels came from, for error messages.
         labels: the labels.
         task: ``"classification"``, ``"regression"`` or ``None`` to infer it.
+        target: the target column's name, for error messages.
 
     Returns:
         ``"classification"`` or ``"regression"``.
 
     Raises:
-        ValueError: for regression on text labels, or classification on non-integral floats.
+        ValueError: for regression on text labels, classification on non-integral floats, or
+            many small classes guessed.
 
     Examples:
         >>> import numpy as np
@@ -101,9 +126,29 @@ def infer_task(source: str, labels: Labels, task: str | None) -> str:
         'regression'
         >>> infer_task("y", Labels(np.array([0.0, 1.0]), "float"), "classification")
         'classification'
+        >>> infer_task("y", Labels(np.arange(40), "int"), None)
+        Traceback (most recent call last):
+        ...
+        ValueError: y: the target holds 40 distinct integers in 40 rows (1.0 per class), ...
     """
     if task is None:
-        return "regression" if labels.kind == "float" else "classification"
+        if labels.kind == "float":
+            return "regression"
+        distinct = int(np.unique(labels.values).size)
+        rows = len(labels.values)
+        if distinct > MAX_GUESSED_CLASSES and rows < MIN_ROWS_PER_CLASS * distinct:
+            what = f"target column {target!r}" if target else "the target"
+            kind = "integers" if labels.kind == "int" else "labels"
+            choices = ("task='regression' (--task regression) to predict the number, "
+                       if labels.kind == "int" else "")
+            raise ValueError(
+                f"{source}: {what} holds {distinct} distinct {kind} in {rows} rows "
+                f"({rows / distinct:.1f} per class), which looks like a measurement or a row "
+                f"id rather than classes; say what it is: {choices}task='classification' "
+                f"(--task classification) to learn {distinct} classes, or another target "
+                "column (target=NAME, --target)"
+            )
+        return "classification"
     if task == "regression" and labels.kind == "text":
         raise ValueError(f"{source}: task regression needs numeric targets, got text labels "
                          f"such as {labels.values[0]!r}")
@@ -139,7 +184,8 @@ def encode(source: str, labels: Labels, class_names: tuple[str, ...] | None,
         ``(indices, class_names)``: one int32 class index per label, and the name of each class.
 
     Raises:
-        ValueError: for a label outside ``class_names``, or fewer than two classes found.
+        ValueError: for a label outside ``class_names``, fewer than two classes found, or
+            labels that spell one integer two ways (``labels.merged``).
 
     Examples:
         >>> import numpy as np
@@ -147,6 +193,10 @@ def encode(source: str, labels: Labels, class_names: tuple[str, ...] | None,
         >>> indices.tolist(), names
         ([1, 0, 1], ('2', '10'))
     """
+    if labels.merged is not None:
+        raise ValueError(f"{labels.merged}; as class labels these would merge into one class: "
+                         "write each class one way (or, for numbers, pass task='regression', "
+                         "--task regression)")
     text = label_text(labels)
     if class_names is None:
         if labels.kind == "text":

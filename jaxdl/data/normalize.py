@@ -4,10 +4,20 @@
 
 The same ``mu`` and ``sigma`` transform every split (validation, test, new data). A constant
 feature has ``sigma = 0``; it is given ``sigma = 1`` so it maps to 0 instead of dividing by zero.
+
+Numerics: the statistics and the centring ``x - mu`` are computed in float64 on the host, and
+only the standardized result is cast to float32, so a feature far from zero (a timestamp
+``1.7e9 +- 50``) keeps its distinct values; integer features are centred in integer arithmetic
+(``2**62 + k`` stays distinct); the variance is computed on values scaled by a power of two, so
+tiny features (``1e-300``) do not underflow, and ordinary data get the same numbers as the plain
+formula. :func:`fit_standardizer` warns, naming the feature, when float32 still merges most of a
+feature's distinct training values (a huge outlier, or a row id).
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -31,20 +41,59 @@ class Standardizer(NamedTuple):
     std: np.ndarray
 
 
-def fit_standardizer(x: np.ndarray) -> Standardizer:
+def _host(x: np.ndarray) -> np.ndarray:
+    """``x`` as float64, or as int64 for integers (exact)."""
+    x = np.asarray(x)
+    if x.dtype.kind == "i" or (x.dtype.kind == "u" and (x.size == 0 or int(x.max()) < 2**63)):
+        return x.astype(np.int64)
+    return x.astype(np.float64)
+
+
+def _power_of_two(magnitude: np.ndarray) -> np.ndarray:
+    """A power of two near ``magnitude`` (1 for 0): dividing by it is exact."""
+    _, exponent = np.frexp(magnitude)
+    return np.ldexp(1.0, exponent - 1)
+
+
+def _centre(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``x - mean`` in float64; for integers in integer arithmetic, so values beyond 2**53 that
+    float64 would round together stay apart."""
+    mean = np.asarray(mean, np.float64)
+    if x.dtype.kind == "i":
+        base = np.floor(mean)
+        if np.all(np.abs(base) < 2.0**62):
+            approx = x.astype(np.float64) - base
+            if np.all(np.abs(approx) < 2.0**62):
+                return (x - base.astype(np.int64)).astype(np.float64) - (mean - base)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return x.astype(np.float64) - mean
+
+
+def _distinct(x: np.ndarray) -> np.ndarray:
+    """The number of distinct values of each column."""
+    s = np.sort(x, axis=0)
+    return 1 + np.count_nonzero(s[1:] != s[:-1], axis=0)
+
+
+def fit_standardizer(x: np.ndarray, names: Sequence[str] | None = None) -> Standardizer:
     """Mean and (population) standard deviation of each feature of the training set.
 
     (Called ``fit`` before; that name still works, with a ``DeprecationWarning``.)
 
     Args:
-      x: the training features ``(samples, features)``, finite.
+      x: the training features ``(samples, features)``, finite (any float or integer dtype).
+      names: the features' names, for the warning below (default ``x0``, ``x1``, ...).
 
     Returns:
       A :class:`Standardizer` with ``mean = mean(x)`` and ``std = sqrt(mean((x - mean)**2))``
-      per feature (1 for a constant feature), in float32.
+      per feature (1 for a constant feature), in float64.
 
     Raises:
       ValueError: if ``x`` is not 2-D, is empty or holds NaN/inf.
+
+    Warns:
+      UserWarning: naming each feature whose standardized float32 values keep fewer than half
+        of its distinct training values.
 
     Examples:
       >>> import numpy as np
@@ -52,18 +101,40 @@ def fit_standardizer(x: np.ndarray) -> Standardizer:
       >>> stats = fit_standardizer(np.array([[0.0, 5.0], [2.0, 5.0]]))
       >>> stats.mean.tolist(), stats.std.tolist()
       ([1.0, 5.0], [1.0, 1.0])
+      >>> t = 1.7e9 + np.arange(100.0)[:, None]  # a timestamp: float32 alone keeps 1 in 128
+      >>> len(np.unique(transform(fit_standardizer(t), t)))
+      100
     """
     check_features("x", x)
     check_finite("x", x)
-    x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis=0)
-    std = np.sqrt(np.mean((x - mean) ** 2, axis=0))
-    std = np.where(std > 0, std, 1.0)
-    return Standardizer(mean.astype(np.float32), std.astype(np.float32))
+    x = _host(x)
+    if x.dtype.kind == "i":
+        first = np.floor(x.astype(np.float64).mean(axis=0))  # near the mean
+        mean = first + _centre(x, first).mean(axis=0)
+    else:
+        scale = _power_of_two(np.abs(x).max(axis=0))
+        mean = (x / scale).mean(axis=0) * scale
+    centred = _centre(x, mean)
+    scale = _power_of_two(np.abs(centred).max(axis=0))
+    std = np.sqrt(np.mean((centred / scale) ** 2, axis=0)) * scale
+    stats = Standardizer(mean, np.where(std > 0, std, 1.0))
+    _warn_lost_values(x, transform(stats, x), names)
+    return stats
+
+
+def _warn_lost_values(x: np.ndarray, z: np.ndarray, names: Sequence[str] | None) -> None:
+    before, after = _distinct(x), _distinct(z)
+    for j in np.flatnonzero(2 * after < before):
+        name = names[int(j)] if names is not None else f"x{j}"
+        warnings.warn(
+            f"feature {name!r}: standardized to float32 it keeps {after[j]} of its {before[j]} "
+            "distinct training values (a few huge values next to many close ones?); consider "
+            "transforming it (log, clipping) or removing it", UserWarning, stacklevel=3)
 
 
 def transform(stats: Standardizer, x: np.ndarray) -> np.ndarray:
-    """``(x - mu) / sigma`` with the training statistics; works on any split.
+    """``(x - mu) / sigma`` with the training statistics; works on any split. Computed in
+    float64 (integers centred exactly), then cast to float32.
 
     Args:
       stats: the statistics from :func:`fit_standardizer` on the training split.
@@ -83,7 +154,9 @@ def transform(stats: Standardizer, x: np.ndarray) -> np.ndarray:
       [[3.0]]
     """
     check_features("x", x, width=stats.mean.shape[0])
-    return ((np.asarray(x, np.float32) - stats.mean) / stats.std).astype(np.float32)
+    with np.errstate(over="ignore"):
+        z = _centre(_host(x), stats.mean) / np.asarray(stats.std, np.float64)
+        return z.astype(np.float32)
 
 
 __getattr__ = deprecated_aliases(__name__, {"fit": fit_standardizer})
