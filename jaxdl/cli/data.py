@@ -21,7 +21,7 @@ from jaxdl import evaluation, logs, saved
 from jaxdl.atomic import atomic_write, write_json
 from jaxdl.data.datasets import Dataset
 from jaxdl.data.files import load_file, read_inputs
-from jaxdl.data.labels import encode
+from jaxdl.data.labels import encode, infer_task
 
 _FILE_ONLY = ("target", "labels", "task", "drop_missing")
 
@@ -189,11 +189,12 @@ def predict_command(args: argparse.Namespace) -> int:
     wrote ...p.csv (1 predictions)
     0
     """
-    model = saved.load_model(args.model)
     if args.labels:
         raise ValueError("--labels only applies to jaxdl evaluate")
+    check_out(args)
+    model = saved.load_model(args.model)
     x = _inputs(args, model, need_labels=False).x
-    rows = _prediction_rows(model, x)
+    rows = _prediction_rows(model, x, os.fspath(args.data))
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     atomic_write(args.out, lambda f: f.write(buffer.getvalue()))
@@ -201,8 +202,45 @@ def predict_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prediction_rows(model: saved.SavedModel, x: np.ndarray) -> list[list[Any]]:
-    predicted = model.predict(x)
+def check_out(args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` that would overwrite the ``--data`` file or write into the
+    ``--model`` directory (compared as resolved real paths, hard links included), before
+    anything is read or written.
+
+    >>> import argparse
+    >>> check_out(argparse.Namespace(out="d.csv", data="./d.csv", model="m"))
+    Traceback (most recent call last):
+    ...
+    ValueError: --out d.csv is the --data file ./d.csv; writing it would destroy the data: \
+choose another --out path
+    """
+    out = os.path.realpath(args.out)
+    data = os.path.realpath(args.data)
+    if out == data or (os.path.exists(out) and os.path.exists(data)
+                       and os.path.samefile(out, data)):
+        raise ValueError(f"--out {args.out} is the --data file {args.data}; writing it would "
+                         "destroy the data: choose another --out path")
+    folder = os.path.realpath(args.model)
+    if out == folder or os.path.dirname(out) == folder:
+        raise ValueError(f"--out {args.out} is inside the --model directory {args.model}; "
+                         "a saved model's directory holds only its own files: choose another "
+                         "--out path")
+
+
+def _finite(source: str, outputs: np.ndarray) -> np.ndarray:
+    """``outputs``, refused when a row is NaN or inf (it would be written as a prediction)."""
+    bad = np.flatnonzero(~np.all(np.isfinite(outputs.reshape(len(outputs), -1)), axis=1))
+    if bad.size:
+        rows = ", ".join(str(i + 1) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
+        raise ValueError(f"{source}: the model's outputs are NaN or inf for {bad.size} "
+                         f"sample(s) (rows {rows}, counting samples from 1); nothing written: "
+                         "check those samples' features (a value far outside the training "
+                         "data, such as 1e38, overflows)")
+    return outputs
+
+
+def _prediction_rows(model: saved.SavedModel, x: np.ndarray, source: str) -> list[list[Any]]:
+    predicted = _finite(source, model.predict(x))
     if model.task == "regression":
         values = predicted.reshape(len(x), -1)
         columns = ["prediction"] if values.shape[1] == 1 else [
@@ -244,19 +282,22 @@ def evaluate_command(args: argparse.Namespace) -> int:
     wrote ...e.json
     0
     """
+    check_out(args)
     model = saved.load_model(args.model)
     inputs = _inputs(args, model, need_labels=True)
     source = os.fspath(args.data)
     if inputs.labels is None:
         raise ValueError(f"{source}: no labels; evaluation needs the true labels")
+    outputs = _finite(source, model.outputs(inputs.x))
     names = _class_names(model, model.predict(inputs.x[:1]).reshape(1, -1).shape[1])
     if model.task == "classification":
+        infer_task(source, inputs.labels, "classification")  # 0.7 is no class
         y, _ = encode(source, inputs.labels, names, inputs.table)
     else:
         if inputs.labels.kind == "text":
             raise ValueError(f"{source}: the model does regression but the targets are text")
         y = inputs.labels.values.astype(np.float32)
-    result = model.evaluate(inputs.x, y)
+    result = evaluation.evaluate(model.task, outputs, y, len(names))
     print(format_figures({"data": result}, model.task))
     if model.task == "classification":
         print("confusion matrix (rows: true class, columns: predicted class)")

@@ -9,32 +9,60 @@ parameter layout from ``model.init`` (shapes only, nothing is computed) and refu
 from a newer format version, a manifest whose checksum does not match (changed after saving),
 a changed, missing or extra array, and a shape that does not fit.
 
+A saved model is untrusted input: its model type is looked up among the registered types
+(:func:`register_model`; :class:`jaxdl.nn.MLP` and :class:`jaxdl.layers.Sequential` are
+built in), never imported from a module the manifest names; only regular files are read, within
+size limits; every manifest field and every array is checked.
+
 The on-disk format is :mod:`jaxdl.saved.file_format`; :func:`save_model`, :func:`load_model` and
 :class:`SavedModel` live in :mod:`jaxdl.saved.saved_model`. Every name of both is importable
 from ``jaxdl.saved``.
 """
 
 from jaxdl.saved import file_format, saved_model
+from jaxdl.saved.file_format import _MODEL_TYPES as _MODEL_TYPES
 from jaxdl.saved.file_format import (
     ARRAYS,
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
+    MANIFEST_MAX_BYTES,
+    TASKS,
     ModelFileError,
     build_model,
+    check_manifest,
+    check_names,
+    check_statistics,
     check_target,
+    expected_bytes,
     flatten,
+    lacking_config,
     model_config,
+    read_arrays,
     read_manifest,
+    register_model,
 )
 from jaxdl.saved.file_format import _canonical as _canonical
 from jaxdl.saved.file_format import _digest as _digest
 from jaxdl.saved.file_format import _fill as _fill
+from jaxdl.saved.file_format import _lacking_layer as _lacking_layer
 from jaxdl.saved.file_format import _library_version as _library_version
+from jaxdl.saved.file_format import _ModelType as _ModelType
 from jaxdl.saved.file_format import _named as _named
+from jaxdl.saved.file_format import _no_constant as _no_constant
+from jaxdl.saved.file_format import _short as _short
 from jaxdl.saved.file_format import _swap as _swap
 from jaxdl.saved.file_format import _umask as _umask
-from jaxdl.saved.saved_model import SavedModel, infer, load_model, save_model
+from jaxdl.saved.saved_model import (
+    SavedModel,
+    check_fits,
+    infer,
+    input_shape,
+    load_model,
+    save_model,
+)
+from jaxdl.saved.saved_model import _listed as _listed
+from jaxdl.saved.saved_model import _names as _names
 from jaxdl.saved.saved_model import _num_classes as _num_classes
 
 __all__ = [
@@ -42,16 +70,27 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "MANIFEST",
+    "MANIFEST_MAX_BYTES",
+    "TASKS",
     "ModelFileError",
     "SavedModel",
     "build_model",
+    "check_fits",
+    "check_manifest",
+    "check_names",
+    "check_statistics",
     "check_target",
+    "expected_bytes",
     "file_format",
     "flatten",
     "infer",
+    "input_shape",
+    "lacking_config",
     "load_model",
     "model_config",
+    "read_arrays",
     "read_manifest",
+    "register_model",
     "save_model",
     "saved_model",
 ]

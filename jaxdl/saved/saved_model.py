@@ -7,7 +7,12 @@ appears whole or not at all; an existing directory is replaced only with ``overw
 and only when it is itself a saved model. Loading rebuilds the model from its config, takes the
 parameter layout from ``model.init`` (shapes only, nothing is computed) and refuses a manifest
 from a newer format version, a manifest whose checksum does not match (changed after saving),
-a changed, missing or extra array, and a shape that does not fit.
+a changed, missing or extra array, and a shape that does not fit. A saved model is untrusted
+input (see :mod:`jaxdl.saved.file_format`): every field is checked, the model type is looked up
+among the registered ones (:func:`~jaxdl.saved.file_format.register_model`), and the arrays are
+read from ``arrays.npz`` inside the directory only, as numbers, finite, and no larger than the
+model's shapes allow. ``overwrite=True`` replaces only a directory that holds nothing but a saved
+model's two files.
 """
 
 from __future__ import annotations
@@ -15,17 +20,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
 
-from jaxdl import evaluation
+from jaxdl import evaluation, nn
 from jaxdl.atomic import _jsonable, atomic_write
+from jaxdl.checks import check_labels
 from jaxdl.data.normalize import Standardizer, transform
 from jaxdl.data.table import is_dataframe
 from jaxdl.saved.file_format import (
@@ -33,6 +41,7 @@ from jaxdl.saved.file_format import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
+    TASKS,
     ModelFileError,
     _canonical,
     _digest,
@@ -42,11 +51,17 @@ from jaxdl.saved.file_format import (
     _swap,
     _umask,
     build_model,
+    check_names,
+    check_statistics,
     check_target,
+    expected_bytes,
     flatten,
+    lacking_config,
     model_config,
+    read_arrays,
     read_manifest,
 )
+from jaxdl.untrusted import UntrustedFileError, read_bytes
 
 
 # -- save ---------------------------------------------------------------------------------------
@@ -86,8 +101,20 @@ def save_model(
         class_names = class_names or getattr(data, "class_names", None)
         feature_names = feature_names or getattr(data, "feature_names", None)
         target = target or getattr(data, "target", None)
-    if task not in ("classification", "regression"):
+    if task not in TASKS:
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    where = "save_model"
+    names = check_names("class_names", _listed(class_names), where) if class_names else None
+    if names is not None and task != "classification":
+        raise ValueError("class_names only apply to task='classification'")
+    features = check_names("feature_names", _listed(feature_names), where) if feature_names \
+        else None
+    stats = None if standardizer is None else {
+        "mean": np.asarray(standardizer.mean, np.float32).ravel().tolist(),
+        "std": np.asarray(standardizer.std, np.float32).ravel().tolist(),
+    }
+    if stats is not None:
+        check_statistics(stats, where)
     path = os.path.abspath(os.fspath(path))
     check_target(path, overwrite)
     arrays = {**flatten("params", params), **flatten("state", state)}
@@ -98,6 +125,19 @@ def save_model(
             got = arrays[name].shape if name in arrays else "nothing"
             raise ValueError(f"params/state do not fit the model: {name} should have shape "
                              f"{spec.shape}, got {got}")
+    for name, value in arrays.items():
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise ValueError(f"{name} holds NaN or inf; training diverged: save a model "
+                             "whose parameters are finite")
+    check_fits(where, model, template, task, names, features, stats)
+    missing = lacking_config(model)
+    if missing is None:
+        spec_of_model = model_config(model)
+    else:
+        warnings.warn(f"{missing} has no to_config(), so the saved model cannot rebuild it: "
+                      "load it with load_model(path, model=...)", stacklevel=2)
+        spec_of_model = {"type": type(model).__name__, "module": type(model).__module__,
+                         "config": None}
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
@@ -110,15 +150,12 @@ def save_model(
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "library_version": _library_version(),
-            "model": model_config(model),
+            "model": spec_of_model,
             "task": task,
-            "class_names": list(class_names) if class_names else None,
-            "feature_names": list(feature_names) if feature_names else None,
+            "class_names": list(names) if names else None,
+            "feature_names": list(features) if features else None,
             "target": target,
-            "standardizer": None if standardizer is None else {
-                "mean": np.asarray(standardizer.mean, np.float32).tolist(),
-                "std": np.asarray(standardizer.std, np.float32).tolist(),
-            },
+            "standardizer": stats,
             "hyperparameters": dict(hyperparameters or {}),
             "metrics": dict(metrics or {}),
             "metadata": dict(metadata or {}),
@@ -162,29 +199,92 @@ def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
     """
     path = os.fspath(path)
     manifest = read_manifest(path)
-    model = build_model(manifest["model"]) if model is None else model
-    file = os.path.join(path, manifest["arrays"]["file"])
+    file = os.path.join(path, MANIFEST)
+    model = build_model(manifest["model"], file) if model is None else model
+    template = jax.eval_shape(model.init, jax.random.key(0))
+    expected = {**_named("params", template[0]), **_named("state", template[1])}
+    arrays_file = os.path.join(path, ARRAYS)
     try:
-        with open(file, "rb") as f:
-            blob = f.read()
+        blob = read_bytes(arrays_file, what="arrays file", max_bytes=expected_bytes(expected))
     except FileNotFoundError:
         raise ModelFileError(f"{path}: {ARRAYS} is missing") from None
+    except UntrustedFileError as err:
+        raise ModelFileError(f"{path}: {err} (the most this model's arrays take)") from None
     if _digest(blob) != manifest["arrays"]["sha256"]:
-        raise ModelFileError(f"{file}: checksum mismatch; the arrays were changed after saving")
-    with np.load(file, allow_pickle=False) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    template = jax.eval_shape(model.init, jax.random.key(0))
+        raise ModelFileError(f"{arrays_file}: checksum mismatch; the arrays were changed after "
+                             "saving")
+    arrays = read_arrays(blob, arrays_file, expected)
     params = _fill(path, "params", template[0], arrays)
     state = _fill(path, "state", template[1], arrays)
-    used = set(_named("params", template[0])) | set(_named("state", template[1]))
-    extra = sorted(set(arrays) - used)
-    if extra:
-        raise ModelFileError(f"{path}: {ARRAYS} holds array(s) the model does not use: "
-                             f"{', '.join(extra)}")
     stats = manifest.get("standardizer")
+    check_fits(file, model, template, manifest["task"], _names(manifest, "class_names"),
+               _names(manifest, "feature_names"), stats)
     standardizer = None if stats is None else Standardizer(
         np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32))
     return SavedModel(path, model, params, state, standardizer, manifest)
+
+
+def _listed(names: Any) -> Any:
+    return names if isinstance(names, str) else list(names)
+
+
+def _names(manifest: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    names = manifest.get(key)
+    return tuple(names) if names else None
+
+
+def input_shape(model: Any) -> tuple[int, ...] | None:
+    """One example's shape (no batch axis) for the built-in models and any model with an
+    ``input_shape`` attribute; ``None`` when the model does not say.
+
+    >>> input_shape(nn.MLP((4, 3, 2)))
+    (4,)
+    """
+    if isinstance(model, nn.MLP):
+        return (model.sizes[0],)
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, tuple) and all(isinstance(d, int) for d in shape):
+        return shape
+    return None
+
+
+def check_fits(where: str, model: Any, template: Any, task: str,
+               class_names: tuple[str, ...] | None, feature_names: tuple[str, ...] | None,
+               stats: Mapping[str, Any] | None) -> None:
+    """Refuse class names, feature names or standardizer statistics that do not fit the model:
+    as many feature names and statistics as one example has inputs, as many class names as
+    the output has classes (two for a single output unit). Models that do not say their input
+    shape (see :func:`input_shape`) are checked for what does not need it.
+
+    >>> import jax
+    >>> model = nn.MLP((2, 3))
+    >>> template = jax.eval_shape(model.init, jax.random.key(0))
+    >>> check_fits("m", model, template, "classification", ("a", "b"), None, None)
+    Traceback (most recent call last):
+    jaxdl.saved.file_format.ModelFileError: m: field 'class_names' names 2 classes but the \
+model has 3 outputs (classes)
+    """
+    width = None if stats is None else len(stats["std"])
+    if feature_names is not None and width is not None and width != len(feature_names):
+        raise ModelFileError(f"{where}: the standardizer has {width} entries but "
+                             f"'feature_names' names {len(feature_names)} features")
+    shape = input_shape(model)
+    if shape is None:
+        return
+    inputs = math.prod(shape)
+    for field, count in (("feature_names", feature_names and len(feature_names)),
+                         ("standardizer", width)):
+        if count is not None and count != inputs:
+            raise ModelFileError(f"{where}: field {field!r} has {count} entries but the model "
+                                 f"takes {inputs} input features")
+    if class_names is None or task != "classification":
+        return
+    x = jax.ShapeDtypeStruct((1, *shape), np.float32)
+    out = jax.eval_shape(lambda p, s, x: model.apply(p, s, x, train=False)[0], *template, x)
+    classes = 2 if len(out.shape) == 1 or out.shape[-1] == 1 else out.shape[-1]
+    if len(class_names) != classes:
+        raise ModelFileError(f"{where}: field 'class_names' names {len(class_names)} classes "
+                             f"but the model has {classes} outputs (classes)")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -243,8 +343,15 @@ class SavedModel:
                 raise ValueError("this saved model names no feature columns; pass an array")
             x = read_inputs(x, self.feature_names, self.target, need_labels=False).x
         x = np.asarray(x, np.float32)
+        if x.ndim == 0 or len(x) == 0:
+            raise ValueError(f"x has shape {x.shape}; pass at least one sample (rows of "
+                             "features)")
         if self.standardizer is not None:
             shape = x.shape
+            width = int(np.size(self.standardizer.mean))
+            if math.prod(shape[1:]) != width:
+                raise ValueError(f"x has shape {shape} but the model takes {width} features "
+                                 "a sample")
             x = transform(self.standardizer, x.reshape(len(x), -1)).reshape(shape)
         out, _ = infer(self.model, self.params, self.state, x)
         return np.asarray(out)
@@ -265,8 +372,23 @@ class SavedModel:
     def evaluate(self, x: Any, y: Any) -> dict[str, Any]:
         """:func:`jaxdl.evaluation.evaluate` of the model on raw features ``x`` and labels
         ``y`` (class indices or targets)."""
-        num = len(self.class_names) if self.class_names else _num_classes(self.outputs(x[:1]))
-        return evaluation.evaluate(self.task, self.outputs(x), y, num)
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != len(x):
+            raise ValueError(f"x has {len(x)} samples but y has {y.size if y.ndim == 0 else len(y)}"
+                             " labels; they must match")
+        outputs = self.outputs(x)
+        if self.task != "classification":
+            return evaluation.evaluate(self.task, outputs, y, 0)
+        num = len(self.class_names) if self.class_names else _num_classes(outputs)
+        if y.ndim == 1 and y.dtype.kind == "f":
+            fraction = y[np.isfinite(y) & (y != np.round(y))]
+            if fraction.size:
+                raise ValueError(f"y holds {fraction[0]!r}, not a class index; classification "
+                                 "labels are whole numbers 0, 1, ...")
+            if np.all(np.isfinite(y)):
+                y = y.astype(np.int64)
+        check_labels("y", y, num)
+        return evaluation.evaluate(self.task, outputs, y, num)
 
 
 def _num_classes(out: np.ndarray) -> int:
