@@ -6,7 +6,8 @@ a ``checksum``, the SHA-256 over every other entry's name, dtype, shape and byte
 written with :func:`jaxdl.atomic.atomic_write` (temporary file, fsync, rename, fsync of the
 directory), so a reader sees the old file or the complete new one. Every failure to read one,
 whatever the damage, is a :class:`CorruptCheckpoint`. Only names matching the exact pattern are
-listed or pruned.
+listed or pruned, and only a regular file is read (a FIFO, a device or a directory under a
+checkpoint's name is a :class:`CheckpointError`, never a hang).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.atomic import atomic_write
+from jaxdl.untrusted import UntrustedFileError, open_regular
 
 PREFIX = "ckpt-"
 NAME = re.compile(r"ckpt-(\d{6,})\.npz")
@@ -190,6 +192,7 @@ def read(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
 
     Raises:
       FileNotFoundError: when ``path`` does not exist.
+      CheckpointError: when it is not a regular file (a FIFO, a device, a directory).
       CorruptCheckpoint: when it is truncated, altered or not a jaxdl checkpoint.
 
     >>> import os, tempfile
@@ -200,10 +203,12 @@ def read(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
     ([[1.0, 1.0], 7], {'epoch': 3})
     """
     try:
-        with np.load(path) as data:
+        fd = open_regular(path, what="checkpoint")
+    except UntrustedFileError as err:
+        raise CheckpointError(f"{err}; remove it from the checkpoint directory") from None
+    try:
+        with os.fdopen(fd, "rb") as file, np.load(file, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except FileNotFoundError:
-        raise
     except Exception as err:  # a damaged zip or npy header fails in many ways
         raise CorruptCheckpoint(
             f"checkpoint {path} is truncated or corrupt ({type(err).__name__}: {err})"
@@ -216,8 +221,11 @@ def read(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
         raise CorruptCheckpoint(f"checkpoint {path} is corrupt: its checksum does not match")
     try:
         meta = json.loads(arrays[META].tobytes().decode())
-    except ValueError as err:  # checksum-consistent but unreadable: not written by jaxdl
+    except (ValueError, RecursionError) as err:  # checksum-consistent: not written by jaxdl
         raise CorruptCheckpoint(f"checkpoint {path} has unreadable metadata ({err})") from err
+    if not isinstance(meta, dict):
+        raise CorruptCheckpoint(f"checkpoint {path} has metadata that is not an object; it was "
+                                "not written by jaxdl")
     count = len(arrays) - 2
     try:
         leaves = [arrays[f"leaf_{i}"] for i in range(count)]
