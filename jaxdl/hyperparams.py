@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.checks import check_keep_prob, is_concrete
+from jaxdl.optim import registry
 
 HyperParams = dict[str, jax.Array]
 
@@ -43,10 +44,9 @@ SCHEDULE = "schedule"
 MODEL = "model"
 COST = "cost"
 
-# How each optimizer and model feature is named in messages.
+# How each optimizer (from the registry) and model feature is named in messages.
 DISPLAY = {
-    "sgd": "SGD", "momentum": "momentum", "nesterov": "Nesterov", "rmsprop": "RMSprop",
-    "adam": "Adam", "adamw": "AdamW",
+    **{name: spec.display for name, spec in registry.REGISTRY.items()},
     "keep_prob": "dropout", "bn_momentum": "batch norm",
 }
 # How a model turns on the feature that reads a model hyperparameter (for messages).
@@ -77,23 +77,14 @@ class Hyperparameter:
                 f"{')' if self.high_open else ']'}")
 
 
-_ALL = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 _INF = math.inf
 TABLE: Mapping[str, Hyperparameter] = MappingProxyType({
     p.name: p for p in (
-        Hyperparameter("learning_rate", 0.01, 0.0, _INF, True, True, OPTIMIZER, _ALL,
-                       "step size alpha"),
-        Hyperparameter("beta", 0.9, 0.0, 1.0, False, True, OPTIMIZER,
-                       ("momentum", "nesterov", "rmsprop"),
-                       "EWA decay of momentum, Nesterov momentum and RMSprop"),
-        Hyperparameter("b1", 0.9, 0.0, 1.0, False, True, OPTIMIZER, ("adam", "adamw"),
-                       "Adam's first-moment decay"),
-        Hyperparameter("b2", 0.999, 0.0, 1.0, False, True, OPTIMIZER, ("adam", "adamw"),
-                       "Adam's second-moment decay"),
-        Hyperparameter("eps", 1e-8, 0.0, _INF, True, True, OPTIMIZER,
-                       ("rmsprop", "adam", "adamw"), "added to sqrt(s) in the denominator"),
-        Hyperparameter("weight_decay", 1e-4, 0.0, _INF, False, True, OPTIMIZER, ("adamw",),
-                       "AdamW's decoupled weight decay"),
+        *(
+            Hyperparameter(o.name, o.default, o.low, o.high, o.low_open, o.high_open, OPTIMIZER,
+                           registry.readers(o.name), o.description)
+            for o in registry.HYPERPARAMETERS.values()
+        ),
         Hyperparameter("decay_rate", None, 0.0, _INF, False, True, SCHEDULE,
                        ("inverse_time", "exponential"), "learning-rate decay rate"),
         Hyperparameter("l2", None, 0.0, _INF, False, True, COST, (),
@@ -117,12 +108,12 @@ SCHEDULE_RANGES: Mapping[str, tuple[float, float, bool, bool]] = MappingProxyTyp
 
 
 def reads(optimizer: str) -> tuple[str, ...]:
-    """The names optimizer ``optimizer`` reads, in table order.
+    """The names optimizer ``optimizer`` reads (:func:`jaxdl.optim.registry.reads`).
 
     >>> reads("momentum")
     ('learning_rate', 'beta')
     """
-    return tuple(n for n, p in TABLE.items() if p.kind == OPTIMIZER and optimizer in p.readers)
+    return registry.reads(optimizer)
 
 
 def _check_value(name: str, value: Any, low: float, high: float, lo: bool, hi: bool) -> None:

@@ -208,7 +208,7 @@ def test_gradcheck_passes_and_fails_with_exit_codes(capsys):
     "argv,words",
     [
         (["train", "--dataset", "mnist"], ["--dataset", "invalid choice", "moons"]),
-        (["sweep", "--optimizer", "nadam", "--lr", "1e-3:1"], ["--optimizer", "adam"]),
+        (["sweep", "--optimizer", "lion", "--lr", "1e-3:1"], ["--optimizer", "adam"]),
         (["train", "--activation", "gelu"], ["--activation"]),
         (["train", "--hidden", "16,x"], ["--hidden", "16,x"]),
         (["train", "--hidden", "16,0"], ["--hidden", "positive"]),

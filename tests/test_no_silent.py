@@ -45,7 +45,7 @@ def test_beta_with_adam(nothing_compiles):
 
 def test_b1_with_momentum(nothing_compiles):
     message = fit_error(Trainer(MODEL, optimizer="momentum"), {"b1": 0.95})
-    assert "'momentum'" in message and "b1 is Adam/AdamW's" in message
+    assert "'momentum'" in message and "b1 is Adam/AdamW/Nadam's" in message
 
 
 def test_eps_with_sgd(nothing_compiles):

@@ -407,7 +407,7 @@ BAD = [
     (lambda: optim.adam(0.1, eps=-1e-8), ValueError, "eps"),
     (lambda: optim.adamw(0.1, weight_decay=-1.0), ValueError, "weight_decay"),
     (lambda: optim.add_l2(float("nan")), ValueError, "lambd"),
-    (lambda: optim.from_name("nadam", {}), ValueError, "sgd"),
+    (lambda: optim.from_name("lion", {}), ValueError, "sgd"),
     (lambda: optim.from_name(3, {}), TypeError, "name"),
     (lambda: optim.from_name("adam", [0.1]), TypeError, "hp"),
     (lambda: optim.from_name("adam", {"learning_rate": "fast"}), TypeError, "learning_rate"),

@@ -1,15 +1,13 @@
 """Optimizers as pure gradient transformations: SGD, momentum (heavy-ball and Nesterov),
-RMSprop, Adam, AdamW, gradient clipping, their building blocks and learning-rate schedules.
+RMSprop, Adam, AdamW, Nadam (built by name from :mod:`jaxdl.optim.registry`), gradient clipping,
+their building blocks and learning-rate schedules.
 
 Any object with ``init``/``update`` (an optax transformation, say) chains with these, and these
 drop into ``optax.chain``."""
 
 from jaxdl.optim.aliases import (
-    DEFAULTS,
-    OPTIMIZERS,
     adam,
     adamw,
-    from_name,
     momentum,
     nesterov,
     rmsprop,
@@ -28,6 +26,7 @@ from jaxdl.optim.base import (
     safe_increment,
 )
 from jaxdl.optim.clipping import clip, clip_by_global_norm, global_norm
+from jaxdl.optim.registry import DEFAULTS, OPTIMIZERS, REGISTRY, from_name
 from jaxdl.optim.schedules import (
     constant,
     cosine_decay_schedule,
@@ -52,6 +51,7 @@ from jaxdl.optim.transforms import (
 __all__ = [
     "DEFAULTS",
     "OPTIMIZERS",
+    "REGISTRY",
     "EmptyState",
     "GradientTransformation",
     "GradientTransformationLike",

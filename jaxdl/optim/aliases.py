@@ -1,15 +1,11 @@
-"""The optimizers of the course as short chains, and building one by name from a dict of
-(possibly traced) hyperparameters."""
+"""The optimizers of the course as short chains (:mod:`jaxdl.optim.registry` builds them by
+name from a dict of possibly traced hyperparameters)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from jaxdl.checks import check_finite, check_range
-from jaxdl.hyperparams import DEFAULTS as HYPERPARAMETER_DEFAULTS
-from jaxdl.hyperparams import NAMES, reads
 from jaxdl.optim.base import GradientTransformation, LearningRate, chain
 from jaxdl.optim.transforms import (
     add_l2,
@@ -183,61 +179,3 @@ def adamw(
     return chain(
         scale_by_adam(b1, b2, eps), add_l2(weight_decay), scale_by_learning_rate(learning_rate)
     )
-
-
-OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
-_READ = {name for optimizer in OPTIMIZERS for name in reads(optimizer)}
-
-# The optimizers' defaults, from the one table of hyperparameters (jaxdl.hyperparams).
-DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {name: HYPERPARAMETER_DEFAULTS[name] for name in NAMES if name in _READ}
-)
-
-
-def from_name(name: str, hp: Mapping[str, Any] | None = None) -> GradientTransformation:
-    """Build optimizer ``name`` (one of :data:`OPTIMIZERS`) from hyperparameters ``hp``.
-
-    Keys read: ``learning_rate`` (number, array or schedule), ``beta`` (momentum, nesterov,
-    rmsprop), ``b1``, ``b2`` (adam, adamw), ``eps`` (rmsprop, adam, adamw), ``weight_decay``
-    (adamw);
-    missing keys take :data:`DEFAULTS`, other keys are ignored (so a sweep's whole hyperparameter
-    dict, with traced values, can be passed inside ``jit``).
-
-    Args:
-        name: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"rmsprop"``, ``"adam"`` or
-            ``"adamw"``.
-        hp: the hyperparameters (numbers, arrays or tracers); ``None`` takes the defaults.
-
-    Returns:
-        A :class:`~jaxdl.optim.GradientTransformation`.
-
-    Raises:
-        TypeError: if ``name`` is not a string or ``hp`` not a mapping.
-        ValueError: for an unknown ``name``.
-
-    Examples:
-        >>> import jax.numpy as jnp
-        >>> opt = from_name("momentum", {"learning_rate": 0.1, "beta": 0.5, "keep_prob": 0.8})
-        >>> u, _ = opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))
-        >>> [round(v, 6) for v in u.tolist()]
-        [-0.1]
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a string, one of {OPTIMIZERS}, got {name!r}")
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid names are {OPTIMIZERS}")
-    if hp is not None and not isinstance(hp, Mapping):
-        raise TypeError(f"hp must be a mapping of hyperparameter names to values, got {hp!r}")
-    h = {**DEFAULTS, **(hp or {})}
-    lr = h["learning_rate"]
-    if name == "sgd":
-        return sgd(lr)
-    if name == "momentum":
-        return momentum(lr, h["beta"])
-    if name == "nesterov":
-        return nesterov(lr, h["beta"])
-    if name == "rmsprop":
-        return rmsprop(lr, h["beta"], h["eps"])
-    if name == "adam":
-        return adam(lr, h["b1"], h["b2"], h["eps"])
-    return adamw(lr, h["b1"], h["b2"], h["eps"], h["weight_decay"])

@@ -181,12 +181,17 @@ def scale_by_rms(beta: Any = 0.9, eps: Any = 1e-8) -> GradientTransformation:
     return GradientTransformation(init, update)
 
 
-def scale_by_adam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8) -> GradientTransformation:
+def scale_by_adam(
+    b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, nesterov: bool = False
+) -> GradientTransformation:
     """Adam scaling with bias correction, the step count ``t`` starting at 1::
 
         v = b1 * v + (1 - b1) * g            v_hat = v / (1 - b1**t)
         s = b2 * s + (1 - b2) * g**2         s_hat = s / (1 - b2**t)
         update = v_hat / (sqrt(s_hat) + eps)
+
+    With ``nesterov=True`` (Nadam, Dozat 2016, as ``optax.nadam``) the first moment looks one
+    step ahead: ``v_hat = b1 * v / (1 - b1**(t+1)) + (1 - b1) * g / (1 - b1**t)``.
 
     State: :class:`ScaleByAdamState` (``count`` = t after the update, saturating at int32 max).
 
@@ -194,6 +199,7 @@ def scale_by_adam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8) -> GradientTr
         b1: EWA decay of the gradients in ``[0, 1)`` (number, array or tracer).
         b2: EWA decay of the squared gradients in ``[0, 1)``.
         eps: added to ``sqrt(s_hat)`` (> 0).
+        nesterov: static ``bool``; the Nadam look-ahead of the first moment.
 
     Returns:
         A :class:`~jaxdl.optim.GradientTransformation`.
@@ -221,7 +227,12 @@ def scale_by_adam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8) -> GradientTr
         count = safe_increment(state.count)
         mu = ewa.update(state.mu, grads, b1)
         nu = ewa.update(state.nu, _squares(grads, state.nu), b2)
-        updates = _normalized(ewa.debias(mu, b1, count), ewa.debias(nu, b2, count), eps, grads)
+        mu_hat = ewa.debias(mu, b1, count)
+        if nesterov:
+            ahead = ewa.debias(mu, b1, safe_increment(count))
+            now = ewa.debias(jax.tree.map(lambda g, m: g.astype(m.dtype), grads, mu), b1, count)
+            mu_hat = jax.tree.map(lambda a, g: b1 * a + (1 - b1) * g, ahead, now)
+        updates = _normalized(mu_hat, ewa.debias(nu, b2, count), eps, grads)
         return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
 
     return GradientTransformation(init, update)

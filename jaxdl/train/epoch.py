@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from jaxdl.train.trainer import Trainer
 
 # The EWA decay rates of the built-in optimizers: 1.0 leaves a moment as it was.
-_EWA_BETAS = ("b1", "b2", "beta")
 
 
 def scan_epoch(
@@ -76,9 +75,11 @@ def scan_epoch(
         if isinstance(trainer.optimizer, str):
             # A built-in optimizer's rejected step is gated by scalars inside the update
             # kernels instead of a select pass over every state leaf: zero gradients and EWA
-            # betas of 1 leave its moments exactly as they were; parameters (fused with
-            # their update), counters and the batch-norm statistics are selected.
-            betas = {k: jnp.where(ok, hp.get(k, optim.DEFAULTS[k]), 1.0) for k in _EWA_BETAS}
+            # decays of 1 (the registry's state_decays) leave its moments exactly as they were;
+            # parameters (fused with their update), counters and the batch-norm statistics are
+            # selected.
+            decays = optim.REGISTRY[trainer.optimizer].state_decays
+            betas = {k: jnp.where(ok, hp.get(k, optim.DEFAULTS[k]), 1.0) for k in decays}
             gated = {**hp, **betas}
             updates, opt_state = trainer.optimizer_for(gated, part.num_batches).update(
                 grads, ts.opt_state, ts.params
