@@ -435,8 +435,9 @@ def read_inputs(
     """
     if _is_table(source):
         table = _table_of(source)
-        missing = [n for n in feature_names if n not in table.names]
-        extra = [n for n in table.names if n not in feature_names and n != target]
+        wanted = set(feature_names)
+        missing = [n for n in feature_names if n not in table.positions]
+        extra = [n for n in table.names if n not in wanted and n != target]
         if missing or extra:
             problems = []
             if missing:

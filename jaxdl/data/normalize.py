@@ -8,7 +8,8 @@ feature has ``sigma = 0``; it is given ``sigma = 1`` so it maps to 0 instead of 
 Numerics: the statistics and the centring ``x - mu`` are computed in float64 on the host, and
 only the standardized result is cast to float32, so a feature far from zero (a timestamp
 ``1.7e9 +- 50``) keeps its distinct values; integer features are centred in integer arithmetic
-(``2**62 + k`` stays distinct); the variance is computed on values scaled by a power of two, so
+(``2**62 + k`` stays distinct and keeps its spread, though beyond 2**53 it is centred on the
+float64-rounded mean, which a warning reports); the variance is computed on values scaled by a power of two, so
 tiny features (``1e-300``) do not underflow, and ordinary data get the same numbers as the plain
 formula. :func:`fit_standardizer` warns, naming the feature, when float32 still merges most of a
 feature's distinct training values (a huge outlier, or a row id).
@@ -61,7 +62,7 @@ def _centre(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
     mean = np.asarray(mean, np.float64)
     if x.dtype.kind == "i":
         base = np.floor(mean)
-        if np.all(np.abs(base) < 2.0**62):
+        if np.all(np.abs(base) < 2.0**63):
             approx = x.astype(np.float64) - base
             if np.all(np.abs(approx) < 2.0**62):
                 return (x - base.astype(np.int64)).astype(np.float64) - (mean - base)
@@ -115,6 +116,8 @@ def fit_standardizer(x: np.ndarray, names: Sequence[str] | None = None) -> Stand
         scale = _power_of_two(np.abs(x).max(axis=0))
         mean = (x / scale).mean(axis=0) * scale
     centred = _centre(x, mean)
+    if x.dtype.kind == "i":  # beyond 2**53 the float64 mean is rounded: spread about the true one
+        centred = centred - centred.mean(axis=0)
     scale = _power_of_two(np.abs(centred).max(axis=0))
     std = np.sqrt(np.mean((centred / scale) ** 2, axis=0)) * scale
     stats = Standardizer(mean, np.where(std > 0, std, 1.0))
@@ -123,13 +126,23 @@ def fit_standardizer(x: np.ndarray, names: Sequence[str] | None = None) -> Stand
 
 
 def _warn_lost_values(x: np.ndarray, z: np.ndarray, names: Sequence[str] | None) -> None:
+    """Warn about features that float32 merges, or (integers beyond 2**53, whose mean float64
+    rounds) that are not centred."""
     before, after = _distinct(x), _distinct(z)
-    for j in np.flatnonzero(2 * after < before):
-        name = names[int(j)] if names is not None else f"x{j}"
-        warnings.warn(
-            f"feature {name!r}: standardized to float32 it keeps {after[j]} of its {before[j]} "
-            "distinct training values (a few huge values next to many close ones?); consider "
-            "transforming it (log, clipping) or removing it", UserWarning, stacklevel=3)
+    off = np.abs(z.astype(np.float64).mean(axis=0))
+    for j in range(x.shape[1]):
+        name = names[j] if names is not None else f"x{j}"
+        if 2 * after[j] < before[j]:
+            warnings.warn(
+                f"feature {name!r}: standardized to float32 it keeps {after[j]} of its "
+                f"{before[j]} distinct training values (a few huge values next to many close "
+                "ones?); consider transforming it (log, clipping) or removing it",
+                UserWarning, stacklevel=3)
+        elif off[j] > 1e-3:
+            warnings.warn(
+                f"feature {name!r}: its values are too large for float64 to hold their mean "
+                f"exactly; standardized, their mean is {off[j]:.3g} rather than 0 (subtract an "
+                "offset from the feature, or remove it if it is an id)", UserWarning, stacklevel=3)
 
 
 def transform(stats: Standardizer, x: np.ndarray) -> np.ndarray:

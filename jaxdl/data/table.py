@@ -16,8 +16,9 @@ The rules, strict so that one bad cell cannot change what a column means:
   (``1.2.3`` among numbers, ``5`` among words). ``inf``/``infinity`` in a numeric column is an
   error (not a missing value): replace it by a number or leave the cell empty.
 - CSV only: a cell may not span lines (a stray ``"`` would swallow the rows after it), every row
-  has one field per header column, blank lines are skipped (except in a one-column file, where a
-  blank line is an error: it would be an empty cell), and a UTF-8 byte order mark is removed.
+  has one field per header column, blank lines (and rows of blank fields) are skipped, and a
+  UTF-8 byte order mark is removed. In a one-column file a blank line before a data row is an
+  error (it would shift the rows after it); write an empty cell as ``""``.
 """
 
 from __future__ import annotations
@@ -277,7 +278,7 @@ def read_csv(path: str | os.PathLike, what: str = "data file") -> Table:
                     "cell may not span lines (a stray '\"'?): close the quote on its line or "
                     "remove it"
                 )
-            if not row or all(not cell.strip() for cell in row):
+            if not row or (row != [""] and all(not cell.strip() for cell in row)):
                 if header is not None and blank is None:
                     blank = start
                 continue
