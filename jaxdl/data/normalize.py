@@ -9,10 +9,10 @@ Numerics: the statistics and the centring ``x - mu`` are computed in float64 on 
 only the standardized result is cast to float32, so a feature far from zero (a timestamp
 ``1.7e9 +- 50``) keeps its distinct values; integer features are centred in integer arithmetic
 (``2**62 + k`` stays distinct and keeps its spread, though beyond 2**53 it is centred on the
-float64-rounded mean, which a warning reports); the variance is computed on values scaled by a power of two, so
-tiny features (``1e-300``) do not underflow, and ordinary data get the same numbers as the plain
-formula. :func:`fit_standardizer` warns, naming the feature, when float32 still merges most of a
-feature's distinct training values (a huge outlier, or a row id).
+float64-rounded mean, which a warning reports); the variance is computed on values scaled by a
+power of two, so tiny features (``1e-300``) do not underflow, and ordinary data get the same
+numbers as the plain formula. :func:`fit_standardizer` warns, naming the feature, when
+float32 still merges most of a feature's distinct training values (a huge outlier, a row id).
 """
 
 from __future__ import annotations
