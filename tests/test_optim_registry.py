@@ -5,6 +5,7 @@ optax, through the hyperparameter checks, the CLI and a training run."""
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -115,3 +116,10 @@ def test_training_with_the_new_optimizer_by_name_equals_its_transformation():
     for a, b in zip(jax.tree.leaves(by_name.params), jax.tree.leaves(as_object.params),
                     strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_the_docs_show_the_registry_table_verbatim():
+    page = Path(__file__).resolve().parents[1] / "docs" / "topics" / "optimization.md"
+    assert registry.markdown_table() in page.read_text(), (
+        "docs/topics/optimization.md: paste jaxdl.optim.registry.markdown_table() over its table"
+    )

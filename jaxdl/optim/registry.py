@@ -54,7 +54,8 @@ class OptimizerSpec:
     messages show it (``display``), the hyperparameters it ``reads`` besides ``learning_rate``
     (keywords of ``build``), the ``state_decays`` among them (EWA decays: at 1, with a zero
     gradient, its state stays exactly as it was, which the divergence guard uses to skip a step
-    without a select over the state), its update rule (``formula``), and
+    without a select over the state), its update rule (``formula``, Markdown with TeX, as the
+    docs show it), and
     ``build(learning_rate, **hp) -> GradientTransformation``."""
 
     name: str
@@ -94,24 +95,26 @@ def _nadam(learning_rate: LearningRate, b1: Any, b2: Any, eps: Any) -> GradientT
 #: Every optimizer built by name, in the order ``--help`` lists them.
 REGISTRY: Mapping[str, OptimizerSpec] = MappingProxyType({
     s.name: s for s in (
-        OptimizerSpec("sgd", "SGD", (), (), "W -= lr * g", aliases.sgd),
+        OptimizerSpec("sgd", "SGD", (), (), r"$W \mathrel{-}= \alpha\, dW$", aliases.sgd),
         OptimizerSpec("momentum", "momentum", ("beta",), ("beta",),
-                      "v = beta * v + (1 - beta) * g; W -= lr * v", aliases.momentum),
+                      r"$v = \beta v + (1-\beta)\,dW$, $\;W \mathrel{-}= \alpha v$",
+                      aliases.momentum),
         OptimizerSpec("nesterov", "Nesterov", ("beta",), ("beta",),
-                      "v = beta * v + (1 - beta) * g; W -= lr * (beta * v + (1 - beta) * g)",
+                      r"as momentum, stepping along the look-ahead $\beta v + (1-\beta)\,dW$",
                       aliases.nesterov),
         OptimizerSpec("rmsprop", "RMSprop", ("beta", "eps"), ("beta",),
-                      "s = beta * s + (1 - beta) * g**2; W -= lr * g / (sqrt(s) + eps)",
+                      r"$s = \beta s + (1-\beta)\,dW^2$, "
+                      r"$\;W \mathrel{-}= \alpha\, dW / (\sqrt{s} + \varepsilon)$",
                       aliases.rmsprop),
         OptimizerSpec("adam", "Adam", ("b1", "b2", "eps"), ("b1", "b2"),
-                      "v, s as momentum, RMSprop with b1, b2, bias corrected; "
-                      "W -= lr * v_hat / (sqrt(s_hat) + eps)", aliases.adam),
+                      r"$v, s$ as above with $\beta_1, \beta_2$; "
+                      r"$\;W \mathrel{-}= \alpha\, \hat v / (\sqrt{\hat s} + \varepsilon)$",
+                      aliases.adam),
         OptimizerSpec("adamw", "AdamW", ("b1", "b2", "eps", "weight_decay"), ("b1", "b2"),
-                      "Adam's step plus decoupled decay: "
-                      "W -= lr * (v_hat / (sqrt(s_hat) + eps) + weight_decay * W)", aliases.adamw),
+                      r"Adam plus decoupled weight decay $\alpha\lambda W$", aliases.adamw),
         OptimizerSpec("nadam", "Nadam", ("b1", "b2", "eps"), ("b1", "b2"),
-                      "Adam with a look-ahead first moment: "
-                      "v_hat = b1 * v / (1 - b1**(t+1)) + (1 - b1) * g / (1 - b1**t)", _nadam),
+                      r"Adam with the look-ahead $\hat v = \beta_1 v / (1-\beta_1^{t+1})"
+                      r" + (1-\beta_1)\,dW / (1-\beta_1^t)$", _nadam),
     )
 })
 
@@ -180,13 +183,13 @@ def from_name(name: str, hp: Mapping[str, Any] | None = None) -> GradientTransfo
 
 def markdown_table() -> str:
     """The optimizers as a Markdown table (name, hyperparameters with defaults, update rule), as
-    the docs show it.
+    the docs show it (``docs/topics/optimization.md`` holds it verbatim; a test compares).
 
-    >>> print(markdown_table().splitlines()[2])
-    | `sgd` | `learning_rate=0.01` | `W -= lr * g` |
+    >>> print(markdown_table().splitlines()[3].split(" | ")[:2])
+    ['| `momentum`', '`learning_rate=0.01, beta=0.9`']
     """
-    rows = ["| name | hyperparameters (defaults) | update |", "| --- | --- | --- |"]
+    rows = ["| optimizer | hyperparameters (defaults) | update |", "|---|---|---|"]
     for spec in REGISTRY.values():
         hps = ", ".join(f"{n}={DEFAULTS[n]:g}" for n in reads(spec.name))
-        rows.append(f"| `{spec.name}` | `{hps}` | `{spec.formula}` |")
+        rows.append(f"| `{spec.name}` | `{hps}` | {spec.formula} |")
     return "\n".join(rows)
