@@ -16,7 +16,7 @@ import threading
 import pytest
 
 from jaxdl.data import download
-from jaxdl.data.download import ChecksumError, DownloadError, fetch, resolve_cache_dir
+from jaxdl.data.download import ChecksumError, DownloadError, fetch_file, resolve_cache_dir
 from jaxdl.untrusted import UntrustedFileError
 
 
@@ -94,7 +94,7 @@ PAYLOAD = bytes(range(256)) * 40 + b"tail"  # 10244 bytes
 
 def test_download_writes_the_checked_file(server, tmp_path):
     server.files["a.bin"] = PAYLOAD
-    path = fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
+    path = fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
     assert path == str(tmp_path / "a.bin")
     assert open(path, "rb").read() == PAYLOAD
     assert sorted(os.listdir(tmp_path)) == ["a.bin"]  # no .part left behind
@@ -103,10 +103,10 @@ def test_download_writes_the_checked_file(server, tmp_path):
 
 def test_cache_hit_makes_no_request(server, tmp_path):
     server.files["a.bin"] = PAYLOAD
-    fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
+    fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
     server.shutdown()  # a second request would now fail
     server.server_close()
-    again = fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD).upper(), tmp_path)
+    again = fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD).upper(), tmp_path)
     assert open(again, "rb").read() == PAYLOAD
     assert len(server.requests) == 1
 
@@ -115,7 +115,7 @@ def test_dropped_connection_is_continued_with_a_range_request(server, tmp_path):
     server.files["a.bin"] = PAYLOAD
     server.cut_after, server.cuts = 3000, 1
     seen = []
-    path = fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path,
+    path = fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path,
                  progress=lambda done, total: seen.append((done, total)))
     assert open(path, "rb").read() == PAYLOAD
     assert server.requests == [("/a.bin", None), ("/a.bin", "bytes=3000-")]
@@ -125,7 +125,7 @@ def test_dropped_connection_is_continued_with_a_range_request(server, tmp_path):
 def test_partial_file_from_an_earlier_run_is_continued(server, tmp_path):
     server.files["a.bin"] = PAYLOAD
     (tmp_path / "a.bin.part").write_bytes(PAYLOAD[:5000])
-    path = fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
+    path = fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
     assert open(path, "rb").read() == PAYLOAD
     assert server.requests == [("/a.bin", "bytes=5000-")]
 
@@ -134,7 +134,7 @@ def test_server_without_ranges_restarts_from_the_first_byte(server, tmp_path):
     server.files["a.bin"] = PAYLOAD
     server.ranges = False
     (tmp_path / "a.bin.part").write_bytes(b"x" * 5000)  # garbage that must not be kept
-    path = fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
+    path = fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
     assert open(path, "rb").read() == PAYLOAD
     assert server.requests == [("/a.bin", "bytes=5000-")]
 
@@ -142,7 +142,7 @@ def test_server_without_ranges_restarts_from_the_first_byte(server, tmp_path):
 def test_complete_partial_file_gets_416_and_restarts(server, tmp_path):
     server.files["a.bin"] = PAYLOAD
     (tmp_path / "a.bin.part").write_bytes(PAYLOAD)
-    path = fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
+    path = fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
     assert open(path, "rb").read() == PAYLOAD
     assert server.requests == [("/a.bin", f"bytes={len(PAYLOAD)}-"), ("/a.bin", None)]
 
@@ -151,12 +151,12 @@ def test_connection_dropped_every_time_gives_up_and_keeps_the_partial_file(serve
     server.files["a.bin"] = PAYLOAD
     server.cut_after, server.cuts = 1000, 10
     with pytest.raises(DownloadError, match="broke.*3 times.*run again") as err:
-        fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path, retries=2)
+        fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path, retries=2)
     assert str(tmp_path / "a.bin") in str(err.value)
     assert (tmp_path / "a.bin.part").read_bytes() == PAYLOAD[:3000]
     assert not (tmp_path / "a.bin").exists()
     server.cuts = 0
-    assert open(fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path), "rb").read() \
+    assert open(fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path), "rb").read() \
         == PAYLOAD
     assert server.requests[-1] == ("/a.bin", "bytes=3000-")
 
@@ -165,7 +165,7 @@ def test_wrong_checksum_is_refused_and_nothing_is_kept(server, tmp_path):
     server.files["a.bin"] = PAYLOAD
     wrong = _sha(b"something else")
     with pytest.raises(ChecksumError) as err:
-        fetch(server.url("a.bin"), "a.bin", wrong, tmp_path)
+        fetch_file(server.url("a.bin"), "a.bin", wrong, tmp_path)
     message = str(err.value)
     assert server.url("a.bin") in message and wrong in message and _sha(PAYLOAD) in message
     assert str(tmp_path / "a.bin") in message
@@ -173,10 +173,12 @@ def test_wrong_checksum_is_refused_and_nothing_is_kept(server, tmp_path):
     assert isinstance(err.value, OSError)
 
 
-def test_damaged_cached_file_is_downloaded_again(server, tmp_path):
+@pytest.mark.parametrize("cached", [PAYLOAD[:-1] + b"X", PAYLOAD + b"more"])
+def test_damaged_cached_file_is_downloaded_again(server, tmp_path, cached):
     server.files["a.bin"] = PAYLOAD
-    (tmp_path / "a.bin").write_bytes(PAYLOAD[:-1] + b"X")
-    path = fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
+    (tmp_path / "a.bin").write_bytes(cached)
+    path = fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path,
+                      max_bytes=len(PAYLOAD))
     assert open(path, "rb").read() == PAYLOAD
     assert len(server.requests) == 1
 
@@ -188,7 +190,7 @@ def test_connection_refused_is_one_clear_error(tmp_path):
     sock.close()  # nothing listens on this port now
     url = f"http://127.0.0.1:{port}/train-images-idx3-ubyte.gz"
     with pytest.raises(DownloadError) as err:
-        fetch(url, "train-images-idx3-ubyte.gz", "0" * 64, tmp_path, timeout=5)
+        fetch_file(url, "train-images-idx3-ubyte.gz", "0" * 64, tmp_path, timeout=5)
     message = str(err.value)
     assert url in message and "offline" in message and "by hand" in message
     assert str(tmp_path / "train-images-idx3-ubyte.gz") in message
@@ -197,20 +199,20 @@ def test_connection_refused_is_one_clear_error(tmp_path):
 
 def test_http_404_is_one_clear_error(server, tmp_path):
     with pytest.raises(DownloadError, match="HTTP 404.*by hand"):
-        fetch(server.url("missing.bin"), "missing.bin", "0" * 64, tmp_path)
+        fetch_file(server.url("missing.bin"), "missing.bin", "0" * 64, tmp_path)
 
 
 def test_size_limit(server, tmp_path):
     server.files["a.bin"] = PAYLOAD
     with pytest.raises(DownloadError, match="more than the limit of 1000"):
-        fetch(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path, max_bytes=1000)
+        fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path, max_bytes=1000)
     assert os.listdir(tmp_path) == []
 
 
 def test_cached_path_that_is_not_a_regular_file_is_refused(tmp_path):
     (tmp_path / "a.bin").mkdir()
     with pytest.raises(UntrustedFileError, match="not a regular file"):
-        fetch("http://127.0.0.1:9/a.bin", "a.bin", "0" * 64, tmp_path)
+        fetch_file("http://127.0.0.1:9/a.bin", "a.bin", "0" * 64, tmp_path)
 
 
 @pytest.mark.parametrize("url, filename, sha, match", [
@@ -221,7 +223,7 @@ def test_cached_path_that_is_not_a_regular_file_is_refused(tmp_path):
 ])
 def test_bad_arguments(tmp_path, url, filename, sha, match):
     with pytest.raises(ValueError, match=match):
-        fetch(url, filename, sha, tmp_path)
+        fetch_file(url, filename, sha, tmp_path)
 
 
 def test_cache_folder_precedence(monkeypatch, tmp_path):
@@ -231,3 +233,48 @@ def test_cache_folder_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv(download.ENV_VAR, str(tmp_path / "env"))
     assert resolve_cache_dir() == str(tmp_path / "env")
     assert resolve_cache_dir(tmp_path / "arg") == str(tmp_path / "arg")
+
+
+def _idx(a) -> bytes:
+    header = bytes([0, 0, 0x08, a.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in a.shape)
+    return header + a.tobytes()
+
+
+def test_load_images_downloads_from_the_next_mirror(server, tmp_path, monkeypatch):
+    """The whole path: two mirrors (the first refuses connections), four checked downloads,
+    the IDX files read; a second load makes no request."""
+    import gzip
+
+    import numpy as np
+
+    from jaxdl.data import catalog
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+              rng.integers(0, 10, 3).astype(np.uint8),
+              rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
+              rng.integers(0, 10, 2).astype(np.uint8)]
+    source = catalog.SOURCES["mnist"]
+    remotes = []
+    for remote, a in zip(source.files, arrays):
+        body = gzip.compress(_idx(a))
+        server.files["mirror/" + remote.filename] = body
+        remotes.append(catalog.Remote(remote.filename, len(body), _sha(body)))
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_url = f"http://127.0.0.1:{dead.getsockname()[1]}/"
+    dead.close()
+    monkeypatch.setitem(catalog.SOURCES, "mnist", source._replace(
+        mirrors=(dead_url, server.url("mirror/")), files=tuple(remotes)))
+    data = catalog.load_images("mnist", tmp_path, timeout=5)
+    np.testing.assert_array_equal(data.x_train[..., 0], arrays[0])
+    np.testing.assert_array_equal(data.y_test, arrays[3])
+    assert sorted(os.listdir(tmp_path / "mnist")) == sorted(r.filename for r in remotes)
+    assert len(server.requests) == 4
+    catalog.load_images("mnist", tmp_path)
+    assert len(server.requests) == 4
+    server.files["mirror/" + remotes[0].filename] = b"damaged"
+    (tmp_path / "mnist" / remotes[0].filename).unlink()
+    with pytest.raises(ChecksumError, match="other mirrors failed too") as err:
+        catalog.load_images("mnist", tmp_path, timeout=5)
+    assert dead_url + remotes[0].filename in str(err.value)

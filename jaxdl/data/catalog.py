@@ -1,5 +1,5 @@
 """Public image data sets people learn with: MNIST, Fashion-MNIST and CIFAR-10, downloaded once
-(:func:`jaxdl.data.download.fetch`, checked against published SHA-256 sums) and read without
+(:func:`jaxdl.data.download.fetch_file`, checked against published SHA-256 sums) and read without
 pickle (:mod:`jaxdl.data.idx`, :mod:`jaxdl.data.cifar`).
 
 Each data set's files go to ``<cache folder>/<name>/`` (see
@@ -26,13 +26,22 @@ import numpy as np
 from jaxdl.checks import check_range
 from jaxdl.data import cifar
 from jaxdl.data.datasets import Dataset
-from jaxdl.data.download import DownloadError, fetch, resolve_cache_dir
+from jaxdl.data.download import ChecksumError, DownloadError, fetch_file, resolve_cache_dir
 from jaxdl.data.idx import read_idx_images
 from jaxdl.data.images import ImageSet
 
+__all__ = ["IMAGE_DATASETS", "SOURCES", "Remote", "Source", "as_dataset", "image_dataset",
+           "load_images", "validation_split"]
+
 
 class Remote(NamedTuple):
-    """One published file: its name on the server and in the cache, size and SHA-256."""
+    """One published file: its name on the server and in the cache, size and SHA-256.
+
+    Examples:
+      >>> from jaxdl.data.catalog import SOURCES
+      >>> SOURCES["cifar10"].files[0].filename
+      'cifar-10-binary.tar.gz'
+    """
 
     filename: str
     size: int
@@ -41,7 +50,13 @@ class Remote(NamedTuple):
 
 class Source(NamedTuple):
     """A public data set: the folders it is published in (tried in order), its files, the
-    format (``"idx"`` or ``"cifar10"``) and its class names."""
+    format (``"idx"`` or ``"cifar10"``) and its class names.
+
+    Examples:
+      >>> from jaxdl.data.catalog import SOURCES
+      >>> [remote.filename for remote in SOURCES["mnist"].files][:2]
+      ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz']
+    """
 
     mirrors: tuple[str, ...]
     files: tuple[Remote, ...]
@@ -102,14 +117,15 @@ def _fetch_one(name: str, source: Source, remote: Remote, folder: str,
     for base in bases:
         url = base.rstrip("/") + "/" + remote.filename
         try:
-            return fetch(url, remote.filename, remote.sha256, folder, timeout=timeout,
+            return fetch_file(url, remote.filename, remote.sha256, folder, timeout=timeout,
                          max_bytes=remote.size)
         except DownloadError as err:
             errors.append(err)
     if len(errors) == 1:
         raise errors[0]
     others = "; ".join(str(e).split("; ")[0] for e in errors[1:])
-    raise type(errors[0])(f"{errors[0]} (other mirrors failed too: {others})")
+    kind = ChecksumError if any(isinstance(e, ChecksumError) for e in errors) else DownloadError
+    raise kind(f"{errors[0]} (other mirrors failed too: {others})")
 
 
 def load_images(
@@ -218,6 +234,24 @@ def as_dataset(images: ImageSet, name: str, *, val_fraction: float = 0.1,
 def image_dataset(name: str, *, val_fraction: float = 0.1, seed: int = 0,
                   cache_dir: str | os.PathLike | None = None,
                   base_url: str | None = None) -> Dataset:
-    """:func:`load_images` as a :class:`~jaxdl.data.datasets.Dataset` (see :func:`as_dataset`)."""
+    """:func:`load_images` as a :class:`~jaxdl.data.datasets.Dataset` (see :func:`as_dataset`).
+
+    Args:
+      name: one of :data:`IMAGE_DATASETS`.
+      val_fraction: the share of the training images held out for validation, in ``(0, 1)``.
+      seed: the seed of the validation split.
+      cache_dir: the cache folder (see :func:`load_images`).
+      base_url: a local mirror (see :func:`load_images`).
+
+    Returns:
+      The :class:`~jaxdl.data.datasets.Dataset`, pixels ``uint8`` NHWC.
+
+    Examples:
+      >>> from jaxdl.data.catalog import image_dataset
+      >>> image_dataset("mnist", val_fraction=1.5)
+      Traceback (most recent call last):
+      ValueError: val_fraction must lie in (0.0, 1.0), got 1.5
+    """
+    check_range("val_fraction", val_fraction, 0.0, 1.0, low_open=True, high_open=True)
     return as_dataset(load_images(name, cache_dir, base_url), name,
                       val_fraction=val_fraction, seed=seed)

@@ -24,6 +24,8 @@ import numpy as np
 from jaxdl.data.images import ImageSet
 from jaxdl.untrusted import open_regular, read_bytes
 
+__all__ = ["CLASSES", "TEST_BATCH", "TRAIN_BATCHES", "parse_batch", "read_cifar10"]
+
 #: The class names, in label order, as ``batches.meta.txt`` lists them.
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
            "truck")

@@ -1,7 +1,7 @@
 """Cached, checksummed downloads of public data files (standard library only).
 
-:func:`fetch` downloads ``url`` once into a cache folder and returns the local path; every later
-call finds the file there and only checks it. The cache folder is, in order of precedence, the
+:func:`fetch_file` downloads ``url`` once into a cache folder and returns the local path; every
+later call finds the file there and only checks it. The cache folder is, in order of precedence, the
 ``cache_dir`` argument, ``$JAXDL_DATA_DIR``, or ``$XDG_CACHE_HOME/jaxdl/datasets``
 (``~/.cache/jaxdl/datasets`` when ``XDG_CACHE_HOME`` is unset).
 
@@ -40,6 +40,9 @@ try:  # POSIX; elsewhere two processes downloading one file at once are not kept
 except ImportError:  # pragma: no cover
     fcntl = None
 
+__all__ = ["ENV_VAR", "ChecksumError", "DownloadError", "fetch_file", "resolve_cache_dir",
+           "sha256_of"]
+
 #: The environment variable that names the cache folder.
 ENV_VAR = "JAXDL_DATA_DIR"
 #: Bytes read from the network at a time.
@@ -50,11 +53,23 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 class DownloadError(OSError):
     """A file that could not be downloaded (no network, an HTTP error, too large, interrupted
-    too often). The message names the URL, the file and where to put it by hand."""
+    too often). The message names the URL, the file and where to put it by hand.
+
+    Examples:
+      >>> from jaxdl.data.download import DownloadError
+      >>> issubclass(DownloadError, OSError)
+      True
+    """
 
 
 class ChecksumError(DownloadError):
-    """A downloaded (or cached) file whose SHA-256 differs from the published one."""
+    """A downloaded file whose SHA-256 differs from the published one (it is deleted).
+
+    Examples:
+      >>> from jaxdl.data.download import ChecksumError, DownloadError
+      >>> issubclass(ChecksumError, DownloadError)
+      True
+    """
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> str:
@@ -120,8 +135,7 @@ def _check_args(url: str, filename: str, sha256: str) -> str:
 
 
 def _by_hand(url: str, target: str, sha256: str) -> str:
-    return (f"download {url} by hand and save it as {target} (its SHA-256 must be {sha256}), "
-            f"or point ${ENV_VAR} at a folder that holds {os.path.basename(target)}")
+    return f"download it by hand and save it as {target} (its SHA-256 must be {sha256})"
 
 
 class _Restart(Exception):
@@ -209,7 +223,7 @@ def _transfer(url: str, fd: int, timeout: float, max_bytes: int,
     return digest
 
 
-def fetch(
+def fetch_file(
     url: str,
     filename: str,
     sha256: str,
@@ -249,10 +263,10 @@ def fetch(
 
     Examples:
       >>> import hashlib, os, tempfile
-      >>> from jaxdl.data.download import fetch
+      >>> from jaxdl.data.download import fetch_file
       >>> folder = tempfile.mkdtemp()
       >>> _ = open(os.path.join(folder, "a.txt"), "wb").write(b"cached")
-      >>> path = fetch("https://example.org/a.txt", "a.txt",
+      >>> path = fetch_file("https://example.org/a.txt", "a.txt",
       ...              hashlib.sha256(b"cached").hexdigest(), folder)  # no network needed
       >>> path == os.path.join(folder, "a.txt")
       True
@@ -261,7 +275,8 @@ def fetch(
     folder = resolve_cache_dir(cache_dir)
     target = os.path.join(folder, filename)
     if os.path.lexists(target):
-        if sha256_of(target, max_bytes=max_bytes) == sha:
+        too_big = os.path.isfile(target) and os.path.getsize(target) > max_bytes
+        if not too_big and sha256_of(target, max_bytes=max_bytes) == sha:
             return target
         # A stale or damaged copy: download again; the good file replaces it atomically.
     try:

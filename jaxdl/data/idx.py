@@ -19,6 +19,8 @@ import numpy as np
 
 from jaxdl.untrusted import read_bytes
 
+__all__ = ["MAX_DECOMPRESSED", "gunzip", "parse_idx", "read_idx", "read_idx_images"]
+
 #: The largest decompressed file accepted unless a caller says otherwise: 1 GiB.
 MAX_DECOMPRESSED = 1 << 30
 

@@ -34,6 +34,9 @@ import numpy as np
 
 from jaxdl.untrusted import DEFAULT_MAX_BYTES, check_regular, read_bytes
 
+__all__ = ["COLOR_MODES", "IMAGE_SUFFIXES", "INSTALL_HINT", "ImageFolder", "ImageSet",
+           "MissingPackage", "load_h5", "read_h5", "read_image_folder"]
+
 INSTALL_HINT = "pip install 'jaxdl[images]'"
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 COLOR_MODES = ("rgb", "grayscale")
@@ -47,12 +50,29 @@ _COLOR_MODES = frozenset({"RGB", "RGBA", "RGBa", "RGBX", "P", "PA", "CMYK", "YCb
 
 
 class MissingPackage(ImportError, ValueError):
-    """An optional package (Pillow, h5py) that reading images needs is not installed."""
+    """An optional package (Pillow, h5py) that reading images needs is not installed; an
+    ``ImportError`` and a ``ValueError`` (the command reports it as one line).
+
+    Examples:
+      >>> from jaxdl.data.images import MissingPackage
+      >>> issubclass(MissingPackage, ImportError) and issubclass(MissingPackage, ValueError)
+      True
+    """
 
 
 class ImageSet(NamedTuple):
     """A training and a test set of images: ``uint8`` NHWC images, ``int32`` class indices,
-    and ``class_names[i]``, the name of class ``i``."""
+    and ``class_names[i]``, the name of class ``i``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxdl.data.images import ImageSet
+      >>> x = np.zeros((2, 28, 28, 1), np.uint8)
+      >>> data = ImageSet(x, np.array([0, 1]), x[:1], np.array([1]), ("no", "yes"))
+      >>> x_train, y_train, x_test, y_test, names = data
+      >>> x_test.shape, names[y_test[0]]
+      ((1, 28, 28, 1), 'yes')
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -63,7 +83,16 @@ class ImageSet(NamedTuple):
 
 class ImageFolder(NamedTuple):
     """The images of a folder: ``x`` ``uint8`` ``(n, height, width, c)``, ``y`` ``int32``
-    class indices, ``class_names`` the subfolder names and ``paths`` each image's file."""
+    class indices, ``class_names`` the subfolder names and ``paths`` each image's file.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxdl.data.images import ImageFolder
+      >>> folder = ImageFolder(np.zeros((1, 2, 2, 3), np.uint8), np.array([0]), ("cat",),
+      ...                      ("pets/cat/a.png",))
+      >>> folder.class_names[folder.y[0]], folder.paths[0]
+      ('cat', 'pets/cat/a.png')
+    """
 
     x: np.ndarray
     y: np.ndarray
