@@ -50,3 +50,46 @@ def test_old_name_fit_still_works_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning, match="fit_standardizer"):
         old = normalize.fit
     chex.assert_trees_all_close(old(x), normalize.fit_standardizer(x))
+
+
+# -- numerics: float64 statistics and centring, then float32 -----------------------------------
+def _oracle(train, x):
+    """(x - mean) / std in float64, cast once to float32."""
+    mean = train.mean(axis=0)
+    return ((x - mean) / train.std(axis=0)).astype(np.float32)
+
+
+def test_timestamp_like_feature_keeps_its_distinct_values():
+    rng = np.random.default_rng(0)
+    t = 1.7e9 + rng.uniform(-50, 50, size=(500, 1))
+    stats = normalize.fit_standardizer(t)
+    z = normalize.transform(stats, t)
+    assert len(np.unique(z)) == 500
+    np.testing.assert_allclose(z, _oracle(t, t), rtol=0, atol=1e-6)
+
+
+def test_tiny_features_do_not_underflow():
+    x = 1e-300 * (1.0 + np.arange(10.0))[:, None]
+    z = normalize.transform(normalize.fit_standardizer(x), x)
+    k = np.arange(10.0)
+    np.testing.assert_allclose(z[:, 0], (k - k.mean()) / k.std(), rtol=1e-6)
+
+
+def test_huge_integer_features_stay_distinct_with_their_spread():
+    k = np.random.default_rng(0).integers(0, 1000, 300)
+    x = (np.int64(2**62) + k)[:, None]
+    with pytest.warns(UserWarning, match="'x0'.*mean"):
+        stats = normalize.fit_standardizer(x)
+    z = normalize.transform(stats, x)[:, 0].astype(np.float64)
+    assert len(np.unique(z)) == len(np.unique(k))
+    np.testing.assert_allclose(stats.std, k.std(), rtol=1e-12)
+    np.testing.assert_allclose(z - z[0], (k - k[0]) / k.std(), atol=1e-5)
+
+
+def test_ordinary_data_standardize_as_the_plain_float64_formula():
+    rng = np.random.default_rng(0)
+    x = rng.normal(5.0, 3.0, (200, 4)) * [1.0, 1e3, 1e-3, 1.0]
+    stats = normalize.fit_standardizer(x)
+    np.testing.assert_array_equal(stats.mean, x.mean(axis=0))
+    np.testing.assert_array_equal(stats.std, np.sqrt(np.mean((x - x.mean(0)) ** 2, axis=0)))
+    np.testing.assert_array_equal(normalize.transform(stats, x), _oracle(x, x))

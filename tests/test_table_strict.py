@@ -17,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jaxdl.data import normalize
 from jaxdl.data.files import load_file
 from jaxdl.data.labels import Labels, infer_task
 from jaxdl.data.table import read_csv
@@ -229,39 +228,6 @@ def test_wide_csv_loads_in_time_linear_in_its_columns(tmp_path):
 
 
 # -- 8. standardization numerics ----------------------------------------------------------------
-def _oracle(train, x):
-    """(x - mean) / std in float64, cast once to float32."""
-    mean = train.mean(axis=0)
-    return ((x - mean) / train.std(axis=0)).astype(np.float32)
-
-
-def test_timestamp_like_feature_keeps_its_distinct_values():
-    rng = np.random.default_rng(0)
-    t = 1.7e9 + rng.uniform(-50, 50, size=(500, 1))
-    stats = normalize.fit_standardizer(t)
-    z = normalize.transform(stats, t)
-    assert len(np.unique(z)) == 500
-    np.testing.assert_allclose(z, _oracle(t, t), rtol=0, atol=1e-6)
-
-
-def test_tiny_features_do_not_underflow():
-    x = 1e-300 * (1.0 + np.arange(10.0))[:, None]
-    z = normalize.transform(normalize.fit_standardizer(x), x)
-    k = np.arange(10.0)
-    np.testing.assert_allclose(z[:, 0], (k - k.mean()) / k.std(), rtol=1e-6)
-
-
-def test_huge_integer_features_stay_distinct_with_their_spread():
-    k = np.random.default_rng(0).integers(0, 1000, 300)
-    x = (np.int64(2**62) + k)[:, None]
-    with pytest.warns(UserWarning, match="'x0'.*mean"):
-        stats = normalize.fit_standardizer(x)
-    z = normalize.transform(stats, x)[:, 0].astype(np.float64)
-    assert len(np.unique(z)) == len(np.unique(k))
-    np.testing.assert_allclose(stats.std, k.std(), rtol=1e-12)
-    np.testing.assert_allclose(z - z[0], (k - k[0]) / k.std(), atol=1e-5)
-
-
 def test_huge_integer_features_from_a_file(tmp_path):
     k = np.random.default_rng(1).integers(0, 1000, 100)
     x = np.stack([np.int64(2**62) + k, np.arange(100)], axis=1)
@@ -270,15 +236,6 @@ def test_huge_integer_features_from_a_file(tmp_path):
         data = load_file(tmp_path / "i.npz")
     train = data.rows[0]
     assert len(np.unique(data.x_train[:, 0])) == len(np.unique(k[train]))
-
-
-def test_ordinary_data_standardize_as_the_plain_float64_formula():
-    rng = np.random.default_rng(0)
-    x = rng.normal(5.0, 3.0, (200, 4)) * [1.0, 1e3, 1e-3, 1.0]
-    stats = normalize.fit_standardizer(x)
-    np.testing.assert_array_equal(stats.mean, x.mean(axis=0))
-    np.testing.assert_array_equal(stats.std, np.sqrt(np.mean((x - x.mean(0)) ** 2, axis=0)))
-    np.testing.assert_array_equal(normalize.transform(stats, x), _oracle(x, x))
 
 
 def test_a_feature_that_float32_merges_is_warned_about_by_name(tmp_path):

@@ -116,20 +116,27 @@ def fit_standardizer(x: np.ndarray, names: Sequence[str] | None = None) -> Stand
         scale = _power_of_two(np.abs(x).max(axis=0))
         mean = (x / scale).mean(axis=0) * scale
     centred = _centre(x, mean)
+    off = np.zeros(x.shape[1])
     if x.dtype.kind == "i":  # beyond 2**53 the float64 mean is rounded: spread about the true one
-        centred = centred - centred.mean(axis=0)
+        off = centred.mean(axis=0)
+        centred = centred - off
     scale = _power_of_two(np.abs(centred).max(axis=0))
     std = np.sqrt(np.mean((centred / scale) ** 2, axis=0)) * scale
     stats = Standardizer(mean, np.where(std > 0, std, 1.0))
-    _warn_lost_values(x, transform(stats, x), names)
+    sample = x[:_CHECKED_ROWS]
+    _warn_lost_values(sample, transform(stats, sample), np.abs(off) / stats.std, names)
     return stats
 
 
-def _warn_lost_values(x: np.ndarray, z: np.ndarray, names: Sequence[str] | None) -> None:
-    """Warn about features that float32 merges, or (integers beyond 2**53, whose mean float64
-    rounds) that are not centred."""
+#: The training rows whose standardized values are checked (the first ones; a sort per column).
+_CHECKED_ROWS = 4096
+
+
+def _warn_lost_values(x: np.ndarray, z: np.ndarray, off: np.ndarray,
+                      names: Sequence[str] | None) -> None:
+    """Warn about features whose standardized values ``z`` (of a sample ``x`` of rows) float32
+    merges, or whose centring is ``off`` 0 (integers beyond 2**53, whose mean float64 rounds)."""
     before, after = _distinct(x), _distinct(z)
-    off = np.abs(z.astype(np.float64).mean(axis=0))
     for j in range(x.shape[1]):
         name = names[j] if names is not None else f"x{j}"
         if 2 * after[j] < before[j]:
