@@ -19,6 +19,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from jaxdl.untrusted import UntrustedFileError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -111,6 +113,50 @@ def check_writable(folder: str | os.PathLike, probe_bytes: int = 1 << 16) -> str
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
     return folder
+
+
+def open_nofollow(path: str | os.PathLike, mode: str = "a", *, what: str = "file",
+                  exclusive: bool = False) -> int:
+    """Open ``path`` for writing without following a symlink at ``path`` itself
+    (``O_NOFOLLOW``), so a link planted where jaxdl writes a log or a lock can never make it
+    truncate or append to the link's target.
+
+    Args:
+      path: the file (created with mode ``0o666`` less the umask when missing).
+      mode: ``"a"`` (append), ``"w"`` (truncate), ``"r+"`` (read and write, keep the content).
+      what: how the error names the file (``"metrics log"``, ``"lock file"``).
+      exclusive: ``O_EXCL``: the file must not exist yet.
+
+    Returns:
+      An open file descriptor (the caller closes it).
+
+    Raises:
+      UntrustedFileError: ``path`` is a symlink (a ``ValueError`` naming it).
+      OSError: anything else, e.g. ``FileExistsError`` with ``exclusive``.
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> os.symlink(os.path.join(folder, "target"), os.path.join(folder, "metrics.jsonl"))
+    >>> open_nofollow(os.path.join(folder, "metrics.jsonl"), what="metrics log")
+    Traceback (most recent call last):
+    jaxdl.untrusted.UntrustedFileError: metrics log ... is a symlink; ...
+    """
+    flags = {"a": os.O_WRONLY | os.O_APPEND, "w": os.O_WRONLY | os.O_TRUNC,
+             "r+": os.O_RDWR}.get(mode)
+    if flags is None:
+        raise ValueError(f"mode must be 'a', 'w' or 'r+', got {mode!r}")
+    flags |= os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    if exclusive:
+        flags |= os.O_EXCL
+    name = os.fspath(path)
+    try:
+        return os.open(name, flags, 0o666)
+    except OSError as err:
+        if os.path.islink(name) and not isinstance(err, FileExistsError):
+            raise UntrustedFileError(
+                f"{what} {name!r} is a symlink; jaxdl does not write through links (remove the "
+                "link, or choose another directory)") from None
+        raise
 
 
 def _jsonable(value: Any) -> Any:

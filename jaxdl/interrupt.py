@@ -5,16 +5,128 @@ Inside a :class:`Deferred` block the first SIGINT or SIGTERM only records the si
 cannot be cut short), writes a checkpoint and stops. A second signal interrupts at once with
 ``KeyboardInterrupt``. Handlers are installed only in the main thread (Python delivers signals
 there); elsewhere signals keep their usual behaviour. The previous handlers come back on exit.
+
+The ``jaxdl`` command installs :class:`CommandSignals` first thing: a signal while it starts
+(imports, parsing) ends it at once with one line and exit status 130; while the command runs,
+the first signal outside a deferred block raises ``KeyboardInterrupt`` (reported as one line),
+and a second signal, anywhere, ends the process at once with one line saying what stays saved
+(:func:`repeated`), never with a traceback.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+EXIT_INTERRUPTED = 130
+
+
+class CommandSignals:
+    """SIGINT and SIGTERM of the ``jaxdl`` command (see the module docstring).
+
+    Attributes:
+      running: the command's own code runs (a first signal raises ``KeyboardInterrupt``);
+        before that a signal ends the process at once.
+      received: the name of the first signal, or ``None``.
+      saved: what stays on disk when the run is stopped, for the one-line message.
+
+    >>> signals = CommandSignals()
+    >>> signals.running = True
+    >>> try:
+    ...     signals.handle(signal.SIGTERM, None)
+    ... except KeyboardInterrupt as err:
+    ...     print(err, signals.received)
+    SIGTERM SIGTERM
+    """
+
+    def __init__(self, prog: str = "jaxdl") -> None:
+        self.prog, self.running = prog, False
+        self.received: str | None = None
+        self.saved = "nothing saved"
+        self._previous: dict[int, Any] = {}
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.received is not None:
+            self.abort(f"second {name}: stopped at once; {self.saved}")
+        if not self.running:
+            self.abort(f"interrupted by {name} while starting; nothing saved")
+        self.received = name
+        raise KeyboardInterrupt(name)
+
+    def abort(self, message: str) -> None:
+        """Print ``<prog>: <message>`` on stderr and end the process with status 130 at once
+        (no ``finally`` blocks, no traceback: files jaxdl writes are atomic or cut on resume)."""
+        try:
+            sys.stdout.flush()
+        except Exception:  # noqa: BLE001 - a closed or broken stdout must not stop the exit
+            pass
+        os.write(2, f"{self.prog}: {message}\n".encode(errors="replace"))
+        os._exit(EXIT_INTERRUPTED)
+
+    def install(self) -> CommandSignals:
+        """Handle SIGINT and SIGTERM (main thread only); :meth:`uninstall` puts the previous
+        handlers back."""
+        global _COMMAND
+        if threading.current_thread() is threading.main_thread():
+            for sig in SIGNALS:
+                self._previous[sig] = signal.signal(sig, self.handle)
+            _COMMAND = self
+        return self
+
+    def uninstall(self) -> None:
+        global _COMMAND
+        for sig, previous in self._previous.items():
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)
+        self._previous.clear()
+        if _COMMAND is self:
+            _COMMAND = None
+
+
+_COMMAND: CommandSignals | None = None
+
+
+def command_signals() -> CommandSignals | None:
+    """The installed :class:`CommandSignals` (``None`` outside the ``jaxdl`` command).
+
+    >>> command_signals() is None
+    True
+    """
+    return _COMMAND
+
+
+def first(signum: int) -> str:
+    """Record a first signal that a deferred block took (so that a later one, even after the
+    block, ends the ``jaxdl`` command at once); returns the signal's name.
+
+    >>> first(signal.SIGTERM)
+    'SIGTERM'
+    """
+    name = signal.Signals(signum).name
+    if _COMMAND is not None:
+        _COMMAND.received = name
+    return name
+
+
+def repeated(signum: int) -> None:
+    """A second signal while the first is being handled: inside the ``jaxdl`` command the
+    process ends at once (one line, status 130); elsewhere ``KeyboardInterrupt`` is raised.
+
+    >>> try:
+    ...     repeated(signal.SIGINT)
+    ... except KeyboardInterrupt as err:
+    ...     print(err)
+    second SIGINT: stopped at once
+    """
+    name = signal.Signals(signum).name
+    if _COMMAND is not None:
+        _COMMAND.abort(f"second {name}: stopped at once; {_COMMAND.saved}")
+    raise KeyboardInterrupt(f"second {name}: stopped at once")
 
 
 class Deferred:
@@ -31,8 +143,8 @@ class Deferred:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested is not None:
-            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped at once")
-        self.requested = signal.Signals(signum).name
+            repeated(signum)
+        self.requested = first(signum)
 
     def __enter__(self) -> Deferred:
         if threading.current_thread() is threading.main_thread():

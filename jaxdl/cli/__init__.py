@@ -18,8 +18,12 @@ Exit status (each failure is reported as one ``jaxdl: error: ...`` line on stder
   or jaxdl hit a bug (the traceback is printed with a request to report it)
 - 2: bad command line or input (including an unusable checkpoint directory)
 - 3: a file or directory could not be read or written (the message names the path)
-- 130: interrupted by SIGINT or SIGTERM (``train`` first checkpoints the finished epoch and
-  says how to resume)
+- 130: interrupted by SIGINT or SIGTERM (``train`` first checkpoints the finished epoch,
+  ``sweep`` the finished chunk, and both say how to resume); a second signal, or one while the
+  command starts, stops it at once with one line
+
+Before a command runs, its output paths are checked and ``--out`` is taken for the run
+(:mod:`jaxdl.outputs`): a used ``--out`` is refused unless ``--overwrite`` or ``--resume``.
 
 Modules: ``parser`` (``build_parser``: the subcommands), ``options`` (value types and the groups
 of options train and sweep share), ``errors`` (exit statuses, one-line errors, bug reports),
@@ -29,14 +33,31 @@ data files, saved models, ``predict``, ``evaluate``) and ``tools`` (``gradcheck`
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Sequence
 
-from jaxdl import compile_cache, devices
-from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_IO, EXIT_USAGE, PROG, run_command
-from jaxdl.cli.options import EPOCHS, HP_FLAGS, OPTIMIZER, HelpFormatter
-from jaxdl.cli.parser import build_parser
-from jaxdl.cli.sweep import sweep_header
-from jaxdl.sweep.spaces import read_space
+from jaxdl import interrupt  # first: Ctrl-C while the command starts is one line, no traceback
+
+if interrupt.command_signals() is None and getattr(
+        getattr(sys.modules.get("__main__"), "__spec__", None), "name", "") in (
+        "jaxdl.__main__", "jaxdl.cli.__main__"):
+    interrupt.CommandSignals().install()  # python -m jaxdl; the console script: main()
+
+from jaxdl import compile_cache, devices, outputs  # noqa: E402
+from jaxdl.cli.errors import (  # noqa: E402
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_USAGE,
+    PROG,
+    note,
+    run_command,
+)
+from jaxdl.cli.options import EPOCHS, HP_FLAGS, OPTIMIZER, HelpFormatter  # noqa: E402
+from jaxdl.cli.parser import build_parser  # noqa: E402
+from jaxdl.cli.sweep import sweep_header  # noqa: E402
+from jaxdl.sweep.spaces import read_space  # noqa: E402
 
 __all__ = [
     "EPOCHS",
@@ -58,16 +79,55 @@ __all__ = [
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``jaxdl`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
 
+    SIGINT and SIGTERM are handled from the first line on (:class:`jaxdl.interrupt.
+    CommandSignals`); the output paths are checked and ``--out`` is held for the run
+    (:func:`jaxdl.outputs.prepare`) before the command's own code runs.
+
     >>> main(["--version"])
     jaxdl ...
     0
     """
-    parser = build_parser()
+    signals = interrupt.command_signals()
+    mine = signals is None
+    if signals is None:
+        signals = interrupt.CommandSignals().install()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
-    compile_cache.enable_for_command(turned_off=args.no_compile_cache)
-    if args.command == "sweep":  # each core trains its own members (train splits batches)
-        devices.cpu_device_per_core()
-    return run_command(args)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:
+            return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+        compile_cache.enable_for_command(turned_off=args.no_compile_cache)
+        if args.command == "sweep":  # each core trains its own members (train splits batches)
+            devices.cpu_device_per_core()
+        args.run = _owning_outputs(args.run)
+        signals.running = True
+        if getattr(args, "checkpoint_dir", None):
+            signals.saved = (f"what was saved in {args.checkpoint_dir} stays (--resume "
+                             "continues from it)")
+        return run_command(args)
+    finally:
+        signals.running = False
+        if mine:
+            signals.uninstall()
+
+
+def _owning_outputs(command):
+    """``command`` run with its outputs checked and ``--out`` held (:mod:`jaxdl.outputs`)."""
+
+    def run(args: argparse.Namespace) -> int:
+        held = outputs.prepare(args)
+        try:
+            if held is not None and held.removed:
+                note(f"--overwrite: removed {', '.join(held.removed)} (an earlier run's)")
+            if getattr(args, "overwrite", False) and not (
+                    getattr(args, "save", None)
+                    or (args.command == "train" and getattr(args, "checkpoint_dir", None))):
+                args.overwrite = False  # it was for --out only, done above
+            return command(args)
+        finally:
+            if held is not None:
+                held.release()
+
+    run.__name__ = getattr(command, "__name__", "run")
+    return run

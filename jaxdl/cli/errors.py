@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import linecache
 import os
-import signal
 import sys
 import threading
 import traceback
@@ -19,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import jaxdl
+from jaxdl import interrupt
 from jaxdl.train import TrainingDiverged, TrainingInterrupted
 
 PROG = "jaxdl"
@@ -64,20 +64,20 @@ def _show_warning(message: Any, category: Any, *rest: Any, **kwargs: Any) -> Non
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM acts like Ctrl-C for the whole command (``fit`` defers both to an epoch end)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+def _command_signals() -> Iterator[interrupt.CommandSignals | None]:
+    """SIGTERM acts like Ctrl-C for the whole command (``fit`` and sweeps defer both to the end
+    of an epoch or chunk); a second signal stops at once (:class:`jaxdl.interrupt.
+    CommandSignals`, installed here unless :func:`jaxdl.cli.main` already did)."""
+    signals = interrupt.command_signals()
+    if signals is not None or threading.current_thread() is not threading.main_thread():
+        yield signals
         return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    signals = interrupt.CommandSignals(PROG).install()
+    signals.running = True
     try:
-        yield
+        yield signals
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signals.uninstall()
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -100,7 +100,7 @@ def run_command(args: argparse.Namespace) -> int:
     >>> code, err.getvalue()
     (3, 'jaxdl: error: No such file or directory: data.csv\\n')
     """
-    with _terminate_as_interrupt(), warnings.catch_warnings():
+    with _command_signals() as signals, warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
             return args.run(args)
@@ -114,7 +114,9 @@ def run_command(args: argparse.Namespace) -> int:
             return error(f"interrupted by {err.signal} after epoch {err.epoch}; {hint}",
                          EXIT_INTERRUPTED, "")
         except KeyboardInterrupt:
-            return error("interrupted; nothing saved", EXIT_INTERRUPTED, "")
+            by = f" by {signals.received}" if signals and signals.received else ""
+            saved = signals.saved if signals else "nothing saved"
+            return error(f"interrupted{by}; {saved}", EXIT_INTERRUPTED, "")
         except OSError as err:
             text = err.strerror or str(err)
             if err.filename and str(err.filename) not in text:

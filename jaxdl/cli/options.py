@@ -225,7 +225,8 @@ def add_save_option(p: argparse.ArgumentParser, flag: str, text: str) -> None:
     g = p.add_argument_group("saved model")
     g.add_argument(flag, dest="save", metavar="DIR", help=text)
     g.add_argument("--overwrite", action="store_true",
-                   help="replace an existing saved model in that directory"
+                   help="replace jaxdl's own files of an earlier run in --out and an existing "
+                   "saved model in that directory"
                    + ("; without --resume, also delete the checkpoints already in "
                       "--checkpoint-dir and start over" if flag == "--save" else ""))
 
@@ -258,14 +259,15 @@ def add_model(p: argparse.ArgumentParser) -> None:
                    help="bf16: bfloat16 matmuls with float32 accumulation (default: fp32)")
 
 
-def add_training(p: argparse.ArgumentParser) -> None:
-    """The ``training`` group: optimizer, schedule, batches, epochs, early stopping, output.
+def add_training(p: argparse.ArgumentParser, out: str = "jaxdl-out") -> None:
+    """The ``training`` group: optimizer, schedule, batches, epochs, early stopping, output
+    (``--out``, default ``out``).
 
     >>> p = Parser(prog="jaxdl")
-    >>> add_training(p)
+    >>> add_training(p, out="jaxdl-out/train")
     >>> args = p.parse_args([])
-    >>> args.optimizer, args.epochs
-    ('adam', 100)
+    >>> args.optimizer, args.epochs, args.out
+    ('adam', 100, 'jaxdl-out/train')
     """
     g = p.add_argument_group("training")
     g.add_argument("--optimizer", default=OPTIMIZER, choices=OPTIMIZERS, help="update rule")
@@ -286,8 +288,23 @@ def add_training(p: argparse.ArgumentParser) -> None:
                    help="metric watched by early stopping / ranking")
     g.add_argument("--min-delta", type=number, default=0.0, metavar="DELTA",
                    help="early stopping: the smallest change that counts as improvement")
-    g.add_argument("--out", default="jaxdl-out", metavar="DIR", help="output directory")
+    add_out(g, out)
     g.add_argument("--no-plots", action="store_true", help="write no PNG files")
+
+
+OUT_HELP = ("output directory, held by one run at a time; one that holds an earlier run's files "
+            "is refused unless --overwrite or --resume")
+
+
+def add_out(g: Any, default: str) -> None:
+    """``--out DIR`` (see :mod:`jaxdl.outputs`).
+
+    >>> p = Parser(prog="jaxdl")
+    >>> add_out(p, "jaxdl-out")
+    >>> p.parse_args(["--out", "runs"]).out
+    'runs'
+    """
+    g.add_argument("--out", default=default, metavar="DIR", help=OUT_HELP)
 
 
 def add_hyperparameters(p: argparse.ArgumentParser, ranges: bool) -> None:

@@ -14,6 +14,7 @@ from jaxdl.cli.options import (
     add_data,
     add_hyperparameters,
     add_model,
+    add_out,
     add_save_option,
     add_training,
     integer,
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         "loss/accuracy per split; write history.json and plots into --out.")
     add_data(train)
     add_model(train)
-    add_training(train)
+    add_training(train, out="jaxdl-out/train")
     add_hyperparameters(train, ranges=False)
     g = train.add_argument_group("checkpoints and progress")
     g.add_argument("--checkpoint-dir", metavar="DIR",
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "JAX_NUM_CPU_DEVICES or XLA_FLAGS sets the device count).")
     add_data(sweep)
     add_model(sweep)
-    add_training(sweep)
+    add_training(sweep, out="jaxdl-out/sweep")
     add_hyperparameters(sweep, ranges=True)
     g = sweep.add_argument_group("search")
     g.add_argument("--space", metavar="FILE",
@@ -123,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "summary table; write results.json and PNG plots into --out.")
     demo.add_argument("--quick", action="store_true",
                       help="fewer epochs, compiled for a fast start (same experiments)")
-    demo.add_argument("--out", default="jaxdl-out", metavar="DIR", help="output directory")
+    add_out(demo, "jaxdl-out")
+    demo.add_argument("--overwrite", action="store_true",
+                      help="replace jaxdl's own files of an earlier run in --out")
     demo.add_argument("--seed", type=integer(0), default=0, help="seed of every experiment")
     demo.add_argument("--only", type=lambda s: [p for p in s.split(",") if p], metavar="LIST",
                       help="experiments to run, by number or name, e.g. 1,3 or sweep "

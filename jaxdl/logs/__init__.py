@@ -6,7 +6,9 @@ of ``fit``, and of every live member of a sweep), ``log_hparams(member, hparams,
 
 - :class:`JsonlLogger` writes ``metrics.jsonl``: one JSON object per epoch and member, e.g.
   ``{"epoch": 3, "member": 0, "loss": 0.41, "val_loss": 0.45, "learning_rate": 0.01}``,
-  flushed after every epoch, so a killed run keeps its curve.
+  flushed after every epoch, so a killed run keeps its curve. A resumed run continues the log
+  (``append=True``): its first line cuts the file back to where that line stood, so the log of
+  a run killed and resumed equals an uninterrupted run's line for line.
 - :class:`TensorBoardLogger` writes TensorBoard event files (with tensorboardX, the optional
   extra ``jaxdl[tensorboard]``): each value as a scalar per epoch, one run directory per sweep
   member (``member-003``), and each member's hyperparameters with its final metrics for the
@@ -27,6 +29,7 @@ from typing import IO, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from jaxdl.atomic import open_nofollow
 from jaxdl.logs import tensorboard as tensorboard
 from jaxdl.logs.tensorboard import INSTALL_HINT as INSTALL_HINT
 from jaxdl.logs.tensorboard import TensorBoardLogger as TensorBoardLogger
@@ -63,23 +66,35 @@ def _number(value: Any) -> float | None:
 class JsonlLogger:
     """Append one JSON line per epoch (and member) to ``path``, flushed each time.
 
+    The file is opened without following a symlink (a ``metrics.jsonl`` that is a link is an
+    error naming it; its target is never written).
+
     Args:
       path: the ``.jsonl`` file (its directory is created).
-      append: keep the lines already in ``path`` (default: start it afresh).
+      append: continue the log of a resumed run: the first line logged cuts the file back to
+        just before the line of the same epoch and member already there (the lines a killed
+        run wrote past its checkpoint, and a torn last line), so no epoch appears twice.
+        Default: start the file afresh.
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "metrics.jsonl")
     >>> log = JsonlLogger(path)
-    >>> log.log_epoch(0, {"loss": 0.5})
+    >>> for epoch in range(3):
+    ...     log.log_epoch(epoch, {"loss": 1 / (epoch + 1)})
     >>> log.close()
-    >>> open(path).read()
-    '{"epoch": 0, "loss": 0.5}\\n'
+    >>> log = JsonlLogger(path, append=True)  # resumed from the checkpoint of epoch 0
+    >>> log.log_epoch(1, {"loss": 0.5})
+    >>> log.close()
+    >>> [r["epoch"] for r in read_jsonl(path)]
+    [0, 1]
     """
 
     def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
         self.path = os.fspath(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self._file: IO[str] | None = open(self.path, "a" if append else "w", encoding="utf-8")
+        fd = open_nofollow(self.path, "r+" if append else "w", what="metrics log")
+        self._file: IO[str] | None = os.fdopen(fd, "r+" if append else "w", encoding="utf-8")
+        self._continue = append
 
     def log_epoch(self, epoch: int, values: Mapping[str, float], member: int | None = None
                   ) -> None:
@@ -89,9 +104,24 @@ class JsonlLogger:
         record: dict[str, Any] = {"epoch": int(epoch)}
         if member is not None:
             record["member"] = int(member)
+        if self._continue:
+            self._continue = False
+            self._cut(record["epoch"], record.get("member"))
         record.update({k: _number(v) for k, v in values.items()})
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
+
+    def _cut(self, epoch: int, member: int | None) -> None:
+        """Truncate the file before its first line of ``(epoch, member)`` (or after its last
+        complete line) and move to its end."""
+        assert self._file is not None
+        fd = self._file.fileno()
+        data = os.pread(fd, os.fstat(fd).st_size, 0)
+        at = cut_offset(data, epoch, member)
+        if at < len(data):
+            os.ftruncate(fd, at)  # one call: the lines before stay as they were
+            os.fsync(fd)
+        self._file.seek(0, os.SEEK_END)
 
     def log_hparams(self, member: int, hparams: Mapping[str, Any],
                     metrics: Mapping[str, float]) -> None:
@@ -102,6 +132,37 @@ class JsonlLogger:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def cut_offset(data: bytes, epoch: int, member: int | None) -> int:
+    """Where a resumed run's log continues: the byte offset of the first line of ``(epoch,
+    member)`` in ``data`` (a ``metrics.jsonl``), else the end of its last complete line.
+
+    Args:
+      data: the log's bytes.
+      epoch: the first epoch the resumed run logs.
+      member: its sweep member (``None`` for ``fit``).
+
+    Returns:
+      The length to keep.
+
+    >>> log = b'{"epoch": 0}\\n{"epoch": 1}\\n{"epoch": 2}\\n{"epo'
+    >>> cut_offset(log, 1, None), cut_offset(log, 5, None), len(log)
+    (13, 39, 44)
+    """
+    at = 0
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break  # a torn last line
+        try:
+            record = json.loads(line)
+        except ValueError:
+            break
+        if isinstance(record, dict) and record.get("epoch") == epoch and \
+                record.get("member") == member:
+            break
+        at += len(line)
+    return at
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -5,6 +5,10 @@ and read back without TensorBoard.
 member (``member-003``), and each member's hyperparameters with its final metrics for the
 hparams plugin. :func:`read_scalars` reads the scalars of an event file back, checking every
 record's CRC. tensorboardX is imported only when one of them runs.
+
+A run directory that already holds event files is continued the way TensorBoard reads a
+restarted run: the first epoch logged there drops the older events of that step and later (and
+a torn last record), so a run killed and resumed leaves each scalar once per step.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from jaxdl.atomic import atomic_write
 
 _WRITERS = itertools.count()
 INSTALL_HINT = 'pip install "jaxdl[tensorboard]" (or: pip install tensorboardX)'
@@ -51,7 +57,8 @@ class TensorBoardLogger:
 
     Args:
       logdir: the directory of the runs (created); ``fit`` writes into it directly, a sweep
-        into ``logdir/member-NNN``.
+        into ``logdir/member-NNN``. Event files already in a run directory are cut back to
+        the steps before the first epoch logged there (a resumed run).
 
     Raises:
       ImportError: without tensorboardX (the extra ``jaxdl[tensorboard]``).
@@ -73,12 +80,14 @@ class TensorBoardLogger:
         os.makedirs(self.logdir, exist_ok=True)
         self._writers: dict[int | None, Any] = {}
 
-    def _writer(self, member: int | None) -> Any:
+    def _writer(self, member: int | None, step: int | None = None) -> Any:
         from tensorboardX import SummaryWriter
 
         if member not in self._writers:
             where = self.logdir if member is None else os.path.join(
                 self.logdir, f"member-{member:03d}")
+            if step is not None:
+                cut_events(where, step)
             # a file name of its own, also for writers opened in the same second
             suffix = f".{os.getpid()}.{next(_WRITERS)}"
             self._writers[member] = SummaryWriter(logdir=where, flush_secs=3600,
@@ -88,7 +97,7 @@ class TensorBoardLogger:
     def log_epoch(self, epoch: int, values: Mapping[str, float], member: int | None = None
                   ) -> None:
         """One scalar per value at step ``epoch``, flushed."""
-        writer = self._writer(member)
+        writer = self._writer(member, int(epoch))
         for tag, value in values.items():
             writer.add_scalar(tag, float(np.asarray(value)), int(epoch))
         writer.flush()
@@ -119,7 +128,8 @@ class TensorBoardLogger:
 
 # -- reading event files ------------------------------------------------------------------------
 def _records(data: bytes, path: str) -> list[bytes]:
-    """The records of a TFRecord file, with their CRCs checked."""
+    """The records of a TFRecord file, with their CRCs checked (a torn last record, cut short
+    by a killed writer, is left out)."""
     from tensorboardX.record_writer import masked_crc32c
 
     out, at = [], 0
@@ -127,13 +137,84 @@ def _records(data: bytes, path: str) -> list[bytes]:
         header = data[at: at + 8]
         (length,) = struct.unpack("<Q", header)
         (crc,) = struct.unpack("<I", data[at + 8: at + 12])
+        if crc != masked_crc32c(header):
+            raise ValueError(f"{path}: a record fails its checksum")
+        if at + 16 + length > len(data):
+            break  # torn
         body = data[at + 12: at + 12 + length]
         (body_crc,) = struct.unpack("<I", data[at + 12 + length: at + 16 + length])
-        if crc != masked_crc32c(header) or body_crc != masked_crc32c(body):
+        if body_crc != masked_crc32c(body):
             raise ValueError(f"{path}: a record fails its checksum")
         out.append(body)
         at += 16 + length
     return out
+
+
+def _frame(body: bytes) -> bytes:
+    """One TFRecord: length, its CRC, the body, its CRC."""
+    from tensorboardX.record_writer import masked_crc32c
+
+    header = struct.pack("<Q", len(body))
+    return (header + struct.pack("<I", masked_crc32c(header)) + body
+            + struct.pack("<I", masked_crc32c(body)))
+
+
+def _event_files(logdir: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(glob.escape(logdir), "events.out.tfevents.*")))
+
+
+def _read_events(path: str) -> bytes:
+    from jaxdl.untrusted import read_bytes
+
+    return read_bytes(path, what="TensorBoard event file", follow_symlinks=False)
+
+
+def cut_events(logdir: str | os.PathLike, step: int) -> int:
+    """Drop, from the event files directly in ``logdir``, every summary at ``step`` or later
+    and the hparams summaries (written when a run ends), as TensorBoard does for a restarted
+    run; each changed file is rewritten atomically.
+
+    Args:
+      logdir: a run directory (missing: nothing to do).
+      step: the first step the continuing run logs.
+
+    Returns:
+      How many events were dropped.
+
+    >>> import tempfile
+    >>> logdir = tempfile.mkdtemp()
+    >>> log = TensorBoardLogger(logdir)
+    >>> for epoch in range(3):
+    ...     log.log_epoch(epoch, {"loss": 1 / (epoch + 1)})
+    >>> log.close()
+    >>> log = TensorBoardLogger(logdir)  # resumed from the checkpoint of epoch 0
+    >>> log.log_epoch(1, {"loss": 0.5})
+    >>> log.close()
+    >>> read_scalars(logdir)
+    {'loss': [(0, 1.0), (1, 0.5)]}
+    """
+    from tensorboardX.proto import event_pb2
+
+    dropped = 0
+    for path in _event_files(os.fspath(logdir)):
+        data = _read_events(path)
+        records = _records(data, path)
+        kept = []
+        for record in records:
+            event = event_pb2.Event.FromString(record)
+            if event.HasField("summary") and (event.step >= step or any(
+                    v.tag.startswith(("hparam/", "_hparams_/")) for v in event.summary.value)):
+                continue
+            kept.append(record)
+        framed = b"".join(_frame(r) for r in kept)
+        if framed != data:
+            dropped += len(records) - len(kept)
+            atomic_write(path, _writer_of(framed), mode="wb")
+    return dropped
+
+
+def _writer_of(content: bytes) -> Any:
+    return lambda f: f.write(content)
 
 
 def read_scalars(logdir: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
@@ -160,9 +241,8 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, list[tuple[int, float]]
     from tensorboardX.proto import event_pb2
 
     scalars: dict[str, list[tuple[int, float]]] = {}
-    for path in sorted(glob.glob(os.path.join(os.fspath(logdir), "events.out.tfevents.*"))):
-        with open(path, "rb") as f:
-            data = f.read()
+    for path in _event_files(os.fspath(logdir)):
+        data = _read_events(path)
         for record in _records(data, path):
             event = event_pb2.Event.FromString(record)
             for value in event.summary.value:

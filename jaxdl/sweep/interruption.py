@@ -1,11 +1,12 @@
-"""Ctrl-C during a sweep: stop after the current chunk, save, say how to resume.
+"""Ctrl-C or SIGTERM during a sweep: stop after the current chunk, save, say how to resume.
 
 While :func:`interrupts` is active (main thread, with a :class:`~jaxdl.sweep.journal.Journal`),
-the first SIGINT only sets ``journal.stop_requested``; the sweep saves after the chunk it is
-training, writes the table so far and raises :class:`SweepInterrupted`, whose message says how
-to resume (:func:`resume_hint`). A second SIGINT interrupts at once. A strategy made of several
-sweeps (Hyperband's brackets, TPE's rounds) points the resume hint at its own directory
-(:func:`interrupted_in`).
+the first SIGINT or SIGTERM only sets ``journal.stop_requested``; the sweep saves after the
+chunk it is training, writes the table so far and raises :class:`SweepInterrupted`, whose
+message says how to resume (:func:`resume_hint`). A second signal interrupts at once (in the
+``jaxdl`` command: ends it with one line, see :func:`jaxdl.interrupt.repeated`). A strategy
+made of several sweeps (Hyperband's brackets, TPE's rounds) points the resume hint at its own
+directory (:func:`interrupted_in`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from jaxdl import interrupt
 
 if TYPE_CHECKING:
     from jaxdl.sweep.journal import Journal
@@ -42,7 +45,7 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 def resume_hint(directory: str | os.PathLike) -> str:
-    """How to continue the sweep in ``directory``.
+    """What is saved and how to continue the sweep in ``directory``.
 
     Args:
       directory: the sweep directory.
@@ -51,12 +54,13 @@ def resume_hint(directory: str | os.PathLike) -> str:
       A sentence for the Python call and the CLI.
 
     >>> print(resume_hint("runs/sweep"))
-    resume with the same call and checkpoint_dir='runs/sweep', resume=True
-    (CLI: --checkpoint-dir runs/sweep --resume)
+    the sweep up to there is saved in runs/sweep; resume with the same call and
+    checkpoint_dir='runs/sweep', resume=True (CLI: --checkpoint-dir runs/sweep --resume)
     """
     directory = os.fspath(directory)
     return (
-        f"resume with the same call and checkpoint_dir={directory!r}, resume=True "
+        f"the sweep up to there is saved in {directory}; resume with the same call and "
+        f"checkpoint_dir={directory!r}, resume=True "
         f"(CLI: --checkpoint-dir {directory} --resume)"
     )
 
@@ -83,22 +87,23 @@ def interrupted_in(part: str, directory: Any, stop: SweepInterrupted) -> SweepIn
 
 @contextlib.contextmanager
 def interrupts(journal: Journal | None) -> Iterator[None]:
-    """While active (main thread, with a journal), SIGINT only sets ``journal.stop_requested``;
-    a second SIGINT interrupts at once. On exit the journal's directory is released.
+    """While active (main thread, with a journal), SIGINT and SIGTERM only set
+    ``journal.stop_requested``; a second signal interrupts at once
+    (:func:`jaxdl.interrupt.repeated`). On exit the journal's directory is released.
 
     Args:
       journal: the sweep's journal (``None``: Ctrl-C keeps its usual meaning).
 
     Returns:
-      A context manager; on exit the previous SIGINT handler is back and ``journal`` closed.
+      A context manager; on exit the previous handlers are back and ``journal`` closed.
 
     >>> import signal, tempfile
     >>> from jaxdl.sweep.journal import Journal
-    >>> before = signal.getsignal(signal.SIGINT)
+    >>> before = signal.getsignal(signal.SIGTERM)
     >>> journal = Journal(tempfile.mkdtemp(), {}, resume=False)
     >>> with interrupts(journal):
     ...     pass  # train chunk by chunk, saving and stopping once journal.stop_requested
-    >>> journal.stop_requested, signal.getsignal(signal.SIGINT) is before
+    >>> journal.stop_requested, signal.getsignal(signal.SIGTERM) is before
     (False, True)
     """
     if journal is None:
@@ -111,18 +116,21 @@ def interrupts(journal: Journal | None) -> Iterator[None]:
 
         def handler(signum, frame):
             if journal.stop_requested:
-                raise KeyboardInterrupt
+                interrupt.repeated(signum)
             journal.stop_requested = True
+            name = interrupt.first(signum)
             print(
-                "interrupt: stopping after the current chunk of epochs (Ctrl-C again to abort)",
+                f"{name}: stopping after the current chunk of epochs and saving the sweep in "
+                f"{journal.directory} (Ctrl-C again to abort at once)",
                 file=sys.stderr,
                 flush=True,
             )
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in interrupt.SIGNALS}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, before in previous.items():
+                signal.signal(sig, signal.SIG_DFL if before is None else before)
     finally:
         journal.close()

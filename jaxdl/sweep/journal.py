@@ -7,6 +7,8 @@ metrics log.
     metrics.jsonl     one JSON line per member and epoch (as :class:`jaxdl.logs.JsonlLogger`
                       writes them: ``{"epoch", "member", values...}``), appended per chunk
                       before the snapshot; a resume cuts anything after the recorded length
+                      (a log found shorter, e.g. emptied by hand, is kept as it is, with a
+                      warning: it is never padded)
     sweep.csv         the table so far, written when a sweep is interrupted
 
 A :class:`Journal` owns its directory while it is open (:mod:`jaxdl.dirlock`, as a checkpoint
@@ -21,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -29,7 +32,7 @@ import jax
 import numpy as np
 
 from jaxdl import dirlock
-from jaxdl.atomic import atomic_write
+from jaxdl.atomic import atomic_write, open_nofollow
 from jaxdl.checkpoint import CheckpointError
 from jaxdl.sweep.interruption import resume_hint
 
@@ -154,9 +157,17 @@ class Journal:
                 )
             self.meta, self.arrays = meta, arrays
         saved = 0 if self.meta is None else self.meta["metrics_bytes"]
-        if os.path.exists(self.metrics_path) or saved:
-            with open(self.metrics_path, "a+b") as f:
-                f.truncate(saved)
+        if os.path.lexists(self.metrics_path) or saved:
+            fd = open_nofollow(self.metrics_path, "r+", what="sweep metrics log")
+            with os.fdopen(fd, "r+b") as f:
+                size = os.fstat(fd).st_size
+                if size >= saved:
+                    f.truncate(saved)  # the lines of chunks the snapshot does not hold
+                else:  # never pad with NUL bytes: keep what is there
+                    warnings.warn(
+                        f"{self.metrics_path} has {size} bytes, fewer than the {saved} the "
+                        "saved sweep wrote (emptied or cut by hand?); its lost lines stay lost, "
+                        "the resumed sweep appends after what is left", stacklevel=3)
 
     def close(self) -> None:
         """Release the directory's lock (:mod:`jaxdl.dirlock`); the files stay."""
@@ -181,7 +192,8 @@ class Journal:
         if not lines:
             return
         text = "".join(json.dumps(line) + "\n" for line in lines)
-        with open(self.metrics_path, "a") as f:
+        fd = open_nofollow(self.metrics_path, "a", what="sweep metrics log")
+        with os.fdopen(fd, "a") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
