@@ -86,7 +86,7 @@ TABLE: Mapping[str, Hyperparameter] = MappingProxyType({
             for o in registry.HYPERPARAMETERS.values()
         ),
         Hyperparameter("decay_rate", None, 0.0, _INF, False, True, SCHEDULE,
-                       ("inverse_time", "exponential"), "learning-rate decay rate"),
+                       registry.schedule_readers(), "learning-rate decay rate"),
         Hyperparameter("l2", None, 0.0, _INF, False, True, COST, (),
                        "L2 lambda in lambd / (2 m) * sum ||W||_F^2"),
         Hyperparameter("keep_prob", 1.0, 0.0, 1.0, True, False, MODEL, (),
@@ -102,8 +102,8 @@ DEFAULTS: Mapping[str, float] = MappingProxyType(
 OPTIONAL: tuple[str, ...] = tuple(n for n, p in TABLE.items() if p.default is None)
 # Schedules that need decay_rate, with the tighter range a schedule may put on it.
 SCHEDULE_RANGES: Mapping[str, tuple[float, float, bool, bool]] = MappingProxyType({
-    "inverse_time": (0.0, _INF, False, True),
-    "exponential": (0.0, 1.0, True, False),
+    name: spec.decay_range for name, spec in registry.SCHEDULES.items()
+    if spec.decay_range is not None
 })
 
 

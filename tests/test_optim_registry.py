@@ -123,3 +123,15 @@ def test_the_docs_show_the_registry_table_verbatim():
     assert registry.markdown_table() in page.read_text(), (
         "docs/topics/optimization.md: paste jaxdl.optim.registry.markdown_table() over its table"
     )
+
+
+def test_schedules_come_from_the_registry():
+    from jaxdl.hyperparams import SCHEDULE_RANGES
+    from jaxdl.train import SCHEDULES
+
+    assert SCHEDULES == tuple(registry.SCHEDULES)
+    assert TABLE["decay_rate"].readers == registry.schedule_readers()
+    assert set(SCHEDULE_RANGES) == set(registry.schedule_readers())
+    rate = Trainer(MLP((2, 1)), schedule="inverse_time").learning_rate(
+        {"learning_rate": 0.1, "decay_rate": 1.0}, 2)
+    assert float(rate(4)) == pytest.approx(0.1 / 3)  # t = floor(4 / 2) = 2 decay intervals

@@ -9,7 +9,9 @@ table and its reader checks (:mod:`jaxdl.hyperparams`), :func:`from_name`, the C
 ``--optimizer`` choices and hyperparameter flags, the sweep's space checks, the divergence guard
 (the decays it freezes on a rejected step) and the docs' optimizer table.
 
-Adding an optimizer is one :class:`OptimizerSpec` in :data:`REGISTRY` (plus its test).
+Adding an optimizer is one :class:`OptimizerSpec` in :data:`REGISTRY` (plus its test). The
+learning-rate schedules a :class:`~jaxdl.train.Trainer` takes by name live here the same way
+(:data:`SCHEDULES`, one :class:`ScheduleSpec` each).
 
 >>> reads("adam")
 ('learning_rate', 'b1', 'b2', 'eps')
@@ -25,8 +27,10 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from jaxdl.optim import aliases
-from jaxdl.optim.base import GradientTransformation, LearningRate, chain
+import jax.numpy as jnp
+
+from jaxdl.optim import aliases, schedules
+from jaxdl.optim.base import GradientTransformation, LearningRate, Schedule, chain
 from jaxdl.optim.transforms import scale_by_adam, scale_by_learning_rate
 
 
@@ -193,3 +197,48 @@ def markdown_table() -> str:
         hps = ", ".join(f"{n}={DEFAULTS[n]:g}" for n in reads(spec.name))
         rows.append(f"| `{spec.name}` | `{hps}` | {spec.formula} |")
     return "\n".join(rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleSpec:
+    """One learning-rate schedule taken by name (``Trainer(schedule=NAME)``, ``--schedule``):
+    whether it reads ``decay_rate`` (``decay_range``: the interval ``(low, high, low_open,
+    high_open)`` a value must lie in, ``None``: it reads none), its formula (Markdown with TeX),
+    and ``build(lr0, decay_rate, steps) -> lr(count)`` with ``steps`` optimizer steps per decay
+    interval (``decay_rate`` is ``None`` for a schedule that reads none)."""
+
+    name: str
+    decay_range: tuple[float, float, bool, bool] | None
+    formula: str
+    build: Callable[[Any, Any, int], Schedule]
+
+
+def _constant(lr0: Any, decay_rate: Any, steps: int) -> Schedule:
+    return lambda count: jnp.asarray(lr0, jnp.float32)
+
+
+#: Every schedule a trainer takes by name, in the order ``--help`` lists them.
+SCHEDULES: Mapping[str, ScheduleSpec] = MappingProxyType({
+    s.name: s for s in (
+        ScheduleSpec("constant", None, r"$\alpha = \alpha_0$", _constant),
+        ScheduleSpec("inverse_time", (0.0, _INF, False, True),
+                     r"$\alpha = \alpha_0 / (1 + \text{decay\_rate}\cdot t)$",
+                     lambda lr0, rate, steps: schedules.inverse_time_decay(
+                         lr0, rate, steps, staircase=True)),
+        ScheduleSpec("exponential", (0.0, 1.0, True, False),
+                     r"$\alpha = \alpha_0 \cdot \text{decay\_rate}^{\,t}$",
+                     lambda lr0, rate, steps: schedules.exponential_decay(
+                         lr0, rate, steps, staircase=True)),
+        ScheduleSpec("inverse_sqrt", None, r"$\alpha = \alpha_0 / \sqrt{1 + t}$",
+                     lambda lr0, rate, steps: schedules.inverse_sqrt_decay(lr0, 1.0, steps)),
+    )
+})
+
+
+def schedule_readers() -> tuple[str, ...]:
+    """The schedules that read ``decay_rate``.
+
+    >>> schedule_readers()
+    ('inverse_time', 'exponential')
+    """
+    return tuple(n for n, s in SCHEDULES.items() if s.decay_range is not None)

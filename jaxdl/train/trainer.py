@@ -29,7 +29,7 @@ from jaxdl.model import check_protocol, display_name
 from jaxdl.train.epoch import scan_epoch
 from jaxdl.train.state import Batch, Keys, TrainState
 
-SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt")
+SCHEDULES = tuple(optim.registry.SCHEDULES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,16 +155,11 @@ class Trainer:
 
     def learning_rate(self, hp: Mapping[str, Any], steps_per_epoch: int) -> optim.Schedule:
         """The learning rate as a function of the step count."""
-        lr0 = hp["learning_rate"]
-        if self.schedule == "constant":
-            return lambda count: jnp.asarray(lr0, jnp.float32)
-        steps = steps_per_epoch * self.decay_interval
-        if self.schedule == "inverse_sqrt":
-            return optim.inverse_sqrt_decay(lr0, 1.0, steps)
-        if "decay_rate" not in hp:
+        spec = optim.registry.SCHEDULES[self.schedule]
+        if spec.decay_range is not None and "decay_rate" not in hp:
             raise ValueError(f"schedule {self.schedule!r} needs the hyperparameter decay_rate")
-        make = {"inverse_time": optim.inverse_time_decay, "exponential": optim.exponential_decay}
-        return make[self.schedule](lr0, hp["decay_rate"], steps, staircase=True)
+        return spec.build(hp["learning_rate"], hp.get("decay_rate"),
+                          steps_per_epoch * self.decay_interval)
 
     def optimizer_for(self, hp: Mapping[str, Any], steps_per_epoch: int = 1):
         """The gradient transformation, built from (possibly traced) ``hp``."""
