@@ -65,6 +65,7 @@ def test_read_idx_gzip_and_plain(tmp_path):
     (lambda b: b[:3], "too short"),
     (lambda b: gzip.compress(b)[:-6], "gzip data is truncated"),
     (lambda b: b"\x1f\x8b" + b"garbage" * 3, "not valid gzip"),
+    (lambda b: gzip.compress(b) + b"<html>", "bytes of other data follow"),
 ])
 def test_read_idx_refuses_damaged_files(tmp_path, mangle, match):
     path = tmp_path / "train-images-idx3-ubyte"
