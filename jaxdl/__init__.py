@@ -25,6 +25,7 @@ from jaxdl import (
     dropout,
     ewa,
     gradcheck,
+    hyperparams,
     init,
     layers,
     logs,
@@ -37,7 +38,6 @@ from jaxdl import (
 )
 from jaxdl.data import normalize
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.hyperparams import hyperparams
 from jaxdl.losses import accuracy, l2_penalty, sigmoid_binary_cross_entropy, softmax_cross_entropy
 from jaxdl.metrics import Metric
 from jaxdl.model import Model, ModelLike

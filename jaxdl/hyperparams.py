@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.checks import check_keep_prob, is_concrete
+from jaxdl.deprecation import callable_module
 from jaxdl.optim import registry
 
 HyperParams = dict[str, jax.Array]
@@ -252,3 +253,6 @@ def hyperparams(**values: Any) -> HyperParams:
     check(values)
     merged = {**DEFAULTS, **values}
     return {name: jnp.asarray(value, jnp.float32) for name, value in merged.items()}
+
+
+callable_module(__name__, hyperparams)  # jaxdl.hyperparams(...) of earlier releases, warns

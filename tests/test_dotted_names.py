@@ -51,7 +51,7 @@ def test_every_dotted_name_in_readme_and_docs_resolves(name):
     resolve(name)
 
 
-@pytest.mark.parametrize("name", ["gradcheck", "dropout"])
+@pytest.mark.parametrize("name", ["gradcheck", "dropout", "hyperparams"])
 def test_a_name_is_the_module_not_a_function_hiding_it(name):
     module = importlib.import_module(f"jaxdl.{name}")
     assert getattr(jaxdl, name) is module
