@@ -383,8 +383,8 @@ class SavedModel:
         if y.ndim == 1 and y.dtype.kind == "f":
             fraction = y[np.isfinite(y) & (y != np.round(y))]
             if fraction.size:
-                raise ValueError(f"y holds {fraction[0]!r}, not a class index; classification "
-                                 "labels are whole numbers 0, 1, ...")
+                raise ValueError(f"y holds {float(fraction[0])!r}, not a class index; "
+                                 "classification labels are whole numbers 0, 1, ...")
             if np.all(np.isfinite(y)):
                 y = y.astype(np.int64)
         check_labels("y", y, num)
