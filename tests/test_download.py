@@ -183,6 +183,21 @@ def test_damaged_cached_file_is_downloaded_again(server, tmp_path, cached):
     assert len(server.requests) == 1
 
 
+@pytest.mark.skipif(download.fcntl is None, reason="no fcntl: downloads are not locked")
+def test_a_download_in_progress_elsewhere_is_not_disturbed(server, tmp_path):
+    server.files["a.bin"] = PAYLOAD
+    (tmp_path / "a.bin.part").write_bytes(PAYLOAD[:100])
+    fd = os.open(tmp_path / "a.bin.part", os.O_RDWR)
+    try:
+        download.fcntl.flock(fd, download.fcntl.LOCK_EX)
+        with pytest.raises(DownloadError, match="another process is downloading"):
+            fetch_file(server.url("a.bin"), "a.bin", _sha(PAYLOAD), tmp_path)
+        assert (tmp_path / "a.bin.part").read_bytes() == PAYLOAD[:100]
+    finally:
+        os.close(fd)
+    assert server.requests == []
+
+
 def test_connection_refused_is_one_clear_error(tmp_path):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

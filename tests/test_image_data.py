@@ -396,6 +396,11 @@ def test_folder_truncated_garbage_and_special_files(tmp_path):
     bad.write_bytes(b"GIF89a garbage")
     with pytest.raises(ValueError, match="cut.png: not a readable image"):
         read_image_folder(tmp_path)
+    tiff = io.BytesIO()
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tiff, "TIFF")
+    bad.write_bytes(tiff.getvalue())  # a format outside the four is not decoded
+    with pytest.raises(ValueError, match="cut.png: not a readable image"):
+        read_image_folder(tmp_path)
     bad.unlink()
     os.mkfifo(tmp_path / "b" / "pipe.png")
     with pytest.raises(UntrustedFileError, match="FIFO"):

@@ -34,11 +34,13 @@ import numpy as np
 
 from jaxdl.untrusted import DEFAULT_MAX_BYTES, check_regular, read_bytes
 
-__all__ = ["COLOR_MODES", "IMAGE_SUFFIXES", "INSTALL_HINT", "ImageFolder", "ImageSet",
+__all__ = ["COLOR_MODES", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "INSTALL_HINT", "ImageFolder", "ImageSet",
            "MissingPackage", "load_h5", "read_h5", "read_image_folder"]
 
 INSTALL_HINT = "pip install 'jaxdl[images]'"
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+#: The only formats Pillow is allowed to decode (whatever a file's name says).
+IMAGE_FORMATS = ("BMP", "GIF", "JPEG", "PNG")
 COLOR_MODES = ("rgb", "grayscale")
 #: The largest single image file read unless a caller says otherwise: 64 MiB.
 MAX_IMAGE_BYTES = 64 << 20
@@ -154,7 +156,7 @@ def _decode(pil: Any, path: str, max_image_bytes: int) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pil.DecompressionBombWarning)
-            image = pil.open(io.BytesIO(data))
+            image = pil.open(io.BytesIO(data), formats=IMAGE_FORMATS)
             image.load()
     except (OSError, SyntaxError, ValueError, EOFError, pil.DecompressionBombError,
             pil.DecompressionBombWarning) as err:
