@@ -34,8 +34,8 @@ import numpy as np
 
 from jaxdl.untrusted import DEFAULT_MAX_BYTES, check_regular, read_bytes
 
-__all__ = ["COLOR_MODES", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "INSTALL_HINT", "ImageFolder", "ImageSet",
-           "MissingPackage", "load_h5", "read_h5", "read_image_folder"]
+__all__ = ["COLOR_MODES", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "INSTALL_HINT", "ImageFolder",
+           "ImageSet", "MissingPackage", "load_h5", "read_h5", "read_image_folder"]
 
 INSTALL_HINT = "pip install 'jaxdl[images]'"
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
