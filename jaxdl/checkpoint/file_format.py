@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl import untrusted
 from jaxdl.atomic import atomic_write
-from jaxdl.untrusted import UntrustedFileError, open_regular
 
 PREFIX = "ckpt-"
 NAME = re.compile(r"ckpt-(\d{6,})\.npz")
@@ -203,8 +203,8 @@ def read(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
     ([[1.0, 1.0], 7], {'epoch': 3})
     """
     try:
-        fd = open_regular(path, what="checkpoint")
-    except UntrustedFileError as err:
+        fd = untrusted.open_regular(path, what="checkpoint")
+    except untrusted.UntrustedFileError as err:
         raise CheckpointError(f"{err}; remove it from the checkpoint directory") from None
     try:
         with os.fdopen(fd, "rb") as file, np.load(file, allow_pickle=False) as data:

@@ -36,10 +36,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxdl import layers, nn
+from jaxdl import layers, nn, untrusted
 from jaxdl.atomic import _jsonable
 from jaxdl.layers import base as layer_base
-from jaxdl.untrusted import UntrustedFileError, read_bytes
 
 FORMAT = "jaxdl-model"
 FORMAT_VERSION = 1
@@ -437,10 +436,10 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if not os.path.isdir(path):
         raise ModelFileError(f"{path}: no such model directory")
     try:
-        text = read_bytes(file, what="manifest", max_bytes=MANIFEST_MAX_BYTES)
+        text = untrusted.read_bytes(file, what="manifest", max_bytes=MANIFEST_MAX_BYTES)
     except FileNotFoundError:
         raise ModelFileError(f"{path}: not a saved model (no {MANIFEST})") from None
-    except UntrustedFileError as err:
+    except untrusted.UntrustedFileError as err:
         raise ModelFileError(f"{path}: {err}") from None
     try:
         manifest = json.loads(text.decode("utf-8"), parse_constant=_no_constant)

@@ -31,7 +31,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxdl import evaluation, nn
+from jaxdl import evaluation, nn, untrusted
 from jaxdl.atomic import _jsonable, atomic_write
 from jaxdl.checks import check_labels
 from jaxdl.data.normalize import Standardizer, transform
@@ -61,7 +61,6 @@ from jaxdl.saved.file_format import (
     read_arrays,
     read_manifest,
 )
-from jaxdl.untrusted import UntrustedFileError, read_bytes
 
 
 # -- save ---------------------------------------------------------------------------------------
@@ -205,10 +204,11 @@ def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
     expected = {**_named("params", template[0]), **_named("state", template[1])}
     arrays_file = os.path.join(path, ARRAYS)
     try:
-        blob = read_bytes(arrays_file, what="arrays file", max_bytes=expected_bytes(expected))
+        blob = untrusted.read_bytes(arrays_file, what="arrays file",
+                                    max_bytes=expected_bytes(expected))
     except FileNotFoundError:
         raise ModelFileError(f"{path}: {ARRAYS} is missing") from None
-    except UntrustedFileError as err:
+    except untrusted.UntrustedFileError as err:
         raise ModelFileError(f"{path}: {err} (the most this model's arrays take)") from None
     if _digest(blob) != manifest["arrays"]["sha256"]:
         raise ModelFileError(f"{arrays_file}: checksum mismatch; the arrays were changed after "
