@@ -15,15 +15,19 @@ import numpy as np
 import pytest
 
 from jaxdl.data import catalog, cifar
-from jaxdl.data.catalog import as_dataset, load_images, validation_split
+from jaxdl.data.catalog import image_dataset, load_images
 from jaxdl.data.download import DownloadError
 from jaxdl.data.idx import parse_idx, read_idx, read_idx_images
 from jaxdl.data.images import (
     ImageSet,
     MissingPackage,
+    as_dataset,
+    folder_dataset,
+    h5_dataset,
     load_h5,
     read_h5,
     read_image_folder,
+    validation_split,
 )
 from jaxdl.untrusted import UntrustedFileError
 
@@ -501,3 +505,42 @@ def test_h5_without_h5py(tmp_path, monkeypatch, h5py):
     monkeypatch.setitem(sys.modules, "h5py", None)
     with pytest.raises(MissingPackage, match=r"needs h5py.*jaxdl\[images\]"):
         read_h5(tmp_path / "train_catvnoncat.h5")
+
+
+# -- as a Dataset -----------------------------------------------------------------------------
+def test_image_dataset_subset_and_split(tmp_path, monkeypatch):
+    arrays = _mnist_fixture(tmp_path / "mnist")
+    _use_fixture_sums(monkeypatch, "mnist", tmp_path / "mnist")
+    data = image_dataset("mnist", n=5, val_fraction=0.2, seed=1, cache_dir=tmp_path,
+                         base_url="http://127.0.0.1:9/")
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (4, 1, 2)
+    train_rows = {r.tobytes() for r in arrays[0]}
+    assert {r.tobytes() for r in np.concatenate([data.x_train, data.x_val])[..., 0]} <= train_rows
+    np.testing.assert_array_equal(data.x_test[..., 0], arrays[2])
+    assert data.name == "mnist" and data.num_classes == 10 and data.stats is None
+    with pytest.raises(ValueError, match=r"n must be an int in 1..6"):
+        image_dataset("mnist", n=7, cache_dir=tmp_path, base_url="http://127.0.0.1:9/")
+
+
+def test_folder_dataset_is_a_stratified_split(tmp_path):
+    rng = np.random.default_rng(0)
+    for cls, count in (("a", 10), ("b", 5)):
+        for i in range(count):
+            _save(tmp_path / cls / f"{i}.png", rng.integers(0, 256, (3, 3, 3), dtype=np.uint8))
+    data = folder_dataset(tmp_path, val_fraction=0.2, test_fraction=0.2, seed=2)
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (9, 3, 3)
+    assert np.bincount(data.y_test, minlength=2).tolist() == [2, 1]
+    folder = read_image_folder(tmp_path)
+    train, val, test = data.rows
+    np.testing.assert_array_equal(data.x_val, folder.x[val])
+    assert sorted(np.concatenate(data.rows).tolist()) == list(range(15))
+    assert data.name == tmp_path.name and data.class_names == ("a", "b")
+
+
+def test_h5_dataset(tmp_path, h5py):
+    x_train, y_train, x_test, y_test = _course_files(h5py, tmp_path, m_train=10)
+    data = h5_dataset(tmp_path / "train_catvnoncat.h5", tmp_path / "test_catvnoncat.h5",
+                      val_fraction=0.2)
+    assert (len(data.y_train), len(data.y_val)) == (8, 2)
+    np.testing.assert_array_equal(data.x_test, x_test)
+    assert data.name == "train_catvnoncat" and data.class_names == ("non-cat", "cat")

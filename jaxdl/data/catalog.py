@@ -11,9 +11,9 @@ those listed in TensorFlow Datasets' ``tensorflow_datasets/url_checksums/mnist.t
 (same sizes; torchvision checks the same files on ``ossci-datasets.s3.amazonaws.com/mnist`` by
 MD5); the other mirror is the one TensorFlow Datasets lists.
 
-:func:`image_dataset` and :func:`as_dataset` turn the images into a
-:class:`~jaxdl.data.datasets.Dataset` (a validation split drawn from the training set, stratified
-by class); the pixels stay ``uint8`` NHWC and are not standardized (``stats`` is ``None``).
+:func:`image_dataset` turns the images into a :class:`~jaxdl.data.datasets.Dataset` (a
+validation split drawn from the training set, stratified by class); the pixels stay ``uint8``
+NHWC and are not standardized (``stats`` is ``None``).
 """
 
 from __future__ import annotations
@@ -21,17 +21,14 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-import numpy as np
-
 from jaxdl.checks import check_range
 from jaxdl.data import cifar
 from jaxdl.data.datasets import Dataset
 from jaxdl.data.download import ChecksumError, DownloadError, fetch_file, resolve_cache_dir
 from jaxdl.data.idx import read_idx_images
-from jaxdl.data.images import ImageSet
+from jaxdl.data.images import ImageSet, as_dataset
 
-__all__ = ["IMAGE_DATASETS", "SOURCES", "Remote", "Source", "as_dataset", "image_dataset",
-           "load_images", "validation_split"]
+__all__ = ["IMAGE_DATASETS", "SOURCES", "Remote", "Source", "image_dataset", "load_images"]
 
 
 class Remote(NamedTuple):
@@ -178,73 +175,23 @@ def load_images(
     return ImageSet(x_train, y_train, x_test, y_test, source.class_names)
 
 
-def validation_split(y: np.ndarray, val_fraction: float, seed: int = 0
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded ``(train, val)`` index arrays of ``y``, stratified by class.
-
-    The validation split gets ``k = round(val_fraction * n)`` samples; a class with ``m``
-    samples puts ``m * k / n`` of them there (within one): the samples, shuffled and grouped by
-    class, go to the validation split at evenly spaced positions.
-
-    Examples:
-      >>> import numpy as np
-      >>> from jaxdl.data.catalog import validation_split
-      >>> y = np.array([0] * 30 + [1] * 10)
-      >>> train, val = validation_split(y, 0.1)
-      >>> len(train), len(val), sorted(y[val].tolist())
-      (36, 4, [0, 0, 0, 1])
-    """
-    check_range("val_fraction", val_fraction, 0.0, 1.0, low_open=True, high_open=True)
-    y = np.asarray(y)
-    n = len(y)
-    k = round(val_fraction * n)
-    if not 0 < k < n:
-        raise ValueError(f"val_fraction={val_fraction} of {n} training images leaves an "
-                         "empty split; choose another val_fraction")
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(n)
-    grouped = perm[np.argsort(y[perm], kind="stable")]
-    i = np.arange(n)
-    in_val = (i + 1) * k // n > i * k // n
-    return rng.permutation(grouped[~in_val]), rng.permutation(grouped[in_val])
-
-
-def as_dataset(images: ImageSet, name: str, *, val_fraction: float = 0.1,
-               seed: int = 0) -> Dataset:
-    """A :class:`~jaxdl.data.datasets.Dataset` of ``images``: the validation split drawn from
-    the training images (:func:`validation_split`), the test split as given; pixels stay
-    ``uint8`` NHWC (``stats`` is ``None``).
-
-    Examples:
-      >>> import numpy as np
-      >>> from jaxdl.data.catalog import as_dataset
-      >>> from jaxdl.data.images import ImageSet
-      >>> x = np.zeros((20, 2, 2, 1), np.uint8)
-      >>> images = ImageSet(x, np.arange(20) % 2, x[:4], np.arange(4) % 2, ("a", "b"))
-      >>> data = as_dataset(images, "toy", val_fraction=0.2)
-      >>> data.x_train.shape, data.x_val.shape, data.x_test.shape, data.num_classes
-      ((16, 2, 2, 1), (4, 2, 2, 1), (4, 2, 2, 1), 2)
-    """
-    train, val = validation_split(images.y_train, val_fraction, seed)
-    return Dataset(images.x_train[train], images.y_train[train], images.x_train[val],
-                   images.y_train[val], images.x_test, images.y_test,
-                   len(images.class_names), name, None, class_names=images.class_names)
-
-
-def image_dataset(name: str, *, val_fraction: float = 0.1, seed: int = 0,
+def image_dataset(name: str, *, n: int | None = None, val_fraction: float = 0.1, seed: int = 0,
                   cache_dir: str | os.PathLike | None = None,
                   base_url: str | None = None) -> Dataset:
-    """:func:`load_images` as a :class:`~jaxdl.data.datasets.Dataset` (see :func:`as_dataset`).
+    """:func:`load_images` as a :class:`~jaxdl.data.datasets.Dataset` (see
+    :func:`~jaxdl.data.images.as_dataset`): a validation split drawn from the training images,
+    the published test split, ``uint8`` NHWC pixels.
 
     Args:
       name: one of :data:`IMAGE_DATASETS`.
+      n: keep a seeded random subset of ``n`` training images (``None``: all of them).
       val_fraction: the share of the training images held out for validation, in ``(0, 1)``.
-      seed: the seed of the validation split.
+      seed: the seed of the subset and of the validation split.
       cache_dir: the cache folder (see :func:`load_images`).
       base_url: a local mirror (see :func:`load_images`).
 
     Returns:
-      The :class:`~jaxdl.data.datasets.Dataset`, pixels ``uint8`` NHWC.
+      The :class:`~jaxdl.data.datasets.Dataset`.
 
     Examples:
       >>> from jaxdl.data.catalog import image_dataset
@@ -253,5 +200,8 @@ def image_dataset(name: str, *, val_fraction: float = 0.1, seed: int = 0,
       ValueError: val_fraction must lie in (0.0, 1.0), got 1.5
     """
     check_range("val_fraction", val_fraction, 0.0, 1.0, low_open=True, high_open=True)
-    return as_dataset(load_images(name, cache_dir, base_url), name,
+    if name not in SOURCES:
+        raise ValueError(f"unknown image data set {name!r}; valid names: "
+                         f"{', '.join(IMAGE_DATASETS)}")
+    return as_dataset(load_images(name, cache_dir, base_url), name, n=n,
                       val_fraction=val_fraction, seed=seed)

@@ -32,10 +32,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxdl.checks import check_range
+from jaxdl.data.datasets import Dataset, split_indices
 from jaxdl.untrusted import DEFAULT_MAX_BYTES, check_regular, read_bytes
 
 __all__ = ["COLOR_MODES", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "INSTALL_HINT", "ImageFolder",
-           "ImageSet", "MissingPackage", "load_h5", "read_h5", "read_image_folder"]
+           "ImageSet", "MissingPackage", "as_dataset", "folder_dataset", "h5_dataset", "load_h5",
+           "read_h5", "read_image_folder", "validation_split"]
 
 INSTALL_HINT = "pip install 'jaxdl[images]'"
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -415,3 +418,152 @@ def load_h5(path: str | os.PathLike, test_path: str | os.PathLike | None = None,
         top = max([int(y.max()) for y in (y_train, y_test) if y.size], default=0)
         names = tuple(str(i) for i in range(top + 1))
     return ImageSet(x_train, y_train, x_test, y_test, names)
+
+
+# -- as a Dataset ------------------------------------------------------------------------------
+def validation_split(y: np.ndarray, val_fraction: float, seed: int = 0
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded ``(train, val)`` index arrays of ``y``, stratified by class.
+
+    The validation split gets ``k = round(val_fraction * n)`` samples; a class with ``m``
+    samples puts ``m * k / n`` of them there (within one): the samples, shuffled and grouped by
+    class, go to the validation split at evenly spaced positions.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxdl.data.images import validation_split
+      >>> y = np.array([0] * 30 + [1] * 10)
+      >>> train, val = validation_split(y, 0.1)
+      >>> len(train), len(val), sorted(y[val].tolist())
+      (36, 4, [0, 0, 0, 1])
+    """
+    check_range("val_fraction", val_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    y = np.asarray(y)
+    n = len(y)
+    k = round(val_fraction * n)
+    if not 0 < k < n:
+        raise ValueError(f"val_fraction={val_fraction} of {n} training images leaves an "
+                         "empty split; choose another val_fraction")
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    grouped = perm[np.argsort(y[perm], kind="stable")]
+    i = np.arange(n)
+    in_val = (i + 1) * k // n > i * k // n
+    return rng.permutation(grouped[~in_val]), rng.permutation(grouped[in_val])
+
+
+def as_dataset(images: ImageSet, name: str, *, n: int | None = None, val_fraction: float = 0.1,
+               seed: int = 0) -> Dataset:
+    """A :class:`~jaxdl.data.datasets.Dataset` of ``images``: the validation split drawn from
+    the training images (:func:`validation_split`), the test split as given; pixels stay
+    ``uint8`` NHWC (``stats`` is ``None``).
+
+    Args:
+      images: the training and test images.
+      name: the data set's name (``Dataset.name``).
+      n: keep a seeded random subset of ``n`` training images first (``None``: all).
+      val_fraction: the validation share of the training images, in ``(0, 1)``.
+      seed: the seed of the subset and of the split.
+
+    Returns:
+      The :class:`~jaxdl.data.datasets.Dataset`.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxdl.data.images import ImageSet, as_dataset
+      >>> x = np.zeros((20, 2, 2, 1), np.uint8)
+      >>> images = ImageSet(x, np.arange(20) % 2, x[:4], np.arange(4) % 2, ("a", "b"))
+      >>> data = as_dataset(images, "toy", val_fraction=0.2)
+      >>> data.x_train.shape, data.x_val.shape, data.x_test.shape, data.num_classes
+      ((16, 2, 2, 1), (4, 2, 2, 1), (4, 2, 2, 1), 2)
+    """
+    x, y = images.x_train, images.y_train
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= len(y):
+            raise ValueError(f"n must be an int in 1..{len(y)} (the training images of "
+                             f"{name!r}), got {n!r}")
+        keep = np.sort(np.random.default_rng([seed, 1]).permutation(len(y))[:n])
+        x, y = x[keep], y[keep]
+    train, val = validation_split(y, val_fraction, seed)
+    return Dataset(x[train], y[train], x[val], y[val], images.x_test, images.y_test,
+                   len(images.class_names), name, None, class_names=images.class_names)
+
+
+def folder_dataset(
+    path: str | os.PathLike,
+    size: Sequence[int] | None = None,
+    *,
+    color_mode: str | None = None,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> Dataset:
+    """A folder of images (:func:`read_image_folder`) split into a stratified
+    train/validation/test :class:`~jaxdl.data.datasets.Dataset`
+    (:func:`~jaxdl.data.datasets.split_indices`); pixels stay ``uint8`` NHWC.
+
+    Args:
+      path: the folder, one subfolder per class.
+      size: ``(height, width)`` to resize to, or ``None``.
+      color_mode: ``None``, ``"rgb"`` or ``"grayscale"`` (see :func:`read_image_folder`).
+      val_fraction: the validation share, in ``(0, 1)``.
+      test_fraction: the test share, in ``(0, 1)``.
+      seed: the split's seed.
+
+    Returns:
+      The :class:`~jaxdl.data.datasets.Dataset`; ``rows`` holds each split's indices into the
+      sorted image list (``read_image_folder(path).paths``).
+
+    Examples:
+      >>> import os, tempfile, pytest
+      >>> Image = pytest.importorskip("PIL.Image")
+      >>> from jaxdl.data.images import folder_dataset
+      >>> root = tempfile.mkdtemp()
+      >>> for name in ("a", "b"):
+      ...     os.mkdir(os.path.join(root, name))
+      ...     for i in range(5):
+      ...         Image.new("RGB", (3, 2)).save(os.path.join(root, name, f"{i}.png"))
+      >>> data = folder_dataset(root)
+      >>> data.x_train.shape, len(data.y_val), len(data.y_test), data.class_names
+      ((6, 2, 3, 3), 2, 2, ('a', 'b'))
+    """
+    folder = read_image_folder(path, size, color_mode=color_mode)
+    train, val, test = split_indices(folder.y, val_fraction, test_fraction, seed)
+    x, y = folder.x, folder.y
+    return Dataset(x[train], y[train], x[val], y[val], x[test], y[test], len(folder.class_names),
+                   os.path.basename(os.path.normpath(os.fspath(path))), None,
+                   class_names=folder.class_names, rows=(train, val, test))
+
+
+def h5_dataset(path: str | os.PathLike, test_path: str | os.PathLike | None = None, *,
+               val_fraction: float = 0.1, seed: int = 0) -> Dataset:
+    """HDF5 files in the course's layout (:func:`load_h5`) as a
+    :class:`~jaxdl.data.datasets.Dataset`: the validation split drawn from the training images
+    (:func:`as_dataset`), the test split as given.
+
+    Args:
+      path: the training file (``train_catvnoncat.h5``).
+      test_path: the test file, or ``None`` when ``path`` holds both splits.
+      val_fraction: the validation share of the training images, in ``(0, 1)``.
+      seed: the split's seed.
+
+    Returns:
+      The :class:`~jaxdl.data.datasets.Dataset`, pixels ``uint8`` NHWC.
+
+    Examples:
+      >>> import os, tempfile, numpy as np, pytest
+      >>> h5py = pytest.importorskip("h5py")
+      >>> from jaxdl.data.images import h5_dataset
+      >>> path = os.path.join(tempfile.mkdtemp(), "both.h5")
+      >>> with h5py.File(path, "w") as f:
+      ...     f["train_set_x"] = np.zeros((10, 4, 4, 3), np.uint8)
+      ...     f["train_set_y"] = np.arange(10) % 2
+      ...     f["test_set_x"] = np.zeros((4, 4, 4, 3), np.uint8)
+      ...     f["test_set_y"] = np.arange(4) % 2
+      >>> data = h5_dataset(path, val_fraction=0.2)
+      >>> len(data.y_train), len(data.y_val), len(data.y_test), data.class_names
+      (8, 2, 4, ('0', '1'))
+    """
+    images = load_h5(path, test_path)
+    name = os.path.splitext(os.path.basename(os.fspath(path)))[0]
+    return as_dataset(images, name, val_fraction=val_fraction, seed=seed)
