@@ -3,17 +3,26 @@
 
 - ``.csv``: a header row, numeric feature columns, the target column ``target`` (default: the
   last column). Integer targets (``3``) or text targets (``cat``) are class labels; other
-  numbers (``3.5``) are regression targets.
+  numbers (``3.5``) are regression targets. Columns are read strictly
+  (:mod:`jaxdl.data.table`): a column of numbers with one ``1.2.3`` or ``inf`` in it is an
+  error naming the row, not a column of text; an empty cell, or ``NA``/``NaN``/``?`` among
+  numbers, is a missing value (an error, or the row is dropped with ``drop_missing``).
 - ``.npz``: arrays ``x`` and ``y``, or ``x_train``, ``y_train``, ``x_val``, ``y_val``,
   ``x_test``, ``y_test`` (splits used as given). Read without pickle.
 - ``.npy``: the features, with ``labels`` a ``.npy`` array, a ``.csv`` column (header row) or
-  a ``.txt`` file (one label per line).
+  a ``.txt`` file (one label per line, UTF-8 with or without a byte order mark; a blank line
+  before a label is an error, as is a label count other than the sample count).
+
+Only regular files are read (a FIFO or a device is refused before reading); a damaged or
+truncated ``.npz``/``.npy`` and object arrays (pickle) are errors naming the file.
 
 The task comes from the labels (integers or text: classification with one class per distinct
-label; floats: regression) unless ``task`` says it. Classes are the sorted distinct labels;
-``y`` holds each label's index and ``class_names`` the labels as text. The split is stratified
-by class (:func:`~jaxdl.data.datasets.split_indices`) and the features are standardized with
-statistics of the training split only.
+label; floats: regression) unless ``task`` says it; more than 20 distinct integer or text
+labels with fewer than 5 rows per class on average (a measured integer, a row id) are refused
+until ``task`` says which (:func:`~jaxdl.data.labels.infer_task`). Classes are the sorted
+distinct labels; ``y`` holds each label's index and ``class_names`` the labels as text. The
+split is stratified by class (:func:`~jaxdl.data.datasets.split_indices`) and the features are
+standardized with statistics of the training split only.
 """
 
 from __future__ import annotations
