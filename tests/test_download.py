@@ -198,6 +198,17 @@ def test_a_download_in_progress_elsewhere_is_not_disturbed(server, tmp_path):
     assert server.requests == []
 
 
+def test_partial_file_that_is_a_link_or_a_fifo_is_refused(tmp_path):
+    os.symlink(tmp_path / "elsewhere", tmp_path / "a.bin.part")
+    with pytest.raises(UntrustedFileError, match="is a symlink"):
+        fetch_file("http://127.0.0.1:9/a.bin", "a.bin", "0" * 64, tmp_path)
+    assert not (tmp_path / "elsewhere").exists()
+    os.unlink(tmp_path / "a.bin.part")
+    os.mkfifo(tmp_path / "a.bin.part")
+    with pytest.raises(DownloadError, match="not a regular file"):
+        fetch_file("http://127.0.0.1:9/a.bin", "a.bin", "0" * 64, tmp_path)
+
+
 def test_connection_refused_is_one_clear_error(tmp_path):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -24,6 +24,7 @@ import hashlib
 import http.client
 import os
 import re
+import stat
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,8 +32,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from jaxdl.atomic import fsync_directory
-from jaxdl.untrusted import DEFAULT_MAX_BYTES, open_regular
+from jaxdl.atomic import fsync_directory, open_nofollow
+from jaxdl.untrusted import DEFAULT_MAX_BYTES, UntrustedFileError, open_regular
 
 fcntl: ModuleType | None
 try:  # POSIX; elsewhere two processes downloading one file at once are not kept apart.
@@ -143,16 +144,19 @@ class _Restart(Exception):
 
 
 def _open_part(part: str) -> int:
-    """Open (or create) the partial file for appending, refusing a symlink or a non-file."""
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    """Open (or create) the partial file for reading and appending, refusing a symlink or
+    anything but a regular file, and lock it against a second download of the same file."""
     try:
-        fd = os.open(part, flags, 0o666)
+        fd = open_nofollow(part, "r+", what="partial download")
+    except UntrustedFileError:
+        raise
     except OSError as err:
-        raise DownloadError(f"cannot write the partial download {part}: {err.strerror} (remove "
-                            "it if it is a link or a folder)") from None
-    if not os.path.isfile(part) or os.path.islink(part):  # pragma: no cover - O_NOFOLLOW
+        raise DownloadError(f"cannot write the partial download {part}: {err.strerror}; remove "
+                            "it and try again") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise DownloadError(f"{part} is not a regular file; remove it and try again")
+        raise DownloadError(f"the partial download {part} is not a regular file; remove it and "
+                            "try again")
     if fcntl is not None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
