@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from jaxdl import cli, optim, train
 from jaxdl.data.datasets import DATASETS, load
+from jaxdl.data.files import load_file
 from jaxdl.gradcheck import gradcheck
 from jaxdl.hyperparams import hyperparams
 from jaxdl.nn import MLP
@@ -240,6 +241,41 @@ def test_datasets_load_finitely_or_refuse(name, seed, n, noise, val_fraction):
         return
     for part in (data.x_train, data.x_val, data.x_test):
         assert np.all(np.isfinite(part))
+    assert len(data.x_train) == len(data.y_train) > 0
+
+
+# -- data files ----------------------------------------------------------------------------------
+ARRAY = st.sampled_from([
+    np.arange(24.0).reshape(12, 2), np.ones((12, 2), np.float32), np.arange(24).reshape(12, 2),
+    np.array([[1.0, math.nan]] * 12), np.array([[math.inf, 0.0]] * 12), np.zeros((12,)),
+    np.zeros((0, 2)), np.full((12, 2), 2**62, np.int64), np.array([["a", "b"]] * 12),
+    np.zeros((12, 2), bool), np.arange(12) % 2, np.arange(12) * 0.5, np.array(["x", "y"] * 6),
+    np.arange(10) % 2, np.arange(12) % 2 + 2**53, np.array([math.nan] * 12),
+    np.full(12, math.inf),
+])
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(["x", "y", "x_train", "y_train", "x_val", "y_val",
+                                        "x_test", "y_test", "z"]), ARRAY, max_size=7),
+       st.sampled_from([None, "classification", "regression"]), st.booleans(),
+       st.sampled_from([None, 10, -30]))
+def test_npz_files_load_finitely_or_refuse_naming_the_file(arrays, task, drop, cut):
+    folder = tempfile.mkdtemp(prefix="jaxdl-fuzz-npz-")
+    path = os.path.join(folder, "d.npz")
+    np.savez(path, **arrays)
+    if cut is not None:  # a damaged file
+        data = open(path, "rb").read()
+        open(path, "wb").write(data[:cut])
+    try:
+        data = load_file(path, task=task, drop_missing=drop, val_fraction=0.25,
+                         test_fraction=0.25)
+    except ValueError as err:
+        assert str(err).startswith(path), err
+        assert "\n" not in str(err), err
+        return
+    for part in (data.x_train, data.x_val, data.x_test):
+        assert part.dtype == np.float32 and np.all(np.isfinite(part))
     assert len(data.x_train) == len(data.y_train) > 0
 
 

@@ -150,6 +150,19 @@ def test_npz_split_lengths_and_shapes_must_agree(tmp_path):
         load_file(path)
 
 
+def test_infinite_array_values_are_errors_naming_the_row(tmp_path):
+    x = np.ones((20, 2))
+    x[6, 1] = -np.inf
+    np.savez(tmp_path / "a.npz", x=x, y=np.arange(20) % 2)
+    with pytest.raises(ValueError, match=r"a.npz: array 'x' holds inf at row 7"):
+        load_file(tmp_path / "a.npz")
+    y = np.arange(20) * 0.5
+    y[3] = np.inf
+    np.savez(tmp_path / "b.npz", x=np.ones((20, 2)), y=y)
+    with pytest.raises(ValueError, match=r"b.npz: array 'y' holds inf at row 4"):
+        load_file(tmp_path / "b.npz")
+
+
 def test_truncated_garbage_and_pickled_arrays_are_refused(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "good.npz", x=rng.normal(size=(50, 3)), y=np.arange(50) % 2)

@@ -117,6 +117,10 @@ def _features(source: str, name: str, x: np.ndarray) -> np.ndarray:
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"{source}: array {name!r} has shape {x.shape}; features must be "
                          "(samples, features) with at least one sample")
+    if x.dtype.kind == "f" and np.isinf(x).any():
+        row = int(np.argmax(np.isinf(x.reshape(len(x), -1)).any(axis=1)))
+        raise ValueError(f"{source}: array {name!r} holds inf at row {row + 1}; replace it by a "
+                         "number, or by NaN to mark a missing value")
     if x.dtype.kind in "iu" and x.size and max(abs(int(x.min())), abs(int(x.max()))) >= 2**53 \
             and int(x.max()) < 2**63:
         return x.astype(np.int64)

@@ -51,7 +51,8 @@ def array_labels(source: str, name: str, y: np.ndarray) -> Labels:
         The 1-D :class:`Labels` (floats as float64, text as an object array of ``str``).
 
     Raises:
-        ValueError: for another shape or values that are neither numbers nor text.
+        ValueError: for another shape, an infinite value, or values that are neither numbers
+            nor text.
 
     Examples:
         >>> import numpy as np
@@ -66,6 +67,10 @@ def array_labels(source: str, name: str, y: np.ndarray) -> Labels:
     if y.dtype.kind in "biu":
         return Labels(y, "int")
     if y.dtype.kind == "f":
+        if np.isinf(y).any():
+            raise ValueError(f"{source}: array {name!r} holds inf at row "
+                             f"{int(np.argmax(np.isinf(y))) + 1}; replace it by a number, or by "
+                             "NaN to mark a missing value")
         return Labels(y.astype(np.float64), "float")
     if y.dtype.kind in "US":
         return Labels(y.astype(str).astype(object), "text")
