@@ -16,7 +16,7 @@ demo's ``results.json``, the plots) is refused, naming them, unless
 Also refused at startup: ``--save`` (``--save-best``) equal to ``--out`` or holding ``--out``
 or ``--checkpoint-dir``, ``--out`` equal to ``--checkpoint-dir`` (two writers of one
 ``metrics.jsonl``), a ``--save`` whose parent cannot be written, an output that is an input
-(``--data``, ``--labels``, ``--space``, ``--model``), ``--resume`` with nothing to resume or
+(``--data``, ``--labels``, ``--space``), ``--resume`` with nothing to resume or
 with fewer ``--epochs`` than the checkpoints already ran, and a fresh run into a checkpoint
 directory that holds another run.
 
@@ -105,22 +105,17 @@ def check_paths(args: argparse.Namespace) -> None:
     ValueError: --save and --out name one directory (runs/a): the saved model would be ...
     """
     command: str | None = getattr(args, "command", None)
+    if command not in DEFAULT_OUT:  # predict and evaluate check their own --out
+        return
     out: str | None = getattr(args, "out", None)
     save: str | None = getattr(args, "save", None)
     ckpt: str | None = getattr(args, "checkpoint_dir", None)
     tensorboard: str | None = getattr(args, "tensorboard", None)
     save_flag = "--save-best" if command == "sweep" else "--save"
     inputs: dict[str, str] = {}
-    for flag, name in (("--data", "data"), ("--labels", "labels"), ("--space", "space"),
-                       ("--model", "model")):
+    for flag, name in (("--data", "data"), ("--labels", "labels"), ("--space", "space")):
         if getattr(args, name, None):
             inputs[flag] = os.fspath(getattr(args, name))
-    if command in ("predict", "evaluate"):
-        for flag, path in inputs.items():
-            if out and (_real(out) == _real(path) or (flag == "--model" and _within(out, path))):
-                raise ValueError(f"--out {out} would overwrite {flag} {path}, an input; "
-                                 "choose another --out")
-        return
     outputs = {flag: path for flag, path in (("--out", out), (save_flag, save),
                                               ("--checkpoint-dir", ckpt),
                                               ("--tensorboard", tensorboard)) if path}
@@ -135,11 +130,10 @@ def check_paths(args: argparse.Namespace) -> None:
     if out and ckpt and _real(out) == _real(ckpt):
         raise ValueError(f"--out and --checkpoint-dir name one directory ({out}): both would "
                          "write its metrics.jsonl; choose two directories")
-    written = [os.path.join(out, n) for n in OUTPUT_FILES.get(command or "", ())] if out else []
+    written = [os.path.join(out, n) for n in OUTPUT_FILES[command]] if out else []
     for flag, path in inputs.items():
         for out_flag, target in outputs.items():
-            folder = out_flag in ("--checkpoint-dir", save_flag)
-            if _real(path) == _real(target) or (folder and _within(path, target)):
+            if _real(path) == _real(target) or (out_flag == save_flag and _within(path, target)):
                 raise ValueError(f"{flag} {path} is also an output ({out_flag} {target}); "
                                  "keep inputs out of the directories jaxdl writes")
         for target in written:
