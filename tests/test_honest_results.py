@@ -13,11 +13,18 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl import cli, saved
+from jaxdl import cli, logs, saved
+from jaxdl.early_stopping import EarlyStopping
 from jaxdl.nn import MLP
-from jaxdl.sweep import LogUniform, Space, population_based_training
+from jaxdl.sweep import (
+    LogUniform,
+    Space,
+    population_based_training,
+    run_sweep,
+    successive_halving,
+)
 from jaxdl.sweep.lineage import replay
-from jaxdl.train import Trainer, trainer_hyperparams
+from jaxdl.train import Trainer, fit, trainer_hyperparams
 
 rng = np.random.default_rng(0)  # two overlapping blobs: 96 train, 32 validation samples
 Y = rng.integers(0, 2, 128).astype(np.int32)
@@ -110,3 +117,81 @@ def test_cli_pbt_save_best_records_the_schedule_and_its_score(tmp_path):
     assert model.manifest["metrics"]["validation"]["loss"] == pytest.approx(
         best["val_loss"], rel=1e-5)
     assert math.isfinite(best["val_loss"])
+
+
+# -- fit: the monitored best without early stopping, epoch times, known learning rates -------
+def _fit(**kwargs):
+    options = dict(validation=(DATA[2], DATA[3]), hp={"learning_rate": 0.3}, epochs=8,
+                   progress=False)
+    options.update(kwargs)
+    trainer = options.pop("trainer", TRAINER)
+    return fit(trainer, DATA[0], DATA[1], **options)
+
+
+def test_fit_without_early_stopping_reports_the_monitored_best_and_keeps_the_final_params():
+    result = _fit()
+    val = result.history["val_loss"]
+    assert result.monitor == "val_loss" and result.epochs_run == 8
+    assert result.best_epoch == int(np.argmin(val)) != 7  # the best is not the last epoch here
+    hp = trainer_hyperparams(TRAINER, {"learning_rate": 0.3})
+    ts = TRAINER.init(jax.random.key(0), hp)._replace(params=result.params,
+                                                      model_state=result.model_state)
+    assert float(TRAINER.evaluate(ts, hp, DATA[2], DATA[3])["loss"]) == pytest.approx(
+        val[-1], rel=1e-5)  # the final epoch's parameters
+    no_validation = _fit(validation=None)
+    assert no_validation.monitor == "loss"
+    assert no_validation.best_epoch == int(np.argmin(no_validation.history["loss"]))
+
+
+def test_sweeps_without_early_stopping_report_the_monitored_best():
+    # successive halving: run_sweep's engine, plus a member pruned after 4 epochs
+    results = successive_halving([{"learning_rate": 0.3}, {"learning_rate": 3.0}], DATA,
+                                 trainer=TRAINER, min_epochs=4, max_epochs=8, eta=2)
+    assert results.status[1] == "pruned" and results.epochs == [8, 4]
+    for i, history in enumerate(results.histories):
+        assert results.best_epoch[i] == int(np.argmin(history["val_loss"]))
+    assert results.best_epoch[0] != 7  # lr 0.3 peaks before the end
+
+
+def test_cli_train_prints_the_best_epoch_by_its_monitor_and_the_kept_params(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", x=X, y=Y)
+    out = tmp_path / "out"
+    assert cli.main(["train", "--data", str(tmp_path / "d.npz"), "--hidden", "7",
+                     "--batch-size", "32", "--lr", "0.3", "--epochs", "8", "--out", str(out),
+                     "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    report = json.load(open(out / "history.json"))
+    val = report["history"]["val_loss"]
+    best = int(np.argmin(val))
+    assert best != 7, val  # the test needs a best before the last epoch
+    assert f"best val_loss {val[best]:.4g} at epoch {best} (epochs 0-7; final parameters kept)" \
+        in printed
+    assert report["best_epoch"] == best and report["kept_epoch"] == 7
+    assert report["monitor"] == "val_loss"
+
+
+def test_fit_history_has_epoch_times_that_are_not_a_metric():
+    result = _fit(epochs=3)
+    times = result.history["epoch_time"]
+    assert len(times) == 3 and all(math.isfinite(t) and t > 0 for t in times)
+    assert "epoch_time" not in TRAINER.monitors
+    with pytest.raises(ValueError, match="monitor must be one of"):
+        _fit(epochs=2, early_stopping=EarlyStopping(monitor="epoch_time", mode="min"))
+
+
+def test_learning_rate_recorded_where_known_and_omitted_where_not(tmp_path):
+    optax = pytest.importorskip("optax")
+    ready = Trainer(MLP((2, 7, 2)), batch_size=32, optimizer=optax.adam(1e-2))
+    logger = logs.JsonlLogger(tmp_path / "m.jsonl")
+    result = _fit(trainer=ready, epochs=2, hp={}, logger=logger)
+    logger.close()
+    assert "learning_rate" not in result.history and len(result.history["loss"]) == 2
+    records = logs.read_jsonl(tmp_path / "m.jsonl")
+    assert len(records) == 2 and all("learning_rate" not in r for r in records)
+    factory = Trainer(MLP((2, 7, 2)), batch_size=32,
+                      optimizer=lambda hp: optax.adam(hp["learning_rate"]))
+    known = _fit(trainer=factory, epochs=2, hp={"learning_rate": 0.02})
+    assert known.history["learning_rate"] == pytest.approx([0.02, 0.02])
+    swept = run_sweep([{}, {}], DATA, trainer=ready, epochs=2)
+    assert all("learning_rate" not in h for h in swept.histories)
+    assert all(len(h["val_loss"]) == 2 for h in swept.histories)

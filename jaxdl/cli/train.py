@@ -78,11 +78,14 @@ def train_command(args: argparse.Namespace) -> int:
                 "validation": (data.x_val, data.y_val),
                 "test": (data.x_test, data.y_test),
             })
-    stop = " (stopped early)" if result.stopped_early else ""
-    print(f"{args.optimizer}, {result.epochs_run} epochs{stop}, best epoch {result.best_epoch}, "
-          f"{seconds:.1f} s")
+    print(f"{args.optimizer}, {result.epochs_run} epochs"
+          f"{' (stopped early)' if result.stopped_early else ''}, {seconds:.1f} s; "
+          + best_line(result, stopper is not None))
     print(user_data.format_figures(splits, data.task))
 
+    # the epoch whose parameters are kept (and saved): the best with early stopping, else the last
+    last = result.history["epoch"][-1] if result.history["epoch"] else -1
+    kept_epoch = result.best_epoch if stopper is not None else last
     written = [os.path.join(args.out, "history.json"), os.path.join(args.out, "metrics.jsonl")]
     write_json(written[0], {
         "command": "train",
@@ -91,6 +94,8 @@ def train_command(args: argparse.Namespace) -> int:
         "hyperparameters": hp,
         "history": result.history,
         "best_epoch": result.best_epoch,
+        "monitor": result.monitor,
+        "kept_epoch": kept_epoch,
         "epochs_run": result.epochs_run,
         "stopped_early": result.stopped_early,
         "final": splits,
@@ -101,11 +106,29 @@ def train_command(args: argparse.Namespace) -> int:
     if args.save:
         training = {**hp, "optimizer": args.optimizer, "schedule": args.schedule,
                     "batch_size": args.batch_size, "epochs": args.epochs,
-                    "epochs_run": result.epochs_run, "best_epoch": result.best_epoch}
+                    "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+                    "monitor": result.monitor, "kept_epoch": kept_epoch}
         written.append(user_data.save(args, model, result.params, result.model_state, data,
                                      training, splits))
     print("wrote " + ", ".join(written))
     return 0
+
+
+def best_line(result: Any, restored: bool) -> str:
+    """Where the monitored best was, beside the epochs run, and which parameters were kept.
+
+    >>> from jaxdl.train import FitResult
+    >>> history = {"epoch": [0, 1, 2], "val_loss": [0.5, 0.25, 0.375]}
+    >>> best_line(FitResult(None, None, None, history, 1, 3, False, "val_loss"), False)
+    'best val_loss 0.25 at epoch 1 (epochs 0-2; final parameters kept)'
+    """
+    kept = "best epoch's parameters kept" if restored else "final parameters kept"
+    if result.best_epoch < 0:
+        return f"no finite {result.monitor} ({kept})"
+    at = result.history["epoch"].index(result.best_epoch)
+    value = result.history[result.monitor][at]
+    return (f"best {result.monitor} {value:.4g} at epoch {result.best_epoch} "
+            f"(epochs 0-{result.epochs_run - 1}; {kept})")
 
 
 def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:

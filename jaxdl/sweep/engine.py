@@ -86,7 +86,9 @@ def _check_settings(epochs: Any, patience: Any, epochs_per_call: Any) -> None:
 
 
 class _History:
-    """Per-member history lists, filled from the per-epoch records of the compiled step."""
+    """Per-member history lists, filled from the per-epoch records of the compiled step (no
+    ``learning_rate`` list where the trainer does not know the rate: a ready-made
+    transformation)."""
 
     def __init__(self, n: int, keys: Sequence[str], logger: Any = None) -> None:
         self.KEYS = ("epoch", *(k for k in keys if k != "epoch"))
@@ -102,7 +104,11 @@ class _History:
                 entry = self.lists[i]
                 entry["epoch"].append(start + step)
                 for k in self.KEYS[1:]:
-                    entry[k].append(float(record[k][step, j]))
+                    value = float(record[k][step, j])
+                    if k == "learning_rate" and math.isnan(value):  # a rate nobody knows
+                        entry.pop(k, None)
+                    else:
+                        entry[k].append(value)
                 if self.logger is not None:
                     self.logger.log_epoch(start + step, logs.last_epoch(entry), member=int(i))
                 if record["diverged"][step, j]:

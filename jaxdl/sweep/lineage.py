@@ -224,7 +224,7 @@ def replay(
         raise AssertionError("unreachable: epoch `since` records the best parameters")
     params, model_state = best
     return FitResult(params, model_state, ts.opt_state, history, int(es.best_epoch), epochs,
-                     False)  # fmt: skip
+                     False, stopper.monitor)  # fmt: skip
 
 
 def plot_schedules(results: PBTResults, path: Any) -> None:

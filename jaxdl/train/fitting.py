@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -23,6 +25,7 @@ import numpy as np
 from jaxdl import checkpoint, interrupt, logs, parallel
 from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
+from jaxdl.history import best_epoch as monitored_best
 from jaxdl.hyperparams import HyperParams, check_for
 from jaxdl.progress import Progress
 from jaxdl.shapes import check_data, check_optimizer
@@ -32,18 +35,27 @@ from jaxdl.train.trainer import Trainer, trainer_hyperparams
 
 
 class FitResult(NamedTuple):
-    """Trained (or best, with early stopping) parameters and the per-epoch history.
+    """Trained parameters (the final epoch's; the best epoch's with early stopping) and the
+    per-epoch history.
 
     ``history`` maps each of the trainer's ``history_keys`` (:data:`jaxdl.history.HISTORY_KEYS`
     for the default classification setup) to a list with one float per epoch (the ``val_*``
-    lists stay empty without validation data) and ``batch_cost`` to per-step costs.
+    lists stay empty without validation data; ``learning_rate`` is left out for a ready-made
+    transformation, whose rate the trainer does not know), ``epoch_time`` to each epoch's wall
+    time in seconds and ``batch_cost`` to per-step costs. ``best_epoch`` is the epoch of the
+    best ``monitor`` value (the early-stopping monitor, else ``val_loss`` with validation data,
+    else ``loss``; ``-1`` if none was finite), with or without early stopping.
 
     >>> from jaxdl.nn import MLP
     >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
     >>> y = (x[:, 0] > 0).astype(np.int32)
     >>> result = fit(Trainer(MLP((2, 1))), x, y, epochs=2, progress=False)
-    >>> result.epochs_run, len(result.history["batch_cost"][0])
-    (2, 1)
+    >>> result.epochs_run, len(result.history["batch_cost"][0]), result.monitor
+    (2, 1, 'loss')
+    >>> int(np.argmin(result.history["loss"])) == result.best_epoch
+    True
+    >>> len(result.history["epoch_time"]), "learning_rate" in result.history
+    (2, True)
     """
 
     params: Any
@@ -53,6 +65,7 @@ class FitResult(NamedTuple):
     best_epoch: int
     epochs_run: int
     stopped_early: bool
+    monitor: str = "loss"
 
 
 class TrainingDiverged(RuntimeError):
@@ -160,8 +173,10 @@ def fit(
     """Train for ``epochs`` (one compiled scan each), evaluating ``validation`` after each.
 
     ``early_stopping`` stops when its monitored history entry stops improving and restores the
-    best epoch's parameters. ``checkpoint_dir`` receives an atomic checkpoint every
-    ``checkpoint_every`` epochs and at the end; the run owns the directory while it trains
+    best epoch's parameters; without it the final parameters are returned, and
+    ``best_epoch`` still names the best epoch by ``val_loss`` (``loss`` without validation).
+    ``checkpoint_dir`` receives an atomic checkpoint every ``checkpoint_every`` epochs and at
+    the end; the run owns the directory while it trains
     (a second run on it fails naming this one's PID), and a fresh run refuses a directory that
     already holds checkpoints unless ``overwrite=True`` deletes them. ``resume=True``
     continues from the newest intact checkpoint (warning about any damaged newer one) if its
@@ -218,8 +233,13 @@ def fit(
     ts = _place(trainer, run_init(trainer, keys.init, hyper))
     es = early_stopping.init() if early_stopping else None
     best = _copy((ts.params, ts.model_state)) if early_stopping else None
-    history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "batch_cost")}
+    history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "epoch_time",
+                                                "batch_cost")}  # fmt: skip
     start, stopped = 0, False
+    if early_stopping is not None:
+        monitor, mode = early_stopping.monitor, early_stopping.direction
+    else:
+        monitor, mode = ("val_loss" if validation is not None else "loss"), "min"
     owned = store.open(resume=resume, overwrite=overwrite) if store else contextlib.nullcontext()
     with owned, interrupt.Deferred() as stop:
         restored = store.restore((ts, es, best)) if store is not None and resume else None
@@ -227,12 +247,17 @@ def fit(
             (ts, es, best), meta = restored
             ts, es, best = _place(trainer, (ts, es, best))
             history, start, stopped = meta["history"], meta["epoch"] + 1, meta["stopped"]
+            # a checkpoint written before epoch times were recorded: those are unknown
+            history.setdefault("epoch_time", [math.nan] * len(history["epoch"]))
 
         def result(params_state: tuple[Any, Any]) -> FitResult:
-            best_epoch = int(es.best_epoch) if es is not None else len(history["epoch"]) - 1
-            return FitResult(
-                *params_state, ts.opt_state, history, best_epoch, len(history["epoch"]), stopped
-            )
+            if es is not None:
+                best_epoch = int(es.best_epoch)
+            else:
+                at = monitored_best(history[monitor], mode)
+                best_epoch = history["epoch"][at] if at >= 0 else -1
+            return FitResult(*params_state, ts.opt_state, history, best_epoch,
+                             len(history["epoch"]), stopped, monitor)  # fmt: skip
 
         def kept() -> tuple[Any, Any]:
             """The best epoch's parameters with early stopping (once one was seen), else the
@@ -243,11 +268,13 @@ def fit(
 
         bar = Progress(epochs, initial=start, show=progress if start < epochs else False)
         for epoch in range(start, epochs) if not stopped else ():
+            began = time.perf_counter()
             ts, metrics = run_epoch(trainer, ts, hyper, x, y, keys, epoch)
             val = run_evaluate(trainer, ts, hyper, *validation) if validation is not None else {}
             host = jax.device_get((metrics, val, ts.diverged_at))
             metrics, val, diverged_at = host
             _record(history, epoch, metrics, val, trainer.metric_list)
+            history["epoch_time"].append(time.perf_counter() - began)
             logs.after_epoch(logger, (), epoch, history)
             if diverged_at >= 0:
                 bar.close()
@@ -268,7 +295,7 @@ def fit(
                     best = _copy((ts.params, ts.model_state))
                 stopped = bool(es.stop)
             bar.update(
-                epoch, {k: history[k][-1] for k in trainer.history_keys[1:] if history[k]}
+                epoch, {k: history[k][-1] for k in trainer.history_keys[1:] if history.get(k)}
             )
             last = stopped or epoch == epochs - 1
             written = None
@@ -340,11 +367,17 @@ def _early_stopping_update(
 def _record(
     history: dict[str, list], epoch: int, metrics: dict, val: dict, metric_list: Sequence[Any]
 ) -> None:
+    """Append one epoch's host values to ``history``; a learning rate the trainer does not know
+    (NaN, a ready-made transformation's) removes the ``learning_rate`` list instead."""
     history["epoch"].append(epoch)
     history["loss"].append(float(metrics["loss"]))
     for m in metric_list:
         history[m.name].append(float(metrics[f"{m.name}_mean"]))
-    history["learning_rate"].append(float(metrics["learning_rate"]))
+    rate = float(metrics["learning_rate"])
+    if math.isnan(rate):
+        history.pop("learning_rate", None)
+    elif "learning_rate" in history:
+        history["learning_rate"].append(rate)
     history["batch_cost"].append([float(c) for c in metrics["cost"]])
     if val:
         history["val_loss"].append(float(val["loss"]))
