@@ -59,7 +59,11 @@ class Hyperparameter:
     """One hyperparameter: ``default`` (``None``: absent unless given), the interval
     ``[low, high]`` (``low_open``/``high_open`` exclude an end) every value must lie in after
     rounding to float32, who reads it (``kind`` is ``optimizer``, ``schedule``, ``model`` or
-    ``cost``; ``readers`` names the optimizers or schedules), and a short description."""
+    ``cost``; ``readers`` names the optimizers or schedules), and a short description.
+
+    >>> TABLE["b1"].interval, TABLE["b1"].readers
+    ('[0.0, 1.0)', ('adam', 'adamw', 'nadam'))
+    """
 
     name: str
     default: float | None
