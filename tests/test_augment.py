@@ -219,8 +219,13 @@ def test_strengths_vary_under_vmap_over_hp():
 def test_bad_input_is_rejected_with_the_fix():
     with pytest.raises(ValueError, match=r"p must lie in \[0.0, 1.0\]"):
         RandomFlip(1.5)
+    with pytest.raises(TypeError, match="p must be a number, got None"):
+        RandomFlip(None)
+    with pytest.raises(ValueError, match="std must be finite"):
+        GaussianNoise(float("inf"))
     with pytest.raises(ValueError, match="pad must be a positive int"):
         RandomCrop(0)
+    assert RandomCrop(np.int64(3)).to_config() == {"type": "RandomCrop", "pad": 3}
     with pytest.raises(ValueError, match="width_factor must lie"):
         RandomTranslation(0.1, 2.0)
     with pytest.raises(ValueError, match="std must lie"):

@@ -18,8 +18,9 @@ A shift moves content: ``y[n, i, j] = x[n, i - dy, j - dx]`` where that lies ins
 
 Strengths may be traced hyperparameters: when ``hp`` holds ``flip_prob``, ``translate_factor``
 (both axes) or ``noise_std`` the layer uses it instead of its field, so a sweep can vary it under
-``vmap``. Outside their ranges they act as clipped (a probability above 1 always flips, a factor
-above 1 shifts everything out of the image).
+``vmap``. Concrete values are checked (``flip_prob`` and ``translate_factor`` in ``[0, 1]``,
+``noise_std >= 0``); a traced value outside its range acts as clipped (a probability above 1
+always flips, a factor above 1 may shift everything out of the image).
 
 Mixup needs the labels, which a layer never sees: :func:`mixup` is a pure function to call on a
 batch in a step of your own (see ``docs/topics/augmentation.md``).
@@ -107,6 +108,15 @@ def _strength(hp: Mapping[str, Any] | None, name: str, field: float, low: float,
     return value
 
 
+def _check_field(name: str, value: Any, high: float) -> None:
+    """A layer's strength: one finite number in ``[0, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    check_range(name, value, 0.0, high)
+
+
 def _check_key(layer: str, key: jax.Array | None) -> jax.Array:
     if key is None:
         raise ValueError(f"{layer} with train=True needs key=jax.random.key(...)")
@@ -161,7 +171,7 @@ class RandomFlip(_Augmentation):
     p: float = 0.5
 
     def __post_init__(self) -> None:
-        check_range("p", self.p, 0.0, 1.0)
+        _check_field("p", self.p, 1.0)
 
     @property
     def hyperparameters(self) -> frozenset[str]:
@@ -196,8 +206,9 @@ class RandomCrop(_Augmentation):
     pad: int = 4
 
     def __post_init__(self) -> None:
-        if not isinstance(self.pad, int) or isinstance(self.pad, bool) or self.pad < 1:
+        if not isinstance(self.pad, int | np.integer) or isinstance(self.pad, bool) or self.pad < 1:
             raise ValueError(f"pad must be a positive int (pixels per side), got {self.pad!r}")
+        object.__setattr__(self, "pad", int(self.pad))  # JSON-able in to_config
 
     def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
         """No parameters; the shape (``(H, W, C)`` or ``(W, C)``) is unchanged."""
@@ -227,8 +238,8 @@ class RandomTranslation(_Augmentation):
     width_factor: float = 0.1
 
     def __post_init__(self) -> None:
-        check_range("height_factor", self.height_factor, 0.0, 1.0)
-        check_range("width_factor", self.width_factor, 0.0, 1.0)
+        _check_field("height_factor", self.height_factor, 1.0)
+        _check_field("width_factor", self.width_factor, 1.0)
 
     @property
     def hyperparameters(self) -> frozenset[str]:
@@ -273,7 +284,7 @@ class GaussianNoise(_Augmentation):
     std: float = 0.1
 
     def __post_init__(self) -> None:
-        check_range("std", self.std, 0.0)
+        _check_field("std", self.std, math.inf)
 
     @property
     def hyperparameters(self) -> frozenset[str]:
