@@ -72,10 +72,18 @@ def test_a_stray_quote_is_an_error_naming_its_line_not_a_merge(tmp_path):
     rows = [[i, i % 2] for i in range(1000)]
     rows[499][1] = '"1'
     path = _write(tmp_path / "q.csv", ["x", "y"], rows)
-    with pytest.raises(ValueError, match=r"q.csv: .*line 501"):
+    with pytest.raises(ValueError, match=r"q.csv: .*row 500 \(line 501\).* quote"):
+        load_file(path)
+    rows[509][1] = '1"'  # the quote closes ten lines later
+    path = _write(tmp_path / "q.csv", ["x", "y"], rows)
+    with pytest.raises(ValueError, match=r"q.csv: row 500 \(line 501\) opens a quoted cell "
+                                         r"that runs to line 511"):
         load_file(path)
     path.write_text('x,y\n1,0\n2,"1')  # never closed, no final newline
-    with pytest.raises(ValueError, match=r"q.csv: .*line 3"):
+    with pytest.raises(ValueError, match=r"q.csv: .*row 2 \(line 3\)"):
+        load_file(path)
+    path.write_text('x,y\n1,0\n2,"1"x\n')  # text after the closing quote
+    with pytest.raises(ValueError, match=r"q.csv: .*row 2 \(line 3\)"):
         load_file(path)
 
 

@@ -141,7 +141,7 @@ def _labels_file(path: str | os.PathLike) -> tuple[Labels, np.ndarray, str]:
             raise ValueError(f"{source}: a labels file needs one column, got {len(table.names)}")
         name = table.names[0]
         return (table_labels(table, name), table.is_missing(name),
-                "data row" if suffix == ".csv" else "line")
+                "data row, after a header line" if suffix == ".csv" else "line")
     raise ValueError(f"{source}: unknown labels file type {suffix!r}; use .npy, .csv or .txt")
 
 

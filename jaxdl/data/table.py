@@ -274,9 +274,9 @@ def read_csv(path: str | os.PathLike, what: str = "data file") -> Table:
             start, end = end + 1, reader.line_num
             if any("\n" in cell or "\r" in cell for cell in row):
                 raise ValueError(
-                    f"{source}: line {start} opens a quoted cell that runs to line {end}; a "
-                    "cell may not span lines (a stray '\"'?): close the quote on its line or "
-                    "remove it"
+                    f"{source}: {_row_at(header, len(rows), start)} opens a quoted cell that "
+                    f"runs to line {end}; a cell may not span lines (a stray '\"'?): close the "
+                    "quote on its line or remove it"
                 )
             if not row or (row != [""] and all(not cell.strip() for cell in row)):
                 if header is not None and blank is None:
@@ -301,8 +301,9 @@ def read_csv(path: str | os.PathLike, what: str = "data file") -> Table:
             lines.append(start)
     except csv.Error as err:
         raise ValueError(
-            f"{source}: not a valid CSV file at line {end + 1} ({err}); a quote opened there "
-            "is never closed, or text follows a closing quote: fix the quotes of that line"
+            f"{source}: not a valid CSV file at {_row_at(header, len(rows), end + 1)} ({err}); "
+            "a quote opened there is never closed, or text follows a closing quote: fix the "
+            "quotes of that line"
         ) from None
     if header is None:
         raise ValueError(f"{source}: the file is empty; expected a header row and data rows")
@@ -311,6 +312,11 @@ def read_csv(path: str | os.PathLike, what: str = "data file") -> Table:
         raise ValueError(f"{source}: the file has a header but no data rows")
     columns = [list(column) for column in zip(*rows)]
     return from_cells(source, names, columns, np.asarray(lines))
+
+
+def _row_at(header: list[str] | None, rows: int, line: int) -> str:
+    """``"row 3 (line 4)"`` for the next data row, or the header's line."""
+    return f"the header (line {line})" if header is None else f"row {rows + 1} (line {line})"
 
 
 def from_cells(source: str, names: tuple[str, ...], cells: list[list[str]],
