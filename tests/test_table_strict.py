@@ -286,6 +286,24 @@ def test_integer_target_with_many_small_classes_is_refused(tmp_path):
                      test_fraction=0.01).num_classes == distinct
 
 
+def test_the_command_line_prints_one_error_line(tmp_path, capsys):
+    from jaxdl import cli
+
+    rows = [[i % 5, i] for i in range(100)]
+    path = _write(tmp_path / "ids.csv", ["a", "id"], rows)
+    code = cli.main(["train", "--data", str(path), "--epochs", "1", "--no-plots",
+                     "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("jaxdl: error: ")
+    assert "ids.csv" in err and "--task regression" in err
+    rows[40][0] = "1.2.3"
+    path = _write(tmp_path / "typo.csv", ["a", "id"], rows)
+    code = cli.main(["train", "--data", str(path), "--task", "regression", "--epochs", "1",
+                     "--no-plots", "--out", str(tmp_path / "out2")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "row 41 (line 42)" in err and "'a'" in err
+
+
 def test_row_id_target_and_text_labels(tmp_path):
     path = _write(tmp_path / "ids.csv", ["a", "id"], [[i % 5, i] for i in range(100)])
     with pytest.raises(ValueError, match=r"'id' holds 100 distinct integers in 100 rows"):
