@@ -270,6 +270,13 @@ def test_a_feature_that_float32_merges_is_warned_about_by_name(tmp_path):
         load_file(_write(tmp_path / "ok.csv", ["n", "y"], [[i, i % 2] for i in range(50)]))
 
 
+def test_regression_targets_that_float32_merges_are_warned_about(tmp_path):
+    rows = [[i, repr(1.7e9 + i + 0.5)] for i in range(60)]
+    path = _write(tmp_path / "t.csv", ["a", "when"], rows)
+    with pytest.warns(UserWarning, match=r"t.csv: the regression target 'when' keeps"):
+        load_file(path)
+
+
 # -- 9. many small classes are not guessed ------------------------------------------------------
 def test_integer_target_with_many_small_classes_is_refused(tmp_path):
     rng = np.random.default_rng(0)

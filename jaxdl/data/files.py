@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 import zipfile
 import zlib
 from typing import Any, NamedTuple
@@ -368,6 +369,7 @@ def load_file(
     else:
         y, class_names = raw.labels.values.astype(np.float32), None
         strata = np.zeros(len(y), np.int32)
+        _warn_float32_targets(raw, y)
     if raw.splits is not None:
         ends = np.cumsum(raw.splits)
         parts = (np.arange(ends[0]), np.arange(ends[0], ends[1]), np.arange(ends[1], ends[2]))
@@ -390,6 +392,17 @@ def load_file(
         len(class_names) if class_names else 0, name, stats, task, class_names,
         raw.feature_names, raw.target, (raw.rows[parts[0]], raw.rows[parts[1]], raw.rows[parts[2]]),
     )
+
+
+def _warn_float32_targets(raw: _Raw, y: np.ndarray) -> None:
+    """Warn when float32 merges most of the distinct regression targets (``1.7e9 +- 50``)."""
+    before = np.unique(raw.labels.values.astype(np.float64)).size
+    after = np.unique(y).size
+    if 2 * after < before:
+        warnings.warn(
+            f"{raw.source}: the regression target {raw.target!r} keeps {after} of its {before} "
+            "distinct values in float32 (large values that differ little); subtract an offset "
+            "or rescale it", UserWarning, stacklevel=3)
 
 
 # -- new data for a trained model ---------------------------------------------------------------
