@@ -221,3 +221,23 @@ def test_a_failed_write_names_the_file_and_leaves_nothing_behind(tmp_path):
     assert info.value.filename.endswith("ckpt-000001.npz")
     assert sorted(os.listdir(tmp_path)) == before
     checkpoint.read(checkpoint.list_checkpoints(str(tmp_path))[-1])
+
+
+def _forge(path, arrays, compressed=False):
+    """A checkpoint file with a consistent checksum, as anyone could write one."""
+    arrays = {**arrays, checkpoint.CHECKSUM: checkpoint.file_format._checksum(arrays)}
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+    return str(path)
+
+
+def test_forged_checkpoints_are_corrupt_not_crashes(tmp_path):
+    meta = np.frombuffer(b"[1, 2]", np.uint8)
+    path = _forge(tmp_path / "ckpt-000001.npz", {"leaf_0": np.ones(2), checkpoint.META: meta})
+    with pytest.raises(CorruptCheckpoint, match="metadata that is not an object"):
+        checkpoint.read(path)
+    meta = np.frombuffer(b"{}", np.uint8)
+    zeros = np.zeros(1 << 20, np.uint8)  # 1 MiB that deflates to about 1 KiB
+    path = _forge(tmp_path / "ckpt-000002.npz", {"leaf_0": zeros, checkpoint.META: meta},
+                  compressed=True)
+    with pytest.raises(CorruptCheckpoint, match="unpacks to .* it is compressed"):
+        checkpoint.read(path)

@@ -208,7 +208,10 @@ def read(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
         raise CheckpointError(f"{err}; remove it from the checkpoint directory") from None
     try:
         with os.fdopen(fd, "rb") as file, np.load(file, allow_pickle=False) as data:
+            _check_stored(path, data.zip, os.fstat(file.fileno()).st_size)
             arrays = {name: data[name] for name in data.files}
+    except CheckpointError:
+        raise
     except Exception as err:  # a damaged zip or npy header fails in many ways
         raise CorruptCheckpoint(
             f"checkpoint {path} is truncated or corrupt ({type(err).__name__}: {err})"
@@ -232,6 +235,15 @@ def read(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
     except KeyError as err:
         raise CorruptCheckpoint(f"{path} is not a jaxdl checkpoint (no entry {err})") from err
     return leaves, meta
+
+
+def _check_stored(path: str, archive: Any, size: int) -> None:
+    """:func:`save` stores entries uncompressed, so together they are no larger than the file;
+    more is a compressed archive that could unpack to any size: not jaxdl's."""
+    unpacked = sum(info.file_size for info in archive.infolist())
+    if unpacked > size:
+        raise CorruptCheckpoint(f"checkpoint {path} unpacks to {unpacked} bytes from {size}; it "
+                                "is compressed, and not a jaxdl checkpoint")
 
 
 def restore(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
