@@ -16,8 +16,10 @@ command: the suite took 525 s instead of 567-588 s on two cores. Every session s
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
+import socket
 import tempfile
 
 import jax
@@ -48,8 +50,27 @@ def _session_cache() -> None:
         compile_cache.enable()
 
 
+def _loopback_only(real_connect):
+    """``socket.connect`` that refuses every address outside the loopback range: the tests never
+    load data from the internet, and a test that tries fails at once, naming the address."""
+
+    def connect(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise ConnectionRefusedError(f"tests may not reach the network ({address!r})")
+        return real_connect(sock, address)
+
+    return connect
+
+
 def pytest_sessionstart(session) -> None:
     _session_cache()
+    socket.socket.connect = _loopback_only(socket.socket.connect)  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

@@ -193,8 +193,8 @@ def test_split_indices_partition_and_stratify(n, classes, val, test, seed):
 
 
 def test_bad_arguments_raise_clear_errors():
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'; valid names: moons, circles"):
-        D.load("mnist")
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'; valid names: moons, circles"):
+        D.load("imagenet")
     with pytest.raises(ValueError, match=r"val_fraction must lie in \(0.0, 1.0\)"):
         D.load("moons", val_fraction=0.0)
     with pytest.raises(ValueError, match=r"test_fraction must lie in \(0.0, 1.0\)"):

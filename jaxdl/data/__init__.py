@@ -9,9 +9,22 @@ mini-batches.
 - ``batches``: the epoch layout (``partition``) and shuffled, padded, masked batch indices
 - ``files``: ``load_file(path)``: your CSV / NPZ / NPY file or pandas DataFrame as a ``Dataset``
   (``table`` reads the columns, ``labels`` turns labels into classes)
+- ``catalog``, ``download``, ``idx``, ``cifar``, ``images``: MNIST, Fashion-MNIST and CIFAR-10
+  downloaded, checked and cached (``load("mnist")``); image folders and the course's HDF5 files
 """
 
-from jaxdl.data import batches, datasets, files, normalize, toy
+from jaxdl.data import (
+    batches,
+    catalog,
+    cifar,
+    datasets,
+    download,
+    files,
+    idx,
+    images,
+    normalize,
+    toy,
+)
 from jaxdl.data.datasets import DATASETS, Dataset, load, split_indices
 from jaxdl.data.files import load_file
 
@@ -19,8 +32,13 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "batches",
+    "catalog",
+    "cifar",
     "datasets",
+    "download",
     "files",
+    "idx",
+    "images",
     "load",
     "load_file",
     "normalize",

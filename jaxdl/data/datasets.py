@@ -181,6 +181,10 @@ def load(
     label-flip rate for ``"noisy_blobs"``; not accepted for ``"digits"``). With ``normalize``
     every split is mapped by ``transform(fit_standardizer(x_train), .)``.
 
+    ``"mnist"``, ``"fashion_mnist"`` and ``"cifar10"`` (:data:`jaxdl.data.catalog.IMAGE_DATASETS`)
+    are downloaded once into the cache (:mod:`jaxdl.data.catalog`) and come as ``uint8`` NHWC
+    images with their published test split (``test_fraction`` and ``normalize`` do not apply).
+
     Args:
       name: the dataset, one of :data:`DATASETS`.
       seed: the seed of the generator and the split.
@@ -202,8 +206,15 @@ def load(
       >>> data.name, len(data.y_train), round(float(data.x_train.mean()), 6)
       ('flower', 120, 0.0)
     """
+    from jaxdl.data.catalog import IMAGE_DATASETS, image_dataset  # catalog imports this module
+
+    if name in IMAGE_DATASETS:  # downloaded once, cached; uint8 pixels, the published test split
+        if noise is not None:
+            raise ValueError(f"noise is not accepted for the image data set {name!r}")
+        return image_dataset(name, n=n, val_fraction=val_fraction, seed=seed)
     if name not in _SPECS:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; valid names: "
+                         f"{', '.join(DATASETS + IMAGE_DATASETS)}")
     spec = _SPECS[name]
     seed = _check_int("seed", seed, 0)
     kwargs: dict[str, Any] = {}
