@@ -194,6 +194,33 @@ def test_layer_without_to_config_saves_and_names_the_way_out(tmp_path):
         saved.model_config(model)
 
 
+@dataclasses.dataclass(frozen=True)
+class Shift(layers.Layer):
+    """A user's layer with a config (a Layer subclass): ``x + 1``."""
+
+    def init(self, key, input_shape):
+        return input_shape, {}, {}
+
+    def apply(self, params, state, x, *, train, key=None, hp=None, mask=None):
+        return x + 1.0, state
+
+
+def test_registered_user_layer_rebuilds_inside_sequential(tmp_path):
+    model = layers.Sequential(layers.Dense(3), Shift(), input_shape=(2,))
+    params, state = model.init(jax.random.key(0))
+    path = saved.save_model(tmp_path / "s", model, params, state,
+                            class_names=np.array(["x", "y", "z"]))
+    with pytest.raises(saved.ModelFileError, match=r"unknown layer type 'Shift'.*"
+                                                   r"register_model"):
+        saved.load_model(path)
+    assert saved.register_model(Shift) is Shift  # goes to jaxdl.layers' registry
+    loaded = saved.load_model(path)
+    assert loaded.model == model and loaded.class_names == ("x", "y", "z")
+    x = np.ones((2, 2), np.float32)
+    logits, _ = model.apply(params, state, x, train=False)
+    np.testing.assert_allclose(loaded.predict(x), jax.nn.softmax(logits), rtol=1e-6)
+
+
 @pytest.mark.parametrize("where", ["relative", "absolute"])
 def test_arrays_file_elsewhere_is_not_followed(original, tmp_path, where):
     for name, seed in (("m", 0), ("elsewhere", 1)):  # two models of one architecture

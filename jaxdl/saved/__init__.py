@@ -61,7 +61,7 @@ from jaxdl.saved.saved_model import (
     load_model,
     save_model,
 )
-from jaxdl.saved.saved_model import _listed as _listed
+from jaxdl.saved.saved_model import _checked_names as _checked_names
 from jaxdl.saved.saved_model import _names as _names
 from jaxdl.saved.saved_model import _num_classes as _num_classes
 

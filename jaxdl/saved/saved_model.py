@@ -103,11 +103,10 @@ def save_model(
     if task not in TASKS:
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     where = "save_model"
-    names = check_names("class_names", _listed(class_names), where) if class_names else None
+    names = _checked_names("class_names", class_names, where)
     if names is not None and task != "classification":
         raise ValueError("class_names only apply to task='classification'")
-    features = check_names("feature_names", _listed(feature_names), where) if feature_names \
-        else None
+    features = _checked_names("feature_names", feature_names, where)
     stats = None if standardizer is None else {
         "mean": np.asarray(standardizer.mean, np.float32).ravel().tolist(),
         "std": np.asarray(standardizer.std, np.float32).ravel().tolist(),
@@ -224,8 +223,11 @@ def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
     return SavedModel(path, model, params, state, standardizer, manifest)
 
 
-def _listed(names: Any) -> Any:
-    return names if isinstance(names, str) else list(names)
+def _checked_names(field: str, names: Any, where: str) -> tuple[str, ...] | None:
+    """``names`` checked by :func:`check_names` (``None`` or empty: none)."""
+    if names is None or len(names) == 0:
+        return None
+    return check_names(field, names if isinstance(names, str) else list(names), where)
 
 
 def _names(manifest: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
