@@ -150,8 +150,8 @@ def infer_task(source: str, labels: Labels, task: str | None, target: str | None
                 f"{source}: {what} holds {distinct} distinct {kind} in {rows} rows "
                 f"({rows / distinct:.1f} per class), which looks like a measurement or a row "
                 f"id rather than classes; say what it is: {choices}task='classification' "
-                f"(--task classification) to learn {distinct} classes, or another target "
-                "column (target=NAME, --target)"
+                f"(--task classification) to learn {distinct} classes"
+                + (", or another target column (target=NAME, --target)" if target else "")
             )
         return "classification"
     if task == "regression" and labels.kind == "text":
