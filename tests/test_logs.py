@@ -127,3 +127,52 @@ def test_every_search_strategy_logs_members_as_its_results_number_them(strategy,
     for member, epoch, val_loss in log.epochs:
         history = results.histories[member]
         assert val_loss == pytest.approx(history["val_loss"][history["epoch"].index(epoch)])
+
+
+def test_a_resumed_jsonl_log_is_cut_back_to_the_epoch_it_continues(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    log = logs.JsonlLogger(path)
+    for epoch in range(5):  # a run killed after logging epochs 0-4, checkpointed at 2
+        log.log_epoch(epoch, {"loss": 1.0 / (epoch + 1)})
+    log.close()
+    with open(path, "a") as f:
+        f.write('{"epoch": 5, "lo')  # torn by the kill
+    log = logs.JsonlLogger(path, append=True)
+    for epoch in range(3, 6):
+        log.log_epoch(epoch, {"loss": 1.0 / (epoch + 1)})
+    log.close()
+    assert logs.read_jsonl(path) == [{"epoch": e, "loss": 1.0 / (e + 1)} for e in range(6)]
+    log = logs.JsonlLogger(path, append=True)  # sweep lines: cut at the same (epoch, member)
+    log.log_epoch(0, {"loss": 9.0}, member=1)  # no such line: everything is kept
+    log.close()
+    assert len(logs.read_jsonl(path)) == 7
+
+
+def test_a_symlinked_jsonl_log_is_refused_and_its_target_untouched(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    (tmp_path / "metrics.jsonl").symlink_to(target)
+    for append in (False, True):
+        with pytest.raises(ValueError, match="metrics.jsonl.*symlink"):
+            logs.JsonlLogger(tmp_path / "metrics.jsonl", append=append)
+    assert target.read_text() == "keep me"
+
+
+def test_a_resumed_tensorboard_run_holds_each_step_once(tmp_path):
+    pytest.importorskip("tensorboardX")
+    for member in (None, 2):
+        log = logs.TensorBoardLogger(tmp_path)
+        for epoch in range(5):
+            log.log_epoch(epoch, {"loss": float(epoch)}, member=member)
+        log.close()
+    run = tmp_path / "member-002"
+    (events,) = glob.glob(os.path.join(run, "events*"))
+    with open(events, "ab") as f:
+        f.write(b"\x10\x00\x00")  # a torn record
+    log = logs.TensorBoardLogger(tmp_path)  # resumed from epoch 2's checkpoint
+    for epoch in range(3, 6):
+        log.log_epoch(epoch, {"loss": 10.0 + epoch}, member=2)
+    log.close()
+    want = [(e, float(e)) for e in range(3)] + [(e, 10.0 + e) for e in range(3, 6)]
+    assert logs.read_scalars(run) == {"loss": want}
+    assert logs.read_scalars(tmp_path) == {"loss": [(e, float(e)) for e in range(5)]}
