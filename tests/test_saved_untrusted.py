@@ -160,8 +160,13 @@ def test_user_model_types_load_once_registered(tmp_path):
         loaded = saved.load_model(path)
         assert loaded.model == Scale(3)
         np.testing.assert_allclose(loaded.predict(np.full((2, 3), 2.0)), [[2.0, 4.0, 6.0]] * 2)
+        again = dataclasses.make_dataclass("Scale", [("width", int)])
+        again.__module__ = __name__  # the same class defined again (a notebook cell rerun)
+        assert saved.register_model(again) is again and saved._MODEL_TYPES["Scale"].cls is again
+        other = dataclasses.make_dataclass("Scale", [("width", int)])
+        other.__module__ = "elsewhere"
         with pytest.raises(ValueError, match="another model type is registered as 'Scale'"):
-            saved.register_model(dataclasses.make_dataclass("Scale", [("width", int)]))
+            saved.register_model(other)
     finally:
         saved._MODEL_TYPES.pop("Scale", None)
 

@@ -53,6 +53,7 @@ from jaxdl.saved.file_format import _no_constant as _no_constant
 from jaxdl.saved.file_format import _short as _short
 from jaxdl.saved.file_format import _swap as _swap
 from jaxdl.saved.file_format import _umask as _umask
+from jaxdl.saved.file_format import _where as _where
 from jaxdl.saved.saved_model import (
     SavedModel,
     check_fits,

@@ -83,7 +83,9 @@ def register_model(cls: type, from_config: Callable[[Any], Any] | None = None) -
       ``cls``.
 
     Raises:
-      ValueError: for another class already registered under the same name.
+      ValueError: for another class (of another module or qualified name) registered under
+        the same name; a class defined again (a notebook cell run twice) replaces its old
+        definition.
       TypeError: for a class that cannot be rebuilt from a config.
 
     Examples:
@@ -101,9 +103,9 @@ def register_model(cls: type, from_config: Callable[[Any], Any] | None = None) -
         layer_base.register(cls)
         return cls
     known = _MODEL_TYPES.get(cls.__name__)
-    if known is not None and known.cls is not cls:
+    if known is not None and _where(known.cls) != _where(cls):  # a redefinition replaces it
         raise ValueError(f"another model type is registered as {cls.__name__!r} already "
-                         f"({known.cls.__module__}.{known.cls.__qualname__}); rename the class")
+                         f"({_where(known.cls)}); rename the class")
     build = from_config if from_config is not None else getattr(cls, "from_config", None)
     if build is None and dataclasses.is_dataclass(cls):
         def build(config: Any) -> Any:
@@ -115,6 +117,10 @@ def register_model(cls: type, from_config: Callable[[Any], Any] | None = None) -
                         "register_model(cls, from_config=...) to say how to rebuild it")
     _MODEL_TYPES[cls.__name__] = _ModelType(cls, build, cls.__module__)
     return cls
+
+
+def _where(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 _MODEL_TYPES["MLP"] = _ModelType(nn.MLP, nn.from_config, "jaxdl.nn")
