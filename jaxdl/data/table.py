@@ -41,10 +41,9 @@ MISSING = frozenset({"na", "n/a", "nan", "null", "none", "?"})
 INFINITE = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
 NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 INTEGER = re.compile(r"[+-]?[0-9]+\Z")
-_ALL_NUMBERS = re.compile(
-    r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-    r"(?:\n[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)*\Z")
-_ALL_INTEGERS = re.compile(r"[+-]?[0-9]+(?:\n[+-]?[0-9]+)*\Z")
+# Deletes the characters of numbers: what is left of a column of numbers is empty. Over these
+# characters ``float`` accepts exactly the cells that NUMBER matches.
+_NUMBER_CHARACTERS = str.maketrans("", "", "0123456789.eE+-\n")
 _ODD_SPELLING = re.compile(r"(?m)^(?:\+|-?0[0-9]|-0$)")  # "+1", "01", "-0": same int, other text
 #: Integers beyond this magnitude are kept exactly (float64 rounds them).
 EXACT_LIMIT = 2**53
@@ -154,17 +153,31 @@ def _integers(source: str, name: str, texts: list[str], missing: np.ndarray,
     return _Column(values, missing, True, None, exact, merged)
 
 
+def _all_numbers(texts: list[str]) -> tuple[np.ndarray, bool] | None:
+    """``(values, integral)`` when every cell is a number (no spaces), else ``None``."""
+    joined = "\n".join(texts)
+    if joined.translate(_NUMBER_CHARACTERS):
+        return None
+    try:
+        values = np.array(list(map(float, texts)), dtype=np.float64)
+    except ValueError:
+        return None
+    return values, not any(c in joined for c in ".eE")
+
+
 def _parse(source: str, name: str, cells: list[str], where: Callable[[int], str]) -> _Column:
     """One column of strings, by the rules of the module docstring."""
-    texts = [c.strip() for c in cells]
-    joined = "\n".join(texts)
-    if _ALL_NUMBERS.match(joined):  # the common case, at C speed
-        values = np.array(list(map(float, texts)), dtype=np.float64)
+    texts, fast = cells, _all_numbers(cells)
+    if fast is None:
+        texts = [c.strip() for c in cells]
+        fast = _all_numbers(texts)
+    if fast is not None:  # the common case, at C speed
+        values, integral = fast
         missing = np.zeros(len(texts), dtype=bool)
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             _not_finite(source, name, texts[bad[0]], where(int(bad[0])))
-        if _ALL_INTEGERS.match(joined):
+        if integral:
             return _integers(source, name, texts, missing, values, where)
         return _Column(values, missing, False, None, None, None)
     numbers, words, infinite = [], [], []
@@ -272,13 +285,14 @@ def read_csv(path: str | os.PathLike, what: str = "data file") -> Table:
     try:
         for row in reader:
             start, end = end + 1, reader.line_num
-            if any("\n" in cell or "\r" in cell for cell in row):
+            if end != start:  # a line break inside a quoted cell
                 raise ValueError(
                     f"{source}: {_row_at(header, len(rows), start)} opens a quoted cell that "
                     f"runs to line {end}; a cell may not span lines (a stray '\"'?): close the "
                     "quote on its line or remove it"
                 )
-            if not row or (row != [""] and all(not cell.strip() for cell in row)):
+            if not row or (not row[0].strip() and row != [""] and
+                           all(not cell.strip() for cell in row)):
                 if header is not None and blank is None:
                     blank = start
                 continue
