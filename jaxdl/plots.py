@@ -230,16 +230,18 @@ def scatter(
     logx: bool = True,
     logy: bool = True,
     best: int | None = None,
+    best_label: str = "best",
 ) -> str:
     """Save a scatter of ``(x, y)`` coloured by ``value`` (log axes by default); ``best`` marks
-    one point."""
+    one point, named ``best_label`` in the legend (say what it is best by, e.g.
+    ``"best val_loss"``)."""
     fig, (ax,) = figure(1, width=5.5, height=4.2)
     points = ax.scatter(np.asarray(x), np.asarray(y), c=np.asarray(value, dtype=float),
                         cmap="viridis", edgecolors="k", linewidths=0.4, s=40)
     fig.colorbar(points, ax=ax, label=label)
     if best is not None:
         ax.scatter([x[best]], [y[best]], marker="*", s=260, facecolors="none",
-                   edgecolors="r", linewidths=1.5, label="best")
+                   edgecolors="r", linewidths=1.5, label=best_label)
         fig.legend(loc="outside lower center", fontsize="small", frameon=False)
     if logx:
         ax.set_xscale("log")

@@ -195,3 +195,33 @@ def test_learning_rate_recorded_where_known_and_omitted_where_not(tmp_path):
     swept = run_sweep([{}, {}], DATA, trainer=ready, epochs=2)
     assert all("learning_rate" not in h for h in swept.histories)
     assert all(len(h["val_loss"]) == 2 for h in swept.histories)
+
+
+# -- the demo's "best" names its ranking metric -----------------------------------------------
+def test_demo_sweep_best_is_labelled_with_its_ranking_metric(tmp_path):
+    import csv
+
+    from jaxdl.demo import format_table
+    from jaxdl.demo import sweep as demo_sweep
+    from jaxdl.demo.common import Context
+
+    got = demo_sweep.run(Context(quick=True, seed=0, out=str(tmp_path), plots=True))
+    ranked = got["ranked_by"]
+    assert ranked == "val_loss"
+    with open(tmp_path / "5_sweep.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["status"] != "diverged"]
+    top = min(rows, key=lambda r: float(r[ranked]))
+    assert int(top["config"]) == got["best"]["config"]
+    assert got["best"][ranked] == pytest.approx(float(top[ranked]), rel=1e-6)
+    # the table's label, the note, the plot's title name the metric and show its best value
+    label, note = got["runs"][0]["run"], got["runs"][0]["note"]
+    assert label.startswith(f"best {ranked}: lr {float(top['learning_rate']):.2g} ")
+    assert note.startswith(f"{ranked} {float(top[ranked]):.3f}")
+    assert got["headline"].startswith(f"best {ranked} {float(top[ranked]):.3f} ")
+    assert f"ranked by {ranked}" in got["setup"]
+    assert [r["run"].split(":")[0] for r in got["runs"]] == [
+        f"{k} {ranked}" for k in ("best", "2nd", "3rd", "worst")]
+    assert (tmp_path / "5_sweep.png").read_bytes()[:4] == b"\x89PNG"
+    table = format_table({"quick": True, "seed": 0, "seconds": 1.0, "experiments": [
+        {"number": 5, "name": "sweep", "findings": [], "runs": got["runs"]}]})
+    assert f"best {ranked}: " in table and "best:" not in table

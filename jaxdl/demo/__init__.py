@@ -4,9 +4,10 @@
     2 regularization   a small noisy set: none vs L2 vs dropout (both shrink the train-test gap)
     3 optimizers       moons, mini-batches: GD vs momentum vs Adam, with and without lr decay
     4 batch_norm       digits, 6 hidden layers: batch norm off/on over learning rates 0.05..1
-    5 sweep            flower, 32 vmapped momentum configs: lr (log scale), beta = 1 - 10**r
+    5 sweep            flower, 32 vmapped momentum configs: lr (log scale), beta = 1 - 10**r,
+                       ranked by validation loss
     6 gradients        per-layer gradient norms of a 20-layer net: random*0.01 / random*10 / He
-    7 normalization    unscaled moons: raw vs standardized inputs, each at its best lr
+    7 normalization    unscaled moons: raw vs standardized inputs, each at its lowest-cost lr
     8 batch_size       batch vs mini-batch vs stochastic gradient descent: noise, time per epoch
 
 Each experiment is a module of this package with a ``run(ctx)`` function; :mod:`.common` holds
@@ -136,14 +137,16 @@ def _cell(value: Any, spec: str) -> str:
 
 
 def format_table(results: Json) -> str:
-    """The summary: one row per run (train/test accuracy, final training cost, a note), then
-    the expected findings and whether each held."""
-    header = f"{'#':>2}  {'experiment':<15} {'run':<31} {'train':>6} {'test':>6} {'cost':>9}  note"
+    """The summary: one row per run (train/test accuracy, training cost: the final epoch's, a
+    sweep row's at its best epoch; a note), then the expected findings and whether each held."""
+    width = max([31, *(len(r["run"]) for e in results["experiments"] for r in e["runs"])])
+    header = (f"{'#':>2}  {'experiment':<15} {'run':<{width}} {'train':>6} {'test':>6} "
+              f"{'cost':>9}  note")
     lines = [header, "-" * len(header)]
     for exp in results["experiments"]:
         for run_ in exp["runs"]:
             lines.append(
-                f"{exp['number']:>2}  {exp['name']:<15} {run_['run']:<31} "
+                f"{exp['number']:>2}  {exp['name']:<15} {run_['run']:<{width}} "
                 f"{_cell(run_.get('train_accuracy'), '.3f'):>6} "
                 f"{_cell(run_.get('test_accuracy'), '.3f'):>6} "
                 f"{_cell(run_.get('cost'), '.4g'):>9}  {run_.get('note', '')}"

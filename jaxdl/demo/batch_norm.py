@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from jaxdl import plots
 from jaxdl.data.datasets import load
-from jaxdl.demo.common import Context, Json, finding, train
+from jaxdl.demo.common import Context, Json, finding, per_epoch, train
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
@@ -34,7 +34,7 @@ def run(ctx: Context) -> Json:
             accuracy.append(entry["test_accuracy"])
             if lr in SHOWN:
                 runs.append(entry)
-                curves[name] = (list(range(1, epochs + 1)), result.history["loss"])
+                curves[name] = per_epoch(result.history["loss"])
         grid[label] = (list(RATES), accuracy)
     by = {r["run"]: r["test_accuracy"] for r in runs}
     usable = {label: [lr for lr, a in zip(*grid[label]) if a >= USABLE] for label in grid}

@@ -79,6 +79,16 @@ def train(
     return entry, result
 
 
+def per_epoch(values: list[float]) -> tuple[list[int], list[float]]:
+    """``(epochs 1..n, values)`` of a history list: as many epochs as were recorded (a run that
+    diverged stops early).
+
+    >>> per_epoch([0.7, 0.5])
+    ([1, 2], [0.7, 0.5])
+    """
+    return list(range(1, len(values) + 1)), list(values)
+
+
 def finding(claim: str, holds: bool) -> Json:
     """An expected finding and whether the numbers of this run show it."""
     return {"claim": claim, "holds": bool(holds)}

@@ -7,7 +7,7 @@ import math
 
 from jaxdl import plots
 from jaxdl.data.datasets import load
-from jaxdl.demo.common import Context, Json, finding, full_batch, train
+from jaxdl.demo.common import Context, Json, finding, full_batch, per_epoch, train
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
@@ -15,7 +15,8 @@ RATES = (1.0, 0.1, 0.01, 1e-3, 1e-4)
 
 
 def run(ctx: Context) -> Json:
-    """Raw vs standardized unscaled moons, each at the best of a grid of learning rates."""
+    """Raw vs standardized unscaled moons, each at the learning rate of a grid that reaches the
+    lowest final training cost."""
     epochs = ctx.epochs(80, 400)
     model = MLP((2, 10, 5, 1))
     runs, curves = [], {}
@@ -30,13 +31,13 @@ def run(ctx: Context) -> Json:
         entry, result, lr = min(finite, key=lambda t: t[0]["cost"])
         diverged = sum(t[0]["diverged"] for t in tried)
         entry.update(
-            run=f"{name} (best lr {lr:g})", learning_rate=lr,
+            run=f"{name} (lowest-cost lr {lr:g})", learning_rate=lr,
             grid={f"{t[2]:g}": None if t[0]["diverged"] else t[0]["cost"] for t in tried},
-            note=f"best of lr {RATES[0]:g}..{RATES[-1]:g}"
+            note=f"lowest final cost of lr {RATES[0]:g}..{RATES[-1]:g}"
             + (f", {diverged} diverged" if diverged else ""),
         )
         runs.append(entry)
-        curves[entry["run"]] = (list(range(1, epochs + 1)), result.history["loss"])
+        curves[entry["run"]] = per_epoch(result.history["loss"])
     standardized, unscaled = runs
     target = unscaled["cost"]
     reached = next(
@@ -47,12 +48,13 @@ def run(ctx: Context) -> Json:
         standardized["note"] += f"; reaches the unscaled final cost at epoch {reached + 1}"
     when = f"epoch {reached + 1}" if reached is not None else "no epoch"
     headline = (f"standardized inputs reach the unscaled run's final cost ({target:.3f}) at "
-                f"{when} of {epochs}, and end at {standardized['cost']:.3f} (each run at its "
-                "best learning rate)")
+                f"{when} of {epochs}, and end at {standardized['cost']:.3f} (each run at the "
+                "learning rate of its lowest final training cost)")
     return {
         "title": "input normalization on unscaled moons",
         "setup": f"features x1 * 1000, x2 * 0.001; MLP 2-10-5-1 relu, gradient descent, full "
-        f"batch, {epochs} epochs, best of lr {', '.join(f'{r:g}' for r in RATES)}",
+        f"batch, {epochs} epochs, the lr of lowest final training cost of "
+        f"{', '.join(f'{r:g}' for r in RATES)}",
         "runs": runs,
         "findings": [
             finding("standardized inputs reach a lower cost than unscaled ones",
