@@ -5,18 +5,19 @@ and ``apply(params, state, x, *, train, key=None, hp=None, mask=None) -> (y, sta
 (``jax.example_libraries.stax`` with explicit state and keys). ``Sequential(*layers,
 input_shape=...)`` is a model: ``init(key) -> (params, state)``, usable with ``jaxdl.fit``.
 
-- ``Dense``: ``x @ W + b``;  ``Conv``: 1-D/2-D channels-last convolution
+- ``Dense``: ``x @ W + b``;  ``Conv``: 1-D/2-D channels-last convolution (strides, SAME/VALID or
+  explicit padding, dilation, groups; a weight gradient that stays fast inside ``lax.scan``)
 - ``BatchNorm``: over the batch (and space, for feature maps), running EWA, padded rows masked
 - ``Dropout``: inverted, traced ``hp["keep_prob"]``
 - ``Activation(name)``, ``Relu()``, ``LeakyRelu()``, ``Tanh()``, ``Sigmoid()``, ``Flatten()``
 - ``MaxPool``, ``AvgPool``;  ``Residual(*layers)``: ``x + f(x)``
 - ``from_config(model.to_config())`` rebuilds any layer or model; ``from_mlp`` gives the built-in
-  MLP's twin.
+  MLP's twin;  ``summary(model)`` / ``Sequential.summary()``: output shapes and parameter counts.
 """
 
 from jaxdl.layers.activations import Activation, LeakyRelu, Relu, Sigmoid, Tanh
 from jaxdl.layers.base import Layer, from_config
-from jaxdl.layers.combinators import Residual, Sequential
+from jaxdl.layers.combinators import Residual, Sequential, summary
 from jaxdl.layers.conv import Conv
 from jaxdl.layers.dense import Dense
 from jaxdl.layers.dropout import Dropout
@@ -44,4 +45,5 @@ __all__ = [
     "from_config",
     "from_mlp",
     "mlp_params_to_layers",
+    "summary",
 ]

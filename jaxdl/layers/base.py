@@ -188,3 +188,34 @@ def check_padding(padding: Any) -> str:
     if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
         raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
     return padding.upper()
+
+
+def check_conv_padding(padding: Any, spatial_dims: int) -> str | tuple[tuple[int, int], ...]:
+    """``"SAME"`` / ``"VALID"`` (any case), or explicit zero padding: one ``(low, high)`` pair
+    of non-negative ints per spatial axis (a single pair is used for every axis).
+
+    >>> check_conv_padding("same", 2), check_conv_padding([[1, 2]], 2)
+    ('SAME', ((1, 2), (1, 2)))
+    """
+    hint = (
+        f"padding must be 'SAME', 'VALID' or one (low, high) pair of non-negative ints per "
+        f"spatial axis ({spatial_dims}), e.g. {((1, 1),) * spatial_dims}; got {padding!r}"
+    )
+    if isinstance(padding, str):
+        if padding.upper() not in ("SAME", "VALID"):
+            raise ValueError(hint)
+        return padding.upper()
+    try:
+        pairs = tuple(tuple(pair) for pair in padding)
+    except TypeError as err:
+        raise ValueError(hint) from err
+    if not pairs or any(
+        len(pair) != 2 or any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in pair)
+        for pair in pairs
+    ):
+        raise ValueError(hint)
+    if len(pairs) == 1:
+        pairs = pairs * spatial_dims
+    if len(pairs) != spatial_dims:
+        raise ValueError(hint)
+    return tuple((int(lo), int(hi)) for lo, hi in pairs)

@@ -275,5 +275,95 @@ class Sequential:
     def _from_fields(cls, fields: dict[str, Any]) -> Sequential:
         return cls(*fields.pop("layers"), **fields)
 
+    def summary(self) -> None:
+        """Print :func:`summary`'s table: each layer's output shape and parameter count, and
+        the totals (as Keras' ``model.summary()``).
 
-__all__ = ["Residual", "Sequential", "chain_apply", "chain_init"]
+        >>> from jaxdl.layers import Dense, Relu
+        >>> Sequential(Dense(16), Relu(), Dense(3), input_shape=(4,)).summary()
+        Layer                 Output shape        Params
+        ------------------------------------------------
+        0 Dense               (16,)                   80
+        1 Activation(relu)    (16,)                    0
+        2 Dense               (3,)                    51
+        ------------------------------------------------
+        Input shape (4,)
+        Trainable params: 131
+        Non-trainable state: 0
+        """
+        print(summary(self))
+
+
+def _label(layer: Any) -> str:
+    """The layer's class name, with its ``name`` field when it has one (``Activation(relu)``)."""
+    name = getattr(layer, "name", None)
+    return type(layer).__name__ + (f"({name})" if isinstance(name, str) else "")
+
+
+def summary(model: Any, input_shape: Sequence[int] | None = None) -> str:
+    """A table of the layers of ``model`` (a :class:`Sequential`, or a layer or list of layers
+    with ``input_shape``): output shape (without the batch axis) and number of trainable
+    parameters per layer, then the totals and the non-trainable state (batch-norm running
+    statistics). Nothing is computed: the shapes come from ``jax.eval_shape`` of ``init``.
+
+    >>> from jaxdl.layers import BatchNorm, Conv, Flatten
+    >>> print(summary([Conv(4, (3,)), BatchNorm(), Flatten()], input_shape=(8, 2)))
+    Layer          Output shape        Params
+    -----------------------------------------
+    0 Conv         (8, 4)                  28
+    1 BatchNorm    (8, 4)                   8
+    2 Flatten      (32,)                    0
+    -----------------------------------------
+    Input shape (8, 2)
+    Trainable params: 36
+    Non-trainable state: 9
+    """
+    if isinstance(model, Sequential):
+        layers, shape = model.layers, model.input_shape
+        if input_shape is not None and tuple(input_shape) != shape:
+            raise ValueError(
+                f"input_shape {tuple(input_shape)} differs from the model's {shape}; leave it out"
+            )
+    else:
+        layers = _check_layers("summary", list(model) if isinstance(model, Sequence)
+                               else [model])
+        if input_shape is None:
+            raise ValueError("summary of layers needs input_shape=(...) (one example's shape)")
+        shape = tuple(int(d) for d in input_shape)
+    found: list[Shape] = []
+
+    def init(key):
+        current, params, state = shape, [], []
+        for layer in layers:
+            current, p, s = layer.init(key if base.init_draws_key(layer) else None, current)
+            current = tuple(int(d) for d in current)
+            found.append(current)
+            params.append(p)
+            state.append(s)
+        return params, state
+
+    params, state = jax.eval_shape(init, jax.random.key(0))
+
+    def count(tree: Any) -> int:
+        return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(tree))
+
+    names = [f"{i} {_label(layer)}" for i, layer in enumerate(layers)]
+    shapes = [str(s) for s in found]
+    counts = [f"{count(p):,}" for p in params]
+    width = max(len(n) for n in ["Layer", *names]) + 4
+    shape_width = max(len(s) for s in ["Output shape", *shapes]) + 4
+    count_width = max(len(c) for c in ["Params", *counts]) + 4
+    rule = "-" * (width + shape_width + count_width)
+    lines = [f"{'Layer':<{width}}{'Output shape':<{shape_width}}{'Params':>{count_width}}", rule]
+    lines += [f"{n:<{width}}{s:<{shape_width}}{c:>{count_width}}"
+              for n, s, c in zip(names, shapes, counts)]
+    lines += [
+        rule,
+        f"Input shape {shape}",
+        f"Trainable params: {count(params):,}",
+        f"Non-trainable state: {count(state):,}",
+    ]
+    return "\n".join(lines)
+
+
+__all__ = ["Residual", "Sequential", "chain_apply", "chain_init", "summary"]
