@@ -6,8 +6,10 @@ cannot be cut short), writes a checkpoint and stops. A second signal interrupts 
 ``KeyboardInterrupt``. Handlers are installed only in the main thread (Python delivers signals
 there); elsewhere signals keep their usual behaviour. The previous handlers come back on exit.
 
-The ``jaxdl`` command installs :class:`CommandSignals` first thing: a signal while it starts
-(imports, parsing) ends it at once with one line and exit status 130; while the command runs,
+The ``jaxdl`` command installs :class:`CommandSignals` first thing (when this module is imported
+by ``import jaxdl`` in a process started as ``jaxdl`` or ``python -m jaxdl``, see
+:func:`launched_as_command`, before JAX loads): a signal while it starts (imports, parsing)
+ends it at once with one line and exit status 130; while the command runs,
 the first signal outside a deferred block raises ``KeyboardInterrupt`` (reported as one line),
 and a second signal, anywhere, ends the process at once with one line saying what stays saved
 (:func:`repeated`), never with a traceback.
@@ -100,6 +102,37 @@ def command_signals() -> CommandSignals | None:
     return _COMMAND
 
 
+def launched_as_command(argv: list[str] | None = None) -> bool:
+    """Whether this process runs the ``jaxdl`` command: the console script or ``python -m
+    jaxdl`` (or ``jaxdl.cli``), read from the interpreter's own command line.
+
+    Args:
+      argv: the interpreter's command line (default ``sys.orig_argv``).
+
+    >>> launched_as_command(["python", "-X", "importtime", "-m", "jaxdl", "train"])
+    True
+    >>> launched_as_command(["/venv/bin/python", "/venv/bin/jaxdl", "sweep"])
+    True
+    >>> launched_as_command(["python", "-m", "pytest"]), launched_as_command(["python", "-c", "1"])
+    (False, False)
+    """
+    args = list(getattr(sys, "orig_argv", sys.argv) if argv is None else argv)[1:]
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg in ("-X", "-W", "--check-hash-based-pycs"):
+            skip = True  # an option with a value
+        elif arg.startswith("-m"):
+            name = arg[2:] or (args[i + 1] if i + 1 < len(args) else "")
+            return name in ("jaxdl", "jaxdl.cli")
+        elif arg.startswith("-c") or arg == "-":
+            return False
+        elif not arg.startswith("-"):
+            return os.path.basename(arg) == "jaxdl"
+    return False
+
+
 def first(signum: int) -> str:
     """Record a first signal that a deferred block took (so that a later one, even after the
     block, ends the ``jaxdl`` command at once); returns the signal's name.
@@ -156,3 +189,7 @@ class Deferred:
         for sig, previous in self._previous.items():
             signal.signal(sig, signal.SIG_DFL if previous is None else previous)
         self._previous.clear()
+
+
+if launched_as_command() and threading.current_thread() is threading.main_thread():
+    CommandSignals().install()  # before JAX loads: Ctrl-C while starting is one line

@@ -287,16 +287,29 @@ def test_sigterm_on_a_sweep_is_deferred_and_says_what_was_saved(tmp_path, capsys
     assert run(capsys, *argv, "--resume")[0] == 0
 
 
-def test_a_signal_while_the_command_starts_is_one_line_and_exit_130():
-    code = ("import os, signal, time\n"
-            "from jaxdl import interrupt\n"
-            "interrupt.CommandSignals().install()\n"
-            "os.kill(os.getpid(), signal.SIGINT)\n"
-            "time.sleep(30)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
-    assert done.returncode == 130
-    assert done.stderr == "jaxdl: interrupted by SIGINT while starting; nothing saved\n"
+def test_ctrl_c_while_jax_loads_is_one_line_and_exit_130(tmp_path):
+    """SIGINT as soon as ``import jaxdl`` has imported jaxdl.interrupt, while JAX still loads
+    (``-X importtime`` prints each import as it completes)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "jaxdl", "train", "--epochs", "1",
+         "--data-size", "60", "--out", tmp_path / "o"],
+        env={**os.environ, "PYTHONPATH": ROOT}, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line.split("|")[-1].strip())
+        if seen[-1] == "jaxdl.interrupt":
+            break
+    else:
+        proc.kill()
+        raise AssertionError(f"jaxdl.interrupt was never imported: {seen[-5:]}")
+    assert "jax" not in seen, "JAX loaded before the handler was installed"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if not line.startswith("import time:")]
+    assert lines == ["jaxdl: interrupted by SIGINT while starting; nothing saved"], err
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_second_ctrl_c_stops_at_once_with_one_line(tmp_path):

@@ -34,18 +34,15 @@ data files, saved models, ``predict``, ``evaluate``) and ``tools`` (``gradcheck`
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
-from jaxdl import interrupt  # first: Ctrl-C while the command starts is one line, no traceback
-
-if interrupt.command_signals() is None and getattr(
-        getattr(sys.modules.get("__main__"), "__spec__", None), "name", "") in (
-        "jaxdl.__main__", "jaxdl.cli.__main__"):
-    interrupt.CommandSignals().install()  # python -m jaxdl; the console script: main()
-
-from jaxdl import compile_cache, devices, outputs  # noqa: E402
-from jaxdl.cli.errors import (  # noqa: E402
+from jaxdl import (
+    compile_cache,
+    devices,
+    interrupt,  # installs the command's signal handlers (see launched_as_command)
+    outputs,
+)
+from jaxdl.cli.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_IO,
@@ -54,10 +51,10 @@ from jaxdl.cli.errors import (  # noqa: E402
     note,
     run_command,
 )
-from jaxdl.cli.options import EPOCHS, HP_FLAGS, OPTIMIZER, HelpFormatter  # noqa: E402
-from jaxdl.cli.parser import build_parser  # noqa: E402
-from jaxdl.cli.sweep import sweep_header  # noqa: E402
-from jaxdl.sweep.spaces import read_space  # noqa: E402
+from jaxdl.cli.options import EPOCHS, HP_FLAGS, OPTIMIZER, HelpFormatter
+from jaxdl.cli.parser import build_parser
+from jaxdl.cli.sweep import sweep_header
+from jaxdl.sweep.spaces import read_space
 
 __all__ = [
     "EPOCHS",
