@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -88,14 +88,13 @@ def shift(x: jax.Array, dy: jax.Array | None, dx: jax.Array) -> jax.Array:
     return jnp.where(valid[..., None], out, jnp.zeros((), x.dtype))
 
 
-def _check_image_shape(layer: str, input_shape: Shape) -> Shape:
+def _check_image_shape(layer: str, input_shape: Shape) -> None:
     shape = tuple(input_shape)
     if len(shape) not in (2, 3):
         raise ValueError(
             f"{layer} needs channels-last inputs, (H, W, C) images or (W, C) signals per "
             f"example, got input shape {shape}; reshape flat features, e.g. (64,) -> (8, 8, 1)"
         )
-    return shape
 
 
 def _strength(hp: Mapping[str, Any] | None, name: str, field: float, low: float,
@@ -126,12 +125,17 @@ def _check_key(layer: str, key: jax.Array | None) -> jax.Array:
 class _Augmentation(Layer):
     """Shared by the augmentation layers: no parameters, same shape, a key in training only."""
 
+    images_only: ClassVar[bool] = True  # (H, W, C) or (W, C) inputs; False: any shape
+
     def draws_key(self, train: bool) -> bool:
         """A key is needed in training only."""
         return train
 
     def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
-        """No parameters; the shape is unchanged."""
+        """No parameters; the shape (``(H, W, C)`` or ``(W, C)`` for the image transforms) is
+        unchanged."""
+        if self.images_only:
+            _check_image_shape(type(self).__name__, input_shape)
         return tuple(input_shape), {}, {}
 
     def apply(
@@ -178,10 +182,6 @@ class RandomFlip(_Augmentation):
         """``flip_prob`` (overrides ``p`` when given)."""
         return frozenset({FLIP_PROB})
 
-    def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
-        """No parameters; the shape (``(H, W, C)`` or ``(W, C)``) is unchanged."""
-        return _check_image_shape("RandomFlip", input_shape), {}, {}
-
     def transform(self, key: jax.Array, x: jax.Array, hp: Mapping[str, Any] | None) -> jax.Array:
         """``x`` with the chosen examples mirrored along W."""
         p = _strength(hp, FLIP_PROB, self.p, 0.0, 1.0)
@@ -209,10 +209,6 @@ class RandomCrop(_Augmentation):
         if not isinstance(self.pad, int | np.integer) or isinstance(self.pad, bool) or self.pad < 1:
             raise ValueError(f"pad must be a positive int (pixels per side), got {self.pad!r}")
         object.__setattr__(self, "pad", int(self.pad))  # JSON-able in to_config
-
-    def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
-        """No parameters; the shape (``(H, W, C)`` or ``(W, C)``) is unchanged."""
-        return _check_image_shape("RandomCrop", input_shape), {}, {}
 
     def transform(self, key: jax.Array, x: jax.Array, hp: Mapping[str, Any] | None) -> jax.Array:
         """The crops: the shift ``pad - o`` per axis."""
@@ -246,10 +242,6 @@ class RandomTranslation(_Augmentation):
         """``translate_factor`` (overrides both factors when given)."""
         return frozenset({TRANSLATE_FACTOR})
 
-    def init(self, key: jax.Array | None, input_shape: Shape) -> tuple[Shape, PyTree, PyTree]:
-        """No parameters; the shape (``(H, W, C)`` or ``(W, C)``) is unchanged."""
-        return _check_image_shape("RandomTranslation", input_shape), {}, {}
-
     def transform(self, key: jax.Array, x: jax.Array, hp: Mapping[str, Any] | None) -> jax.Array:
         """``x`` shifted by the drawn ``dy``, ``dx``."""
         n = x.shape[0]
@@ -281,6 +273,7 @@ class GaussianNoise(_Augmentation):
     Array([[0., 0., 0.]], dtype=float32)
     """
 
+    images_only: ClassVar[bool] = False
     std: float = 0.1
 
     def __post_init__(self) -> None:
