@@ -90,12 +90,14 @@ def sweep_command(args: argparse.Namespace) -> int:
     print(header + f" {'val_loss':>9} {label:>8} {'epoch':>6}{lineage_header}  status")
     for rank, row in enumerate(table[: args.top], 1):
         values = " ".join(f"{_fmt(row[n]):>13}" for n in names)
-        lineage = f" {row['since_epoch']:>5} {row['copied_from']:>4}" if pbt else ""
+        copied = "-" if pbt and row["copied_from"] == row["config"] else row.get("copied_from")
+        lineage = f" {row['since_epoch']:>5} {copied:>4}" if pbt else ""
         print(f"{rank:>4} {row['config']:>6}  {values} {row['val_loss']:>9.4f} "
               f"{row[second]:>8.4f} {row['best_epoch']:>6}{lineage}  {row['status']}")
     if pbt:
         print("each row: its best epoch since it last copied a member (epoch 'since', from "
-              "member 'from'), trained with the values shown; sweep.json holds each schedule")
+              "member 'from'; '-': never), trained with the values shown; sweep.json holds each "
+              "schedule")
     written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json"),
                os.path.join(args.out, "metrics.jsonl")]
     results.to_csv(written[0])

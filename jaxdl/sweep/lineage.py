@@ -269,7 +269,8 @@ def plot_schedules(results: PBTResults, path: Any) -> None:
             steps = np.repeat(values, results.interval)[:n_epochs]
             ys = 1.0 - steps if beta else steps
             label = "others (a colour each)" if j == others[0] else None
-            style = {"color": "black", "lw": 2.2, "label": f"best (member {best})"} if j == best \
+            style = {"color": "black", "lw": 2.2, "label": f"best by {results.monitor} (member "
+                                                            f"{best})"} if j == best \
                 else {"alpha": 0.45, "lw": 1, "label": label}  # fmt: skip
             ax.step(np.arange(n_epochs), ys, where="post", **style)
         span = f"{min(values):.3g} to {max(values):.3g}"  # values: the best's, drawn last
