@@ -297,9 +297,13 @@ def _take(args: argparse.Namespace, out: str) -> list[str]:
                 "--resume with that run's --checkpoint-dir to continue it, or choose another "
                 "--out")
     removed = _remove(out, found, events) if overwrite and not resume else []
-    if ckpt:
+    if ckpt:  # recorded under the directory's lock: never over a live run's record
         os.makedirs(ckpt, exist_ok=True)
-        write_json(os.path.join(ckpt, RUN_FILE), me)
+        lock = dirlock.acquire(ckpt, "checkpoint directory")
+        try:
+            write_json(os.path.join(ckpt, RUN_FILE), me)
+        finally:
+            dirlock.release(lock)
     return removed
 
 

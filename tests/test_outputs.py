@@ -327,3 +327,29 @@ def test_a_second_ctrl_c_stops_at_once_with_one_line(tmp_path):
     assert err.strip().splitlines() == [
         f"jaxdl: second SIGINT: stopped at once; what was saved in {ckpt} stays (--resume "
         "continues from it)"], err
+
+
+def test_used_tensorboard_files_count_as_outputs(tmp_path, capsys):
+    pytest.importorskip("tensorboardX")
+    tb = tmp_path / "tb"
+    assert run(capsys, "train", *TINY, "--epochs", "2", "--out", tmp_path / "a",
+               "--tensorboard", tb)[0] == 0
+    code, _, err = run(capsys, "train", *TINY, "--epochs", "1", "--out", tmp_path / "b",
+                       "--tensorboard", tb)
+    one_error(err, code, 2, f"TensorBoard files in {tb}")
+    assert run(capsys, "train", *TINY, "--epochs", "1", "--out", tmp_path / "b",
+               "--tensorboard", tb, "--overwrite")[0] == 0
+    assert [step for step, _ in logs.read_scalars(tb)["loss"]] == [0]
+
+
+def test_a_checkpoint_directory_in_use_is_refused_before_anything_is_written(tmp_path, capsys):
+    ckpt = tmp_path / "c"
+    ckpt.mkdir()
+    held = dirlock.acquire(str(ckpt), "checkpoint directory")  # a live run trains there
+    try:
+        code, _, err = run(capsys, "train", *TINY, "--epochs", "1", "--out", tmp_path / "o",
+                           "--checkpoint-dir", ckpt)
+    finally:
+        dirlock.release(held)
+    one_error(err, code, 2, "in use by another run")
+    assert not (ckpt / outputs.RUN_FILE).exists() and not os.listdir(tmp_path / "o")
