@@ -174,7 +174,7 @@ def _save_best(args: argparse.Namespace, results: Any, data: Dataset) -> str:
     i = results.best()["config"]
     model = results.trainers[i].model
     splits = user_data.figures(model, results.params[i], results.model_state[i], data)
-    print(f"best config {i}: test " + ", ".join(
+    print(f"best config {i} by {results.monitor}: test " + ", ".join(
         f"{k} {v:.4f}" for k, v in splits["test"].items() if isinstance(v, float)))
     training = {**results.hp[i], **results.configs[i], "optimizer": results.trainers[i].optimizer,
                 "epochs": results.epochs[i], "best_epoch": results.best_epoch[i],
