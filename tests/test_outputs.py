@@ -353,3 +353,10 @@ def test_a_checkpoint_directory_in_use_is_refused_before_anything_is_written(tmp
         dirlock.release(held)
     one_error(err, code, 2, "in use by another run")
     assert not (ckpt / outputs.RUN_FILE).exists() and not os.listdir(tmp_path / "o")
+
+
+def test_the_demo_refuses_an_out_holding_its_results(tmp_path, capsys):
+    (tmp_path / "results.json").write_text("{}")
+    code, stdout, err = run(capsys, "demo", "--quick", "--only", "1", "--out", tmp_path)
+    one_error(err, code, 2, "results.json", "--overwrite")
+    assert stdout == "" and (tmp_path / "results.json").read_text() == "{}"

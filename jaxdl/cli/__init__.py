@@ -34,7 +34,7 @@ data files, saved models, ``predict``, ``evaluate``) and ``tools`` (``gradcheck`
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from jaxdl import (
     compile_cache,
@@ -109,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             signals.uninstall()
 
 
-def _owning_outputs(command):
+def _owning_outputs(command: Callable[[argparse.Namespace], int]
+                    ) -> Callable[[argparse.Namespace], int]:
     """``command`` run with its outputs checked and ``--out`` held (:mod:`jaxdl.outputs`)."""
 
     def run(args: argparse.Namespace) -> int:
