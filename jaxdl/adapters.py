@@ -16,6 +16,9 @@ avoids those).
     model = EqxModel(lambda key: MyEqxNet(key))                  # __call__(x, state, *, key,
                                                                  #          inference) per example
     jaxdl.fit(jaxdl.Trainer(model), x, y)
+
+A saved model that holds an adapted model is loaded with ``load_model(path, model=...)``: the
+wrapped module is code of the user's, which a file never names for import.
 """
 
 from __future__ import annotations
@@ -32,7 +35,20 @@ import jax.numpy as jnp
 class LinenModel:
     """A ``flax.linen`` module whose ``__call__(x, train)`` gets the batch; ``"params"`` are the
     params, every other collection (``"batch_stats"``) is the state; dropout draws from the
-    ``"dropout"`` rng."""
+    ``"dropout"`` rng.
+
+    >>> import jax, jax.numpy as jnp
+    >>> import flax.linen as nn
+    >>> from jaxdl.adapters import LinenModel
+    >>> class Net(nn.Module):
+    ...     @nn.compact
+    ...     def __call__(self, x, train):
+    ...         return nn.Dense(3)(x)
+    >>> model = LinenModel(Net(), input_shape=(4,))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> model.apply(params, state, jnp.ones((2, 4)), train=False)[0].shape
+    (2, 3)
+    """
 
     module: Any
     input_shape: tuple[int, ...]
@@ -55,9 +71,19 @@ class LinenModel:
 class NnxModel:
     """A ``flax.nnx`` module built by ``make(rngs)``; ``nnx.Param`` are the params, everything
     else (batch statistics, rng counters) the state. ``train``/``eval`` modes are set with
-    ``module.train()``/``module.eval()`` and dropout reseeded from ``key`` every step."""
+    ``module.train()``/``module.eval()`` and dropout reseeded from ``key`` every step.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jaxdl.adapters import NnxModel
+    >>> model = NnxModel(lambda rngs: nnx.Linear(4, 3, rngs=rngs))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> model.apply(params, state, jnp.ones((2, 4)), train=False)[0].shape
+    (2, 3)
+    """
 
     make: Callable[[Any], Any]
+    graphdef: Any = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         from flax import nnx
@@ -68,8 +94,8 @@ class NnxModel:
     def init(self, key: jax.Array) -> tuple[Any, Any]:
         from flax import nnx
 
-        _, params, state = nnx.split(self.make(nnx.Rngs(key)), nnx.Param, ...)
-        return params, state
+        parts: Any = nnx.split(self.make(nnx.Rngs(key)), nnx.Param, ...)
+        return parts[1], parts[2]
 
     def apply(self, params, state, x, *, train, key=None, hp=None, mask=None):
         from flax import nnx
@@ -81,7 +107,8 @@ class NnxModel:
         if key is not None:
             nnx.reseed(module, dropout=key)
         y = module(x)
-        return y, (nnx.split(module, nnx.Param, ...)[2] if train else state)
+        parts: Any = nnx.split(module, nnx.Param, ...)
+        return y, (parts[2] if train else state)
 
 
 def _inexact(leaf: Any) -> bool:
@@ -95,9 +122,25 @@ class EqxModel:
     """An equinox module built by ``make(key)`` that maps ONE example,
     ``__call__(x, state, *, key, inference) -> (y, state)`` (equinox's stateful convention;
     ``eqx.nn.BatchNorm(..., axis_name="batch")`` works). Its floating arrays are the params, the
-    ``eqx.nn.State`` the state; the batch is ``vmap``-ed with axis name ``"batch"``."""
+    ``eqx.nn.State`` the state; the batch is ``vmap``-ed with axis name ``"batch"``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> import equinox as eqx
+    >>> from jaxdl.adapters import EqxModel
+    >>> class Net(eqx.Module):
+    ...     linear: eqx.nn.Linear
+    ...     def __init__(self, key):
+    ...         self.linear = eqx.nn.Linear(4, 3, key=key)
+    ...     def __call__(self, x, state, *, key, inference):
+    ...         return self.linear(x), state
+    >>> model = EqxModel(Net)
+    >>> params, state = model.init(jax.random.key(0))
+    >>> model.apply(params, state, jnp.ones((2, 4)), train=False)[0].shape
+    (2, 3)
+    """
 
     make: Callable[[jax.Array], Any]
+    static: Any = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         import equinox as eqx

@@ -1,18 +1,12 @@
-"""scripts/examples/adapters.py: flax.linen, flax.nnx and equinox models trained by jaxdl.fit
+"""jaxdl.adapters: flax.linen, flax.nnx and equinox models trained by jaxdl.fit
 (each test skipped when its library is not installed)."""
-
-import os
-import sys
 
 import jax
 import numpy as np
 import pytest
 
 import jaxdl
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts", "examples"))
-
-import adapters  # noqa: E402
+from jaxdl import adapters
 
 
 def _data():
@@ -87,3 +81,13 @@ def test_equinox_model_trains_with_fit():
     result = _fit(adapters.EqxModel(Net))
     counters = [int(a) for a in jax.tree.leaves(result.model_state) if a.dtype.kind == "i"]
     assert counters == [24]  # the batch norm counted 8 epochs of 3 steps
+
+
+def test_importing_the_adapters_imports_none_of_their_libraries():
+    import subprocess
+    import sys
+
+    code = ("import sys, jaxdl.adapters; "
+            "print(sorted(m for m in ('flax', 'equinox') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
