@@ -108,8 +108,8 @@ def save_model(
         raise ValueError("class_names only apply to task='classification'")
     features = _checked_names("feature_names", feature_names, where)
     stats = None if standardizer is None else {
-        "mean": np.asarray(standardizer.mean, np.float32).ravel().tolist(),
-        "std": np.asarray(standardizer.std, np.float32).ravel().tolist(),
+        "mean": np.asarray(standardizer.mean, np.float64).ravel().tolist(),  # float64: exact in
+        "std": np.asarray(standardizer.std, np.float64).ravel().tolist(),    # JSON, as fitted
     }
     if stats is not None:
         check_statistics(stats, where)
@@ -219,7 +219,7 @@ def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
     check_fits(file, model, template, manifest["task"], _names(manifest, "class_names"),
                _names(manifest, "feature_names"), stats)
     standardizer = None if stats is None else Standardizer(
-        np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32))
+        np.asarray(stats["mean"], np.float64), np.asarray(stats["std"], np.float64))
     return SavedModel(path, model, params, state, standardizer, manifest)
 
 
@@ -344,7 +344,9 @@ class SavedModel:
             if not self.feature_names:
                 raise ValueError("this saved model names no feature columns; pass an array")
             x = read_inputs(x, self.feature_names, self.target, need_labels=False).x
-        x = np.asarray(x, np.float32)
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.integer):  # raw features centred before any float32
+            x = x.astype(np.float64)
         if x.ndim == 0 or len(x) == 0:
             raise ValueError(f"x has shape {x.shape}; pass at least one sample (rows of "
                              "features)")
@@ -355,7 +357,7 @@ class SavedModel:
                 raise ValueError(f"x has shape {shape} but the model takes {width} features "
                                  "a sample")
             x = transform(self.standardizer, x.reshape(len(x), -1)).reshape(shape)
-        out, _ = infer(self.model, self.params, self.state, x)
+        out, _ = infer(self.model, self.params, self.state, x.astype(np.float32))
         return np.asarray(out)
 
     def predict(self, x: Any) -> np.ndarray:
