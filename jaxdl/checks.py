@@ -360,3 +360,20 @@ def check_positive_int(name: str, value: Any, minimum: int = 1) -> None:
             minimum, f"an integer >= {minimum}"
         )
         raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an ``int``: a ``TypeError`` unless it is an int (not a bool), a
+    ``ValueError`` unless it is ``>= minimum``.
+
+    >>> check_int("seed", 3, 0)
+    3
+    >>> check_int("n", 0, 1)
+    Traceback (most recent call last):
+    ValueError: n must be an int >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)

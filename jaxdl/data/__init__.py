@@ -1,10 +1,10 @@
 """Data: built-in datasets with stratified splits, normalization with training statistics,
 mini-batches.
 
-- ``datasets``: ``load(name)`` -> :class:`~jaxdl.data.datasets.Dataset`, ``digits`` and
-  ``split_indices``
+- ``dataset``: the :class:`~jaxdl.data.dataset.Dataset` type and stratified ``split_indices``
+- ``datasets``: ``load(name)`` -> ``Dataset`` of a built-in set (``DATASETS``) or image set
 - ``toy``: the seeded 2-D generators (``moons``, ``circles``, ``flower``, ``noisy_blobs``,
-  ``unscaled_moons``), also importable from ``datasets``
+  ``unscaled_moons``) and scikit-learn's ``digits``, also importable from ``datasets``
 - ``normalize``: ``fit_standardizer`` and ``transform``, ``x' = (x - mu_train) / sigma_train``
 - ``batches``: the epoch layout (``partition``) and shuffled, padded, masked batch indices
 - ``files``: ``load_file(path)``: your CSV / NPZ / NPY file or pandas DataFrame as a ``Dataset``
@@ -17,6 +17,7 @@ from jaxdl.data import (
     batches,
     catalog,
     cifar,
+    dataset,
     datasets,
     download,
     files,
@@ -34,6 +35,7 @@ __all__ = [
     "batches",
     "catalog",
     "cifar",
+    "dataset",
     "datasets",
     "download",
     "files",

@@ -11,7 +11,7 @@ those listed in TensorFlow Datasets' ``tensorflow_datasets/url_checksums/mnist.t
 (same sizes; torchvision checks the same files on ``ossci-datasets.s3.amazonaws.com/mnist`` by
 MD5); the other mirror is the one TensorFlow Datasets lists.
 
-:func:`image_dataset` turns the images into a :class:`~jaxdl.data.datasets.Dataset` (a
+:func:`image_dataset` turns the images into a :class:`~jaxdl.data.dataset.Dataset` (a
 validation split drawn from the training set, stratified by class); the pixels stay ``uint8``
 NHWC and are not standardized (``stats`` is ``None``).
 """
@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from jaxdl.checks import check_range
 from jaxdl.data import cifar
-from jaxdl.data.datasets import Dataset
+from jaxdl.data.dataset import Dataset
 from jaxdl.data.download import ChecksumError, DownloadError, fetch_file, resolve_cache_dir
 from jaxdl.data.idx import read_idx_images
 from jaxdl.data.images import ImageSet, as_dataset
@@ -178,7 +178,7 @@ def load_images(
 def image_dataset(name: str, *, n: int | None = None, val_fraction: float = 0.1, seed: int = 0,
                   cache_dir: str | os.PathLike | None = None,
                   base_url: str | None = None) -> Dataset:
-    """:func:`load_images` as a :class:`~jaxdl.data.datasets.Dataset` (see
+    """:func:`load_images` as a :class:`~jaxdl.data.dataset.Dataset` (see
     :func:`~jaxdl.data.images.as_dataset`): a validation split drawn from the training images,
     the published test split, ``uint8`` NHWC pixels.
 
@@ -191,7 +191,7 @@ def image_dataset(name: str, *, n: int | None = None, val_fraction: float = 0.1,
       base_url: a local mirror (see :func:`load_images`).
 
     Returns:
-      The :class:`~jaxdl.data.datasets.Dataset`.
+      The :class:`~jaxdl.data.dataset.Dataset`.
 
     Examples:
       >>> from jaxdl.data.catalog import image_dataset

@@ -16,31 +16,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxdl.checks import check_range
+from jaxdl.checks import check_int
 from jaxdl.data import normalize as norm
-from jaxdl.data.toy import _check_int, _pack, _sk
+from jaxdl.data.catalog import IMAGE_DATASETS, image_dataset
+from jaxdl.data.dataset import TASKS as TASKS
+from jaxdl.data.dataset import Dataset as Dataset
+from jaxdl.data.dataset import split_indices as split_indices
 from jaxdl.data.toy import circles as circles
+from jaxdl.data.toy import digits as digits
 from jaxdl.data.toy import flower as flower
 from jaxdl.data.toy import moons as moons
 from jaxdl.data.toy import noisy_blobs as noisy_blobs
 from jaxdl.data.toy import unscaled_moons as unscaled_moons
-
-
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's handwritten digits (shipped with the package): 1797 images of 8x8 pixels
-    with intensities 0..16, flattened to 64 features; labels 0..9.
-
-    Returns:
-      ``(x, y)``: float32 features ``(1797, 64)`` and int32 labels ``(1797,)``.
-
-    Examples:
-      >>> from jaxdl.data.datasets import digits
-      >>> x, y = digits()
-      >>> x.shape, float(x.max()), sorted(set(y.tolist())) == list(range(10))
-      ((1797, 64), 16.0, True)
-    """
-    x, y = _sk().load_digits(return_X_y=True)
-    return _pack(x, y)
 
 
 class _Spec(NamedTuple):
@@ -59,108 +46,6 @@ _SPECS: dict[str, _Spec] = {
 }
 
 DATASETS: tuple[str, ...] = tuple(_SPECS)
-
-
-TASKS = ("classification", "regression")
-
-
-class Dataset(NamedTuple):
-    """Train/validation/test splits of one dataset.
-
-    ``stats`` is the :class:`~jaxdl.data.normalize.Standardizer` fitted on ``x_train`` and
-    applied to every split, or ``None`` when the features are left raw. ``task`` is
-    ``"classification"`` (``y`` int32 class indices, ``class_names[i]`` the label of class
-    ``i``) or ``"regression"`` (``y`` float32 targets, ``num_classes`` 0). ``feature_names`` and
-    ``target`` name the columns of a file; ``rows`` holds the source row numbers (0-based, data
-    rows only) of each split when the split was drawn here.
-
-    Examples:
-      >>> from jaxdl.data import load
-      >>> data = load("moons", n=100)
-      >>> data.x_train.shape, data.x_val.shape, data.x_test.shape, data.num_classes
-      ((60, 2), (20, 2), (20, 2), 2)
-    """
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    num_classes: int
-    name: str
-    stats: norm.Standardizer | None
-    task: str = "classification"
-    class_names: tuple[str, ...] | None = None
-    feature_names: tuple[str, ...] | None = None
-    target: str | None = None
-    rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-
-
-def _spread(total: int, count: int) -> np.ndarray:
-    """Boolean mask of length ``total`` with exactly ``count`` entries set, evenly spaced."""
-    i = np.arange(total)
-    return (i + 1) * count // total > i * count // total
-
-
-def split_indices(
-    y: np.ndarray, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shuffled, stratified ``(train, val, test)`` index arrays partitioning ``range(len(y))``.
-
-    The test split gets ``round(test_fraction * n)`` samples, the validation split
-    ``round(val_fraction * n)``, the training split the rest. Stratified: a class with ``m``
-    samples puts ``m * n_test / n`` of them in the test split (within one sample) and
-    ``m * n_val / n`` in the validation split (within two).
-
-    Args:
-      y: 1-D class labels.
-      val_fraction: the validation share, in ``(0, 1)``.
-      test_fraction: the test share, in ``(0, 1)``; with ``val_fraction`` below 1.
-      seed: the shuffle's seed (an int >= 0).
-
-    Returns:
-      ``(train, val, test)`` int index arrays into ``y``, disjoint and covering it.
-
-    Raises:
-      ValueError: for fractions out of range or a split that would be empty.
-
-    Examples:
-      >>> import numpy as np
-      >>> from jaxdl.data import split_indices
-      >>> y = np.array([0] * 50 + [1] * 50)
-      >>> train, val, test = split_indices(y, val_fraction=0.2, test_fraction=0.2)
-      >>> len(train), len(val), len(test), int(y[test].sum())
-      (60, 20, 20, 10)
-    """
-    check_range("val_fraction", val_fraction, 0.0, 1.0, low_open=True, high_open=True)
-    check_range("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
-    if val_fraction + test_fraction >= 1.0:
-        raise ValueError(
-            f"val_fraction + test_fraction must be < 1 to leave training data, got "
-            f"{val_fraction} + {test_fraction} = {val_fraction + test_fraction}"
-        )
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D integer labels (samples,), got shape {y.shape}")
-    n = len(y)
-    n_test = round(test_fraction * n)
-    n_val = round(val_fraction * n)
-    if min(n_test, n_val, n - n_test - n_val) < 1:
-        raise ValueError(
-            f"n={n} samples cannot fill every split with val_fraction={val_fraction} and "
-            f"test_fraction={test_fraction} (train/val/test sizes would be "
-            f"{n - n_test - n_val}/{n_val}/{n_test}); use a larger n"
-        )
-    rng = np.random.default_rng(_check_int("seed", seed, 0))
-    perm = rng.permutation(n)
-    grouped = perm[np.argsort(y[perm], kind="stable")]
-    in_test = _spread(n, n_test)
-    rest = grouped[~in_test]
-    in_val = _spread(len(rest), n_val)
-    parts = (rest[~in_val], rest[in_val], grouped[in_test])
-    train, val, test = (rng.permutation(part) for part in parts)
-    return train, val, test
 
 
 def load(
@@ -206,8 +91,6 @@ def load(
       >>> data.name, len(data.y_train), round(float(data.x_train.mean()), 6)
       ('flower', 120, 0.0)
     """
-    from jaxdl.data.catalog import IMAGE_DATASETS, image_dataset  # catalog imports this module
-
     if name in IMAGE_DATASETS:  # downloaded once, cached; uint8 pixels, the published test split
         if noise is not None:
             raise ValueError(f"noise is not accepted for the image data set {name!r}")
@@ -216,10 +99,10 @@ def load(
         raise ValueError(f"unknown dataset {name!r}; valid names: "
                          f"{', '.join(DATASETS + IMAGE_DATASETS)}")
     spec = _SPECS[name]
-    seed = _check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0)
     kwargs: dict[str, Any] = {}
     if n is not None:
-        kwargs["n"] = _check_int("n", n, 1)
+        kwargs["n"] = check_int("n", n, 1)
     if noise is not None:
         kwargs["noise"] = noise
     if spec.seeded:

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxdl.checks import check_range
-from jaxdl.data.datasets import Dataset, split_indices
+from jaxdl.data.dataset import Dataset, split_indices
 from jaxdl.untrusted import DEFAULT_MAX_BYTES, check_regular, read_bytes
 
 __all__ = ["COLOR_MODES", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "INSTALL_HINT", "ImageFolder",
@@ -454,7 +454,7 @@ def validation_split(y: np.ndarray, val_fraction: float, seed: int = 0
 
 def as_dataset(images: ImageSet, name: str, *, n: int | None = None, val_fraction: float = 0.1,
                seed: int = 0) -> Dataset:
-    """A :class:`~jaxdl.data.datasets.Dataset` of ``images``: the validation split drawn from
+    """A :class:`~jaxdl.data.dataset.Dataset` of ``images``: the validation split drawn from
     the training images (:func:`validation_split`), the test split as given; pixels stay
     ``uint8`` NHWC (``stats`` is ``None``).
 
@@ -466,7 +466,7 @@ def as_dataset(images: ImageSet, name: str, *, n: int | None = None, val_fractio
       seed: the seed of the subset and of the split.
 
     Returns:
-      The :class:`~jaxdl.data.datasets.Dataset`.
+      The :class:`~jaxdl.data.dataset.Dataset`.
 
     Examples:
       >>> import numpy as np
@@ -499,8 +499,8 @@ def folder_dataset(
     seed: int = 0,
 ) -> Dataset:
     """A folder of images (:func:`read_image_folder`) split into a stratified
-    train/validation/test :class:`~jaxdl.data.datasets.Dataset`
-    (:func:`~jaxdl.data.datasets.split_indices`); pixels stay ``uint8`` NHWC.
+    train/validation/test :class:`~jaxdl.data.dataset.Dataset`
+    (:func:`~jaxdl.data.dataset.split_indices`); pixels stay ``uint8`` NHWC.
 
     Args:
       path: the folder, one subfolder per class.
@@ -511,7 +511,7 @@ def folder_dataset(
       seed: the split's seed.
 
     Returns:
-      The :class:`~jaxdl.data.datasets.Dataset`; ``rows`` holds each split's indices into the
+      The :class:`~jaxdl.data.dataset.Dataset`; ``rows`` holds each split's indices into the
       sorted image list (``read_image_folder(path).paths``).
 
     Examples:
@@ -538,7 +538,7 @@ def folder_dataset(
 def h5_dataset(path: str | os.PathLike, test_path: str | os.PathLike | None = None, *,
                val_fraction: float = 0.1, seed: int = 0) -> Dataset:
     """HDF5 files in the course's layout (:func:`load_h5`) as a
-    :class:`~jaxdl.data.datasets.Dataset`: the validation split drawn from the training images
+    :class:`~jaxdl.data.dataset.Dataset`: the validation split drawn from the training images
     (:func:`as_dataset`), the test split as given.
 
     Args:
@@ -548,7 +548,7 @@ def h5_dataset(path: str | os.PathLike, test_path: str | os.PathLike | None = No
       seed: the split's seed.
 
     Returns:
-      The :class:`~jaxdl.data.datasets.Dataset`, pixels ``uint8`` NHWC.
+      The :class:`~jaxdl.data.dataset.Dataset`, pixels ``uint8`` NHWC.
 
     Examples:
       >>> import os, tempfile, numpy as np, pytest

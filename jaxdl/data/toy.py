@@ -1,5 +1,5 @@
 """Seeded 2-D toy sets for the course's experiments: moons, circles, the planar flower, noisy
-blobs to overfit, and moons with badly scaled features.
+blobs to overfit, and moons with badly scaled features; and scikit-learn's 8x8 digits.
 
 Every generator takes the number of points ``n``, a ``noise`` level and a ``seed``, and returns
 ``(x, y)``: float32 features ``(n, 2)`` and int32 labels ``(n,)`` in ``{0, 1}``, generated on
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxdl.checks import check_range
+from jaxdl.checks import check_int, check_range
 
 
 def _sk() -> Any:
@@ -22,14 +22,6 @@ def _sk() -> Any:
     from sklearn import datasets
 
     return datasets
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_noise(noise: Any) -> float:
@@ -59,9 +51,9 @@ def moons(n: int = 300, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, 
       >>> x.shape, y.dtype.name, int(y.sum())
       ((10, 2), 'int32', 5)
     """
-    n = _check_int("n", n, 2)
+    n = check_int("n", n, 2)
     x, y = _sk().make_moons(
-        n_samples=n, noise=_check_noise(noise), random_state=_check_int("seed", seed, 0)
+        n_samples=n, noise=_check_noise(noise), random_state=check_int("seed", seed, 0)
     )
     return _pack(x, y)
 
@@ -87,13 +79,13 @@ def circles(
       >>> x.shape, y.dtype.name, int(y.sum())
       ((10, 2), 'int32', 5)
     """
-    n = _check_int("n", n, 2)
+    n = check_int("n", n, 2)
     check_range("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
     x, y = _sk().make_circles(
         n_samples=n,
         noise=_check_noise(noise),
         factor=float(factor),
-        random_state=_check_int("seed", seed, 0),
+        random_state=check_int("seed", seed, 0),
     )
     return _pack(x, y)
 
@@ -124,10 +116,10 @@ def flower(
       >>> x.shape, y.dtype.name, int(y.sum())
       ((11, 2), 'int32', 6)
     """
-    n = _check_int("n", n, 2)
-    petals = _check_int("petals", petals, 1)
+    n = check_int("n", n, 2)
+    petals = check_int("petals", petals, 1)
     noise = _check_noise(noise)
-    rng = np.random.default_rng(_check_int("seed", seed, 0))
+    rng = np.random.default_rng(check_int("seed", seed, 0))
     y = (np.arange(n) >= n // 2).astype(np.int32)
     petal = 2 * rng.integers(0, petals, size=n) + y
     theta = (petal + rng.uniform(size=n)) * np.pi / petals + noise * rng.standard_normal(n)
@@ -159,9 +151,9 @@ def noisy_blobs(n: int = 200, noise: float = 0.15, seed: int = 0) -> tuple[np.nd
       >>> x.shape, y.dtype.name, int(y.sum())
       ((20, 2), 'int32', 10)
     """
-    n = _check_int("n", n, 2)
+    n = check_int("n", n, 2)
     check_range("noise", noise, 0.0, 0.5, high_open=True)
-    rng = np.random.default_rng(_check_int("seed", seed, 0))
+    rng = np.random.default_rng(check_int("seed", seed, 0))
     y = (np.arange(n) >= n // 2).astype(np.int32)
     centres = np.array([[-1.0, -0.5], [1.0, 0.5]])
     x = centres[y] + rng.standard_normal((n, 2))
@@ -204,3 +196,19 @@ def unscaled_moons(
     x, y = moons(n, noise, seed)
     return _pack(x * scale, y)
 
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's handwritten digits (shipped with the package): 1797 images of 8x8 pixels
+    with intensities 0..16, flattened to 64 features; labels 0..9.
+
+    Returns:
+      ``(x, y)``: float32 features ``(1797, 64)`` and int32 labels ``(1797,)``.
+
+    Examples:
+      >>> from jaxdl.data.toy import digits
+      >>> x, y = digits()
+      >>> x.shape, float(x.max()), sorted(set(y.tolist())) == list(range(10))
+      ((1797, 64), 16.0, True)
+    """
+    x, y = _sk().load_digits(return_X_y=True)
+    return _pack(x, y)
