@@ -2,7 +2,8 @@
 stopping and sweep rankings can monitor, and the best epoch of a monitored series.
 
 ``fit``'s history also holds ``epoch_time``, each epoch's wall time in seconds (training,
-validation and the one host sync per epoch); it is not a metric and cannot be monitored."""
+validation and the one host sync per epoch; the first epoch includes compiling); it is not a
+metric and cannot be monitored."""
 
 from __future__ import annotations
 

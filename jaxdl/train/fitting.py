@@ -42,9 +42,11 @@ class FitResult(NamedTuple):
     for the default classification setup) to a list with one float per epoch (the ``val_*``
     lists stay empty without validation data; ``learning_rate`` is left out for a ready-made
     transformation, whose rate the trainer does not know), ``epoch_time`` to each epoch's wall
-    time in seconds and ``batch_cost`` to per-step costs. ``best_epoch`` is the epoch of the
-    best ``monitor`` value (the early-stopping monitor, else ``val_loss`` with validation data,
-    else ``loss``; ``-1`` if none was finite), with or without early stopping.
+    time in seconds (host-side, training and validation up to the epoch's one sync; the first
+    epoch of a process includes compiling) and ``batch_cost`` to per-step costs. ``best_epoch``
+    is the epoch of the best ``monitor`` value (the early-stopping monitor, else ``val_loss``
+    with validation data, else ``loss``; ``-1`` if none was finite), with or without early
+    stopping.
 
     >>> from jaxdl.nn import MLP
     >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
