@@ -162,6 +162,9 @@ def _add_predict_and_evaluate(commands: Any) -> None:
 
 def _model_and_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, metavar="DIR", help="a saved model directory")
+    p.add_argument("--id-column", metavar="NAME",
+                   help="a row-id column of a --data CSV: not a feature; predict writes it "
+                   "first, as it is, so the predictions join back to their rows")
     p.add_argument("--data", required=True, metavar="PATH",
                    help=".csv with the model's feature columns (evaluate: and its target "
                    "column), .npz with x (and y), or .npy features")
