@@ -13,9 +13,10 @@ in_channels``). ``xpad`` is ``x`` zero-padded: ``"SAME"``, ``"VALID"`` (none) or
 initializer as the ``(prod(kernel_size) * in_channels / groups, features)`` matrix it is, so
 He's fan-in is the receptive field times the input channels of a group.
 
-The gradient is :func:`jaxdl.layers.convolution.conv`'s: the same numbers as JAX's own to float32
-round-off, with the weight gradient laid out so that it stays fast inside the ``lax.scan`` of a
-training epoch on CPU (jax-ml/jax#12868). Reverse mode only (``jax.grad``, ``jax.vjp``).
+The gradient is :func:`jaxdl.layers.convolution.conv`'s: the same numbers as JAX's own to
+float32 round-off, with both gradient convolutions laid out so that they stay fast inside the
+``lax.scan`` of a training epoch on CPU (jax-ml/jax#12868). Reverse mode only (``jax.grad``,
+``jax.vjp``).
 """
 
 from __future__ import annotations

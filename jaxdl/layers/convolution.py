@@ -1,4 +1,4 @@
-"""Channels-last convolution whose weight gradient stays fast inside ``lax.scan``.
+"""Channels-last convolution whose gradients stay fast inside ``lax.scan``.
 
 The forward pass is ``lax.conv_general_dilated`` (``NWC``/``WIO`` or ``NHWC``/``HWIO``)::
 
@@ -7,18 +7,20 @@ The forward pass is ``lax.conv_general_dilated`` (``NWC``/``WIO`` or ``NHWC``/``
 with strides ``s``, kernel dilation ``d``, ``groups`` (input channel group ``g(o)`` of output
 channel ``o``, ``C_g = C / groups`` channels each) and explicit ``(low, high)`` zero padding.
 
-Its gradient is written out (a ``jax.custom_vjp``): the input gradient is JAX's own transpose
-of the convolution, and the weight gradient
+Its gradient is written out (a ``jax.custom_vjp``) with every operand laid out explicitly:
 
-    dW[k, c, o] = sum_{n, i} xpad[n, s * i + d * k, c] * dy[n, i, o]
+- the weight gradient ``dW[k, c, o] = sum_{n, i} xpad[n, s * i + d * k, c] * dy[n, i, o]`` is a
+  convolution of the transposed operands ``x -> (C, W, N)`` (channels as the batch, the batch
+  as the contracted feature axis) and ``dy -> (W_out, N, O)`` (a kernel dilated by ``s``,
+  applied with window stride ``d``) giving ``(C_g, k, O)``; groups become its
+  ``batch_group_count`` (:func:`weight_gradient`);
+- the input gradient is the convolution of ``dy`` (dilated by ``s``) with the reversed kernel,
+  its channel axes swapped explicitly to ``(k, O_g, C)`` (:func:`input_gradient`).
 
-is computed as a convolution of the explicitly transposed operands ``x -> (C, W, N)`` (channels
-as the batch, the batch as the contracted feature axis) and ``dy -> (W_out, N, O)`` (a kernel
-dilated by ``s``, applied with window stride ``d``), giving ``(C_g, k, O)`` in the
-``b0f_0io->b0f`` layout that XLA:CPU runs as a fast (Eigen) convolution; groups become its
-``batch_group_count``. JAX's own transpose rule leaves that convolution in the layout
-``f0b_i0o->0bf``; jitted alone XLA re-lays it out, but inside a loop body (every ``lax.scan``
-epoch) it does not and the convolution runs 5-10x slower (jax-ml/jax#12868). The numbers are
+Both are then ``b0f_0io->b0f`` convolutions, the layout XLA:CPU runs as a fast (Eigen)
+convolution. JAX's own transpose rules leave them as ``f0b_i0o->0bf`` (weights) and
+``b0f_0oi->b0f`` (inputs); jitted alone XLA re-lays them out, but inside a loop body (every
+``lax.scan`` epoch) it does not and they run 2-10x slower (jax-ml/jax#12868). The numbers are
 the same to float32 round-off (usually bit for bit). Reverse mode only: ``jax.jvp`` of
 :func:`conv` raises (``custom_vjp``); :func:`conv_reference` is the plain convolution.
 """
@@ -123,6 +125,48 @@ def weight_gradient(
     return jnp.transpose(out, (*range(1, nd + 1), 0, nd + 1))
 
 
+def input_gradient(
+    dy: jax.Array,
+    w: jax.Array,
+    input_spatial: tuple[int, ...],
+    strides: tuple[int, ...],
+    padding: Pads,
+    dilation: tuple[int, ...],
+    groups: int = 1,
+) -> jax.Array:
+    """``dx[n, j, g * C_g + c] = sum_{i, k, o in group g} dy[n, i, o] W[k, c, o]`` over
+    ``j = s * i + d * k - low``: the convolution of ``dy`` dilated by the strides with the
+    spatially reversed kernel, its channel axes swapped explicitly to ``(*k, O / groups, C)``
+    (``b0f_0io->b0f``; JAX's own transpose leaves ``b0f_0oi->b0f`` inside a loop body).
+
+    >>> import jax, jax.numpy as jnp
+    >>> x, w = jnp.zeros((1, 5, 1)), jnp.arange(3.0).reshape(3, 1, 1)
+    >>> dy = jnp.ones((1, 3, 1))
+    >>> input_gradient(dy, w, (5,), (2,), ((1, 1),), (1,))[0, :, 0]
+    Array([1., 2., 1., 2., 1.], dtype=float32)
+    >>> jax.grad(lambda x: conv_reference(x, w, (2,), ((1, 1),), (1,)).sum())(x)[0, :, 0]
+    Array([1., 2., 1., 2., 1.], dtype=float32)
+    """
+    nd = len(strides)
+    k, cg, out = w.shape[:nd], w.shape[-2], w.shape[-1]
+    og = out // groups
+    # (*k, C_g, G * O_g) -> (*k, O_g, G * C_g), reversed along space
+    kernel = w.reshape(*k, cg, groups, og)
+    kernel = jnp.transpose(kernel, (*range(nd), nd + 2, nd + 1, nd)).reshape(*k, og, groups * cg)
+    kernel = lax.rev(kernel, tuple(range(nd)))
+    pads = []
+    for a in range(nd):
+        extent = dilation[a] * (k[a] - 1) + 1
+        low = extent - 1 - padding[a][0]
+        high = input_spatial[a] + extent - 1 - (strides[a] * (dy.shape[1 + a] - 1) + 1) - low
+        pads.append((low, high))
+    return lax.conv_general_dilated(
+        dy, kernel, window_strides=(1,) * nd, padding=pads, lhs_dilation=strides,
+        rhs_dilation=dilation, dimension_numbers=DIMENSION_NUMBERS[nd],
+        feature_group_count=groups,
+    )
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
 def conv(
     x: jax.Array,
@@ -155,12 +199,11 @@ def _conv_fwd(x, w, strides, padding, dilation, groups):
 
 def _conv_bwd(strides, padding, dilation, groups, residuals, dy):
     x, w = residuals
-    _, input_vjp = jax.vjp(lambda x: conv_reference(x, w, strides, padding, dilation, groups), x)
-    (dx,) = input_vjp(dy)
+    dx = input_gradient(dy, w, x.shape[1:-1], strides, padding, dilation, groups)
     dw = weight_gradient(x, dy, w.shape[:-2], strides, padding, dilation, groups)
     return dx, dw.astype(w.dtype)
 
 
 conv.defvjp(_conv_fwd, _conv_bwd)
 
-__all__ = ["conv", "conv_reference", "explicit_padding", "weight_gradient"]
+__all__ = ["conv", "conv_reference", "explicit_padding", "input_gradient", "weight_gradient"]
