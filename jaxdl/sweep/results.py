@@ -21,7 +21,7 @@ from typing import Any
 from jaxdl import plots
 from jaxdl.atomic import atomic_write, write_json
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.history import MONITORS
+from jaxdl.history import MONITORS, TIMING_KEYS
 from jaxdl.train import FitResult, Trainer, fit
 
 METRICS = MONITORS  # the table's metric columns, of the default classification setup
@@ -93,7 +93,7 @@ class SweepResults:
     def metrics(self) -> tuple[str, ...]:
         """The recorded metrics of the table, validation first (``val_loss``, ``val_accuracy``,
         ``loss``, ``accuracy`` for the default classification setup)."""
-        keys = [k for k in self.histories[0] if k not in ("epoch", "learning_rate")]
+        keys = [k for k in self.histories[0] if k not in ("epoch", "learning_rate", *TIMING_KEYS)]
         return tuple(sorted(keys, key=lambda k: (not k.startswith("val_"), keys.index(k))))
 
     def row(self, i: int) -> dict[str, Any]:
