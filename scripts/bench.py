@@ -22,10 +22,12 @@ float32 matmul peak measured in the same run. Peers that are not installed are l
 minus its median epoch: compiling the epoch) and ``sweep_end_to_end`` (the sweep's speedup over
 one-by-one runs including compilation, from ``bench_sweep.py``).
 
-Two more tables come from the other benchmark scripts, run as they are (``--json``) in a
-subprocess: ``bench_sweep.py`` (32 configs vmapped against one by one) and ``bench_gradcheck.py``
-(vectorized gradient check against a per-coordinate loop); a script that is missing is shown as
-"pending". ``--quick`` uses fewer repeats, a smaller peak matmul and shorter sweep/gradcheck runs.
+Three more tables come from the other benchmark scripts, run as they are (``--json``) in a
+subprocess: ``bench_sweep.py`` (32 configs vmapped against one by one), ``bench_gradcheck.py``
+(vectorized gradient check against a per-coordinate loop) and ``bench_cnn.py`` (a 1-D and a 2-D
+CNN from ``jaxdl.layers`` against jitted steps, plain JAX, flax and PyTorch, and the
+jax-ml/jax#12868 loop-body convolution check); a script that is missing is shown as "pending".
+``--quick`` uses fewer repeats, a smaller peak matmul and shorter sweep/gradcheck/CNN runs.
 """
 
 from __future__ import annotations
@@ -265,6 +267,7 @@ SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 SIDE_TABLES = {
     "sweep": ("bench_sweep.py", [], ["--epochs", "2"]),
     "gradcheck": ("bench_gradcheck.py", [], ["--loop-coords", "200"]),
+    "cnn": ("bench_cnn.py", [], ["--quick"]),
 }
 
 
@@ -368,7 +371,9 @@ def report(w: Workload, result: dict[str, Any]) -> str:
         figures = result[name]
         lines += ["", f"{name} ({script}):"]
         if isinstance(figures, dict):
-            lines += [f"  {k:<34} {_show(v)}" for k, v in figures.items()]
+            # scalars only (bench_cnn.py's tables and machine are in the JSON)
+            lines += [f"  {k:<34} {_show(v)}" for k, v in figures.items()
+                      if not isinstance(v, dict | list)]
         else:
             lines.append(f"  {figures}")
     return "\n".join(lines)
