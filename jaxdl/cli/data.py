@@ -165,14 +165,16 @@ def _inputs(args: argparse.Namespace, model: saved.SavedModel, need_labels: bool
         raise ValueError(f"{args.model}: the saved model names no feature columns; save it "
                          "with feature_names=... to use it here")
     return read_inputs(args.data, model.feature_names, model.target, need_labels=need_labels,
-                       labels=args.labels)
+                       labels=args.labels, encoding=model.encoding,
+                       id_column=getattr(args, "id_column", None))
 
 
 def predict_command(args: argparse.Namespace) -> int:
     """``jaxdl predict``: one CSV row per sample of ``--data`` from the model in ``--model``.
 
     Classification writes the predicted class and each class's probability; regression the
-    predicted value(s).
+    predicted value(s). With ``--id-column NAME`` the CSV's column ``NAME`` (not a feature) is
+    written first, as it is in ``--data``, so the predictions join back to their rows.
 
     >>> import argparse, jax, os, tempfile
     >>> from jaxdl.nn import MLP
@@ -193,8 +195,12 @@ def predict_command(args: argparse.Namespace) -> int:
         raise ValueError("--labels only applies to jaxdl evaluate")
     check_out(args)
     model = saved.load_model(args.model)
-    x = _inputs(args, model, need_labels=False).x
+    inputs = _inputs(args, model, need_labels=False)
+    x = inputs.x
     rows = _prediction_rows(model, x, os.fspath(args.data))
+    if inputs.ids is not None:
+        rows = [[args.id_column, *rows[0]]] + [[i, *row] for i, row in
+                                               zip(inputs.ids.tolist(), rows[1:])]
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     atomic_write(args.out, lambda f: f.write(buffer.getvalue()))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -44,6 +44,7 @@ class Dataset(NamedTuple):
     feature_names: tuple[str, ...] | None = None
     target: str | None = None
     rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    encoding: Any = None  # a table's one-hot encoding (jaxdl.data.encoding.Encoding)
 
 
 def _spread(total: int, count: int) -> np.ndarray:

@@ -1,8 +1,10 @@
 """The user's data: ``.csv``, ``.npz`` and ``.npy`` files (or a pandas DataFrame) as a
 :class:`~jaxdl.data.datasets.Dataset`.
 
-- ``.csv``: a header row, numeric feature columns, the target column ``target`` (default: the
-  last column). Integer targets (``3``) or text targets (``cat``) are class labels; other
+- ``.csv``: a header row, feature columns, the target column ``target`` (default: the last
+  column). A text feature column (``sex``: ``female``/``male``) is one-hot encoded with the
+  categories of the training split (:mod:`jaxdl.data.encoding`); ``ignore_columns`` leaves
+  columns such as a row id out of the features. Integer targets (``3``) or text targets (``cat``) are class labels; other
   numbers (``3.5``) are regression targets. Columns are read strictly
   (:mod:`jaxdl.data.table`): a column of numbers with one ``1.2.3`` or ``inf`` in it is an
   error naming the row, not a column of text; an empty cell, or ``NA``/``NaN``/``?`` among
@@ -38,6 +40,7 @@ import numpy as np
 
 from jaxdl.data import normalize as norm
 from jaxdl.data.datasets import TASKS, Dataset, split_indices
+from jaxdl.data.encoding import Encoding, encode_table, feature_matrix, fit_encoding, standardizer
 from jaxdl.data.labels import Labels, array_labels, encode, infer_task, table_labels
 from jaxdl.data.table import Table, from_cells, from_dataframe, is_dataframe, read_csv
 from jaxdl.untrusted import open_regular, read_bytes
@@ -58,12 +61,13 @@ def _suffix(path: Any) -> str:
     return suffix
 
 
-def _table_of(source: Any) -> Table:
-    """The :class:`Table` of a DataFrame or of an existing ``.csv`` file."""
+def _table_of(source: Any, text_columns: tuple[str, ...] = ()) -> Table:
+    """The :class:`Table` of a DataFrame or of an existing ``.csv`` file (``text_columns`` read
+    as text, unparsed)."""
     if is_dataframe(source):
-        return from_dataframe(source)
+        return from_dataframe(source, text_columns=text_columns)
     _suffix(source)
-    return read_csv(source)
+    return read_csv(source, text_columns=text_columns)
 
 
 def _check_task(task: str | None) -> None:
@@ -224,6 +228,7 @@ class _Raw(NamedTuple):
     target: str
     rows: np.ndarray  # data-row numbers kept
     splits: tuple | None = None  # given (x, labels) per split, from an .npz
+    table: Table | None = None  # a CSV/DataFrame's table, for its text columns
 
 
 def _is_table(source: Any) -> bool:
@@ -232,24 +237,33 @@ def _is_table(source: Any) -> bool:
                                     os.fspath(source).lower().endswith(".csv"))
 
 
-def _read(source: Any, target: str | None, labels: Any, drop_missing: bool) -> _Raw:
+def _read(source: Any, target: str | None, labels: Any, drop_missing: bool,
+          ignore_columns: tuple[str, ...] = ()) -> _Raw:
     if _is_table(source):
         if labels is not None:
             raise ValueError("labels is for .npy/.npz features; a table holds its target "
                              "column: pass target=NAME (--target)")
-        table = _table_of(source)
+        table = _table_of(source, ignore_columns)
         target = table.names[-1] if target is None else target
         table.column(target)
-        names = tuple(n for n in table.names if n != target)
+        for name in ignore_columns:
+            table.column(name)
+            if name == target:
+                raise ValueError(f"{table.source}: ignore_columns names the target column "
+                                 f"{target!r}; leave it out of ignore_columns")
+        names = tuple(n for n in table.names if n != target and n not in ignore_columns)
         if not names:
             raise ValueError(f"{table.source}: has only the target column {target!r}; "
                              "there are no features")
-        x = table.numeric(names)
+        x = feature_matrix(table, names)  # text columns: 0, NaN where missing
         keep = _drop_missing(table.source, (*names, target), x, table.is_missing(target),
                              drop_missing, table.where)
         y = table_labels(table, target)
         return _Raw(table.source, x[keep], Labels(y.values[keep], y.kind, y.merged), names,
-                    target, keep)
+                    target, keep, table=table)
+    if ignore_columns:
+        raise ValueError("ignore_columns names columns of a CSV file or DataFrame; leave it "
+                         "unset for arrays")
     if not isinstance(source, str | os.PathLike):
         raise TypeError(f"source must be a file path or a pandas DataFrame, got "
                         f"{type(source).__name__}")
@@ -330,12 +344,16 @@ def load_file(
     test_fraction: float = 0.2,
     seed: int = 0,
     normalize: bool = True,
+    ignore_columns: tuple[str, ...] | list[str] = (),
 ) -> Dataset:
     """Read a data file (or a pandas DataFrame) into train/validation/test splits.
 
     Features are standardized with the training split's statistics
     (``x' = (x - mu_train) / sigma_train``, kept in ``Dataset.stats``) unless ``normalize`` is
-    False. Classification labels become indices into ``Dataset.class_names``.
+    False. Classification labels become indices into ``Dataset.class_names``. Text feature
+    columns of a table are one-hot encoded with the categories of the training split
+    (:mod:`jaxdl.data.encoding`; kept in ``Dataset.encoding``; the one-hot columns are not
+    standardized); ``feature_names`` stay the table's column names.
 
     Args:
         source: a ``.csv``, ``.npz`` or ``.npy`` path, or a pandas DataFrame.
@@ -348,6 +366,7 @@ def load_file(
         test_fraction: the test share of the split (ignored likewise).
         seed: the split's seed (ignored likewise).
         normalize: standardize the features.
+        ignore_columns: columns of a table that are not features (a row id, free text).
 
     Returns:
         A :class:`~jaxdl.data.datasets.Dataset` with ``task``, ``class_names``,
@@ -361,7 +380,9 @@ def load_file(
     ('classification', 2, ('0', '1'), ('a', 'b'), 12)
     """
     _check_task(task)
-    raw = _read(source, target, labels, drop_missing)
+    if isinstance(ignore_columns, str):
+        ignore_columns = (ignore_columns,)
+    raw = _read(source, target, labels, drop_missing, tuple(ignore_columns))
     task = infer_task(raw.source, raw.labels, task, raw.target if _is_table(source) else None)
     if task == "classification":
         y, class_names = encode(raw.source, raw.labels, None)
@@ -380,10 +401,22 @@ def load_file(
             raise ValueError(f"{raw.source}: {err}") from None
     shape = raw.x.shape[1:]
     flat = raw.x.reshape(len(raw.x), -1)
+    encoding = None
+    if raw.table is not None:
+        encoding = fit_encoding(raw.table, raw.feature_names, raw.rows[parts[0]])
+    if encoding is not None:
+        assert raw.table is not None
+        order = np.concatenate(parts)
+        numeric = np.zeros((raw.table.num_rows, flat.shape[1]))
+        numeric[raw.rows] = flat
+        encoded = encode_table(raw.table, encoding, raw.rows[order], numeric, len(parts[0]))
+        flat = np.empty_like(encoded)
+        flat[order] = encoded
+        shape = (encoding.width,)
     xs = [flat[p] for p in parts]
     stats = None
     if normalize:
-        stats = norm.fit_standardizer(xs[0], raw.feature_names)
+        stats = standardizer(xs[0], encoding, raw.feature_names)
         xs = [norm.transform(stats, part) for part in xs]
     xs = [np.asarray(part, np.float32).reshape(len(part), *shape) for part in xs]
     name = os.path.basename(raw.source)
@@ -391,6 +424,7 @@ def load_file(
         xs[0], y[parts[0]], xs[1], y[parts[1]], xs[2], y[parts[2]],
         len(class_names) if class_names else 0, name, stats, task, class_names,
         raw.feature_names, raw.target, (raw.rows[parts[0]], raw.rows[parts[1]], raw.rows[parts[2]]),
+        encoding,
     )
 
 
@@ -421,6 +455,7 @@ class Inputs(NamedTuple):
     x: np.ndarray
     labels: Labels | None
     table: Table | None
+    ids: np.ndarray | None = None
 
 
 def read_inputs(
@@ -430,13 +465,19 @@ def read_inputs(
     *,
     need_labels: bool,
     labels: str | os.PathLike | None = None,
+    encoding: Encoding | None = None,
+    id_column: str | None = None,
 ) -> Inputs:
     """Read new data for a model trained on ``feature_names``.
 
     A CSV/DataFrame must hold every feature column (in any order; they are put in the
-    model's order) and may hold the ``target`` column, which ``need_labels`` requires; any
-    other column is an error. Arrays (``.npz`` ``x``/``y``, ``.npy`` + ``labels``) must have
-    ``len(feature_names)`` features. Missing values are an error: every row gets an answer.
+    model's order) and may hold the ``target`` column, which ``need_labels`` requires, and the
+    ``id_column`` (read as text, passed through as ``Inputs.ids``); any other column is an
+    error. The text columns of ``encoding`` are one-hot encoded (an unknown category: all
+    zeros, with a warning; see :mod:`jaxdl.data.encoding`). Arrays (``.npz`` ``x``/``y``,
+    ``.npy`` + ``labels``) must have ``len(feature_names)`` features (``encoding.width`` with
+    an encoding: one-hot columns included). Missing values are an error: every row gets an
+    answer.
 
     Args:
       source: a ``.csv``, ``.npz`` or ``.npy`` path, or a pandas DataFrame.
@@ -444,10 +485,13 @@ def read_inputs(
       target: the label column of a table (``None``: none).
       need_labels: require labels (evaluation) and return them.
       labels: for a ``.npy`` source, the file of its labels.
+      encoding: the model's one-hot encoding of text columns, or ``None``.
+      id_column: a table's row-id column: not a feature, returned as text.
 
     Returns:
-      An :class:`Inputs`: the features (float64) in the model's column order, the labels when
-      ``need_labels`` (else ``None``), and the table of a CSV/DataFrame.
+      An :class:`Inputs`: the features (float64) in the model's column order (one-hot
+      columns expanded), the labels when ``need_labels`` (else ``None``), the table of a
+      CSV/DataFrame and its ids.
 
     Raises:
       ValueError: for missing or extra columns, missing values, missing labels that
@@ -460,16 +504,23 @@ def read_inputs(
     [[1.0, 2.0], [3.0, 4.0]]
     """
     if _is_table(source):
-        table = _table_of(source)
+        table = _table_of(source, (id_column,) if id_column else ())
+        if id_column is not None:
+            table.column(id_column)
+            if id_column in feature_names:
+                raise ValueError(f"the id column {id_column!r} is one of the model's feature "
+                                 "columns; name a column that is not a feature")
         wanted = set(feature_names)
         missing = [n for n in feature_names if n not in table.positions]
-        extra = [n for n in table.names if n not in wanted and n != target]
+        extra = [n for n in table.names if n not in wanted and n not in (target, id_column)]
         if missing or extra:
             problems = []
             if missing:
                 problems.append(f"lacks the model's feature column(s) {', '.join(missing)}")
             if extra:
-                problems.append(f"has column(s) the model was not trained on: {', '.join(extra)}")
+                problems.append(f"has column(s) the model was not trained on: {', '.join(extra)}"
+                                + (" (a row id? pass it as the id column, --id-column NAME)"
+                                   if id_column is None and not missing else ""))
             raise ValueError(
                 f"{table.source}: {' and '.join(problems)}; expected the columns "
                 f"{', '.join(feature_names)}" + (f" (and optionally {target})" if target else "")
@@ -477,12 +528,19 @@ def read_inputs(
         if need_labels and (target is None or target not in table.names):
             raise ValueError(f"{table.source}: no target column {target!r}; evaluation needs "
                              "the true labels")
-        x = table.numeric(list(feature_names))
+        text = set(encoding.categories) if encoding is not None else set()
+        x = feature_matrix(table, feature_names, text)
         y_missing = table.is_missing(target) if target and need_labels else np.zeros(len(x), bool)
         _drop_missing(table.source, (*feature_names, target or ""), x, y_missing, False,
                       table.where)
+        if encoding is not None:
+            x = encode_table(table, encoding, None, x)
         y = table_labels(table, target) if target and need_labels else None
-        return Inputs(x, y, table)
+        ids = table.column(id_column) if id_column is not None else None
+        return Inputs(x, y, table, ids)
+    if id_column is not None:
+        raise ValueError(f"--id-column names a column of a CSV file; {os.fspath(source)} "
+                         "holds arrays: leave it out")
     raw = _read(source, None, labels if need_labels else None, drop_missing=False) \
         if need_labels else None
     if raw is not None:
@@ -498,7 +556,9 @@ def read_inputs(
         _drop_missing(path, _default_names(x), x, np.zeros(len(x), bool), False,
                       lambda r: f"row {r + 1}")
     width = int(np.prod(x.shape[1:]))
-    if width != len(feature_names):
+    expected = encoding.width if encoding is not None else len(feature_names)
+    if width != expected:
         raise ValueError(f"{os.fspath(source)}: {width} features per sample but the model "
-                         f"was trained on {len(feature_names)}")
+                         f"was trained on {expected}"
+                         + (" (text columns one-hot encoded)" if encoding is not None else ""))
     return Inputs(x, y, None)

@@ -244,7 +244,8 @@ def _check_names(source: str, names: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def read_csv(path: str | os.PathLike, what: str = "data file") -> Table:
+def read_csv(path: str | os.PathLike, what: str = "data file",
+             text_columns: tuple[str, ...] = ()) -> Table:
     """Read a CSV file with a header row into a :class:`Table`.
 
     Only a regular file is read (:func:`jaxdl.untrusted.read_bytes`), as UTF-8 with an optional
@@ -254,6 +255,7 @@ def read_csv(path: str | os.PathLike, what: str = "data file") -> Table:
     Args:
         path: the CSV file.
         what: how error messages name the file when it cannot be read.
+        text_columns: columns read as text, unparsed (see :func:`from_cells`).
 
     Returns:
         The parsed :class:`Table`.
@@ -325,7 +327,7 @@ def read_csv(path: str | os.PathLike, what: str = "data file") -> Table:
     if not rows:
         raise ValueError(f"{source}: the file has a header but no data rows")
     columns = [list(column) for column in zip(*rows)]
-    return from_cells(source, names, columns, np.asarray(lines))
+    return from_cells(source, names, columns, np.asarray(lines), text_columns)
 
 
 def _row_at(header: list[str] | None, rows: int, line: int) -> str:
@@ -334,7 +336,7 @@ def _row_at(header: list[str] | None, rows: int, line: int) -> str:
 
 
 def from_cells(source: str, names: tuple[str, ...], cells: list[list[str]],
-               lines: np.ndarray | None) -> Table:
+               lines: np.ndarray | None, text_columns: tuple[str, ...] = ()) -> Table:
     """A :class:`Table` of text cells, one list per column (``lines``: each row's file line).
 
     Args:
@@ -342,6 +344,8 @@ def from_cells(source: str, names: tuple[str, ...], cells: list[list[str]],
         names: the column names.
         cells: the cells, one list of strings per column.
         lines: each data row's line in the file, or ``None``.
+        text_columns: columns kept as their text (spaces around it removed; an empty cell is
+            missing), neither parsed nor checked: row ids such as ``007``.
 
     Returns:
         The parsed :class:`Table`.
@@ -355,9 +359,18 @@ def from_cells(source: str, names: tuple[str, ...], cells: list[list[str]],
         >>> table.numeric(["a"]).ravel().tolist(), table.where(1)
         ([1.5, nan], 'row 2 (line 3)')
     """
-    parsed = [_parse(source, name, column, lambda r: _where(lines, r))
+    parsed = [_as_text(column) if name in text_columns else
+              _parse(source, name, column, lambda r: _where(lines, r))
               for name, column in zip(names, cells)]
     return _table(source, names, parsed, lines)
+
+
+def _as_text(cells: list[str]) -> _Column:
+    """A column kept as text: stripped cells, the empty ones missing."""
+    texts = [c.strip() for c in cells]
+    missing = np.array([not t for t in texts], dtype=bool)
+    row = None if missing.all() else int(np.argmin(missing))
+    return _Column(np.array(texts, dtype=object), missing, False, row, None, None)
 
 
 def _table(source: str, names: tuple[str, ...], parsed: list[_Column],
@@ -390,12 +403,13 @@ def is_dataframe(value: Any) -> bool:
     return pandas is not None and isinstance(value, pandas.DataFrame)
 
 
-def from_dataframe(frame: Any) -> Table:
+def from_dataframe(frame: Any, text_columns: tuple[str, ...] = ()) -> Table:
     """A :class:`Table` of a pandas DataFrame: numeric columns as they are (an infinite value is
     an error; NaN/None are missing), other columns read from their text by the module's rules.
 
     Args:
         frame: a ``pandas.DataFrame`` with at least one row.
+        text_columns: columns kept as text (see :func:`from_cells`).
 
     Returns:
         The :class:`Table` (its source is ``"DataFrame"``, its ``lines`` ``None``).
@@ -419,7 +433,10 @@ def from_dataframe(frame: Any) -> Table:
         series = frame.iloc[:, j]
         gaps = np.asarray(series.isna(), dtype=bool)
         kind = np.dtype(series.dtype).kind if isinstance(series.dtype, np.dtype) else "O"
-        if kind in "biuf":
+        if name in text_columns:
+            parsed.append(_as_text(["" if gap else str(v) for v, gap in
+                                    zip(series.tolist(), gaps)]))
+        elif kind in "biuf":
             values = np.asarray(series, dtype=np.float64)
             bad = np.flatnonzero(~np.isfinite(values) & ~gaps)
             if bad.size:

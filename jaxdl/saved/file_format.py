@@ -3,8 +3,9 @@ same model, parameters and state.
 
     model-dir/
       manifest.json   format and library version, the model's type and config, the task, class
-                      and feature names, the standardizer's mean/std, the training
-                      hyperparameters, final metrics, checksums
+                      and feature names, the one-hot encoding of text columns (version 2),
+                      the standardizer's mean/std, the training hyperparameters, final
+                      metrics, checksums
       arrays.npz      every leaf of params and state, named by its pytree path
                       (``params['layers'][0]['W']``), read without pickle
 
@@ -41,7 +42,9 @@ from jaxdl.atomic import _jsonable
 from jaxdl.layers import base as layer_base
 
 FORMAT = "jaxdl-model"
-FORMAT_VERSION = 1
+#: The newest format this jaxdl reads. A model with a one-hot ``encoding`` is written as
+#: version 2 (an older jaxdl refuses it instead of ignoring the encoding); others as version 1.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
 #: The largest manifest :func:`read_manifest` reads: 16 MiB.
@@ -476,7 +479,8 @@ def check_manifest(manifest: Mapping[str, Any], file: str = MANIFEST) -> None:
     ``model`` and ``arrays`` must be there; ``task`` is classification or regression;
     ``class_names`` (classification only) and ``feature_names`` are lists of distinct strings;
     ``standardizer`` has ``mean`` and ``std`` of finite numbers of one length, ``std > 0``, as
-    many as ``feature_names``; ``arrays.file`` is ``arrays.npz`` (never another path).
+    many as the model's inputs (``feature_names``, with each one-hot column of ``encoding``
+    counted, see :func:`check_encoding`); ``arrays.file`` is ``arrays.npz`` (never another path).
     What depends on the model (widths, array shapes) is checked when it is loaded.
 
     >>> check_manifest({"model": {"type": "MLP", "config": {}}, "task": "ranking",
@@ -516,15 +520,56 @@ def check_manifest(manifest: Mapping[str, Any], file: str = MANIFEST) -> None:
     target = manifest.get("target")
     if target is not None and not isinstance(target, str):
         raise ModelFileError(f"{file}: field 'target' must be a string or null")
+    inputs = check_encoding(manifest.get("encoding"), features, file)
     stats = manifest.get("standardizer")
     if stats is not None:
         width = check_statistics(stats, file)
-        if features is not None and width != len(features):
+        if inputs is not None and width != inputs:
             raise ModelFileError(f"{file}: field 'standardizer' has {width} entries but "
-                                 f"'feature_names' names {len(features)} features")
+                                 f"'feature_names' names {inputs} model inputs"
+                                 + (" (one-hot columns counted)" if manifest.get("encoding")
+                                    else ""))
     for key in ("hyperparameters", "metrics", "metadata"):
         if not isinstance(manifest.get(key, {}), dict | type(None)):
             raise ModelFileError(f"{file}: field {key!r} must be an object")
+
+
+def check_encoding(entry: Any, features: tuple[str, ...] | None,
+                   file: str = MANIFEST) -> int | None:
+    """The number of model inputs that ``feature_names`` and the ``encoding`` entry describe
+    (``None`` without feature names): ``entry`` is ``None`` or ``{"one_hot": {column:
+    [categories]}}`` where every column is one of ``features`` and its categories are a
+    non-empty sorted list of distinct non-empty strings. Each such column counts one input per
+    category, any other feature one.
+
+    >>> check_encoding({"one_hot": {"sex": ["f", "m"]}}, ("age", "sex"))
+    3
+    >>> check_encoding({"one_hot": {"sex": ["m", "f"]}}, ("age", "sex"), "m/manifest.json")
+    Traceback (most recent call last):
+    jaxdl.saved.file_format.ModelFileError: m/manifest.json: field 'encoding.one_hot.sex' ...
+    """
+    if entry is None:
+        return None if features is None else len(features)
+    if not isinstance(entry, dict) or set(entry) != {"one_hot"} or not isinstance(
+            entry["one_hot"], dict) or not entry["one_hot"]:
+        raise ModelFileError(f"{file}: field 'encoding' must be null or an object "
+                             "{'one_hot': {column: [categories]}} naming at least one column, "
+                             f"got {_short(entry)}")
+    if features is None:
+        raise ModelFileError(f"{file}: field 'encoding' names columns but 'feature_names' is "
+                             "missing")
+    width = len(features)
+    for column, categories in entry["one_hot"].items():
+        if column not in features:
+            raise ModelFileError(f"{file}: field 'encoding.one_hot' names the column "
+                                 f"{_short(column)}, which is not in 'feature_names'")
+        field = f"encoding.one_hot.{column}"
+        check_names(field, categories, file)
+        if not categories or list(categories) != sorted(categories):
+            raise ModelFileError(f"{file}: field {field!r} must be a non-empty sorted list of "
+                                 f"categories, got {_short(categories)}")
+        width += len(categories) - 1
+    return width
 
 
 def check_names(field: str, names: Any, file: str = MANIFEST) -> tuple[str, ...] | None:

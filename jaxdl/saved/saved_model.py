@@ -34,12 +34,12 @@ import numpy as np
 from jaxdl import evaluation, nn, untrusted
 from jaxdl.atomic import _jsonable, atomic_write
 from jaxdl.checks import check_labels
+from jaxdl.data.encoding import Encoding, from_manifest, to_manifest
 from jaxdl.data.normalize import Standardizer, transform
 from jaxdl.data.table import is_dataframe
 from jaxdl.saved.file_format import (
     ARRAYS,
     FORMAT,
-    FORMAT_VERSION,
     MANIFEST,
     TASKS,
     ModelFileError,
@@ -51,6 +51,7 @@ from jaxdl.saved.file_format import (
     _swap,
     _umask,
     build_model,
+    check_encoding,
     check_names,
     check_statistics,
     check_target,
@@ -80,11 +81,13 @@ def save_model(
     metadata: Mapping[str, Any] | None = None,
     data: Any = None,
     overwrite: bool = False,
+    encoding: Encoding | None = None,
 ) -> str:
     """Write ``model`` with ``params`` and ``state`` to the directory ``path``, atomically.
 
     ``data`` (a :class:`~jaxdl.data.datasets.Dataset`) fills ``standardizer``, ``task``,
-    ``class_names``, ``feature_names`` and ``target`` from the data it was trained on.
+    ``class_names``, ``feature_names``, ``target`` and ``encoding`` (the one-hot encoding of
+    a table's text columns, :mod:`jaxdl.data.encoding`) from the data it was trained on.
 
     >>> import jax, tempfile
     >>> from jaxdl.nn import MLP
@@ -100,6 +103,7 @@ def save_model(
         class_names = class_names or getattr(data, "class_names", None)
         feature_names = feature_names or getattr(data, "feature_names", None)
         target = target or getattr(data, "target", None)
+        encoding = encoding or getattr(data, "encoding", None)
     if task not in TASKS:
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     where = "save_model"
@@ -113,6 +117,9 @@ def save_model(
     }
     if stats is not None:
         check_statistics(stats, where)
+    one_hot = to_manifest(encoding)
+    if one_hot is not None:
+        check_encoding(one_hot, features, where)
     path = os.path.abspath(os.fspath(path))
     check_target(path, overwrite)
     arrays = {**flatten("params", params), **flatten("state", state)}
@@ -127,7 +134,7 @@ def save_model(
         if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
             raise ValueError(f"{name} holds NaN or inf; training diverged: save a model "
                              "whose parameters are finite")
-    check_fits(where, model, template, task, names, features, stats)
+    check_fits(where, model, template, task, names, features, stats, one_hot)
     missing = lacking_config(model)
     if missing is None:
         spec_of_model = model_config(model)
@@ -146,7 +153,7 @@ def save_model(
             arrays_digest = _digest(f.read())
         manifest = _jsonable({
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": 1 if one_hot is None else 2,
             "library_version": _library_version(),
             "model": spec_of_model,
             "task": task,
@@ -154,6 +161,7 @@ def save_model(
             "feature_names": list(features) if features else None,
             "target": target,
             "standardizer": stats,
+            **({} if one_hot is None else {"encoding": one_hot}),
             "hyperparameters": dict(hyperparameters or {}),
             "metrics": dict(metrics or {}),
             "metadata": dict(metadata or {}),
@@ -217,7 +225,7 @@ def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
     state = _fill(path, "state", template[1], arrays)
     stats = manifest.get("standardizer")
     check_fits(file, model, template, manifest["task"], _names(manifest, "class_names"),
-               _names(manifest, "feature_names"), stats)
+               _names(manifest, "feature_names"), stats, manifest.get("encoding"))
     standardizer = None if stats is None else Standardizer(
         np.asarray(stats["mean"], np.float64), np.asarray(stats["std"], np.float64))
     return SavedModel(path, model, params, state, standardizer, manifest)
@@ -252,9 +260,12 @@ def input_shape(model: Any) -> tuple[int, ...] | None:
 
 def check_fits(where: str, model: Any, template: Any, task: str,
                class_names: tuple[str, ...] | None, feature_names: tuple[str, ...] | None,
-               stats: Mapping[str, Any] | None) -> None:
+               stats: Mapping[str, Any] | None, encoding: Mapping[str, Any] | None = None
+               ) -> None:
     """Refuse class names, feature names or standardizer statistics that do not fit the model:
-    as many feature names and statistics as one example has inputs, as many class names as
+    as many feature names (each one-hot column of ``encoding`` counted, see
+    :func:`~jaxdl.saved.file_format.check_encoding`) and statistics as one example has
+    inputs, as many class names as
     the output has classes (two for a single output unit). Models that do not say their input
     shape (see :func:`input_shape`) are checked for what does not need it.
 
@@ -267,14 +278,15 @@ def check_fits(where: str, model: Any, template: Any, task: str,
 model has 3 outputs (classes)
     """
     width = None if stats is None else len(stats["std"])
-    if feature_names is not None and width is not None and width != len(feature_names):
+    named = check_encoding(encoding, feature_names, where)
+    if named is not None and width is not None and width != named:
         raise ModelFileError(f"{where}: the standardizer has {width} entries but "
-                             f"'feature_names' names {len(feature_names)} features")
+                             f"'feature_names' names {named} model inputs")
     shape = input_shape(model)
     if shape is None:
         return
     inputs = math.prod(shape)
-    for field, count in (("feature_names", feature_names and len(feature_names)),
+    for field, count in (("feature_names", named),
                          ("standardizer", width)):
         if count is not None and count != inputs:
             raise ModelFileError(f"{where}: field {field!r} has {count} entries but the model "
@@ -331,6 +343,14 @@ class SavedModel:
         return tuple(names) if names else None
 
     @property
+    def encoding(self) -> Encoding | None:
+        """The one-hot encoding of the text feature columns, or ``None`` (numeric columns
+        only). Arrays given to :meth:`outputs` hold its expanded columns
+        (``encoding.expanded_names()``); a DataFrame holds the text columns themselves."""
+        features = self.feature_names
+        return from_manifest(self.manifest.get("encoding"), features or ())
+
+    @property
     def target(self) -> str | None:
         """The name of the target column the model was trained on."""
         return self.manifest.get("target")
@@ -343,7 +363,8 @@ class SavedModel:
 
             if not self.feature_names:
                 raise ValueError("this saved model names no feature columns; pass an array")
-            x = read_inputs(x, self.feature_names, self.target, need_labels=False).x
+            x = read_inputs(x, self.feature_names, self.target, need_labels=False,
+                            encoding=self.encoding).x
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.integer):  # raw features centred before any float32
             x = x.astype(np.float64)
