@@ -86,15 +86,17 @@ def split(y: np.ndarray, task: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(train), np.sort(test)
 
 
-def run_jaxdl(folder: str, train_csv: str, test_csv: str) -> float:
-    """``jaxdl train`` with defaults then ``jaxdl evaluate``; the held-out accuracy or R^2."""
+def run_jaxdl(folder: str, train_csv: str, test_csv: str,
+              train_args: tuple[str, ...] = ()) -> float:
+    """``jaxdl train`` with defaults (plus ``train_args``: the smoke test's fewer epochs) then
+    ``jaxdl evaluate``; the held-out accuracy or R^2."""
     from jaxdl.cli import main
 
     model, result = os.path.join(folder, "m"), os.path.join(folder, "evaluation.json")
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
         code = main(["train", "--data", train_csv, "--save", model,
-                     "--out", os.path.join(folder, "run")])
+                     "--out", os.path.join(folder, "run"), *train_args])
         if code == 0:
             code = main(["evaluate", "--model", model, "--data", test_csv, "--out", result])
     if code != 0:
@@ -134,9 +136,10 @@ def timed(fn: Callable[..., float], *args: Any) -> tuple[float, float]:
     return value, time.perf_counter() - start
 
 
-def run(sets: list[str], seeds: list[int]) -> dict[str, Any]:
-    """Every row on every set and seed: ``{set: {"task", "metric", row: {"scores",
-    "wall_s"}}}``."""
+def run(sets: list[str], seeds: list[int], train_args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every row on every set and seed: ``{set: {"task", "metric", "rows", "features", row:
+    {"scores", "wall_s"}}}`` (``train_args``: extra ``jaxdl train`` flags, none in the
+    benchmark)."""
     results: dict[str, Any] = {}
     for name in sets:
         x, y, names, task = table(name)
@@ -151,7 +154,7 @@ def run(sets: list[str], seeds: list[int]) -> dict[str, Any]:
                 test_csv = os.path.join(folder, "test.csv")
                 write_csv(train_csv, x[train], y[train], names)
                 write_csv(test_csv, x[test], y[test], names)
-                score, wall = timed(run_jaxdl, folder, train_csv, test_csv)
+                score, wall = timed(run_jaxdl, folder, train_csv, test_csv, train_args)
             entry["jaxdl"]["scores"].append(score)
             entry["jaxdl"]["wall_s"].append(wall)
             yy = y.astype(str) if task == "classification" else y
