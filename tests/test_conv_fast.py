@@ -295,3 +295,29 @@ def test_summary_of_layers_needs_an_input_shape(capsys):
         L.summary(L.Sequential(L.Dense(3), input_shape=(4,)), input_shape=(5,))
     L.Sequential(L.Dense(3), input_shape=(4,)).summary()
     assert "Trainable params: 15" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- the benchmark
+def test_bench_cnn_reports_rows_ratios_and_the_repro():
+    """scripts/bench_cnn.py on a tiny run: the documented keys, ratios to row 1 (no timings
+    checked)."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+    import bench_cnn
+
+    w = bench_cnn.CNNWorkload("cnn1d", num_samples=200)
+    rows = ("jaxdl_scan", "jaxdl_scan_lax_grad", "jaxdl_step")
+    result = bench_cnn.run([w], repeats=1, rows=rows, settle_s=0, sweep=False)
+    for row in rows:
+        assert result[f"cnn1d_{row}_samples_per_s"] > 0
+    ratio = result["cnn1d_jaxdl_step_samples_per_s"] / result["cnn1d_jaxdl_scan_samples_per_s"]
+    assert result["cnn1d_jaxdl_step_ratio"] == pytest.approx(ratio)
+    assert result["speedup"] == pytest.approx(1 / result["cnn1d_jaxdl_scan_lax_grad_ratio"])
+    assert result["repro_scan_over_jit"] == pytest.approx(
+        result["repro_scan_ms"] / result["repro_jit_ms"])
+    # the forward multiply-adds of the three convolutions and the dense layer, x2
+    assert w.forward_flops == 2 * (20 * 5 * 25 + 10 * 3 * 625 + 5 * 3 * 625 + 125 * 10)
+    assert "jax-ml/jax#12868" in bench_cnn.report([w], result)
+    json.dumps(result)
