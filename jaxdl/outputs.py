@@ -20,6 +20,9 @@ or ``--checkpoint-dir``, ``--out`` equal to ``--checkpoint-dir`` (two writers of
 with fewer ``--epochs`` than the checkpoints already ran, and a fresh run into a checkpoint
 directory that holds another run.
 
+:func:`reserve` checks a command line before the command runs; :func:`take` claims its
+``--out`` once the command has checked its own input, before its first write.
+
 Each command has its own default ``--out``: ``jaxdl-out/train``, ``jaxdl-out/sweep``,
 ``jaxdl-out`` (demo), so the three can follow one another.
 """
@@ -34,7 +37,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jaxdl import dirlock
-from jaxdl.atomic import write_json
+from jaxdl.atomic import check_writable, write_json
 from jaxdl.checkpoint import epoch_of, list_checkpoints
 from jaxdl.untrusted import read_bytes
 
@@ -235,13 +238,13 @@ class OutputDir:
     >>> held.release()
     """
 
-    def __init__(self, directory: str, lock: int | None) -> None:
-        self.directory, self._lock = directory, lock
+    def __init__(self, directory: str, lock: int | None, created: bool = False) -> None:
+        self.directory, self._lock, self.created = directory, lock, created
         self.removed: list[str] = []  # what --overwrite removed
 
     def release(self) -> None:
-        """Drop the lock (and its file); a run that wrote nothing leaves no trace but the
-        folder (an empty ``metrics.jsonl`` goes)."""
+        """Drop the lock (and its file); a run that wrote nothing leaves no trace (an empty
+        ``metrics.jsonl`` goes, and the folder when this run made it and it is empty)."""
         if self._lock is None:
             return
         metrics = os.path.join(self.directory, "metrics.jsonl")
@@ -253,6 +256,11 @@ class OutputDir:
             pass
         dirlock.release(self._lock, self.directory)
         self._lock = None
+        if self.created:
+            try:
+                os.rmdir(self.directory)  # only when empty
+            except OSError:
+                pass
 
 
 def claim(args: argparse.Namespace) -> OutputDir:
@@ -265,9 +273,10 @@ def claim(args: argparse.Namespace) -> OutputDir:
         run that wrote them was given; a lock or run record that is a symlink.
     """
     out = os.fspath(args.out)
-    os.makedirs(out, exist_ok=True)
+    created = not os.path.isdir(out)
+    check_writable(out)  # creates it; a full disk is an error here, the folder left to see
     lock = dirlock.acquire(out, "--out directory")
-    held = OutputDir(out, lock)
+    held = OutputDir(out, lock, created)
     try:
         held.removed = _take(args, out)
     except BaseException:
@@ -319,15 +328,59 @@ def _remove(out: str, names: Sequence[str], events: Sequence[str]) -> list[str]:
     return paths
 
 
-def prepare(args: argparse.Namespace) -> OutputDir | None:
-    """All of the above for one command line, before the command runs: :func:`check_paths`,
-    :func:`check_resume` and (train, sweep, demo) :func:`claim`.
+class Reservation:
+    """The output checks of one command line, done (:func:`reserve`), and its ``--out``, taken
+    when the command has checked its own input (:func:`take`, from
+    :func:`jaxdl.cli.build.load_data`), so a bad flag is reported before a used ``--out``.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._taken: OutputDir | None = None
+
+    def take(self) -> OutputDir:
+        """:func:`claim` ``--out`` (once)."""
+        if self._taken is None:
+            self._taken = claim(self.args)
+        return self._taken
+
+    def release(self) -> None:
+        """Give ``--out`` back (:meth:`OutputDir.release`) and forget the reservation."""
+        if _RESERVED.get(id(self.args)) is self:
+            del _RESERVED[id(self.args)]
+        if self._taken is not None:
+            self._taken.release()
+            self._taken = None
+
+
+_RESERVED: dict[int, Reservation] = {}
+
+
+def reserve(args: argparse.Namespace) -> Reservation:
+    """Check one command line's outputs before the command runs (:func:`check_paths`,
+    :func:`check_resume`); :func:`take` claims ``--out`` later.
 
     Returns:
-      The claimed ``--out``, to :meth:`OutputDir.release` when the command ends, or ``None``.
+      The reservation, to :meth:`Reservation.release` when the command ends.
+
+    >>> import tempfile
+    >>> args = argparse.Namespace(command="train", out=tempfile.mkdtemp(), overwrite=False,
+    ...                           resume=False, checkpoint_dir=None, tensorboard=None)
+    >>> reservation = reserve(args)
+    >>> take(args).directory == args.out
+    True
+    >>> reservation.release()
     """
     check_paths(args)
-    if args.command not in DEFAULT_OUT:
-        return None
-    check_resume(args)
-    return claim(args)
+    if args.command in DEFAULT_OUT:
+        check_resume(args)
+    reservation = Reservation(args)
+    _RESERVED[id(args)] = reservation
+    return reservation
+
+
+def take(args: argparse.Namespace) -> OutputDir | None:
+    """Claim the ``--out`` reserved for ``args`` (``None`` when nothing was reserved: the
+    command's functions called outside the ``jaxdl`` command)."""
+    reservation = _RESERVED.get(id(args))
+    return None if reservation is None else reservation.take()

@@ -269,8 +269,6 @@ def test_tensorboard_flag_without_tensorboardx(tmp_path, capsys, monkeypatch):
 def test_file_flags_without_data_are_errors(capsys):
     assert cli.main(["train", "--target", "y"]) == 2
     assert "--target only apply to --data" in capsys.readouterr().err
-    assert cli.main(["train", "--overwrite"]) == 2
-    assert "--overwrite only applies with --save" in capsys.readouterr().err
 
 
 def test_resume_continues_the_metrics_log(tmp_path):

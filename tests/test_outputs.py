@@ -352,7 +352,7 @@ def test_a_checkpoint_directory_in_use_is_refused_before_anything_is_written(tmp
     finally:
         dirlock.release(held)
     one_error(err, code, 2, "in use by another run")
-    assert not (ckpt / outputs.RUN_FILE).exists() and not os.listdir(tmp_path / "o")
+    assert not (ckpt / outputs.RUN_FILE).exists() and not (tmp_path / "o").exists()
 
 
 def test_the_demo_refuses_an_out_holding_its_results(tmp_path, capsys):

@@ -42,13 +42,13 @@ from jaxdl import (
     interrupt,  # installs the command's signal handlers (see launched_as_command)
     outputs,
 )
+from jaxdl.cli.build import announce_removed
 from jaxdl.cli.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_IO,
     EXIT_USAGE,
     PROG,
-    note,
     run_command,
 )
 from jaxdl.cli.options import EPOCHS, HP_FLAGS, OPTIMIZER, HelpFormatter
@@ -78,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     SIGINT and SIGTERM are handled from the first line on (:class:`jaxdl.interrupt.
     CommandSignals`); the output paths are checked and ``--out`` is held for the run
-    (:func:`jaxdl.outputs.prepare`) before the command's own code runs.
+    (:func:`jaxdl.outputs.reserve`; ``train`` and ``sweep`` take it once their input is
+    checked, in :func:`jaxdl.cli.build.load_data`).
 
     >>> main(["--version"])
     jaxdl ...
@@ -114,18 +115,13 @@ def _owning_outputs(command: Callable[[argparse.Namespace], int]
     """``command`` run with its outputs checked and ``--out`` held (:mod:`jaxdl.outputs`)."""
 
     def run(args: argparse.Namespace) -> int:
-        held = outputs.prepare(args)
+        reservation = outputs.reserve(args)
         try:
-            if held is not None and held.removed:
-                note(f"--overwrite: removed {', '.join(held.removed)} (an earlier run's)")
-            if getattr(args, "overwrite", False) and not (
-                    getattr(args, "save", None)
-                    or (args.command == "train" and getattr(args, "checkpoint_dir", None))):
-                args.overwrite = False  # it was for --out only, done above
+            if args.command == "demo":  # train and sweep take it after their input checks
+                announce_removed(outputs.take(args))
             return command(args)
         finally:
-            if held is not None:
-                held.release()
+            reservation.release()
 
     run.__name__ = getattr(command, "__name__", "run")
     return run

@@ -7,7 +7,7 @@ import argparse
 import re
 from typing import Any
 
-from jaxdl import devices, plots
+from jaxdl import devices, outputs, plots
 from jaxdl.cli import data as user_data
 from jaxdl.cli.errors import note
 from jaxdl.data.datasets import Dataset
@@ -18,24 +18,37 @@ from jaxdl.train import Trainer
 
 
 def load_data(args: argparse.Namespace) -> Dataset:
-    """The dataset of ``--data`` (a file) or ``--dataset`` (built in, default moons).
+    """The dataset of ``--data`` (a file) or ``--dataset`` (built in, default moons); then,
+    in the ``jaxdl`` command, ``--out`` is taken for the run (:func:`jaxdl.outputs.take`:
+    refused when used, locked), before anything is written.
 
     >>> from jaxdl.cli import build_parser
     >>> data = load_data(build_parser().parse_args(["train", "--data-size", "50"]))
     >>> data.name, len(data.y_train) + len(data.y_val) + len(data.y_test)
     ('moons', 50)
     """
-    from_file = user_data.load(args)
-    if from_file is not None:
-        return from_file
-    try:
-        return load_builtin(args.dataset or "moons", seed=args.seed, n=args.data_size,
-                            noise=args.noise, normalize=not args.no_normalize,
-                            val_fraction=args.val_fraction, test_fraction=args.test_fraction)
-    except ValueError as err:  # name the flags, not the function's arguments
-        text = re.sub(r"^n must", "--data-size must", str(err))
-        text = re.sub(r"^noise must", "--noise must", text)
-        raise ValueError(text.replace("leave noise=None", "leave out --noise")) from err
+    data = user_data.load(args)
+    if data is None:
+        try:
+            data = load_builtin(args.dataset or "moons", seed=args.seed, n=args.data_size,
+                                noise=args.noise, normalize=not args.no_normalize,
+                                val_fraction=args.val_fraction,
+                                test_fraction=args.test_fraction)
+        except ValueError as err:  # name the flags, not the function's arguments
+            text = re.sub(r"^n must", "--data-size must", str(err))
+            text = re.sub(r"^noise must", "--noise must", text)
+            raise ValueError(text.replace("leave noise=None", "leave out --noise")) from err
+    announce_removed(outputs.take(args))
+    return data
+
+
+def announce_removed(held: outputs.OutputDir | None) -> None:
+    """A note naming the files ``--overwrite`` removed from ``--out`` (if any).
+
+    >>> announce_removed(None)
+    """
+    if held is not None and held.removed:
+        note(f"--overwrite: removed {', '.join(held.removed)} (an earlier run's)")
 
 
 def build_model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:

@@ -54,21 +54,14 @@ def load(args: argparse.Namespace) -> Dataset | None:
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Refuse, before anything runs or is written, outputs that cannot be made.
+    """Refuse, before anything runs or is written, outputs that cannot be made
+    (``--overwrite`` also applies to ``--out``, see :mod:`jaxdl.outputs`).
 
     >>> from jaxdl.cli import build_parser
     >>> check_outputs(build_parser().parse_args(["train", "--overwrite"]))
-    Traceback (most recent call last):
-    ...
-    ValueError: --overwrite only applies with --save / --save-best DIR, or train --checkpoint-dir
     """
     if args.tensorboard and not logs.tensorboard_available():
         raise ValueError(f"--tensorboard needs tensorboardX: {logs.INSTALL_HINT}")
-    checkpoints = args.command == "train" and getattr(args, "checkpoint_dir", None)
-    if args.overwrite and not args.save and not checkpoints:
-        raise ValueError(
-            "--overwrite only applies with --save / --save-best DIR, or train --checkpoint-dir"
-        )
     if args.save:
         saved.check_target(os.path.abspath(args.save), args.overwrite)
 
