@@ -16,6 +16,10 @@ selection on the test split). Printed: each setting's test accuracy after the la
 and spread over splits and seeds, and its mean difference to no augmentation with the share of
 (split, seed) pairs where it was at least as good. Flips are left out: a mirrored digit is
 another symbol (or none).
+
+Measured (two CPU cores; mean test accuracy, defaults): no augmentation 0.945, translation up to
+1 pixel 0.956, up to 2 pixels 0.928, noise 0.1 0.949, 1 pixel + noise 0.953; with
+``--train-share 0.05 --splits 4`` (89 training images): 0.905, 0.920, 0.872, 0.915, 0.926.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def split(train_share: float, seed: int) -> tuple[np.ndarray, ...]:
     return x_tr, y_tr.astype(np.int32), x_te, y_te.astype(np.int32)
 
 
-def run(train_share: float = 0.1, splits: int = 3, seeds: int = 2, epochs: int = 80,
+def run(train_share: float = 0.1, splits: int = 3, seeds: int = 2, epochs: int = 150,
         learning_rate: float = 3e-3) -> dict[str, Any]:
     """Final test accuracy of every (setting, split, seed); the figures as a dict."""
     trainer = Trainer(cnn(), optimizer="adam", batch_size=32)
@@ -104,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--train-share", type=float, default=0.1)
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=80)
+    parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
