@@ -21,6 +21,7 @@ from jaxdl.layers.augment import (
     mixup,
     shift,
 )
+from jaxdl.saved import load_model, save_model
 from jaxdl.sweep import engine, run_sweep
 from jaxdl.train import Batch, Keys, Trainer, TrainState, fit, trainer_hyperparams
 
@@ -152,6 +153,16 @@ def test_an_augmented_model_is_the_plain_model_at_evaluation_and_round_trips():
     np.testing.assert_array_equal(got, plain.apply(params_plain, state_plain, x, train=False)[0])
     trained = aug.apply(params, state, x, train=True, key=KEY)[0]
     assert not np.allclose(trained, got)
+
+
+def test_an_augmented_model_saves_and_loads(tmp_path):
+    model = layers.Sequential(RandomFlip(0.3), RandomCrop(1), layers.Flatten(), layers.Dense(2),
+                              input_shape=(9, 7, 2))
+    params, state = model.init(KEY)
+    saved = load_model(save_model(tmp_path / "m", model, params, state))
+    assert saved.model == model
+    np.testing.assert_array_equal(saved.outputs(IMAGES),
+                                  model.apply(params, state, jnp.asarray(IMAGES), train=False)[0])
 
 
 def test_flip_rate_is_within_binomial_bounds():
