@@ -307,7 +307,7 @@ def _take(args: argparse.Namespace, out: str) -> list[str]:
                 "--out")
     removed = _remove(out, found, events) if overwrite and not resume else []
     if ckpt:  # recorded under the directory's lock: never over a live run's record
-        os.makedirs(ckpt, exist_ok=True)
+        check_writable(ckpt)
         lock = dirlock.acquire(ckpt, "checkpoint directory")
         try:
             write_json(os.path.join(ckpt, RUN_FILE), me)

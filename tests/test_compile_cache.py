@@ -169,7 +169,7 @@ def test_damaged_entries_do_not_break_a_train_run_and_heal(tmp_path):
     garbage = b"\x00not an executable\xff" * 7
     for entry in entries:
         entry.write_bytes(garbage)
-    second = _run(argv, tmp_path)
+    second = _run([*argv, "--overwrite"], tmp_path)  # the first run's --out is used
     assert second.returncode == 0, second.stderr
     assert "Error reading persistent compilation cache" in second.stderr  # JAX noticed, went on
     assert second.stdout.splitlines()[-3:] == first.stdout.splitlines()[-3:]  # same results
