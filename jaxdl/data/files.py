@@ -4,9 +4,9 @@
 - ``.csv``: a header row, feature columns, the target column ``target`` (default: the last
   column). A text feature column (``sex``: ``female``/``male``) is one-hot encoded with the
   categories of the training split (:mod:`jaxdl.data.encoding`); ``ignore_columns`` leaves
-  columns such as a row id out of the features. Integer targets (``3``) or text targets (``cat``) are class labels; other
-  numbers (``3.5``) are regression targets. Columns are read strictly
-  (:mod:`jaxdl.data.table`): a column of numbers with one ``1.2.3`` or ``inf`` in it is an
+  columns such as a row id out of the features. Integer targets (``3``) or text targets
+  (``cat``) are class labels; other numbers (``3.5``) are regression targets. Columns are read
+  strictly (:mod:`jaxdl.data.table`): a column of numbers with one ``1.2.3`` or ``inf`` in it is an
   error naming the row, not a column of text; an empty cell, or ``NA``/``NaN``/``?`` among
   numbers, is a missing value (an error, or the row is dropped with ``drop_missing``).
 - ``.npz``: arrays ``x`` and ``y``, or ``x_train``, ``y_train``, ``x_val``, ``y_val``,
