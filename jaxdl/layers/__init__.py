@@ -11,12 +11,16 @@ input_shape=...)`` is a model: ``init(key) -> (params, state)``, usable with ``j
 - ``Dropout``: inverted, traced ``hp["keep_prob"]``
 - ``Activation(name)``, ``Relu()``, ``LeakyRelu()``, ``Tanh()``, ``Sigmoid()``, ``Flatten()``
 - ``MaxPool``, ``AvgPool``;  ``Residual(*layers)``: ``x + f(x)``
+- ``RandomFlip``, ``RandomCrop``, ``RandomTranslation``, ``GaussianNoise``: data augmentation in
+  training only, keyed per example (``augment``); ``mixup`` for a step of your own
+- ``register``: a layer class of your own, so ``from_config`` and saved models rebuild it
 - ``from_config(model.to_config())`` rebuilds any layer or model; ``from_mlp`` gives the built-in
   MLP's twin;  ``summary(model)`` / ``Sequential.summary()``: output shapes and parameter counts.
 """
 
 from jaxdl.layers.activations import Activation, LeakyRelu, Relu, Sigmoid, Tanh
-from jaxdl.layers.base import Layer, from_config
+from jaxdl.layers.augment import GaussianNoise, RandomCrop, RandomFlip, RandomTranslation, mixup
+from jaxdl.layers.base import Layer, from_config, register
 from jaxdl.layers.combinators import Residual, Sequential, summary
 from jaxdl.layers.conv import Conv
 from jaxdl.layers.dense import Dense
@@ -34,9 +38,13 @@ __all__ = [
     "Dense",
     "Dropout",
     "Flatten",
+    "GaussianNoise",
     "Layer",
     "LeakyRelu",
     "MaxPool",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomTranslation",
     "Relu",
     "Residual",
     "Sequential",
@@ -44,6 +52,8 @@ __all__ = [
     "Tanh",
     "from_config",
     "from_mlp",
+    "mixup",
     "mlp_params_to_layers",
+    "register",
     "summary",
 ]

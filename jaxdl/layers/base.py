@@ -30,7 +30,27 @@ _REGISTRY: dict[str, Any] = {}
 
 
 def register(cls: type) -> type:
-    """Class decorator: make ``cls`` rebuildable by :func:`from_config` under its class name."""
+    """Class decorator: make ``cls`` rebuildable by :func:`from_config` under its class name,
+    so a model holding your own layer saves and loads (``save_model`` / ``load_model``).
+
+    A layer of your own subclasses :class:`Layer` as a frozen (hashable) dataclass of
+    JSON-able fields, with ``init(key, input_shape) -> (output_shape, params, state)`` and
+    ``apply(params, state, x, *, train, key=None, hp=None, mask=None) -> (y, state)``.
+
+    >>> import dataclasses, jax, jax.numpy as jnp
+    >>> from jaxdl import layers
+    >>> @layers.register
+    ... @dataclasses.dataclass(frozen=True)
+    ... class Scale(layers.Layer):
+    ...     factor: float = 2.0
+    ...     def init(self, key, input_shape):
+    ...         return tuple(input_shape), {}, {}
+    ...     def apply(self, params, state, x, *, train, key=None, hp=None, mask=None):
+    ...         return self.factor * x, state
+    >>> model = layers.Sequential(Scale(3.0), layers.Dense(1), input_shape=(2,))
+    >>> layers.from_config(model.to_config()) == model
+    True
+    """
     _REGISTRY[cls.__name__] = cls
     return cls
 
