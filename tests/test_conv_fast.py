@@ -91,6 +91,26 @@ def test_gradients_under_vmap_and_scan(case):
     _close(dx_fast, dx_plain)
 
 
+@pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0)], ids=str)
+def test_vmapped_members_loop_instead_of_a_grouped_convolution(in_axes):
+    """vmap over inputs only folds the members into the batch; over kernels it loops over them
+    (JAX's rule builds one convolution with feature_group_count = members, slow on CPU). Values
+    and gradients as the plain convolution's."""
+    x, w, args = _operands(CASES[8])
+    xs, ws = jnp.stack([x, -x, 2 * x]), jnp.stack([w, 0.5 * w, -w])
+    operands = tuple(a if axis is None else b for a, b, axis in zip((x, w), (xs, ws), in_axes))
+
+    def value_and_grads(fn):
+        return jax.jit(jax.vmap(jax.value_and_grad(_loss(fn, args), (0, 1)), in_axes))
+
+    fast, plain = value_and_grads(conv)(*operands), value_and_grads(conv_reference)(*operands)
+    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(plain)):
+        _close(a, b)
+    if jax.default_backend() == "cpu":
+        text = value_and_grads(conv).lower(*operands).compile().as_text()
+        assert "feature_group_count" not in text
+
+
 def test_bfloat16_inputs_match_the_plain_conv():
     layer = L.Conv(5, (3,), strides=2, padding=((1, 2),), dilation=2)
     _, params, _ = layer.init(jax.random.key(0), (12, 4))

@@ -21,18 +21,25 @@ Both are then ``b0f_0io->b0f`` convolutions, the layout XLA:CPU runs as a fast (
 convolution. JAX's own transpose rules leave them as ``f0b_i0o->0bf`` (weights) and
 ``b0f_0oi->b0f`` (inputs); jitted alone XLA re-lays them out, but inside a loop body (every
 ``lax.scan`` epoch) it does not and they run 2-10x slower (jax-ml/jax#12868). The numbers are
-the same to float32 round-off (usually bit for bit). Reverse mode only: ``jax.jvp`` of
+the same to float32 round-off (usually bit for bit).
+
+Under ``jax.vmap`` with batched kernels (a sweep's members) each of the three convolutions loops
+over the members (``lax.map``) instead of JAX's rule, one convolution with
+``feature_group_count`` = members, which XLA:CPU runs 2-4x slower; with only the inputs batched
+the members are folded into the batch axis. Reverse mode only: ``jax.jvp`` of
 :func:`conv` raises (``custom_vjp``); :func:`conv_reference` is the plain convolution.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.custom_batching import custom_vmap
 
 Pads = tuple[tuple[int, int], ...]
 
@@ -167,6 +174,56 @@ def input_gradient(
     )
 
 
+def _over_members(fn: Callable[..., jax.Array], batch_first: bool) -> Any:
+    """``fn`` with a vmap rule for vmapped operands (a sweep's members): when only the first
+    operand is batched and ``batch_first``, the members are folded into its batch axis; otherwise
+    the members are looped over (``lax.map``). JAX's own rule turns a convolution with batched
+    kernels into one grouped convolution (``feature_group_count`` = members), which XLA:CPU runs
+    several times slower than the members' convolutions one after another."""
+    mapped = custom_vmap(fn)
+
+    @mapped.def_vmap
+    def rule(axis_size: int, in_batched: Sequence[bool], *args: jax.Array):
+        if batch_first and in_batched[0] and not any(in_batched[1:]):
+            first = args[0]
+            y = mapped(first.reshape(-1, *first.shape[2:]), *args[1:])
+            return y.reshape(axis_size, first.shape[1], *y.shape[1:]), True
+        args = tuple(a if b else jnp.broadcast_to(a, (axis_size, *a.shape))
+                     for a, b in zip(args, in_batched))
+        return lax.map(lambda a: mapped(*a), args), True
+
+    return mapped
+
+
+@functools.cache
+def _kernels(
+    strides: tuple[int, ...],
+    padding: Pads,
+    dilation: tuple[int, ...],
+    groups: int,
+    input_spatial: tuple[int, ...],
+    kernel_size: tuple[int, ...],
+) -> tuple[Any, Any, Any]:
+    """The forward, input-gradient and weight-gradient convolutions of one configuration, each
+    with the members' vmap rule of :func:`_over_members`."""
+    config = (strides, padding, dilation, groups)
+    return (
+        _over_members(lambda x, w: conv_reference(x, w, *config), batch_first=True),
+        _over_members(
+            lambda dy, w: input_gradient(dy, w, input_spatial, *config), batch_first=True
+        ),
+        _over_members(
+            lambda x, dy: weight_gradient(x, dy, kernel_size, *config), batch_first=False
+        ),
+    )
+
+
+def _kernels_for(x, w, strides, padding, dilation, groups):
+    nd = len(strides)
+    return _kernels(tuple(strides), tuple(padding), tuple(dilation), groups,
+                    tuple(x.shape[1:1 + nd]), tuple(w.shape[:nd]))
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
 def conv(
     x: jax.Array,
@@ -190,18 +247,19 @@ def conv(
     >>> bool(jnp.all(g == jax.grad(lambda w: conv_reference(x, w, *args).sum())(w)))
     True
     """
-    return conv_reference(x, w, strides, padding, dilation, groups)
+    forward, _, _ = _kernels_for(x, w, strides, padding, dilation, groups)
+    return forward(x, w)
 
 
 def _conv_fwd(x, w, strides, padding, dilation, groups):
-    return conv_reference(x, w, strides, padding, dilation, groups), (x, w)
+    forward, _, _ = _kernels_for(x, w, strides, padding, dilation, groups)
+    return forward(x, w), (x, w)
 
 
 def _conv_bwd(strides, padding, dilation, groups, residuals, dy):
     x, w = residuals
-    dx = input_gradient(dy, w, x.shape[1:-1], strides, padding, dilation, groups)
-    dw = weight_gradient(x, dy, w.shape[:-2], strides, padding, dilation, groups)
-    return dx, dw.astype(w.dtype)
+    _, input_grad, weight_grad = _kernels_for(x, w, strides, padding, dilation, groups)
+    return input_grad(dy, w), weight_grad(x, dy).astype(w.dtype)
 
 
 conv.defvjp(_conv_fwd, _conv_bwd)
