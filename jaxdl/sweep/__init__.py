@@ -16,9 +16,10 @@ bucket's state on the devices), ``loop`` (a bucket's epochs as one compiled scan
 table, CSV/JSON, ``plot_sweep``, retraining one config). Strategies beyond random and grid
 search: ``hyperband`` (brackets of successive halving), ``pbt`` (population-based training under
 vmap; ``lineage``: its schedules and their replay), ``tpe`` (batch-sequential tree-structured
-Parzen proposals); ``state`` makes every sweep durable (``checkpoint_dir=``, ``resume=True``),
-with ``journal`` (the sweep directory) and ``interruption`` (Ctrl-C: stop after a chunk,
-resume later).
+Parzen proposals), ``optuna_search`` (an Optuna study's trials, ``batch`` per vmapped sweep,
+its pruner asked after every compiled chunk); ``state`` makes every sweep durable
+(``checkpoint_dir=``, ``resume=True``), with ``journal`` (the sweep directory) and
+``interruption`` (Ctrl-C: stop after a chunk, resume later).
 """
 
 from jaxdl.sweep import (
@@ -31,6 +32,7 @@ from jaxdl.sweep import (
     lineage,
     loop,
     merge,
+    optuna_search,
     pbt,
     results,
     sharding,
@@ -52,6 +54,7 @@ from jaxdl.sweep.distributions import (
 from jaxdl.sweep.engine import run_sweep, successive_halving
 from jaxdl.sweep.hyperband import brackets, hyperband
 from jaxdl.sweep.merge import GroupedResults
+from jaxdl.sweep.optuna_search import OptunaRun, optimize, suggest_beta, suggest_learning_rate
 from jaxdl.sweep.pbt import PBTResults, plot_schedules, population_based_training
 from jaxdl.sweep.results import SweepResults, plot_sweep
 from jaxdl.sweep.sharding import config_mesh
@@ -69,6 +72,7 @@ __all__ = [
     "IntUniform",
     "LogUniform",
     "OneMinusLogUniform",
+    "OptunaRun",
     "PBTResults",
     "Space",
     "SweepInterrupted",
@@ -87,6 +91,8 @@ __all__ = [
     "lineage",
     "loop",
     "merge",
+    "optimize",
+    "optuna_search",
     "pbt",
     "plot_schedules",
     "plot_sweep",
@@ -103,6 +109,8 @@ __all__ = [
     "state",
     "strategies",
     "successive_halving",
+    "suggest_beta",
+    "suggest_learning_rate",
     "tpe",
     "tpe_search",
     "trainer_for",

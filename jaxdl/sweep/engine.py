@@ -153,9 +153,9 @@ def _train(
         record = jax.tree.map(np.asarray, record)
         history.add(bucket, bucket.epoch, record)
         start, bucket.epoch = bucket.epoch, min(bucket.epoch + epochs_per_call, until)
-        done = bool(np.all(record["done"][-1]))
         if after_chunk is not None:
-            after_chunk(bucket, start, record)
+            after_chunk(bucket, start, record)  # may mark members done (a caller's pruning)
+        done = bool(np.all(record["done"][-1]))
 
 
 def successive_halving(
@@ -215,7 +215,10 @@ def run_sweep(
     after every chunk, a ``metrics.jsonl`` log) and ``resume`` (continue from it, bit for bit;
     see :mod:`jaxdl.sweep.state`), ``compact`` (default true: stopped members leave the vmapped
     program), ``max_members_per_call`` (members per compiled call; default: chosen from the
-    compiled program's memory, see :mod:`jaxdl.sweep.chunking`).
+    compiled program's memory, see :mod:`jaxdl.sweep.chunking`), ``prune`` (a function called
+    after each compiled chunk of a bucket with ``{config index: history so far}`` of its live
+    members; the indices it returns are frozen and marked ``pruned``, with the epochs they ran
+    as their budget: an external pruner such as Optuna's, see :mod:`jaxdl.sweep.optuna_search`).
 
     >>> from jaxdl.nn import MLP
     >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
@@ -252,8 +255,11 @@ def _sweep(
     resume: bool = False,
     compact: bool = True,
     max_members_per_call: int | None = None,
+    prune: Any = None,
 ) -> SweepResults:
     logs.check_logger(logger)
+    if prune is not None and not callable(prune):
+        raise TypeError(f"prune must be a function histories -> member ids to stop, got {prune!r}")
     chunking.check_max_members(max_members_per_call)
     if not isinstance(compact, bool):
         raise TypeError(f"compact must be True or False, got {compact!r}")
@@ -316,14 +322,19 @@ def _sweep(
             history=history, outcome=outcome, budget=budget, fetch=lambda b: _host_state(b, mesh),
         )  # fmt: skip
 
+    cut: set[int] = set()  # members stopped by prune: their budget is what they ran
+
     def after_chunk(bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
+        if prune is not None:
+            _prune(bucket, record, prune, history, mesh, cut, budget)
         live = ~record["done"][-1][: len(bucket.ids)]
         if compact and live.any() and not live.all():
             _collect(bucket, mesh, outcome)  # the results of the members about to leave
             stopped = bucket.ids[~live].tolist()
             if bucket.compact(live, mesh):
                 for i in stopped:
-                    budget[i] = rungs[rung]
+                    if i not in cut:
+                        budget[i] = rungs[rung]
         if journal is None:
             return
         journal.append(state.metric_lines(bucket.ids.tolist(), start, record, history.KEYS[1:]))
@@ -337,7 +348,7 @@ def _sweep(
             message = f"sweep interrupted after epoch {bucket.epoch - 1}; " + journal.resume_hint()
             raise state.SweepInterrupted(message, partial, journal.directory)
 
-    hook = after_chunk if journal is not None or compact else None
+    hook = after_chunk if journal is not None or compact or prune is not None else None
     with state.interrupts(journal):
         for rung in range(first, len(rungs)):
             until = rungs[rung]
@@ -347,7 +358,8 @@ def _sweep(
                            hook, max_members_per_call)  # fmt: skip
                 _collect(bucket, mesh, outcome)
                 for i in bucket.ids.tolist():
-                    budget[i] = until
+                    if i not in cut:
+                        budget[i] = until
             if rung == len(rungs) - 1:
                 break
             alive = [i for i in range(len(configs)) if history.status[i] == "ok"]
@@ -361,6 +373,40 @@ def _sweep(
     final = results()
     log_results(logger, final)
     return final
+
+
+def _prune(
+    bucket: _Bucket,
+    record: dict[str, np.ndarray],
+    prune: Any,
+    history: _History,
+    mesh: Mesh,
+    cut: set[int],
+    budget: list[int],
+) -> None:
+    """Ask ``prune`` about the bucket's live members after a chunk (their histories so far, by
+    config index) and freeze those it names: ``done`` set on the devices and in ``record``,
+    status ``pruned``, budget the epochs they ran."""
+    rows = bucket.ids[bucket.padding(mesh)]  # the config index of each device row
+    done = record["done"][-1].tolist()
+    live = {i: history.lists[i] for i, d in zip(rows.tolist(), done) if not d}
+    if not live:
+        return
+    stop = {int(i) for i in prune(live)}
+    if not stop <= set(live):
+        raise ValueError(f"prune named members {sorted(stop - set(live))} that are not live")
+    if not stop:
+        return
+    mask = np.isin(rows, sorted(stop))
+    assert bucket.state is not None, "a bucket is pruned after a chunk of training"
+    flags = np.asarray(sharding.fetch(bucket.state.done, mesh)) | mask
+    bucket.state = bucket.state._replace(done=sharding.put(flags, sharding.members(mesh)))
+    record["done"] = record["done"].copy()  # the caller's view: compaction, end of training
+    record["done"][-1] |= mask
+    for i in stop:
+        history.status[i] = "pruned"
+        cut.add(i)
+        budget[i] = bucket.epoch
 
 
 def log_results(logger: Any, results: SweepResults) -> None:

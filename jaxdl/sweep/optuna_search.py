@@ -1,0 +1,325 @@
+"""Optuna studies, several trials per compiled program.
+
+:func:`optimize` asks a study for ``batch`` trials at once (``study.ask()``), turns each into a
+config with a define-by-run ``space_fn(trial) -> dict`` (conditional parameters work: a
+``beta`` asked only when the optimizer is momentum), and trains the batch as one
+:func:`~jaxdl.sweep.run_sweep`: configs with equal structure share one vmapped, compiled
+program. After every compiled chunk (``epochs_per_call`` epochs) each live member's monitored
+values are reported (``trial.report(value, epoch)``) and the members whose trial the study's
+pruner prunes (``trial.should_prune()``) are frozen through the engine's ``prune`` hook. Each
+trial is then told its result once:
+
+    COMPLETE  the best monitored value (the early-stopping best; or the objectives' values at
+              that epoch for a multi-objective study)
+    PRUNED    stopped by the pruner (Optuna keeps its last reported value)
+    FAIL      diverged (a non-finite cost) or no finite monitored value: a failed trial, not a
+              crash
+
+Trials are sampled ``batch`` at a time, so a model-based sampler (TPE) sees the results of the
+previous batches only; ``optuna.samplers.TPESampler(constant_liar=True)`` spreads a batch out.
+Any storage works (in memory, ``JournalStorage(JournalFileBackend(path))``, SQLite): a study
+loaded again continues in a new :func:`optimize` call. Several worker processes on one study
+and PostgreSQL are not covered here. Optuna is optional (``pip install 'jaxdl[optuna]'``): it
+is imported inside these functions only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from jaxdl.data.images import MissingPackage
+from jaxdl.sweep.engine import run_sweep
+from jaxdl.sweep.results import SweepResults
+from jaxdl.train import Trainer
+
+INSTALL_HINT = "pip install 'jaxdl[optuna]'"
+PARAM_COUNT = "param_count"  # an objective: the member's number of parameters
+
+
+def require_optuna() -> Any:
+    """The ``optuna`` module, or :class:`~jaxdl.data.images.MissingPackage` (an ``ImportError``
+    and a ``ValueError``) with the install hint.
+
+    Returns:
+      The imported ``optuna`` package.
+
+    Examples:
+      >>> require_optuna().__name__
+      'optuna'
+    """
+    try:
+        import optuna
+    except ImportError as err:
+        raise MissingPackage(
+            f"Optuna studies need the optuna package: {INSTALL_HINT} ({err})"
+        ) from err
+    return optuna
+
+
+class OptunaRun(NamedTuple):
+    """What :func:`optimize` returns: the ``study`` (every trial told), the
+    :class:`~jaxdl.sweep.SweepResults` of each batch and, per batch, the trial number of each
+    member (``trials[b][i]`` is member ``i`` of ``batches[b]``)."""
+
+    study: Any
+    batches: list[SweepResults]
+    trials: list[list[int]]
+
+
+def suggest_learning_rate(
+    trial: Any, low: float = 1e-4, high: float = 1.0, name: str = "learning_rate"
+) -> float:
+    """A learning rate drawn on a log scale: ``trial.suggest_float(name, low, high, log=True)``.
+
+    Args:
+      trial: an ``optuna.trial.Trial``.
+      low, high: the range, ``0 < low < high``.
+      name: the parameter's name in the study.
+
+    Returns:
+      The learning rate.
+
+    Examples:
+      >>> import optuna
+      >>> trial = optuna.create_study().ask()
+      >>> 1e-3 <= suggest_learning_rate(trial, 1e-3, 1e-1) <= 1e-1
+      True
+    """
+    if not 0 < low < high:
+        raise ValueError(f"learning rate range must satisfy 0 < low < high, got {low}, {high}")
+    return float(trial.suggest_float(name, low, high, log=True))
+
+
+def suggest_beta(trial: Any, name: str = "beta", low: float = 0.8, high: float = 0.999) -> float:
+    """A momentum-like ``beta`` on the ``1 - beta`` scale: ``1 - beta`` is drawn log-uniformly
+    from ``[1 - high, 1 - low]`` as the parameter ``one_minus_<name>``, so 0.9, 0.99 and 0.999
+    are equally likely decades.
+
+    Args:
+      trial: an ``optuna.trial.Trial``.
+      name: the hyperparameter (``beta``, ``b1``, ``b2``, ...); the study records
+        ``one_minus_<name>``.
+      low, high: the range of ``beta``, ``0 < low < high < 1``.
+
+    Returns:
+      ``beta = 1 - (1 - beta)``.
+
+    Examples:
+      >>> import optuna
+      >>> trial = optuna.create_study().ask()
+      >>> beta = suggest_beta(trial, "b1", 0.9, 0.999)
+      >>> 0.9 <= beta <= 0.999, abs(1 - beta - trial.params["one_minus_b1"]) < 1e-12
+      (True, True)
+    """
+    if not 0 < low < high < 1:
+        raise ValueError(f"beta range must satisfy 0 < low < high < 1, got {low}, {high}")
+    return 1.0 - float(trial.suggest_float(f"one_minus_{name}", 1.0 - high, 1.0 - low, log=True))
+
+
+def _objectives(
+    optuna: Any, study: Any, trainer: Trainer, monitor: str, mode: str | None, objectives: Any
+) -> tuple[list[Any], str]:
+    """The checked objectives and the monitor's mode: each objective's direction must be the
+    study's."""
+    mode = trainer.check_monitor(monitor, mode)
+    objectives = [monitor] if objectives is None else list(objectives)
+    directions = study.directions
+    if len(objectives) != len(directions):
+        raise ValueError(
+            f"objectives {objectives} give {len(objectives)} value(s) but the study has "
+            f"{len(directions)} direction(s); pass one objective per direction"
+        )
+    for k, (objective, direction) in enumerate(zip(objectives, directions)):
+        if callable(objective):
+            continue
+        if not isinstance(objective, str):
+            raise TypeError(
+                f"objectives[{k}] must be a metric name, {PARAM_COUNT!r} or a function "
+                f"(results, member) -> float, got {objective!r}"
+            )
+        if objective == PARAM_COUNT:
+            want = "min"
+        elif objective == monitor:
+            want = mode
+        else:
+            want = trainer.check_monitor(objective, None)
+        kinds = optuna.study.StudyDirection
+        wanted = kinds.MINIMIZE if want == "min" else kinds.MAXIMIZE
+        if direction != wanted:
+            raise ValueError(
+                f"study direction {direction.name.lower()} disagrees with {objective!r} "
+                f"(mode {want!r}): create the study with direction="
+                f"{wanted.name.lower()!r} or pick another monitor/mode"
+            )
+    return objectives, mode
+
+
+def _check_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _param_count(results: SweepResults, i: int) -> float:
+    import jax
+    import numpy as np
+
+    return float(sum(np.size(a) for a in jax.tree.leaves(results.params[i])))
+
+
+def _values(results: SweepResults, i: int, objectives: list[Any]) -> list[float] | None:
+    """Member ``i``'s objective values at its best epoch (``None``: no finite monitor)."""
+    row = results.row(i)
+    if not math.isfinite(row[results.monitor]):
+        return None
+    out = []
+    for objective in objectives:
+        if callable(objective):
+            out.append(float(objective(results, i)))
+        elif objective == PARAM_COUNT:
+            out.append(_param_count(results, i))
+        else:
+            out.append(float(row[objective]))
+    return out
+
+
+def _ask(study: Any, space_fn: Callable[[Any], Mapping[str, Any]], count: int):
+    """``count`` trials and their configs; on a bad ``space_fn`` every trial asked is told
+    FAIL and the error names ``space_fn``."""
+    optuna = require_optuna()
+    trials, configs = [], []
+    try:
+        for _ in range(count):
+            trial = study.ask()
+            trials.append(trial)
+            try:
+                config = space_fn(trial)
+            except Exception as err:  # noqa: BLE001 - user code, reported with the trial
+                raise ValueError(
+                    f"space_fn raised {type(err).__name__} on trial {trial.number}: {err}"
+                ) from err
+            if not isinstance(config, Mapping):
+                raise ValueError(
+                    f"space_fn must return a dict of hyperparameters (a config), got "
+                    f"{type(config).__name__} on trial {trial.number}"
+                )
+            configs.append(dict(config))
+    except BaseException:
+        for trial in trials:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise
+    return trials, configs
+
+
+def optimize(
+    study: Any,
+    space_fn: Callable[[Any], Mapping[str, Any]],
+    data: Any,
+    *,
+    trainer: Trainer,
+    n_trials: int,
+    batch: int = 8,
+    epochs: int = 10,
+    seed: int = 0,
+    monitor: str = "val_loss",
+    mode: str | None = None,
+    epochs_per_call: int = 1,
+    objectives: Sequence[Any] | None = None,
+    **options: Any,
+) -> OptunaRun:
+    """Run ``n_trials`` trials of ``study``, ``batch`` at a time, each batch one vmapped
+    :func:`~jaxdl.sweep.run_sweep`; see the module docstring.
+
+    Args:
+      study: an ``optuna.Study`` (its direction must agree with ``monitor``'s mode).
+      space_fn: ``trial -> config dict`` (``trial.suggest_*``; see :func:`suggest_beta`).
+      data: a dataset or ``(x_train, y_train, x_val, y_val)``.
+      trainer: the base :class:`~jaxdl.train.Trainer`; structural names of a config
+        (``optimizer``, ``hidden_units``, ...) change it, as in a sweep.
+      n_trials: trials to run in this call (a study loaded from storage continues).
+      batch: trials per vmapped sweep (the last batch may be smaller).
+      epochs: the most epochs per trial; reports are ``trial.report(value, epoch)``.
+      seed: the training seed of every trial (common random numbers, as in a sweep).
+      monitor, mode: the early-stopping and reported metric (``val_loss``, ``val_accuracy``).
+      epochs_per_call: epochs per compiled chunk: the pruner is asked after each.
+      objectives: for a multi-objective study, one per direction: a metric name (its value at
+        the best epoch), ``"param_count"`` (minimize) or ``f(results, member) -> float``.
+        Pruning is skipped there (Optuna has no reports for several objectives).
+      **options: passed on to :func:`~jaxdl.sweep.run_sweep` (``patience``, ``hp``,
+        ``model_fn``, ``min_delta``, ``mesh``, ...).
+
+    Returns:
+      An :class:`OptunaRun`: the study, each batch's results and its trial numbers.
+
+    Examples:
+      >>> import numpy as np, optuna
+      >>> from jaxdl import MLP
+      >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+      >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+      >>> y = (x[:, 0] > 0).astype(np.int32)
+      >>> study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+      >>> run = optimize(study, lambda t: {"learning_rate": suggest_learning_rate(t)},
+      ...                (x, y, x, y), trainer=Trainer(MLP((2, 1))), n_trials=3, batch=2,
+      ...                epochs=2)
+      >>> len(study.trials), [len(b.configs) for b in run.batches], run.trials
+      (3, [2, 1], [[0, 1], [2]])
+    """
+    optuna = require_optuna()
+    if not isinstance(study, optuna.Study):
+        raise TypeError(f"study must be an optuna.Study, got {type(study).__name__}")
+    if not callable(space_fn):
+        raise TypeError(f"space_fn must be a function trial -> config dict, got {space_fn!r}")
+    _check_count("n_trials", n_trials)
+    _check_count("batch", batch)
+    if not isinstance(trainer, Trainer):
+        raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
+    for name in ("n", "method", "seeds", "prune", "rungs"):
+        if name in options:
+            raise ValueError(f"optimize sets {name} itself: drop it")
+    objectives, mode = _objectives(optuna, study, trainer, monitor, mode, objectives)
+    single = len(study.directions) == 1
+    run = OptunaRun(study, [], [])
+    done = 0
+    while done < n_trials:
+        trials, configs = _ask(study, space_fn, min(batch, n_trials - done))
+        told: set[int] = set()
+        reported = [0] * len(trials)
+
+        def prune(live: Mapping[int, Mapping[str, list]], trials=trials, reported=reported):
+            stop = []
+            for i, history in live.items():
+                values, epochs_seen = history[monitor], history["epoch"]
+                for k in range(reported[i], len(values)):
+                    if math.isfinite(values[k]):
+                        trials[i].report(values[k], epochs_seen[k])
+                reported[i] = len(values)
+                if trials[i].should_prune():
+                    stop.append(i)
+            return stop
+
+        try:
+            results = run_sweep(
+                configs, data, trainer=trainer, epochs=epochs, seed=seed, monitor=monitor,
+                mode=mode, epochs_per_call=epochs_per_call, prune=prune if single else None,
+                **options,
+            )  # fmt: skip
+            for i, trial in enumerate(trials):
+                values = _values(results, i, objectives)
+                if results.status[i] == "pruned":
+                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                elif results.status[i] == "diverged" or values is None:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                else:
+                    study.tell(trial, values if not single else values[0])
+                told.add(i)
+        except BaseException:
+            for i, trial in enumerate(trials):
+                if i not in told:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        run.batches.append(results)
+        run.trials.append([t.number for t in trials])
+        done += len(trials)
+    return run
