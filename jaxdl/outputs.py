@@ -39,6 +39,7 @@ from typing import Any
 from jaxdl import dirlock
 from jaxdl.atomic import check_writable, write_json
 from jaxdl.checkpoint import epoch_of, list_checkpoints
+from jaxdl.sweep.journal import STATE_FILE
 from jaxdl.untrusted import read_bytes
 
 #: The files jaxdl writes into ``--out``, per command (``--overwrite`` removes these only).
@@ -53,7 +54,6 @@ OUTPUT_FILES: dict[str, tuple[str, ...]] = {
 ALL_FILES = tuple(sorted({name for names in OUTPUT_FILES.values() for name in names}))
 #: In a checkpoint directory, which ``--out`` its run writes: ``{"command", "out"}``.
 RUN_FILE = ".jaxdl-out.json"
-STATE_FILE = "sweep-state.npz"  # a sweep directory's snapshot (jaxdl.sweep.journal)
 DEFAULT_OUT = {"train": "jaxdl-out/train", "sweep": "jaxdl-out/sweep", "demo": "jaxdl-out"}
 
 

@@ -24,6 +24,7 @@ from jaxdl.cli.options import (
 from jaxdl.cli.sweep import sweep_command
 from jaxdl.cli.tools import demo_command, gradcheck_command
 from jaxdl.cli.train import train_command
+from jaxdl.outputs import DEFAULT_OUT
 from jaxdl.sweep.spaces import DISTRIBUTIONS
 
 
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "loss/accuracy per split; write history.json and plots into --out.")
     add_data(train)
     add_model(train)
-    add_training(train, out="jaxdl-out/train")
+    add_training(train, out=DEFAULT_OUT["train"])
     add_hyperparameters(train, ranges=False)
     g = train.add_argument_group("checkpoints and progress")
     g.add_argument("--checkpoint-dir", metavar="DIR",
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         "JAX_NUM_CPU_DEVICES or XLA_FLAGS sets the device count).")
     add_data(sweep)
     add_model(sweep)
-    add_training(sweep, out="jaxdl-out/sweep")
+    add_training(sweep, out=DEFAULT_OUT["sweep"])
     add_hyperparameters(sweep, ranges=True)
     g = sweep.add_argument_group("search")
     g.add_argument("--space", metavar="FILE",
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "summary table; write results.json and PNG plots into --out.")
     demo.add_argument("--quick", action="store_true",
                       help="fewer epochs, compiled for a fast start (same experiments)")
-    add_out(demo, "jaxdl-out")
+    add_out(demo, DEFAULT_OUT["demo"])
     demo.add_argument("--overwrite", action="store_true",
                       help="replace jaxdl's own files of an earlier run in --out")
     demo.add_argument("--seed", type=integer(0), default=0, help="seed of every experiment")
