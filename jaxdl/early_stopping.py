@@ -102,6 +102,7 @@ class EarlyStopping:
     def direction(self) -> str:
         """The resolved ``mode``, ``"min"`` or ``"max"`` (``mode`` as a ``str``, never ``None``).
 
+        >>> from jaxdl.early_stopping import EarlyStopping
         >>> EarlyStopping(monitor="val_accuracy").direction
         'max'
         """

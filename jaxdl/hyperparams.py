@@ -16,6 +16,7 @@ value must lie in, and who reads it. A name nobody reads is an error, never sile
 - ``l2`` is read by the training cost (``lambd / (2 m) * sum ||W||_F^2``); absent, the cost has
   no L2 term at all, which saves its work.
 
+>>> from jaxdl.hyperparams import check_readers
 >>> from jaxdl.nn import MLP
 >>> check_readers({"beta"}, "adam", "constant", MLP((2, 1)))  # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -61,6 +62,7 @@ class Hyperparameter:
     rounding to float32, who reads it (``kind`` is ``optimizer``, ``schedule``, ``model`` or
     ``cost``; ``readers`` names the optimizers or schedules), and a short description.
 
+    >>> from jaxdl.hyperparams import TABLE
     >>> TABLE["b1"].interval, TABLE["b1"].readers
     ('[0.0, 1.0)', ('adam', 'adamw', 'nadam'))
     """
@@ -115,6 +117,7 @@ SCHEDULE_RANGES: Mapping[str, tuple[float, float, bool, bool]] = MappingProxyTyp
 def reads(optimizer: str) -> tuple[str, ...]:
     """The names optimizer ``optimizer`` reads (:func:`jaxdl.optim.registry.reads`).
 
+    >>> from jaxdl.hyperparams import reads
     >>> reads("momentum")
     ('learning_rate', 'beta')
     """
@@ -156,6 +159,7 @@ def _check_names(names: Iterable[str]) -> None:
 def check(hp: Mapping[str, Any]) -> None:
     """Validate names and concrete values of ``hp`` (scalars or one value per member).
 
+    >>> from jaxdl.hyperparams import check
     >>> check({"b1": 0.99})
     >>> check({"b1": 1 - 1e-9})
     Traceback (most recent call last):
@@ -194,6 +198,7 @@ def check_readers(
         schedule: a schedule name (``constant``, ``inverse_time``, ...), or a user's one.
         model: the model; its ``hyperparameters`` (frozenset) lists the model names it reads.
 
+    >>> from jaxdl.hyperparams import check_readers
     >>> from jaxdl.nn import MLP
     >>> check_readers({"learning_rate", "beta"}, "momentum", "constant", MLP((2, 1)))
     >>> check_readers({"keep_prob"}, "sgd", "constant", MLP((2, 1)))  # doctest: +ELLIPSIS
@@ -229,6 +234,7 @@ def check_for(trainer: Any, hp: Mapping[str, Any]) -> None:
     ``model``), on the host before anything compiles: names, float32 ranges, readers, and the
     schedule's own range for ``decay_rate`` (``exponential``: ``(0, 1]``).
 
+    >>> from jaxdl.hyperparams import check_for
     >>> from jaxdl.nn import MLP
     >>> from jaxdl.train import Trainer
     >>> check_for(Trainer(MLP((2, 1)), schedule="exponential"), {"decay_rate": 2.0})
@@ -251,6 +257,7 @@ def check_for(trainer: Any, hp: Mapping[str, Any]) -> None:
 def hyperparams(**values: Any) -> HyperParams:
     """Defaults overridden by ``values``, checked, as float32 arrays (scalars or stacked).
 
+    >>> from jaxdl.hyperparams import hyperparams
     >>> sorted(hyperparams(l2=0.1))[:3]
     ['b1', 'b2', 'beta']
     """

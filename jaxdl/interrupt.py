@@ -34,6 +34,7 @@ class CommandSignals:
     Attributes:
       running: the command's own code runs (a first signal raises ``KeyboardInterrupt``);
         before that a signal ends the process at once.
+      finished: the command has returned (a signal while Python shuts down ends it at once).
       received: the name of the first signal, or ``None``.
       saved: what stays on disk when the run is stopped, for the one-line message.
 
@@ -47,7 +48,7 @@ class CommandSignals:
     """
 
     def __init__(self, prog: str = "jaxdl") -> None:
-        self.prog, self.running = prog, False
+        self.prog, self.running, self.finished = prog, False, False
         self.received: str | None = None
         self.saved = "nothing saved"
         self._previous: dict[int, Any] = {}
@@ -56,6 +57,8 @@ class CommandSignals:
         name = signal.Signals(signum).name
         if self.received is not None:
             self.abort(f"second {name}: stopped at once; {self.saved}")
+        if self.finished:
+            self.abort(f"interrupted by {name} while exiting; the command had finished")
         if not self.running:
             self.abort(f"interrupted by {name} while starting; nothing saved")
         self.received = name

@@ -28,6 +28,8 @@ from jaxdl.checks import check_binary_labels, check_finite, check_labels, check_
 def weighted_mean(values: jax.Array, mask: jax.Array | None = None) -> jax.Array:
     """``sum(mask * values) / sum(mask)``, or the plain mean without a mask.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.losses import weighted_mean
     >>> float(weighted_mean(jnp.array([1.0, 2.0, 9.0]), jnp.array([1.0, 1.0, 0.0])))
     1.5
     """
@@ -42,6 +44,8 @@ def softmax_cross_entropy(
 ) -> jax.Array:
     """Mean cross-entropy of softmax(logits) against integer labels (N,) or one-hot (N, C).
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.losses import softmax_cross_entropy
     >>> round(float(softmax_cross_entropy(jnp.zeros((2, 4)), jnp.array([0, 3]))), 4)  # log 4
     1.3863
     """
@@ -73,6 +77,8 @@ def sigmoid_binary_cross_entropy(
 ) -> jax.Array:
     """Mean binary cross-entropy of sigmoid(logits) against labels in {0, 1}.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.losses import sigmoid_binary_cross_entropy
     >>> round(float(sigmoid_binary_cross_entropy(jnp.zeros((2, 1)), jnp.array([0, 1]))), 4)
     0.6931
     """
@@ -84,6 +90,8 @@ def sigmoid_binary_cross_entropy(
 def accuracy(logits: jax.Array, labels: jax.Array, mask: jax.Array | None = None) -> jax.Array:
     """Share of correct predictions: argmax for several classes, ``z > 0`` for one unit.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.losses import accuracy
     >>> float(accuracy(jnp.array([[2.0, 1.0], [0.0, 3.0]]), jnp.array([0, 0])))
     0.5
     """
@@ -100,6 +108,8 @@ def accuracy(logits: jax.Array, labels: jax.Array, mask: jax.Array | None = None
 def l2_penalty(params: Any, lambd: Any, m: Any) -> jax.Array:
     """``lambd / (2 m) * sum ||W||_F^2`` over leaves named ``W`` (not b, gamma or beta).
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.losses import l2_penalty
     >>> float(l2_penalty({"W": jnp.ones((2, 2)), "b": jnp.ones(2)}, lambd=0.5, m=4))  # 0.5/8 * 4
     0.25
     """
@@ -116,6 +126,8 @@ def regression_pair(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, 
     """``(outputs, targets)`` as float arrays of one shape: outputs ``(N, 1)`` meet targets
     ``(N,)`` by dropping the unit axis; any other mismatch raises ``ValueError``.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.losses import regression_pair
     >>> [a.shape for a in regression_pair(jnp.zeros((5, 1)), jnp.arange(5))]
     [(5,), (5,)]
     """
@@ -134,6 +146,8 @@ def regression_pair(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, 
 def per_sample_mean(values: jax.Array) -> jax.Array:
     """Mean over every axis but the first (samples): shape ``(N,)``.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.losses import per_sample_mean
     >>> per_sample_mean(jnp.array([[1.0, 3.0], [2.0, 2.0]])).tolist()
     [2.0, 2.0]
     """
@@ -145,6 +159,8 @@ def mean_squared_error(
 ) -> jax.Array:
     """``mean_i mean_k (z_ik - y_ik)^2``.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.losses import mean_squared_error
     >>> float(mean_squared_error(jnp.array([[1.0], [3.0]]), jnp.array([0.0, 1.0])))
     2.5
     """
@@ -158,6 +174,8 @@ def huber(
     """Huber loss: ``e^2 / 2`` for ``|e| <= delta``, ``delta * (|e| - delta / 2)`` beyond, with
     ``e = z - y``, averaged like :func:`mean_squared_error`.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.losses import huber
     >>> float(huber(jnp.array([0.5, 3.0]), jnp.array([0.0, 0.0])))
     1.3125
     """
@@ -177,6 +195,7 @@ class Loss(NamedTuple):
     """A loss: its name, ``fn(outputs, y, mask) -> scalar``, its task (``classification``,
     ``regression`` or ``custom``) and the metrics a Trainer records by default with it.
 
+    >>> from jaxdl.losses import LOSSES
     >>> LOSSES["huber"].task, LOSSES["huber"].default_metrics
     ('regression', ('mse', 'mae'))
     """
@@ -207,6 +226,7 @@ AUTO = "auto: sigmoid_binary_cross_entropy for one output unit, softmax_cross_en
 def check_loss(loss: Any) -> None:
     """``loss`` must be ``None``, a name of :data:`LOSSES` or a callable.
 
+    >>> from jaxdl.losses import check_loss
     >>> check_loss("mse")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ValueError: unknown loss 'mse'; choose one of softmax_cross_entropy, ...
@@ -224,6 +244,7 @@ def resolve(loss: str | LossFn | None, output_shape: tuple[int, ...]) -> Loss:
     """The :class:`Loss` for a name, a callable, or ``None`` (by the output width:
     sigmoid cross-entropy for one unit, softmax cross-entropy otherwise).
 
+    >>> from jaxdl.losses import resolve
     >>> resolve(None, (32, 1)).name, resolve(None, (32, 10)).name
     ('sigmoid_binary_cross_entropy', 'softmax_cross_entropy')
     """
@@ -240,6 +261,7 @@ def default_metrics(loss: str | LossFn | None) -> tuple[str, ...]:
     """Metrics recorded when the Trainer is given none: accuracy for cross-entropy (also the
     automatic choice), MSE and MAE for regression losses, nothing for a custom loss.
 
+    >>> from jaxdl.losses import default_metrics
     >>> default_metrics(None), default_metrics("mean_squared_error"), default_metrics(abs)
     (('accuracy',), ('mse', 'mae'), ())
     """
@@ -252,6 +274,8 @@ def default_metrics(loss: str | LossFn | None) -> tuple[str, ...]:
 def check_targets(loss: Loss, name: str, y: Any, output_shape: tuple[int, ...]) -> None:
     """Host check of the labels/targets ``y`` against the loss and the model's output shape.
 
+    >>> import numpy as np
+    >>> from jaxdl.losses import LOSSES, check_targets
     >>> check_targets(LOSSES["softmax_cross_entropy"], "y", np.array([0, 3]), (2, 3))
     Traceback (most recent call last):
     ValueError: y must lie in [0, 3), got labels from 0 to 3; check the number of output units

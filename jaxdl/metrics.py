@@ -28,6 +28,8 @@ MODES = ("min", "max")
 def mse(outputs: jax.Array, y: jax.Array, mask: jax.Array | None = None) -> jax.Array:
     """Mean squared error ``mean_i mean_k (z_ik - y_ik)^2``.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.metrics import mse
     >>> float(mse(jnp.array([1.0, 3.0]), jnp.array([0.0, 1.0])))
     2.5
     """
@@ -38,6 +40,8 @@ def mse(outputs: jax.Array, y: jax.Array, mask: jax.Array | None = None) -> jax.
 def mae(outputs: jax.Array, y: jax.Array, mask: jax.Array | None = None) -> jax.Array:
     """Mean absolute error ``mean_i mean_k |z_ik - y_ik|``.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.metrics import mae
     >>> float(mae(jnp.array([1.0, 3.0]), jnp.array([0.0, 1.0])))
     1.5
     """
@@ -49,6 +53,8 @@ def r2(outputs: jax.Array, y: jax.Array, mask: jax.Array | None = None) -> jax.A
     """Coefficient of determination ``1 - SS_res / SS_tot`` over the (unmasked) rows, with the
     target mean ``ybar`` per output unit; pooled over output units.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.metrics import r2
     >>> round(float(r2(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 2.0, 4.0]))), 4)  # 1 - 3/14
     0.7857
     """
@@ -68,6 +74,7 @@ class Metric:
     better, ``"min"`` when smaller is; ``None``: unknown, so early stopping on it needs an
     explicit mode).
 
+    >>> from jaxdl.metrics import Metric
     >>> Metric("max_error", lambda z, y, mask=None: abs(z - y).max(), "min").mode
     'min'
     """
@@ -105,6 +112,7 @@ METRICS: dict[str, Metric] = {
 def get(metric: str | Metric | Callable[..., Any]) -> Metric:
     """A :class:`Metric` from a registry name, a Metric, or a callable (named by ``__name__``).
 
+    >>> from jaxdl.metrics import get, mae
     >>> get("r2").mode, get(mae).name, get(mae).mode
     ('max', 'mae', None)
     """
@@ -128,6 +136,7 @@ def get(metric: str | Metric | Callable[..., Any]) -> Metric:
 def resolve_all(metrics: Sequence[Any]) -> tuple[Metric, ...]:
     """Every entry of ``metrics`` as a :class:`Metric`; names must be unique.
 
+    >>> from jaxdl.metrics import mse, resolve_all
     >>> [m.name for m in resolve_all(["accuracy", mse])]
     ['accuracy', 'mse']
     """
@@ -145,6 +154,7 @@ def mode_of(monitor: str, metrics: Sequence[Metric] = ()) -> str | None:
     """The mode of a history entry: ``min`` for (``val_``)``loss``, the metric's own mode for a
     (``val_``-prefixed) metric of ``metrics`` or of :data:`METRICS`, else ``None``.
 
+    >>> from jaxdl.metrics import mode_of
     >>> mode_of("val_loss"), mode_of("val_accuracy"), mode_of("r2"), mode_of("f1")
     ('min', 'max', 'max', None)
     """

@@ -36,6 +36,7 @@ class ModelLike(Protocol):
     also requires them to be callable and the model hashable.
 
     Examples:
+        >>> from jaxdl.model import ModelLike
         >>> from jaxdl.nn import MLP
         >>> isinstance(MLP((2, 1)), ModelLike), isinstance(object(), ModelLike)
         (True, False)
@@ -72,6 +73,7 @@ class Model:
     (a fresh ``functools.partial`` or lambda per call is a new model, and compiles anew).
 
     >>> import jax, jax.numpy as jnp
+    >>> from jaxdl.model import Model
     >>> linear = Model(lambda key: {"w": jnp.ones((3, 1))}, lambda p, x: x @ p["w"])
     >>> params, state = linear.init(jax.random.key(0))
     >>> linear.apply(params, state, jnp.ones((2, 3)), train=False)[0].tolist()
@@ -152,6 +154,7 @@ def display_name(obj: Any) -> str:
     """The name of ``obj`` in error messages: its ``__qualname__`` (a function, a class), else
     its type's name (an instance).
 
+    >>> from jaxdl.model import display_name
     >>> display_name(len), display_name(3)
     ('len', 'int')
     """
@@ -169,6 +172,7 @@ def describe(model: Any) -> str:
         model's type name.
 
     Examples:
+        >>> from jaxdl.model import Model, describe
         >>> from jaxdl.nn import MLP
         >>> def init(key): return {}
         >>> def apply(params, x): return x
@@ -191,6 +195,7 @@ def check_protocol(model: Any, name: str = "model") -> None:
         TypeError: naming what is missing, or why the model is not hashable.
 
     Examples:
+        >>> from jaxdl.model import check_protocol
         >>> from jaxdl.nn import MLP
         >>> check_protocol(MLP((2, 1)))
         >>> check_protocol(lambda x: x, "trainer model")  # doctest: +ELLIPSIS

@@ -94,6 +94,9 @@ class MLP:
       ValueError: for bad sizes, an unknown activation, initializer or compute dtype, or a
         setting out of range.
 
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.nn import MLP
     >>> model = MLP((2, 8, 3))
     >>> params, state = model.init(jax.random.key(0))
     >>> model.apply(params, state, jnp.ones((4, 2)), train=False)[0].shape
@@ -147,6 +150,7 @@ class MLP:
     def to_config(self) -> dict[str, Any]:
         """The fields as a JSON-able dict; :func:`from_config` rebuilds the model.
 
+        >>> from jaxdl.nn import MLP, from_config
         >>> from_config(MLP((2, 3, 1), dropout=True).to_config()) == MLP((2, 3, 1), dropout=True)
         True
         """
@@ -172,6 +176,7 @@ class MLP:
         ``num_layers`` (hidden layers) rebuilding the sizes between the input and output
         widths: ``(n_x, *[hidden_units] * num_layers, n_out)``.
 
+        >>> from jaxdl.nn import MLP
         >>> MLP((2, 8, 1)).with_structure({"hidden_units": 4, "num_layers": 2}).sizes
         (2, 4, 4, 1)
         """
@@ -294,6 +299,7 @@ def from_config(config: Mapping[str, Any]) -> MLP:
       TypeError: for a config that is not a mapping.
       ValueError: for a key that is not an :class:`MLP` field.
 
+    >>> from jaxdl.nn import MLP, from_config
     >>> from_config({"sizes": [2, 4, 1], "activation": "tanh"}) == MLP((2, 4, 1), activation="tanh")
     True
     """

@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "continues from it)")
         return run_command(args)
     finally:
-        signals.running = False
+        signals.running, signals.finished = False, not mine
         if mine:
             signals.uninstall()
 

@@ -98,7 +98,7 @@ def fit_standardizer(x: np.ndarray, names: Sequence[str] | None = None) -> Stand
 
     Examples:
       >>> import numpy as np
-      >>> from jaxdl.data.normalize import fit_standardizer
+      >>> from jaxdl.data.normalize import fit_standardizer, transform
       >>> stats = fit_standardizer(np.array([[0.0, 5.0], [2.0, 5.0]]))
       >>> stats.mean.tolist(), stats.std.tolist()
       ([1.0, 5.0], [1.0, 1.0])

@@ -59,6 +59,7 @@ WORST_COORDINATES = 5
 class Coordinate(NamedTuple):
     """One parameter coordinate of a leaf with both gradient estimates.
 
+    >>> from jaxdl.gradcheck import Coordinate
     >>> Coordinate(index=(0, 1), analytic=0.5, numeric=0.25).numeric
     0.25
     """
@@ -74,6 +75,7 @@ class LeafCheck:
 
     ``failed``: difference above ``max(threshold, 1e-3)`` and error above the noise floor.
 
+    >>> from jaxdl.gradcheck import check_mlp
     >>> check_mlp(sizes=(2, 3, 2), batch=4).per_leaf["layers[0].W"].failed
     False
     """
@@ -89,6 +91,7 @@ class LeafCheck:
 class GradcheckResult:
     """Outcome of :func:`gradcheck`; ``str(result)`` is a readable report.
 
+    >>> from jaxdl.gradcheck import check_mlp
     >>> result = check_mlp(sizes=(2, 3, 2), batch=4)
     >>> result.passed, result.num_params, result.failing
     (True, 20, ())
@@ -160,6 +163,7 @@ class GradcheckResult:
 def verdict(difference: float) -> str:
     """The rule-of-thumb reading of a relative difference.
 
+    >>> from jaxdl.gradcheck import verdict
     >>> verdict(2e-5)
     'check: between 1e-7 and 1e-3, inspect the leaves with the largest difference'
     """
@@ -173,6 +177,7 @@ def verdict(difference: float) -> str:
 def relative_difference(g: Any, g_approx: Any) -> float:
     """``||g - g_approx||_2 / (||g||_2 + ||g_approx||_2)``; 0 when both are zero, NaN stays NaN.
 
+    >>> from jaxdl.gradcheck import relative_difference
     >>> relative_difference([3.0, 0.0], [0.0, 4.0]), relative_difference([0.0], [0.0])
     (0.7142857142857143, 0.0)
     """
@@ -199,6 +204,7 @@ def gradcheck(
     keep a chunk's intermediates within about 16 MiB). ``passed`` is ``difference < threshold``.
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.gradcheck import gradcheck
     >>> result = gradcheck(lambda p, x: jnp.sum(jnp.tanh(p["w"] * x)), {"w": jnp.ones(3)},
     ...                    jnp.arange(3.0))
     >>> result.passed, result.difference < 1e-7
@@ -309,6 +315,7 @@ def mlp_problem(
     mask makes J ill-defined); the loss is softmax cross-entropy plus
     ``lambd / (2 m) * sum ||W||_F^2``. Data, labels and weights are random from ``seed``.
 
+    >>> from jaxdl.gradcheck import mlp_problem
     >>> loss_fn, params, args = mlp_problem(sizes=(2, 3, 2), batch=4)
     >>> float(loss_fn(params, *args)) > 0
     True
@@ -332,6 +339,7 @@ def check_mlp(
 ) -> GradcheckResult:
     """Gradient check of :func:`mlp_problem` (the MLP with L2 and batch norm, dropout off).
 
+    >>> from jaxdl.gradcheck import check_mlp
     >>> print(check_mlp(sizes=(2, 3, 2), batch=4))
     gradient check PASSED: relative difference ... over 20 parameters, epsilon 1e-07
     great: below 1e-7, backprop agrees with the finite differences
@@ -374,6 +382,7 @@ def check_model(
     be deterministic in train mode (switch dropout off). :func:`check_mlp` is the built-in case.
 
     >>> import jax.numpy as jnp, numpy as np
+    >>> from jaxdl.gradcheck import check_model
     >>> from jaxdl.model import Model
     >>> linear = Model(lambda key: {"W": jnp.ones((2, 1))}, lambda p, x: x @ p["W"])
     >>> x = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)

@@ -20,6 +20,7 @@ class Activation(Layer):
     """``y = g(x)`` elementwise, ``g`` named by ``name`` (a key of ``jaxdl.nn.ACTIVATIONS``).
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.layers import Activation
     >>> Activation("relu").apply({}, {}, jnp.array([[-1.0, 2.0]]), train=False)[0]
     Array([[0., 2.]], dtype=float32)
     """
@@ -55,6 +56,7 @@ class Activation(Layer):
 def Relu() -> Activation:  # noqa: N802 (reads as a layer constructor)
     """``Activation("relu")``.
 
+    >>> from jaxdl.layers import Relu
     >>> Relu()
     Activation(name='relu')
     """
@@ -65,6 +67,7 @@ def LeakyRelu() -> Activation:  # noqa: N802
     """``Activation("leaky_relu")`` (slope 0.01).
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.layers import LeakyRelu
     >>> LeakyRelu().apply({}, {}, jnp.array([-100.0, 1.0]), train=False)[0]
     Array([-1.,  1.], dtype=float32)
     """
@@ -74,6 +77,7 @@ def LeakyRelu() -> Activation:  # noqa: N802
 def Tanh() -> Activation:  # noqa: N802
     """``Activation("tanh")``.
 
+    >>> from jaxdl.layers import Tanh
     >>> Tanh()
     Activation(name='tanh')
     """
@@ -83,6 +87,7 @@ def Tanh() -> Activation:  # noqa: N802
 def Sigmoid() -> Activation:  # noqa: N802
     """``Activation("sigmoid")``.
 
+    >>> from jaxdl.layers import Sigmoid
     >>> Sigmoid()
     Activation(name='sigmoid')
     """

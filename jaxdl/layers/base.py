@@ -58,6 +58,7 @@ def register(cls: type) -> type:
 class Layer:
     """Base of the built-in layers: no randomness, no hyperparameters, a dataclass config.
 
+    >>> from jaxdl.layers import Layer
     >>> from jaxdl import layers
     >>> isinstance(layers.Dense(3), Layer), layers.Dense(3).init_draws_key
     (True, True)
@@ -214,6 +215,7 @@ def check_conv_padding(padding: Any, spatial_dims: int) -> str | tuple[tuple[int
     """``"SAME"`` / ``"VALID"`` (any case), or explicit zero padding: one ``(low, high)`` pair
     of non-negative ints per spatial axis (a single pair is used for every axis).
 
+    >>> from jaxdl.layers.base import check_conv_padding
     >>> check_conv_padding("same", 2), check_conv_padding([[1, 2]], 2)
     ('SAME', ((1, 2), (1, 2)))
     """

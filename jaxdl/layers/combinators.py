@@ -86,7 +86,7 @@ class Residual(Layer):
     """``y = x + f(x)``, ``f`` the chain of ``layers``; ``f`` must keep the shape.
 
     >>> import jax, jax.numpy as jnp
-    >>> from jaxdl.layers import Dense
+    >>> from jaxdl.layers import Dense, Residual
     >>> block = Residual(Dense(4), Dense(4))
     >>> shape, params, state = block.init(jax.random.key(0), (4,))
     >>> block.apply(params, state, jnp.ones((2, 4)), train=False)[0].shape
@@ -167,7 +167,7 @@ class Sequential:
     -> (outputs, state)`` (the jaxdl model protocol).
 
     >>> import jax, jax.numpy as jnp
-    >>> from jaxdl.layers import Dense, Relu
+    >>> from jaxdl.layers import Dense, Relu, Sequential
     >>> model = Sequential(Dense(16), Relu(), Dense(3), input_shape=(4,))
     >>> params, state = model.init(jax.random.key(0))
     >>> model.apply(params, state, jnp.ones((2, 4)), train=False)[0].shape
@@ -279,7 +279,7 @@ class Sequential:
         """Print :func:`summary`'s table: each layer's output shape and parameter count, and
         the totals (as Keras' ``model.summary()``).
 
-        >>> from jaxdl.layers import Dense, Relu
+        >>> from jaxdl.layers import Dense, Relu, Sequential
         >>> Sequential(Dense(16), Relu(), Dense(3), input_shape=(4,)).summary()
         Layer                 Output shape        Params
         ------------------------------------------------
@@ -306,7 +306,7 @@ def summary(model: Any, input_shape: Sequence[int] | None = None) -> str:
     parameters per layer, then the totals and the non-trainable state (batch-norm running
     statistics). Nothing is computed: the shapes come from ``jax.eval_shape`` of ``init``.
 
-    >>> from jaxdl.layers import BatchNorm, Conv, Flatten
+    >>> from jaxdl.layers import BatchNorm, Conv, Flatten, summary
     >>> print(summary([Conv(4, (3,)), BatchNorm(), Flatten()], input_shape=(8, 2)))
     Layer          Output shape        Params
     -----------------------------------------

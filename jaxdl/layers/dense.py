@@ -24,6 +24,7 @@ class Dense(Layer):
     norm, whose ``beta`` takes its place).
 
     >>> import jax
+    >>> from jaxdl.layers import Dense
     >>> shape, params, state = Dense(3).init(jax.random.key(0), (4,))
     >>> shape, params["W"].shape, params["b"].shape
     ((3,), (4, 3), (3,))

@@ -27,6 +27,7 @@ class Dropout(Layer):
     ``hp["keep_prob"]`` (1 when absent), so a sweep can vary it; a number fixes it instead.
 
     >>> import jax, jax.numpy as jnp
+    >>> from jaxdl.layers import Dropout
     >>> Dropout(0.5).apply({}, {}, jnp.ones((1, 6)), train=True, key=jax.random.key(0))[0]
     Array([[0., 0., 2., 2., 0., 2.]], dtype=float32)
     """

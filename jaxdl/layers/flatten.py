@@ -18,6 +18,7 @@ class Flatten(Layer):
     """Row-major flattening of each example (the order of ``numpy.reshape``).
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.layers import Flatten
     >>> Flatten().apply({}, {}, jnp.zeros((2, 3, 4, 5)), train=False)[0].shape
     (2, 60)
     """

@@ -28,6 +28,7 @@ from jaxdl.nn import MLP
 def from_mlp(mlp: MLP) -> Sequential:
     """The Sequential that computes what ``mlp`` computes (float32 only).
 
+    >>> from jaxdl.layers import from_mlp
     >>> from jaxdl import MLP
     >>> from_mlp(MLP((4, 8, 3))).layers
     (Dense(units=8, use_bias=True, initializer='he', init_scale=0.01), Activation(name='relu'), \
@@ -57,6 +58,8 @@ def mlp_params_to_layers(mlp: MLP, params: PyTree, state: PyTree) -> tuple[tuple
     """``(params, state)`` of ``mlp`` rearranged for ``from_mlp(mlp)`` (arrays are shared).
 
     >>> import jax
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.layers import mlp_params_to_layers
     >>> mlp = MLP((4, 8, 3), batch_norm=True)
     >>> params, state = mlp_params_to_layers(mlp, *mlp.init(jax.random.key(0)))
     >>> [sorted(p) for p in params], sorted(state[1])

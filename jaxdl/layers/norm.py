@@ -32,6 +32,7 @@ class BatchNorm(Layer):
     present, overrides ``momentum`` (so a sweep can vary it).
 
     >>> import jax, jax.numpy as jnp
+    >>> from jaxdl.layers import BatchNorm
     >>> bn = BatchNorm()
     >>> _, params, state = bn.init(None, (2,))
     >>> y, state = bn.apply(params, state, jnp.array([[1.0, 0.0], [3.0, 4.0]]), train=True)

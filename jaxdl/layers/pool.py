@@ -98,6 +98,7 @@ class MaxPool(_Pool):
     """The largest entry of each ``window`` (per channel).
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.layers import MaxPool
     >>> x = jnp.arange(16.0).reshape(1, 4, 4, 1)
     >>> MaxPool((2, 2)).apply({}, {}, x, train=False)[0][0, :, :, 0]
     Array([[ 5.,  7.],
@@ -115,6 +116,7 @@ class AvgPool(_Pool):
     """The mean of each ``window`` (per channel), over the entries inside the input.
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.layers import AvgPool
     >>> x = jnp.arange(16.0).reshape(1, 4, 4, 1)
     >>> AvgPool((2, 2)).apply({}, {}, x, train=False)[0][0, :, :, 0]
     Array([[ 2.5,  4.5],

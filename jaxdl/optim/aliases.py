@@ -27,6 +27,7 @@ def sgd(learning_rate: LearningRate) -> GradientTransformation:
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import sgd
         >>> opt = sgd(0.1)
         >>> u, _ = opt.update(jnp.array([1.0, -2.0]), opt.init(jnp.zeros(2)))
         >>> [round(v, 6) for v in u.tolist()]
@@ -54,6 +55,7 @@ def momentum(
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import momentum
         >>> opt = momentum(0.1, beta=0.5)
         >>> state = opt.init(jnp.zeros(1))
         >>> u1, state = opt.update(jnp.array([2.0]), state)   # v = 0.5 * 2
@@ -82,6 +84,7 @@ def nesterov(learning_rate: LearningRate, beta: Any = 0.9) -> GradientTransforma
         A :class:`~jaxdl.optim.GradientTransformation`.
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.optim import nesterov
     >>> opt = nesterov(0.1, beta=0.5)
     >>> u, _ = opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))
     >>> [round(v, 6) for v in u.tolist()]
@@ -108,6 +111,7 @@ def rmsprop(
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import rmsprop
         >>> opt = rmsprop(0.1, beta=0.75)
         >>> u, _ = opt.update(jnp.array([3.0, -0.5]), opt.init(jnp.zeros(2)))
         >>> [round(v, 6) for v in u.tolist()]   # -0.1 * g / (0.5 * |g|)
@@ -137,6 +141,7 @@ def adam(
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import adam
         >>> opt = adam(0.1)
         >>> u, _ = opt.update(jnp.array([3.0, -0.5]), opt.init(jnp.zeros(2)))
         >>> [round(v, 6) for v in u.tolist()]   # the first step is lr * sign(g)
@@ -168,6 +173,7 @@ def adamw(
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import adamw
         >>> opt = adamw(0.1, weight_decay=0.5)
         >>> params = jnp.array([2.0])
         >>> u, _ = opt.update(jnp.array([3.0]), opt.init(params), params)

@@ -87,6 +87,7 @@ class GradientTransformationLike(Protocol):
 def check_transformation(obj: Any, name: str = "optimizer") -> None:
     """Raise ``TypeError`` unless ``obj`` has callable ``init`` and ``update`` attributes.
 
+    >>> from jaxdl.optim.base import GradientTransformation, check_transformation, init_empty
     >>> check_transformation(GradientTransformation(init_empty, lambda u, s, p=None: (u, s)))
     >>> check_transformation("adam", "chain argument 0")  # doctest: +ELLIPSIS
     Traceback (most recent call last):

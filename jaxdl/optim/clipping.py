@@ -17,6 +17,7 @@ def global_norm(tree: PyTree) -> jax.Array:
     """``sqrt(sum over every leaf and entry of u**2)``, accumulated in at least float32.
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.optim import global_norm
     >>> float(global_norm({"a": jnp.array([3.0]), "b": jnp.array([[4.0]])}))
     5.0
     """
@@ -43,6 +44,7 @@ def clip_by_global_norm(max_norm: Any) -> GradientTransformation:
         A stateless :class:`~jaxdl.optim.GradientTransformation` (state :class:`EmptyState`).
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.optim import clip_by_global_norm
     >>> t = clip_by_global_norm(1.0)
     >>> u, _ = t.update({"w": jnp.array([3.0, 4.0])}, t.init(None))
     >>> [round(v, 6) for v in u["w"].tolist()]
@@ -81,6 +83,7 @@ def clip(max_delta: Any) -> GradientTransformation:
         A stateless :class:`~jaxdl.optim.GradientTransformation` (state :class:`EmptyState`).
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.optim import clip
     >>> t = clip(0.5)
     >>> u, _ = t.update(jnp.array([-2.0, 0.25, 3.0]), t.init(None))
     >>> u.tolist()

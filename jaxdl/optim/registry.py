@@ -13,6 +13,7 @@ Adding an optimizer is one :class:`OptimizerSpec` in :data:`REGISTRY` (plus its 
 learning-rate schedules a :class:`~jaxdl.train.Trainer` takes by name live here the same way
 (:data:`SCHEDULES`, one :class:`ScheduleSpec` each).
 
+>>> from jaxdl.optim.registry import REGISTRY, reads
 >>> reads("adam")
 ('learning_rate', 'b1', 'b2', 'eps')
 >>> REGISTRY["rmsprop"].display
@@ -134,6 +135,7 @@ DEFAULTS: Mapping[str, float] = MappingProxyType(
 def reads(optimizer: str) -> tuple[str, ...]:
     """The hyperparameters optimizer ``optimizer`` reads, ``learning_rate`` first.
 
+    >>> from jaxdl.optim.registry import reads
     >>> reads("momentum")
     ('learning_rate', 'beta')
     """
@@ -143,6 +145,7 @@ def reads(optimizer: str) -> tuple[str, ...]:
 def readers(name: str) -> tuple[str, ...]:
     """The optimizers that read hyperparameter ``name``, in registry order.
 
+    >>> from jaxdl.optim.registry import readers
     >>> readers("eps")
     ('rmsprop', 'adam', 'adamw', 'nadam')
     """
@@ -169,6 +172,7 @@ def from_name(name: str, hp: Mapping[str, Any] | None = None) -> GradientTransfo
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import from_name
         >>> opt = from_name("momentum", {"learning_rate": 0.1, "beta": 0.5, "keep_prob": 0.8})
         >>> u, _ = opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))
         >>> [round(v, 6) for v in u.tolist()]
@@ -189,6 +193,7 @@ def markdown_table() -> str:
     """The optimizers as a Markdown table (name, hyperparameters with defaults, update rule), as
     the docs show it (``docs/topics/optimization.md`` holds it verbatim; a test compares).
 
+    >>> from jaxdl.optim.registry import markdown_table
     >>> print(markdown_table().splitlines()[3].split(" | ")[:2])
     ['| `momentum`', '`learning_rate=0.01, beta=0.9`']
     """
@@ -238,6 +243,7 @@ SCHEDULES: Mapping[str, ScheduleSpec] = MappingProxyType({
 def schedule_readers() -> tuple[str, ...]:
     """The schedules that read ``decay_rate``.
 
+    >>> from jaxdl.optim.registry import schedule_readers
     >>> schedule_readers()
     ('inverse_time', 'exponential')
     """

@@ -216,6 +216,7 @@ def cosine_decay_schedule(init_value: Any, decay_steps: Any, alpha: Any = 0.0) -
     Returns:
         The schedule ``lr(t)``.
 
+    >>> from jaxdl.optim import cosine_decay_schedule
     >>> lr = cosine_decay_schedule(1.0, 10, alpha=0.1)
     >>> [round(float(lr(t)), 4) for t in (0, 5, 10, 20)]
     [1.0, 0.55, 0.1, 0.1]
@@ -254,6 +255,7 @@ def warmup_cosine_decay_schedule(
     Returns:
         The schedule ``lr(t)``.
 
+    >>> from jaxdl.optim import warmup_cosine_decay_schedule
     >>> lr = warmup_cosine_decay_schedule(0.0, 1.0, warmup_steps=4, decay_steps=14)
     >>> [round(float(lr(t)), 4) for t in (0, 2, 4, 9, 14, 30)]
     [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]

@@ -36,6 +36,7 @@ class ScaleByMomentumState(NamedTuple):
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import scale_by_momentum
         >>> scale_by_momentum(0.9).init({"w": jnp.zeros(2)})
         ScaleByMomentumState(mu={'w': Array([0., 0.], dtype=float32)})
     """
@@ -48,6 +49,7 @@ class ScaleByRmsState(NamedTuple):
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import scale_by_rms
         >>> t = scale_by_rms(0.5)
         >>> _, state = t.update(jnp.array([2.0]), t.init(jnp.zeros(1)))
         >>> state.nu.tolist()   # 0.5 * 0 + 0.5 * 2**2
@@ -63,6 +65,7 @@ class ScaleByAdamState(NamedTuple):
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import scale_by_adam
         >>> t = scale_by_adam(b1=0.5, b2=0.5)
         >>> _, state = t.update(jnp.array([2.0]), t.init(jnp.zeros(1)))
         >>> int(state.count), state.mu.tolist(), state.nu.tolist()
@@ -80,6 +83,7 @@ class ScaleByScheduleState(NamedTuple):
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import scale_by_learning_rate
         >>> from jaxdl import optim
         >>> t = scale_by_learning_rate(optim.constant(0.1))
         >>> _, state = t.update(jnp.ones(1), t.init(jnp.zeros(1)))
@@ -124,6 +128,7 @@ def scale_by_momentum(beta: Any = 0.9, nesterov: bool = False) -> GradientTransf
         A :class:`~jaxdl.optim.GradientTransformation`.
 
     >>> import jax.numpy as jnp
+    >>> from jaxdl.optim import scale_by_momentum
     >>> t = scale_by_momentum(0.5, nesterov=True)
     >>> u, s = t.update(jnp.array([2.0]), t.init(jnp.zeros(1)))
     >>> s.mu.tolist(), u.tolist()
@@ -160,6 +165,7 @@ def scale_by_rms(beta: Any = 0.9, eps: Any = 1e-8) -> GradientTransformation:
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import scale_by_rms
         >>> t = scale_by_rms(0.75)
         >>> u, _ = t.update(jnp.array([4.0, -1.0]), t.init(jnp.zeros(2)))
         >>> [round(v, 6) for v in u.tolist()]   # g / (0.5 * |g|)
@@ -206,6 +212,7 @@ def scale_by_adam(
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import scale_by_adam
         >>> t = scale_by_adam(b1=0.5, b2=0.5)
         >>> state = t.init(jnp.zeros(1))
         >>> u1, state = t.update(jnp.array([2.0]), state)   # v_hat = 1 / 0.5, s_hat = 2 / 0.5
@@ -254,6 +261,7 @@ def add_l2(lambd: Any) -> GradientTransformation:
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import add_l2
         >>> t = add_l2(0.1)
         >>> params = {"W": jnp.array([2.0, -4.0])}
         >>> u, _ = t.update({"W": jnp.array([1.0, 1.0])}, t.init(params), params)
@@ -295,6 +303,7 @@ def scale_by_learning_rate(learning_rate: LearningRate) -> GradientTransformatio
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from jaxdl.optim import scale_by_learning_rate
         >>> from jaxdl import optim
         >>> t = scale_by_learning_rate(optim.inverse_time_decay(0.1, decay_rate=1.0))
         >>> state = t.init(jnp.zeros(1))

@@ -48,6 +48,8 @@ class FitResult(NamedTuple):
     with validation data, else ``loss``; ``-1`` if none was finite), with or without early
     stopping.
 
+    >>> import numpy as np
+    >>> from jaxdl.train import Trainer, fit
     >>> from jaxdl.nn import MLP
     >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
     >>> y = (x[:, 0] > 0).astype(np.int32)
@@ -75,6 +77,7 @@ class TrainingDiverged(RuntimeError):
     step whose cost and parameters were finite (the best epoch's with early stopping) and the
     history; ``usable`` says whether those parameters still predict finite values.
 
+    >>> from jaxdl.train import TrainingDiverged
     >>> issubclass(TrainingDiverged, RuntimeError)
     True
     """
@@ -91,6 +94,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     ``checkpoint`` the file written (``None`` without a checkpoint directory). A
     ``KeyboardInterrupt``, so code that stops on Ctrl-C keeps doing so.
 
+    >>> from jaxdl.train import TrainingInterrupted
     >>> issubclass(TrainingInterrupted, KeyboardInterrupt)
     True
     """
@@ -192,6 +196,8 @@ def fit(
     :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) after the epoch in which SIGINT or
     SIGTERM arrived, once its checkpoint is written.
 
+    >>> import numpy as np
+    >>> from jaxdl.train import Trainer, fit
     >>> from jaxdl.nn import MLP
     >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
     >>> y = (x[:, 0] > 0).astype(np.int32)

@@ -52,6 +52,7 @@ class Trainer:
     callables; ``None`` takes the loss's defaults (accuracy for cross-entropy, MSE and MAE for
     regression). The history has ``loss``, ``val_loss`` and each metric with its ``val_`` twin.
 
+    >>> from jaxdl.train import Trainer
     >>> from jaxdl.nn import MLP
     >>> Trainer(MLP((2, 3)), metrics=["accuracy", "mse"]).history_keys[:4]
     ('epoch', 'loss', 'accuracy', 'mse')
@@ -344,6 +345,7 @@ def trainer_hyperparams(trainer: Trainer, values: Mapping[str, Any]) -> HyperPar
     """:func:`jaxdl.hyperparams.hyperparams` of ``values``, plus the names the model declares in
     its ``hyperparameters`` beyond that table (checked finite, float32).
 
+    >>> from jaxdl.train import Trainer, trainer_hyperparams
     >>> from jaxdl.nn import MLP
     >>> hp = trainer_hyperparams(Trainer(MLP((2, 1))), {"learning_rate": 0.5})
     >>> float(hp["learning_rate"]), hp["learning_rate"].dtype
