@@ -292,19 +292,18 @@ def add_training(p: argparse.ArgumentParser, out: str = "jaxdl-out") -> None:
     g.add_argument("--no-plots", action="store_true", help="write no PNG files")
 
 
-OUT_HELP = ("output directory, held by one run at a time; one that holds an earlier run's files "
-            "is refused unless --overwrite or --resume")
-
-
-def add_out(g: Any, default: str) -> None:
-    """``--out DIR`` (see :mod:`jaxdl.outputs`).
+def add_out(g: Any, default: str, resume: bool = True) -> None:
+    """``--out DIR`` (see :mod:`jaxdl.outputs`); ``resume``: the command has ``--resume``.
 
     >>> p = Parser(prog="jaxdl")
     >>> add_out(p, "jaxdl-out")
     >>> p.parse_args(["--out", "runs"]).out
     'runs'
     """
-    g.add_argument("--out", default=default, metavar="DIR", help=OUT_HELP)
+    g.add_argument("--out", default=default, metavar="DIR",
+                   help="output directory, held by one run at a time; one that holds an earlier "
+                   "run's files is refused unless --overwrite"
+                   + (" or --resume" if resume else ""))
 
 
 def add_hyperparameters(p: argparse.ArgumentParser, ranges: bool) -> None:

@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "summary table; write results.json and PNG plots into --out.")
     demo.add_argument("--quick", action="store_true",
                       help="fewer epochs, compiled for a fast start (same experiments)")
-    add_out(demo, DEFAULT_OUT["demo"])
+    add_out(demo, DEFAULT_OUT["demo"], resume=False)
     demo.add_argument("--overwrite", action="store_true",
                       help="replace jaxdl's own files of an earlier run in --out")
     demo.add_argument("--seed", type=integer(0), default=0, help="seed of every experiment")
