@@ -17,7 +17,9 @@ Rows, all measured in one run taking turns (``benchlib.measure``):
    Conv (what ``layers.Conv`` did before its written-out weight gradient)
 3. ``jaxdl_step``: ``Trainer.train_step`` jitted, called per mini-batch from Python
 4. ``jax_optax_step`` / ``jax_optax_scan``: the model hand-written with ``lax.conv_general_dilated``
-   and ``optax.adamw``, a jitted step per batch / the epoch in one ``lax.scan``
+   and ``optax.adamw``, a jitted step per batch / the epoch in one ``lax.scan``;
+   ``jax_optax_scan_fast_conv``: that scan with ``jaxdl.layers.convolution.conv`` (the
+   written-out gradient without the rest of jaxdl's epoch)
 5. ``flax_optax``: ``flax.linen`` (``nn.Conv``, ``nn.BatchNorm``, ``nn.max_pool``) + optax, a
    jitted ``train_step`` per batch as the flax documentation writes it
 6. ``torch``: PyTorch on the CPU, when installed (left out otherwise)
@@ -53,7 +55,7 @@ from jax import lax
 from jaxdl import layers
 from jaxdl.atomic import write_json
 from jaxdl.hyperparams import hyperparams
-from jaxdl.layers.convolution import conv_reference, explicit_padding
+from jaxdl.layers.convolution import conv, conv_reference, explicit_padding
 from jaxdl.sweep import run_sweep
 from jaxdl.train import Keys, Trainer, run_epoch, run_evaluate, run_init
 
@@ -63,9 +65,12 @@ ROWS = (
     "jaxdl_step",
     "jax_optax_step",
     "jax_optax_scan",
+    "jax_optax_scan_fast_conv",
     "flax_optax",
     "torch",
 )
+# rows that use jaxdl's convolution or are jaxdl itself: not peers
+OURS = ("jaxdl_scan", "jaxdl_scan_lax_grad", "jaxdl_step", "jax_optax_scan_fast_conv")
 DIMENSION_NUMBERS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
 
 # A network as a list of blocks: ("conv", features, kernel, strides), ("bn",), ("relu",),
@@ -222,9 +227,9 @@ def jaxdl_step(w: CNNWorkload, x: np.ndarray, y: np.ndarray) -> EpochFn:
 
 
 # -- plain JAX + optax -------------------------------------------------------------------------
-def _plain_model(w: CNNWorkload) -> tuple[dict, list, Callable]:
+def _plain_model(w: CNNWorkload, fast_conv: bool = False) -> tuple[dict, list, Callable]:
     """Parameters, batch-norm statistics and ``loss(params, stats, x, y) -> (loss, stats)``
-    written with ``lax`` directly."""
+    written with ``lax`` directly (``fast_conv``: with ``jaxdl.layers.convolution.conv``)."""
     params: dict[str, list] = {"W": [], "b": [], "gamma": [], "beta": []}
     stats: list = []
     shape = w.input_shape
@@ -254,10 +259,16 @@ def _plain_model(w: CNNWorkload) -> tuple[dict, list, Callable]:
         a, new_stats, wi, bi = xb, [], 0, 0
         for block in w.spec:
             if block[0] == "conv":
-                a = lax.conv_general_dilated(
-                    a, params["W"][wi], block[3], "SAME",
-                    dimension_numbers=DIMENSION_NUMBERS[len(block[2])],
-                ) + params["b"][wi]
+                if fast_conv:
+                    pads = explicit_padding(a.shape[1:-1], block[2], block[3], "SAME",
+                                            (1,) * len(block[2]))
+                    a = conv(a, params["W"][wi], block[3], pads, (1,) * len(block[2]))
+                else:
+                    a = lax.conv_general_dilated(
+                        a, params["W"][wi], block[3], "SAME",
+                        dimension_numbers=DIMENSION_NUMBERS[len(block[2])],
+                    )
+                a = a + params["b"][wi]
                 wi += 1
             elif block[0] == "bn":
                 axes = tuple(range(a.ndim - 1))
@@ -283,10 +294,10 @@ def _plain_model(w: CNNWorkload) -> tuple[dict, list, Callable]:
     return params, stats, loss_fn
 
 
-def _plain_step(w: CNNWorkload) -> tuple[Any, Callable]:
+def _plain_step(w: CNNWorkload, fast_conv: bool = False) -> tuple[Any, Callable]:
     optax = importlib.import_module("optax")
     tx = optax.adamw(w.learning_rate, weight_decay=w.weight_decay)
-    params, stats, loss_fn = _plain_model(w)
+    params, stats, loss_fn = _plain_model(w, fast_conv)
 
     def step(carry, xb, yb):
         params, opt_state, stats = carry
@@ -316,11 +327,13 @@ def jax_optax_step(w: CNNWorkload, x: np.ndarray, y: np.ndarray) -> EpochFn | No
     return epoch
 
 
-def jax_optax_scan(w: CNNWorkload, x: np.ndarray, y: np.ndarray) -> EpochFn | None:
+def jax_optax_scan(
+    w: CNNWorkload, x: np.ndarray, y: np.ndarray, fast_conv: bool = False
+) -> EpochFn | None:
     """Plain JAX + optax, the epoch (shuffle included) in one ``lax.scan``."""
     if _optional("optax") is None:
         return None
-    carry, step = _plain_step(w)
+    carry, step = _plain_step(w, fast_conv)
 
     @functools.partial(jax.jit, donate_argnums=(0,))
     def run(carry, x, y, key):
@@ -463,6 +476,7 @@ MAKERS: dict[str, Callable[[CNNWorkload, np.ndarray, np.ndarray], EpochFn | None
     "jaxdl_step": jaxdl_step,
     "jax_optax_step": jax_optax_step,
     "jax_optax_scan": jax_optax_scan,
+    "jax_optax_scan_fast_conv": functools.partial(jax_optax_scan, fast_conv=True),
     "flax_optax": flax_optax,
     "torch": torch_cnn,
 }
@@ -547,10 +561,12 @@ def sweep_vs_solo(w: CNNWorkload, configs: int = 16, epochs: int = 1,
 
 def run(
     workloads: Sequence[CNNWorkload], repeats: int = 5, rows: Sequence[str] = ROWS,
-    settle_s: float = 0.3, sweep: bool = True,
+    settle_s: float = 0.3, sweep: bool = True, peak_size: int = 2048,
 ) -> dict[str, Any]:
     """Every installed row of every workload, and the repro; flat figures plus the tables."""
     result: dict[str, Any] = {"tables": {}}
+    peak = benchlib.matmul_peak(peak_size)
+    result["matmul_peak_gflops"] = peak["peak"]
     for w in workloads:
         x, y = make_data(w)
         epochs = {}
@@ -559,14 +575,13 @@ def run(
             if epoch is not None:
                 epochs[name] = epoch
         timings = benchlib.measure(epochs, repeats, settle_s)
-        table = benchlib.table(w, timings, peak=1.0, reference=ROWS[0])  # type: ignore[arg-type]
+        table = benchlib.table(w, timings, peak["peak"], reference=ROWS[0])  # type: ignore[arg-type]
         result["tables"][w.name] = table
         for row in table:
             result[f"{w.name}_{row['name']}_samples_per_s"] = row["samples_per_s"]
             result[f"{w.name}_{row['name']}_ratio"] = row["ratio"]
             result[f"{w.name}_{row['name']}_gflops"] = row["gflops"]
-        peers = [r["ratio"] for r in table
-                 if r["name"] not in ("jaxdl_scan", "jaxdl_scan_lax_grad")]
+        peers = [r["ratio"] for r in table if r["name"] not in OURS]
         result[f"{w.name}_worst_peer_ratio"] = max(peers, default=None)
     result.update(repro(repeats))
     before = result.get(f"{workloads[0].name}_jaxdl_scan_lax_grad_ratio")
@@ -583,7 +598,9 @@ def report(workloads: Sequence[CNNWorkload], result: dict[str, Any]) -> str:
     """The tables and the repro as text."""
     m = result["machine"]
     lines = [f"machine: {m['cpu']}, {m['cores']} cores, jax {m['jax']} ({m['backend']}); "
-             f"torch {result['torch']}"]
+             f"torch {result['torch']}",
+             f"float32 matmul peak (the 'of peak' column): {result['matmul_peak_gflops']:.0f} "
+             "GFLOP/s"]
     for w in workloads:
         table = result["tables"][w.name]
         lines += [
@@ -620,7 +637,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     scale = 5 if args.quick else 1
     workloads = [CNNWorkload("cnn1d", 10000 // scale), CNNWorkload("cnn2d", 1000 // scale)]
-    result = run(workloads, args.repeats or (2 if args.quick else 5))
+    result = run(workloads, args.repeats or (2 if args.quick else 5),
+                 peak_size=1024 if args.quick else 2048)
     print(report(workloads, result))
     if args.json:
         write_json(args.json, result)

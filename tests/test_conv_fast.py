@@ -329,7 +329,7 @@ def test_bench_cnn_reports_rows_ratios_and_the_repro():
 
     w = bench_cnn.CNNWorkload("cnn1d", num_samples=200)
     rows = ("jaxdl_scan", "jaxdl_scan_lax_grad", "jaxdl_step")
-    result = bench_cnn.run([w], repeats=1, rows=rows, settle_s=0, sweep=False)
+    result = bench_cnn.run([w], repeats=1, rows=rows, settle_s=0, sweep=False, peak_size=64)
     for row in rows:
         assert result[f"cnn1d_{row}_samples_per_s"] > 0
     ratio = result["cnn1d_jaxdl_step_samples_per_s"] / result["cnn1d_jaxdl_scan_samples_per_s"]
