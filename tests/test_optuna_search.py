@@ -75,6 +75,40 @@ def test_two_batches_every_trial_told_once_values_equal_solo_sweeps():
         # every epoch reported at its own step
         reported = [trial.intermediate_values[e] for e in range(3)]
         np.testing.assert_allclose(reported, solo.histories[0]["val_loss"], rtol=1e-5)
+        row = solo.row(0)
+        assert trial.user_attrs["val_accuracy"] == pytest.approx(row["val_accuracy"], rel=1e-5)
+        assert (trial.user_attrs["best_epoch"], trial.user_attrs["epochs_run"]) == (
+            row["best_epoch"],
+            3,
+        )
+
+
+def test_groups_padded_to_powers_of_two_fillers_dropped(monkeypatch):
+    sizes = []
+
+    def counting(configs, *args, **kwargs):
+        sizes.append(len(configs))
+        return run_sweep(configs, *args, **kwargs)
+
+    monkeypatch.setattr(optuna_search, "run_sweep", counting)
+
+    def space(trial):
+        lr = suggest_learning_rate(trial, 1e-3, 0.5)
+        return {"learning_rate": lr, "optimizer": trial.suggest_categorical("o", ["sgd", "adam"])}
+
+    study = random_study()
+    for lr, o in ((0.1, "sgd"), (0.2, "sgd"), (0.05, "sgd"), (0.01, "adam"), (0.3, "adam")):
+        study.enqueue_trial({"learning_rate": lr, "o": o})
+    run = optimize(study, space, DATA, trainer=BASE, n_trials=5, batch=5, epochs=2)
+    assert sizes == [6]  # 3 sgd and a copy of one, 2 adam
+    results = run.batches[0]
+    assert len(results.configs) == len(results.histories) == len(results.epochs) == 5
+    for i, trial in enumerate(study.trials):
+        solo = run_sweep([results.configs[i]], DATA, trainer=BASE, epochs=2)
+        assert trial.value == pytest.approx(solo.row(0)["val_loss"], rel=1e-5, abs=1e-6)
+    sizes.clear()
+    optimize(random_study(), space, DATA, trainer=BASE, n_trials=3, batch=3, epochs=1, pad=False)
+    assert sizes == [3]
 
 
 class PruneAfter(optuna.pruners.BasePruner):

@@ -7,7 +7,8 @@ config with a define-by-run ``space_fn(trial) -> dict`` (conditional parameters 
 program. After every compiled chunk (``epochs_per_call`` epochs) each live member's monitored
 values are reported (``trial.report(value, epoch)``) and the members whose trial the study's
 pruner prunes (``trial.should_prune()``) are frozen through the engine's ``prune`` hook. Each
-trial is then told its result once:
+trial gets its table row as user attributes (``val_accuracy``, ``best_epoch``, ``status``, ...)
+and is then told its result once:
 
     COMPLETE  the best monitored value (the early-stopping best; or the objectives' values at
               that epoch for a multi-objective study)
@@ -25,11 +26,13 @@ is imported inside these functions only.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from jaxdl.data.images import MissingPackage
+from jaxdl.sweep.buckets import continuous_names, split_config, trainer_for
 from jaxdl.sweep.engine import run_sweep
 from jaxdl.sweep.results import SweepResults
 from jaxdl.train import Trainer
@@ -185,6 +188,44 @@ def _values(results: SweepResults, i: int, objectives: list[Any]) -> list[float]
     return out
 
 
+def _describe(trial: Any, results: SweepResults, i: int) -> None:
+    """The member's table row as the trial's user attributes (its finite metrics at the best
+    epoch, ``status``, ``best_epoch``, ``epochs_run``)."""
+    row = results.row(i)
+    for key in ("status", "best_epoch", "epochs_run", *results.metrics):
+        value = row[key]
+        if isinstance(value, str) or math.isfinite(value):
+            trial.set_user_attr(key, value)
+
+
+def _fillers(configs: list[dict], trainer: Trainer, model_fn: Any) -> list[dict]:
+    """Copies of a member's config that fill each structure's group up to a power of two, so
+    a study compiles each structure for a few sizes only (1, 2, 4, ...: those compaction uses
+    too) however its batches split. Configs the engine will reject get none (it reports them)."""
+    groups: dict[Any, list[dict]] = {}
+    try:
+        for config in configs:
+            structural = split_config(
+                config, model_fn=model_fn, continuous=continuous_names(trainer)
+            )[0]
+            key = trainer_for(trainer, structural, model_fn)
+            groups.setdefault(key, []).append(config)
+    except Exception:  # noqa: BLE001 - the sweep names the bad config before compiling
+        return []
+    return [g[0] for g in groups.values() for _ in range(_power_of_two(len(g)) - len(g))]
+
+
+def _power_of_two(n: int) -> int:
+    return 1 << max(n - 1, 0).bit_length()
+
+
+def _real(results: SweepResults, n: int) -> SweepResults:
+    """The results of the first ``n`` members (the trials), without the fillers."""
+    lists = ("configs", "histories", "status", "best_epoch", "params", "model_state",
+             "trainers", "hp", "seeds", "epochs")  # fmt: skip
+    return dataclasses.replace(results, **{k: getattr(results, k)[:n] for k in lists})
+
+
 def _ask(study: Any, space_fn: Callable[[Any], Mapping[str, Any]], count: int):
     """``count`` trials and their configs; on a bad ``space_fn`` every trial asked is told
     FAIL and the error names ``space_fn``."""
@@ -227,6 +268,7 @@ def optimize(
     mode: str | None = None,
     epochs_per_call: int = 1,
     objectives: Sequence[Any] | None = None,
+    pad: bool = True,
     **options: Any,
 ) -> OptunaRun:
     """Run ``n_trials`` trials of ``study``, ``batch`` at a time, each batch one vmapped
@@ -247,6 +289,9 @@ def optimize(
       objectives: for a multi-objective study, one per direction: a metric name (its value at
         the best epoch), ``"param_count"`` (minimize) or ``f(results, member) -> float``.
         Pruning is skipped there (Optuna has no reports for several objectives).
+      pad: fill each structure's group of a batch up to a power of two with copies of one of
+        its configs (their results are dropped; they stop when the trials around them do), so
+        each structure compiles for sizes 1, 2, 4, ... only, whatever the sampler's split.
       **options: passed on to :func:`~jaxdl.sweep.run_sweep` (``patience``, ``hp``,
         ``model_fn``, ``min_delta``, ``mesh``, ...).
 
@@ -273,6 +318,8 @@ def optimize(
         raise TypeError(f"space_fn must be a function trial -> config dict, got {space_fn!r}")
     _check_count("n_trials", n_trials)
     _check_count("batch", batch)
+    if not isinstance(pad, bool):
+        raise TypeError(f"pad must be True or False, got {pad!r}")
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
     for name in ("n", "method", "seeds", "prune", "rungs"):
@@ -286,10 +333,14 @@ def optimize(
         trials, configs = _ask(study, space_fn, min(batch, n_trials - done))
         told: set[int] = set()
         reported = [0] * len(trials)
+        n = len(trials)
+        fillers = _fillers(configs, trainer, options.get("model_fn")) if pad else []
 
-        def prune(live: Mapping[int, Mapping[str, list]], trials=trials, reported=reported):
+        def prune(live: Mapping[int, Mapping[str, list]], trials=trials, reported=reported, n=n):
             stop = []
             for i, history in live.items():
+                if i >= n:
+                    continue
                 values, epochs_seen = history[monitor], history["epoch"]
                 for k in range(reported[i], len(values)):
                     if math.isfinite(values[k]):
@@ -297,16 +348,22 @@ def optimize(
                 reported[i] = len(values)
                 if trials[i].should_prune():
                     stop.append(i)
-            return stop
+            # a filler goes when its bucket has fewer trials left than the power of two above
+            running = sum(1 for i in live if i < n) - len(stop)
+            spare = [i for i in live if i >= n]
+            keep = _power_of_two(running) - running if running else 0
+            return stop + spare[keep:]
 
         try:
             results = run_sweep(
-                configs, data, trainer=trainer, epochs=epochs, seed=seed, monitor=monitor,
+                configs + fillers, data, trainer=trainer, epochs=epochs, seed=seed, monitor=monitor,
                 mode=mode, epochs_per_call=epochs_per_call, prune=prune if single else None,
                 **options,
             )  # fmt: skip
+            results = _real(results, n)
             for i, trial in enumerate(trials):
                 values = _values(results, i, objectives)
+                _describe(trial, results, i)
                 if results.status[i] == "pruned":
                     study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 elif results.status[i] == "diverged" or values is None:
