@@ -92,6 +92,10 @@ def build_trainer(args: argparse.Namespace, model: MLP, hp_names: Any,
                       batch_size=args.batch_size, decay_interval=args.decay_interval, loss=loss)
     if hp_names is not None:
         check_readers(hp_names, trainer.optimizer, trainer.schedule, trainer.model)
+    monitor = getattr(args, "monitor", None)
+    if monitor is not None and monitor not in trainer.monitors:
+        raise ValueError(f"--monitor {monitor!r} is not recorded by this {task} model; choose "
+                         f"one of {', '.join(trainer.monitors)}")
     return trainer
 
 

@@ -11,24 +11,28 @@ from typing import Any
 
 from jaxdl import devices, logs
 from jaxdl.data.datasets import DATASETS, TASKS
-from jaxdl.history import MONITORS
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
 from jaxdl.init import INITIALIZERS
 from jaxdl.nn import ACTIVATIONS
-from jaxdl.optim import OPTIMIZERS
+from jaxdl.optim import OPTIMIZERS, registry
 from jaxdl.train import SCHEDULES
 
 # Defaults shared by train and sweep (the same as Trainer's and fit's optimizer).
 OPTIMIZER, EPOCHS = "adam", 100
 
-# hyperparameter flags: (flag, hp name, help, distribution of a LOW:HIGH range)
+# hyperparameter flags: (flag, hp name, help, distribution of a LOW:HIGH range); the optimizers'
+# come from their registry (jaxdl.optim.registry.HYPERPARAMETERS), in its order.
+_OPTIMIZER_HELP = {
+    "learning_rate": "learning rate",
+    "beta": "momentum / RMSprop beta",
+    "b1": "Adam beta1",
+    "b2": "Adam beta2",
+    "eps": "epsilon of RMSprop / Adam",
+    "weight_decay": "AdamW decoupled weight decay",
+}
 HP_FLAGS = (
-    ("--lr", "learning_rate", "learning rate", "log_uniform"),
-    ("--beta", "beta", "momentum / RMSprop beta", "one_minus_log_uniform"),
-    ("--b1", "b1", "Adam beta1", "one_minus_log_uniform"),
-    ("--b2", "b2", "Adam beta2", "one_minus_log_uniform"),
-    ("--eps", "eps", "epsilon of RMSprop / Adam", "log_uniform"),
-    ("--weight-decay", "weight_decay", "AdamW decoupled weight decay", "log_uniform"),
+    *((p.flag, p.name, _OPTIMIZER_HELP.get(p.name, p.description), p.scale)
+      for p in registry.HYPERPARAMETERS.values()),
     ("--l2", "l2", "L2 lambda in lambda / (2m) sum ||W||^2", "log_uniform"),
     ("--keep-prob", "keep_prob", "dropout keep probability (turns dropout on)", "uniform"),
     ("--decay-rate", "decay_rate", "decay rate of --schedule", "log_uniform"),
@@ -75,7 +79,8 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        # One form for every error: "jaxdl: error: ..." (the subcommand is in the help hint).
+        self.exit(2, f"{self.prog.split()[0]}: error: {message} (see '{self.prog} --help')\n")
 
 
 # -- value parsers (argparse ``type=``) ---------------------------------------------------------
@@ -284,8 +289,10 @@ def add_training(p: argparse.ArgumentParser, out: str = "jaxdl-out") -> None:
     g.add_argument("--patience", type=integer(1), metavar="EPOCHS",
                    help="early stopping: stop after this many epochs without improvement "
                    "(default: no early stopping)")
-    g.add_argument("--monitor", default="val_loss", choices=MONITORS,
-                   help="metric watched by early stopping / ranking")
+    g.add_argument("--monitor", default="val_loss", metavar="NAME",
+                   help="the history entry early stopping and rankings watch: val_loss, loss, "
+                   "or a metric the task records, with or without val_ (classification: "
+                   "accuracy; regression: mse, mae)")
     g.add_argument("--min-delta", type=number, default=0.0, metavar="DELTA",
                    help="early stopping: the smallest change that counts as improvement")
     add_out(g, out)

@@ -26,6 +26,7 @@ from jaxdl.cli.tools import demo_command, gradcheck_command
 from jaxdl.cli.train import train_command
 from jaxdl.outputs import DEFAULT_OUT
 from jaxdl.sweep.spaces import DISTRIBUTIONS
+from jaxdl.sweep.strategies import STRATEGIES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train", help="train one model and write its history and plots",
-        description="Train an MLP on a built-in dataset; print a progress bar and the final "
-        "loss/accuracy per split; write history.json and plots into --out.")
+        description="Train a model (an MLP from --hidden and its options) on a built-in data set "
+        "or your own --data file; print a progress bar and the final loss and metrics per split; "
+        "write history.json and plots into --out and, with --save, the model.")
     add_data(train)
     add_model(train)
     add_training(train, out=DEFAULT_OUT["train"])
@@ -83,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "per round)")
     g.add_argument("--method", default="random", choices=("random", "grid"),
                    help="random samples or a grid over the ranges")
-    g.add_argument("--strategy", choices=("random", "grid", "halving", "hyperband", "pbt", "tpe"),
+    g.add_argument("--strategy", choices=STRATEGIES,
                    help="search strategy (default: --method); --epochs is the most per config")
     g.add_argument("--min-epochs", type=integer(1), metavar="EPOCHS",
                    help="halving: epochs of the first rung (default 1)")
