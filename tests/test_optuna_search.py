@@ -180,6 +180,19 @@ def test_median_pruner_prunes_worse_than_median_members():
             assert len(history["epoch"]) == 5
 
 
+def test_early_stopped_members_report_every_epoch_they_ran():
+    study = random_study()
+    for lr in (0.9, 0.5, 0.05):
+        study.enqueue_trial({"learning_rate": lr})
+    run = optimize(study, lr_space, DATA, trainer=BASE, n_trials=3, batch=3, epochs=8, patience=1)
+    results = run.batches[0]
+    assert "early-stopped" in results.status and "ok" in results.status
+    for trial, history in zip(study.trials, results.histories):
+        assert trial.state == State.COMPLETE
+        assert sorted(trial.intermediate_values) == history["epoch"]
+        assert trial.value == min(history["val_loss"])
+
+
 def test_diverged_member_fails_the_others_complete():
     study = random_study()
     for lr in (0.1, 1e4):

@@ -336,16 +336,20 @@ def optimize(
         n = len(trials)
         fillers = _fillers(configs, trainer, options.get("model_fn")) if pad else []
 
-        def prune(live: Mapping[int, Mapping[str, list]], trials=trials, reported=reported, n=n):
+        def report(i: int, history: Mapping[str, list], trials=trials, reported=reported):
+            """Report member ``i``'s epochs not reported yet (finite values only)."""
+            values, epochs_seen = history[monitor], history["epoch"]
+            for k in range(reported[i], len(values)):
+                if math.isfinite(values[k]):
+                    trials[i].report(values[k], epochs_seen[k])
+            reported[i] = len(values)
+
+        def prune(live: Mapping[int, Mapping[str, list]], trials=trials, n=n, report=report):
             stop = []
             for i, history in live.items():
                 if i >= n:
                     continue
-                values, epochs_seen = history[monitor], history["epoch"]
-                for k in range(reported[i], len(values)):
-                    if math.isfinite(values[k]):
-                        trials[i].report(values[k], epochs_seen[k])
-                reported[i] = len(values)
+                report(i, history)
                 if trials[i].should_prune():
                     stop.append(i)
             # a filler goes when its bucket has fewer trials left than the power of two above
@@ -362,6 +366,8 @@ def optimize(
             )  # fmt: skip
             results = _real(results, n)
             for i, trial in enumerate(trials):
+                if single:  # the last epochs of members that stopped on their own
+                    report(i, results.histories[i])
                 values = _values(results, i, objectives)
                 _describe(trial, results, i)
                 if results.status[i] == "pruned":
