@@ -314,6 +314,8 @@ def test_bad_input_one_clear_error_before_compiling(no_training):
     with pytest.raises(ValueError, match="2 direction"):
         optimize(optuna.create_study(directions=["minimize"] * 2), lr_space, DATA, trainer=BASE,
                  n_trials=1)  # fmt: skip
+    with pytest.raises(ValueError, match="takes no checkpoint_dir: the study's storage"):
+        optimize(random_study(), lr_space, DATA, trainer=BASE, n_trials=1, checkpoint_dir="d")
     with pytest.raises(TypeError, match="study must be an optuna.Study"):
         optimize("study", lr_space, DATA, trainer=BASE, n_trials=1)
 

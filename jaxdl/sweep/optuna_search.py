@@ -325,6 +325,12 @@ def optimize(
     for name in ("n", "method", "seeds", "prune", "rungs"):
         if name in options:
             raise ValueError(f"optimize sets {name} itself: drop it")
+    for name in ("checkpoint_dir", "resume"):
+        if name in options:
+            raise ValueError(
+                f"optimize takes no {name}: the study's storage is its durable record (e.g. "
+                "optuna.storages.JournalStorage); load the study again to continue it"
+            )
     objectives, mode = _objectives(optuna, study, trainer, monitor, mode, objectives)
     single = len(study.directions) == 1
     run = OptunaRun(study, [], [])
