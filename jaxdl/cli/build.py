@@ -4,17 +4,28 @@ and the lines that describe them."""
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import re
 from typing import Any
 
-from jaxdl import devices, outputs, plots
+from jaxdl import devices, layers, outputs, plots
 from jaxdl.cli import data as user_data
 from jaxdl.cli.errors import note
 from jaxdl.data.datasets import Dataset
 from jaxdl.data.datasets import load as load_builtin
+from jaxdl.data.pixels import image_path_dataset, is_image_path
 from jaxdl.hyperparams import check_readers
+from jaxdl.layers.presets import PRESETS, preset
+from jaxdl.layers.reshape import Reshape
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
+from jaxdl.untrusted import read_bytes
+
+#: The largest ``--model`` JSON file read: 1 MiB (a config, not weights).
+MODEL_FILE_MAX_BYTES = 1 << 20
+#: Default strength of each ``--augment`` name without ``=VALUE`` (crop: see augmentation_layers).
+AUGMENT_DEFAULTS = {"flip": 0.5, "translate": 0.1, "noise": 0.1}
 
 
 def load_data(args: argparse.Namespace) -> Dataset:
@@ -27,7 +38,9 @@ def load_data(args: argparse.Namespace) -> Dataset:
     >>> data.name, len(data.y_train) + len(data.y_val) + len(data.y_test)
     ('moons', 50)
     """
-    data = user_data.load(args)
+    data = _load_images(args)
+    if data is None:
+        data = user_data.load(args)
     if data is None:
         try:
             data = load_builtin(args.dataset or "moons", seed=args.seed, n=args.data_size,
@@ -42,6 +55,30 @@ def load_data(args: argparse.Namespace) -> Dataset:
     return data
 
 
+def _load_images(args: argparse.Namespace) -> Dataset | None:
+    """The images of ``--data FOLDER`` or ``--data FILE.h5``
+    (:func:`jaxdl.data.pixels.image_path_dataset`: per-channel standardized, or ``/ 255`` with
+    ``--no-normalize``), else ``None``."""
+    image_size = getattr(args, "image_size", None)
+    if args.data is None or not is_image_path(args.data):
+        if image_size is not None:
+            raise ValueError("--image-size resizes the images of a --data folder; leave it out "
+                             "for other data")
+        return None
+    given = [f"--{n.replace('_', '-')}" for n in ("target", "labels", "drop_missing")
+             if getattr(args, n)]
+    if args.task == "regression":
+        given.append("--task regression")
+    if given:
+        raise ValueError(f"--data {args.data}: images are labelled by their class folder or "
+                         f"file; leave out {', '.join(given)}")
+    if args.dataset is not None or args.data_size is not None or args.noise is not None:
+        raise ValueError("--data reads your images; leave out --dataset, --data-size and --noise")
+    return image_path_dataset(args.data, image_size, val_fraction=args.val_fraction,
+                              test_fraction=args.test_fraction, seed=args.seed,
+                              normalize=not args.no_normalize)
+
+
 def announce_removed(held: outputs.OutputDir | None) -> None:
     """A note naming the files ``--overwrite`` removed from ``--out`` (if any).
 
@@ -51,16 +88,48 @@ def announce_removed(held: outputs.OutputDir | None) -> None:
         note(f"--overwrite: removed {', '.join(held.removed)} (an earlier run's)")
 
 
-def build_model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
-    """The MLP for ``data``: input width from the features, 1 output unit for 2 classes.
+def build_model(args: argparse.Namespace, data: Dataset, dropout: bool) -> Any:
+    """The model for ``data``: the MLP (input width from the features, 1 output unit for 2
+    classes), or with ``--model`` a :class:`jaxdl.layers.Sequential` (:func:`layers_model`);
+    ``--augment`` puts its layers in front (:func:`augmented`; an MLP is then built as its
+    layers twin, :func:`jaxdl.layers.from_mlp`).
 
     >>> from jaxdl.cli import build_parser
     >>> args = build_parser().parse_args(["train", "--hidden", "8", "--data-size", "50"])
     >>> build_model(args, load_data(args), dropout=False).sizes
     (2, 8, 1)
     """
+    model = getattr(args, "model", None)
+    if model is not None:
+        return augmented(args, layers_model(args, data))
+    mlp = _mlp(args, data, dropout)
+    if not getattr(args, "augment", None):
+        return mlp
+    if mlp.compute_dtype != "float32":
+        raise ValueError("--augment builds the MLP from layers, which compute in float32; "
+                         "leave out --precision")
+    return augmented(args, layers.from_mlp(mlp))
+
+
+def outputs_for(data: Dataset) -> int:
+    """Output units for ``data``: 1 for regression and for 2 classes (sigmoid), else one per
+    class (softmax).
+
+    >>> from jaxdl.data.datasets import load
+    >>> outputs_for(load("moons", n=50)), outputs_for(load("digits", n=200))
+    (1, 10)
+    """
+    return 1 if data.num_classes in (0, 2) else data.num_classes  # 0: regression
+
+
+def _mlp(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
+    """The MLP of ``--hidden`` or ``--sizes`` for ``data``."""
+    if data.x_train.ndim != 2:
+        raise ValueError(f"dataset {data.name!r} holds images of shape "
+                         f"{data.x_train.shape[1:]}; the MLP takes flat features: train a "
+                         "layers model with --model (e.g. --model lenet5)")
     n_x = data.x_train.shape[1]
-    n_out = 1 if data.num_classes in (0, 2) else data.num_classes  # 0: regression
+    n_out = outputs_for(data)
     if args.sizes is not None:
         sizes = args.sizes
         if len(sizes) < 2 or sizes[0] != n_x or sizes[-1] != n_out:
@@ -74,6 +143,136 @@ def build_model(args: argparse.Namespace, data: Dataset, dropout: bool) -> MLP:
     return MLP(sizes, activation=args.activation, initializer=args.init,
                init_scale=args.init_scale, batch_norm=args.batch_norm, dropout=dropout,
                compute_dtype=devices.compute_dtype(args.precision))
+
+
+def read_model_file(path: str) -> layers.Sequential:
+    """The :class:`jaxdl.layers.Sequential` of a JSON file written from its ``to_config()``,
+    read as untrusted input: a regular file of at most :data:`MODEL_FILE_MAX_BYTES`, layer types
+    looked up in the registry of :func:`jaxdl.layers.from_config` (nothing a file names is
+    imported).
+
+    Raises:
+      ValueError: naming the file: not JSON, not a Sequential's config, an unknown layer type or
+        a layer whose fields do not fit.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.json")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('{"type": "Sequential", "layers": [{"type": "Blur"}], "input_shape": [2]}')
+    >>> read_model_file(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: --model ...model.json: unknown layer type 'Blur'; known types are [...]
+    """
+    where = f"--model {path}"
+    try:
+        blob = read_bytes(path, what="--model file", max_bytes=MODEL_FILE_MAX_BYTES)
+    except FileNotFoundError:
+        raise ValueError(f"{where}: no such file, and not a preset ({', '.join(PRESETS)})"
+                         ) from None
+    try:
+        config = json.loads(blob.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise ValueError(f"{where}: not a JSON file ({err})") from None
+    if not isinstance(config, dict) or config.get("type") != "Sequential":
+        raise ValueError(f"{where}: not a model config; expected the JSON of "
+                         "jaxdl.layers.Sequential(...).to_config(), an object with "
+                         '"type": "Sequential", "layers" and "input_shape"')
+    try:
+        model = layers.from_config(config)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as err:
+        raise ValueError(f"{where}: {err}") from None
+    if not isinstance(model, layers.Sequential):  # a registered type named Sequential elsewhere
+        raise ValueError(f"{where}: not a jaxdl.layers.Sequential config")
+    return model
+
+
+def layers_model(args: argparse.Namespace, data: Dataset) -> layers.Sequential:
+    """The ``--model`` preset (built for the data's example shape and :func:`outputs_for`) or
+    JSON file, fitted to ``data``: flat features with as many values as the model's image input
+    shape get a leading ``Reshape`` (images with as many values as a flat input shape a leading
+    ``Flatten``); the output must have :func:`outputs_for` units (2 also fits 2 classes).
+
+    >>> from jaxdl.cli import build_parser
+    >>> args = build_parser().parse_args(["train", "--dataset", "digits", "--model",
+    ...                                   "digits_cnn"])
+    >>> model = layers_model(args, load_data(args))
+    >>> model.input_shape, model.layers[0], model.output_shape
+    ((64,), Reshape(shape=(8, 8, 1)), (10,))
+    """
+    where = f"--model {args.model}"
+    for flag, given in (("--batch-norm", args.batch_norm), ("--sizes", args.sizes),
+                        ("--precision", args.precision not in (None, "fp32"))):
+        if given:
+            raise ValueError(f"{flag} applies to the MLP; {where} is a layers model (leave "
+                             f"{flag} out)")
+    shape = tuple(data.x_train.shape[1:])
+    outputs = outputs_for(data)
+    if args.model in PRESETS:
+        return preset(args.model, shape, outputs)
+    model = read_model_file(args.model)
+    wanted = model.input_shape
+    if wanted != shape:
+        if math.prod(wanted) != math.prod(shape) or 1 not in (len(wanted), len(shape)):
+            raise ValueError(f"{where}: the model takes inputs of shape {wanted} but the examples "
+                             f"of dataset {data.name!r} have shape {shape}")
+        first = Reshape(wanted) if len(shape) == 1 else layers.Flatten()
+        model = layers.Sequential(first, *model.layers, input_shape=shape)
+    fits = [(1,), (2,)] if data.num_classes == 2 else [(outputs,)]
+    if model.output_shape not in fits:
+        need = "1 or 2" if len(fits) == 2 else str(outputs)
+        raise ValueError(f"{where}: the model has outputs of shape {model.output_shape} but "
+                         f"dataset {data.name!r} needs {need} output units ("
+                         + (f"{data.num_classes} classes" if data.task == "classification"
+                            else "regression") + "); change its last Dense layer")
+    return model
+
+
+def augmentation_layers(augment: Any, image_shape: tuple[int, ...]) -> list[Any]:
+    """The layers of ``--augment`` for examples of ``image_shape``: ``flip`` RandomFlip(p=0.5),
+    ``crop`` RandomCrop(pad = max(1, round(min(H, W) / 8)), 4 for 32x32), ``translate``
+    RandomTranslation(0.1, 0.1), ``noise`` GaussianNoise(0.1); ``name=VALUE`` sets p, pad,
+    both factors or std.
+
+    >>> augmentation_layers((("flip", None), ("crop", None)), (28, 28, 1))
+    [RandomFlip(p=0.5), RandomCrop(pad=4)]
+    """
+    found: list[Any] = []
+    for name, value in augment:
+        if name != "noise" and len(image_shape) not in (2, 3):
+            raise ValueError(f"--augment {name} needs images, (height, width, channels) "
+                             f"examples; the model's inputs have shape {image_shape} (flat "
+                             "features: use --model with an image input shape)")
+        try:
+            if name == "crop":
+                pad = max(1, round(min(image_shape[:-1]) / 8)) if value is None else value
+                if pad != int(pad):
+                    raise ValueError(f"pad must be a whole number of pixels, got {pad}")
+                found.append(layers.RandomCrop(int(pad)))
+                continue
+            strength = AUGMENT_DEFAULTS[name] if value is None else value
+            if name == "flip":
+                found.append(layers.RandomFlip(strength))
+            elif name == "noise":
+                found.append(layers.GaussianNoise(strength))
+            else:
+                found.append(layers.RandomTranslation(strength, strength))
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"--augment {name}={value:g}: {err}") from None
+    return found
+
+
+def augmented(args: argparse.Namespace, model: layers.Sequential) -> layers.Sequential:
+    """``model`` with the ``--augment`` layers in front (after a leading ``Reshape``, so they
+    see images)."""
+    augment = getattr(args, "augment", None)
+    if not augment:
+        return model
+    head = 1 if isinstance(model.layers[0], Reshape) else 0
+    image = model.layers[0].shape if head else model.input_shape
+    added = augmentation_layers(augment, tuple(image))
+    return layers.Sequential(*model.layers[:head], *added, *model.layers[head:],
+                             input_shape=model.input_shape)
 
 
 def build_trainer(args: argparse.Namespace, model: MLP, hp_names: Any,
@@ -124,15 +323,29 @@ def describe_data(data: Dataset) -> str:
             f"{len(data.y_test)} test samples")
 
 
-def describe(data: Dataset, model: MLP) -> str:
-    """:func:`describe_data` and the network: sizes, activation, initializer and extras.
+def describe(data: Dataset, model: Any) -> str:
+    """:func:`describe_data` and the network (:func:`describe_model`).
 
     >>> from jaxdl.data.datasets import load
     >>> describe(load("moons", n=50), MLP((2, 8, 1), batch_norm=True))
     'moons: 30 train / 10 validation / 10 test samples; MLP 2-8-1 relu (he, batch norm)'
     """
-    sizes = "-".join(map(str, model.sizes))
-    return (
-        f"{describe_data(data)}; MLP {sizes} {model.activation} ({model.initializer}"
-        f"{', batch norm' if model.batch_norm else ''}{', dropout' if model.dropout else ''})"
-    )
+    return f"{describe_data(data)}; {describe_model(model)}"
+
+
+def describe_model(model: Any) -> str:
+    """The MLP's sizes, activation, initializer and extras, or a layers model's layers, input
+    shape and parameter count.
+
+    >>> describe_model(layers.Sequential(layers.Dense(3), layers.Relu(), input_shape=(2,)))
+    'Sequential (2,) -> Dense Activation(relu) -> (3,), 9 parameters'
+    """
+    if isinstance(model, MLP):
+        sizes = "-".join(map(str, model.sizes))
+        return (f"MLP {sizes} {model.activation} ({model.initializer}"
+                f"{', batch norm' if model.batch_norm else ''}"
+                f"{', dropout' if model.dropout else ''})")
+    names = " ".join(type(layer).__name__ + (f"({layer.name})" if isinstance(
+        getattr(layer, "name", None), str) else "") for layer in model.layers)
+    return (f"{type(model).__name__} {model.input_shape} -> {names} -> {model.output_shape}, "
+            f"{model.num_params:,} parameters")

@@ -13,6 +13,7 @@ from jaxdl import devices, logs
 from jaxdl.data.datasets import DATASETS, TASKS
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
 from jaxdl.init import INITIALIZERS
+from jaxdl.layers.presets import PRESETS
 from jaxdl.nn import ACTIVATIONS
 from jaxdl.optim import OPTIMIZERS, registry
 from jaxdl.train import SCHEDULES
@@ -236,13 +237,57 @@ def add_save_option(p: argparse.ArgumentParser, flag: str, text: str) -> None:
                       "--checkpoint-dir and start over" if flag == "--save" else ""))
 
 
+#: ``--augment`` names and the value each takes after ``=`` (see jaxdl.cli.build).
+AUGMENTATIONS = {"flip": "probability", "crop": "padding in pixels",
+                 "translate": "largest shift as a fraction of the size", "noise": "std"}
+
+
+def augmentations(text: str) -> tuple[tuple[str, float | None], ...]:
+    """``"flip,crop=2"`` -> ``(("flip", None), ("crop", 2.0))``: names of :data:`AUGMENTATIONS`,
+    each once, with an optional ``=VALUE``.
+
+    >>> augmentations("flip,crop=2")
+    (('flip', None), ('crop', 2.0))
+    >>> augmentations("blur")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: unknown augmentation 'blur'; choose from flip, crop, ...
+    """
+    found: list[tuple[str, float | None]] = []
+    for part in (p.strip() for p in text.split(",")):
+        name, has_value, value = part.partition("=")
+        name = name.strip()
+        if name not in AUGMENTATIONS:
+            raise argparse.ArgumentTypeError(
+                f"unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)}")
+        if name in (n for n, _ in found):
+            raise argparse.ArgumentTypeError(f"augmentation {name!r} is named twice")
+        found.append((name, number(value) if has_value else None))
+    return tuple(found)
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """``"28,28"`` -> ``(28, 28)``: height and width in pixels.
+
+    >>> image_size("32,24")
+    (32, 24)
+    """
+    sizes = layer_sizes(text)
+    if len(sizes) != 2:
+        raise argparse.ArgumentTypeError(f"expected HEIGHT,WIDTH such as 28,28, got {text!r}")
+    return sizes[0], sizes[1]
+
+
 def add_model(p: argparse.ArgumentParser) -> None:
-    """The ``model`` group (layer sizes, activation, initializer, batch norm) and ``device``.
+    """The ``model`` group (layer sizes or ``--model``, activation, initializer, batch norm,
+    augmentation, image size) and ``device``.
 
     >>> p = Parser(prog="jaxdl")
     >>> add_model(p)
     >>> p.parse_args(["--hidden", "8"]).hidden
     (8,)
+    >>> p.parse_args(["--model", "lenet5", "--augment", "flip,noise=0.05"]).augment
+    (('flip', None), ('noise', 0.05))
     """
     g = p.add_argument_group("model")
     sizes = g.add_mutually_exclusive_group()
@@ -250,12 +295,27 @@ def add_model(p: argparse.ArgumentParser) -> None:
                        help="hidden layer sizes, '' for none")
     sizes.add_argument("--sizes", type=layer_sizes, metavar="NX,H1,...,NOUT",
                        help="all layer sizes, checked against the dataset (instead of --hidden)")
+    sizes.add_argument("--model", metavar="NAME|FILE",
+                       help="a layers model instead of the MLP: a preset ("
+                       f"{', '.join(PRESETS)}; input shape and outputs from the data) or a JSON "
+                       "file written from jaxdl.layers.Sequential.to_config(); flat features "
+                       "with as many values as its image input shape are read as that image")
+    g.add_argument("--augment", type=augmentations, metavar="LIST",
+                   help="augmentation layers put in front of the model, used in training only: "
+                   "flip, crop, translate, noise, each with an optional =VALUE ("
+                   + "; ".join(f"{k}: {v}" for k, v in AUGMENTATIONS.items())
+                   + "), e.g. flip,crop=4; flip, crop and translate need images")
+    g.add_argument("--image-size", type=image_size, metavar="H,W",
+                   help="resize the images of a --data folder to this height and width "
+                   "(needed when their sizes differ)")
     g.add_argument("--activation", default="relu", choices=tuple(ACTIVATIONS),
-                   help="activation of the hidden layers")
-    g.add_argument("--init", default="he", choices=INITIALIZERS, help="weight initializer")
+                   help="activation of the MLP's hidden layers")
+    g.add_argument("--init", default="he", choices=INITIALIZERS,
+                   help="weight initializer of the MLP")
     g.add_argument("--init-scale", type=number, default=0.01, metavar="STD",
                    help="standard deviation of --init random_normal")
-    g.add_argument("--batch-norm", action="store_true", help="batch norm in hidden layers")
+    g.add_argument("--batch-norm", action="store_true",
+                   help="batch norm in the MLP's hidden layers")
     g = p.add_argument_group("device")
     g.add_argument("--device", choices=devices.DEVICES,
                    help="train on the CPU or the GPU(s) (default: whatever JAX picks); several "

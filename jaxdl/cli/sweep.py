@@ -14,11 +14,19 @@ from typing import Any
 from jaxdl import devices
 from jaxdl.atomic import check_writable
 from jaxdl.cli import data as user_data
-from jaxdl.cli.build import build_model, build_trainer, describe_data, load_data, plots_wanted
+from jaxdl.cli.build import (
+    build_model,
+    build_trainer,
+    describe_data,
+    describe_model,
+    load_data,
+    plots_wanted,
+)
 from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG
 from jaxdl.cli.options import HP_FLAGS
 from jaxdl.data.datasets import Dataset
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
+from jaxdl.nn import MLP
 from jaxdl.sweep.spaces import distribution, read_space
 from jaxdl.train import Trainer
 
@@ -65,7 +73,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         check_writable(args.checkpoint_dir)
     method = "grid" if (args.strategy or args.method) == "grid" else "random"
     configs = sample(space, args.seed, _header_count(args), method)  # the first ones drawn
-    print(devices.describe(devs, model.compute_dtype, split="configs split"))
+    print(devices.describe(devs, getattr(model, "compute_dtype", "float32"),
+                           split="configs split"))
     print(describe_data(data))
     print(sweep_header(configs, trainer, fixed))
     start = time.perf_counter()
@@ -141,7 +150,6 @@ def sweep_header(configs: Sequence[dict[str, Any]], trainer: Trainer,
     really use (every distinct value, not the first config's), the searched names and the
     fixed ones.
 
-    >>> from jaxdl.nn import MLP
     >>> trainer = Trainer(MLP((2, 4, 1)), optimizer="adam")
     >>> sweep_header([{"learning_rate": 0.1}, {"learning_rate": 0.2}], trainer, {"l2": 0.1})
     '2 configs; optimizer adam; MLP 2-4-1 relu (he); searched: learning_rate; fixed: l2=0.1'
@@ -150,13 +158,17 @@ def sweep_header(configs: Sequence[dict[str, Any]], trainer: Trainer,
 
     trainers = [trainer_for(trainer, split_config(c)[0]) for c in configs]
     optimizers = _distinct([t.optimizer for t in trainers])
-    widths = _distinct(["-".join(map(str, t.model.sizes)) for t in trainers])
-    shown = widths if len(widths) <= 4 else [*widths[:3], f"... ({len(widths)} in all)"]
     model = trainer.model
+    if isinstance(model, MLP):
+        widths = _distinct(["-".join(map(str, t.model.sizes)) for t in trainers])
+        shown = widths if len(widths) <= 4 else [*widths[:3], f"... ({len(widths)} in all)"]
+        network = f"MLP {' | '.join(shown)} {model.activation} ({model.initializer})"
+    else:
+        network = describe_model(model)
     parts = [
         f"{len(configs)} configs",
         ("optimizers " if len(optimizers) > 1 else "optimizer ") + " | ".join(optimizers),
-        f"MLP {' | '.join(shown)} {model.activation} ({model.initializer})",
+        network,
     ]
     names = _distinct([name for c in configs for name in c])
     others = [n for n in names if n not in ("optimizer", "hidden_units", "num_layers")]

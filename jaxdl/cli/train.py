@@ -54,7 +54,7 @@ def train_command(args: argparse.Namespace) -> int:
     check_writable(args.out)
     if args.checkpoint_dir:
         check_writable(args.checkpoint_dir)
-    print(devices.describe(devs, model.compute_dtype))
+    print(devices.describe(devs, getattr(model, "compute_dtype", "float32")))
     print(describe(data, model))
     start = time.perf_counter()
     logger = user_data.logger(args)
@@ -90,7 +90,8 @@ def train_command(args: argparse.Namespace) -> int:
     write_json(written[0], {
         "command": "train",
         "arguments": {k: v for k, v in vars(args).items() if k != "run"},
-        "sizes": list(model.sizes),
+        "sizes": list(model.sizes) if isinstance(model, MLP) else None,
+        "model": None if isinstance(model, MLP) else model.to_config(),
         "hyperparameters": hp,
         "history": result.history,
         "best_epoch": result.best_epoch,
@@ -131,7 +132,7 @@ def best_line(result: Any, restored: bool) -> str:
             f"(epochs 0-{result.epochs_run - 1}; {kept})")
 
 
-def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
+def _train_plots(out: str, model: Any, result: Any, data: Dataset) -> list[str]:
     """``curves.png`` (cost and accuracy or MSE per epoch) and, for two input features,
     ``boundary.png``."""
     from jaxdl.scoring import boundary
@@ -145,7 +146,8 @@ def _train_plots(out: str, model: MLP, result: Any, data: Dataset) -> list[str]:
                     ylabel=metric),
     ]
     written = [plots.lines(os.path.join(out, "curves.png"), panels)]
-    if data.x_train.shape[1] == 2 and model.sizes[-1] == 1 and data.task == "classification":
+    if (isinstance(model, MLP) and data.x_train.shape[1] == 2 and model.sizes[-1] == 1
+            and data.task == "classification"):
         panel = boundary("decision boundary (training set)", model, result, data)
         written.append(plots.boundaries(os.path.join(out, "boundary.png"), [panel]))
     return written

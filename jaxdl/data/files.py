@@ -29,6 +29,7 @@ standardized with statistics of the training split only.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -42,6 +43,7 @@ from jaxdl.data import normalize as norm
 from jaxdl.data.datasets import TASKS, Dataset, split_indices
 from jaxdl.data.encoding import Encoding, encode_table, feature_matrix, fit_encoding, standardizer
 from jaxdl.data.labels import Labels, array_labels, encode, infer_task, table_labels
+from jaxdl.data.pixels import image_path_dataset, is_image_path, read_images
 from jaxdl.data.table import Table, from_cells, from_dataframe, is_dataframe, read_csv
 from jaxdl.untrusted import open_regular, read_bytes
 
@@ -380,6 +382,15 @@ def load_file(
     ('classification', 2, ('0', '1'), ('a', 'b'), 12)
     """
     _check_task(task)
+    if is_image_path(source):  # a folder of images or an HDF5 file: jaxdl.data.pixels
+        given = [n for n, v in (("target", target), ("labels", labels),
+                                ("drop_missing", drop_missing), ("ignore_columns", ignore_columns),
+                                ("task='regression'", task == "regression")) if v]
+        if given:
+            raise ValueError(f"{os.fspath(source)}: images are labelled by their class folder "
+                             f"or file; leave out {', '.join(given)}")
+        return image_path_dataset(source, val_fraction=val_fraction,
+                                  test_fraction=test_fraction, seed=seed, normalize=normalize)
     if isinstance(ignore_columns, str):
         ignore_columns = (ignore_columns,)
     raw = _read(source, target, labels, drop_missing, tuple(ignore_columns))
@@ -503,6 +514,12 @@ def read_inputs(
     >>> read_inputs(p, ("a", "b"), "y", need_labels=False).x.tolist()
     [[1.0, 2.0], [3.0, 4.0]]
     """
+    if is_image_path(source) and id_column is None:  # images: uint8 NHWC, labels as text
+        x, image_labels = read_images(source)
+        if math.prod(x.shape[1:]) != len(feature_names):
+            raise ValueError(f"{os.fspath(source)}: images of shape {x.shape[1:]} but the model "
+                             f"was trained on {len(feature_names)} values per example")
+        return Inputs(x, image_labels if need_labels else None, None)
     if _is_table(source):
         table = _table_of(source, (id_column,) if id_column else ())
         if id_column is not None:

@@ -9,7 +9,8 @@ input_shape=...)`` is a model: ``init(key) -> (params, state)``, usable with ``j
   explicit padding, dilation, groups; a weight gradient that stays fast inside ``lax.scan``)
 - ``BatchNorm``: over the batch (and space, for feature maps), running EWA, padded rows masked
 - ``Dropout``: inverted, traced ``hp["keep_prob"]``
-- ``Activation(name)``, ``Relu()``, ``LeakyRelu()``, ``Tanh()``, ``Sigmoid()``, ``Flatten()``
+- ``Activation(name)``, ``Relu()``, ``LeakyRelu()``, ``Tanh()``, ``Sigmoid()``, ``Flatten()``,
+  ``Reshape(shape)``
 - ``MaxPool``, ``AvgPool``;  ``Residual(*layers)``: ``x + f(x)``
 - ``RandomFlip``, ``RandomCrop``, ``RandomTranslation``, ``GaussianNoise``: data augmentation in
   training only, keyed per example (``augment``); ``mixup`` for a step of your own
@@ -29,6 +30,7 @@ from jaxdl.layers.flatten import Flatten
 from jaxdl.layers.mlp import from_mlp, mlp_params_to_layers
 from jaxdl.layers.norm import BatchNorm
 from jaxdl.layers.pool import AvgPool, MaxPool
+from jaxdl.layers.reshape import Reshape
 
 __all__ = [
     "Activation",
@@ -46,6 +48,7 @@ __all__ = [
     "RandomFlip",
     "RandomTranslation",
     "Relu",
+    "Reshape",
     "Residual",
     "Sequential",
     "Sigmoid",

@@ -1,0 +1,196 @@
+"""Images from a path as a training :class:`~jaxdl.data.dataset.Dataset` of float32 pixels, with
+the scaling that travels with a saved model (``jaxdl train --data FOLDER`` or ``--data x.h5``).
+
+- A folder (one subfolder of images per class, :func:`jaxdl.data.images.read_image_folder`) is
+  split into stratified train/validation/test splits.
+- An ``.h5``/``.hdf5`` file in the course's layout (:func:`jaxdl.data.images.read_h5`) with
+  both ``train_set_*`` and ``test_set_*`` keeps its test split and draws the validation split
+  from the training images; a file with one split is split like a folder.
+
+Pixels: ``uint8`` -> float32, standardized per channel with the training split's statistics,
+
+    mu_c = mean of x_train[..., c],  sigma_c = std of x_train[..., c],  x' = (x - mu_c) / sigma_c
+
+(one scale per channel keeps the images' spatial structure, which a per-pixel standardizer would
+distort); with ``normalize=False`` the pixels are only scaled to ``[0, 1]``, ``x' = x / 255``.
+Either way ``Dataset.stats`` is a :class:`~jaxdl.data.normalize.Standardizer` with one entry per
+value of an example (``H * W * C``, the per-channel numbers repeated in NHWC order), so a saved
+model applies the same scaling to raw ``uint8`` images (:class:`jaxdl.saved.SavedModel`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from jaxdl.data import images
+from jaxdl.data.dataset import Dataset, split_indices
+from jaxdl.data.labels import Labels
+from jaxdl.data.normalize import Standardizer
+
+H5_SUFFIXES = (".h5", ".hdf5")
+
+
+def is_image_path(path: object) -> bool:
+    """Whether ``path`` names images: an existing folder or an ``.h5``/``.hdf5`` file.
+
+    >>> import tempfile
+    >>> is_image_path(tempfile.gettempdir()), is_image_path("cats.h5"), is_image_path("t.csv")
+    (True, True, False)
+    """
+    if not isinstance(path, str | os.PathLike):
+        return False
+    name = os.fspath(path)
+    return os.path.isdir(name) or os.path.splitext(name)[1].lower() in H5_SUFFIXES
+
+
+def channel_standardizer(x_train: np.ndarray, normalize: bool = True) -> Standardizer:
+    """The pixel scaling of images ``x_train`` ``(n, *spatial, C)``: per-channel mean and
+    (population) standard deviation of the training images (a constant channel gets 1), or
+    ``mean = 0, std = 255`` without ``normalize``; repeated for every pixel so it has one entry
+    per value of an example, in row-major (NHWC) order.
+
+    >>> x = np.array([[[[0, 10]], [[255, 30]]]], np.uint8)       # one 2x1 image, 2 channels
+    >>> stats = channel_standardizer(x)
+    >>> stats.mean.tolist(), stats.std.tolist()
+    ([127.5, 20.0, 127.5, 20.0], [127.5, 10.0, 127.5, 10.0])
+    """
+    x = np.asarray(x_train)
+    channels = x.shape[-1]
+    if normalize:
+        values = x.reshape(-1, channels).astype(np.float64)
+        mean = values.mean(axis=0)
+        std = values.std(axis=0)
+        std[std == 0] = 1.0
+    else:
+        mean, std = np.zeros(channels), np.full(channels, 255.0)
+    pixels = int(np.prod(x.shape[1:-1]))
+    return Standardizer(np.tile(mean, pixels), np.tile(std, pixels))
+
+
+def scaled(data: Dataset, normalize: bool = True) -> Dataset:
+    """``data`` (``uint8`` images) with float32 pixels scaled by :func:`channel_standardizer` of
+    its training split, which becomes ``stats``.
+
+    >>> x = np.full((4, 2, 2, 1), 51, np.uint8)
+    >>> y = np.array([0, 1, 0, 1])
+    >>> data = scaled(Dataset(x, y, x, y, x, y, 2, "toy", None), normalize=False)
+    >>> float(data.x_train[0, 0, 0, 0]), data.x_train.dtype.name
+    (0.2, 'float32')
+    """
+    stats = channel_standardizer(data.x_train, normalize)
+    shape = data.x_train.shape[1:]
+    mean = stats.mean.reshape(shape)
+    std = stats.std.reshape(shape)
+
+    def scale(x: np.ndarray) -> np.ndarray:
+        return ((x.astype(np.float64) - mean) / std).astype(np.float32)
+
+    return data._replace(x_train=scale(data.x_train), x_val=scale(data.x_val),
+                         x_test=scale(data.x_test), stats=stats)
+
+
+def image_path_dataset(
+    path: str | os.PathLike,
+    size: Sequence[int] | None = None,
+    *,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    normalize: bool = True,
+) -> Dataset:
+    """The images of a folder or an HDF5 file (see the module docstring) as a
+    :class:`~jaxdl.data.dataset.Dataset` of scaled float32 NHWC pixels.
+
+    Args:
+      path: a folder with one subfolder per class, or an ``.h5``/``.hdf5`` file.
+      size: ``(height, width)`` to resize a folder's images to (``None``: all the same size).
+      val_fraction: the validation share.
+      test_fraction: the test share (not used for an HDF5 file with its own test split).
+      seed: the split's seed.
+      normalize: standardize per channel (else ``x / 255``).
+
+    Returns:
+      The :class:`~jaxdl.data.dataset.Dataset`, ``stats`` the per-value standardizer.
+
+    Raises:
+      ValueError: what the readers raise (naming the file), ``size`` given for an HDF5 file.
+
+    >>> import tempfile, pytest
+    >>> Image = pytest.importorskip("PIL.Image")
+    >>> root = tempfile.mkdtemp()
+    >>> for name in ("a", "b"):
+    ...     os.mkdir(os.path.join(root, name))
+    ...     for i in range(5):
+    ...         Image.new("L", (3, 2), 40 * i).save(os.path.join(root, name, f"{i}.png"))
+    >>> data = image_path_dataset(root)
+    >>> data.x_train.shape, data.x_train.dtype.name, data.stats.mean.shape
+    ((6, 2, 3, 1), 'float32', (6,))
+    """
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        data = images.folder_dataset(name, size, val_fraction=val_fraction,
+                                     test_fraction=test_fraction, seed=seed)
+        return scaled(data, normalize)
+    if size is not None:
+        raise ValueError(f"{name}: an HDF5 file's images are used at their size; the image "
+                         "size (--image-size) applies to a folder of images")
+    splits, names = images.read_h5(name)
+    if "train" in splits and "test" in splits:
+        (x, y), (x_test, y_test) = splits["train"], splits["test"]
+        if x.shape[1:] != x_test.shape[1:]:
+            raise ValueError(f"{name}: train_set_x has images of shape {x.shape[1:]} but "
+                             f"test_set_x {x_test.shape[1:]}")
+        count = max(int(y.max()), int(y_test.max())) + 1
+        image_set = images.ImageSet(x, y, x_test, y_test, names or _numbered(count))
+        data = images.as_dataset(image_set, os.path.splitext(os.path.basename(name))[0],
+                                 val_fraction=val_fraction, seed=seed)
+    else:
+        x, y = next(iter(splits.values()))
+        parts = split_indices(y, val_fraction, test_fraction, seed)
+        class_names = names or _numbered(int(y.max()) + 1)
+        train, val, test = parts
+        data = Dataset(x[train], y[train], x[val], y[val], x[test], y[test], len(class_names),
+                       os.path.splitext(os.path.basename(name))[0], None,
+                       class_names=class_names, rows=parts)
+    return scaled(data, normalize)
+
+
+def _numbered(count: int) -> tuple[str, ...]:
+    return tuple(str(i) for i in range(count))
+
+
+def read_images(path: str | os.PathLike) -> tuple[np.ndarray, Labels]:
+    """New images for a trained model: ``uint8`` NHWC pixels (as stored) and their labels as
+    text (the class folder's name, or the HDF5 file's class name of each label).
+
+    A folder gives every image, ordered by class folder, then by path; an HDF5 file every image
+    it holds (``train_set_x``, then ``test_set_x``).
+
+    >>> import tempfile, pytest
+    >>> Image = pytest.importorskip("PIL.Image")
+    >>> root = tempfile.mkdtemp()
+    >>> for name in ("cat", "dog"):
+    ...     os.mkdir(os.path.join(root, name))
+    ...     Image.new("L", (4, 4)).save(os.path.join(root, name, "a.png"))
+    >>> x, labels = read_images(root)
+    >>> x.shape, labels.values.tolist()
+    ((2, 4, 4, 1), ['cat', 'dog'])
+    """
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        folder = images.read_image_folder(name)
+        x, y, class_names = folder.x, folder.y, folder.class_names
+    else:
+        splits, names = images.read_h5(name)
+        parts = list(splits.values())
+        x = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        class_names = names or _numbered(int(y.max()) + 1 if y.size else 1)
+        if y.size and int(y.max()) >= len(class_names):
+            raise ValueError(f"{name}: holds label {int(y.max())} but names only "
+                             f"{len(class_names)} classes")
+    text = np.array(class_names, dtype=object)[y] if y.size else np.array([], dtype=object)
+    return x, Labels(text, "text")
