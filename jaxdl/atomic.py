@@ -22,7 +22,14 @@ import numpy as np
 from jaxdl.untrusted import UntrustedFileError
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's umask (read without changing it), for files made with the usual
+    permissions ``0o666 & ~umask()``.
+
+    >>> from jaxdl.atomic import umask
+    >>> 0 <= umask() <= 0o777
+    True
+    """
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -77,7 +84,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], mode:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
         fsync_directory(folder)
     except BaseException as err:
@@ -159,12 +166,18 @@ def open_nofollow(path: str | os.PathLike, mode: str = "a", *, what: str = "file
         raise
 
 
-def _jsonable(value: Any) -> Any:
-    """JSON-ready copy: numpy values to Python, tuples and arrays to lists, NaN/inf to ``None``."""
+def jsonable(value: Any) -> Any:
+    """JSON-ready copy: numpy values to Python, tuples and arrays to lists, NaN/inf to ``None``.
+
+    >>> import numpy as np
+    >>> from jaxdl.atomic import jsonable
+    >>> jsonable({"a": np.float32(0.5), "b": (1, float("nan"))})
+    {'a': 0.5, 'b': [1, None]}
+    """
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -191,5 +204,5 @@ def write_json(path: str | os.PathLike, document: Any) -> str:
       >>> json.load(open(path))
       {'cost': [1.5, None]}
     """
-    text = json.dumps(_jsonable(document), indent=1)
+    text = json.dumps(jsonable(document), indent=1)
     return atomic_write(path, lambda f: f.write(text + "\n"))

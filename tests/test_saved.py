@@ -78,7 +78,7 @@ def _edit_manifest(path, change, keep_checksum=True):
     manifest = json.load(open(file))
     change(manifest)
     if not keep_checksum:
-        manifest["checksum"] = saved._digest(saved._canonical(manifest))
+        manifest["checksum"] = saved.manifest_checksum(manifest)
     json.dump(manifest, open(file, "w"))
 
 
@@ -107,7 +107,7 @@ def test_missing_array_and_shape_mismatch(tmp_path):
     def rewrite(path, arrays):
         file = os.path.join(path, saved.ARRAYS)
         np.savez(file, **arrays)
-        digest = saved._digest(open(file, "rb").read())
+        digest = saved.sha256_hex(open(file, "rb").read())
         _edit_manifest(path, lambda m: m["arrays"].update(sha256=digest), keep_checksum=False)
 
     path = _save(tmp_path / "a")
@@ -163,11 +163,13 @@ def test_layers_sequential_round_trip(tmp_path):
 
 
 def test_every_name_is_importable_from_jaxdl_saved():
-    """The package re-exports what its two modules define, as the same objects."""
+    """The package re-exports the public names its two modules define, as the same objects
+    (private helpers stay private: no module imports another's ``_`` names)."""
     from jaxdl.saved import file_format, saved_model
 
     for module in (file_format, saved_model):
         for name, value in vars(module).items():
-            if getattr(value, "__module__", None) == module.__name__ or name.isupper():
+            public = not name.startswith("_")
+            if public and (getattr(value, "__module__", None) == module.__name__ or name.isupper()):
                 assert getattr(saved, name) is value, f"jaxdl.saved.{name}"
-    assert saved.infer is saved_model.infer and callable(saved._digest)
+    assert saved.infer is saved_model.infer and callable(saved.sha256_hex)

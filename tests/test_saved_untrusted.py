@@ -49,7 +49,7 @@ def _reseal(path, change):
     with open(file) as f:
         manifest = json.load(f)
     change(manifest)
-    manifest["checksum"] = saved._digest(saved._canonical(manifest))
+    manifest["checksum"] = saved.manifest_checksum(manifest)
     with open(file, "w") as f:
         json.dump(manifest, f)
 
@@ -58,7 +58,7 @@ def _replace_arrays(path, blob):
     """Put ``blob`` in place of arrays.npz and reseal the manifest with its digest."""
     with open(os.path.join(path, saved.ARRAYS), "wb") as f:
         f.write(blob)
-    _reseal(path, lambda m: m["arrays"].update(sha256=saved._digest(blob)))
+    _reseal(path, lambda m: m["arrays"].update(sha256=saved.sha256_hex(blob)))
 
 
 def _npz(**arrays):
@@ -150,7 +150,7 @@ def test_user_model_types_load_once_registered(tmp_path):
     params = {"w": jnp.array([1.0, 2.0, 3.0])}
     path = saved.save_model(tmp_path / "s", Scale(3), params, {}, task="regression")
     assert json.load(open(os.path.join(path, saved.MANIFEST)))["model"]["type"] == "Scale"
-    saved._MODEL_TYPES.pop("Scale", None)
+    saved.file_format._MODEL_TYPES.pop("Scale", None)
     with pytest.raises(saved.ModelFileError, match="'Scale'.*not part of jaxdl nor a registered"):
         saved.load_model(path)
     given = saved.load_model(path, model=Scale(3))  # the way out without registering
@@ -162,13 +162,14 @@ def test_user_model_types_load_once_registered(tmp_path):
         np.testing.assert_allclose(loaded.predict(np.full((2, 3), 2.0)), [[2.0, 4.0, 6.0]] * 2)
         again = dataclasses.make_dataclass("Scale", [("width", int)])
         again.__module__ = __name__  # the same class defined again (a notebook cell rerun)
-        assert saved.register_model(again) is again and saved._MODEL_TYPES["Scale"].cls is again
+        assert saved.register_model(again) is again
+        assert saved.file_format._MODEL_TYPES["Scale"].cls is again
         other = dataclasses.make_dataclass("Scale", [("width", int)])
         other.__module__ = "elsewhere"
         with pytest.raises(ValueError, match="another model type is registered as 'Scale'"):
             saved.register_model(other)
     finally:
-        saved._MODEL_TYPES.pop("Scale", None)
+        saved.file_format._MODEL_TYPES.pop("Scale", None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,7 +234,7 @@ def test_arrays_file_elsewhere_is_not_followed(original, tmp_path, where):
         saved.save_model(tmp_path / name, MODEL, params, state)
     other = str(tmp_path / "elsewhere" / saved.ARRAYS)
     named = "../elsewhere/arrays.npz" if where == "relative" else other
-    digest = saved._digest(open(other, "rb").read())
+    digest = saved.sha256_hex(open(other, "rb").read())
     _reseal(str(tmp_path / "m"), lambda m: m["arrays"].update(file=named, sha256=digest))
     with pytest.raises(saved.ModelFileError, match=r"field 'arrays.file' is .*elsewhere"):
         saved.load_model(tmp_path / "m")

@@ -20,7 +20,6 @@ from ``jaxdl.saved``.
 """
 
 from jaxdl.saved import file_format, saved_model
-from jaxdl.saved.file_format import _MODEL_TYPES as _MODEL_TYPES
 from jaxdl.saved.file_format import (
     ARRAYS,
     FORMAT,
@@ -36,25 +35,19 @@ from jaxdl.saved.file_format import (
     check_statistics,
     check_target,
     expected_bytes,
+    fill_tree,
     flatten,
+    install,
     lacking_config,
+    library_version,
+    manifest_checksum,
     model_config,
+    named_leaves,
     read_arrays,
     read_manifest,
     register_model,
+    sha256_hex,
 )
-from jaxdl.saved.file_format import _canonical as _canonical
-from jaxdl.saved.file_format import _digest as _digest
-from jaxdl.saved.file_format import _fill as _fill
-from jaxdl.saved.file_format import _lacking_layer as _lacking_layer
-from jaxdl.saved.file_format import _library_version as _library_version
-from jaxdl.saved.file_format import _ModelType as _ModelType
-from jaxdl.saved.file_format import _named as _named
-from jaxdl.saved.file_format import _no_constant as _no_constant
-from jaxdl.saved.file_format import _short as _short
-from jaxdl.saved.file_format import _swap as _swap
-from jaxdl.saved.file_format import _umask as _umask
-from jaxdl.saved.file_format import _where as _where
 from jaxdl.saved.saved_model import (
     SavedModel,
     check_fits,
@@ -63,9 +56,6 @@ from jaxdl.saved.saved_model import (
     load_model,
     save_model,
 )
-from jaxdl.saved.saved_model import _checked_names as _checked_names
-from jaxdl.saved.saved_model import _names as _names
-from jaxdl.saved.saved_model import _num_classes as _num_classes
 
 __all__ = [
     "ARRAYS",
@@ -85,15 +75,21 @@ __all__ = [
     "check_target",
     "expected_bytes",
     "file_format",
+    "fill_tree",
     "flatten",
     "infer",
     "input_shape",
+    "install",
     "lacking_config",
+    "library_version",
     "load_model",
+    "manifest_checksum",
     "model_config",
+    "named_leaves",
     "read_arrays",
     "read_manifest",
     "register_model",
     "save_model",
     "saved_model",
+    "sha256_hex",
 ]

@@ -38,7 +38,7 @@ import jax
 import numpy as np
 
 from jaxdl import layers, nn, untrusted
-from jaxdl.atomic import _jsonable
+from jaxdl.atomic import jsonable
 from jaxdl.layers import base as layer_base
 
 FORMAT = "jaxdl-model"
@@ -187,7 +187,7 @@ def model_config(model: Any) -> dict[str, Any]:
     if hasattr(model, "to_config"):
         config = model.to_config()
     else:
-        config = _jsonable(dataclasses.asdict(model))
+        config = jsonable(dataclasses.asdict(model))
     known = _MODEL_TYPES.get(type(model).__name__)
     module = known.module if known is not None and known.cls is type(model) else (
         type(model).__module__)
@@ -247,15 +247,28 @@ def flatten(prefix: str, tree: Any) -> dict[str, np.ndarray]:
     >>> list(flatten("params", {"layers": [{"W": np.ones(2)}]}))
     ["params['layers'][0]['W']"]
     """
-    return {name: np.asarray(leaf) for name, leaf in _named(prefix, tree).items()}
+    return {name: np.asarray(leaf) for name, leaf in named_leaves(prefix, tree).items()}
 
 
-def _named(prefix: str, tree: Any) -> dict[str, Any]:
+def named_leaves(prefix: str, tree: Any) -> dict[str, Any]:
+    """The leaves of ``tree`` by their names in the arrays file: ``prefix`` + the key path.
+
+    >>> named_leaves("params", {"W": 1, "b": [2]})
+    {"params['W']": 1, "params['b'][0]": 2}
+    """
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     return {prefix + jax.tree_util.keystr(path): leaf for path, leaf in leaves}
 
 
-def _fill(source: str, prefix: str, template: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+def fill_tree(source: str, prefix: str, template: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    """``template``'s tree with each leaf taken from ``arrays`` by its name
+    (:func:`named_leaves`), checked against the leaf's shape and kind; errors name ``source``.
+
+    >>> import jax, numpy as np
+    >>> spec = {"b": jax.ShapeDtypeStruct((2,), np.float32)}
+    >>> fill_tree("m", "params", spec, {"params['b']": np.ones(2, np.float32)})
+    {'b': array([1., 1.], dtype=float32)}
+    """
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     filled = []
     for path, spec in leaves:
@@ -341,22 +354,27 @@ def expected_bytes(expected: Mapping[str, Any]) -> int:
     return sum(8 * math.prod(v.shape) + 4096 for v in expected.values()) + (64 << 10)
 
 
-def _digest(text: bytes) -> str:
-    return hashlib.sha256(text).hexdigest()
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data`` in hex.
+
+    >>> sha256_hex(b"")[:12]
+    'e3b0c44298fc'
+    """
+    return hashlib.sha256(data).hexdigest()
 
 
-def _canonical(manifest: Mapping[str, Any]) -> bytes:
+def manifest_checksum(manifest: Mapping[str, Any]) -> str:
+    """The checksum a manifest carries: the SHA-256 of its canonical JSON without the
+    ``checksum`` field (sorted keys, no spaces).
+
+    >>> manifest_checksum({"a": 1}) == manifest_checksum({"a": 1, "checksum": "x"})
+    True
+    """
     body = {k: v for k, v in manifest.items() if k != "checksum"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return sha256_hex(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
 
 
 # -- directory ----------------------------------------------------------------------------------
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def check_target(path: str, overwrite: bool) -> None:
     """``path`` may become a saved model: it does not exist, or ``overwrite`` and it is a saved
     model holding only the files jaxdl wrote (``manifest.json`` and ``arrays.npz``).
@@ -393,9 +411,17 @@ def check_target(path: str, overwrite: bool) -> None:
         )
 
 
-def _swap(tmp: str, path: str) -> None:
-    """Rename ``tmp`` to ``path``; an existing ``path`` is moved aside first, then its manifest
-    and arrays are removed (anything else that appeared meanwhile is kept, with a warning)."""
+def install(tmp: str, path: str) -> None:
+    """Rename the finished directory ``tmp`` to ``path``; an existing ``path`` is moved aside
+    first, then its manifest and arrays are removed (anything else that appeared meanwhile is
+    kept, with a warning).
+
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> tmp = os.path.join(root, ".m.tmp"); os.mkdir(tmp)
+    >>> install(tmp, os.path.join(root, "m")); os.listdir(root)
+    ['m']
+    """
     if not os.path.lexists(path):
         os.rename(tmp, path)
         return
@@ -420,7 +446,12 @@ def _swap(tmp: str, path: str) -> None:
 
 
 # -- manifest -----------------------------------------------------------------------------------
-def _library_version() -> str:
+def library_version() -> str:
+    """The jaxdl version that writes a manifest.
+
+    >>> library_version() == __import__("jaxdl").__version__
+    True
+    """
     from jaxdl import __version__
 
     return __version__
@@ -466,7 +497,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
             f"{manifest.get('library_version')}); this jaxdl reads format version "
             f"{FORMAT_VERSION} at most: upgrade jaxdl"
         )
-    if manifest.get("checksum") != _digest(_canonical(manifest)):
+    if manifest.get("checksum") != manifest_checksum(manifest):
         raise ModelFileError(f"{file}: checksum mismatch; the manifest was changed after it "
                              "was saved: save the model again")
     check_manifest(manifest, file)

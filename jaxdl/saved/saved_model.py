@@ -32,7 +32,7 @@ import jax
 import numpy as np
 
 from jaxdl import evaluation, nn, untrusted
-from jaxdl.atomic import _jsonable, atomic_write
+from jaxdl.atomic import atomic_write, jsonable, umask
 from jaxdl.checks import check_labels
 from jaxdl.data.encoding import Encoding, from_manifest, to_manifest
 from jaxdl.data.normalize import Standardizer, transform
@@ -43,24 +43,23 @@ from jaxdl.saved.file_format import (
     MANIFEST,
     TASKS,
     ModelFileError,
-    _canonical,
-    _digest,
-    _fill,
-    _library_version,
-    _named,
-    _swap,
-    _umask,
     build_model,
     check_encoding,
     check_names,
     check_statistics,
     check_target,
     expected_bytes,
+    fill_tree,
     flatten,
+    install,
     lacking_config,
+    library_version,
+    manifest_checksum,
     model_config,
+    named_leaves,
     read_arrays,
     read_manifest,
+    sha256_hex,
 )
 
 
@@ -124,7 +123,7 @@ def save_model(
     check_target(path, overwrite)
     arrays = {**flatten("params", params), **flatten("state", state)}
     template = jax.eval_shape(model.init, jax.random.key(0))
-    expected = {**_named("params", template[0]), **_named("state", template[1])}
+    expected = {**named_leaves("params", template[0]), **named_leaves("state", template[1])}
     for name, spec in expected.items():
         if name not in arrays or arrays[name].shape != spec.shape:
             got = arrays[name].shape if name in arrays else "nothing"
@@ -150,11 +149,11 @@ def save_model(
         atomic_write(os.path.join(tmp, ARRAYS), lambda f: np.savez(f, **arrays),  # type: ignore[arg-type]
                      mode="wb")
         with open(os.path.join(tmp, ARRAYS), "rb") as f:
-            arrays_digest = _digest(f.read())
-        manifest = _jsonable({
+            arrays_digest = sha256_hex(f.read())
+        manifest = jsonable({
             "format": FORMAT,
             "format_version": 1 if one_hot is None else 2,
-            "library_version": _library_version(),
+            "library_version": library_version(),
             "model": spec_of_model,
             "task": task,
             "class_names": list(names) if names else None,
@@ -168,11 +167,11 @@ def save_model(
             "arrays": {"file": ARRAYS, "sha256": arrays_digest,
                        "shapes": {k: list(v.shape) for k, v in arrays.items()}},
         })
-        manifest["checksum"] = _digest(_canonical(manifest))
+        manifest["checksum"] = manifest_checksum(manifest)
         text = json.dumps(manifest, indent=1) + "\n"
         atomic_write(os.path.join(tmp, MANIFEST), lambda f: f.write(text))
-        os.chmod(tmp, 0o777 & ~_umask())
-        _swap(tmp, path)
+        os.chmod(tmp, 0o777 & ~umask())
+        install(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -208,7 +207,7 @@ def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
     file = os.path.join(path, MANIFEST)
     model = build_model(manifest["model"], file) if model is None else model
     template = jax.eval_shape(model.init, jax.random.key(0))
-    expected = {**_named("params", template[0]), **_named("state", template[1])}
+    expected = {**named_leaves("params", template[0]), **named_leaves("state", template[1])}
     arrays_file = os.path.join(path, ARRAYS)
     try:
         blob = untrusted.read_bytes(arrays_file, what="arrays file",
@@ -217,12 +216,12 @@ def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
         raise ModelFileError(f"{path}: {ARRAYS} is missing") from None
     except untrusted.UntrustedFileError as err:
         raise ModelFileError(f"{path}: {err} (the most this model's arrays take)") from None
-    if _digest(blob) != manifest["arrays"]["sha256"]:
+    if sha256_hex(blob) != manifest["arrays"]["sha256"]:
         raise ModelFileError(f"{arrays_file}: checksum mismatch; the arrays were changed after "
                              "saving")
     arrays = read_arrays(blob, arrays_file, expected)
-    params = _fill(path, "params", template[0], arrays)
-    state = _fill(path, "state", template[1], arrays)
+    params = fill_tree(path, "params", template[0], arrays)
+    state = fill_tree(path, "state", template[1], arrays)
     stats = manifest.get("standardizer")
     check_fits(file, model, template, manifest["task"], _names(manifest, "class_names"),
                _names(manifest, "feature_names"), stats, manifest.get("encoding"))

@@ -64,7 +64,12 @@ def require_optuna() -> Any:
 class OptunaRun(NamedTuple):
     """What :func:`optimize` returns: the ``study`` (every trial told), the
     :class:`~jaxdl.sweep.SweepResults` of each batch and, per batch, the trial number of each
-    member (``trials[b][i]`` is member ``i`` of ``batches[b]``)."""
+    member (``trials[b][i]`` is member ``i`` of ``batches[b]``).
+
+    >>> run = OptunaRun(study=None, batches=[], trials=[[0, 1]])
+    >>> run.trials[0][1]   # member 1 of the first batch is trial 1
+    1
+    """
 
     study: Any
     batches: list[SweepResults]
