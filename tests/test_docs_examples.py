@@ -101,6 +101,8 @@ MODULES = [
     "jaxdl.layers.mlp",
     "jaxdl.layers.norm",
     "jaxdl.layers.pool",
+    "jaxdl.layers.presets",
+    "jaxdl.layers.reshape",
 ]
 
 

@@ -36,6 +36,7 @@ from jaxdl.layers.reshape import Reshape
 def lenet5(input_shape: Sequence[int], outputs: int) -> Sequential:
     """The LeNet-5-like CNN (see the module docstring) for ``input_shape`` images.
 
+    >>> from jaxdl.layers.presets import lenet5
     >>> lenet5((28, 28, 1), 10).num_params
     61706
     """
@@ -50,6 +51,7 @@ def lenet5(input_shape: Sequence[int], outputs: int) -> Sequential:
 def small_vgg(input_shape: Sequence[int], outputs: int) -> Sequential:
     """The small VGG-style CNN (see the module docstring) for ``input_shape`` images.
 
+    >>> from jaxdl.layers.presets import small_vgg
     >>> small_vgg((32, 32, 3), 10).output_shape
     (10,)
     """
@@ -65,6 +67,7 @@ def small_vgg(input_shape: Sequence[int], outputs: int) -> Sequential:
 def digits_cnn(input_shape: Sequence[int], outputs: int) -> Sequential:
     """The small CNN for the 8x8 digits (see the module docstring).
 
+    >>> from jaxdl.layers.presets import digits_cnn
     >>> digits_cnn((8, 8, 1), 10).output_shape
     (10,)
     """
@@ -98,6 +101,7 @@ def preset(name: str, input_shape: Sequence[int], outputs: int) -> Sequential:
     Raises:
       ValueError: an unknown name, or inputs the preset cannot take (naming the preset).
 
+    >>> from jaxdl.layers.presets import preset
     >>> preset("digits_cnn", (64,), 10).layers[0]
     Reshape(shape=(8, 8, 1))
     """
