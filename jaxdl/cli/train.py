@@ -70,7 +70,7 @@ def train_command(args: argparse.Namespace) -> int:
         finally:
             logger.close()
         seconds = time.perf_counter() - start
-        if args.data is not None or args.save:
+        if args.data is not None or args.save or not isinstance(model, MLP):
             splits = user_data.figures(model, result.params, result.model_state, data)
         else:
             splits = evaluate(model, result.params, result.model_state, {

@@ -113,11 +113,13 @@ def preset(name: str, input_shape: Sequence[int], outputs: int) -> Sequential:
         inner = PRESETS[name](image, outputs)
         return Sequential(Reshape(image), *inner.layers, input_shape=shape)
     if len(shape) != 3:
-        raise ValueError(f"model preset {name!r} takes (height, width, channels) images, such "
-                         f"as {image}, or flat features of {math.prod(image)} values read as "
-                         f"{image}; the data have examples of shape {shape}")
+        message = (f"model preset {name!r} takes (height, width, channels) images, such as "
+                   f"{image}, or flat features of {math.prod(image)} values read as {image}; "
+                   f"the data have examples of shape {shape}")
+        raise ValueError(message)
     try:
         return PRESETS[name](shape, outputs)
     except (ValueError, TypeError) as err:
-        raise ValueError(f"model preset {name!r} does not fit images of shape {shape} "
-                         f"(it is made for {image}): {err}") from None
+        message = (f"model preset {name!r} does not fit images of shape {shape} (it is made "
+                   f"for {image}): {err}")
+    raise ValueError(message)
