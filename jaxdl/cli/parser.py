@@ -25,6 +25,7 @@ from jaxdl.cli.sweep import sweep_command
 from jaxdl.cli.tools import demo_command, gradcheck_command
 from jaxdl.cli.train import train_command
 from jaxdl.outputs import DEFAULT_OUT
+from jaxdl.sweep.optuna_search import PRUNERS, SAMPLERS
 from jaxdl.sweep.spaces import DISTRIBUTIONS
 from jaxdl.sweep.strategies import STRATEGIES
 
@@ -96,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quantile", type=number, metavar="Q",
                    help="pbt: the bottom Q copy the top Q (default 0.25)")
     g.add_argument("--rounds", type=integer(1), metavar="R", help="tpe: rounds (default 3)")
+    g.add_argument("--sampler", choices=SAMPLERS,
+                   help="optuna: the study's sampler, seeded with --seed (default tpe)")
+    g.add_argument("--pruner", choices=PRUNERS, help="optuna: the study's pruner (default median)")
+    g.add_argument("--storage", metavar="STORAGE",
+                   help="optuna: a journal file (e.g. study.log: resumable, shared by workers on "
+                   "one machine) or an RDB URL (postgresql://...); default in memory")
+    g.add_argument("--study-name", metavar="NAME",
+                   help="optuna: the study in --storage, created if missing, joined if it exists")
+    g.add_argument("--trials-per-batch", type=integer(1), metavar="N", dest="batch",
+                   help="optuna: trials trained as one compiled sweep (default 8); --configs "
+                   "is the number of trials")
     g.add_argument("--checkpoint-dir", metavar="DIR",
                    help="save the whole sweep here after every chunk (and metrics.jsonl)")
     g.add_argument("--resume", action="store_true", help="continue the sweep in --checkpoint-dir")

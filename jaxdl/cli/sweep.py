@@ -206,7 +206,8 @@ def _header_count(args: argparse.Namespace) -> int:
     return args.configs or 32
 
 
-SEARCH_FLAGS = ("min_epochs", "eta", "interval", "quantile", "rounds")
+SEARCH_FLAGS = ("min_epochs", "eta", "interval", "quantile", "rounds", "sampler", "pruner",
+                "storage", "study_name", "batch")
 
 
 def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger) -> Any:

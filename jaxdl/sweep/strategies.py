@@ -7,6 +7,8 @@
     pbt            population_based_training: a population of n, exploit/explore every
                    ``interval`` epochs
     tpe            tpe_search: ``rounds`` rounds of n configs, later ones proposed by TPE
+    optuna         study_search: an Optuna study (``sampler``, ``pruner``, ``storage``,
+                   ``study_name``) runs n trials, ``batch`` per compiled sweep
 
 Options a strategy does not read raise ``ValueError``; the rest (``hp``, ``seed``,
 ``patience``, ``monitor``, ``mesh``, ``checkpoint_dir``, ``resume``, ...) go to the strategy.
@@ -23,7 +25,7 @@ from jaxdl.sweep.pbt import population_based_training
 from jaxdl.sweep.results import SweepResults
 from jaxdl.sweep.tpe import tpe_search
 
-STRATEGIES = ("random", "grid", "halving", "hyperband", "pbt", "tpe")
+STRATEGIES = ("random", "grid", "halving", "hyperband", "pbt", "tpe", "optuna")
 OWN_OPTIONS = {  # the options only some strategies read
     "random": (),
     "grid": (),
@@ -31,6 +33,7 @@ OWN_OPTIONS = {  # the options only some strategies read
     "hyperband": ("eta",),
     "pbt": ("interval", "quantile", "perturb", "resample_prob"),
     "tpe": ("rounds", "gamma", "candidates"),
+    "optuna": ("sampler", "pruner", "storage", "study_name", "batch"),
 }
 
 
@@ -82,4 +85,8 @@ def search(
     if strategy == "pbt":
         return population_based_training(space, data, trainer=trainer, population=n,
                                           epochs=epochs, **options)  # fmt: skip
+    if strategy == "optuna":
+        from jaxdl.sweep.optuna_search import study_search  # imports Optuna only when used
+
+        return study_search(space, data, trainer=trainer, n=n, epochs=epochs, **options)
     return tpe_search(space, data, trainer=trainer, n=n, epochs=epochs, **options)
