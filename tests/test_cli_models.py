@@ -75,7 +75,7 @@ def test_lenet5_on_an_image_folder_saves_the_scaling_that_predict_applies(folder
     loaded = saved.load_model(model_dir)
     np.testing.assert_allclose(loaded.standardizer.mean, np.full(784, mu))
     np.testing.assert_allclose(loaded.standardizer.std, np.full(784, sigma))
-    assert loaded.class_names == CLASSES
+    assert loaded.class_names == CLASSES and loaded.feature_names[-1] == "pixel_27_27_0"
 
     out = tmp_path / "predictions.csv"
     assert cli.main(["predict", "--model", str(model_dir), "--data", folder,

@@ -43,7 +43,7 @@ from jaxdl.data import normalize as norm
 from jaxdl.data.datasets import TASKS, Dataset, split_indices
 from jaxdl.data.encoding import Encoding, encode_table, feature_matrix, fit_encoding, standardizer
 from jaxdl.data.labels import Labels, array_labels, encode, infer_task, table_labels
-from jaxdl.data.pixels import image_path_dataset, is_image_path, read_images
+from jaxdl.data.pixels import image_path_dataset, image_shape, is_image_path, read_images
 from jaxdl.data.table import Table, from_cells, from_dataframe, is_dataframe, read_csv
 from jaxdl.untrusted import open_regular, read_bytes
 
@@ -515,7 +515,7 @@ def read_inputs(
     [[1.0, 2.0], [3.0, 4.0]]
     """
     if is_image_path(source) and id_column is None:  # images: uint8 NHWC, labels as text
-        x, image_labels = read_images(source)
+        x, image_labels = read_images(source, image_shape(feature_names))
         if math.prod(x.shape[1:]) != len(feature_names):
             raise ValueError(f"{os.fspath(source)}: images of shape {x.shape[1:]} but the model "
                              f"was trained on {len(feature_names)} values per example")

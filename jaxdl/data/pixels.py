@@ -21,6 +21,7 @@ model applies the same scaling to raw ``uint8`` images (:class:`jaxdl.saved.Save
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -70,6 +71,31 @@ def channel_standardizer(x_train: np.ndarray, normalize: bool = True) -> Standar
     return Standardizer(np.tile(mean, pixels), np.tile(std, pixels))
 
 
+def pixel_names(shape: Sequence[int]) -> tuple[str, ...]:
+    """The feature names of images of ``shape`` ``(H, W, C)``: ``pixel_i_j_c`` in NHWC order, so
+    a saved model knows the image size to read new images at (:func:`image_shape`).
+
+    >>> pixel_names((1, 2, 1))
+    ('pixel_0_0_0', 'pixel_0_1_0')
+    """
+    height, width, channels = shape
+    return tuple(f"pixel_{i}_{j}_{c}" for i in range(height) for j in range(width)
+                 for c in range(channels))
+
+
+def image_shape(feature_names: Sequence[str]) -> tuple[int, int, int] | None:
+    """``(H, W, C)`` of :func:`pixel_names`, or ``None`` for other feature names.
+
+    >>> image_shape(pixel_names((28, 28, 1))), image_shape(("x0", "x1"))
+    ((28, 28, 1), None)
+    """
+    match = re.fullmatch(r"pixel_(\d+)_(\d+)_(\d+)", feature_names[-1]) if feature_names else None
+    if match is None:
+        return None
+    shape = (int(match[1]) + 1, int(match[2]) + 1, int(match[3]) + 1)
+    return shape if tuple(feature_names) == pixel_names(shape) else None
+
+
 def scaled(data: Dataset, normalize: bool = True) -> Dataset:
     """``data`` (``uint8`` images) with float32 pixels scaled by :func:`channel_standardizer` of
     its training split, which becomes ``stats``.
@@ -89,7 +115,7 @@ def scaled(data: Dataset, normalize: bool = True) -> Dataset:
         return ((x.astype(np.float64) - mean) / std).astype(np.float32)
 
     return data._replace(x_train=scale(data.x_train), x_val=scale(data.x_val),
-                         x_test=scale(data.x_test), stats=stats)
+                         x_test=scale(data.x_test), stats=stats, feature_names=pixel_names(shape))
 
 
 def image_path_dataset(
@@ -162,12 +188,14 @@ def _numbered(count: int) -> tuple[str, ...]:
     return tuple(str(i) for i in range(count))
 
 
-def read_images(path: str | os.PathLike) -> tuple[np.ndarray, Labels]:
-    """New images for a trained model: ``uint8`` NHWC pixels (as stored) and their labels as
-    text (the class folder's name, or the HDF5 file's class name of each label).
+def read_images(path: str | os.PathLike, shape: Sequence[int] | None = None
+                ) -> tuple[np.ndarray, Labels]:
+    """New images for a trained model: ``uint8`` NHWC pixels and their labels as text (the class
+    folder's name, or the HDF5 file's class name of each label).
 
-    A folder gives every image, ordered by class folder, then by path; an HDF5 file every image
-    it holds (``train_set_x``, then ``test_set_x``).
+    A folder gives every image, ordered by class folder, then by path, resized to ``shape``'s
+    height and width and converted to its channels (1: grayscale, 3: RGB) when ``shape`` is
+    given; an HDF5 file every image it holds (``train_set_x``, then ``test_set_x``), as stored.
 
     >>> import tempfile, pytest
     >>> Image = pytest.importorskip("PIL.Image")
@@ -181,7 +209,10 @@ def read_images(path: str | os.PathLike) -> tuple[np.ndarray, Labels]:
     """
     name = os.fspath(path)
     if os.path.isdir(name):
-        folder = images.read_image_folder(name)
+        size = color = None
+        if shape is not None:
+            size, color = (shape[0], shape[1]), "grayscale" if shape[-1] == 1 else "rgb"
+        folder = images.read_image_folder(name, size, color_mode=color)
         x, y, class_names = folder.x, folder.y, folder.class_names
     else:
         splits, names = images.read_h5(name)
