@@ -13,7 +13,9 @@ import pytest
 
 from jaxdl import cli, layers, saved
 from jaxdl.cli import build
+from jaxdl.data.files import load_file, read_inputs
 from jaxdl.data.images import folder_dataset, h5_dataset
+from jaxdl.data.pixels import pixel_names
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -147,6 +149,23 @@ def test_an_hdf5_file_in_the_course_layout(tmp_path):
     np.testing.assert_allclose(loaded.standardizer.mean.reshape(64, 3)[5], x.mean(axis=(0, 1, 2)))
     np.testing.assert_allclose(loaded.standardizer.std.reshape(64, 3)[0], x.std(axis=(0, 1, 2)))
     assert loaded.class_names == ("non-cat", "cat")
+
+
+def test_load_file_and_read_inputs_take_image_folders(folder, tmp_path):
+    data = load_file(folder, seed=0)
+    assert data.x_train.shape[1:] == (28, 28, 1) and data.x_train.dtype == np.float32
+    assert data.class_names == CLASSES and data.feature_names == pixel_names((28, 28, 1))
+    raw = folder_dataset(folder, seed=0)
+    train = raw.x_train.astype(np.float64)  # the test split scaled with the training statistics
+    np.testing.assert_allclose(data.x_test, (raw.x_test - train.mean()) / train.std(), rtol=1e-5)
+    with pytest.raises(ValueError, match="leave out target"):
+        load_file(folder, target="y")
+    # new images of another size and colour are read at the model's size and channels
+    root = tmp_path / "new"
+    os.makedirs(root / "cross")
+    Image.new("RGB", (40, 30), (255, 0, 0)).save(root / "cross" / "a.png")
+    inputs = read_inputs(str(root), pixel_names((28, 28, 1)), None, need_labels=True)
+    assert inputs.x.shape == (1, 28, 28, 1) and inputs.labels.values.tolist() == ["cross"]
 
 
 def _fails(tmp_path, capsys, argv, *named):

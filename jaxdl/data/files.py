@@ -14,6 +14,9 @@
 - ``.npy``: the features, with ``labels`` a ``.npy`` array, a ``.csv`` column (header row) or
   a ``.txt`` file (one label per line, UTF-8 with or without a byte order mark; a blank line
   before a label is an error, as is a label count other than the sample count).
+- a folder of images (one subfolder per class) or an ``.h5``/``.hdf5`` file in the course's
+  layout: float32 NHWC pixels standardized per channel (:mod:`jaxdl.data.pixels`); the class
+  folders or the file's labels are the classes.
 
 Only regular files are read (a FIFO or a device is refused before reading); a damaged or
 truncated ``.npz``/``.npy`` and object arrays (pickle) are errors naming the file.
