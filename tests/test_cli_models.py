@@ -126,7 +126,7 @@ def test_flat_digits_are_read_as_8x8_images(tmp_path):
     history = _train(tmp_path, "--dataset", "digits", "--data-size", "200",
                      "--model", path, "--augment", "translate,noise=0.05", "--epochs", "1")
     model = layers.from_config(history["model"])
-    assert model.layers[:3] == (layers.Reshape((8, 8, 1)), layers.RandomTranslation(0.1, 0.1),
+    assert model.layers[:3] == (layers.Reshape((8, 8, 1)), layers.RandomTranslation(1 / 8, 1 / 8),
                                 layers.GaussianNoise(0.05))
 
 

@@ -24,7 +24,8 @@ from jaxdl.untrusted import read_bytes
 
 #: The largest ``--model`` JSON file read: 1 MiB (a config, not weights).
 MODEL_FILE_MAX_BYTES = 1 << 20
-#: Default strength of each ``--augment`` name without ``=VALUE`` (crop: see augmentation_layers).
+#: Default strength of each ``--augment`` name without ``=VALUE`` (crop and the smallest
+#: translation: see augmentation_layers).
 AUGMENT_DEFAULTS = {"flip": 0.5, "translate": 0.1, "noise": 0.1}
 
 
@@ -231,8 +232,8 @@ def layers_model(args: argparse.Namespace, data: Dataset) -> layers.Sequential:
 def augmentation_layers(augment: Any, image_shape: tuple[int, ...]) -> list[Any]:
     """The layers of ``--augment`` for examples of ``image_shape``: ``flip`` RandomFlip(p=0.5),
     ``crop`` RandomCrop(pad = max(1, round(min(H, W) / 8)), 4 for 32x32), ``translate``
-    RandomTranslation(0.1, 0.1), ``noise`` GaussianNoise(0.1); ``name=VALUE`` sets p, pad,
-    both factors or std.
+    RandomTranslation(f, f) with f = max(0.1, 1 / min(H, W)) (shifts of at least one pixel),
+    ``noise`` GaussianNoise(0.1); ``name=VALUE`` sets p, pad, both factors or std.
 
     >>> augmentation_layers((("flip", None), ("crop", None)), (28, 28, 1))
     [RandomFlip(p=0.5), RandomCrop(pad=4)]
@@ -251,6 +252,8 @@ def augmentation_layers(augment: Any, image_shape: tuple[int, ...]) -> list[Any]
                 found.append(layers.RandomCrop(int(pad)))
                 continue
             strength = AUGMENT_DEFAULTS[name] if value is None else value
+            if name == "translate" and value is None:
+                strength = max(strength, 1 / min(image_shape[:-1]))
             if name == "flip":
                 found.append(layers.RandomFlip(strength))
             elif name == "noise":
