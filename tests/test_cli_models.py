@@ -207,3 +207,15 @@ def test_other_bad_model_options_are_one_error_line(folder, tmp_path, capsys):
            "--augment flip=2")
     _fails(tmp_path, capsys, ["--data", folder], "--model")  # the MLP takes no images
     _fails(tmp_path, capsys, ["--image-size", "28,28"], "--image-size")
+
+
+def test_sweep_trains_a_layers_model(tmp_path, capsys):
+    path = _write_model(tmp_path / "cnn.json", _cnn((8, 8, 1), 10))
+    out = tmp_path / "sweep"
+    code = cli.main(["sweep", "--dataset", "digits", "--data-size", "200", "--model", path,
+                     "--lr", "1e-3:1e-2", "--configs", "2", "--epochs", "1", "--no-plots",
+                     "--out", str(out), "--save-best", str(tmp_path / "best")])
+    assert code == 0
+    assert "Sequential (64,) -> Reshape Conv" in capsys.readouterr().out
+    best = saved.load_model(tmp_path / "best")
+    assert best.model.layers[1:] == _cnn((8, 8, 1), 10).layers
