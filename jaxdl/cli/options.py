@@ -204,7 +204,9 @@ def add_file_options(p: argparse.ArgumentParser) -> None:
     """
     g = p.add_argument_group("your data (instead of --dataset)")
     g.add_argument("--data", metavar="PATH",
-                   help=".csv (header row), .npz (x, y or x_train ... y_test) or .npy features")
+                   help=".csv (header row), .npz (x, y or x_train ... y_test), .npy features, "
+                   "a folder of images (one subfolder per class) or an .h5 file (the course's "
+                   "layout)")
     g.add_argument("--target", metavar="NAME", help="target column of a CSV (default: the last)")
     g.add_argument("--labels", metavar="PATH", help="labels of .npy features (.npy, .csv, .txt)")
     g.add_argument("--task", choices=TASKS,

@@ -47,9 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train", help="train one model and write its history and plots",
-        description="Train a model (an MLP from --hidden and its options) on a built-in data set "
-        "or your own --data file; print a progress bar and the final loss and metrics per split; "
-        "write history.json and plots into --out and, with --save, the model.")
+        description="Train a model (an MLP from --hidden, or a CNN or any layers model from "
+        "--model) on a built-in data set or your own --data (a table, arrays or images); print a "
+        "progress bar and the final loss and metrics per split; write history.json and plots "
+        "into --out and, with --save, the model.")
     add_data(train)
     add_model(train)
     add_training(train, out=DEFAULT_OUT["train"])
@@ -182,5 +183,6 @@ def _model_and_data(p: argparse.ArgumentParser) -> None:
                    "first, as it is, so the predictions join back to their rows")
     p.add_argument("--data", required=True, metavar="PATH",
                    help=".csv with the model's feature columns (evaluate: and its target "
-                   "column), .npz with x (and y), or .npy features")
+                   "column), .npz with x (and y), .npy features, a folder of images (one "
+                   "subfolder per class) or an .h5 file of images")
     p.add_argument("--labels", metavar="PATH", help="labels of .npy features (evaluate)")
