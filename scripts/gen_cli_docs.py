@@ -1,7 +1,9 @@
 """The CLI reference, rendered from ``jaxdl.cli.build_parser()`` so it is never written twice.
 
-Run as a script to print the markdown; ``mkdocs.yml`` loads this file as a hook, which puts the
-same markdown in place of the ``<!-- cli-reference -->`` line of ``docs/cli.md`` at build time.
+``docs/cli.md`` holds the rendered reference between ``<!-- cli-reference -->`` and
+``<!-- /cli-reference -->``, so it reads on its own in the repository;
+``python scripts/gen_cli_docs.py --write`` refreshes it (a test checks that every flag is there).
+``mkdocs.yml`` loads this file as a hook, which renders the section afresh at build time.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ if str(ROOT) not in sys.path:  # this checkout's jaxdl, also when mkdocs loads t
     sys.path.insert(0, str(ROOT))
 
 MARKER = "<!-- cli-reference -->"
+END = "<!-- /cli-reference -->"
+PAGE = ROOT / "docs" / "cli.md"
 WIDTH = "88"  # columns argparse wraps the help text to
 
 
@@ -54,10 +58,23 @@ def render() -> str:
     return "\n".join(parts) + "\n"
 
 
+def fill(markdown: str) -> str:
+    """``markdown`` with a fresh reference between the markers (after ``MARKER`` alone, when
+    the end marker is missing)."""
+    if MARKER not in markdown:
+        return markdown
+    head, rest = markdown.split(MARKER, 1)
+    tail = rest.split(END, 1)[1] if END in rest else rest
+    return f"{head}{MARKER}\n\n{render()}\n{END}{tail}"
+
+
 def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
-    """mkdocs hook: fill in the CLI reference on the page that holds the marker."""
-    return markdown.replace(MARKER, render()) if MARKER in markdown else markdown
+    """mkdocs hook: the CLI reference rendered afresh on the page that holds the marker."""
+    return fill(markdown)
 
 
 if __name__ == "__main__":
-    print(render(), end="")
+    if sys.argv[1:] == ["--write"]:
+        PAGE.write_text(fill(PAGE.read_text()))
+    else:
+        print(render(), end="")
