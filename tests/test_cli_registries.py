@@ -54,3 +54,17 @@ def test_parser_errors_have_one_form(argv):
                           text=True)
     assert done.returncode == 2
     assert done.stderr.startswith("jaxdl: error: ") and done.stderr.count("\n") == 1
+
+
+def test_data_size_has_a_bound(capsys):
+    assert main(["train", "--data-size", "1000000000"]) == 2
+    assert "--data-size: must be an integer from 1 to 10000000" in capsys.readouterr().err
+
+
+def test_a_hyperparameter_from_both_the_space_file_and_a_flag_is_refused(tmp_path, capsys):
+    space = tmp_path / "space.toml"
+    space.write_text('learning_rate = { distribution = "log_uniform", low = 1e-4, high = 1.0 }\n')
+    code = main(["sweep", "--space", str(space), "--lr", "1e-3:1e-2", "--out",
+                 str(tmp_path / "o")])
+    assert code == 2 and "learning_rate is given both in --space" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

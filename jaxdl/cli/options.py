@@ -18,6 +18,9 @@ from jaxdl.nn import ACTIVATIONS
 from jaxdl.optim import OPTIMIZERS, registry
 from jaxdl.train import SCHEDULES
 
+# The most samples --data-size generates (10 million points: 80 MB of float32 pairs).
+MAX_DATA_SIZE = 10_000_000
+
 # Defaults shared by train and sweep (the same as Trainer's and fit's optimizer).
 OPTIMIZER, EPOCHS = "adam", 100
 
@@ -85,8 +88,8 @@ class Parser(argparse.ArgumentParser):
 
 
 # -- value parsers (argparse ``type=``) ---------------------------------------------------------
-def integer(minimum: int) -> Callable[[str], int]:
-    """An argparse ``type=`` for integers ``>= minimum``.
+def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type=`` for integers ``>= minimum`` (and ``<= maximum`` when given).
 
     >>> integer(1)("3")
     3
@@ -94,6 +97,10 @@ def integer(minimum: int) -> Callable[[str], int]:
     Traceback (most recent call last):
     ...
     argparse.ArgumentTypeError: must be an integer >= 1, got 0
+    >>> integer(1, 100)("1000")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be an integer from 1 to 100, got 1000
     """
 
     def parse(text: str) -> int:
@@ -101,6 +108,9 @@ def integer(minimum: int) -> Callable[[str], int]:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if maximum is not None and not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {minimum} to {maximum}, got {value}")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
         return value
@@ -184,9 +194,9 @@ def add_data(p: argparse.ArgumentParser) -> None:
     """
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=DATASETS, help="built-in dataset (default moons)")
-    g.add_argument("--data-size", type=integer(1), metavar="N",
-                   help="number of samples (generated sets; a random subset of digits); "
-                   "default: the dataset's own size")
+    g.add_argument("--data-size", type=integer(1, MAX_DATA_SIZE), metavar="N",
+                   help="number of samples (generated sets; a random subset of digits; at most "
+                   f"{MAX_DATA_SIZE:,}); default: the dataset's own size")
     g.add_argument("--noise", type=number,
                    help="noise level of a generated dataset (default: the dataset's own)")
     g.add_argument("--no-normalize", action="store_true",

@@ -51,6 +51,9 @@ def sweep_command(args: argparse.Namespace) -> int:
     fixed = {}
     for flag, name, _, kind in HP_FLAGS:
         value = getattr(args, name)
+        if value is not None and name in space:
+            raise ValueError(f"{name} is given both in --space {args.space} and by {flag}; "
+                             "keep one of them")
         if isinstance(value, tuple):
             space[name] = distribution(kind, {"low": value[0], "high": value[1]}, flag)
         elif value is not None:
