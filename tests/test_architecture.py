@@ -20,11 +20,11 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "models": ("model", "nn", "layers", "adapters"),
     "data": ("data",),
     "training": ("shapes", "early_stopping", "history", "evaluation", "logs", "plots",
-                 "checkpoint", "train", "outputs"),
+                 "checkpoint", "train"),
     "search": ("sweep",),
     "tools": ("gradcheck", "finite_differences", "flat_loss", "diagnostics", "saved",
               "scoring"),
-    "surfaces": ("cli", "demo", "__main__"),
+    "surfaces": ("outputs", "cli", "demo", "__main__"),
 }
 RANK = {name: i for i, names in enumerate(LAYERS.values()) for name in names}
 

@@ -170,5 +170,5 @@ def test_select_and_table_helpers():
     with pytest.raises(ValueError, match="unknown experiment 'nine'"):
         demo.select(["nine"])
     assert demo.batch_size.noise([0.0, 1.0, 0.0, 1.0]) == pytest.approx(np.std([1.0, -1.0, 1.0]))
-    assert atomic._jsonable({"a": [np.float32(1.5), float("nan")], "b": (np.int64(2),)}) == {
+    assert atomic.jsonable({"a": [np.float32(1.5), float("nan")], "b": (np.int64(2),)}) == {
         "a": [1.5, None], "b": [2]}
