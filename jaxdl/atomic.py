@@ -101,6 +101,7 @@ def check_writable(folder: str | os.PathLike, probe_bytes: int = 1 << 16) -> str
     there (the probe file is removed); raises ``OSError`` naming ``folder`` otherwise, so a
     read-only or full output directory is found before training, not after.
 
+    >>> from jaxdl.atomic import check_writable
     >>> import tempfile
     >>> check_writable(tempfile.mkdtemp()).startswith("/")
     True
@@ -141,6 +142,7 @@ def open_nofollow(path: str | os.PathLike, mode: str = "a", *, what: str = "file
       UntrustedFileError: ``path`` is a symlink (a ``ValueError`` naming it).
       OSError: anything else, e.g. ``FileExistsError`` with ``exclusive``.
 
+    >>> from jaxdl.atomic import open_nofollow
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> os.symlink(os.path.join(folder, "target"), os.path.join(folder, "metrics.jsonl"))

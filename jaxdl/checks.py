@@ -138,6 +138,7 @@ def check_float32(name: str, value: Any, *, positive: bool = False) -> None:
     rounds to 0 or to a subnormal whose reciprocal overflows): hyperparameters are used in
     float32, so such a value would silently act as inf or 0.
 
+    >>> from jaxdl.checks import check_float32
     >>> check_float32("learning_rate", 1e39)
     Traceback (most recent call last):
     ValueError: learning_rate=1e+39 overflows float32 (largest 3.403e+38); use a smaller value
@@ -326,6 +327,8 @@ def check_labels(name: str, y: Any, num_classes: int) -> None:
 def check_binary_labels(name: str, y: Any) -> None:
     """0/1 labels for one sigmoid output unit, shaped ``(m,)`` or ``(m, 1)``.
 
+    >>> import numpy as np
+    >>> from jaxdl.checks import check_binary_labels
     >>> check_binary_labels("y", np.array([0, 1, 2]))
     Traceback (most recent call last):
     ValueError: y must hold 0/1 labels for one output unit, got values [0, 1, 2]
@@ -347,6 +350,7 @@ def check_binary_labels(name: str, y: Any) -> None:
 def check_positive_int(name: str, value: Any, minimum: int = 1) -> None:
     """Raise ``ValueError`` unless ``value`` is an int (not a bool) ``>= minimum``.
 
+    >>> from jaxdl.checks import check_positive_int
     >>> check_positive_int("epochs", 3)
     >>> check_positive_int("epochs", 0)
     Traceback (most recent call last):
@@ -366,6 +370,7 @@ def check_int(name: str, value: Any, minimum: int) -> int:
     """``value`` as an ``int``: a ``TypeError`` unless it is an int (not a bool), a
     ``ValueError`` unless it is ``>= minimum``.
 
+    >>> from jaxdl.checks import check_int
     >>> check_int("seed", 3, 0)
     3
     >>> check_int("n", 0, 1)

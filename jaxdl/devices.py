@@ -77,6 +77,7 @@ def cpu_device_per_core() -> int | None:
       The number of CPU devices set, or ``None`` when the count was left as it was.
 
     Examples:
+      >>> from jaxdl.devices import cpu_device_per_core
       >>> import jax
       >>> _ = jax.devices()          # JAX runs: nothing changes
       >>> cpu_device_per_core() is None

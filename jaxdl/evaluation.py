@@ -28,6 +28,8 @@ def probabilities(outputs: Any) -> np.ndarray:
     """Class probabilities ``(n, classes)``: softmax of the logits, or ``(1 - p, p)`` with
     ``p = sigmoid(z)`` for one output unit.
 
+    >>> import numpy as np
+    >>> from jaxdl.evaluation import probabilities
     >>> probabilities(np.array([[0.0]])).tolist()
     [[0.5, 0.5]]
     """
@@ -55,6 +57,8 @@ def values(outputs: Any) -> np.ndarray:
 def classification(outputs: Any, y: Any, num_classes: int) -> dict[str, Any]:
     """``loss``, ``accuracy`` and ``confusion_matrix`` of logits against class indices.
 
+    >>> import numpy as np
+    >>> from jaxdl.evaluation import classification
     >>> r = classification(np.array([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]]), np.array([0, 1, 1]), 2)
     >>> round(r["accuracy"], 4), r["confusion_matrix"]
     (0.6667, [[1, 0], [1, 1]])
@@ -79,6 +83,8 @@ def regression(outputs: Any, y: Any) -> dict[str, float]:
     """``loss`` (= ``mse``), ``mse``, ``mae`` and ``r2`` of predictions against targets
     (:mod:`jaxdl.metrics`).
 
+    >>> import numpy as np
+    >>> from jaxdl.evaluation import regression
     >>> r = regression(np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 2.0, 4.0]))
     >>> round(r["mse"], 4), round(r["r2"], 4)
     (0.3333, 0.7857)

@@ -35,6 +35,7 @@ LOCK = dirlock.LOCK
 class CheckpointWarning(UserWarning):
     """A damaged checkpoint was skipped in favour of an older intact one.
 
+    >>> from jaxdl.checkpoint.directory import CheckpointDir
     >>> import tempfile, warnings
     >>> import numpy as np
     >>> store = CheckpointDir(tempfile.mkdtemp(), {"seed": 0}).open(resume=False)
@@ -62,6 +63,7 @@ def differences(old: Any, new: Mapping[str, Any]) -> list[str]:
       The keys of ``new`` missing from ``old`` or with another value there, then the keys only
       ``old`` has, sorted.
 
+    >>> from jaxdl.checkpoint.directory import differences
     >>> differences({"seed": 0, "lr": 0.1, "old": 1}, {"seed": 1, "lr": 0.1})
     ['seed', 'old']
     """
@@ -77,6 +79,7 @@ class CheckpointDir:
     hyperparameters, seed, ...); a checkpoint is resumed only when all of it matches, and the
     error names the parts that differ.
 
+    >>> from jaxdl.checkpoint.directory import CheckpointDir
     >>> import tempfile
     >>> import numpy as np
     >>> with CheckpointDir(tempfile.mkdtemp(), {"seed": 0}).open(resume=False) as store:

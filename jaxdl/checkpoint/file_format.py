@@ -34,6 +34,8 @@ META, CHECKSUM = "meta", "checksum"
 class CheckpointError(ValueError):
     """A checkpoint or checkpoint directory that this run cannot use.
 
+    >>> import numpy as np
+    >>> from jaxdl.checkpoint.file_format import unflatten
     >>> unflatten("ckpt-000001.npz", [np.zeros(2)], {"w": np.zeros(3)})
     Traceback (most recent call last):
     jaxdl.checkpoint.file_format.CheckpointError: checkpoint ckpt-000001.npz: ['w'] has shape ...
@@ -43,6 +45,7 @@ class CheckpointError(ValueError):
 class CorruptCheckpoint(CheckpointError):
     """A checkpoint file that does not read back intact (truncated, bit flips, not jaxdl's).
 
+    >>> from jaxdl.checkpoint.file_format import read
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "ckpt-000001.npz")
     >>> _ = open(path, "wb").write(b"not a zip file")
@@ -62,6 +65,7 @@ def path_for(directory: str, epoch: int) -> str:
     Returns:
       ``directory/ckpt-NNNNNN.npz``.
 
+    >>> from jaxdl.checkpoint.file_format import path_for
     >>> path_for("ckpt", 20)
     'ckpt/ckpt-000020.npz'
     """
@@ -80,6 +84,7 @@ def epoch_of(path: str) -> int:
     Raises:
       ValueError: when the name is not ``ckpt-NNNNNN.npz``.
 
+    >>> from jaxdl.checkpoint.file_format import epoch_of
     >>> epoch_of("ckpt/ckpt-000020.npz")
     20
     """
@@ -98,6 +103,8 @@ def list_checkpoints(directory: str) -> list[str]:
     Returns:
       The paths of the files named ``ckpt-NNNNNN.npz``, sorted by epoch.
 
+    >>> import numpy as np
+    >>> from jaxdl.checkpoint.file_format import save, path_for, list_checkpoints
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> for epoch in (10, 2):
@@ -122,6 +129,8 @@ def content_hash(*arrays: Any) -> str:
     Returns:
       The 64-character hex digest.
 
+    >>> import numpy as np
+    >>> from jaxdl.checkpoint.file_format import content_hash
     >>> content_hash(np.zeros(2)) == content_hash(np.zeros(2)) != content_hash(np.ones(2))
     True
     """
@@ -164,6 +173,8 @@ def save(path: str, tree: Any, meta: dict[str, Any], keep: int | None = 3) -> st
     Returns:
       ``path``.
 
+    >>> import numpy as np
+    >>> from jaxdl.checkpoint.file_format import save, path_for, list_checkpoints
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> for epoch in range(4):
@@ -195,6 +206,8 @@ def read(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
       CheckpointError: when it is not a regular file (a FIFO, a device, a directory).
       CorruptCheckpoint: when it is truncated, altered or not a jaxdl checkpoint.
 
+    >>> import numpy as np
+    >>> from jaxdl.checkpoint.file_format import save, read
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "ckpt-000003.npz")
     >>> path = save(path, (np.ones(2), 7), {"epoch": 3})
@@ -262,6 +275,8 @@ def restore(path: str, template: Any) -> tuple[Any, dict[str, Any]]:
       CorruptCheckpoint: for a damaged file.
       CheckpointError: when the file does not fit ``template``.
 
+    >>> import numpy as np
+    >>> from jaxdl.checkpoint.file_format import save, restore
     >>> import os, tempfile
     >>> path = save(os.path.join(tempfile.mkdtemp(), "ckpt-000001.npz"), {"b": np.ones(2)}, {})
     >>> tree, meta = restore(path, {"b": np.zeros(2)})
@@ -287,6 +302,8 @@ def unflatten(path: str, leaves: list[np.ndarray], template: Any) -> Any:
     Raises:
       CheckpointError: for a different number of leaves, or a leaf of another shape or dtype.
 
+    >>> import numpy as np
+    >>> from jaxdl.checkpoint.file_format import unflatten
     >>> template = {"w": np.ones(2), "b": np.ones(1)}  # flattened in key order: b, w
     >>> unflatten("ckpt-000001.npz", [np.zeros(1), np.full(2, 3.0)], template)
     {'b': array([0.]), 'w': array([3., 3.])}

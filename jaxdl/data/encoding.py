@@ -43,6 +43,7 @@ class Encoding(NamedTuple):
     column among them, its categories in one-hot order (``categories``).
 
     Examples:
+        >>> from jaxdl.data.encoding import Encoding
         >>> enc = Encoding(("age", "sex"), {"sex": ("female", "male")})
         >>> enc.width, enc.expanded_names(), enc.one_hot_mask().tolist()
         (3, ('age', 'sex=female', 'sex=male'), [False, True, True])
@@ -89,6 +90,7 @@ def fit_encoding(table: Table, features: Sequence[str], rows: np.ndarray) -> Enc
             :data:`MIN_ROWS_FOR_ID` training rows (an id), naming it.
 
     Examples:
+        >>> from jaxdl.data.encoding import fit_encoding
         >>> import numpy as np
         >>> from jaxdl.data.table import from_cells
         >>> t = from_cells("t.csv", ("a", "c"), [["1", "2", "3"], ["y", "x", "z"]], None)
@@ -138,6 +140,7 @@ def encode_table(table: Table, encoding: Encoding, rows: np.ndarray | None = Non
         UserWarning: per text column holding unknown categories, naming the first one's row.
 
     Examples:
+        >>> from jaxdl.data.encoding import encode_table, Encoding
         >>> from jaxdl.data.table import from_cells
         >>> t = from_cells("t.csv", ("a", "c"), [["1", "2"], ["x", "y"]], None)
         >>> encode_table(t, Encoding(("a", "c"), {"c": ("x", "y")})).tolist()
@@ -186,6 +189,7 @@ def feature_matrix(table: Table, features: Sequence[str],
     named in ``text``.
 
     Examples:
+        >>> from jaxdl.data.encoding import feature_matrix
         >>> from jaxdl.data.table import from_cells
         >>> t = from_cells("t.csv", ("a", "c"), [["1", "NA"], ["x", ""]], None)
         >>> feature_matrix(t, ("a", "c")).tolist()
@@ -217,6 +221,7 @@ def standardizer(x_train: np.ndarray, encoding: Encoding | None,
     one-hot columns get mean 0 and std 1 (left as 0/1).
 
     Examples:
+        >>> from jaxdl.data.encoding import standardizer, Encoding
         >>> import numpy as np
         >>> x = np.array([[1.0, 0.0, 1.0], [3.0, 1.0, 0.0]])
         >>> s = standardizer(x, Encoding(("a", "c"), {"c": ("x", "y")}))
@@ -237,6 +242,7 @@ def standardizer(x_train: np.ndarray, encoding: Encoding | None,
 def to_manifest(encoding: Encoding | None) -> dict | None:
     """The manifest entry of ``encoding``: ``{"one_hot": {column: [categories]}}``.
 
+    >>> from jaxdl.data.encoding import to_manifest, Encoding
     >>> to_manifest(Encoding(("sex",), {"sex": ("f", "m")}))
     {'one_hot': {'sex': ['f', 'm']}}
     """
@@ -249,6 +255,7 @@ def from_manifest(entry: Mapping | None, features: Sequence[str]) -> Encoding | 
     """The :class:`Encoding` of a manifest entry checked by
     :func:`jaxdl.saved.file_format.check_encoding`.
 
+    >>> from jaxdl.data.encoding import from_manifest
     >>> from_manifest({"one_hot": {"sex": ["f", "m"]}}, ("age", "sex")).width
     3
     """

@@ -377,6 +377,7 @@ def load_file(
         A :class:`~jaxdl.data.datasets.Dataset` with ``task``, ``class_names``,
         ``feature_names``, ``target`` and the source ``rows`` of each split.
 
+    >>> from jaxdl.data.files import load_file
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.csv"
     >>> _ = p.write_text("a,b,label\\n" + "".join(f"{i},{i % 3},{i % 2}\\n" for i in range(20)))
@@ -458,6 +459,7 @@ class Inputs(NamedTuple):
     """Features of new data in the model's column order, their labels (``None`` when the source
     has none), and the table they came from (``None`` for arrays); :func:`read_inputs` returns it.
 
+    >>> from jaxdl.data.files import read_inputs
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "new.csv"
     >>> _ = p.write_text("a,y\\n1,cat\\n2,dog\\n")
@@ -511,6 +513,7 @@ def read_inputs(
       ValueError: for missing or extra columns, missing values, missing labels that
         ``need_labels`` requires, or a feature count other than ``len(feature_names)``.
 
+    >>> from jaxdl.data.files import read_inputs
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "new.csv"
     >>> _ = p.write_text("b,a\\n2,1\\n4,3\\n")

@@ -46,6 +46,7 @@ OWN_GROUP_SIZE = 1024
 def jaxpr_bytes(jaxpr: Any) -> int:
     """Bytes of every value a jaxpr produces, sub-jaxprs included (no buffer reuse assumed).
 
+    >>> from jaxdl.gradcheck.finite_differences import jaxpr_bytes
     >>> import jax, jax.numpy as jnp
     >>> jaxpr_bytes(jax.make_jaxpr(lambda x: jnp.sum(x * 2.0))(jnp.ones(10)).jaxpr)
     44
@@ -87,6 +88,8 @@ def numeric_gradient(
     Returns:
       One array per leaf, of its shape: the central differences.
 
+    >>> from jaxdl.gradcheck.flat_loss import split_loss
+    >>> from jaxdl.gradcheck.finite_differences import numeric_gradient
     >>> import jax.numpy as jnp
     >>> spec, leaves, arrays = split_loss(lambda p, x: jnp.sum(p ** 2 * x), jnp.ones(3),
     ...                                   (jnp.arange(3.0),))
@@ -145,6 +148,8 @@ def leaf_kinks(
     """Kinks (see :mod:`jaxdl.gradcheck.kinks`) in the leaves numbered ``failing``, by leaf
     number; the one-sided slopes come from the compiled loss, one coordinate at a time.
 
+    >>> from jaxdl.gradcheck.flat_loss import split_loss
+    >>> from jaxdl.gradcheck.finite_differences import leaf_kinks
     >>> import jax, jax.numpy as jnp, numpy as np
     >>> spec, leaves, arrays = split_loss(lambda p: jnp.sum(jax.nn.relu(p)),
     ...                                   jnp.array([0.0, 1.0]), ())

@@ -45,6 +45,7 @@ def find_kinks(
     difference disagree; ``evaluate(leaf, flat_index, step)`` is ``J`` with that coordinate moved
     by ``step``, ``loss`` is ``J`` at the unmoved point.
 
+    >>> from jaxdl.gradcheck.kinks import find_kinks
     >>> import numpy as np
     >>> w = np.array([0.0, 1.0])           # J = relu(w0) + w1**2 has a kink at w0 = 0
     >>> def J(leaf, i, step):

@@ -42,6 +42,7 @@ class Logger(Protocol):
     """What ``fit`` and the sweeps call after every epoch (a structural protocol: any object
     with these three methods is a logger).
 
+    >>> from jaxdl.logs import Logger, JsonlLogger
     >>> import os, tempfile
     >>> isinstance(JsonlLogger(os.path.join(tempfile.mkdtemp(), "m.jsonl")), Logger)
     True
@@ -76,6 +77,7 @@ class JsonlLogger:
         run wrote past its checkpoint, and a torn last line), so no epoch appears twice.
         Default: start the file afresh.
 
+    >>> from jaxdl.logs import JsonlLogger, read_jsonl
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "metrics.jsonl")
     >>> log = JsonlLogger(path)
@@ -146,6 +148,7 @@ def cut_offset(data: bytes, epoch: int, member: int | None) -> int:
     Returns:
       The length to keep.
 
+    >>> from jaxdl.logs import cut_offset
     >>> log = b'{"epoch": 0}\\n{"epoch": 1}\\n{"epoch": 2}\\n{"epo'
     >>> cut_offset(log, 1, None), cut_offset(log, 5, None), len(log)
     (13, 39, 44)
@@ -174,6 +177,7 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
     Returns:
       One dict per line, up to the first line that is not complete JSON.
 
+    >>> from jaxdl.logs import read_jsonl
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "metrics.jsonl")
     >>> _ = open(path, "w").write('{"epoch": 0, "loss": 0.5}\\n{"epoch": 1, "lo')  # torn
@@ -196,6 +200,7 @@ class Loggers:
     Args:
       loggers: the loggers to call, in order (each checked by :func:`check_logger`).
 
+    >>> from jaxdl.logs import Loggers, JsonlLogger, read_jsonl
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> paths = [os.path.join(folder, name) for name in ("a.jsonl", "b.jsonl")]
@@ -238,6 +243,7 @@ class MemberOffset:
       logger: the logger to forward to.
       offset: added to every member index.
 
+    >>> from jaxdl.logs import JsonlLogger, MemberOffset, read_jsonl
     >>> import os, tempfile
     >>> log = JsonlLogger(os.path.join(tempfile.mkdtemp(), "metrics.jsonl"))
     >>> MemberOffset(log, 10).log_epoch(0, {"loss": 0.5}, member=2)
@@ -273,6 +279,7 @@ def offset_members(logger: Logger | None, offset: int) -> MemberOffset | None:
     Returns:
       ``MemberOffset(logger, offset)``, or ``None`` when ``logger`` is ``None``.
 
+    >>> from jaxdl.logs import offset_members
     >>> offset_members(None, 4) is None
     True
     """
@@ -288,6 +295,7 @@ def check_logger(logger: Any) -> None:
     Raises:
       TypeError: when it lacks one of the three methods.
 
+    >>> from jaxdl.logs import check_logger
     >>> check_logger(None)
     >>> check_logger("metrics.jsonl")
     Traceback (most recent call last):
@@ -308,6 +316,7 @@ def last_epoch(history: Mapping[str, Sequence[Any]]) -> dict[str, float]:
     Returns:
       ``{name: last value}`` for every list whose last entry is a number.
 
+    >>> from jaxdl.logs import last_epoch
     >>> last_epoch({"epoch": [0, 1], "loss": [0.9, 0.7], "val_loss": [], "batch_cost": [[1.0]]})
     {'loss': 0.7}
     """
@@ -328,6 +337,7 @@ def after_epoch(logger: Logger | None, callbacks: Sequence[Any], epoch: int,
       epoch: the epoch just finished.
       history: the ``fit`` history so far.
 
+    >>> from jaxdl.logs import after_epoch
     >>> after_epoch(None, [lambda epoch, h: print(epoch, h["loss"])], 1, {"loss": [0.9, 0.7]})
     1 [0.9, 0.7]
     """
@@ -349,6 +359,7 @@ def check_callbacks(callbacks: Any) -> tuple[Any, ...]:
     Raises:
       TypeError: for an entry that is not callable.
 
+    >>> from jaxdl.logs import check_callbacks
     >>> check_callbacks(print) == (print,), check_callbacks(None)
     (True, ())
     >>> check_callbacks([print, "f"])

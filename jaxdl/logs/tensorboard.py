@@ -35,6 +35,7 @@ def tensorboard_available() -> bool:
     Returns:
       Whether :class:`TensorBoardLogger` and :func:`read_scalars` can run.
 
+    >>> from jaxdl.logs.tensorboard import tensorboard_available
     >>> tensorboard_available() in (True, False)
     True
     """
@@ -63,6 +64,7 @@ class TensorBoardLogger:
     Raises:
       ImportError: without tensorboardX (the extra ``jaxdl[tensorboard]``).
 
+    >>> from jaxdl.logs.tensorboard import TensorBoardLogger, read_scalars
     >>> import tempfile
     >>> logdir = tempfile.mkdtemp()
     >>> log = TensorBoardLogger(logdir)
@@ -181,6 +183,7 @@ def cut_events(logdir: str | os.PathLike, step: int) -> int:
     Returns:
       How many events were dropped.
 
+    >>> from jaxdl.logs.tensorboard import TensorBoardLogger, read_scalars
     >>> import tempfile
     >>> logdir = tempfile.mkdtemp()
     >>> log = TensorBoardLogger(logdir)
@@ -230,6 +233,7 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, list[tuple[int, float]]
     Raises:
       ValueError: for a record that fails its checksum.
 
+    >>> from jaxdl.logs.tensorboard import TensorBoardLogger, read_scalars
     >>> import tempfile
     >>> logdir = tempfile.mkdtemp()
     >>> log = TensorBoardLogger(logdir)

@@ -92,6 +92,7 @@ def register_model(cls: type, from_config: Callable[[Any], Any] | None = None) -
       TypeError: for a class that cannot be rebuilt from a config.
 
     Examples:
+      >>> from jaxdl.saved.file_format import register_model, build_model
       >>> import dataclasses
       >>> @register_model
       ... @dataclasses.dataclass(frozen=True)
@@ -135,6 +136,7 @@ def lacking_config(model: Any) -> str | None:
     itself as a config, or ``None`` when every part can. A model needs ``to_config()`` or to be
     a dataclass; a layer inside it (in ``layers``) needs ``to_config()``.
 
+    >>> from jaxdl.saved.file_format import lacking_config
     >>> from jaxdl import layers
     >>> class Pad1D:  # a user's layer without to_config()
     ...     pass
@@ -174,6 +176,7 @@ def model_config(model: Any) -> dict[str, Any]:
     Raises:
       TypeError: when a part of the model has no ``to_config()`` (see :func:`lacking_config`).
 
+    >>> from jaxdl.saved.file_format import model_config
     >>> from jaxdl.nn import MLP
     >>> spec = model_config(MLP((2, 1)))
     >>> spec["type"], spec["module"], spec["config"]["sizes"]
@@ -206,6 +209,7 @@ def build_model(spec: Mapping[str, Any], where: str = "manifest") -> Any:
       ModelFileError: for a type that is not registered, a missing config, or a config that
         does not build the type.
 
+    >>> from jaxdl.saved.file_format import build_model
     >>> build_model({"type": "MLP", "config": {"sizes": [2, 1]}})
     MLP(sizes=(2, 1), ...)
     """
@@ -244,6 +248,8 @@ def build_model(spec: Mapping[str, Any], where: str = "manifest") -> Any:
 def flatten(prefix: str, tree: Any) -> dict[str, np.ndarray]:
     """``{prefix + keystr(path): leaf}`` for every leaf of ``tree``.
 
+    >>> import numpy as np
+    >>> from jaxdl.saved.file_format import flatten
     >>> list(flatten("params", {"layers": [{"W": np.ones(2)}]}))
     ["params['layers'][0]['W']"]
     """
@@ -253,6 +259,7 @@ def flatten(prefix: str, tree: Any) -> dict[str, np.ndarray]:
 def named_leaves(prefix: str, tree: Any) -> dict[str, Any]:
     """The leaves of ``tree`` by their names in the arrays file: ``prefix`` + the key path.
 
+    >>> from jaxdl.saved.file_format import named_leaves
     >>> named_leaves("params", {"W": 1, "b": [2]})
     {"params['W']": 1, "params['b'][0]": 2}
     """
@@ -264,6 +271,7 @@ def fill_tree(source: str, prefix: str, template: Any, arrays: Mapping[str, np.n
     """``template``'s tree with each leaf taken from ``arrays`` by its name
     (:func:`named_leaves`), checked against the leaf's shape and kind; errors name ``source``.
 
+    >>> from jaxdl.saved.file_format import fill_tree
     >>> import jax, numpy as np
     >>> spec = {"b": jax.ShapeDtypeStruct((2,), np.float32)}
     >>> fill_tree("m", "params", spec, {"params['b']": np.ones(2, np.float32)})
@@ -302,6 +310,9 @@ def read_arrays(blob: bytes, file: str, expected: Mapping[str, Any]) -> dict[str
     Raises:
       ModelFileError: for a truncated or garbage file and every array that is not as described.
 
+    >>> import io
+    >>> import numpy as np
+    >>> from jaxdl.saved.file_format import read_arrays
     >>> buffer = io.BytesIO()
     >>> np.savez(buffer, w=np.array([1.0, np.nan]))
     >>> read_arrays(buffer.getvalue(), "arrays.npz", {"w": np.zeros(2)})
@@ -348,6 +359,8 @@ def expected_bytes(expected: Mapping[str, Any]) -> int:
     """The most bytes an ``arrays.npz`` of arrays shaped like ``expected`` takes (8 bytes an
     element, 4 KiB of headers an array, 64 KiB for the archive).
 
+    >>> import numpy as np
+    >>> from jaxdl.saved.file_format import expected_bytes
     >>> expected_bytes({"w": np.zeros((2, 3))})
     69680
     """
@@ -357,6 +370,7 @@ def expected_bytes(expected: Mapping[str, Any]) -> int:
 def sha256_hex(data: bytes) -> str:
     """The SHA-256 of ``data`` in hex.
 
+    >>> from jaxdl.saved.file_format import sha256_hex
     >>> sha256_hex(b"")[:12]
     'e3b0c44298fc'
     """
@@ -367,6 +381,7 @@ def manifest_checksum(manifest: Mapping[str, Any]) -> str:
     """The checksum a manifest carries: the SHA-256 of its canonical JSON without the
     ``checksum`` field (sorted keys, no spaces).
 
+    >>> from jaxdl.saved.file_format import manifest_checksum
     >>> manifest_checksum({"a": 1}) == manifest_checksum({"a": 1, "checksum": "x"})
     True
     """
@@ -382,6 +397,7 @@ def check_target(path: str, overwrite: bool) -> None:
     ``overwrite`` never deletes anything else: a directory that also holds other files (notes,
     plots) is refused, and the error names them.
 
+    >>> from jaxdl.saved.file_format import MANIFEST, check_target
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> for name in (MANIFEST, "notes.txt"):
@@ -416,6 +432,7 @@ def install(tmp: str, path: str) -> None:
     first, then its manifest and arrays are removed (anything else that appeared meanwhile is
     kept, with a warning).
 
+    >>> from jaxdl.saved.file_format import install
     >>> import os, tempfile
     >>> root = tempfile.mkdtemp()
     >>> tmp = os.path.join(root, ".m.tmp"); os.mkdir(tmp)
@@ -449,6 +466,7 @@ def install(tmp: str, path: str) -> None:
 def library_version() -> str:
     """The jaxdl version that writes a manifest.
 
+    >>> from jaxdl.saved.file_format import library_version
     >>> library_version() == __import__("jaxdl").__version__
     True
     """
@@ -514,6 +532,7 @@ def check_manifest(manifest: Mapping[str, Any], file: str = MANIFEST) -> None:
     counted, see :func:`check_encoding`); ``arrays.file`` is ``arrays.npz`` (never another path).
     What depends on the model (widths, array shapes) is checked when it is loaded.
 
+    >>> from jaxdl.saved.file_format import check_manifest, ARRAYS
     >>> check_manifest({"model": {"type": "MLP", "config": {}}, "task": "ranking",
     ...                 "arrays": {"file": ARRAYS, "sha256": "0" * 64}})
     Traceback (most recent call last):
@@ -573,6 +592,7 @@ def check_encoding(entry: Any, features: tuple[str, ...] | None,
     non-empty sorted list of distinct non-empty strings. Each such column counts one input per
     category, any other feature one.
 
+    >>> from jaxdl.saved.file_format import check_encoding
     >>> check_encoding({"one_hot": {"sex": ["f", "m"]}}, ("age", "sex"))
     3
     >>> check_encoding({"one_hot": {"sex": ["m", "f"]}}, ("age", "sex"), "m/manifest.json")
@@ -606,6 +626,7 @@ def check_encoding(entry: Any, features: tuple[str, ...] | None,
 def check_names(field: str, names: Any, file: str = MANIFEST) -> tuple[str, ...] | None:
     """``names`` (``None``, or a list of distinct non-empty strings) as a tuple.
 
+    >>> from jaxdl.saved.file_format import check_names
     >>> check_names("class_names", "cat", "m/manifest.json")
     Traceback (most recent call last):
     jaxdl.saved.file_format.ModelFileError: m/manifest.json: field 'class_names' must be ...
@@ -627,6 +648,7 @@ def check_statistics(stats: Any, file: str = MANIFEST) -> int:
     """The width of a standardizer entry ``{"mean": [...], "std": [...]}`` whose numbers are
     finite, of one length, and ``std > 0``.
 
+    >>> from jaxdl.saved.file_format import check_statistics
     >>> check_statistics({"mean": [0.0, 1.0], "std": [1.0, 0.0]})
     Traceback (most recent call last):
     jaxdl.saved.file_format.ModelFileError: manifest.json: field 'standardizer.std' ...

@@ -88,6 +88,8 @@ def save_model(
     ``class_names``, ``feature_names``, ``target`` and ``encoding`` (the one-hot encoding of
     a table's text columns, :mod:`jaxdl.data.encoding`) from the data it was trained on.
 
+    >>> import os
+    >>> from jaxdl.saved.saved_model import save_model
     >>> import jax, tempfile
     >>> from jaxdl.nn import MLP
     >>> model = MLP((2, 3, 1))
@@ -194,6 +196,8 @@ def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
         ModelFileError: for a directory that is missing, damaged, changed or from a newer jaxdl.
 
     Examples:
+        >>> import numpy as np
+        >>> from jaxdl.saved.saved_model import save_model, load_model
         >>> import jax, tempfile
         >>> from jaxdl.nn import MLP
         >>> params, state = MLP((2, 3, 1)).init(jax.random.key(0))
@@ -246,6 +250,8 @@ def input_shape(model: Any) -> tuple[int, ...] | None:
     """One example's shape (no batch axis) for the built-in models and any model with an
     ``input_shape`` attribute; ``None`` when the model does not say.
 
+    >>> from jaxdl.saved.saved_model import input_shape
+    >>> from jaxdl import nn
     >>> input_shape(nn.MLP((4, 3, 2)))
     (4,)
     """
@@ -268,6 +274,8 @@ def check_fits(where: str, model: Any, template: Any, task: str,
     the output has classes (two for a single output unit). Models that do not say their input
     shape (see :func:`input_shape`) are checked for what does not need it.
 
+    >>> from jaxdl import nn
+    >>> from jaxdl.saved.saved_model import check_fits
     >>> import jax
     >>> model = nn.MLP((2, 3))
     >>> template = jax.eval_shape(model.init, jax.random.key(0))
@@ -306,6 +314,8 @@ class SavedModel:
     statistics) to class probabilities ``(n, classes)`` or regression values.
 
     Examples:
+        >>> import numpy as np
+        >>> from jaxdl.saved.saved_model import save_model, load_model
         >>> import jax, jax.numpy as jnp, tempfile
         >>> from jaxdl.nn import MLP
         >>> params, state = MLP((2, 3)).init(jax.random.key(0))

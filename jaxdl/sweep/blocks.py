@@ -46,6 +46,7 @@ def block_size(members: int, member_bytes: int, cpu: bool) -> int:
     Returns:
       The block size, between 1 and ``members``.
 
+    >>> from jaxdl.sweep.blocks import block_size
     >>> block_size(512, 420_000, cpu=True), block_size(512, 420_000, cpu=False)
     (8, 512)
     >>> block_size(47, 420_000, cpu=True), block_size(32, 420_000, cpu=True)
@@ -61,6 +62,8 @@ def block_size(members: int, member_bytes: int, cpu: bool) -> int:
 def member_bytes(tree: Any) -> int:
     """Bytes per member of a tree whose leaves all have the leading member axis.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.sweep.blocks import member_bytes
     >>> member_bytes({"w": jnp.zeros((4, 3, 2)), "step": jnp.zeros((4,), jnp.int32)})
     28
     """
@@ -86,6 +89,8 @@ def in_blocks(
     Returns:
       ``fn``'s ``(state, record)`` for all members.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.sweep.blocks import in_blocks
     >>> double = lambda m, k: (m * k, {"x": jnp.stack([m, m])})  # record: (epochs, members)
     >>> state, record = in_blocks(double, 2, jnp.arange(5.0), 2.0)
     >>> state.tolist(), record["x"].shape

@@ -40,6 +40,7 @@ def split_config(
     with ``model_fn`` every other name is structural, without it unknown names (not in
     :data:`STRUCTURAL`) raise ``ValueError``.
 
+    >>> from jaxdl.sweep.buckets import split_config
     >>> split_config({"learning_rate": 0.1, "hidden_units": 8, "optimizer": "sgd"})
     ({'hidden_units': 8, 'optimizer': 'sgd'}, {'learning_rate': 0.1})
     """
@@ -61,6 +62,8 @@ def trainer_for(base: Trainer, structural: Mapping[str, Any], model_fn: Any = No
     :data:`TRAINER_FIELDS` directly, the rest through ``model_fn(rest) -> model`` or, without
     it, the base model's ``with_structure(rest)`` (the MLP's ``hidden_units``, ...).
 
+    >>> from jaxdl.sweep.buckets import trainer_for
+    >>> from jaxdl.train.trainer import Trainer
     >>> from jaxdl.nn import MLP
     >>> trainer = trainer_for(Trainer(MLP((2, 4, 1))), {"optimizer": "sgd", "hidden_units": 8})
     >>> trainer.optimizer, trainer.model.sizes
@@ -93,6 +96,8 @@ def trainer_for(base: Trainer, structural: Mapping[str, Any], model_fn: Any = No
 def continuous_names(trainer: Trainer) -> tuple[str, ...]:
     """The table's hyperparameter names plus those the trainer's model declares.
 
+    >>> from jaxdl.sweep.buckets import continuous_names
+    >>> from jaxdl.train.trainer import Trainer
     >>> from jaxdl.nn import MLP
     >>> continuous_names(Trainer(MLP((2, 1))))[:3]
     ('learning_rate', 'beta', 'b1')
@@ -228,6 +233,8 @@ def bucket_size(n: int, mesh: Mesh) -> int:
     """Device rows for ``n`` members after compaction: ``n`` rounded up to a power of two, then
     to a multiple of the mesh's devices, so a sweep compiles for a few sizes only.
 
+    >>> import jax
+    >>> from jaxdl.sweep.buckets import bucket_size
     >>> from jaxdl.sweep.sharding import config_mesh
     >>> [bucket_size(n, config_mesh(jax.devices()[:1])) for n in (1, 3, 5)]
     [1, 4, 8]

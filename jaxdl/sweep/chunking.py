@@ -50,6 +50,7 @@ MIN_PER_DEVICE = 8  # smaller chunks cost efficiency and are compiled differentl
 def check_max_members(value: Any) -> None:
     """``None`` or a positive int; else ``ValueError``/``TypeError`` naming the argument.
 
+    >>> from jaxdl.sweep.chunking import check_max_members
     >>> check_max_members(0)
     Traceback (most recent call last):
     ...
@@ -74,6 +75,7 @@ def program_bytes(compiled: Any) -> int | None:
     ``output + temp + generated code - aliased`` (donated arguments reused for outputs), from
     ``compiled.memory_analysis()``; ``None`` when the backend does not report it.
 
+    >>> from jaxdl.sweep.chunking import program_bytes
     >>> import jax, jax.numpy as jnp
     >>> program_bytes(jax.jit(lambda x: x @ x).lower(jnp.ones((8, 8))).compile()) >= 256
     True
@@ -101,6 +103,7 @@ class Plan(NamedTuple):
     measured when chosen from memory (else ``None``): the full program's ``program_bytes``, its
     ``peak_bytes`` (arguments included) and the ``budget`` it was held against.
 
+    >>> from jaxdl.sweep.chunking import Plan
     >>> Plan(members=40, members_per_call=16)
     Plan(members=40, members_per_call=16, program_bytes=None, peak_bytes=None, budget=None)
     """
@@ -133,6 +136,7 @@ def memory_budget(mesh: Mesh) -> int:
     or, where the backend does not report it, ``HOST_SHARE`` of the host's available RAM split
     over the process's devices.
 
+    >>> from jaxdl.sweep.chunking import memory_budget
     >>> from jaxdl.sweep.sharding import config_mesh
     >>> memory_budget(config_mesh()) > 0
     True
@@ -213,6 +217,7 @@ _PLANS: dict[tuple, Plan] = {}  # by program and shapes (planned once)
 def last_plan() -> Plan | None:
     """The plan of the bucket shape planned most recently (``None`` before any sweep).
 
+    >>> from jaxdl.sweep.chunking import last_plan, Plan
     >>> isinstance(last_plan(), Plan | None)
     True
     """
@@ -250,6 +255,7 @@ def chunked(epochs: Any, mesh: Mesh, max_members: int | None) -> Callable:
     data, start, end) -> (state, record)``) run in chunks of the member axis: same arguments,
     same results (state on ``mesh``, each record leaf ``(length, members)`` on the host).
 
+    >>> from jaxdl.sweep.chunking import chunked, last_plan
     >>> import jax, jax.numpy as jnp, numpy as np
     >>> from jaxdl.sweep.sharding import config_mesh, members, put
     >>> mesh = config_mesh(jax.devices()[:1])

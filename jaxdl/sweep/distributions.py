@@ -305,6 +305,7 @@ def distribution(kind: str, spec: Mapping[str, Any], name: str) -> Distribution:
     """The distribution named ``kind`` (a key of :data:`DISTRIBUTIONS`, taking ``low`` and
     ``high``, or ``"choice"``, taking ``options``); ``name`` prefixes error messages.
 
+    >>> from jaxdl.sweep.distributions import distribution
     >>> distribution("log_uniform", {"low": 1e-4, "high": 1.0}, "lr")
     LogUniform(low=0.0001, high=1.0)
     """

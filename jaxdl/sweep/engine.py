@@ -172,6 +172,9 @@ def successive_halving(
     only the best ``ceil(live / eta)`` members by their best ``monitor`` value go on, the rest
     are marked ``pruned``. Other options as in :func:`run_sweep`.
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.engine import successive_halving
+    >>> from jaxdl.train.trainer import Trainer
     >>> from jaxdl.nn import MLP
     >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
     >>> y = (x[:, 0] > 0).astype(np.int32)
@@ -220,6 +223,9 @@ def run_sweep(
     members; the indices it returns are frozen and marked ``pruned``, with the epochs they ran
     as their budget: an external pruner such as Optuna's, see :mod:`jaxdl.sweep.optuna_search`).
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.engine import run_sweep
+    >>> from jaxdl.train.trainer import Trainer
     >>> from jaxdl.nn import MLP
     >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
     >>> y = (x[:, 0] > 0).astype(np.int32)
@@ -412,6 +418,9 @@ def _prune(
 def log_results(logger: Any, results: SweepResults) -> None:
     """Give ``logger`` each member's hyperparameters and best-epoch metrics (its table row).
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.engine import run_sweep, log_results
+    >>> from jaxdl.train.trainer import Trainer
     >>> from jaxdl.nn import MLP
     >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
     >>> y = (x[:, 0] > 0).astype(np.int32)

@@ -52,6 +52,7 @@ def check_eta(eta: Any) -> int:
 def brackets(max_epochs: int, eta: int = 3) -> list[Bracket]:
     """The brackets of Li et al. (2018), Algorithm 1, most aggressive first.
 
+    >>> from jaxdl.sweep.hyperband import brackets
     >>> [(b.s, b.n, b.r) for b in brackets(81, 3)]
     [(4, 81, 1.0), (3, 34, 3.0), (2, 15, 9.0), (1, 8, 27.0), (0, 5, 81.0)]
     """
@@ -103,6 +104,7 @@ def hyperband(
         The :class:`~jaxdl.sweep.GroupedResults` of every config, ranked together.
 
     Examples:
+        >>> from jaxdl.sweep.hyperband import hyperband
         >>> import numpy as np
         >>> from jaxdl import MLP, Trainer
         >>> from jaxdl.sweep import LogUniform

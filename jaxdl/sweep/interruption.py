@@ -34,6 +34,7 @@ class SweepInterrupted(KeyboardInterrupt):
       results: the results so far (``None`` when there is no table yet).
       directory: the sweep directory to resume from.
 
+    >>> from jaxdl.sweep.interruption import SweepInterrupted
     >>> stop = SweepInterrupted("sweep interrupted", None, "runs/sweep")
     >>> isinstance(stop, KeyboardInterrupt), stop.directory
     (True, 'runs/sweep')
@@ -53,6 +54,7 @@ def resume_hint(directory: str | os.PathLike) -> str:
     Returns:
       A sentence for the Python call and the CLI.
 
+    >>> from jaxdl.sweep.interruption import resume_hint
     >>> print(resume_hint("runs/sweep"))
     the sweep up to there is saved in runs/sweep; resume with the same call and
     checkpoint_dir='runs/sweep', resume=True (CLI: --checkpoint-dir runs/sweep --resume)
@@ -77,6 +79,7 @@ def interrupted_in(part: str, directory: Any, stop: SweepInterrupted) -> SweepIn
     Returns:
       A :class:`SweepInterrupted` with ``stop``'s results and ``directory``.
 
+    >>> from jaxdl.sweep.interruption import SweepInterrupted, interrupted_in
     >>> stop = SweepInterrupted("sweep interrupted", None, "runs/tpe/round-2")
     >>> interrupted_in("round 2", "runs/tpe", stop).directory
     'runs/tpe'
@@ -97,6 +100,7 @@ def interrupts(journal: Journal | None) -> Iterator[None]:
     Returns:
       A context manager; on exit the previous handlers are back and ``journal`` closed.
 
+    >>> from jaxdl.sweep.interruption import interrupts
     >>> import signal, tempfile
     >>> from jaxdl.sweep.journal import Journal
     >>> before = signal.getsignal(signal.SIGTERM)

@@ -52,6 +52,8 @@ def digest(value: Any) -> str:
     Returns:
       16 hex digits.
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.journal import digest
     >>> digest(np.zeros(3)) == digest(np.zeros(3)) != digest(np.zeros(3, np.float32))
     True
     >>> digest((np.ones(2), "relu")) == digest((np.ones(2), "relu")) != digest((np.ones(2), "tanh"))
@@ -103,6 +105,8 @@ class Journal:
       ValueError: for a directory that holds a sweep while ``resume`` is false.
       CheckpointError: when resuming a sweep of another setup, or a damaged state file.
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.journal import Journal, digest
     >>> import tempfile
     >>> journal = Journal(tempfile.mkdtemp(), {"seed": digest(0)}, resume=False)
     >>> journal.append([{"epoch": 0, "member": 0, "loss": 0.5}])
@@ -250,6 +254,7 @@ def open_journal(
       ValueError: for ``resume`` without ``checkpoint_dir``.
       TypeError: for a ``checkpoint_dir`` that is not a path.
 
+    >>> from jaxdl.sweep.journal import open_journal
     >>> open_journal(None, False, {}) is None
     True
     >>> open_journal(None, True, {})
@@ -279,6 +284,8 @@ def metric_lines(
     Returns:
       ``{"epoch", "member", **values}`` dicts (non-finite values as ``None``).
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.journal import metric_lines
     >>> record = {"live": np.array([[True, True], [True, False]]),
     ...           "loss": np.array([[0.5, np.nan], [0.25, 0.0]])}
     >>> metric_lines([3, 7], 10, record, ["loss"])

@@ -44,6 +44,7 @@ class PBTResults(SweepResults):
     itself when it kept its own); ``schedules_by_slot[t][j]``: the hyperparameters member ``j``
     trained with during interval ``t``; ``interval`` epochs per interval.
 
+    >>> from jaxdl.sweep.lineage import PBTResults
     >>> from jaxdl import EarlyStopping
     >>> res = PBTResults(  # two members, two intervals of one epoch
     ...     configs=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
@@ -114,6 +115,8 @@ class PBTResults(SweepResults):
         hyperparameters and the member it copied there; the seed and ``interval`` replay it
         (:func:`replay`).
 
+        >>> from jaxdl.sweep.lineage import PBTResults
+        >>> from jaxdl.early_stopping import EarlyStopping
         >>> res = PBTResults(
         ...     configs=[{"learning_rate": 0.1}, {"learning_rate": 0.12}],
         ...     histories=[{"epoch": [0, 1], "val_loss": [0.5, 0.4]},
@@ -189,6 +192,9 @@ def replay(
     Returns:
       A :class:`~jaxdl.train.FitResult` of the best epoch's parameters and the history.
 
+    >>> from jaxdl.sweep.lineage import replay
+    >>> from jaxdl.train.trainer import Trainer
+    >>> from jaxdl.early_stopping import EarlyStopping
     >>> import numpy as np
     >>> from jaxdl.nn import MLP
     >>> rng = np.random.default_rng(0)
@@ -237,6 +243,7 @@ def plot_schedules(results: PBTResults, path: Any) -> None:
       results: the results of :func:`population_based_training`.
       path: the PNG file.
 
+    >>> from jaxdl.sweep.lineage import PBTResults, plot_schedules
     >>> import os, tempfile
     >>> from jaxdl import EarlyStopping
     >>> res = PBTResults(  # two members, two intervals of one epoch

@@ -33,6 +33,7 @@ class SweepState(NamedTuple):
     the best epoch's ``(params, model_state)``, the early-stopping state and whether the member
     is frozen.
 
+    >>> from jaxdl.sweep.loop import SweepState
     >>> SweepState._fields
     ('ts', 'best', 'es', 'done')
     """
@@ -165,6 +166,11 @@ def exploit_program(mesh: Mesh) -> Any:
     (population-based training: a member's best counts from its last exploit, the epochs
     trained with its own hyperparameters).
 
+    >>> import numpy as np
+    >>> import jax
+    >>> from jaxdl.early_stopping import EarlyStoppingState
+    >>> from jaxdl.train.state import TrainState
+    >>> from jaxdl.sweep.loop import SweepState, exploit_program
     >>> from jaxdl.early_stopping import EarlyStopping
     >>> from jaxdl.sweep.sharding import config_mesh
     >>> stopper = EarlyStopping()

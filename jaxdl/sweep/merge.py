@@ -21,6 +21,7 @@ FIELDS = ("configs", "histories", "status", "best_epoch", "params", "model_state
 class GroupedResults(SweepResults):
     """Several sweeps' results as one; ``groups[i]`` labels config ``i``.
 
+    >>> from jaxdl.sweep.merge import merge
     >>> from jaxdl import EarlyStopping
     >>> from jaxdl.sweep.results import SweepResults
     >>> def one(loss):  # the results of a one-config sweep that ran one epoch
@@ -62,6 +63,7 @@ def merge(parts: Sequence[SweepResults], labels: Sequence[str]) -> GroupedResult
     Raises:
       ValueError: without parts, or for parts with different early stopping.
 
+    >>> from jaxdl.sweep.merge import merge
     >>> from jaxdl import EarlyStopping
     >>> from jaxdl.sweep.results import SweepResults
     >>> def one(loss):  # the results of a one-config sweep that ran one epoch

@@ -70,6 +70,8 @@ def explore(
     Returns:
       ``values`` with every searched name perturbed or resampled.
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.pbt import explore
     >>> from jaxdl.sweep import LogUniform, OneMinusLogUniform, Space
     >>> space = Space(learning_rate=LogUniform(1e-3, 1.0), b1=OneMinusLogUniform(0.5, 0.999))
     >>> explore(space, {"learning_rate": 0.1, "b1": 0.9}, np.random.default_rng(0), (0.8, 1.2), 0.0)
@@ -104,6 +106,8 @@ def exploit(
     Returns:
       An int array: ``source[j]`` is ``j`` for a member that keeps its own state.
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.pbt import exploit
     >>> exploit([0.3, 0.9, 0.1, float("inf")], 0.5, np.random.default_rng(0)).tolist()
     [0, 0, 2, 0]
     """
@@ -132,6 +136,7 @@ def check_pbt(population: Any, interval: Any, epochs: Any, quantile: Any, pertur
       TypeError: for a non-integer count.
       ValueError: for a value out of range.
 
+    >>> from jaxdl.sweep.pbt import check_pbt
     >>> check_pbt(8, 2, 20, 0.25, (0.8, 1.2), 0.25)
     >>> check_pbt(1, 2, 20, 0.25, (0.8, 1.2), 0.25)
     Traceback (most recent call last):
@@ -209,6 +214,8 @@ def population_based_training(
     Returns:
       The final population's :class:`PBTResults`.
 
+    >>> from jaxdl.sweep.pbt import population_based_training
+    >>> from jaxdl.train.trainer import Trainer
     >>> import numpy as np
     >>> from jaxdl.nn import MLP
     >>> from jaxdl.sweep import LogUniform

@@ -44,6 +44,8 @@ def config_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     Raises:
       ValueError: for an empty ``devices``.
 
+    >>> import jax
+    >>> from jaxdl.sweep.sharding import config_mesh
     >>> mesh = config_mesh()
     >>> mesh.axis_names, mesh.size == jax.device_count()
     (('configs',), True)
@@ -64,6 +66,8 @@ def padded_count(n: int, mesh: Mesh) -> int:
     Returns:
       ``ceil(n / devices) * devices``.
 
+    >>> import jax
+    >>> from jaxdl.sweep.sharding import padded_count, config_mesh
     >>> padded_count(5, config_mesh(jax.devices()[:1]))  # one device: no padding
     5
     >>> mesh = config_mesh()
@@ -83,6 +87,9 @@ def pad_index(n: int, mesh: Mesh) -> np.ndarray:
     Returns:
       ``arange(padded_count(n, mesh)) % n``: the member each padded slot holds.
 
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxdl.sweep.sharding import pad_index, config_mesh, padded_count
     >>> pad_index(3, config_mesh(jax.devices()[:1])).tolist()
     [0, 1, 2]
     >>> mesh = config_mesh()
@@ -101,6 +108,7 @@ def members(mesh: Mesh) -> NamedSharding:
     Returns:
       The sharding of per-member arrays: ``NamedSharding(mesh, P("configs"))``.
 
+    >>> from jaxdl.sweep.sharding import P, members, config_mesh
     >>> members(config_mesh()).spec == P("configs")
     True
     """
@@ -116,6 +124,7 @@ def replicated(mesh: Mesh) -> NamedSharding:
     Returns:
       The sharding of shared arrays (the data): ``NamedSharding(mesh, P())``.
 
+    >>> from jaxdl.sweep.sharding import P, replicated, config_mesh
     >>> replicated(config_mesh()).spec == P()
     True
     """
@@ -133,6 +142,8 @@ def put(tree: Any, sharding: NamedSharding) -> Any:
     Returns:
       The tree with each leaf a global :class:`jax.Array` of that sharding.
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.sharding import config_mesh, put, members
     >>> mesh = config_mesh()
     >>> hp = put({"learning_rate": np.full(mesh.size, 0.1, np.float32)}, members(mesh))
     >>> hp["learning_rate"].sharding == members(mesh)
@@ -162,6 +173,8 @@ def fetch(tree: Any, mesh: Mesh) -> Any:
     Returns:
       The tree with numpy leaves, whole in every process.
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.sharding import config_mesh, put, members, fetch
     >>> mesh = config_mesh()
     >>> ids = put(np.arange(mesh.size), members(mesh))
     >>> fetch(ids, mesh).tolist() == list(range(mesh.size))

@@ -77,6 +77,9 @@ def save_sweep(
       budget: each member's epoch budget.
       fetch: ``fetch(bucket)``: the bucket's state on the host.
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.journal import Journal
+    >>> from jaxdl.sweep.state import save_sweep
     >>> import os, tempfile
     >>> from types import SimpleNamespace
     >>> def bucket():  # the engine's record of a bucket of two members not started yet
@@ -158,6 +161,9 @@ def restore_sweep(
     Raises:
       ValueError: when ``journal`` resumed no saved sweep.
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.journal import Journal
+    >>> from jaxdl.sweep.state import save_sweep, restore_sweep
     >>> import tempfile
     >>> from types import SimpleNamespace
     >>> def bucket():  # the engine's record of a bucket of two members not started yet

@@ -49,6 +49,7 @@ def search(
 ) -> SweepResults:
     """Run ``strategy`` (one of :data:`STRATEGIES`, see the module docstring) on ``space``.
 
+    >>> from jaxdl.sweep.strategies import search
     >>> import numpy as np
     >>> from jaxdl.nn import MLP
     >>> from jaxdl.sweep import LogUniform

@@ -118,6 +118,8 @@ def propose(
     Raises:
       ValueError: for ``gamma`` outside ``(0, 1)``, or not one score per config.
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.tpe import propose
     >>> from jaxdl.sweep import LogUniform
     >>> space = {"learning_rate": LogUniform(1e-4, 1.0)}
     >>> tried = [{"learning_rate": 10.0**e} for e in np.arange(-4, 0.01, 0.5)]
@@ -229,6 +231,8 @@ def tpe_search(
     Returns:
       The :class:`~jaxdl.sweep.merge.GroupedResults` of all rounds (groups ``"round r"``).
 
+    >>> import numpy as np
+    >>> from jaxdl.sweep.tpe import tpe_search
     >>> from jaxdl import MLP, Trainer
     >>> from jaxdl.sweep import LogUniform
     >>> rng = np.random.default_rng(0)

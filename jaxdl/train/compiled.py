@@ -49,6 +49,9 @@ def run_epoch(
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """``Trainer.epoch`` compiled once per setup and data shape; ``ts`` is donated.
 
+    >>> from jaxdl.train.trainer import Trainer
+    >>> from jaxdl.train.state import Keys
+    >>> from jaxdl.train.compiled import run_init, run_epoch
     >>> from jaxdl.nn import MLP
     >>> import jax.numpy as jnp
     >>> from jaxdl.hyperparams import hyperparams
@@ -65,6 +68,9 @@ def run_epoch(
 def lower_epoch(trainer: Trainer, *args: Any) -> jax.stages.Lowered:
     """The lowered program of :func:`run_epoch` for these arguments (to inspect its HLO).
 
+    >>> from jaxdl.train.trainer import Trainer
+    >>> from jaxdl.train.state import Keys
+    >>> from jaxdl.train.compiled import run_init, lower_epoch
     >>> from jaxdl.nn import MLP
     >>> import jax.numpy as jnp
     >>> from jaxdl.hyperparams import hyperparams
@@ -88,6 +94,9 @@ def run_evaluate(
     """``Trainer.evaluate``, compiled once per model (in evaluation form), loss, metrics and
     data shape.
 
+    >>> from jaxdl.train.trainer import Trainer
+    >>> from jaxdl.train.state import Keys
+    >>> from jaxdl.train.compiled import run_init, run_evaluate
     >>> from jaxdl.nn import MLP
     >>> import jax.numpy as jnp
     >>> from jaxdl.hyperparams import hyperparams
@@ -115,6 +124,9 @@ def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
     optimizer), the optimizer state once per model and optimizer (and schedule, which may shape
     the state of an optimizer factory's transformation).
 
+    >>> import jax
+    >>> from jaxdl.train.compiled import run_init
+    >>> from jaxdl.train.trainer import Trainer
     >>> from jaxdl.nn import MLP
     >>> from jaxdl.hyperparams import hyperparams
     >>> ts = run_init(Trainer(MLP((2, 1))), jax.random.key(0), hyperparams())
@@ -159,6 +171,9 @@ def run_init_members(
     Raises:
       ValueError: for no seeds, or an ``hp`` entry without one value per seed.
 
+    >>> import numpy as np
+    >>> from jaxdl.train.compiled import run_init_members
+    >>> from jaxdl.train.trainer import Trainer
     >>> from jaxdl.nn import MLP
     >>> ts = run_init_members(Trainer(MLP((2, 1))), [0, 0, 1], {"learning_rate": np.ones(3)})
     >>> ts.params["layers"][0]["W"].shape

@@ -40,6 +40,8 @@ def scan_epoch(
     ``(num_batches,)``, with their sample-weighted means ``loss`` and ``<metric>_mean`` and the
     epoch's ``learning_rate``.
 
+    >>> import jax.numpy as jnp
+    >>> from jaxdl.train.epoch import scan_epoch
     >>> from jaxdl.nn import MLP
     >>> from jaxdl.hyperparams import hyperparams
     >>> from jaxdl.train import Keys, Trainer

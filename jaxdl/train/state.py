@@ -11,6 +11,7 @@ class TrainState(NamedTuple):
     """Everything that changes during training; ``diverged_at`` is the global step at which the
     cost first became non-finite (-1 while finite; from then on nothing is updated).
 
+    >>> import jax
     >>> from jaxdl.nn import MLP
     >>> from jaxdl.hyperparams import hyperparams
     >>> from jaxdl.train import Trainer
@@ -27,6 +28,7 @@ class TrainState(NamedTuple):
 class Keys(NamedTuple):
     """The three independent random streams of a run.
 
+    >>> from jaxdl.train.state import Keys
     >>> [k.shape for k in Keys.from_seed(0)]
     [(), (), ()]
     """
@@ -52,6 +54,7 @@ def _split3(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
 class Batch(NamedTuple):
     """A mini-batch: features, labels and 0/1 row weights (``None``: all rows are real).
 
+    >>> from jaxdl.train.state import Batch
     >>> import jax.numpy as jnp
     >>> Batch(jnp.ones((2, 3)), jnp.array([0, 1])).mask is None
     True
