@@ -39,7 +39,10 @@ def test_round_trip_predicts_like_the_model(tmp_path):
     x = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
     logits, _ = MODEL.apply(params, state, (x - STATS.mean) / STATS.std, train=False)
     np.testing.assert_allclose(model.predict(x), jax.nn.softmax(logits), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(model.predict_classes(x), np.argmax(logits, axis=1))
+    np.testing.assert_array_equal(model.predict_classes(x, indices=True),
+                                  np.argmax(logits, axis=1))
+    np.testing.assert_array_equal(model.predict_classes(x),
+                                  np.asarray(NAMES)[np.argmax(logits, axis=1)])
     assert model.model == MODEL and model.class_names == NAMES
     assert model.feature_names == ("f1", "f2", "f3") and model.target == "t"
     assert model.manifest["hyperparameters"] == {"learning_rate": 0.01}

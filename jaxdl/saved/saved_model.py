@@ -397,11 +397,16 @@ class SavedModel:
             return evaluation.probabilities(out)
         return evaluation.values(out)
 
-    def predict_classes(self, x: Any) -> np.ndarray:
-        """Predicted class indices (``class_names[i]`` names class ``i``)."""
+    def predict_classes(self, x: Any, *, indices: bool = False) -> np.ndarray:
+        """The predicted classes by name when the model knows its class names (as it does when
+        trained on labelled data), else class indices; ``indices=True`` always gives the
+        indices (``class_names[i]`` names class ``i``)."""
         if self.task != "classification":
             raise ValueError("predict_classes needs a classification model; use predict")
-        return evaluation.classes(self.outputs(x))
+        found = evaluation.classes(self.outputs(x))
+        if indices or not self.class_names:
+            return found
+        return np.asarray(self.class_names)[found]
 
     def evaluate(self, x: Any, y: Any) -> dict[str, Any]:
         """:func:`jaxdl.evaluation.evaluate` of the model on raw features ``x`` and labels
