@@ -17,7 +17,7 @@ The course's outline, one idea per module:
 - ``saved``, ``logs``: saved models (``save_model``, ``load_model``), per-epoch logs
 """
 
-from jaxdl import interrupt  # noqa: F401 - first: the jaxdl command's Ctrl-C before JAX loads
+from jaxdl.infra import interrupt  # noqa: F401 - first: the jaxdl command's Ctrl-C before JAX loads
 
 # isort: split
 from jaxdl import (

@@ -22,7 +22,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from jaxdl.checks import check_keep_prob
-from jaxdl.deprecation import callable_module
+from jaxdl.infra.deprecation import callable_module
 from jaxdl.typing import HyperParam
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.checks import check_keep_prob, is_concrete
-from jaxdl.deprecation import callable_module
+from jaxdl.infra.deprecation import callable_module
 from jaxdl.optim import registry
 
 HyperParams = dict[str, jax.Array]

@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import jax
 
-from jaxdl.deprecation import deprecated_aliases
+from jaxdl.infra.deprecation import deprecated_aliases
 from jaxdl.typing import PyTree
 
 APPLY_OPTIONS = ("train", "key", "hp", "mask")

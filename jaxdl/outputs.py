@@ -1,7 +1,7 @@
 """Who may write where: the ``jaxdl`` command's output paths, checked before anything runs.
 
 A run *owns* its ``--out`` directory, as it owns its checkpoint directory: it holds the same
-lock (:mod:`jaxdl.dirlock`, ``.jaxdl-lock``, removed again when the run ends), so a second run
+lock (:mod:`jaxdl.infra.dirlock`, ``.jaxdl-lock``, removed again when the run ends), so a second run
 into the same ``--out`` is refused with the owner's PID. An ``--out`` that already holds files
 jaxdl writes (:data:`OUTPUT_FILES`: ``history.json``, ``metrics.jsonl``, the sweep table, the
 demo's ``results.json``, the plots) is refused, naming them, unless
@@ -36,11 +36,11 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from jaxdl import dirlock
-from jaxdl.atomic import check_writable, write_json
 from jaxdl.checkpoint import epoch_of, list_checkpoints
+from jaxdl.infra import dirlock
+from jaxdl.infra.atomic import check_writable, write_json
+from jaxdl.infra.untrusted import read_bytes
 from jaxdl.sweep.journal import STATE_FILE
-from jaxdl.untrusted import read_bytes
 
 #: The files jaxdl writes into ``--out``, per command (``--overwrite`` removes these only).
 OUTPUT_FILES: dict[str, tuple[str, ...]] = {
@@ -268,7 +268,7 @@ def claim(args: argparse.Namespace) -> OutputDir:
     outputs (or, with ``--overwrite``, remove them), and record which run owns it.
 
     Raises:
-      jaxdl.dirlock.DirectoryInUse: another live run holds ``--out``.
+      jaxdl.infra.dirlock.DirectoryInUse: another live run holds ``--out``.
       ValueError: ``--out`` holds outputs and neither ``--overwrite`` nor ``--resume`` of the
         run that wrote them was given; a lock or run record that is a symlink.
     """

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxdl.atomic import atomic_write
+from jaxdl.infra.atomic import atomic_write
 
 
 class MissingMatplotlib(ImportError):

@@ -32,8 +32,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from jaxdl import layers
-from jaxdl.atomic import write_json
 from jaxdl.data.datasets import digits
+from jaxdl.infra.atomic import write_json
 from jaxdl.layers.augment import GaussianNoise, RandomTranslation
 from jaxdl.sweep import run_sweep
 from jaxdl.train import Trainer

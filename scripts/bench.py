@@ -50,7 +50,7 @@ import numpy as np
 from benchlib import EpochFn, Workload
 
 from jaxdl import layers
-from jaxdl.atomic import write_json
+from jaxdl.infra.atomic import write_json
 
 ROWS = (
     "jaxdl_scan",

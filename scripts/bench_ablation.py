@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.atomic import write_json
+from jaxdl.infra.atomic import write_json
 from jaxdl.train import TRAIN_COMPILER_OPTIONS, Trainer
 
 

@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 from jaxdl import layers
-from jaxdl.atomic import write_json
+from jaxdl.infra.atomic import write_json
 from jaxdl.layers.augment import RandomCrop, RandomFlip
 from jaxdl.train import Keys, Trainer, run_epoch, run_init, trainer_hyperparams
 

@@ -53,8 +53,8 @@ from benchlib import EpochFn
 from jax import lax
 
 from jaxdl import layers
-from jaxdl.atomic import write_json
 from jaxdl.hyperparams import hyperparams
+from jaxdl.infra.atomic import write_json
 from jaxdl.layers.convolution import conv, conv_reference, explicit_padding
 from jaxdl.sweep import run_sweep
 from jaxdl.train import Keys, Trainer, run_epoch, run_evaluate, run_init

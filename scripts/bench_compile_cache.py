@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jaxdl.atomic import write_json  # noqa: E402
+from jaxdl.infra.atomic import write_json  # noqa: E402
 
 # Runs ``jaxdl train`` (the CLI's main) in this process and writes the compile events to argv[1].
 DRIVER = """

@@ -22,8 +22,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jaxdl import losses, nn
-from jaxdl.atomic import write_json
 from jaxdl.gradcheck import gradcheck
+from jaxdl.infra.atomic import write_json
 
 SIZES = (32, 96, 64, 10)  # 10,026 parameters
 

@@ -35,9 +35,9 @@ import time
 import jax
 import numpy as np
 
-from jaxdl import compile_cache
-from jaxdl.atomic import write_json
 from jaxdl.early_stopping import EarlyStopping
+from jaxdl.infra import compile_cache
+from jaxdl.infra.atomic import write_json
 from jaxdl.nn import MLP
 from jaxdl.sweep import LogUniform, Space, Uniform, brackets
 from jaxdl.sweep.strategies import search

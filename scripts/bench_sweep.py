@@ -39,8 +39,8 @@ import numpy as np
 import sweep_gap
 import sweep_scaling
 
-from jaxdl.atomic import write_json
 from jaxdl.hyperparams import hyperparams
+from jaxdl.infra.atomic import write_json
 from jaxdl.nn import MLP
 from jaxdl.sweep import LogUniform, Space, run_sweep, sample
 from jaxdl.train import Keys, Trainer, run_epoch, run_evaluate, run_init

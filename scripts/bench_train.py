@@ -21,7 +21,7 @@ from typing import Any
 import benchlib
 from benchlib import Workload
 
-from jaxdl.atomic import write_json
+from jaxdl.infra.atomic import write_json
 
 TARGETS = {"scan_vs_loop": 1.05, "scan_vs_numpy": 2.3, "peak_share": 0.45}
 

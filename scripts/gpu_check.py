@@ -27,8 +27,8 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
-from jaxdl import devices, parallel
 from jaxdl.data.datasets import Dataset, load
+from jaxdl.infra import devices, parallel
 from jaxdl.nn import MLP
 from jaxdl.sweep import LogUniform, OneMinusLogUniform, Space, config_mesh, run_sweep
 from jaxdl.train import Trainer, fit

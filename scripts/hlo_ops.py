@@ -193,7 +193,7 @@ def epoch_hlo(w: Any) -> str:
 def main() -> None:
     import benchlib
 
-    from jaxdl.atomic import write_json
+    from jaxdl.infra.atomic import write_json
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the counts to this file")

@@ -19,8 +19,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from jaxdl.atomic import atomic_write, write_json
 from jaxdl.demo import format_table
+from jaxdl.infra.atomic import atomic_write, write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")

@@ -1,7 +1,7 @@
 """Settings for the whole test session: one compile cache, new for each session.
 
 The ``jaxdl`` command keeps compiled programs in the user's cache folder
-(``$XDG_CACHE_HOME/jaxdl/xla``, see ``jaxdl.compile_cache``). The tests run the command many
+(``$XDG_CACHE_HOME/jaxdl/xla``, see ``jaxdl.infra.compile_cache``). The tests run the command many
 times, in process and as subprocesses, and must neither read nor fill the real folder: a warm
 one would hide compile time that a fresh machine pays, and the tests' programs do not belong
 there. ``XDG_CACHE_HOME`` therefore points at one new folder for the session, made by the
@@ -25,7 +25,7 @@ import tempfile
 import jax
 import pytest
 
-from jaxdl import compile_cache
+from jaxdl.infra import compile_cache
 
 _OWNER = "JAXDL_TEST_CACHE_HOME"  # set by the process that made the folder; workers inherit it
 

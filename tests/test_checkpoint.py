@@ -201,7 +201,7 @@ def test_fit_owns_its_directory_and_checks_the_data(tmp_path):
 def test_the_directory_is_synced_after_each_rename(tmp_path):
     from unittest import mock
 
-    from jaxdl import atomic
+    from jaxdl.infra import atomic
 
     with mock.patch.object(atomic, "fsync_directory", wraps=atomic.fsync_directory) as synced:
         write(tmp_path, epochs=(0, 1))

@@ -9,8 +9,8 @@ import pytest
 
 from jaxdl import cli
 from jaxdl.data import datasets
+from jaxdl.infra.progress import Progress
 from jaxdl.nn import MLP
-from jaxdl.progress import Progress
 from jaxdl.train import Trainer, fit
 
 TINY = ["--data-size", "60", "--hidden", "4", "--batch-size", "16"]

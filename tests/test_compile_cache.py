@@ -13,15 +13,15 @@ from pathlib import Path
 import jax
 import pytest
 
-from jaxdl import compile_cache
 from jaxdl.cli import build_parser
+from jaxdl.infra import compile_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # A few jitted programs; prints the number of cache hits and misses of this process.
 PROGRAM = """
 import jax, jax.numpy as jnp
-from jaxdl import compile_cache
+from jaxdl.infra import compile_cache
 events = []
 jax.monitoring.register_event_listener(lambda name, **kw: events.append(name))
 assert compile_cache.enable() is not None

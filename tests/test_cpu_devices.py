@@ -1,5 +1,5 @@
-"""``jaxdl.devices.cpu_device_per_core``: before JAX starts it gives JAX one CPU device per core
-(what ``jaxdl sweep`` does, so each core trains its own members), keeps a count the user chose,
+"""``jaxdl.infra.devices.cpu_device_per_core``: before JAX starts it gives JAX one CPU device per
+core (what ``jaxdl sweep`` does, so each core trains its own members), keeps a count the user chose,
 and changes nothing once JAX runs; ``jaxdl train`` does not ask for it."""
 
 import os

@@ -15,7 +15,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl import atomic, cli, demo
+from jaxdl import cli, demo
+from jaxdl.infra import atomic
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

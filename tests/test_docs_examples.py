@@ -133,9 +133,9 @@ MODULES = [
     "jaxdl.train.state",
     "jaxdl.data.encoding",
     "jaxdl.data.files",
-    "jaxdl.atomic",
+    "jaxdl.infra.atomic",
     "jaxdl.checks",
-    "jaxdl.devices",
+    "jaxdl.infra.devices",
     "jaxdl.evaluation",
 ]
 

@@ -17,7 +17,7 @@ import pytest
 
 from jaxdl.data import download
 from jaxdl.data.download import ChecksumError, DownloadError, fetch_file, resolve_cache_dir
-from jaxdl.untrusted import UntrustedFileError
+from jaxdl.infra.untrusted import UntrustedFileError
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -333,7 +333,7 @@ CHILD = textwrap.dedent(
     import json
     import jax, jax.numpy as jnp, numpy as np
     import jaxdl
-    from jaxdl import parallel
+    from jaxdl.infra import parallel
     from jaxdl.train import Trainer, fit
 
     def init(key):

@@ -184,7 +184,7 @@ def test_a_full_disk_is_found_before_training(tmp_path):
 
 
 def test_deferred_records_the_first_signal_and_a_second_interrupts_at_once():
-    from jaxdl.interrupt import Deferred
+    from jaxdl.infra.interrupt import Deferred
 
     before = signal.getsignal(signal.SIGTERM)
     with Deferred() as stop:

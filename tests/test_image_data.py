@@ -29,7 +29,7 @@ from jaxdl.data.images import (
     read_image_folder,
     validation_split,
 )
-from jaxdl.untrusted import UntrustedFileError
+from jaxdl.infra.untrusted import UntrustedFileError
 
 _CODES = {"uint8": 0x08, "int8": 0x09, "int16": 0x0B, "int32": 0x0C, "float32": 0x0D,
           "float64": 0x0E}

@@ -73,7 +73,7 @@ CHILD = textwrap.dedent(
     import json, sys
     import jax, numpy as np
     import jaxdl
-    from jaxdl import parallel
+    from jaxdl.infra import parallel
     sys.path.insert(0, sys.argv[1])
     import digits_cnn
     from jaxdl.data import datasets

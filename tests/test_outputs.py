@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from jaxdl import cli, dirlock, logs, outputs
+from jaxdl import cli, logs, outputs
+from jaxdl.infra import dirlock
 from jaxdl.sweep import state
 
 ROOT = str(Path(__file__).resolve().parents[1])
@@ -288,7 +289,7 @@ def test_sigterm_on_a_sweep_is_deferred_and_says_what_was_saved(tmp_path, capsys
 
 
 def test_ctrl_c_while_jax_loads_is_one_line_and_exit_130(tmp_path):
-    """SIGINT as soon as ``import jaxdl`` has imported jaxdl.interrupt, while JAX still loads
+    """SIGINT as soon as ``import jaxdl`` has imported jaxdl.infra.interrupt, while JAX still loads
     (``-X importtime`` prints each import as it completes)."""
     proc = subprocess.Popen(
         [sys.executable, "-X", "importtime", "-m", "jaxdl", "train", "--epochs", "1",
@@ -298,11 +299,11 @@ def test_ctrl_c_while_jax_loads_is_one_line_and_exit_130(tmp_path):
     seen = []
     for line in proc.stderr:
         seen.append(line.split("|")[-1].strip())
-        if seen[-1] == "jaxdl.interrupt":
+        if seen[-1] == "jaxdl.infra.interrupt":
             break
     else:
         proc.kill()
-        raise AssertionError(f"jaxdl.interrupt was never imported: {seen[-5:]}")
+        raise AssertionError(f"jaxdl.infra.interrupt was never imported: {seen[-5:]}")
     assert "jax" not in seen, "JAX loaded before the handler was installed"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

@@ -14,7 +14,7 @@ import textwrap
 import jax
 import pytest
 
-from jaxdl import devices, parallel
+from jaxdl.infra import devices, parallel
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
@@ -26,7 +26,8 @@ CHILD = textwrap.dedent(
     import jax.numpy as jnp
     import numpy as np
 
-    from jaxdl import checkpoint, devices, parallel
+    from jaxdl import checkpoint
+    from jaxdl.infra import devices, parallel
     from jaxdl.hyperparams import hyperparams
     from jaxdl.nn import MLP
     from jaxdl.train import Keys, Trainer, fit, lower_epoch, run_epoch, run_init

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl import devices
 from jaxdl.data.datasets import load
 from jaxdl.hyperparams import hyperparams
+from jaxdl.infra import devices
 from jaxdl.nn import MLP, bf16_matmul
 from jaxdl.train import Batch, Trainer, fit
 

@@ -17,8 +17,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl import dirlock
 from jaxdl.checkpoint import CheckpointError
+from jaxdl.infra import dirlock
 from jaxdl.nn import MLP
 from jaxdl.sweep import buckets, engine, run_sweep, state, successive_halving
 from jaxdl.train import Trainer

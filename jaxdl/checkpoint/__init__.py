@@ -3,12 +3,12 @@
 A checkpoint is one ``.npz`` file named ``ckpt-NNNNNN.npz`` (the epoch, six digits or more):
 the pytree's leaves in flattening order (``leaf_0``, ``leaf_1``, ...), a JSON ``meta`` entry and
 a ``checksum``, the SHA-256 over every other entry's name, dtype, shape and bytes. Files are
-written with :func:`jaxdl.atomic.atomic_write` (temporary file, fsync, rename, fsync of the
+written with :func:`jaxdl.infra.atomic.atomic_write` (temporary file, fsync, rename, fsync of the
 directory), so a reader sees the old file or the complete new one. Every failure to read one,
 whatever the damage, is a :class:`CorruptCheckpoint`.
 
 A run owns its directory through :class:`CheckpointDir`: an advisory lock on ``.jaxdl-lock``
-(:mod:`jaxdl.dirlock`: it holds the owner's PID, and the operating system drops it when that
+(:mod:`jaxdl.infra.dirlock`: it holds the owner's PID, and the operating system drops it when that
 process dies, so a stale lock is simply taken over), removal of the temporary files of a killed
 write, refusal of a fresh run
 into a directory that already holds checkpoints (unless ``overwrite``), and resume from the
@@ -43,7 +43,7 @@ from jaxdl.checkpoint.file_format import (
     save,
     unflatten,
 )
-from jaxdl.deprecation import deprecated_aliases
+from jaxdl.infra.deprecation import deprecated_aliases
 
 __all__ = [
     "CHECKSUM",

@@ -2,7 +2,7 @@
 from the newest checkpoint that reads back intact.
 
 A run owns its directory through :class:`CheckpointDir`: an advisory lock on ``.jaxdl-lock``
-(:mod:`jaxdl.dirlock`: it holds the owner's PID, and the operating system drops it when that
+(:mod:`jaxdl.infra.dirlock`: it holds the owner's PID, and the operating system drops it when that
 process dies, so a stale lock is simply taken over), removal of the temporary files of a killed
 write, refusal of a fresh run into a directory that already holds checkpoints (unless
 ``overwrite``), and resume from the newest checkpoint that reads back intact, warning about
@@ -17,7 +17,6 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from jaxdl import dirlock
 from jaxdl.checkpoint.file_format import (
     CheckpointError,
     CorruptCheckpoint,
@@ -27,6 +26,7 @@ from jaxdl.checkpoint.file_format import (
     save,
     unflatten,
 )
+from jaxdl.infra import dirlock
 
 TEMPORARY = re.compile(r"\.tmp-.*ckpt-\d{6,}\.npz")  # atomic_write's names for a checkpoint
 LOCK = dirlock.LOCK

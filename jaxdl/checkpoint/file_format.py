@@ -3,7 +3,7 @@
 A checkpoint is one ``.npz`` file named ``ckpt-NNNNNN.npz`` (the epoch, six digits or more):
 the pytree's leaves in flattening order (``leaf_0``, ``leaf_1``, ...), a JSON ``meta`` entry and
 a ``checksum``, the SHA-256 over every other entry's name, dtype, shape and bytes. Files are
-written with :func:`jaxdl.atomic.atomic_write` (temporary file, fsync, rename, fsync of the
+written with :func:`jaxdl.infra.atomic.atomic_write` (temporary file, fsync, rename, fsync of the
 directory), so a reader sees the old file or the complete new one. Every failure to read one,
 whatever the damage, is a :class:`CorruptCheckpoint`. Only names matching the exact pattern are
 listed or pruned, and only a regular file is read (a FIFO, a device or a directory under a
@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import untrusted
-from jaxdl.atomic import atomic_write
+from jaxdl.infra import untrusted
+from jaxdl.infra.atomic import atomic_write
 
 PREFIX = "ckpt-"
 NAME = re.compile(r"ckpt-(\d{6,})\.npz")

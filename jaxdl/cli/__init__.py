@@ -36,12 +36,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from jaxdl import (
-    compile_cache,
-    devices,
-    interrupt,  # installs the command's signal handlers (see launched_as_command)
-    outputs,
-)
+from jaxdl import outputs
 from jaxdl.cli.build import announce_removed
 from jaxdl.cli.errors import (
     EXIT_FAILED,
@@ -54,6 +49,11 @@ from jaxdl.cli.errors import (
 from jaxdl.cli.options import EPOCHS, HP_FLAGS, OPTIMIZER, HelpFormatter
 from jaxdl.cli.parser import build_parser
 from jaxdl.cli.sweep import sweep_header
+from jaxdl.infra import (
+    compile_cache,
+    devices,
+    interrupt,  # installs the command's signal handlers (see launched_as_command)
+)
 from jaxdl.sweep.spaces import read_space
 
 __all__ = [
@@ -76,7 +76,7 @@ __all__ = [
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``jaxdl`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
 
-    SIGINT and SIGTERM are handled from the first line on (:class:`jaxdl.interrupt.
+    SIGINT and SIGTERM are handled from the first line on (:class:`jaxdl.infra.interrupt.
     CommandSignals`); the output paths are checked and ``--out`` is held for the run
     (:func:`jaxdl.outputs.reserve`; ``train`` and ``sweep`` take it once their input is
     checked, in :func:`jaxdl.cli.build.load_data`).

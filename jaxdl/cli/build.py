@@ -9,18 +9,19 @@ import math
 import re
 from typing import Any
 
-from jaxdl import devices, layers, outputs, plots
+from jaxdl import layers, outputs, plots
 from jaxdl.cli import data as user_data
 from jaxdl.cli.errors import note
 from jaxdl.data.datasets import Dataset
 from jaxdl.data.datasets import load as load_builtin
 from jaxdl.data.pixels import image_path_dataset, is_image_path
 from jaxdl.hyperparams import check_readers
+from jaxdl.infra import devices
+from jaxdl.infra.untrusted import read_bytes
 from jaxdl.layers.presets import PRESETS, preset
 from jaxdl.layers.reshape import Reshape
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
-from jaxdl.untrusted import read_bytes
 
 #: The largest ``--model`` JSON file read: 1 MiB (a config, not weights).
 MODEL_FILE_MAX_BYTES = 1 << 20

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from jaxdl import evaluation, logs, saved
-from jaxdl.atomic import atomic_write, write_json
 from jaxdl.data.datasets import Dataset
 from jaxdl.data.files import load_file, read_inputs
 from jaxdl.data.labels import encode, infer_task
+from jaxdl.infra.atomic import atomic_write, write_json
 
 _FILE_ONLY = ("target", "labels", "task", "drop_missing")
 

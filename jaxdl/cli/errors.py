@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import jaxdl
-from jaxdl import interrupt
+from jaxdl.infra import interrupt
 from jaxdl.train import TrainingDiverged, TrainingInterrupted
 
 PROG = "jaxdl"
@@ -66,7 +66,7 @@ def _show_warning(message: Any, category: Any, *rest: Any, **kwargs: Any) -> Non
 @contextlib.contextmanager
 def _command_signals() -> Iterator[interrupt.CommandSignals | None]:
     """SIGTERM acts like Ctrl-C for the whole command (``fit`` and sweeps defer both to the end
-    of an epoch or chunk); a second signal stops at once (:class:`jaxdl.interrupt.
+    of an epoch or chunk); a second signal stops at once (:class:`jaxdl.infra.interrupt.
     CommandSignals`, installed here unless :func:`jaxdl.cli.main` already did)."""
     signals = interrupt.command_signals()
     if signals is not None or threading.current_thread() is not threading.main_thread():

@@ -9,9 +9,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from jaxdl import devices, logs
+from jaxdl import logs
 from jaxdl.data.datasets import DATASETS, TASKS
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
+from jaxdl.infra import devices
 from jaxdl.init import INITIALIZERS
 from jaxdl.layers.presets import PRESETS
 from jaxdl.nn import ACTIVATIONS

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from jaxdl import __version__, compile_cache
+from jaxdl import __version__
 from jaxdl.cli.data import evaluate_command, predict_command
 from jaxdl.cli.errors import PROG
 from jaxdl.cli.options import (
@@ -24,6 +24,7 @@ from jaxdl.cli.options import (
 from jaxdl.cli.sweep import sweep_command
 from jaxdl.cli.tools import demo_command, gradcheck_command
 from jaxdl.cli.train import train_command
+from jaxdl.infra import compile_cache
 from jaxdl.outputs import DEFAULT_OUT
 from jaxdl.sweep.optuna_search import PRUNERS, SAMPLERS
 from jaxdl.sweep.spaces import DISTRIBUTIONS

@@ -11,8 +11,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jaxdl import devices
-from jaxdl.atomic import check_writable
 from jaxdl.cli import data as user_data
 from jaxdl.cli.build import (
     build_model,
@@ -26,6 +24,8 @@ from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG
 from jaxdl.cli.options import HP_FLAGS
 from jaxdl.data.datasets import Dataset
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
+from jaxdl.infra import devices
+from jaxdl.infra.atomic import check_writable
 from jaxdl.nn import MLP
 from jaxdl.sweep.spaces import distribution, read_space
 from jaxdl.train import Trainer

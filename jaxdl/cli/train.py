@@ -10,14 +10,15 @@ from typing import Any
 
 import jax
 
-from jaxdl import devices, parallel, plots
-from jaxdl.atomic import check_writable, write_json
+from jaxdl import plots
 from jaxdl.cli import data as user_data
 from jaxdl.cli.build import build_model, build_trainer, describe, load_data, plots_wanted
 from jaxdl.cli.options import HP_FLAGS
 from jaxdl.data.datasets import Dataset
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import check as check_hyperparameters
+from jaxdl.infra import devices, parallel
+from jaxdl.infra.atomic import check_writable, write_json
 from jaxdl.nn import MLP
 from jaxdl.train import fit
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from jaxdl.data.images import ImageSet
-from jaxdl.untrusted import open_regular, read_bytes
+from jaxdl.infra.untrusted import open_regular, read_bytes
 
 __all__ = ["CLASSES", "TEST_BATCH", "TRAIN_BATCHES", "parse_batch", "read_cifar10"]
 

@@ -32,8 +32,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from jaxdl.atomic import fsync_directory, open_nofollow
-from jaxdl.untrusted import DEFAULT_MAX_BYTES, UntrustedFileError, open_regular
+from jaxdl.infra.atomic import fsync_directory, open_nofollow
+from jaxdl.infra.untrusted import DEFAULT_MAX_BYTES, UntrustedFileError, open_regular
 
 fcntl: ModuleType | None
 try:  # POSIX; elsewhere two processes downloading one file at once are not kept apart.
@@ -263,7 +263,7 @@ def fetch_file(
       DownloadError: no network, an HTTP error, a file over ``max_bytes``; the message says where
         to put the file by hand.
       ChecksumError: the downloaded file has another SHA-256 (it is deleted).
-      jaxdl.untrusted.UntrustedFileError: the cached path is not a regular file.
+      jaxdl.infra.untrusted.UntrustedFileError: the cached path is not a regular file.
 
     Examples:
       >>> import hashlib, os, tempfile

@@ -48,7 +48,7 @@ from jaxdl.data.encoding import Encoding, encode_table, feature_matrix, fit_enco
 from jaxdl.data.labels import Labels, array_labels, encode, infer_task, table_labels
 from jaxdl.data.pixels import image_path_dataset, image_shape, is_image_path, read_images
 from jaxdl.data.table import Table, from_cells, from_dataframe, is_dataframe, read_csv
-from jaxdl.untrusted import open_regular, read_bytes
+from jaxdl.infra.untrusted import open_regular, read_bytes
 
 SUFFIXES = (".csv", ".npz", ".npy")
 SPLIT_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")

@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 
-from jaxdl.untrusted import read_bytes
+from jaxdl.infra.untrusted import read_bytes
 
 __all__ = ["MAX_DECOMPRESSED", "gunzip", "parse_idx", "read_idx", "read_idx_images"]
 

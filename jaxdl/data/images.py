@@ -18,7 +18,7 @@ channel is dropped; palette images count as colour; 16-bit and floating-point im
 refused. Size: without ``size`` every image must have the same size (else an error names two
 that differ); with ``size=(height, width)`` each image is resized (bilinear) to it.
 
-Every file is read as untrusted input (:mod:`jaxdl.untrusted`: regular files only, size
+Every file is read as untrusted input (:mod:`jaxdl.infra.untrusted`: regular files only, size
 limits); an HDF5 dataset that is a link, virtual or stored in another file is refused.
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from jaxdl.checks import check_range
 from jaxdl.data.dataset import Dataset, split_indices
-from jaxdl.untrusted import DEFAULT_MAX_BYTES, check_regular, read_bytes
+from jaxdl.infra.untrusted import DEFAULT_MAX_BYTES, check_regular, read_bytes
 
 __all__ = ["COLOR_MODES", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "INSTALL_HINT", "ImageFolder",
            "ImageSet", "MissingPackage", "as_dataset", "folder_dataset", "h5_dataset", "load_h5",

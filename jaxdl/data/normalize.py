@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxdl.checks import check_features, check_finite
-from jaxdl.deprecation import deprecated_aliases
+from jaxdl.infra.deprecation import deprecated_aliases
 
 
 class Standardizer(NamedTuple):

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxdl.untrusted import read_bytes
+from jaxdl.infra.untrusted import read_bytes
 
 #: Cells that mark a missing value in a numeric column (compared in lower case); an empty cell is
 #: missing in any column.
@@ -248,9 +248,9 @@ def read_csv(path: str | os.PathLike, what: str = "data file",
              text_columns: tuple[str, ...] = ()) -> Table:
     """Read a CSV file with a header row into a :class:`Table`.
 
-    Only a regular file is read (:func:`jaxdl.untrusted.read_bytes`), as UTF-8 with an optional
-    byte order mark. Blank lines are skipped (a one-column file allows them only at its end);
-    every other row must have as many fields as the header, and no cell may span lines.
+    Only a regular file is read (:func:`jaxdl.infra.untrusted.read_bytes`), as UTF-8 with an
+    optional byte order mark. Blank lines are skipped (a one-column file allows them only at its
+    end); every other row must have as many fields as the header, and no cell may span lines.
 
     Args:
         path: the CSV file.

@@ -27,7 +27,6 @@ from typing import Any
 
 import jax
 
-from jaxdl.atomic import write_json
 from jaxdl.checks import check_positive_int
 from jaxdl.demo import (
     batch_norm,
@@ -40,6 +39,7 @@ from jaxdl.demo import (
     sweep,
 )
 from jaxdl.demo.common import Context, Json
+from jaxdl.infra.atomic import write_json
 
 EXPERIMENTS: dict[str, Callable[[Context], Json]] = {
     "initialization": initialization.run,

@@ -19,7 +19,6 @@ Calling the package itself (``jaxdl.gradcheck(...)``, the spelling of earlier re
 runs :func:`gradcheck` for one more release, with a ``DeprecationWarning``.
 """
 
-from jaxdl.deprecation import callable_module
 from jaxdl.gradcheck.check import (
     GREAT,
     LIKELY_BUG,
@@ -36,6 +35,7 @@ from jaxdl.gradcheck.check import (
     relative_difference,
     verdict,
 )
+from jaxdl.infra.deprecation import callable_module
 
 __all__ = [
     "GREAT",

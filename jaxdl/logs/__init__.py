@@ -29,7 +29,7 @@ from typing import IO, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from jaxdl.atomic import open_nofollow
+from jaxdl.infra.atomic import open_nofollow
 from jaxdl.logs import tensorboard as tensorboard
 from jaxdl.logs.tensorboard import INSTALL_HINT as INSTALL_HINT
 from jaxdl.logs.tensorboard import TensorBoardLogger as TensorBoardLogger

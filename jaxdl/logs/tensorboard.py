@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxdl.atomic import atomic_write
+from jaxdl.infra.atomic import atomic_write
 
 _WRITERS = itertools.count()
 INSTALL_HINT = 'pip install "jaxdl[tensorboard]" (or: pip install tensorboardX)'
@@ -166,7 +166,7 @@ def _event_files(logdir: str) -> list[str]:
 
 
 def _read_events(path: str) -> bytes:
-    from jaxdl.untrusted import read_bytes
+    from jaxdl.infra.untrusted import read_bytes
 
     return read_bytes(path, what="TensorBoard event file", follow_symlinks=False)
 

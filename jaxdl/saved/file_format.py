@@ -37,8 +37,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxdl import layers, nn, untrusted
-from jaxdl.atomic import jsonable
+from jaxdl import layers, nn
+from jaxdl.infra import untrusted
+from jaxdl.infra.atomic import jsonable
 from jaxdl.layers import base as layer_base
 
 FORMAT = "jaxdl-model"

@@ -31,12 +31,13 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxdl import evaluation, nn, untrusted
-from jaxdl.atomic import atomic_write, jsonable, umask
+from jaxdl import evaluation, nn
 from jaxdl.checks import check_labels
 from jaxdl.data.encoding import Encoding, from_manifest, to_manifest
 from jaxdl.data.normalize import Standardizer, transform
 from jaxdl.data.table import is_dataframe
+from jaxdl.infra import untrusted
+from jaxdl.infra.atomic import atomic_write, jsonable, umask
 from jaxdl.saved.file_format import (
     ARRAYS,
     FORMAT,

@@ -4,7 +4,7 @@ While :func:`interrupts` is active (main thread, with a :class:`~jaxdl.sweep.jou
 the first SIGINT or SIGTERM only sets ``journal.stop_requested``; the sweep saves after the
 chunk it is training, writes the table so far and raises :class:`SweepInterrupted`, whose
 message says how to resume (:func:`resume_hint`). A second signal interrupts at once (in the
-``jaxdl`` command: ends it with one line, see :func:`jaxdl.interrupt.repeated`). A strategy
+``jaxdl`` command: ends it with one line, see :func:`jaxdl.infra.interrupt.repeated`). A strategy
 made of several sweeps (Hyperband's brackets, TPE's rounds) points the resume hint at its own
 directory (:func:`interrupted_in`).
 """
@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from jaxdl import interrupt
+from jaxdl.infra import interrupt
 
 if TYPE_CHECKING:
     from jaxdl.sweep.journal import Journal
@@ -92,7 +92,7 @@ def interrupted_in(part: str, directory: Any, stop: SweepInterrupted) -> SweepIn
 def interrupts(journal: Journal | None) -> Iterator[None]:
     """While active (main thread, with a journal), SIGINT and SIGTERM only set
     ``journal.stop_requested``; a second signal interrupts at once
-    (:func:`jaxdl.interrupt.repeated`). On exit the journal's directory is released.
+    (:func:`jaxdl.infra.interrupt.repeated`). On exit the journal's directory is released.
 
     Args:
       journal: the sweep's journal (``None``: Ctrl-C keeps its usual meaning).

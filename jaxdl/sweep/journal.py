@@ -3,7 +3,7 @@ metrics log.
 
     sweep-state.npz   the snapshot of the sweep (what :mod:`jaxdl.sweep.state` saves), with the
                       fingerprint and the metrics log's length; rewritten atomically
-                      (:func:`jaxdl.atomic.atomic_write`) after every chunk
+                      (:func:`jaxdl.infra.atomic.atomic_write`) after every chunk
     metrics.jsonl     one JSON line per member and epoch (as :class:`jaxdl.logs.JsonlLogger`
                       writes them: ``{"epoch", "member", values...}``), appended per chunk
                       before the snapshot; a resume cuts anything after the recorded length
@@ -11,7 +11,7 @@ metrics log.
                       warning: it is never padded)
     sweep.csv         the table so far, written when a sweep is interrupted
 
-A :class:`Journal` owns its directory while it is open (:mod:`jaxdl.dirlock`, as a checkpoint
+A :class:`Journal` owns its directory while it is open (:mod:`jaxdl.infra.dirlock`, as a checkpoint
 directory): a second process is refused with the owner's PID. Resuming compares the saved
 fingerprint (:func:`digest` of each part of the setup) with the new one before anything
 compiles.
@@ -31,9 +31,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxdl import dirlock
-from jaxdl.atomic import atomic_write, open_nofollow
 from jaxdl.checkpoint import CheckpointError
+from jaxdl.infra import dirlock
+from jaxdl.infra.atomic import atomic_write, open_nofollow
 from jaxdl.sweep.interruption import resume_hint
 
 STATE_FILE = "sweep-state.npz"
@@ -174,7 +174,7 @@ class Journal:
                         "the resumed sweep appends after what is left", stacklevel=3)
 
     def close(self) -> None:
-        """Release the directory's lock (:mod:`jaxdl.dirlock`); the files stay."""
+        """Release the directory's lock (:mod:`jaxdl.infra.dirlock`); the files stay."""
         dirlock.release(self._lock)
         self._lock = None
 

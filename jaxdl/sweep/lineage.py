@@ -19,9 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import plots
-from jaxdl.atomic import write_json
 from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping
+from jaxdl.infra.atomic import write_json
 from jaxdl.sweep import engine
 from jaxdl.sweep.results import SweepResults
 from jaxdl.train import (

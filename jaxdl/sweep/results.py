@@ -19,9 +19,9 @@ import os
 from typing import Any
 
 from jaxdl import plots
-from jaxdl.atomic import atomic_write, write_json
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.history import MONITORS, TIMING_KEYS
+from jaxdl.infra.atomic import atomic_write, write_json
 from jaxdl.train import FitResult, Trainer, fit
 
 METRICS = MONITORS  # the table's metric columns, of the default classification setup

@@ -6,13 +6,13 @@ A sweep given ``checkpoint_dir`` keeps two files there:
                       best parameters, early-stopping state), its members, hyperparameters and
                       epoch, the histories, statuses and budgets, the results of members no
                       longer trained, and a fingerprint of the setup; rewritten atomically
-                      (:func:`jaxdl.atomic.atomic_write`) after every chunk
+                      (:func:`jaxdl.infra.atomic.atomic_write`) after every chunk
     metrics.jsonl     one JSON line per member and epoch (as :class:`jaxdl.logs.JsonlLogger`
                       writes them: ``{"epoch", "member", values...}``), appended per chunk
                       (before the state file, which records the log's length; a resume cuts
                       anything after it)
 
-The sweep owns the directory while it runs (:mod:`jaxdl.dirlock`, as a checkpoint directory):
+The sweep owns the directory while it runs (:mod:`jaxdl.infra.dirlock`, as a checkpoint directory):
 a second process is refused with the owner's PID. A SIGKILL at any moment therefore loses at
 most one chunk. ``resume=True`` rebuilds the sweep
 from the file and continues; since every epoch depends only on the state, the seed and the

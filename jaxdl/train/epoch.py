@@ -14,8 +14,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxdl import optim, parallel
+from jaxdl import optim
 from jaxdl.hyperparams import HyperParams
+from jaxdl.infra import parallel
 from jaxdl.train.state import Batch, Keys, TrainState
 
 if TYPE_CHECKING:

@@ -22,12 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import checkpoint, interrupt, logs, parallel
+from jaxdl import checkpoint, logs
 from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.history import best_epoch as monitored_best
 from jaxdl.hyperparams import HyperParams, check_for
-from jaxdl.progress import Progress
+from jaxdl.infra import interrupt, parallel
+from jaxdl.infra.progress import Progress
 from jaxdl.shapes import check_data, check_optimizer
 from jaxdl.train.compiled import run_epoch, run_evaluate, run_init
 from jaxdl.train.state import Keys, TrainState

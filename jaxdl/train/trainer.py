@@ -20,11 +20,12 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh
 
-from jaxdl import losses, optim, parallel
+from jaxdl import losses, optim
 from jaxdl import metrics as metrics_lib
 from jaxdl.checks import check_finite, check_positive_int
 from jaxdl.data.batches import Partition, epoch_indices, partition
 from jaxdl.hyperparams import NAMES, HyperParams, hyperparams
+from jaxdl.infra import parallel
 from jaxdl.model import check_protocol, display_name
 from jaxdl.train.epoch import scan_epoch
 from jaxdl.train.state import Batch, Keys, TrainState
@@ -39,7 +40,8 @@ class Trainer:
     ``schedule`` decays the learning rate once per ``decay_interval`` epochs using
     ``hp["decay_rate"]``: ``inverse_time`` is ``lr0 / (1 + decay_rate * epoch)``,
     ``exponential`` is ``lr0 * decay_rate ** epoch``, ``inverse_sqrt`` is ``lr0 / sqrt(1 + epoch)``.
-    ``mesh`` (see :func:`jaxdl.parallel.data_parallel`) splits every mini-batch over its devices.
+    ``mesh`` (see :func:`jaxdl.infra.parallel.data_parallel`) splits every mini-batch over its
+    devices.
 
     ``model``: any :class:`jaxdl.model.ModelLike`. ``optimizer``: a name of
     :data:`jaxdl.optim.OPTIMIZERS` (built from ``hp``), a gradient transformation (anything with

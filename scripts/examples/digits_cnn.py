@@ -34,8 +34,8 @@ import numpy as np
 
 import jaxdl
 from jaxdl import layers
-from jaxdl.atomic import write_json
 from jaxdl.data import datasets
+from jaxdl.infra.atomic import write_json
 from jaxdl.sweep import run_sweep
 
 IMAGE = (8, 8, 1)
