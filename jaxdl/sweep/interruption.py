@@ -17,12 +17,19 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jaxdl.infra import interrupt
 
-if TYPE_CHECKING:
-    from jaxdl.sweep.journal import Journal
+
+class Journal(Protocol):
+    """What :func:`interrupts` needs of a sweep's journal (:class:`jaxdl.sweep.journal.Journal`
+    has it): the flag a first signal sets, the directory it names, and ``close``."""
+
+    stop_requested: bool
+    directory: str
+
+    def close(self) -> None: ...
 
 
 class SweepInterrupted(KeyboardInterrupt):
