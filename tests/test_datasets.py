@@ -192,12 +192,21 @@ def test_split_indices_partition_and_stratify(n, classes, val, test, seed):
         assert np.all(np.abs(counts - len(idx) / n * per_class) < tolerance)
 
 
+def test_a_fraction_of_zero_leaves_that_split_empty():
+    y = np.array([0] * 50 + [1] * 50)
+    train, val, test = D.split_indices(y, val_fraction=0.2, test_fraction=0.0)
+    assert (len(train), len(val), len(test)) == (80, 20, 0)
+    train, val, test = D.split_indices(y, val_fraction=0.0, test_fraction=0.0, seed=3)
+    np.testing.assert_array_equal(np.sort(train), np.arange(100))
+    assert len(val) == len(test) == 0
+
+
 def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="unknown dataset 'imagenet'; valid names: moons, circles"):
         D.load("imagenet")
-    with pytest.raises(ValueError, match=r"val_fraction must lie in \(0.0, 1.0\)"):
-        D.load("moons", val_fraction=0.0)
-    with pytest.raises(ValueError, match=r"test_fraction must lie in \(0.0, 1.0\)"):
+    with pytest.raises(ValueError, match=r"val_fraction must lie in \[0.0, 1.0\)"):
+        D.load("moons", val_fraction=-0.1)
+    with pytest.raises(ValueError, match=r"test_fraction must lie in \[0.0, 1.0\)"):
         D.load("moons", test_fraction=1.5)
     with pytest.raises(ValueError, match="val_fraction \\+ test_fraction must be < 1"):
         D.load("moons", val_fraction=0.5, test_fraction=0.5)

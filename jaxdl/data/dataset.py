@@ -65,8 +65,9 @@ def split_indices(
 
     Args:
       y: 1-D class labels.
-      val_fraction: the validation share, in ``(0, 1)``.
-      test_fraction: the test share, in ``(0, 1)``; with ``val_fraction`` below 1.
+      val_fraction: the validation share, in ``[0, 1)`` (0: an empty validation split).
+      test_fraction: the test share, in ``[0, 1)`` (0: an empty test split); with
+        ``val_fraction`` below 1.
       seed: the shuffle's seed (an int >= 0).
 
     Returns:
@@ -83,8 +84,8 @@ def split_indices(
       >>> len(train), len(val), len(test), int(y[test].sum())
       (60, 20, 20, 10)
     """
-    check_range("val_fraction", val_fraction, 0.0, 1.0, low_open=True, high_open=True)
-    check_range("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    check_range("val_fraction", val_fraction, 0.0, 1.0, high_open=True)
+    check_range("test_fraction", test_fraction, 0.0, 1.0, high_open=True)
     if val_fraction + test_fraction >= 1.0:
         raise ValueError(
             f"val_fraction + test_fraction must be < 1 to leave training data, got "
@@ -96,7 +97,8 @@ def split_indices(
     n = len(y)
     n_test = round(test_fraction * n)
     n_val = round(val_fraction * n)
-    if min(n_test, n_val, n - n_test - n_val) < 1:
+    if (n - n_test - n_val < 1 or (test_fraction > 0 and n_test < 1)
+            or (val_fraction > 0 and n_val < 1)):
         raise ValueError(
             f"n={n} samples cannot fill every split with val_fraction={val_fraction} and "
             f"test_fraction={test_fraction} (train/val/test sizes would be "
