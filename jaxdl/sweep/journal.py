@@ -71,7 +71,8 @@ def digest(value: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def _flat(tree: Any) -> list[np.ndarray]:
+def host_leaves(tree: Any) -> list[np.ndarray]:
+    """The leaves of ``tree`` as host numpy arrays, in ``jax.tree.leaves`` order."""
     return [np.asarray(leaf) for leaf in jax.tree.leaves(tree)]
 
 
@@ -219,7 +220,7 @@ class Journal:
         members and epoch) changed since the last snapshot."""
         cached = self.cache.get(k)
         if cached is None or cached[0] != signature:
-            leaves = _flat(fetch())
+            leaves = host_leaves(fetch())
             cached = (signature, {f"bucket{k}/{i}": a for i, a in enumerate(leaves)})
             self.cache[k] = cached
         return cached[1]

@@ -43,7 +43,7 @@ from jaxdl.sweep.journal import FORMAT as FORMAT
 from jaxdl.sweep.journal import METRICS_FILE as METRICS_FILE
 from jaxdl.sweep.journal import STATE_FILE as STATE_FILE
 from jaxdl.sweep.journal import TABLE_FILE as TABLE_FILE
-from jaxdl.sweep.journal import Journal, _flat
+from jaxdl.sweep.journal import Journal, host_leaves
 from jaxdl.sweep.journal import digest as digest
 from jaxdl.sweep.journal import metric_lines as metric_lines
 from jaxdl.sweep.journal import open_journal as open_journal
@@ -118,7 +118,7 @@ def save_sweep(
         if i in trained:
             continue
         results[str(i)] = {"best": result["best"], "best_epoch": result["best_epoch"]}
-        leaves = _flat((result["params"], result["model_state"]))
+        leaves = host_leaves((result["params"], result["model_state"]))
         arrays.update({f"outcome{i}/{j}": a for j, a in enumerate(leaves)})
     meta = {
         "rung": rung,
