@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from jaxdl import evaluation, logs, saved
+from jaxdl.cli.tables import format_figures
 from jaxdl.data.datasets import Dataset
 from jaxdl.data.files import load_file, read_inputs
 from jaxdl.data.labels import encode, infer_task
@@ -103,20 +104,6 @@ def figures(model: Any, params: Any, state: Any, data: Dataset) -> dict[str, dic
         outputs, _ = saved.infer(model, params, state, np.asarray(x, np.float32))
         out[name] = evaluation.evaluate(data.task, outputs, y, data.num_classes)
     return out
-
-
-def format_figures(splits: dict[str, dict[str, Any]], task: str) -> str:
-    """A table with one row per split: loss and accuracy, or loss, MAE and R^2.
-
-    >>> print(format_figures({"test": {"loss": 0.25, "accuracy": 0.9}}, "classification"))
-    split             loss  accuracy
-    test            0.2500    0.9000
-    """
-    keys = ("loss", "accuracy") if task == "classification" else ("loss", "mae", "r2")
-    lines = [f"{'split':<12}" + "".join(f"{k:>10}" for k in keys)]
-    for name, values in splits.items():
-        lines.append(f"{name:<12}" + "".join(f"{values[k]:>10.4f}" for k in keys))
-    return "\n".join(lines)
 
 
 def save(args: argparse.Namespace, model: Any, params: Any, state: Any, data: Dataset,
