@@ -41,6 +41,7 @@ from jaxdl import (
 )
 from jaxdl.data import normalize
 from jaxdl.early_stopping import EarlyStopping
+from jaxdl.layers.standardize import Standardized
 from jaxdl.losses import accuracy, l2_penalty, sigmoid_binary_cross_entropy, softmax_cross_entropy
 from jaxdl.metrics import Metric
 from jaxdl.model import Model, ModelLike
@@ -58,6 +59,7 @@ __all__ = [
     "ModelLike",
     "FitResult",
     "SavedModel",
+    "Standardized",
     "Trainer",
     "TrainingDiverged",
     "TrainingInterrupted",

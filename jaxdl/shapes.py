@@ -82,24 +82,29 @@ def check_data(
         ValueError: y must lie in [0, 3), got labels from 0 to 3; check the number of output units
     """
     label_name = "y" if name == "x" else name.replace("x", "y", 1)
-    x, y = check_arrays(x, y, name)
+    keep = getattr(trainer.model, "takes_uint8", False) is True  # it casts per mini-batch
+    x, y = check_arrays(x, y, name, keep_uint8=keep)
     shape = output_shape(trainer, x, hp, name)
     losses.check_targets(losses.resolve(trainer.loss, shape), label_name, y, shape)
     check_outputs(trainer, shape, y, label_name=label_name)
     return x, y
 
 
-def check_arrays(x: Any, y: Any, name: str = "x") -> tuple[jax.Array, jax.Array]:
+def check_arrays(x: Any, y: Any, name: str = "x", *, keep_uint8: bool = False
+                 ) -> tuple[jax.Array, jax.Array]:
     """The model-free part of :func:`check_data`: ``x`` numeric, finite and non-empty, as many
-    labels as samples; returns ``(float32 x, y)`` as device arrays.
+    labels as samples; returns ``(float32 x, y)`` as device arrays (``uint8`` images stay
+    ``uint8`` with ``keep_uint8``, for a model that casts its inputs itself, such as
+    :class:`jaxdl.layers.Standardized`: 4x less device memory).
 
     Args:
         x: the features, samples first.
         y: the labels, one per sample (float labels must be finite).
         name: the features' name in error messages (``"x_val"`` names the labels ``"y_val"``).
+        keep_uint8: leave ``uint8`` features ``uint8``.
 
     Returns:
-        ``(x, y)`` as device arrays, ``x`` in float32.
+        ``(x, y)`` as device arrays, ``x`` in float32 (or ``uint8``, see ``keep_uint8``).
 
     Raises:
         ValueError, TypeError: naming the array and what is wrong with it.
@@ -124,6 +129,8 @@ def check_arrays(x: Any, y: Any, name: str = "x") -> tuple[jax.Array, jax.Array]
         )
     if np.asarray(y).dtype.kind == "f":
         check_finite(label_name, y)  # NaN labels are bad input, not a learning-rate problem
+    if keep_uint8 and np.asarray(x).dtype == np.uint8:
+        return jnp.asarray(x), jnp.asarray(y)
     return jnp.asarray(x, jnp.float32), jnp.asarray(y)
 
 

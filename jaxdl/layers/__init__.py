@@ -12,6 +12,8 @@ input_shape=...)`` is a model: ``init(key) -> (params, state)``, usable with ``j
 - ``Activation(name)``, ``Relu()``, ``LeakyRelu()``, ``Tanh()``, ``Sigmoid()``, ``Flatten()``,
   ``Reshape(shape)``
 - ``MaxPool``, ``AvgPool``;  ``Residual(*layers)``: ``x + f(x)``
+- ``Standardized(model, data.stats)``: a model that standardizes its raw inputs with the
+  training statistics (which a saved model keeps)
 - ``RandomFlip``, ``RandomCrop``, ``RandomTranslation``, ``GaussianNoise``: data augmentation in
   training only, keyed per example (``augment``); ``mixup`` for a step of your own
 - ``register``: a layer class of your own, so ``from_config`` and saved models rebuild it
@@ -31,6 +33,7 @@ from jaxdl.layers.mlp import from_mlp, mlp_params_to_layers
 from jaxdl.layers.norm import BatchNorm
 from jaxdl.layers.pool import AvgPool, MaxPool
 from jaxdl.layers.reshape import Reshape
+from jaxdl.layers.standardize import Standardized
 
 __all__ = [
     "Activation",
@@ -52,6 +55,7 @@ __all__ = [
     "Residual",
     "Sequential",
     "Sigmoid",
+    "Standardized",
     "Tanh",
     "from_config",
     "from_mlp",

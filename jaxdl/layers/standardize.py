@@ -1,0 +1,211 @@
+"""A model that standardizes its own inputs with the training split's statistics, so the
+statistics travel with the model (as Keras's ``Normalization`` layer does):
+
+    outputs = model(float32((x - mu_train) / sigma_train))
+
+:class:`Standardized` wraps any model (``jaxdl.MLP``, a ``jaxdl.layers.Sequential``, your own):
+its ``apply`` casts the raw input to float32, standardizes it and calls the inner model; its
+``init`` is the inner model's, so parameters and state look exactly as before. The statistics
+broadcast over the last axis (one per feature of a table, one per channel of images) or match a
+whole example. Images stay ``uint8`` on the device and become float32 one mini-batch at a time
+inside the compiled epoch. :func:`jaxdl.saved.save_model` stores the inner model with the
+statistics as the saved model's standardizer, which ``SavedModel.predict`` applies to raw input.
+
+A model is standardized once: wrapping a :class:`Standardized` again is an error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl.typing import PyTree
+
+#: Attributes read through to the inner model (what the library and the command ask a model).
+_FORWARDED = frozenset({"hyperparameters", "input_shape", "output_shape", "compute_dtype",
+                        "num_params", "sizes"})
+
+
+def _statistic(name: str, value: Any) -> np.ndarray:
+    """A finite float64 array of at least one entry (``std``: positive)."""
+    try:
+        array = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"Standardized {name} must be numbers, got {value!r}") from None
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.size == 0 or not np.all(np.isfinite(array)):
+        raise ValueError(f"Standardized {name} must be finite numbers, at least one, got "
+                         f"{array.tolist()}")
+    if name == "std" and np.any(array <= 0):
+        raise ValueError(f"Standardized std must be positive, got {array.tolist()}")
+    return array
+
+
+class Standardized:
+    """``model`` applied to ``(x - mean) / std``, computed in float32 from the raw input.
+
+    Args:
+      model: the model to wrap (anything with ``init`` and ``apply``; not a ``Standardized``).
+      standardizer: the training statistics: an object with ``mean`` and ``std`` (a
+        :class:`jaxdl.data.normalize.Standardizer`, such as ``Dataset.stats``), each of shape
+        ``(features,)``, ``(channels,)`` or one example's shape.
+
+    Raises:
+      ValueError: for a model that is already standardized, no statistics, or statistics that
+        are not finite (``std`` positive) or do not match in shape.
+
+    Examples:
+      >>> import jax, numpy as np
+      >>> from jaxdl import MLP
+      >>> from jaxdl.data.normalize import Standardizer
+      >>> from jaxdl.layers import Standardized
+      >>> stats = Standardizer(mean=np.array([10.0, 0.0]), std=np.array([2.0, 1.0]))
+      >>> model = Standardized(MLP((2, 1)), stats)
+      >>> params, state = model.init(jax.random.key(0))
+      >>> x = np.array([[12.0, 3.0]])
+      >>> inner = model.model.apply(params, state, np.array([[1.0, 3.0]]), train=False)[0]
+      >>> bool(np.allclose(model.apply(params, state, x, train=False)[0], inner))
+      True
+    """
+
+    __slots__ = ("_hash", "_mean", "_model", "_shape", "_std")
+
+    def __init__(self, model: Any, standardizer: Any) -> None:
+        if isinstance(model, Standardized):
+            raise ValueError("this model already standardizes its inputs (it is a "
+                             "Standardized model); wrap the inner model once: "
+                             "Standardized(model.model, stats)")
+        if standardizer is None:
+            raise ValueError("Standardized needs the training statistics (Dataset.stats); this "
+                             "data has none (loaded with normalize=False): use the model "
+                             "without Standardized")
+        if not (callable(getattr(model, "init", None)) and callable(getattr(model, "apply",
+                                                                             None))):
+            raise TypeError(f"Standardized wraps a model with init and apply, got "
+                            f"{type(model).__name__}")
+        mean = _statistic("mean", getattr(standardizer, "mean", None))
+        std = _statistic("std", getattr(standardizer, "std", None))
+        if mean.shape != std.shape:
+            raise ValueError(f"Standardized mean has shape {mean.shape} but std {std.shape}; "
+                             "they must match")
+        object.__setattr__(self, "_model", model)
+        object.__setattr__(self, "_shape", mean.shape)
+        object.__setattr__(self, "_mean", tuple(mean.ravel().tolist()))
+        object.__setattr__(self, "_std", tuple(std.ravel().tolist()))
+        object.__setattr__(self, "_hash", hash((model, self._shape, self._mean, self._std)))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Standardized is immutable")
+
+    @property
+    def model(self) -> Any:
+        """The wrapped model, which takes standardized float32 inputs."""
+        return self._model
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The training mean (float64), in the shape it was given."""
+        return np.asarray(self._mean, np.float64).reshape(self._shape)
+
+    @property
+    def std(self) -> np.ndarray:
+        """The training standard deviation (float64), in the shape it was given."""
+        return np.asarray(self._std, np.float64).reshape(self._shape)
+
+    #: Inputs may stay ``uint8`` on the device (``jaxdl.shapes.check_data`` keeps them).
+    takes_uint8 = True
+
+    def init(self, key: jax.Array) -> tuple[PyTree, PyTree]:
+        """The inner model's ``(params, state)``."""
+        return self._model.init(key)
+
+    def standardize(self, x: Any) -> jax.Array:
+        """``float32((x - mean) / std)``, the statistics broadcast over the last axis or over
+        one example's shape."""
+        x = jnp.asarray(x).astype(jnp.float32)
+        size = math.prod(self._shape)
+        example = tuple(x.shape[1:])
+        if self._shape == example or (len(self._shape) == 1 and x.ndim >= 1
+                                      and example[-1:] == self._shape):
+            shape = self._shape
+        elif x.ndim >= 1 and math.prod(example) == size:
+            shape = example
+        else:
+            raise ValueError(f"Standardized has statistics of shape {self._shape} but the input "
+                             f"has examples of shape {example}; they must match the last axis "
+                             "or the whole example")
+        mean = jnp.asarray(np.asarray(self._mean, np.float32).reshape(shape))
+        std = jnp.asarray(np.asarray(self._std, np.float32).reshape(shape))
+        return (x - mean) / std
+
+    def apply(self, params: PyTree, state: PyTree, x: jax.Array, *, train: bool,
+              key: jax.Array | None = None, hp: Mapping[str, Any] | None = None,
+              mask: jax.Array | None = None) -> tuple[jax.Array, PyTree]:
+        """The inner model's ``apply`` on :meth:`standardize` of the raw ``x``."""
+        return self._model.apply(params, state, self.standardize(x), train=train, key=key,
+                                 hp=hp, mask=mask)
+
+    def flat_statistics(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean, std)`` with one entry per input value of an example of ``width`` values
+        (per-channel statistics repeated in row-major order), as a saved model stores them.
+
+        >>> import numpy as np
+        >>> from jaxdl import MLP
+        >>> from jaxdl.data.normalize import Standardizer
+        >>> from jaxdl.layers import Standardized
+        >>> model = Standardized(MLP((4, 1)), Standardizer(np.array([1.0, 2.0]), np.ones(2)))
+        >>> model.flat_statistics(4)[0].tolist()
+        [1.0, 2.0, 1.0, 2.0]
+        """
+        mean, std = self.mean.ravel(), self.std.ravel()
+        if width % mean.size:
+            raise ValueError(f"Standardized has {mean.size} statistics but the model takes "
+                             f"{width} input values an example; they must divide it")
+        reps = width // mean.size
+        return np.tile(mean, reps), np.tile(std, reps)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _FORWARDED:
+            return getattr(self._model, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Standardized):
+            return NotImplemented
+        return (self._hash == other._hash and self._model == other._model
+                and self._shape == other._shape and self._mean == other._mean
+                and self._std == other._std)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"Standardized({self._model!r}, {len(self._mean)} statistics)"
+
+    def __reduce__(self) -> Any:
+        from types import SimpleNamespace
+
+        return (_rebuild, (self._model, SimpleNamespace(mean=self.mean, std=self.std)))
+
+
+def _rebuild(model: Any, stats: Any) -> Standardized:
+    return Standardized(model, stats)
+
+
+def unwrap(model: Any) -> Any:
+    """The model inside a :class:`Standardized`, or ``model`` itself.
+
+    >>> import numpy as np
+    >>> from jaxdl import MLP
+    >>> from jaxdl.data.normalize import Standardizer
+    >>> from jaxdl.layers.standardize import Standardized, unwrap
+    >>> unwrap(Standardized(MLP((2, 1)), Standardizer(np.zeros(2), np.ones(2))))
+    MLP(sizes=(2, 1), ...)
+    """
+    return model.model if isinstance(model, Standardized) else model
