@@ -90,7 +90,7 @@ def test_groups_padded_to_powers_of_two_fillers_dropped(monkeypatch):
         sizes.append(len(configs))
         return run_sweep(configs, *args, **kwargs)
 
-    monkeypatch.setattr(optuna_search, "run_sweep", counting)
+    monkeypatch.setattr(optuna_search.core, "run_sweep", counting)
 
     def space(trial):
         lr = suggest_learning_rate(trial, 1e-3, 0.5)
@@ -286,7 +286,7 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("nothing may compile on bad input")
 
-    monkeypatch.setattr(optuna_search, "run_sweep", refuse)
+    monkeypatch.setattr(optuna_search.core, "run_sweep", refuse)
 
 
 def test_bad_input_one_clear_error_before_compiling(no_training):

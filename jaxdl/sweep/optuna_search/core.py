@@ -1,28 +1,5 @@
-"""Optuna studies, several trials per compiled program.
-
-:func:`optimize` asks a study for ``batch`` trials at once (``study.ask()``), turns each into a
-config with a define-by-run ``space_fn(trial) -> dict`` (conditional parameters work: a
-``beta`` asked only when the optimizer is momentum), and trains the batch as one
-:func:`~jaxdl.sweep.run_sweep`: configs with equal structure share one vmapped, compiled
-program. After every compiled chunk (``epochs_per_call`` epochs) each live member's monitored
-values are reported (``trial.report(value, epoch)``) and the members whose trial the study's
-pruner prunes (``trial.should_prune()``) are frozen through the engine's ``prune`` hook. Each
-trial gets its table row as user attributes (``val_accuracy``, ``best_epoch``, ``status``, ...)
-and is then told its result once:
-
-    COMPLETE  the best monitored value (the early-stopping best; or the objectives' values at
-              that epoch for a multi-objective study)
-    PRUNED    stopped by the pruner (Optuna keeps its last reported value)
-    FAIL      diverged (a non-finite cost) or no finite monitored value: a failed trial, not a
-              crash
-
-Trials are sampled ``batch`` at a time, so a model-based sampler (TPE) sees the results of the
-previous batches only; ``optuna.samplers.TPESampler(constant_liar=True)`` spreads a batch out.
-Any storage works (in memory, ``JournalStorage(JournalFileBackend(path))``, SQLite): a study
-loaded again continues in a new :func:`optimize` call. Several worker processes on one study
-and PostgreSQL are not covered here. Optuna is optional (``pip install 'jaxdl[optuna]'``): it
-is imported inside these functions only.
-"""
+"""Optuna trials trained ``batch`` at a time, each batch one vmapped sweep (:func:`optimize`;
+the package docstring says how trials are reported, pruned and told)."""
 
 from __future__ import annotations
 
@@ -31,34 +8,13 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from jaxdl.data.images import MissingPackage
 from jaxdl.sweep.buckets import continuous_names, split_config, trainer_for
 from jaxdl.sweep.engine import run_sweep
+from jaxdl.sweep.optuna_search.space import require_optuna
 from jaxdl.sweep.results import SweepResults
 from jaxdl.train import Trainer
 
-INSTALL_HINT = "pip install 'jaxdl[optuna]'"
 PARAM_COUNT = "param_count"  # an objective: the member's number of parameters
-
-
-def require_optuna() -> Any:
-    """The ``optuna`` module, or :class:`~jaxdl.data.images.MissingPackage` (an ``ImportError``
-    and a ``ValueError``) with the install hint.
-
-    Returns:
-      The imported ``optuna`` package.
-
-    Examples:
-      >>> require_optuna().__name__
-      'optuna'
-    """
-    try:
-        import optuna
-    except ImportError as err:
-        raise MissingPackage(
-            f"Optuna studies need the optuna package: {INSTALL_HINT} ({err})"
-        ) from err
-    return optuna
 
 
 class OptunaRun(NamedTuple):
@@ -74,56 +30,6 @@ class OptunaRun(NamedTuple):
     study: Any
     batches: list[SweepResults]
     trials: list[list[int]]
-
-
-def suggest_learning_rate(
-    trial: Any, low: float = 1e-4, high: float = 1.0, name: str = "learning_rate"
-) -> float:
-    """A learning rate drawn on a log scale: ``trial.suggest_float(name, low, high, log=True)``.
-
-    Args:
-      trial: an ``optuna.trial.Trial``.
-      low, high: the range, ``0 < low < high``.
-      name: the parameter's name in the study.
-
-    Returns:
-      The learning rate.
-
-    Examples:
-      >>> import optuna
-      >>> trial = optuna.create_study().ask()
-      >>> 1e-3 <= suggest_learning_rate(trial, 1e-3, 1e-1) <= 1e-1
-      True
-    """
-    if not 0 < low < high:
-        raise ValueError(f"learning rate range must satisfy 0 < low < high, got {low}, {high}")
-    return float(trial.suggest_float(name, low, high, log=True))
-
-
-def suggest_beta(trial: Any, name: str = "beta", low: float = 0.8, high: float = 0.999) -> float:
-    """A momentum-like ``beta`` on the ``1 - beta`` scale: ``1 - beta`` is drawn log-uniformly
-    from ``[1 - high, 1 - low]`` as the parameter ``one_minus_<name>``, so 0.9, 0.99 and 0.999
-    are equally likely decades.
-
-    Args:
-      trial: an ``optuna.trial.Trial``.
-      name: the hyperparameter (``beta``, ``b1``, ``b2``, ...); the study records
-        ``one_minus_<name>``.
-      low, high: the range of ``beta``, ``0 < low < high < 1``.
-
-    Returns:
-      ``beta = 1 - (1 - beta)``.
-
-    Examples:
-      >>> import optuna
-      >>> trial = optuna.create_study().ask()
-      >>> beta = suggest_beta(trial, "b1", 0.9, 0.999)
-      >>> 0.9 <= beta <= 0.999, abs(1 - beta - trial.params["one_minus_b1"]) < 1e-12
-      (True, True)
-    """
-    if not 0 < low < high < 1:
-        raise ValueError(f"beta range must satisfy 0 < low < high < 1, got {low}, {high}")
-    return 1.0 - float(trial.suggest_float(f"one_minus_{name}", 1.0 - high, 1.0 - low, log=True))
 
 
 def _objectives(
@@ -306,6 +212,7 @@ def optimize(
     Examples:
       >>> import numpy as np, optuna
       >>> from jaxdl import MLP
+      >>> from jaxdl.sweep.optuna_search import suggest_learning_rate
       >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
       >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
       >>> y = (x[:, 0] > 0).astype(np.int32)
@@ -397,135 +304,3 @@ def optimize(
         run.trials.append([t.number for t in trials])
         done += len(trials)
     return run
-
-
-SAMPLERS = ("tpe", "random", "cmaes")
-PRUNERS = ("median", "hyperband", "none")
-
-
-def space_to_suggestions(space: Mapping[str, Any]) -> Callable[[Any], dict[str, Any]]:
-    """A define-by-run ``space_fn`` for :func:`optimize` from a jaxdl search space (a dict of
-    :mod:`jaxdl.sweep.distributions`): ``LogUniform`` -> ``suggest_float(log=True)``,
-    ``Uniform`` -> ``suggest_float``, ``OneMinusLogUniform`` -> :func:`suggest_beta`,
-    ``IntUniform`` -> ``suggest_int``, ``Choice`` -> ``suggest_categorical`` (over the options'
-    positions, so lists such as hidden widths work).
-
-    >>> import optuna
-    >>> from jaxdl.sweep import LogUniform, OneMinusLogUniform
-    >>> space_fn = space_to_suggestions({"learning_rate": LogUniform(1e-3, 1.0),
-    ...                                  "beta": OneMinusLogUniform(0.9, 0.999)})
-    >>> config = space_fn(optuna.create_study().ask())
-    >>> sorted(config), 1e-3 <= config["learning_rate"] <= 1.0
-    (['beta', 'learning_rate'], True)
-    """
-    from jaxdl.sweep.distributions import (
-        Choice,
-        IntUniform,
-        LogUniform,
-        OneMinusLogUniform,
-        Uniform,
-    )
-
-    kinds = (LogUniform, Uniform, OneMinusLogUniform, IntUniform, Choice)
-    for name, dist in space.items():
-        if not isinstance(dist, kinds):
-            raise TypeError(f"space[{name!r}] is {type(dist).__name__}; an Optuna study takes "
-                            "LogUniform, Uniform, OneMinusLogUniform, IntUniform or Choice")
-
-    def suggest(trial: Any) -> dict[str, Any]:
-        config: dict[str, Any] = {}
-        for name, dist in space.items():
-            if isinstance(dist, LogUniform):
-                config[name] = float(trial.suggest_float(name, dist.low, dist.high, log=True))
-            elif isinstance(dist, OneMinusLogUniform):
-                config[name] = suggest_beta(trial, name, dist.low, dist.high)
-            elif isinstance(dist, Uniform):
-                config[name] = float(trial.suggest_float(name, dist.low, dist.high))
-            elif isinstance(dist, IntUniform):
-                config[name] = int(trial.suggest_int(name, dist.low, dist.high))
-            else:
-                pick = trial.suggest_categorical(name, list(range(len(dist.options))))
-                config[name] = dist.options[pick]
-        return config
-
-    return suggest
-
-
-def study_search(
-    space: Mapping[str, Any],
-    data: Any,
-    *,
-    trainer: Trainer,
-    n: int,
-    epochs: int,
-    sampler: str = "tpe",
-    pruner: str = "median",
-    storage: str | None = None,
-    study_name: str | None = None,
-    batch: int = 8,
-    seed: int = 0,
-    monitor: str = "val_loss",
-    mode: str | None = None,
-    **options: Any,
-) -> SweepResults:
-    """``search(..., strategy="optuna")``: an Optuna study (created, or joined when
-    ``study_name`` exists in ``storage``) runs ``n`` trials of ``space``, ``batch`` per compiled
-    sweep (:func:`optimize`); the batches come back as one table.
-
-    Args:
-      space: a jaxdl search space (see :func:`space_to_suggestions`).
-      data, trainer, epochs, seed, monitor, mode: as in :func:`optimize`.
-      n: trials for this call.
-      sampler: ``"tpe"``, ``"random"`` or ``"cmaes"`` (seeded with ``seed``).
-      pruner: ``"median"``, ``"hyperband"`` or ``"none"``.
-      storage: ``None`` (in memory), a journal file path (``study.log``: resumable, shared by
-        processes on one machine) or an RDB URL (``postgresql://...``).
-      study_name: the study's name in ``storage``.
-      batch: trials per compiled sweep.
-      **options: passed on to :func:`optimize`.
-
-    Returns:
-      The trials' :class:`~jaxdl.sweep.SweepResults`, batch by batch (``group`` column).
-
-    Examples:
-      >>> import numpy as np
-      >>> from jaxdl.nn import MLP
-      >>> from jaxdl.sweep import LogUniform
-      >>> rng = np.random.default_rng(0)
-      >>> y = rng.integers(0, 2, 64).astype(np.int32)
-      >>> x = (rng.normal(size=(64, 2)) + 2 * y[:, None]).astype(np.float32)
-      >>> results = study_search({"learning_rate": LogUniform(1e-3, 0.3)},
-      ...                        (x[:48], y[:48], x[48:], y[48:]),
-      ...                        trainer=Trainer(MLP((2, 4, 2)), batch_size=16), n=4, epochs=2,
-      ...                        batch=2, pruner="none")
-      >>> len(results.configs), sorted(set(results.groups))
-      (4, ['batch 0', 'batch 1'])
-    """
-    optuna = require_optuna()
-    from jaxdl.sweep.merge import merge
-
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-    if pruner not in PRUNERS:
-        raise ValueError(f"pruner must be one of {PRUNERS}, got {pruner!r}")
-    space_fn = space_to_suggestions(space)
-    make_sampler = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
-                    "cmaes": optuna.samplers.CmaEsSampler}[sampler]
-    make_pruner = {"median": optuna.pruners.MedianPruner,
-                   "hyperband": optuna.pruners.HyperbandPruner,
-                   "none": optuna.pruners.NopPruner}[pruner]
-    direction = "maximize" if (mode or trainer.check_monitor(monitor)) == "max" else "minimize"
-    backend: Any = storage
-    if storage is not None and "://" not in storage:  # a file: Optuna's journal storage
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
-
-        backend = JournalStorage(JournalFileBackend(storage))
-    study = optuna.create_study(storage=backend, study_name=study_name, direction=direction,
-                                sampler=make_sampler(seed=seed), pruner=make_pruner(),
-                                load_if_exists=study_name is not None)
-    if study.trials:  # a joined study: another seed, or this call would redraw earlier trials
-        study.sampler = make_sampler(seed=seed + len(study.trials))
-    run = optimize(study, space_fn, data, trainer=trainer, n_trials=n, batch=batch, epochs=epochs,
-                   seed=seed, monitor=monitor, mode=mode, **options)
-    return merge(run.batches, [f"batch {b}" for b, _ in enumerate(run.batches)])
