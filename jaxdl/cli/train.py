@@ -19,6 +19,7 @@ from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import check as check_hyperparameters
 from jaxdl.infra import devices, parallel
 from jaxdl.infra.atomic import check_writable, write_json
+from jaxdl.layers.standardize import unwrap
 from jaxdl.nn import MLP
 from jaxdl.train import fit
 
@@ -71,7 +72,7 @@ def train_command(args: argparse.Namespace) -> int:
         finally:
             logger.close()
         seconds = time.perf_counter() - start
-        if args.data is not None or args.save or not isinstance(model, MLP):
+        if args.data is not None or args.save or not isinstance(unwrap(model), MLP):
             splits = user_data.figures(model, result.params, result.model_state, data)
         else:
             splits = evaluate(model, result.params, result.model_state, {
@@ -91,8 +92,8 @@ def train_command(args: argparse.Namespace) -> int:
     write_json(written[0], {
         "command": "train",
         "arguments": {k: v for k, v in vars(args).items() if k != "run"},
-        "sizes": list(model.sizes) if isinstance(model, MLP) else None,
-        "model": None if isinstance(model, MLP) else model.to_config(),
+        "sizes": list(model.sizes) if isinstance(unwrap(model), MLP) else None,
+        "model": None if isinstance(unwrap(model), MLP) else unwrap(model).to_config(),
         "hyperparameters": hp,
         "history": result.history,
         "best_epoch": result.best_epoch,
@@ -147,7 +148,7 @@ def _train_plots(out: str, model: Any, result: Any, data: Dataset) -> list[str]:
                     ylabel=metric),
     ]
     written = [plots.lines(os.path.join(out, "curves.png"), panels)]
-    if (isinstance(model, MLP) and data.x_train.shape[1] == 2 and model.sizes[-1] == 1
+    if (isinstance(unwrap(model), MLP) and data.x_train.shape[1] == 2 and model.sizes[-1] == 1
             and data.task == "classification"):
         panel = boundary("decision boundary (training set)", model, result, data)
         written.append(plots.boundaries(os.path.join(out, "boundary.png"), [panel]))
