@@ -22,12 +22,15 @@ float32 matmul peak measured in the same run. Peers that are not installed are l
 minus its median epoch: compiling the epoch) and ``sweep_end_to_end`` (the sweep's speedup over
 one-by-one runs including compilation, from ``bench_sweep.py``).
 
-Three more tables come from the other benchmark scripts, run as they are (``--json``) in a
+Four more tables come from the other benchmark scripts, run as they are (``--json``) in a
 subprocess: ``bench_sweep.py`` (32 configs vmapped against one by one), ``bench_gradcheck.py``
-(vectorized gradient check against a per-coordinate loop) and ``bench_cnn.py`` (a 1-D and a 2-D
+(vectorized gradient check against a per-coordinate loop), ``bench_cnn.py`` (a 1-D and a 2-D
 CNN from ``jaxdl.layers`` against jitted steps, plain JAX, flax and PyTorch, and the
-jax-ml/jax#12868 loop-body convolution check); a script that is missing is shown as "pending".
-``--quick`` uses fewer repeats, a smaller peak matmul and shorter sweep/gradcheck/CNN runs.
+jax-ml/jax#12868 loop-body convolution check) and ``bench_augment.py`` (the epoch of a small CNN
+with ``RandomFlip`` + ``RandomCrop(4)`` in front over the same CNN's plain epoch, both timed in
+that run: ``augment_ratio`` in the JSON, target at most 1.10); a script that is missing is shown
+as "pending". ``--quick`` uses fewer repeats, a smaller peak matmul and shorter
+sweep/gradcheck/CNN/augmentation runs.
 """
 
 from __future__ import annotations
@@ -268,6 +271,7 @@ SIDE_TABLES = {
     "sweep": ("bench_sweep.py", [], ["--epochs", "2"]),
     "gradcheck": ("bench_gradcheck.py", [], ["--loop-coords", "200"]),
     "cnn": ("bench_cnn.py", [], ["--quick"]),
+    "augment": ("bench_augment.py", [], ["--repeats", "3", "--samples", "1024"]),
 }
 
 
@@ -331,6 +335,9 @@ def run(
     result["sweep_end_to_end"] = (
         sweep.get("speedup_end_to_end") if isinstance(sweep, dict) else None
     )
+    augment = result["augment"]
+    # the augmented epoch over the plain one (bench_augment.py): a cost, lower is better
+    result["augment_ratio"] = augment.get("ratio") if isinstance(augment, dict) else None
     return result
 
 
@@ -367,6 +374,10 @@ def report(w: Workload, result: dict[str, Any]) -> str:
         wanted = f"{goal:.0%}" if goal < 1 else f"{goal:.2f}x"
         lines.append(f"{label:<30} {shown:>8}  (target {wanted}: "
                      f"{'met' if value >= goal else 'MISSED'})")
+    if result.get("augment_ratio") is not None:
+        ratio, most = result["augment_ratio"], result["augment"]["target"]
+        lines.append(f"{'CNN epoch, flip + crop / plain':<30} {ratio:>7.3f}x  (target <= "
+                     f"{most:.2f}x: {'met' if ratio <= most else 'MISSED'})")
     for name, (script, _, _) in SIDE_TABLES.items():
         figures = result[name]
         lines += ["", f"{name} ({script}):"]

@@ -279,3 +279,23 @@ def test_bench_tabular_runs_every_row_on_csv_files_with_text_labels():
         assert len(result[row]["scores"]) == 1 and 0 <= result[row]["scores"][0] <= 1
     assert result["linear"]["scores"][0] > 0.9  # the oracle row itself is sane
     assert "| iris (150 rows, 4 features) | accuracy |" in bench_tabular.report({"iris": result})
+
+
+def test_bench_augmentation_row_is_the_ratio_bench_augment_measured(monkeypatch):
+    """The augmentation cost comes from scripts/bench_augment.py run in this bench run: the
+    ratio is its augmented epoch over its plain one, checked against its target."""
+    for name in bench.SIDE_TABLES:  # the others are left out ("pending")
+        monkeypatch.setitem(bench.SIDE_TABLES, name, ("no_such_bench.py", [], []))
+    monkeypatch.setitem(bench.SIDE_TABLES, "augment", (
+        "bench_augment.py", [], ["--repeats", "1", "--samples", "256", "--batch", "64"]))
+    result = bench.run(TINY, repeats=1, peak_size=32, rows=("jaxdl_scan",), quick=True,
+                       settle_s=0)
+    figures = result["augment"]
+    assert isinstance(figures, dict), figures
+    assert result["augment_ratio"] == pytest.approx(figures["augmented_s"] / figures["plain_s"])
+    assert figures["target"] == 1.10 and figures["samples"] == 256
+    ratio = result["augment_ratio"]
+    verdict = "met" if ratio <= 1.10 else "MISSED"
+    assert f"{ratio:.3f}x  (target <= 1.10x: {verdict})" in bench.report(TINY, result)
+    result["augment_ratio"] = 1.25
+    assert "1.250x  (target <= 1.10x: MISSED)" in bench.report(TINY, result)
