@@ -220,10 +220,12 @@ def chain(*transforms: GradientTransformationLike) -> GradientTransformation:
     for i, t in enumerate(transforms):
         check_transformation(t, f"chain argument {i}")
 
-    def init(params: PyTree) -> tuple:
+    def init(params: PyTree) -> tuple[PyTree, ...]:
         return tuple(t.init(params) for t in transforms)
 
-    def update(grads: PyTree, state: tuple, params: PyTree = None) -> tuple[PyTree, tuple]:
+    def update(
+        grads: PyTree, state: tuple[PyTree, ...], params: PyTree = None
+    ) -> tuple[PyTree, tuple[PyTree, ...]]:
         if not isinstance(state, tuple) or len(state) != len(transforms):
             raise ValueError(
                 f"state must be the tuple of {len(transforms)} inner states made by this chain's "
@@ -262,7 +264,7 @@ def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
     """
     check_same_tree("updates", updates, params, "params")
 
-    def leaf(p, u):
+    def leaf(p: jax.Array, u: jax.Array) -> jax.Array:
         p, u = jnp.asarray(p), jnp.asarray(u)
         dtype = jnp.result_type(p.dtype, u.dtype, jnp.float32)
         return (p.astype(dtype) + u.astype(dtype)).astype(p.dtype)

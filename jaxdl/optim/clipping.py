@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxdl.checks import check_positive
-from jaxdl.optim.base import EmptyState, GradientTransformation, PyTree, init_empty
+from jaxdl.optim.base import EmptyState, GradientTransformation, init_empty
+from jaxdl.typing import PyTree
 
 
 def global_norm(tree: PyTree) -> jax.Array:
@@ -52,13 +53,15 @@ def clip_by_global_norm(max_norm: Any) -> GradientTransformation:
     """
     check_positive("max_norm", max_norm)
 
-    def update(updates: PyTree, state: EmptyState, params: PyTree = None):
+    def update(
+        updates: PyTree, state: EmptyState, params: PyTree = None
+    ) -> tuple[PyTree, EmptyState]:
         del params
         norm = global_norm(updates)
         limit = jnp.asarray(max_norm, norm.dtype)
         factor = limit / jnp.maximum(norm, limit)
 
-        def leaf(u):
+        def leaf(u: jax.Array) -> jax.Array:
             u = jnp.asarray(u)
             dtype = jnp.result_type(u.dtype, jnp.float32)
             return (u.astype(dtype) * factor.astype(dtype)).astype(u.dtype)
@@ -91,10 +94,12 @@ def clip(max_delta: Any) -> GradientTransformation:
     """
     check_positive("max_delta", max_delta)
 
-    def update(updates: PyTree, state: EmptyState, params: PyTree = None):
+    def update(
+        updates: PyTree, state: EmptyState, params: PyTree = None
+    ) -> tuple[PyTree, EmptyState]:
         del params
 
-        def leaf(u):
+        def leaf(u: jax.Array) -> jax.Array:
             u = jnp.asarray(u)
             bound = jnp.asarray(max_delta, u.dtype)
             return jnp.clip(u, -bound, bound)

@@ -89,7 +89,9 @@ def inverse_time_decay(
     check_float32("decay_rate", decay_rate)
 
     def schedule(count: Any) -> jax.Array:
-        return init_value / (1 + decay_rate * _epochs(count, transition_steps, staircase))
+        epochs = _epochs(count, transition_steps, staircase)
+        rate: jax.Array = init_value / (1 + decay_rate * epochs)
+        return rate
 
     return schedule
 
@@ -119,7 +121,8 @@ def exponential_decay(
     check_range("decay_rate", decay_rate, 0.0, 1.0, low_open=True)
 
     def schedule(count: Any) -> jax.Array:
-        return init_value * decay_rate ** _epochs(count, transition_steps, staircase)
+        rate: jax.Array = init_value * decay_rate ** _epochs(count, transition_steps, staircase)
+        return rate
 
     return schedule
 
@@ -145,7 +148,8 @@ def inverse_sqrt_decay(init_value: Any, k: Any, transition_steps: Any = 1) -> Sc
     check_positive("k", k)
 
     def schedule(count: Any) -> jax.Array:
-        return init_value * k / jnp.sqrt(1 + _epochs(count, transition_steps, False))
+        rate: jax.Array = init_value * k / jnp.sqrt(1 + _epochs(count, transition_steps, False))
+        return rate
 
     return schedule
 
@@ -227,7 +231,8 @@ def cosine_decay_schedule(init_value: Any, decay_steps: Any, alpha: Any = 0.0) -
 
     def schedule(count: Any) -> jax.Array:
         t = jnp.minimum(jnp.asarray(count, jnp.result_type(float)), decay_steps)
-        return init_value * ((1 - alpha) * _half_cosine(t / decay_steps) + alpha)
+        rate: jax.Array = init_value * ((1 - alpha) * _half_cosine(t / decay_steps) + alpha)
+        return rate
 
     return schedule
 

@@ -20,13 +20,13 @@ from jaxdl.optim.base import (
     EmptyState,
     GradientTransformation,
     LearningRate,
-    PyTree,
     check_learning_rate,
     check_same_tree,
     init_empty,
     safe_increment,
     zero_count,
 )
+from jaxdl.typing import PyTree
 
 _STATE = "the optimizer state (built by init(params))"
 
@@ -141,7 +141,9 @@ def scale_by_momentum(beta: Any = 0.9, nesterov: bool = False) -> GradientTransf
     def init(params: PyTree) -> ScaleByMomentumState:
         return ScaleByMomentumState(mu=_zeros_moment(params))
 
-    def update(grads: PyTree, state: ScaleByMomentumState, params: PyTree = None):
+    def update(
+        grads: PyTree, state: ScaleByMomentumState, params: PyTree = None
+    ) -> tuple[PyTree, ScaleByMomentumState]:
         del params
         check_same_tree("grads", grads, state.mu, _STATE)
         mu = ewa.update(state.mu, grads, beta)
@@ -177,7 +179,9 @@ def scale_by_rms(beta: Any = 0.9, eps: Any = 1e-8) -> GradientTransformation:
     def init(params: PyTree) -> ScaleByRmsState:
         return ScaleByRmsState(nu=_zeros_moment(params))
 
-    def update(grads: PyTree, state: ScaleByRmsState, params: PyTree = None):
+    def update(
+        grads: PyTree, state: ScaleByRmsState, params: PyTree = None
+    ) -> tuple[PyTree, ScaleByRmsState]:
         del params
         check_same_tree("grads", grads, state.nu, _STATE)
         nu = ewa.update(state.nu, _squares(grads, state.nu), beta)
@@ -228,7 +232,9 @@ def scale_by_adam(
         zeros = _zeros_moment(params)
         return ScaleByAdamState(count=zero_count(), mu=zeros, nu=zeros)
 
-    def update(grads: PyTree, state: ScaleByAdamState, params: PyTree = None):
+    def update(
+        grads: PyTree, state: ScaleByAdamState, params: PyTree = None
+    ) -> tuple[PyTree, ScaleByAdamState]:
         del params
         check_same_tree("grads", grads, state.mu, _STATE)
         count = safe_increment(state.count)
@@ -271,17 +277,20 @@ def add_l2(lambd: Any) -> GradientTransformation:
     check_finite("lambd", lambd)
     check_range("lambd", lambd, 0.0)
 
-    def update(updates: PyTree, state: EmptyState, params: PyTree = None):
+    def update(
+        updates: PyTree, state: EmptyState, params: PyTree = None
+    ) -> tuple[PyTree, EmptyState]:
         if params is None:
             raise ValueError(
                 "add_l2 (L2 / weight decay) needs params: call update(grads, state, params)"
             )
         check_same_tree("params", params, updates, "grads")
 
-        def leaf(u, p):
+        def leaf(u: jax.Array, p: jax.Array) -> jax.Array:
             u, p = jnp.asarray(u), jnp.asarray(p)
             dtype = jnp.result_type(u.dtype, jnp.float32)
-            return (u.astype(dtype) + lambd * p.astype(dtype)).astype(u.dtype)
+            decayed: jax.Array = u.astype(dtype) + lambd * p.astype(dtype)
+            return decayed.astype(u.dtype)
 
         return jax.tree.map(leaf, updates, params), state
 
@@ -315,7 +324,7 @@ def scale_by_learning_rate(learning_rate: LearningRate) -> GradientTransformatio
     check_learning_rate(learning_rate)
 
     def scaled(updates: PyTree, lr: Any) -> PyTree:
-        def leaf(u):
+        def leaf(u: jax.Array) -> jax.Array:
             u = jnp.asarray(u)
             dtype = jnp.result_type(u.dtype, jnp.float32)
             return (-jnp.asarray(lr, dtype) * u.astype(dtype)).astype(u.dtype)
@@ -328,14 +337,18 @@ def scale_by_learning_rate(learning_rate: LearningRate) -> GradientTransformatio
             del params
             return ScaleByScheduleState(count=zero_count())
 
-        def update(updates: PyTree, state: ScaleByScheduleState, params: PyTree = None):
+        def update(
+            updates: PyTree, state: ScaleByScheduleState, params: PyTree = None
+        ) -> tuple[PyTree, ScaleByScheduleState]:
             del params
             lr = learning_rate(state.count)
             return scaled(updates, lr), ScaleByScheduleState(count=safe_increment(state.count))
 
         return GradientTransformation(init, update)
 
-    def update_constant(updates: PyTree, state: EmptyState, params: PyTree = None):
+    def update_constant(
+        updates: PyTree, state: EmptyState, params: PyTree = None
+    ) -> tuple[PyTree, EmptyState]:
         del params
         return scaled(updates, learning_rate), state
 
