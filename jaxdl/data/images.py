@@ -232,12 +232,13 @@ def read_image_folder(
     if len(first) > 1:
         raise ValueError(f"{root}: mixes grayscale images ({first[True]}) and colour images "
                          f"({first[False]}); pass color_mode='rgb' or 'grayscale' to convert "
-                         "them all")
+                         "them all (the jaxdl command reads them as stored: save them in one "
+                         "mode)")
     if len(sizes) > 1:
         (s1, f1), (s2, f2) = list(sizes.items())[:2]
         raise ValueError(f"{root}: images differ in size ({f1} is {s1[0]}x{s1[1]}, {f2} is "
-                         f"{s2[0]}x{s2[1]}, height x width); pass size=(height, width) to "
-                         "resize them all")
+                         f"{s2[0]}x{s2[1]}, height x width); pass size=(height, width) (the "
+                         "jaxdl command: --image-size H,W) to resize them all")
     x = np.stack(arrays)
     y = np.array([index for index, _ in files], dtype=np.int32)
     return ImageFolder(x, y, classes, tuple(file for _, file in files))
