@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--trials-per-batch", type=integer(1), metavar="N", dest="batch",
                    help="optuna: trials trained as one compiled sweep (default 8); --configs "
                    "is the number of trials")
+    g.add_argument("--heartbeat", type=integer(1), metavar="SECONDS",
+                   help="optuna: seconds between a worker's heartbeats in --storage; a trial "
+                   "without one for twice as long is failed and retried once (default 30)")
     g.add_argument("--checkpoint-dir", metavar="DIR",
                    help="save the whole sweep here after every chunk (and metrics.jsonl)")
     g.add_argument("--resume", action="store_true", help="continue the sweep in --checkpoint-dir")

@@ -210,7 +210,7 @@ def _header_count(args: argparse.Namespace) -> int:
 
 
 SEARCH_FLAGS = ("min_epochs", "eta", "interval", "quantile", "rounds", "sampler", "pruner",
-                "storage", "study_name", "batch")
+                "storage", "study_name", "batch", "heartbeat")
 
 
 def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger) -> Any:

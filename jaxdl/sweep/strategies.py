@@ -33,7 +33,7 @@ OWN_OPTIONS = {  # the options only some strategies read
     "hyperband": ("eta",),
     "pbt": ("interval", "quantile", "perturb", "resample_prob"),
     "tpe": ("rounds", "gamma", "candidates"),
-    "optuna": ("sampler", "pruner", "storage", "study_name", "batch"),
+    "optuna": ("sampler", "pruner", "storage", "study_name", "batch", "heartbeat"),
 }
 
 

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import socket
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from jaxdl.sweep.buckets import continuous_names, split_config, trainer_for
 from jaxdl.sweep.engine import run_sweep
+from jaxdl.sweep.optuna_search.heartbeat import Heartbeat, fail_stale_trials
 from jaxdl.sweep.optuna_search.space import require_optuna
 from jaxdl.sweep.results import SweepResults
 from jaxdl.train import Trainer
 
 PARAM_COUNT = "param_count"  # an objective: the member's number of parameters
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # each trial's user attribute "worker"
 
 
 class OptunaRun(NamedTuple):
@@ -137,15 +142,38 @@ def _real(results: SweepResults, n: int) -> SweepResults:
     return dataclasses.replace(results, **{k: getattr(results, k)[:n] for k in lists})
 
 
+def _known_distributions(study: Any) -> dict[str, Any]:
+    """Each parameter's distribution in ``study``'s trials so far (the last one seen)."""
+    return {name: dist for trial in study.get_trials(deepcopy=False)
+            for name, dist in trial.distributions.items()}  # fmt: skip
+
+
+def _check_distributions(study: Any, trial: Any, known: dict[str, Any]) -> None:
+    """A parameter suggested with another distribution than the study's earlier trials is an
+    error (the study holds another search: a name reused)."""
+    for name, dist in trial.distributions.items():
+        if known.setdefault(name, dist) != dist:
+            raise ValueError(
+                f"study_name {study.study_name!r} already holds trials with {name!r} drawn "
+                f"from {known[name]}, but space_fn draws it from {dist}: give this search "
+                "another study name (--study-name) or the study's own space"
+            )
+
+
 def _ask(study: Any, space_fn: Callable[[Any], Mapping[str, Any]], count: int):
-    """``count`` trials and their configs; on a bad ``space_fn`` every trial asked is told
-    FAIL and the error names ``space_fn``."""
+    """``count`` trials and their configs; on a bad ``space_fn`` (it raises, returns a non-dict
+    or draws a parameter from another distribution than the study's earlier trials) every
+    trial asked is told FAIL and the error names ``space_fn``."""
     optuna = require_optuna()
     trials, configs = [], []
+    known = _known_distributions(study)
     try:
         for _ in range(count):
-            trial = study.ask()
+            with warnings.catch_warnings():  # jaxdl records the heartbeats (.heartbeat)
+                warnings.filterwarnings("ignore", "Heartbeat of storage is supposed")
+                trial = study.ask()
             trials.append(trial)
+            trial.set_user_attr("worker", WORKER)
             try:
                 config = space_fn(trial)
             except Exception as err:  # noqa: BLE001 - user code, reported with the trial
@@ -157,10 +185,11 @@ def _ask(study: Any, space_fn: Callable[[Any], Mapping[str, Any]], count: int):
                     f"space_fn must return a dict of hyperparameters (a config), got "
                     f"{type(config).__name__} on trial {trial.number}"
                 )
+            _check_distributions(study, trial, known)
             configs.append(dict(config))
     except BaseException:
         for trial in trials:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
         raise
     return trials, configs
 
@@ -245,10 +274,13 @@ def optimize(
             )
     objectives, mode = _objectives(optuna, study, trainer, monitor, mode, objectives)
     single = len(study.directions) == 1
+    State = optuna.trial.TrialState
     run = OptunaRun(study, [], [])
     done = 0
     while done < n_trials:
+        fail_stale_trials(study)  # a dead worker's trials: failed, queued again once
         trials, configs = _ask(study, space_fn, min(batch, n_trials - done))
+        beat = Heartbeat(study, trials)
         told: set[int] = set()
         reported = [0] * len(trials)
         n = len(trials)
@@ -282,6 +314,7 @@ def optimize(
                 mode=mode, epochs_per_call=epochs_per_call, prune=prune if single else None,
                 **options,
             )  # fmt: skip
+            beat.stop()
             results = _real(results, n)
             for i, trial in enumerate(trials):
                 if single:  # the last epochs of members that stopped on their own
@@ -289,16 +322,18 @@ def optimize(
                 values = _values(results, i, objectives)
                 _describe(trial, results, i)
                 if results.status[i] == "pruned":
-                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    study.tell(trial, state=State.PRUNED, skip_if_finished=True)
                 elif results.status[i] == "diverged" or values is None:
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                else:
-                    study.tell(trial, values if not single else values[0])
+                    study.tell(trial, state=State.FAIL, skip_if_finished=True)
+                else:  # skip: failed by another worker that took this one for dead
+                    study.tell(trial, values if not single else values[0],
+                               skip_if_finished=True)
                 told.add(i)
         except BaseException:
+            beat.stop()
             for i, trial in enumerate(trials):
                 if i not in told:
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    study.tell(trial, state=State.FAIL, skip_if_finished=True)
             raise
         run.batches.append(results)
         run.trials.append([t.number for t in trials])

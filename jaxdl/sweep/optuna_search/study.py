@@ -3,16 +3,63 @@ journal file, an RDB URL) runs a jaxdl search space's trials, ``batch`` per comp
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from jaxdl.sweep.optuna_search.core import optimize
+from jaxdl.sweep.optuna_search.heartbeat import journal_storage, retry_once
 from jaxdl.sweep.optuna_search.space import require_optuna, space_to_suggestions
 from jaxdl.sweep.results import SweepResults
 from jaxdl.train import Trainer
 
 SAMPLERS = ("tpe", "random", "cmaes")
+HEARTBEAT = 30  # seconds between heartbeats of a worker's trials in a storage
 PRUNERS = ("median", "hyperband", "none")
+
+
+def open_storage(storage: str | None, heartbeat: int = HEARTBEAT) -> Any:
+    """The Optuna storage ``storage`` names, opened now (so a bad one fails before anything
+    compiles), with a heartbeat of ``heartbeat`` seconds: a running trial without one for
+    ``2 * heartbeat`` seconds is failed and retried once (:mod:`.heartbeat`).
+
+    Args:
+      storage: ``None`` (in memory), a journal file path (created if missing) or an RDB URL
+        (``postgresql://user@host/db``, ``sqlite:///study.db``; the database must exist).
+      heartbeat: seconds between heartbeats (a positive integer).
+
+    Returns:
+      ``None`` (in memory), a journal storage or an ``optuna.storages.RDBStorage``.
+
+    Examples:
+      >>> import os, tempfile
+      >>> type(open_storage(os.path.join(tempfile.mkdtemp(), "study.log"))).__name__
+      'HeartbeatJournalStorage'
+      >>> open_storage("postgresql://nobody@127.0.0.1:1/none")  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ValueError: storage 'postgresql://nobody@127.0.0.1:1/none' cannot be opened ...
+    """
+    optuna = require_optuna()
+    if storage is None:
+        return None
+    if not isinstance(storage, str) or not storage:
+        raise ValueError(f"storage must be a journal file path or an RDB URL, got {storage!r}")
+    if isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat < 1:
+        raise ValueError(f"heartbeat must be a positive whole number of seconds, got "
+                         f"{heartbeat!r}")
+    try:
+        if "://" not in storage:  # a file: Optuna's journal storage
+            return journal_storage(storage, heartbeat)
+        with warnings.catch_warnings():  # heartbeat_interval is experimental in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(storage, heartbeat_interval=heartbeat,
+                                              heartbeat_stale_trial_callback=retry_once())
+    except Exception as err:  # noqa: BLE001 - a bad URL, a missing driver, no server
+        kind = "journal file" if "://" not in storage else "database"
+        raise ValueError(f"storage {storage!r} cannot be opened as a {kind} "
+                         f"({type(err).__name__}: {err}); give a writable journal file path "
+                         "(study.log) or the URL of a running database") from err
 
 
 def study_search(
@@ -30,6 +77,7 @@ def study_search(
     seed: int = 0,
     monitor: str = "val_loss",
     mode: str | None = None,
+    heartbeat: int = HEARTBEAT,
     **options: Any,
 ) -> SweepResults:
     """``search(..., strategy="optuna")``: an Optuna study (created, or joined when
@@ -40,12 +88,17 @@ def study_search(
       space: a jaxdl search space (see :func:`space_to_suggestions`).
       data, trainer, epochs, seed, monitor, mode: as in :func:`optimize`.
       n: trials for this call.
-      sampler: ``"tpe"``, ``"random"`` or ``"cmaes"`` (seeded with ``seed``).
+      sampler: ``"tpe"``, ``"random"`` or ``"cmaes"``, seeded with ``seed`` (in a storage,
+        which workers share, with ``seed``, the trials so far and the process id: each worker
+        draws its own trials).
       pruner: ``"median"``, ``"hyperband"`` or ``"none"``.
       storage: ``None`` (in memory), a journal file path (``study.log``: resumable, shared by
-        processes on one machine) or an RDB URL (``postgresql://...``).
+        processes on one machine or a shared disk) or an RDB URL (``postgresql://...``); see
+        :func:`open_storage`.
       study_name: the study's name in ``storage``.
       batch: trials per compiled sweep.
+      heartbeat: seconds between a worker's heartbeats in a storage; a trial without one for
+        twice as long is failed and retried once (:mod:`.heartbeat`).
       **options: passed on to :func:`optimize`.
 
     Returns:
@@ -79,17 +132,16 @@ def study_search(
                    "hyperband": optuna.pruners.HyperbandPruner,
                    "none": optuna.pruners.NopPruner}[pruner]
     direction = "maximize" if (mode or trainer.check_monitor(monitor)) == "max" else "minimize"
-    backend: Any = storage
-    if storage is not None and "://" not in storage:  # a file: Optuna's journal storage
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
-
-        backend = JournalStorage(JournalFileBackend(storage))
-    study = optuna.create_study(storage=backend, study_name=study_name, direction=direction,
-                                sampler=make_sampler(seed=seed), pruner=make_pruner(),
-                                load_if_exists=study_name is not None)
-    if study.trials:  # a joined study: another seed, or this call would redraw earlier trials
-        study.sampler = make_sampler(seed=seed + len(study.trials))
+    backend = open_storage(storage, heartbeat)
+    try:
+        study = optuna.create_study(storage=backend, study_name=study_name, direction=direction,
+                                    sampler=make_sampler(seed=seed), pruner=make_pruner(),
+                                    load_if_exists=study_name is not None)
+    except Exception as err:  # noqa: BLE001 - a server that went away, a corrupt journal
+        raise ValueError(f"storage {storage!r}: the study cannot be created or loaded "
+                         f"({type(err).__name__}: {err})") from err
+    if storage is not None:  # shared by workers: each draws its own trials
+        study.sampler = make_sampler(seed=(seed + len(study.trials) + 7919 * os.getpid()) % 2**31)
     run = optimize(study, space_fn, data, trainer=trainer, n_trials=n, batch=batch, epochs=epochs,
                    seed=seed, monitor=monitor, mode=mode, **options)
     return merge(run.batches, [f"batch {b}" for b, _ in enumerate(run.batches)])
