@@ -99,3 +99,17 @@ def test_standardize_uses_the_training_channels():
     np.testing.assert_allclose(train.reshape(-1, 3).mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(train.reshape(-1, 3).std(axis=0), 1, atol=1e-5)
     np.testing.assert_allclose(test, (other - mean) / std, rtol=1e-5)
+
+
+def test_build_puts_the_data_sets_augmentation_in_front():
+    from jaxdl.layers.augment import RandomCrop, RandomFlip
+    from jaxdl.layers.presets import lenet5
+
+    net = image_recipe.build("mnist", "lenet5", True, (28, 28, 1), 10)
+    assert net.layers[0] == RandomCrop(3)  # no flip: a mirrored digit is another symbol
+    assert list(net.layers[1:]) == list(lenet5((28, 28, 1), 10).layers)
+    net = image_recipe.build("cifar10", "recipe", True, (32, 32, 3), 10)
+    assert list(net.layers[:2]) == [RandomFlip(0.5), RandomCrop(4)]
+    assert net.output_shape == (10,)
+    plain = image_recipe.build("cifar10", "small_vgg", False, (32, 32, 3), 10)
+    assert not any(isinstance(layer, RandomFlip | RandomCrop) for layer in plain.layers)

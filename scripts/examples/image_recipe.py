@@ -2,8 +2,10 @@
 augmentation, Adam with learning-rate decay, early stopping, and a vmapped sweep of the
 learning rate.
 
-    python scripts/examples/image_recipe.py [--dataset fashion_mnist|cifar10|mnist] [--quick]
-                                            [--n N] [--epochs E] [--seed S] [--json PATH]
+    python scripts/examples/image_recipe.py [--dataset fashion_mnist|cifar10|mnist]
+                                            [--model recipe|lenet5|small_vgg] [--no-augment]
+                                            [--quick] [--n N] [--epochs E] [--seed S]
+                                            [--json PATH]
 
 1. ``jaxdl.data.load(name)`` downloads the data set once into the cache
    (``~/.cache/jaxdl/datasets``, or ``$JAXDL_DATA_DIR``), checks its SHA-256 sums and returns
@@ -11,14 +13,17 @@ learning rate.
    are held out for validation. ``--n`` keeps a seeded random subset of the training images.
 2. The pixels are standardized per channel with the training split's mean and standard
    deviation, ``x' = (x - mu_c) / sigma_c`` (validation and test use the same numbers).
-3. The CNN: flip + random crop (augmentation, training only), then
+3. The CNN: augmentation (training only: a random horizontal flip, except for MNIST, whose
+   mirrored digits are other symbols, and a random crop after padding by 1/8 of the width), then
 
        (Conv(f, 3x3) BatchNorm Relu) x 2  MaxPool(2x2)        f = 32   (quick: 8)
        (Conv(2f, 3x3) BatchNorm Relu) x 2 MaxPool(2x2)
        Flatten Dropout Dense(128) Relu Dropout Dense(10)
 
    He initialization (``initializer="he"``, the default) everywhere; the convolutions before
-   a batch norm have no bias (its ``beta`` takes that place).
+   a batch norm have no bias (its ``beta`` takes that place). ``--model lenet5`` or
+   ``small_vgg`` trains that preset of :mod:`jaxdl.layers.presets` instead (no dropout
+   layers), ``--no-augment`` leaves the augmentation out.
 4. One vmapped ``jaxdl.sweep.run_sweep`` trains the CNN for each learning rate (Adam,
    exponential decay ``lr0 * decay_rate ** epoch``, keep_prob 0.7), with early stopping on the
    validation accuracy (each member keeps its best epoch's parameters). The learning rate with
@@ -44,6 +49,7 @@ import numpy as np
 import jaxdl
 from jaxdl import layers
 from jaxdl.infra.atomic import write_json
+from jaxdl.layers import presets
 from jaxdl.layers.augment import RandomCrop, RandomFlip
 from jaxdl.sweep import run_sweep
 
@@ -51,12 +57,17 @@ from jaxdl.sweep import run_sweep
 SHARED = {"keep_prob": 0.7, "decay_rate": 0.95}
 
 
-def cnn(input_shape: Sequence[int], outputs: int, filters: int = 32) -> layers.Sequential:
-    """Flip + crop, two conv blocks with batch norm, dropout before each dense layer.
+def augmentation(dataset: str, input_shape: Sequence[int]) -> list[Any]:
+    """Flip (not for MNIST's digits) and a crop after padding by 1/8 of the image width (4
+    pixels of CIFAR's 32, 3 of MNIST's 28)."""
+    crop = RandomCrop(max(1, input_shape[1] // 8))
+    return [crop] if dataset == "mnist" else [RandomFlip(0.5), crop]
 
-    The crop pads by 1/8 of the image width (4 pixels of CIFAR's 32, 3 of MNIST's 28).
-    """
-    blocks: list[Any] = [RandomFlip(0.5), RandomCrop(max(1, input_shape[1] // 8))]
+
+def cnn(input_shape: Sequence[int], outputs: int, filters: int = 32) -> layers.Sequential:
+    """Two conv blocks with batch norm, dropout before each dense layer (see the module
+    docstring)."""
+    blocks: list[Any] = []
     for f in (filters, 2 * filters):
         for _ in range(2):
             blocks += [layers.Conv(f, (3, 3), use_bias=False, initializer="he"),
@@ -68,6 +79,18 @@ def cnn(input_shape: Sequence[int], outputs: int, filters: int = 32) -> layers.S
         layers.Dense(outputs, initializer="he"),
         input_shape=tuple(input_shape),
     )
+
+
+def build(dataset: str, model: str, augment: bool, input_shape: Sequence[int], outputs: int,
+          quick: bool = False) -> layers.Sequential:
+    """The network ``model`` (``"recipe"``: :func:`cnn`; else a preset) with the data set's
+    augmentation in front when ``augment``."""
+    if model == "recipe":
+        body = cnn(input_shape, outputs, filters=8 if quick else 32)
+    else:
+        body = presets.preset(model, input_shape, outputs)
+    front = augmentation(dataset, input_shape) if augment else []
+    return layers.Sequential(*front, *body.layers, input_shape=tuple(input_shape))
 
 
 def standardize(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
@@ -89,13 +112,14 @@ def accuracy(model: Any, params: Any, state: Any, x: np.ndarray, y: np.ndarray,
 
 
 def run(dataset: str = "fashion_mnist", quick: bool = False, n: int | None = None,
-        epochs: int | None = None, seed: int = 0) -> dict[str, Any]:
+        epochs: int | None = None, seed: int = 0, model_name: str = "recipe",
+        augment: bool = True) -> dict[str, Any]:
     """Load, standardize, sweep the learning rate, measure the chosen network; the figures."""
     if quick and n is None:
         n = 2000
     data = jaxdl.data.load(dataset, n=n, val_fraction=0.1, seed=seed)
     x_train, x_val, x_test = standardize(data.x_train, data.x_val, data.x_test)
-    model = cnn(data.x_train.shape[1:], data.num_classes, filters=8 if quick else 32)
+    model = build(dataset, model_name, augment, data.x_train.shape[1:], data.num_classes, quick)
     trainer = jaxdl.Trainer(model, optimizer="adam", schedule="exponential",
                             batch_size=64 if quick else 128)
     rates = (3e-3, 1e-2) if quick else (3e-4, 1e-3, 3e-3)
@@ -107,6 +131,8 @@ def run(dataset: str = "fashion_mnist", quick: bool = False, n: int | None = Non
     best = swept.table[0]["config"]
     return {
         "dataset": dataset,
+        "model": model_name,
+        "augment": augment,
         "quick": quick,
         "num_train": len(data.y_train),
         "num_val": len(data.y_val),
@@ -128,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="fashion_mnist",
                         choices=("fashion_mnist", "cifar10", "mnist"))
+    parser.add_argument("--model", default="recipe", choices=("recipe", "lenet5", "small_vgg"),
+                        help="the recipe's CNN (default) or a preset of jaxdl.layers.presets")
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--quick", action="store_true",
                         help="a small CNN, few epochs, 2000 training images")
     parser.add_argument("--n", type=int, default=None,
@@ -137,10 +166,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    result = run(args.dataset, args.quick, args.n, args.epochs, args.seed)
+    result = run(args.dataset, args.quick, args.n, args.epochs, args.seed, args.model,
+                 not args.no_augment)
     print(f"{result['dataset']}: {result['num_train']} training, {result['num_val']} "
-          f"validation, {result['num_test']} test images; CNN of {result['parameters']:,} "
-          f"parameters")
+          f"validation, {result['num_test']} test images; {result['model']} CNN of "
+          f"{result['parameters']:,} parameters, {'with' if result['augment'] else 'no'} "
+          f"augmentation")
     for row in result["sweep"]:
         print(f"  learning_rate {row['learning_rate']:<8g} val accuracy "
               f"{row['val_accuracy']:.4f} (best epoch {row['best_epoch']} of "
