@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxdl import cli, saved
+from jaxdl import Standardized, cli, saved
 from jaxdl.data.encoding import MIN_ROWS_FOR_ID
 from jaxdl.data.files import load_file, read_inputs
+from jaxdl.data.normalize import transform
 from jaxdl.nn import MLP
 
 sklearn = pytest.importorskip("sklearn")
@@ -57,7 +58,9 @@ def test_one_hot_matches_sklearn_with_training_categories_only(tmp_path):
     assert data.feature_names == ("age", "sex", "city")
     assert data.encoding.categories == {"sex": ("female", "male"), "city": CITIES}
     for x, rows in ((data.x_train, train), (data.x_val, val), (data.x_test, test)):
-        np.testing.assert_allclose(x, oracle.transform(frame.iloc[rows]), atol=1e-6)
+        # the splits hold the raw numbers and the one-hot blocks; the model standardizes
+        np.testing.assert_allclose(transform(data.stats, x), oracle.transform(frame.iloc[rows]),
+                                   atol=1e-5)
     assert data.stats.std[1:].tolist() == [1.0] * 6 and data.stats.mean[1:].tolist() == [0.0] * 6
 
 
@@ -79,7 +82,7 @@ def test_saved_model_predicts_raw_text_columns_as_in_training(tmp_path):
     path = tmp_path / "people.csv"
     frame = write_table(path, n=60)
     data = load_file(path)
-    model = MLP((data.encoding.width, 5, 2))
+    model = Standardized(MLP((data.encoding.width, 5, 2)), data.stats)
     params, state = model.init(jax.random.key(1))
     folder = saved.save_model(tmp_path / "m", model, params, state, data=data)
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
@@ -90,9 +93,8 @@ def test_saved_model_predicts_raw_text_columns_as_in_training(tmp_path):
     test_rows = frame.iloc[data.rows[2]].drop(columns=["y"])[["city", "age", "sex"]]
     expected = np.asarray(saved.infer(model, params, state, data.x_test)[0])
     np.testing.assert_allclose(loaded.outputs(test_rows), expected, rtol=1e-5, atol=1e-6)
-    # arrays hold the expanded columns
-    np.testing.assert_allclose(loaded.outputs(data.x_test * data.stats.std + data.stats.mean),
-                               expected, rtol=1e-5, atol=1e-5)
+    # arrays hold the expanded columns, raw
+    np.testing.assert_allclose(loaded.outputs(data.x_test), expected, rtol=1e-5, atol=1e-5)
 
 
 def _reseal(folder, change):
@@ -120,7 +122,7 @@ def test_a_changed_encoding_is_refused_on_load(tmp_path, change, message):
     path = tmp_path / "people.csv"
     write_table(path, n=40)
     data = load_file(path)
-    model = MLP((data.encoding.width, 3, 2))
+    model = Standardized(MLP((data.encoding.width, 3, 2)), data.stats)
     params, state = model.init(jax.random.key(0))
     folder = saved.save_model(tmp_path / "m", model, params, state, data=data)
     _reseal(folder, change)

@@ -147,13 +147,16 @@ def test_load_standardizes_with_training_statistics(name):
     np.testing.assert_allclose(data.stats.mean, expected.mean)
     np.testing.assert_allclose(data.stats.std, expected.std)
     varying = raw.x_train.std(axis=0) > 0
-    np.testing.assert_allclose(data.x_train.mean(axis=0), 0.0, atol=1e-4)
-    np.testing.assert_allclose(data.x_train.std(axis=0)[varying], 1.0, rtol=1e-3)
-    for part, raw_part in [(data.x_val, raw.x_val), (data.x_test, raw.x_test)]:
-        np.testing.assert_allclose(part, normalize.transform(data.stats, raw_part), rtol=1e-6)
-        assert part.dtype == np.float32
-    # validation/test use the training statistics, not their own: their moments differ
-    assert not np.allclose(data.x_val.mean(axis=0)[varying], 0.0, atol=1e-4)
+    train = normalize.transform(data.stats, data.x_train)
+    np.testing.assert_allclose(train.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(train.std(axis=0)[varying], 1.0, rtol=1e-3)
+    for part, raw_part in [(data.x_train, raw.x_train), (data.x_val, raw.x_val),
+                           (data.x_test, raw.x_test)]:
+        np.testing.assert_array_equal(part, raw_part)  # the splits stay raw: the model applies
+        assert part.dtype == np.float32                # stats (layers.Standardized)
+    # validation/test take the training statistics, not their own: their moments differ
+    val = normalize.transform(data.stats, data.x_val)
+    assert not np.allclose(val.mean(axis=0)[varying], 0.0, atol=1e-4)
     for y_a, y_b in zip(data[1:6:2], raw[1:6:2], strict=True):
         np.testing.assert_array_equal(y_a, y_b)
 

@@ -30,13 +30,14 @@ def test_csv_classification_split_and_standardize(tmp_path):
     assert sorted(np.concatenate(data.rows).tolist()) == list(range(40))
     # stratified: each class equally represented in test (8 samples, 40 rows, 3 classes)
     assert np.bincount(data.y_test, minlength=3).max() - np.bincount(data.y_test).min() <= 1
-    # standardized with the training split's statistics only
+    # the standardizer of the training split only; the splits stay raw (the model applies it)
     stats = normalize.fit_standardizer(x[train])
     np.testing.assert_allclose(data.stats.mean, stats.mean, rtol=1e-6)
-    np.testing.assert_allclose(data.x_test, normalize.transform(stats, x[test]), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(data.stats.std, stats.std, rtol=1e-6)
+    np.testing.assert_allclose(data.x_test, x[test], rtol=1e-6)
     np.testing.assert_array_equal(data.y_val, y[val])
-    np.testing.assert_allclose(data.x_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(normalize.transform(data.stats, data.x_train).mean(axis=0), 0,
+                               atol=1e-5)
 
 
 def test_text_labels_and_named_target(tmp_path):
@@ -101,7 +102,8 @@ def test_npz_xy_and_given_splits(tmp_path):
     data = load_file(tmp_path / "s.npz")
     assert data.task == "regression"
     np.testing.assert_allclose(data.y_val, y[1::3] * 0.5)
-    np.testing.assert_allclose(data.x_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(data.x_train, x[0::3], rtol=1e-6)  # the given split, raw
+    np.testing.assert_allclose(data.stats.mean, x[0::3].mean(axis=0), rtol=1e-6)
 
 
 def test_npz_without_x_and_object_arrays(tmp_path):

@@ -301,7 +301,11 @@ def test_as_dataset_keeps_uint8_pixels():
     x = rng.integers(0, 256, (40, 3, 3, 1), dtype=np.uint8)
     y = np.arange(40) % 4
     data = as_dataset(ImageSet(x, y, x[:8], y[:8], tuple("abcd")), "toy", val_fraction=0.25)
-    assert data.x_train.dtype == np.uint8 and data.stats is None
+    assert data.x_train.dtype == np.uint8
+    # the per-channel statistics of the training split, for layers.Standardized to apply
+    pixels = data.x_train.reshape(-1, 1).astype(np.float64)
+    np.testing.assert_allclose(data.stats.mean, pixels.mean(axis=0))
+    np.testing.assert_allclose(data.stats.std, pixels.std(axis=0))
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (30, 10, 8)
     rows = {r.tobytes() for r in np.concatenate([data.x_train, data.x_val])}
     assert rows == {r.tobytes() for r in x}
@@ -517,7 +521,8 @@ def test_image_dataset_subset_and_split(tmp_path, monkeypatch):
     train_rows = {r.tobytes() for r in arrays[0]}
     assert {r.tobytes() for r in np.concatenate([data.x_train, data.x_val])[..., 0]} <= train_rows
     np.testing.assert_array_equal(data.x_test[..., 0], arrays[2])
-    assert data.name == "mnist" and data.num_classes == 10 and data.stats is None
+    assert data.name == "mnist" and data.num_classes == 10 and data.x_train.dtype == np.uint8
+    np.testing.assert_allclose(data.stats.mean, [data.x_train.astype(np.float64).mean()])
     with pytest.raises(ValueError, match=r"n must be an int in 1..6"):
         image_dataset("mnist", n=7, cache_dir=tmp_path, base_url="http://127.0.0.1:9/")
 

@@ -20,6 +20,7 @@ from jaxdl.infra import devices
 from jaxdl.infra.untrusted import read_bytes
 from jaxdl.layers.presets import PRESETS, preset
 from jaxdl.layers.reshape import Reshape
+from jaxdl.layers.standardize import unwrap
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
@@ -59,8 +60,8 @@ def load_data(args: argparse.Namespace) -> Dataset:
 
 def _load_images(args: argparse.Namespace) -> Dataset | None:
     """The images of ``--data FOLDER`` or ``--data FILE.h5``
-    (:func:`jaxdl.data.pixels.image_path_dataset`: per-channel standardized, or ``/ 255`` with
-    ``--no-normalize``), else ``None``."""
+    (:func:`jaxdl.data.pixels.image_path_dataset`: ``uint8``, with per-channel statistics, or
+    ``/ 255`` with ``--no-normalize``), else ``None``."""
     image_size = getattr(args, "image_size", None)
     if args.data is None or not is_image_path(args.data):
         if image_size is not None:
@@ -94,13 +95,31 @@ def build_model(args: argparse.Namespace, data: Dataset, dropout: bool) -> Any:
     """The model for ``data``: the MLP (input width from the features, 1 output unit for 2
     classes), or with ``--model`` a :class:`jaxdl.layers.Sequential` (:func:`layers_model`);
     ``--augment`` puts its layers in front (:func:`augmented`; an MLP is then built as its
-    layers twin, :func:`jaxdl.layers.from_mlp`).
+    layers twin, :func:`jaxdl.layers.from_mlp`); wrapped by :func:`standardized`, so it takes
+    the data's raw features (uint8 images included) and its saved model keeps the statistics.
 
     >>> from jaxdl.cli import build_parser
     >>> args = build_parser().parse_args(["train", "--hidden", "8", "--data-size", "50"])
     >>> build_model(args, load_data(args), dropout=False).sizes
     (2, 8, 1)
     """
+    return standardized(_network(args, data, dropout), data)
+
+
+def standardized(model: Any, data: Dataset) -> Any:
+    """``model`` standardizing its raw inputs with the data's training statistics,
+    :class:`jaxdl.layers.Standardized` (``model`` itself when ``data.stats`` is ``None``, with
+    ``--no-normalize``): the splits are raw, so the model and the saved model standardize once.
+
+    >>> from jaxdl.data.datasets import load
+    >>> standardized(MLP((2, 1)), load("moons", n=50)).model
+    MLP(sizes=(2, 1), ...)
+    """
+    return model if data.stats is None else layers.Standardized(model, data.stats)
+
+
+def _network(args: argparse.Namespace, data: Dataset, dropout: bool) -> Any:
+    """The MLP or the layers model of :func:`build_model`, on standardized inputs."""
     model = getattr(args, "model", None)
     if model is not None:
         return augmented(args, layers_model(args, data))
@@ -339,11 +358,12 @@ def describe(data: Dataset, model: Any) -> str:
 
 def describe_model(model: Any) -> str:
     """The MLP's sizes, activation, initializer and extras, or a layers model's layers, input
-    shape and parameter count.
+    shape and parameter count (of the model inside a :class:`jaxdl.layers.Standardized`).
 
     >>> describe_model(layers.Sequential(layers.Dense(3), layers.Relu(), input_shape=(2,)))
     'Sequential (2,) -> Dense Activation(relu) -> (3,), 9 parameters'
     """
+    model = unwrap(model)
     if isinstance(model, MLP):
         sizes = "-".join(map(str, model.sizes))
         return (f"MLP {sizes} {model.activation} ({model.initializer}"

@@ -101,14 +101,18 @@ def figures(model: Any, params: Any, state: Any, data: Dataset) -> dict[str, dic
               "test": (data.x_test, data.y_test)}
     out = {}
     for name, (x, y) in splits.items():
-        outputs, _ = saved.infer(model, params, state, np.asarray(x, np.float32))
+        x = np.asarray(x)  # uint8 images stay uint8 for a Standardized model
+        x = x if x.dtype == np.uint8 and getattr(model, "takes_uint8", False) else \
+            x.astype(np.float32)
+        outputs, _ = saved.infer(model, params, state, x)
         out[name] = evaluation.evaluate(data.task, outputs, y, data.num_classes)
     return out
 
 
 def save(args: argparse.Namespace, model: Any, params: Any, state: Any, data: Dataset,
          hyperparameters: dict[str, Any], metrics: dict[str, Any]) -> str:
-    """Write the saved model of a run to ``args.save`` (see :func:`jaxdl.saved.save_model`).
+    """Write the saved model of a run to ``args.save`` (see :func:`jaxdl.saved.save_model`;
+    a :class:`jaxdl.layers.Standardized` model keeps its statistics there).
 
     Returns:
       ``args.save``.

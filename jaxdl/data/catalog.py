@@ -13,7 +13,8 @@ MD5); the other mirror is the one TensorFlow Datasets lists.
 
 :func:`image_dataset` turns the images into a :class:`~jaxdl.data.dataset.Dataset` (a
 validation split drawn from the training set, stratified by class); the pixels stay ``uint8``
-NHWC and are not standardized (``stats`` is ``None``).
+NHWC, and ``stats`` holds their per-channel statistics on the training split, which a
+:class:`jaxdl.layers.Standardized` model applies per mini-batch.
 """
 
 from __future__ import annotations

@@ -16,8 +16,12 @@ TASKS = ("classification", "regression")
 class Dataset(NamedTuple):
     """Train/validation/test splits of one dataset.
 
-    ``stats`` is the :class:`~jaxdl.data.normalize.Standardizer` fitted on ``x_train`` and
-    applied to every split, or ``None`` when the features are left raw. ``task`` is
+    The splits hold the raw features (``uint8`` for images); ``stats`` is the
+    :class:`~jaxdl.data.normalize.Standardizer` fitted on ``x_train`` (per feature, or per
+    channel for images), applied to no split: the model applies it to its inputs,
+    ``jaxdl.layers.Standardized(model, data.stats)``, and a saved model keeps it, so the same
+    raw features go to ``fit``, ``predict`` and a saved model's ``predict``. ``stats`` is
+    ``None`` when none was fitted (``normalize=False``). ``task`` is
     ``"classification"`` (``y`` int32 class indices, ``class_names[i]`` the label of class
     ``i``) or ``"regression"`` (``y`` float32 targets, ``num_classes`` 0). ``feature_names`` and
     ``target`` name the columns of a file; ``rows`` holds the source row numbers (0-based, data

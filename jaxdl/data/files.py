@@ -15,8 +15,8 @@
   a ``.txt`` file (one label per line, UTF-8 with or without a byte order mark; a blank line
   before a label is an error, as is a label count other than the sample count).
 - a folder of images (one subfolder per class) or an ``.h5``/``.hdf5`` file in the course's
-  layout: float32 NHWC pixels standardized per channel (:mod:`jaxdl.data.pixels`); the class
-  folders or the file's labels are the classes.
+  layout: ``uint8`` NHWC pixels with per-channel statistics (:mod:`jaxdl.data.pixels`); the
+  class folders or the file's labels are the classes.
 
 Only regular files are read (a FIFO or a device is refused before reading); a damaged or
 truncated ``.npz``/``.npy`` and object arrays (pickle) are errors naming the file.
@@ -26,8 +26,9 @@ label; floats: regression) unless ``task`` says it; more than 20 distinct intege
 labels with fewer than 5 rows per class on average (a measured integer, a row id) are refused
 until ``task`` says which (:func:`~jaxdl.data.labels.infer_task`). Classes are the sorted
 distinct labels; ``y`` holds each label's index and ``class_names`` the labels as text. The
-split is stratified by class (:func:`~jaxdl.data.datasets.split_indices`) and the features are
-standardized with statistics of the training split only.
+split is stratified by class (:func:`~jaxdl.data.datasets.split_indices`); the splits hold the
+raw features (float32) and ``Dataset.stats`` the standardizer of the training split, which a
+:class:`jaxdl.layers.Standardized` model applies (and a saved model keeps).
 """
 
 from __future__ import annotations
@@ -353,10 +354,11 @@ def load_file(
 ) -> Dataset:
     """Read a data file (or a pandas DataFrame) into train/validation/test splits.
 
-    Features are standardized with the training split's statistics
-    (``x' = (x - mu_train) / sigma_train``, kept in ``Dataset.stats``) unless ``normalize`` is
-    False. Classification labels become indices into ``Dataset.class_names``. Text feature
-    columns of a table are one-hot encoded with the categories of the training split
+    The splits hold the raw features; ``Dataset.stats`` is the standardizer of the training
+    split (``x' = (x - mu_train) / sigma_train``; ``None`` when ``normalize`` is False), which
+    ``jaxdl.layers.Standardized(model, data.stats)`` applies inside the model. Classification
+    labels become indices into ``Dataset.class_names``. Text feature columns of a table are
+    one-hot encoded with the categories of the training split
     (:mod:`jaxdl.data.encoding`; kept in ``Dataset.encoding``; the one-hot columns are not
     standardized); ``feature_names`` stay the table's column names.
 
@@ -370,7 +372,7 @@ def load_file(
             that holds its own splits).
         test_fraction: the test share of the split (ignored likewise).
         seed: the split's seed (ignored likewise).
-        normalize: standardize the features.
+        normalize: fit the training split's standardizer (``stats``).
         ignore_columns: columns of a table that are not features (a row id, free text).
 
     Returns:
@@ -429,11 +431,10 @@ def load_file(
         flat[order] = encoded
         shape = (encoding.width,)
     xs = [flat[p] for p in parts]
-    stats = None
-    if normalize:
-        stats = standardizer(xs[0], encoding, raw.feature_names)
-        xs = [norm.transform(stats, part) for part in xs]
-    xs = [np.asarray(part, np.float32).reshape(len(part), *shape) for part in xs]
+    stats = standardizer(xs[0], encoding, raw.feature_names) if normalize else None
+    norm.float32_merges(xs[0], encoding.expanded_names() if encoding is not None
+                        else raw.feature_names, os.path.basename(raw.source))
+    xs = [np.asarray(part, np.float32).reshape(len(part), *shape) for part in xs]  # raw
     name = os.path.basename(raw.source)
     return Dataset(
         xs[0], y[parts[0]], xs[1], y[parts[1]], xs[2], y[parts[2]],

@@ -34,6 +34,7 @@ import numpy as np
 
 from jaxdl.checks import check_range
 from jaxdl.data.dataset import Dataset, split_indices
+from jaxdl.data.normalize import channel_standardizer
 from jaxdl.infra.untrusted import DEFAULT_MAX_BYTES, check_regular, read_bytes
 
 __all__ = ["COLOR_MODES", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "INSTALL_HINT", "ImageFolder",
@@ -457,7 +458,9 @@ def as_dataset(images: ImageSet, name: str, *, n: int | None = None, val_fractio
                seed: int = 0) -> Dataset:
     """A :class:`~jaxdl.data.dataset.Dataset` of ``images``: the validation split drawn from
     the training images (:func:`validation_split`), the test split as given; pixels stay
-    ``uint8`` NHWC (``stats`` is ``None``).
+    ``uint8`` NHWC, ``stats`` their per-channel statistics on the training split
+    (:func:`~jaxdl.data.normalize.channel_standardizer`; a :class:`jaxdl.layers.Standardized`
+    model applies them).
 
     Args:
       images: the training and test images.
@@ -487,7 +490,8 @@ def as_dataset(images: ImageSet, name: str, *, n: int | None = None, val_fractio
         x, y = x[keep], y[keep]
     train, val = validation_split(y, val_fraction, seed)
     return Dataset(x[train], y[train], x[val], y[val], images.x_test, images.y_test,
-                   len(images.class_names), name, None, class_names=images.class_names)
+                   len(images.class_names), name, channel_standardizer(x[train]),
+                   class_names=images.class_names)
 
 
 def folder_dataset(
@@ -532,8 +536,9 @@ def folder_dataset(
     train, val, test = split_indices(folder.y, val_fraction, test_fraction, seed)
     x, y = folder.x, folder.y
     return Dataset(x[train], y[train], x[val], y[val], x[test], y[test], len(folder.class_names),
-                   os.path.basename(os.path.normpath(os.fspath(path))), None,
-                   class_names=folder.class_names, rows=(train, val, test))
+                   os.path.basename(os.path.normpath(os.fspath(path))),
+                   channel_standardizer(x[train]), class_names=folder.class_names,
+                   rows=(train, val, test))
 
 
 def h5_dataset(path: str | os.PathLike, test_path: str | os.PathLike | None = None, *,

@@ -179,4 +179,80 @@ def transform(stats: Standardizer, x: np.ndarray) -> np.ndarray:
         return z.astype(np.float32)
 
 
+def channel_standardizer(x_train: np.ndarray, normalize: bool = True) -> Standardizer:
+    """The per-channel statistics of images ``x_train`` ``(n, *spatial, C)``: the mean and
+    (population) standard deviation of each channel over every training pixel (a constant
+    channel gets 1), or ``mean = 0, std = 255`` (``x / 255``) without ``normalize``. Each has
+    shape ``(C,)`` and broadcasts over an image's last axis (one scale per channel keeps the
+    images' spatial structure, which a per-pixel standardizer would distort).
+
+    Args:
+      x_train: the training images, channels last (``uint8`` or float).
+      normalize: standardize per channel (else scale to ``[0, 1]``).
+
+    Returns:
+      A :class:`Standardizer` with ``(C,)`` float64 ``mean`` and ``std``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxdl.data.normalize import channel_standardizer
+      >>> x = np.array([[[[0, 10]], [[255, 30]]]], np.uint8)       # one 2x1 image, 2 channels
+      >>> stats = channel_standardizer(x)
+      >>> stats.mean.tolist(), stats.std.tolist()
+      ([127.5, 20.0], [127.5, 10.0])
+    """
+    x = np.asarray(x_train)
+    channels = x.shape[-1]
+    if not normalize:
+        return Standardizer(np.zeros(channels), np.full(channels, 255.0))
+    values = x.reshape(-1, channels)
+    mean = np.zeros(channels)
+    square = np.zeros(channels)
+    for start in range(0, len(values), 1 << 20):  # float64 a chunk at a time: CIFAR-10 is 150 MB
+        chunk = values[start:start + (1 << 20)].astype(np.float64)
+        mean += chunk.sum(axis=0)
+        square += (chunk ** 2).sum(axis=0)
+    mean /= len(values)
+    centred = np.zeros(channels)
+    for start in range(0, len(values), 1 << 20):
+        chunk = values[start:start + (1 << 20)].astype(np.float64) - mean
+        centred += (chunk ** 2).sum(axis=0)
+    std = np.sqrt(centred / len(values))
+    return Standardizer(mean, np.where(std > 0, std, 1.0))
+
+
+def float32_merges(x: np.ndarray, names: Sequence[str] | None = None,
+                   source: str = "x") -> None:
+    """Warn, naming the feature, when casting the raw training features ``x`` to float32 (as a
+    model computes) merges most of a feature's distinct values (a timestamp ``1.7e9 +- 50``
+    keeps one in 128): subtract an offset from such a feature before training.
+
+    Args:
+      x: raw features ``(samples, features)``, any numeric dtype.
+      names: the features' names (default ``x0``, ``x1``, ...).
+      source: where they come from, for the message.
+
+    Examples:
+      >>> import numpy as np, warnings
+      >>> from jaxdl.data.normalize import float32_merges
+      >>> with warnings.catch_warnings(record=True) as caught:
+      ...     warnings.simplefilter("always")
+      ...     float32_merges(1.7e9 + np.arange(100.0)[:, None], ["when"])
+      >>> str(caught[0].message)[:48]
+      "x: feature 'when' keeps 2 of its 100 distinct va"
+    """
+    sample = np.asarray(x)[:_CHECKED_ROWS]
+    if sample.dtype == np.float32 or (sample.dtype.kind in "bu" and sample.itemsize <= 2):
+        return
+    sample = sample.reshape(len(sample), -1)
+    before, after = _distinct(sample), _distinct(sample.astype(np.float32))
+    for j in np.flatnonzero(2 * after < before):
+        name = names[j] if names is not None else f"x{j}"
+        warnings.warn(
+            f"{source}: feature {name!r} keeps {after[j]} of its {before[j]} distinct values in "
+            "float32, the precision a model computes in (large values that differ little: a "
+            "timestamp, an id?); subtract an offset from it, or remove it",
+            UserWarning, stacklevel=3)
+
+
 __getattr__ = deprecated_aliases(__name__, {"fit": fit_standardizer})

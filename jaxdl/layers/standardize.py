@@ -16,6 +16,7 @@ A model is standardized once: wrapping a :class:`Standardized` again is an error
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -186,7 +187,17 @@ class Standardized:
         return self._hash
 
     def __repr__(self) -> str:
-        return f"Standardized({self._model!r}, {len(self._mean)} statistics)"
+        stats = hashlib.sha256(repr((self._shape, self._mean, self._std)).encode()).hexdigest()
+        return f"Standardized({self._model!r}, {len(self._mean)} statistics {stats[:12]})"
+
+    def with_structure(self, structure: Mapping[str, Any]) -> Standardized:
+        """The inner model's ``with_structure(structure)`` (a sweep's structural settings, such
+        as the MLP's ``hidden_units``), standardized with the same statistics."""
+        inner = getattr(self._model, "with_structure", None)
+        if not callable(inner):
+            raise ValueError(f"structural setting(s) {sorted(structure)} need the model's "
+                             f"with_structure; {type(self._model).__name__} has none")
+        return Standardized(inner(structure), self)
 
     def __reduce__(self) -> Any:
         from types import SimpleNamespace

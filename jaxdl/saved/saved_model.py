@@ -38,6 +38,7 @@ from jaxdl.data.normalize import Standardizer, transform
 from jaxdl.data.table import is_dataframe
 from jaxdl.infra import untrusted
 from jaxdl.infra.atomic import atomic_write, jsonable, umask
+from jaxdl.layers.standardize import Standardized
 from jaxdl.saved.file_format import (
     ARRAYS,
     FORMAT,
@@ -85,9 +86,16 @@ def save_model(
 ) -> str:
     """Write ``model`` with ``params`` and ``state`` to the directory ``path``, atomically.
 
-    ``data`` (a :class:`~jaxdl.data.datasets.Dataset`) fills ``standardizer``, ``task``,
-    ``class_names``, ``feature_names``, ``target`` and ``encoding`` (the one-hot encoding of
-    a table's text columns, :mod:`jaxdl.data.encoding`) from the data it was trained on.
+    A :class:`jaxdl.layers.Standardized` model is saved as its inner model with its training
+    statistics as the saved model's ``standardizer`` (per-channel statistics repeated for every
+    pixel), which :meth:`SavedModel.predict` applies to raw input; ``standardizer`` is then an
+    error (the model carries its own). Any other model is saved with ``standardizer`` only when
+    it is given: a model trained on raw features predicts from raw features.
+
+    ``data`` (a :class:`~jaxdl.data.datasets.Dataset`) fills ``task``, ``class_names``,
+    ``feature_names``, ``target`` and ``encoding`` (the one-hot encoding of a table's text
+    columns, :mod:`jaxdl.data.encoding`) from the data it was trained on; never the
+    standardizer, which only a :class:`~jaxdl.layers.Standardized` model applies.
 
     >>> import os
     >>> from jaxdl.saved.saved_model import save_model
@@ -99,8 +107,15 @@ def save_model(
     >>> sorted(os.listdir(path))
     ['arrays.npz', 'manifest.json']
     """
+    if isinstance(model, Standardized):
+        if standardizer is not None:
+            raise ValueError("the model is Standardized: it carries its own standardizer, so "
+                             "passing standardizer= too would standardize twice; leave it out")
+        shape = input_shape(model.model)
+        width = math.prod(shape) if shape is not None else int(np.size(model.mean))
+        standardizer = Standardizer(*model.flat_statistics(width))
+        model = model.model
     if data is not None:
-        standardizer = data.stats if standardizer is None else standardizer
         task = getattr(data, "task", task)
         class_names = class_names or getattr(data, "class_names", None)
         feature_names = feature_names or getattr(data, "feature_names", None)
@@ -312,7 +327,10 @@ model has 3 outputs (classes)
 @dataclasses.dataclass(frozen=True, eq=False)
 class SavedModel:
     """A loaded model: ``predict`` maps raw features (standardized here with the saved
-    statistics) to class probabilities ``(n, classes)`` or regression values.
+    statistics) to class probabilities ``(n, classes)`` or regression values. ``model`` is the
+    model that takes standardized inputs (the inner model of a saved
+    :class:`~jaxdl.layers.Standardized`); :attr:`trainable` is the model that takes raw inputs,
+    to train further or to use in memory.
 
     Examples:
         >>> import numpy as np
@@ -359,6 +377,15 @@ class SavedModel:
         (``encoding.expanded_names()``); a DataFrame holds the text columns themselves."""
         features = self.feature_names
         return from_manifest(self.manifest.get("encoding"), features or ())
+
+    @property
+    def trainable(self) -> Any:
+        """The model on raw inputs: ``Standardized(model, standardizer)`` when the saved model
+        has a standardizer, else ``model`` (fit it further on raw features with ``params`` and
+        ``state``)."""
+        if self.standardizer is None:
+            return self.model
+        return Standardized(self.model, self.standardizer)
 
     @property
     def target(self) -> str | None:
