@@ -1,4 +1,4 @@
-"""The multilayer perceptron: a frozen, hashable config plus pure ``init`` and ``apply``.
+"""The multilayer perceptron: a frozen, hashable config whose model is a chain of layers.
 
 For each hidden layer l (activations are batch-first, ``x @ W``):
 
@@ -9,69 +9,44 @@ For each hidden layer l (activations are batch-first, ``x @ W``):
 and the output layer is linear, ``logits = a_{L-1} @ W_L + b_L``. With batch norm a hidden layer
 has no bias: the mean subtraction cancels it and ``beta`` takes its place.
 
+The MLP has no forward pass of its own: :attr:`MLP.layers` is the chain
+
+    Dense(n_l, use_bias=not batch_norm) [BatchNorm] Activation(g) [Dropout] ... Dense(n_out)
+
+of :mod:`jaxdl.layers`, and ``init``/``apply`` are that chain's (as in
+:meth:`MLP.as_sequential`), with the parameters kept in the MLP's own layout
+``{"layers": [{"W", "b"} or {"W", "gamma", "beta"}, ...]}`` and the state in
+``{"count", "layers": [{"mean", "var"}, ...]}`` (what checkpoints and saved models hold).
+The l-th weight layer is initialized from ``split(key, L)[l]`` (``L`` weight layers) and in
+training the l-th dropout layer draws its mask from ``split(key, L)[l]``.
+
 ``compute_dtype="bfloat16"`` is mixed precision: each ``a @ W`` (and the two matmuls of its
-gradient) rounds both operands to bfloat16 and accumulates in float32; parameters, batch-norm
-statistics, activations, gradients and the loss stay float32.
+gradient) rounds both operands to bfloat16 and accumulates in float32
+(:func:`jaxdl.layers.dense.bf16_matmul`); parameters, batch-norm statistics, activations,
+gradients and the loss stay float32.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-from jaxdl import batchnorm, init
+from jaxdl import init
 from jaxdl.checks import check_features, check_finite, check_range
-from jaxdl.dropout import dropout, split
+from jaxdl.layers.activations import ACTIVATIONS, Activation
+from jaxdl.layers.combinators import Sequential, chain_apply, chain_init
+from jaxdl.layers.dense import COMPUTE_DTYPES, Dense, bf16_matmul
+from jaxdl.layers.dropout import Dropout
+from jaxdl.layers.norm import BatchNorm
 from jaxdl.typing import HyperParam
 
-ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": jax.nn.relu,
-    "leaky_relu": functools.partial(jax.nn.leaky_relu, negative_slope=0.01),
-    "tanh": jnp.tanh,
-    "sigmoid": jax.nn.sigmoid,
-}
-
-COMPUTE_DTYPES = ("float32", "bfloat16")
+__all__ = ["ACTIVATIONS", "COMPUTE_DTYPES", "MLP", "bf16_matmul", "from_config"]
 
 Params = dict[str, Any]
-
-
-@jax.custom_vjp
-def bf16_matmul(a: jax.Array, w: jax.Array) -> jax.Array:
-    """``r(a) @ r(w)`` in float32, with ``r`` rounding to bfloat16. Its gradients are
-    ``r(g) @ r(w).T`` and ``r(a).T @ r(g)`` (``g`` the float32 output cotangent), so every matmul
-    of training runs on bfloat16 operands with float32 accumulation."""
-    return _dot_bf16(a, w)
-
-
-def _dot_bf16(a: jax.Array, w: jax.Array) -> jax.Array:
-    a, w = a.astype(jnp.bfloat16), w.astype(jnp.bfloat16)
-    # XLA:CPU has no batched bfloat16 x bfloat16 -> float32 dot (a vmapped sweep needs one).
-    # There the rounded operands are multiplied in float32, which gives the same numbers:
-    # a product of two bfloat16 values is exact in float32.
-    return jax.lax.platform_dependent(
-        a,
-        w,
-        cpu=lambda a, w: jnp.matmul(a.astype(jnp.float32), w.astype(jnp.float32)),
-        default=lambda a, w: jnp.matmul(a, w, preferred_element_type=jnp.float32),
-    )
-
-
-def _bf16_matmul_fwd(a: jax.Array, w: jax.Array):
-    return _dot_bf16(a, w), (a.astype(jnp.bfloat16), w.astype(jnp.bfloat16))
-
-
-def _bf16_matmul_bwd(residuals, g: jax.Array):
-    a, w = residuals
-    return _dot_bf16(g, w.T), _dot_bf16(a.T, g)
-
-
-bf16_matmul.defvjp(_bf16_matmul_fwd, _bf16_matmul_bwd)
 State = dict[str, Any]
 
 
@@ -213,22 +188,103 @@ class MLP:
         """Number of weight layers (hidden layers plus the output layer)."""
         return len(self.sizes) - 1
 
-    def init(self, key: jax.Array) -> tuple[Params, State]:
-        """Fresh ``(params, state)``: weights from the initializer, biases and beta 0, gamma 1."""
-        weight_init = init.get(self.initializer, self.init_scale)
-        keys = jax.random.split(key, self.num_layers)
-        layers, stats = [], []
-        for l, (k, n_in, n_out) in enumerate(zip(keys, self.sizes[:-1], self.sizes[1:])):
-            layer = {"W": weight_init(k, (n_in, n_out), jnp.float32)}
-            if self.batch_norm and l < self.num_layers - 1:
-                layer["gamma"] = jnp.ones((n_out,), jnp.float32)
-                layer["beta"] = jnp.zeros((n_out,), jnp.float32)
-                stats.append(batchnorm.init_stats(n_out))
+    @functools.cached_property
+    def layers(self) -> tuple[Any, ...]:
+        """The chain of layers this MLP is (its forward pass).
+
+        >>> from jaxdl.nn import MLP
+        >>> [type(layer).__name__ for layer in MLP((2, 4, 1), batch_norm=True).layers]
+        ['Dense', 'BatchNorm', 'Activation', 'Dense']
+        """
+        dense = functools.partial(Dense, initializer=self.initializer,
+                                  init_scale=self.init_scale, compute_dtype=self.compute_dtype)
+        chain: list[Any] = []
+        for units in self.sizes[1:-1]:
+            chain.append(dense(units, use_bias=not self.batch_norm))
+            if self.batch_norm:
+                chain.append(BatchNorm(momentum=self.bn_momentum, eps=self.bn_eps))
+            chain.append(Activation(self.activation))
+            if self.dropout:
+                chain.append(Dropout())
+        chain.append(dense(self.sizes[-1]))
+        return tuple(chain)
+
+    def as_sequential(self) -> Sequential:
+        """This MLP as a :class:`jaxdl.layers.Sequential` (the same layers; params and state in
+        the Sequential's per-layer layout, see :meth:`to_layer_trees`).
+
+        >>> import jax, jax.numpy as jnp
+        >>> from jaxdl.nn import MLP
+        >>> mlp = MLP((4, 8, 3))
+        >>> seq = mlp.as_sequential()
+        >>> seq.layers[:2]
+        (Dense(units=8, use_bias=True, initializer='he', init_scale=0.01), Activation(name='relu'))
+        >>> params, state = mlp.init(jax.random.key(0))
+        >>> x = jnp.ones((2, 4))
+        >>> bool((seq.apply(*mlp.to_layer_trees(params, state), x, train=False)[0]
+        ...       == mlp.apply(params, state, x, train=False)[0]).all())
+        True
+        """
+        return Sequential(*self.layers, input_shape=(self.sizes[0],))
+
+    def to_layer_trees(self, params: Params, state: State) -> tuple[tuple, tuple]:
+        """``(params, state)`` in the layout of :meth:`as_sequential` (one entry per layer;
+        arrays are shared, nothing is computed).
+
+        >>> import jax
+        >>> from jaxdl.nn import MLP
+        >>> mlp = MLP((4, 8, 3), batch_norm=True)
+        >>> params, state = mlp.to_layer_trees(*mlp.init(jax.random.key(0)))
+        >>> [sorted(p) for p in params], sorted(state[1])
+        ([['W'], ['beta', 'gamma'], [], ['W', 'b']], ['count', 'mean', 'var'])
+        """
+        new_params: list[Any] = []
+        new_state: list[Any] = []
+        l = -1
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                l += 1
+                weights = params["layers"][l]
+                new_params.append({k: weights[k] for k in ("W", "b") if k in weights})
+                new_state.append({})
+            elif isinstance(layer, BatchNorm):
+                weights = params["layers"][l]
+                new_params.append({"gamma": weights["gamma"], "beta": weights["beta"]})
+                new_state.append({**state["layers"][l], "count": state["count"]})
             else:
-                layer["b"] = jnp.zeros((n_out,), jnp.float32)
-            layers.append(layer)
-        state = {"count": jnp.zeros((), jnp.int32), "layers": stats} if self.batch_norm else {}
-        return {"layers": layers}, state
+                new_params.append({})
+                new_state.append({})
+        return tuple(new_params), tuple(new_state)
+
+    def from_layer_trees(self, params: Any, state: Any) -> tuple[Params, State]:
+        """The inverse of :meth:`to_layer_trees`: ``(params, state)`` in the MLP's layout.
+
+        >>> import jax
+        >>> from jaxdl.nn import MLP
+        >>> mlp = MLP((4, 8, 3), batch_norm=True)
+        >>> params, state = mlp.as_sequential().init(jax.random.key(0))
+        >>> params, state = mlp.from_layer_trees(params, state)
+        >>> [sorted(p) for p in params["layers"]], sorted(state)
+        ([['W', 'beta', 'gamma'], ['W', 'b']], ['count', 'layers'])
+        """
+        weights: list[Params] = []
+        stats: list[Any] = []
+        count = None
+        for layer, p, s in zip(self.layers, params, state):
+            if isinstance(layer, Dense):
+                weights.append({"W": p["W"], **({"b": p["b"]} if "b" in p else {})})
+            elif isinstance(layer, BatchNorm):
+                weights[-1] = {**weights[-1], "gamma": p["gamma"], "beta": p["beta"]}
+                stats.append({k: v for k, v in s.items() if k != "count"})
+                count = s["count"] if count is None else count
+        new_state = {"count": count, "layers": stats} if self.batch_norm else {}
+        return {"layers": weights}, new_state
+
+    def init(self, key: jax.Array) -> tuple[Params, State]:
+        """Fresh ``(params, state)``: weights from the initializer, biases and beta 0, gamma 1
+        (the layers' init; the l-th weight layer draws from ``split(key, L)[l]``)."""
+        _, params, state = chain_init(self.layers, key, (self.sizes[0],))
+        return self.from_layer_trees(params, state)
 
     def apply(
         self,
@@ -241,49 +297,23 @@ class MLP:
         hp: Mapping[str, HyperParam] | None = None,
         mask: jax.Array | None = None,
     ) -> tuple[jax.Array, State]:
-        """Forward pass to logits; returns ``(logits, new_state)``.
+        """Forward pass to logits; returns ``(logits, new_state)`` (the layers' apply).
 
         ``hp["keep_prob"]`` sets dropout (needs ``key`` when training) and ``hp["bn_momentum"]``
         may override the config's; ``mask`` (batch,) weights rows in the batch-norm statistics.
         """
         check_features("x", x, width=self.sizes[0])
-        hp = {} if hp is None else hp
-        keys = None  # one dropout key per layer, when dropout is on and training
-        if train and self.dropout:
-            if key is None:
-                raise ValueError("dropout is on and train=True: pass key=jax.random.key(...)")
-            keys = split(key, self.num_layers)
-        momentum = hp.get("bn_momentum", self.bn_momentum)
-        act = ACTIVATIONS[self.activation]
-        a = x
-        new_stats: list[batchnorm.Stats] = []
-        for l, layer in enumerate(params["layers"]):
-            z = self._matmul(a, layer["W"])
-            if l == self.num_layers - 1:
-                return z + layer["b"], self._next_state(state, new_stats, train)
-            if self.batch_norm:
-                z, stats = batchnorm.batch_norm(
-                    z, layer["gamma"], layer["beta"], state["layers"][l], state["count"],
-                    train=train, momentum=momentum, eps=self.bn_eps, mask=mask,
-                )
-                new_stats.append(stats)
-            else:
-                z = z + layer["b"]
-            a = act(z)
-            if keys is not None:
-                a = dropout(keys[l], a, hp.get("keep_prob", 1.0))
-        raise AssertionError("unreachable: the output layer returns")
-
-    def _matmul(self, a: jax.Array, w: jax.Array) -> jax.Array:
-        """``a @ w``, with bfloat16 operands and a float32 result under mixed precision."""
-        if self.compute_dtype == "float32":
-            return a @ w
-        return bf16_matmul(a.astype(jnp.float32), w.astype(jnp.float32))
-
-    def _next_state(self, state: State, new_stats: list[batchnorm.Stats], train: bool) -> State:
+        if train and self.dropout and key is None:
+            raise ValueError("dropout is on and train=True: pass key=jax.random.key(...)")
+        layer_params, layer_state = self.to_layer_trees(params, state)
+        # One key per weight layer, as this MLP always split them: the same masks for a key.
+        y, new_state = chain_apply(
+            self.layers, layer_params, layer_state, x, train=train, key=key,
+            hp={} if hp is None else hp, mask=mask, num_keys=self.num_layers,
+        )
         if not (self.batch_norm and train):
-            return state
-        return {"count": state["count"] + 1, "layers": new_stats}
+            return y, state
+        return y, self.from_layer_trees(layer_params, new_state)[1]
 
 
 def from_config(config: Mapping[str, Any]) -> MLP:

@@ -295,18 +295,18 @@ def _twin_loss(model, params, state, x, y, **kw):
                     reason="the dropout key twin needs partitionable threefry (the default)")
 @pytest.mark.parametrize("batch_norm, dropout_on", [(True, True), (False, True), (True, False)])
 def test_sequential_twin_of_the_mlp_gives_equal_outputs_and_gradients(batch_norm, dropout_on):
-    """``layers.from_mlp(mlp)`` matches ``MLP``'s key order exactly: the same init key gives the
+    """``mlp.as_sequential()`` matches ``MLP``'s key order exactly: the same init key gives the
     same weights (asserted), and in training the same key gives the same dropout masks. Params
-    and state are moved into the Sequential's structure by ``layers.mlp_params_to_layers``
-    (asserted equal to the Sequential's own init), then both models train three steps side by
-    side; outputs, gradients and batch-norm state agree to float32 round-off, in training and
-    at test time."""
+    and state are moved into the Sequential's structure by ``mlp.to_layer_trees`` (asserted
+    equal to the Sequential's own init), then both models train three steps side by side;
+    outputs, gradients and batch-norm state are equal, in training and at test time (the MLP's
+    forward pass is the Sequential's layers)."""
     mlp = MLP((5, 8, 6, 3), batch_norm=batch_norm, dropout=dropout_on, bn_momentum=0.8)
-    seq = L.from_mlp(mlp)
+    seq = mlp.as_sequential()
     assert seq.hyperparameters == ({"bn_momentum"} if batch_norm else set()) | (
         {"keep_prob"} if dropout_on else set())
     p_mlp, s_mlp = mlp.init(jax.random.key(0))
-    p_seq, s_seq = L.mlp_params_to_layers(mlp, p_mlp, s_mlp)
+    p_seq, s_seq = mlp.to_layer_trees(p_mlp, s_mlp)
     own = seq.init(jax.random.key(0))
     jax.tree.map(np.testing.assert_array_equal, (p_seq, s_seq), own)
     x, y = _x((16, 5), seed=1), jnp.arange(16) % 3
@@ -317,19 +317,19 @@ def test_sequential_twin_of_the_mlp_gives_equal_outputs_and_gradients(batch_norm
         key = jax.random.key(10 + step)
         g_mlp, (out_mlp, s_mlp) = grad(mlp, p_mlp, s_mlp, x, y, train=True, key=key, hp=hp)
         g_seq, (out_seq, s_seq) = grad(seq, p_seq, s_seq, x, y, train=True, key=key, hp=hp)
-        np.testing.assert_allclose(out_seq, out_mlp, rtol=1e-5, atol=1e-6)
-        mapped_g, mapped_s = L.mlp_params_to_layers(mlp, g_mlp, s_mlp)
-        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+        np.testing.assert_array_equal(out_seq, out_mlp)
+        mapped_g, mapped_s = mlp.to_layer_trees(g_mlp, s_mlp)
+        jax.tree.map(np.testing.assert_array_equal,
                      (g_seq, s_seq), (mapped_g, mapped_s))
         p_mlp = jax.tree.map(lambda p, g: p - 0.1 * g, p_mlp, g_mlp)
         p_seq = jax.tree.map(lambda p, g: p - 0.1 * g, p_seq, g_seq)
     out_mlp, _ = mlp.apply(p_mlp, s_mlp, x, train=False)
     out_seq, _ = seq.apply(p_seq, s_seq, x, train=False)
-    np.testing.assert_allclose(out_seq, out_mlp, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(out_seq, out_mlp)
     g_mlp, _ = grad(mlp, p_mlp, s_mlp, x, y, train=False)
     g_seq, _ = grad(seq, p_seq, s_seq, x, y, train=False)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
-                 g_seq, L.mlp_params_to_layers(mlp, g_mlp, s_mlp)[0])
+    jax.tree.map(np.testing.assert_array_equal,
+                 g_seq, mlp.to_layer_trees(g_mlp, s_mlp)[0])
 
 
 def test_sequential_jits_and_vmaps_over_hyperparameters():

@@ -17,8 +17,9 @@ input_shape=...)`` is a model: ``init(key) -> (params, state)``, usable with ``j
 - ``RandomFlip``, ``RandomCrop``, ``RandomTranslation``, ``GaussianNoise``: data augmentation in
   training only, keyed per example (``augment``); ``mixup`` for a step of your own
 - ``register``: a layer class of your own, so ``from_config`` and saved models rebuild it
-- ``from_config(model.to_config())`` rebuilds any layer or model; ``from_mlp`` gives the built-in
-  MLP's twin;  ``summary(model)`` / ``Sequential.summary()``: output shapes and parameter counts.
+- ``from_config(model.to_config())`` rebuilds any layer or model;  ``summary(model)`` /
+  ``Sequential.summary()``: output shapes and parameter counts. The built-in
+  :class:`jaxdl.nn.MLP` is a chain of these layers (``MLP(...).layers``, ``.as_sequential()``).
 """
 
 from jaxdl.layers.activations import Activation, LeakyRelu, Relu, Sigmoid, Tanh
@@ -29,7 +30,6 @@ from jaxdl.layers.conv import Conv
 from jaxdl.layers.dense import Dense
 from jaxdl.layers.dropout import Dropout
 from jaxdl.layers.flatten import Flatten
-from jaxdl.layers.mlp import from_mlp, mlp_params_to_layers
 from jaxdl.layers.norm import BatchNorm
 from jaxdl.layers.pool import AvgPool, MaxPool
 from jaxdl.layers.reshape import Reshape
@@ -58,9 +58,16 @@ __all__ = [
     "Standardized",
     "Tanh",
     "from_config",
-    "from_mlp",
     "mixup",
-    "mlp_params_to_layers",
     "register",
     "summary",
 ]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562: old names, for one release
+    """``from_mlp`` and ``mlp_params_to_layers`` (deprecated; they warn when called)."""
+    if name in ("from_mlp", "mlp_params_to_layers"):
+        from jaxdl.layers import mlp
+
+        return getattr(mlp, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

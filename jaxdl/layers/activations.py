@@ -1,23 +1,33 @@
-"""Elementwise activations as layers, one table for the whole library (``jaxdl.nn.ACTIVATIONS``):
-relu ``max(0, x)``, leaky_relu ``max(0.01 x, x)``, tanh, sigmoid ``1 / (1 + exp(-x))``.
+"""Elementwise activations as layers, and :data:`ACTIVATIONS`, the one table of them for the whole
+library (the MLP's ``activation``, ``--activation``): relu ``max(0, x)``, leaky_relu
+``max(0.01 x, x)``, tanh, sigmoid ``1 / (1 + exp(-x))``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from jaxdl.layers.base import Layer, PyTree, Shape, register
-from jaxdl.nn import ACTIVATIONS
+
+#: Activation name -> elementwise function.
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "leaky_relu": functools.partial(jax.nn.leaky_relu, negative_slope=0.01),
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+}
 
 
 @register
 @dataclasses.dataclass(frozen=True)
 class Activation(Layer):
-    """``y = g(x)`` elementwise, ``g`` named by ``name`` (a key of ``jaxdl.nn.ACTIVATIONS``).
+    """``y = g(x)`` elementwise, ``g`` named by ``name`` (a key of :data:`ACTIVATIONS`).
 
     >>> import jax.numpy as jnp
     >>> from jaxdl.layers import Activation

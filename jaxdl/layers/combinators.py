@@ -48,8 +48,13 @@ def chain_apply(
     key: jax.Array | None,
     hp: Mapping[str, Any] | None,
     mask: jax.Array | None,
+    num_keys: int | None = None,
 ) -> tuple[jax.Array, tuple]:
-    """Apply ``layers`` in order, threading each layer's state; returns ``(y, new_state)``."""
+    """Apply ``layers`` in order, threading each layer's state; returns ``(y, new_state)``.
+
+    The i-th layer that draws randomness gets ``split(key, n)[i]``, ``n`` the number of such
+    layers, or ``num_keys`` (at least that many) when given: a model whose keys were always
+    split ``num_keys`` ways (the MLP: one per weight layer) keeps its dropout masks."""
     if len(params) != len(layers) or len(state) != len(layers):
         raise ValueError(
             f"params and state need one entry per layer ({len(layers)}), got "
@@ -61,7 +66,8 @@ def chain_apply(
         raise ValueError(
             f"{names} draw(s) randomness with train={train}: pass key=jax.random.key(...)"
         )
-    keys = iter(base.split_for(key, sum(users)))
+    keys = iter(base.split_for(key, sum(users) if num_keys is None or not any(users)
+                                else max(num_keys, sum(users))))
     new_state = []
     for layer, p, s, uses in zip(layers, params, state, users):
         x, s = layer.apply(p, s, x, train=train, key=next(keys) if uses else None, hp=hp, mask=mask)
