@@ -8,7 +8,7 @@ cross-entropy, Adam 1e-3, batch 128, float32, 16384 samples), all measured in th
 1. ``jaxdl_scan``: ``jaxdl.train.run_epoch``, the whole epoch (shuffle included) in one jitted scan
 2. ``jaxdl_loop``: the same ``Trainer.train_step``, jitted, from a Python loop over device batches
 2b. ``jaxdl_sequential``: row 1 with the same MLP built from ``jaxdl.layers`` (``Dense``,
-   ``BatchNorm``, ``Relu``, ``Dropout`` in a ``Sequential``: ``layers.from_mlp``)
+   ``BatchNorm``, ``Relu``, ``Dropout`` in a ``Sequential``: ``MLP.as_sequential``)
 3. ``flax_optax``: flax.linen + optax as their documentation writes a loop (a jitted step per batch)
 3b. ``jax_optax_scan``: plain JAX + optax, the whole epoch (shuffle included) in one ``lax.scan``
 4. ``torch`` / ``torch_fused``: PyTorch on the CPU, ``nn.Sequential`` with ``BatchNorm1d`` and
@@ -52,7 +52,6 @@ import jax.numpy as jnp
 import numpy as np
 from benchlib import EpochFn, Workload
 
-from jaxdl import layers
 from jaxdl.infra.atomic import write_json
 
 ROWS = (
@@ -77,7 +76,7 @@ def _optional(name: str) -> Any:
 # -- jaxdl.layers ------------------------------------------------------------------------------
 def jaxdl_sequential(w: Workload, x: np.ndarray, y: np.ndarray) -> EpochFn:
     """Row 1's epoch for the workload's MLP built as a ``jaxdl.layers.Sequential``."""
-    return benchlib.jaxdl_scan(w, x, y, model=layers.from_mlp(w.model()))
+    return benchlib.jaxdl_scan(w, x, y, model=w.model().as_sequential())
 
 
 # -- flax.linen + optax, the documented way ------------------------------------------------------

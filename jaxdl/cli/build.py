@@ -95,7 +95,7 @@ def build_model(args: argparse.Namespace, data: Dataset, dropout: bool) -> Any:
     """The model for ``data``: the MLP (input width from the features, 1 output unit for 2
     classes), or with ``--model`` a :class:`jaxdl.layers.Sequential` (:func:`layers_model`);
     ``--augment`` puts its layers in front (:func:`augmented`; an MLP is then built as its
-    layers twin, :func:`jaxdl.layers.from_mlp`); wrapped by :func:`standardized`, so it takes
+    layers, :meth:`jaxdl.nn.MLP.as_sequential`); wrapped by :func:`standardized`, so it takes
     the data's raw features (uint8 images included) and its saved model keeps the statistics.
 
     >>> from jaxdl.cli import build_parser
@@ -129,7 +129,7 @@ def _network(args: argparse.Namespace, data: Dataset, dropout: bool) -> Any:
     if mlp.compute_dtype != "float32":
         raise ValueError("--augment builds the MLP from layers, which compute in float32; "
                          "leave out --precision")
-    return augmented(args, layers.from_mlp(mlp))
+    return augmented(args, mlp.as_sequential())
 
 
 def outputs_for(data: Dataset) -> int:
