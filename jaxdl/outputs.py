@@ -81,8 +81,9 @@ def used_files(directory: str | os.PathLike) -> list[str]:
     return [n for n in ALL_FILES if os.path.lexists(os.path.join(directory, n))]
 
 
-def _event_files(logdir: str) -> list[str]:
-    """TensorBoard event files directly in ``logdir`` and in its ``member-NNN`` run folders."""
+def _event_files(logdir: str, depth: int = 2) -> list[str]:
+    """TensorBoard event files directly in ``logdir``, in its ``train``/``validation`` runs and
+    in its ``member-NNN`` folders (and their runs)."""
     if not os.path.isdir(logdir):
         return []
     found = []
@@ -90,9 +91,9 @@ def _event_files(logdir: str) -> list[str]:
         path = os.path.join(logdir, name)
         if name.startswith("events.out.tfevents."):
             found.append(path)
-        elif name.startswith("member-") and os.path.isdir(path) and not os.path.islink(path):
-            found += [os.path.join(path, n) for n in sorted(os.listdir(path))
-                      if n.startswith("events.out.tfevents.")]
+        elif (depth and (name in ("train", "validation") or (depth == 2 and name.startswith(
+                "member-"))) and os.path.isdir(path) and not os.path.islink(path)):
+            found += _event_files(path, 1 if name.startswith("member-") else 0)
     return found
 
 

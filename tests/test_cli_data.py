@@ -162,8 +162,9 @@ def test_sweep_save_best(tmp_path):
     assert model.class_names == ("high", "low", "mid")
     records = logs.read_jsonl(tmp_path / "out" / "metrics.jsonl")
     assert sorted({r["member"] for r in records}) == [0, 1]
-    scalars = logs.read_scalars(tmp_path / "tb" / "member-001")
-    assert [step for step, _ in scalars["val_loss"]] == [0, 1]
+    scalars = logs.read_scalars(tmp_path / "tb" / "member-001" / "train")
+    assert [step for step, _ in logs.read_scalars(
+        tmp_path / "tb" / "member-001" / "validation")["loss"]] == [0, 1]
     assert [v for _, v in scalars["learning_rate"]] == pytest.approx(
         [r["learning_rate"] for r in records if r["member"] == 1])
 

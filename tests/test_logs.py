@@ -51,11 +51,18 @@ def test_tensorboard_scalars_read_back(tmp_path):
     logger = logs.TensorBoardLogger(tmp_path / "tb")
     result = _fit(logger=logger)
     logger.close()
-    scalars = logs.read_scalars(tmp_path / "tb")
-    for key in ("loss", "val_accuracy", "learning_rate"):
-        steps, values = zip(*scalars[key])
+    assert sorted(os.listdir(tmp_path / "tb")) == ["train", "validation"]
+    runs = {run: logs.read_scalars(tmp_path / "tb" / run) for run in ("train", "validation")}
+    for run, tag, key in [("train", "loss", "loss"), ("train", "accuracy", "accuracy"),
+                          ("train", "learning_rate", "learning_rate"),
+                          ("validation", "loss", "val_loss"),
+                          ("validation", "accuracy", "val_accuracy")]:
+        steps, values = zip(*runs[run][tag])
         assert steps == (0, 1, 2)
         np.testing.assert_allclose(values, result.history[key], rtol=1e-6)
+    # the same tags in both runs (TensorBoard overlays them), no val_ tag anywhere
+    assert {"loss", "accuracy"} <= set(runs["train"]) & set(runs["validation"])
+    assert not any(tag.startswith("val_") for tags in runs.values() for tag in tags)
 
 
 def test_sweep_logs_every_member_and_its_hparams(tmp_path):
@@ -76,8 +83,9 @@ def test_sweep_logs_every_member_and_its_hparams(tmp_path):
         assert r["val_loss"] == pytest.approx(history["val_loss"][r["epoch"]])
     for member in (0, 1):
         run = tmp_path / "tb" / f"member-{member:03d}"
+        assert [s for s, _ in logs.read_scalars(run / "validation")["loss"]] == [0, 1]
+        assert [s for s, _ in logs.read_scalars(run / "train")["loss"]] == [0, 1]
         scalars = logs.read_scalars(run)
-        assert [s for s, _ in scalars["val_loss"]] == [0, 1]
         assert scalars["hparam/val_loss"][0][1] == pytest.approx(results.row(member)["val_loss"])
         # the hparams plugin's session records name the hyperparameters
         blob = b"".join(open(p, "rb").read() for p in glob.glob(os.path.join(run, "events*")))
@@ -165,7 +173,7 @@ def test_a_resumed_tensorboard_run_holds_each_step_once(tmp_path):
         for epoch in range(5):
             log.log_epoch(epoch, {"loss": float(epoch)}, member=member)
         log.close()
-    run = tmp_path / "member-002"
+    run = tmp_path / "member-002" / "train"
     (events,) = glob.glob(os.path.join(run, "events*"))
     with open(events, "ab") as f:
         f.write(b"\x10\x00\x00")  # a torn record
@@ -175,4 +183,5 @@ def test_a_resumed_tensorboard_run_holds_each_step_once(tmp_path):
     log.close()
     want = [(e, float(e)) for e in range(3)] + [(e, 10.0 + e) for e in range(3, 6)]
     assert logs.read_scalars(run) == {"loss": want}
-    assert logs.read_scalars(tmp_path) == {"loss": [(e, float(e)) for e in range(5)]}
+    assert logs.read_scalars(tmp_path / "train") == {
+        "loss": [(e, float(e)) for e in range(5)]}

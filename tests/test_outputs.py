@@ -237,9 +237,10 @@ def test_train_logs_after_kill_and_resume_equal_an_uninterrupted_run(tmp_path, c
     assert [r["epoch"] for r in resumed] == list(range(7))
     assert untimed(resumed) == untimed(straight)
     if extra:
-        got, want = logs.read_scalars(a / "tb"), logs.read_scalars(b / "tb")
-        assert {k: v for k, v in got.items() if "time" not in k} == {
-            k: v for k, v in want.items() if "time" not in k}
+        for name in ("train", "validation"):
+            got, want = logs.read_scalars(a / "tb" / name), logs.read_scalars(b / "tb" / name)
+            assert got and {k: v for k, v in got.items() if "time" not in k} == {
+                k: v for k, v in want.items() if "time" not in k}
 
 
 def test_sweep_logs_after_a_crash_and_resume_equal_an_uninterrupted_run(tmp_path, capsys,
@@ -340,7 +341,7 @@ def test_used_tensorboard_files_count_as_outputs(tmp_path, capsys):
     one_error(err, code, 2, f"TensorBoard files in {tb}")
     assert run(capsys, "train", *TINY, "--epochs", "1", "--out", tmp_path / "b",
                "--tensorboard", tb, "--overwrite")[0] == 0
-    assert [step for step, _ in logs.read_scalars(tb)["loss"]] == [0]
+    assert [step for step, _ in logs.read_scalars(tb / "train")["loss"]] == [0]
 
 
 def test_a_checkpoint_directory_in_use_is_refused_before_anything_is_written(tmp_path, capsys):

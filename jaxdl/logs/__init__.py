@@ -10,9 +10,11 @@ of ``fit``, and of every live member of a sweep), ``log_hparams(member, hparams,
   (``append=True``): its first line cuts the file back to where that line stood, so the log of
   a run killed and resumed equals an uninterrupted run's line for line.
 - :class:`TensorBoardLogger` writes TensorBoard event files (with tensorboardX, the optional
-  extra ``jaxdl[tensorboard]``): each value as a scalar per epoch, one run directory per sweep
-  member (``member-003``), and each member's hyperparameters with its final metrics for the
-  hparams plugin. :func:`read_scalars` reads the scalars of an event file back.
+  extra ``jaxdl[tensorboard]``): each value as a scalar per epoch in two runs, ``train/`` and
+  ``validation/`` (``val_loss`` is the tag ``loss`` of the ``validation`` run, so the two curves
+  overlay, as Keras writes them), one folder per sweep member (``member-003/train``, ...), and
+  each member's hyperparameters with its final metrics for the hparams plugin.
+  :func:`read_scalars` reads the scalars of one run back.
 - :class:`Loggers` sends every call to several loggers.
 
 The TensorBoard writer and reader are :mod:`jaxdl.logs.tensorboard`'s; every name is importable

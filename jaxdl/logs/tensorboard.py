@@ -1,10 +1,14 @@
 """TensorBoard event files, written with tensorboardX (the optional extra ``jaxdl[tensorboard]``)
 and read back without TensorBoard.
 
-:class:`TensorBoardLogger` writes each value as a scalar per epoch, one run directory per sweep
-member (``member-003``), and each member's hyperparameters with its final metrics for the
-hparams plugin. :func:`read_scalars` reads the scalars of an event file back, checking every
-record's CRC. tensorboardX is imported only when one of them runs.
+:class:`TensorBoardLogger` writes each value as a scalar per epoch in two runs, as Keras does:
+``train/`` (``loss``, ``accuracy``, ``learning_rate``, ...) and ``validation/`` (the ``val_``
+values under the same tags, ``loss``, ``accuracy``, ...), so TensorBoard overlays the two curves
+of one metric in one chart. A sweep writes one folder per member (``member-003/train``,
+``member-003/validation``) and each member's hyperparameters with its final metrics for the
+hparams plugin in ``member-003`` (the session whose runs they are). :func:`read_scalars` reads
+the scalars of one run back, checking every record's CRC. tensorboardX is imported only when
+one of them runs.
 
 A run directory that already holds event files is continued the way TensorBoard reads a
 restarted run: the first epoch logged there drops the older events of that step and later (and
@@ -53,25 +57,44 @@ def _hparam_value(value: Any) -> bool | int | float | str:
     return str(value)
 
 
+#: The run (sub-directory) of the training values and of the ``val_`` values.
+RUNS = ("train", "validation")
+
+
+def run_and_tag(key: str) -> tuple[str, str]:
+    """The run and tag of a logged value: ``val_<tag>`` goes to ``validation``, any other key
+    to ``train`` under its own name.
+
+    >>> from jaxdl.logs.tensorboard import run_and_tag
+    >>> run_and_tag("val_loss"), run_and_tag("loss"), run_and_tag("learning_rate")
+    (('validation', 'loss'), ('train', 'loss'), ('train', 'learning_rate'))
+    """
+    if key.startswith("val_"):
+        return RUNS[1], key[len("val_"):]
+    return RUNS[0], key
+
+
 class TensorBoardLogger:
-    """TensorBoard event files under ``logdir`` (one run directory per sweep member).
+    """TensorBoard event files under ``logdir``: the runs ``train`` and ``validation`` (see
+    :func:`run_and_tag`), in one folder per sweep member.
 
     Args:
-      logdir: the directory of the runs (created); ``fit`` writes into it directly, a sweep
-        into ``logdir/member-NNN``. Event files already in a run directory are cut back to
-        the steps before the first epoch logged there (a resumed run).
+      logdir: the directory of the runs (created); ``fit`` writes ``logdir/train`` and
+        ``logdir/validation``, a sweep ``logdir/member-NNN/train`` and ``.../validation``.
+        Event files already in a run directory are cut back to the steps before the first
+        epoch logged there (a resumed run).
 
     Raises:
       ImportError: without tensorboardX (the extra ``jaxdl[tensorboard]``).
 
     >>> from jaxdl.logs.tensorboard import TensorBoardLogger, read_scalars
-    >>> import tempfile
+    >>> import os, tempfile
     >>> logdir = tempfile.mkdtemp()
     >>> log = TensorBoardLogger(logdir)
     >>> log.log_epoch(0, {"loss": 0.5})
     >>> log.log_epoch(1, {"loss": 0.25})
     >>> log.close()
-    >>> read_scalars(logdir)
+    >>> read_scalars(os.path.join(logdir, "train"))
     {'loss': [(0, 0.5), (1, 0.25)]}
     """
 
@@ -80,29 +103,39 @@ class TensorBoardLogger:
             raise ImportError(f"TensorBoard logging needs tensorboardX: {INSTALL_HINT}")
         self.logdir = os.fspath(logdir)
         os.makedirs(self.logdir, exist_ok=True)
-        self._writers: dict[int | None, Any] = {}
+        self._writers: dict[tuple[int | None, str | None], Any] = {}
+        self._cut: set[int] = set()
 
-    def _writer(self, member: int | None, step: int | None = None) -> Any:
+    def _writer(self, member: int | None, run: str | None, step: int | None = None) -> Any:
+        """The writer of ``run`` (``None``: the member's own folder) of ``member``."""
         from tensorboardX import SummaryWriter
 
-        if member not in self._writers:
+        if (member, run) not in self._writers:
             where = self.logdir if member is None else os.path.join(
                 self.logdir, f"member-{member:03d}")
+            where = where if run is None else os.path.join(where, run)
             if step is not None:
                 cut_events(where, step)
+                if member is not None and member not in self._cut:  # its hparams summaries
+                    self._cut.add(member)
+                    cut_events(os.path.dirname(where), step)
             # a file name of its own, also for writers opened in the same second
-            suffix = f".{os.getpid()}.{next(_WRITERS)}"
-            self._writers[member] = SummaryWriter(logdir=where, flush_secs=3600,
-                                                  filename_suffix=suffix)
-        return self._writers[member]
+            suffix = f".{os.getpid()}.{next(_WRITERS):06d}"  # sorts in the order opened
+            self._writers[member, run] = SummaryWriter(logdir=where, flush_secs=3600,
+                                                       filename_suffix=suffix)
+        return self._writers[member, run]
 
     def log_epoch(self, epoch: int, values: Mapping[str, float], member: int | None = None
                   ) -> None:
-        """One scalar per value at step ``epoch``, flushed."""
-        writer = self._writer(member, int(epoch))
-        for tag, value in values.items():
+        """One scalar per value at step ``epoch`` in its run (:func:`run_and_tag`), flushed."""
+        used = set()
+        for key, value in values.items():
+            run, tag = run_and_tag(key)
+            writer = self._writer(member, run, int(epoch))
             writer.add_scalar(tag, float(np.asarray(value)), int(epoch))
-        writer.flush()
+            used.add(run)
+        for run in used:
+            self._writer(member, run).flush()
 
     def log_hparams(self, member: int, hparams: Mapping[str, Any],
                     metrics: Mapping[str, float]) -> None:
@@ -110,7 +143,7 @@ class TensorBoardLogger:
         hparams plugin, in the member's run directory."""
         from tensorboardX.summary import hparams as hparams_summaries
 
-        writer = self._writer(member)
+        writer = self._writer(member, None)
         values = {f"hparam/{k}": float(v) for k, v in metrics.items() if math.isfinite(float(v))}
         # what SummaryWriter.add_hparams writes, but into this run's own event file (a second
         # writer in the same directory could pick the same file name within one second)
@@ -184,7 +217,7 @@ def cut_events(logdir: str | os.PathLike, step: int) -> int:
       How many events were dropped.
 
     >>> from jaxdl.logs.tensorboard import TensorBoardLogger, read_scalars
-    >>> import tempfile
+    >>> import os, tempfile
     >>> logdir = tempfile.mkdtemp()
     >>> log = TensorBoardLogger(logdir)
     >>> for epoch in range(3):
@@ -193,7 +226,7 @@ def cut_events(logdir: str | os.PathLike, step: int) -> int:
     >>> log = TensorBoardLogger(logdir)  # resumed from the checkpoint of epoch 0
     >>> log.log_epoch(1, {"loss": 0.5})
     >>> log.close()
-    >>> read_scalars(logdir)
+    >>> read_scalars(os.path.join(logdir, "train"))
     {'loss': [(0, 1.0), (1, 0.5)]}
     """
     from tensorboardX.proto import event_pb2
@@ -225,7 +258,8 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, list[tuple[int, float]]
     ``logdir`` (read with tensorboardX's protocol buffers).
 
     Args:
-      logdir: a run directory (files of sub-directories, e.g. sweep members, are not read).
+      logdir: a run directory, e.g. ``tb/train`` or ``tb/member-002/validation`` (files of
+        its sub-directories are not read).
 
     Returns:
       Each tag's ``(step, value)`` pairs, in file and write order.
@@ -234,13 +268,13 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, list[tuple[int, float]]
       ValueError: for a record that fails its checksum.
 
     >>> from jaxdl.logs.tensorboard import TensorBoardLogger, read_scalars
-    >>> import tempfile
+    >>> import os, tempfile
     >>> logdir = tempfile.mkdtemp()
     >>> log = TensorBoardLogger(logdir)
-    >>> log.log_epoch(3, {"val_loss": 0.75})
+    >>> log.log_epoch(3, {"loss": 0.5, "val_loss": 0.75})
     >>> log.close()
-    >>> read_scalars(logdir)
-    {'val_loss': [(3, 0.75)]}
+    >>> read_scalars(os.path.join(logdir, "validation"))
+    {'loss': [(3, 0.75)]}
     """
     from tensorboardX.proto import event_pb2
 
