@@ -22,6 +22,7 @@ from jaxdl.cli.build import (
 )
 from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG
 from jaxdl.cli.options import HP_FLAGS
+from jaxdl.cli.tables import render
 from jaxdl.data.datasets import Dataset
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
 from jaxdl.infra import devices
@@ -94,18 +95,8 @@ def sweep_command(args: argparse.Namespace) -> int:
           f"{seconds:.1f} s; "
           f"best {min(args.top, len(table))} by {results.monitor}:")
     names = list(space)
-    header = f"{'rank':>4} {'config':>6}  " + " ".join(f"{n:>13}" for n in names)
-    second = "val_accuracy" if data.task == "classification" else "val_mse"
-    label = "val_acc" if data.task == "classification" else "val_mse"
+    print(ranking_table(table[: args.top], names, data.task))
     pbt = "since_epoch" in (table[0] if table else {})
-    lineage_header = f" {'since':>5} {'from':>4}" if pbt else ""
-    print(header + f" {'val_loss':>9} {label:>8} {'epoch':>6}{lineage_header}  status")
-    for rank, row in enumerate(table[: args.top], 1):
-        values = " ".join(f"{_fmt(row[n]):>13}" for n in names)
-        copied = "-" if pbt and row["copied_from"] == row["config"] else row.get("copied_from")
-        lineage = f" {row['since_epoch']:>5} {copied:>4}" if pbt else ""
-        print(f"{rank:>4} {row['config']:>6}  {values} {row['val_loss']:>9.4f} "
-              f"{row[second]:>8.4f} {row['best_epoch']:>6}{lineage}  {row['status']}")
     if pbt:
         print("each row: its best epoch since it last copied a member (epoch 'since', from "
               "member 'from'; '-': never), trained with the values shown; sweep.json holds each "
@@ -131,6 +122,33 @@ def sweep_command(args: argparse.Namespace) -> int:
               "written)", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def ranking_table(rows: Sequence[dict[str, Any]], names: Sequence[str], task: str) -> str:
+    """The ranked sweep rows as a table aligned for any magnitude (:mod:`jaxdl.cli.tables`):
+    rank, config, the searched values, ``val_loss``, ``val_acc`` (or ``val_mse``), the best
+    epoch, the PBT lineage when there is one, and the status.
+
+    >>> rows = [{"config": 3, "learning_rate": 0.01, "val_loss": 4.2e9, "val_mse": 4.2e9,
+    ...          "best_epoch": 7, "status": "ok"}]
+    >>> print(ranking_table(rows, ["learning_rate"], "regression"))
+    rank  config  learning_rate    val_loss     val_mse  epoch  status
+       1       3           0.01  4.2000e+09  4.2000e+09      7      ok
+    """
+    second = "val_accuracy" if task == "classification" else "val_mse"
+    label = "val_acc" if task == "classification" else "val_mse"
+    pbt = "since_epoch" in (rows[0] if rows else {})
+    header = ["rank", "config", *names, "val_loss", label, "epoch",
+              *(["since", "from"] if pbt else []), "status"]
+    lines = []
+    for rank, row in enumerate(rows, 1):
+        lineage = []
+        if pbt:
+            copied = "-" if row["copied_from"] == row["config"] else row.get("copied_from")
+            lineage = [row["since_epoch"], copied]
+        lines.append([rank, row["config"], *(_fmt(row[n]) for n in names), row["val_loss"],
+                      row[second], row["best_epoch"], *lineage, row["status"]])
+    return render(header, lines, left=0)
 
 
 def _trained(row: dict[str, Any], monitor: str) -> bool:
