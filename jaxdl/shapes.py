@@ -127,7 +127,15 @@ def check_arrays(x: Any, y: Any, name: str = "x", *, keep_uint8: bool = False
             f"{name} has {np.shape(x)[0]} samples but {label_name} has "
             f"{np.shape(y)[0] if np.ndim(y) else 'no'} labels; they must match"
         )
-    if np.asarray(y).dtype.kind == "f":
+    labels = np.asarray(y)
+    if labels.dtype.kind in "US" or (labels.dtype.kind == "O" and labels.size
+                                     and isinstance(labels.flat[0], str | bytes)):
+        raise TypeError(
+            f"{label_name} holds text labels (such as {str(labels.flat[0])!r}); fit takes "
+            f"class indices 0..k-1: encode them first (classes, {label_name} = np.unique("
+            f"{label_name}, return_inverse=True)), or read the file with "
+            "jaxdl.data.load_file, which does and keeps the class names")
+    if labels.dtype.kind == "f":
         check_finite(label_name, y)  # NaN labels are bad input, not a learning-rate problem
     if keep_uint8 and np.asarray(x).dtype == np.uint8:
         return jnp.asarray(x), jnp.asarray(y)

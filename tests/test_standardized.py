@@ -198,3 +198,11 @@ def test_committed_saved_models_still_load():
             load_model(path)
         except Exception as err:  # noqa: BLE001 - a fixture meant to be refused
             assert "format" in str(err) or "checksum" in str(err) or "newer" in str(err), err
+
+
+def test_fit_with_text_labels_says_how_to_encode_them():
+    x = np.zeros((4, 2), np.float32)
+    for y in (np.array(["cat", "dog", "cat", "dog"]), np.array(["a", "b", "a", "b"], object)):
+        with pytest.raises(TypeError, match=r"y holds text labels \(such as '(cat|a)'\); fit "
+                                            r"takes class indices.*np.unique.*load_file"):
+            fit(Trainer(MLP((2, 1))), x, y, epochs=1)
