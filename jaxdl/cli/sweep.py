@@ -4,6 +4,7 @@ write the table, the plots and (with ``--save-best``) the best model."""
 from __future__ import annotations
 
 import argparse
+import glob
 import math
 import os
 import sys
@@ -22,7 +23,7 @@ from jaxdl.cli.build import (
 )
 from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG
 from jaxdl.cli.options import HP_FLAGS
-from jaxdl.cli.tables import render
+from jaxdl.cli.tables import render, wrote_line
 from jaxdl.data.datasets import Dataset
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
 from jaxdl.infra import devices
@@ -115,7 +116,7 @@ def sweep_command(args: argparse.Namespace) -> int:
 
         written.append(os.path.join(args.out, "pbt.png"))
         plot_schedules(results, written[-1])
-    print("wrote " + ", ".join(written))
+    print(wrote_line(written, args.tensorboard, args.checkpoint_dir))
     if table and not any(_trained(row, results.monitor) for row in table):
         print(f"{PROG}: error: every one of the {len(table)} configs diverged or ended with a "
               f"non-finite {results.monitor}; lower the learning-rate range (the table is "
@@ -256,8 +257,27 @@ def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger)
         return search(space, data, trainer=trainer, strategy=strategy, epochs=args.epochs,
                       seed=args.seed, hp=fixed, monitor=args.monitor, mesh=mesh, **options)
     except SweepInterrupted as stop:
-        print(str(stop), file=sys.stderr)
+        print(f"{stop}; {_table_so_far(stop.directory, args.out)}", file=sys.stderr)
         return None
+
+
+def _table_so_far(directory: str, out: str) -> str:
+    """Where an interrupted sweep's table so far is: ``sweep.csv`` in its checkpoint directory
+    (or the newest one in a strategy's sub-folder), not in ``--out``.
+
+    >>> import tempfile
+    >>> _table_so_far(tempfile.mkdtemp(), "out")
+    'no table yet (--out out gets sweep.csv when the sweep finishes)'
+    """
+    from jaxdl.sweep.state import TABLE_FILE
+
+    found = glob.glob(os.path.join(glob.escape(directory), TABLE_FILE)) or glob.glob(
+        os.path.join(glob.escape(directory), "*", TABLE_FILE))
+    if not found:
+        return f"no table yet (--out {out} gets {TABLE_FILE} when the sweep finishes)"
+    newest = max(found, key=os.path.getmtime)
+    return (f"the table so far is {newest} (in the checkpoint directory; --out {out} gets "
+            f"{TABLE_FILE} when the sweep finishes)")
 
 
 def _fmt(value: Any) -> str:

@@ -82,3 +82,20 @@ def format_figures(splits: dict[str, dict[str, Any]], task: str) -> str:
     rows = [[name, *(values[k] for k in keys)] for name, values in splits.items()
             if values.get("samples", 1)]
     return render(["split", *keys], rows, min_width=8)
+
+
+def wrote_line(written: Sequence[str], tensorboard: str | None = None,
+               checkpoint_dir: str | None = None) -> str:
+    """The closing line of ``train`` and ``sweep``: every file written, then the TensorBoard
+    directory (its ``train``/``validation`` runs) and the checkpoint directory when used.
+
+    >>> from jaxdl.cli.tables import wrote_line
+    >>> wrote_line(["out/history.json"], tensorboard="tb", checkpoint_dir="ckpt")
+    'wrote out/history.json; TensorBoard runs in tb (train/, validation/); checkpoints in ckpt'
+    """
+    line = "wrote " + ", ".join(written)
+    if tensorboard:
+        line += f"; TensorBoard runs in {tensorboard} (train/, validation/)"
+    if checkpoint_dir:
+        line += f"; checkpoints in {checkpoint_dir}"
+    return line

@@ -14,6 +14,7 @@ from jaxdl import plots
 from jaxdl.cli import data as user_data
 from jaxdl.cli.build import build_model, build_trainer, describe, load_data, plots_wanted
 from jaxdl.cli.options import HP_FLAGS
+from jaxdl.cli.tables import wrote_line
 from jaxdl.data.datasets import Dataset
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import check as check_hyperparameters
@@ -113,7 +114,7 @@ def train_command(args: argparse.Namespace) -> int:
                     "monitor": result.monitor, "kept_epoch": kept_epoch}
         written.append(user_data.save(args, model, result.params, result.model_state, data,
                                      training, splits))
-    print("wrote " + ", ".join(written))
+    print(wrote_line(written, args.tensorboard, args.checkpoint_dir))
     return 0
 
 
