@@ -1,7 +1,8 @@
 """Gradient checking: backprop gradients against two-sided finite differences, in one package.
 
-- :mod:`jaxdl.gradcheck.check`: :func:`gradcheck`, :func:`check_model`, :func:`check_mlp` and the
-  report (the entry points; their names are importable from here)
+- :mod:`jaxdl.gradcheck.check`: :func:`gradcheck` and its report
+- :mod:`jaxdl.gradcheck.models`: :func:`check_model` (any model) and :func:`check_mlp` (the
+  built-in MLP problem); every entry point's name is importable from here
 - :mod:`jaxdl.gradcheck.finite_differences`: the ``2 * n`` loss evaluations under ``vmap``
 - :mod:`jaxdl.gradcheck.flat_loss`: a loss over flat parameter leaves
 - :mod:`jaxdl.gradcheck.kinks`: coordinates whose step crosses a ReLU-like corner
@@ -27,14 +28,12 @@ from jaxdl.gradcheck.check import (
     Coordinate,
     GradcheckResult,
     LeafCheck,
-    check_mlp,
-    check_model,
     gradcheck,
     leaf_path,
-    mlp_problem,
     relative_difference,
     verdict,
 )
+from jaxdl.gradcheck.models import check_mlp, check_model, mlp_problem
 from jaxdl.infra.deprecation import callable_module
 
 __all__ = [
