@@ -1,6 +1,6 @@
 """Optimizers as pure gradient transformations: SGD, momentum (heavy-ball and Nesterov),
 RMSprop, Adam, AdamW, Nadam (built by name from :mod:`jaxdl.optim.registry`), gradient clipping,
-their building blocks and learning-rate schedules.
+their building blocks, learning-rate schedules and the divergence guard (:func:`guard`).
 
 Any object with ``init``/``update`` (an optax transformation, say) chains with these, and these
 drop into ``optax.chain``."""
@@ -26,6 +26,7 @@ from jaxdl.optim.base import (
     safe_increment,
 )
 from jaxdl.optim.clipping import clip, clip_by_global_norm, global_norm
+from jaxdl.optim.guard import GuardedTransformation, all_finite, guard
 from jaxdl.optim.registry import DEFAULTS, OPTIMIZERS, REGISTRY, from_name
 from jaxdl.optim.schedules import (
     constant,
@@ -55,6 +56,7 @@ __all__ = [
     "EmptyState",
     "GradientTransformation",
     "GradientTransformationLike",
+    "GuardedTransformation",
     "LearningRate",
     "Schedule",
     "ScaleByAdamState",
@@ -64,6 +66,7 @@ __all__ = [
     "adam",
     "adamw",
     "add_l2",
+    "all_finite",
     "apply_updates",
     "chain",
     "check_transformation",
@@ -75,6 +78,7 @@ __all__ = [
     "exponential_decay",
     "from_name",
     "global_norm",
+    "guard",
     "inverse_sqrt_decay",
     "inverse_time_decay",
     "momentum",

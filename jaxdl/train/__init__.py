@@ -19,14 +19,15 @@ shuffles with ``fold_in(data_key, e)``) and a dropout key (step keys from
 which makes runs reproducible and resumes exact, and lets a sweep share batches between members.
 
 Modules: ``state`` (:class:`TrainState`, :class:`Keys`, :class:`Batch`), ``trainer``
-(:class:`Trainer`: the static setup, its optimizer, cost, step and evaluation), ``epoch`` (one
-epoch as a masked ``lax.scan``), ``compiled`` (the jitted ``run_epoch``, ``run_evaluate``,
-``run_init``, ``run_init_members``) and ``fitting`` (:func:`fit` and its errors).
+(:class:`Trainer`: the static setup, its optimizer, cost and evaluation), ``step`` (the one
+guarded training step), ``epoch`` (one epoch as a ``lax.scan`` of that step), ``compiled``
+(the jitted ``run_epoch``, ``run_evaluate``, ``run_init``, ``run_init_members``) and
+``fitting`` (:func:`fit` and its errors).
 """
 
 from jaxdl.history import HISTORY_KEYS, MONITORS
 from jaxdl.shapes import check_data  # noqa: F401 - importable from here as before the split
-from jaxdl.train import compiled, epoch, fitting, state, trainer
+from jaxdl.train import compiled, epoch, fitting, state, step, trainer
 from jaxdl.train.compiled import (
     INIT_COMPILER_OPTIONS,
     TRAIN_COMPILER_OPTIONS,
@@ -63,6 +64,7 @@ __all__ = [
     "MONITORS",
     "state",
     "trainer",
+    "step",
     "epoch",
     "compiled",
     "fitting",

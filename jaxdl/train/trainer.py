@@ -27,6 +27,7 @@ from jaxdl.data.batches import Partition, epoch_indices, partition
 from jaxdl.hyperparams import NAMES, HyperParams, hyperparams
 from jaxdl.infra import parallel
 from jaxdl.model import check_protocol, display_name
+from jaxdl.train import step as step_lib
 from jaxdl.train.epoch import scan_epoch
 from jaxdl.train.state import Batch, Keys, TrainState
 
@@ -246,6 +247,20 @@ class Trainer:
         (cost, (new_state, logits)), grads = jax.value_and_grad(objective, has_aux=True)(params)
         return cost, grads, new_state, self.metric_values(logits, batch.y, batch.mask)
 
+    def guarded_optimizer(self, hp: Mapping[str, Any], steps_per_epoch: int = 1):
+        """:meth:`optimizer_for` wrapped in the divergence guard (:func:`jaxdl.optim.guard`):
+        a built-in optimizer takes the guard's fast path (its registry ``state_decays`` gated
+        inside the update kernels), any other optimizer's state is selected leaf by leaf."""
+        inner = self.optimizer_for(hp, steps_per_epoch)
+        if not isinstance(self.optimizer, str):
+            return optim.guard(inner)
+        names = optim.REGISTRY[self.optimizer].state_decays
+        return optim.guard(
+            inner,
+            decays={k: hp.get(k, optim.DEFAULTS[k]) for k in names},
+            rebuild=lambda gated: self.optimizer_for({**hp, **gated}, steps_per_epoch),
+        )
+
     def train_step(
         self,
         params: Any,
@@ -258,15 +273,15 @@ class Trainer:
         num_examples: int,
         steps_per_epoch: int = 1,
     ) -> tuple[Any, Any, Any, jax.Array, dict[str, jax.Array]]:
-        """One gradient step on ``batch``; returns ``(params, model_state, opt_state, cost,
-        metrics)`` with the batch's training-mode metrics."""
-        cost, grads, model_state, hits = self.loss_and_grads(
-            params, model_state, batch, key, hp, num_examples=num_examples
+        """One gradient step on ``batch``: :func:`jaxdl.train.step.train_step`, the step the
+        epoch scans, on a live state; returns ``(params, model_state, opt_state, cost,
+        metrics)`` with the batch's training-mode metrics. A step whose cost, gradient or new
+        parameters are not finite returns the state unchanged."""
+        ts = TrainState(params, model_state, opt_state, jnp.asarray(-1, jnp.int32))
+        ts, out = step_lib.train_step(
+            self, ts, batch, key, hp, num_examples=num_examples, steps_per_epoch=steps_per_epoch
         )
-        updates, opt_state = self.optimizer_for(hp, steps_per_epoch).update(
-            grads, opt_state, params
-        )
-        return optim.apply_updates(params, updates), model_state, opt_state, cost, hits
+        return ts.params, ts.model_state, ts.opt_state, out.cost, out.metrics
 
     # -- one epoch --------------------------------------------------------------------------
     def epoch_order(self, m: int, keys: Keys, epoch: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -291,16 +306,16 @@ class Trainer:
         keys: Keys,
         epoch: jax.Array,
     ) -> tuple[TrainState, dict[str, jax.Array]]:
-        """Shuffle, partition and scan ``train_step`` over every mini-batch of the epoch.
+        """Shuffle, partition and scan :func:`jaxdl.train.step.train_step` over every
+        mini-batch of the epoch.
 
         Returns the new state and per-step ``cost`` and each metric (shape (num_batches,),
         e.g. ``accuracy``) plus the epoch's sample-weighted means ``loss`` and ``<metric>_mean``.
         A non-finite cost, gradient or updated parameter freezes the state at the last finite
-        parameters (a built-in optimizer's moments may hold that rejected step) and records
-        the step in ``diverged_at``; a state whose ``diverged_at`` is already >= 0 is not updated
-        at all (for any optimizer: the built-in names gate their moments by scalars, any other
-        optimizer's state is selected leaf by leaf). The scan itself is
-        :func:`jaxdl.train.epoch.scan_epoch`.
+        parameters (a built-in optimizer's moments may hold the EWA of a step rejected only for
+        overflowing parameters) and records the step in ``diverged_at``; a state whose
+        ``diverged_at`` is already >= 0 is not updated at all (:meth:`guarded_optimizer`). The
+        scan itself is :func:`jaxdl.train.epoch.scan_epoch`.
         """
         return scan_epoch(self, ts, hp, x, y, keys, epoch)
 
@@ -320,7 +335,6 @@ class Trainer:
         stats."""
         logits, _ = self.model.apply(ts.params, ts.model_state, x, train=False, hp=hp)
         return {"loss": self.data_loss(logits, y, None), **self.metric_values(logits, y)}
-
 
 
 def _optimizer_kind(optimizer: Any) -> str:
