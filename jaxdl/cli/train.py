@@ -38,7 +38,7 @@ def train_command(args: argparse.Namespace) -> int:
     ...
     ValueError: --resume needs --checkpoint-dir, the directory to resume from
     """
-    from jaxdl.scoring import evaluate_splits as evaluate
+    from jaxdl.evaluation import evaluate_splits as evaluate
 
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir, the directory to resume from")
@@ -138,7 +138,7 @@ def best_line(result: Any, restored: bool) -> str:
 def _train_plots(out: str, model: Any, result: Any, data: Dataset) -> list[str]:
     """``curves.png`` (cost and accuracy or MSE per epoch) and, for two input features,
     ``boundary.png``."""
-    from jaxdl.scoring import boundary
+    from jaxdl.evaluation import boundary
 
     history = result.history
     metric = "accuracy" if data.task == "classification" else "mse"

@@ -17,7 +17,7 @@ from jaxdl import ewa, plots
 from jaxdl.checks import check_beta
 from jaxdl.data.datasets import Dataset
 from jaxdl.nn import MLP
-from jaxdl.scoring import evaluate_splits
+from jaxdl.evaluation import evaluate_splits
 from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
 
 Json = dict[str, Any]
