@@ -1,5 +1,6 @@
 """Figures of a trained model on labelled data, the same for ``jaxdl train`` and
-``jaxdl evaluate``.
+``jaxdl evaluate``, and the compiled evaluation of a model's splits, its ``P(class 1)`` and its
+decision-boundary panel (shared by the CLI and the demo; formerly ``jaxdl.scoring``).
 
 Classification (integer labels ``y``):
 
@@ -15,13 +16,17 @@ Regression (float targets ``y``, outputs ``yhat``):
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import losses, metrics
+from jaxdl import losses, metrics, plots
+from jaxdl.train.state import TrainState
+from jaxdl.train.trainer import Trainer
 
 
 def probabilities(outputs: Any) -> np.ndarray:
@@ -105,3 +110,85 @@ def evaluate(task: str, outputs: Any, y: Any, num_classes: int = 0) -> dict[str,
     else:
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     return {"samples": int(len(np.asarray(y))), **figures}
+
+
+# -- compiled evaluation of a model's splits (inference mode) ---------------------------------
+def inference_trainer(model: Any) -> Trainer:
+    """The trainer evaluation compiles for: ``Trainer(model).evaluator()``, the model in its
+    evaluation form (initializer and dropout settings normalized), so every initializer variant
+    of a model shares one compiled evaluation.
+
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.evaluation import inference_trainer
+    >>> inference_trainer(MLP((2, 1))) == inference_trainer(MLP((2, 1), initializer="xavier"))
+    True
+    """
+    return Trainer(model).evaluator()
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _evaluate(trainer: Trainer, params: Any, state: Any, splits: dict) -> dict:
+    ts = TrainState(params, state, None, jnp.asarray(-1, jnp.int32))
+    return {name: trainer.evaluate(ts, {}, x, y) for name, (x, y) in splits.items()}
+
+
+def evaluate_splits(
+    model: Any, params: Any, state: Any, splits: Mapping[str, tuple[Any, Any]]
+) -> dict[str, dict[str, float]]:
+    """Loss (no L2 term) and the trainer's default metrics (accuracy for classification) of
+    every split ``name -> (x, y)`` in inference mode (dropout off, batch-norm running
+    statistics), all splits in one compiled call (:meth:`jaxdl.train.Trainer.evaluate`).
+
+    Returns ``{split: {"loss": float, "accuracy": float}}``.
+
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.evaluation import evaluate_splits
+    >>> model = MLP((2, 1))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> x, y = np.zeros((4, 2), np.float32), np.array([0, 1, 1, 0])
+    >>> evaluate_splits(model, params, state, {"train": (x, y)})["train"]["accuracy"]
+    0.5
+    """
+    arrays = {
+        name: (jnp.asarray(x, jnp.float32), jnp.asarray(y)) for name, (x, y) in splits.items()
+    }
+    found = jax.device_get(_evaluate(inference_trainer(model), params, state, arrays))
+    return {name: {k: float(v) for k, v in split.items()} for name, split in found.items()}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _probability(trainer: Trainer, params: Any, state: Any, x: jax.Array) -> jax.Array:
+    logits, _ = trainer.model.apply(params, state, x, train=False)
+    return jax.nn.sigmoid(logits[:, 0])
+
+
+def probability(model: Any, params: Any, state: Any, x: Any) -> np.ndarray:
+    """``P(class 1) = sigmoid(logit)`` of a one-output model at the points ``x`` (inference
+    mode).
+
+    >>> import jax
+    >>> import numpy as np
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.evaluation import probability
+    >>> model = MLP((2, 1))
+    >>> params, state = model.init(jax.random.key(0))
+    >>> probability(model, params, state, np.zeros((3, 2))).tolist()
+    [0.5, 0.5, 0.5]
+    """
+    x = jnp.asarray(x, jnp.float32)
+    return np.asarray(_probability(inference_trainer(model), params, state, x))
+
+
+def boundary(
+    title: str, model: Any, result: Any, data: Any, note: str | None = None
+) -> plots.Boundary:
+    """A decision-boundary panel of a fitted one-output model (``result`` has ``params`` and
+    ``model_state``) over the training points of ``data`` (``x_train``, ``y_train``); ``note``
+    is printed inside the panel."""
+
+    def predict(grid: np.ndarray) -> np.ndarray:
+        return probability(model, result.params, result.model_state, grid)
+
+    return plots.Boundary(title, predict, data.x_train, data.y_train, note=note)

@@ -25,6 +25,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
                  "checkpoint", "train"),
     "search": ("sweep",),
     "tools": ("gradcheck", "finite_differences", "flat_loss", "diagnostics", "saved",
+              # old path of evaluation's model scoring, for one release:
               "scoring"),
     "surfaces": ("outputs", "cli", "demo", "__main__"),
 }
