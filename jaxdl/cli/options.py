@@ -291,7 +291,12 @@ def image_size(text: str) -> tuple[int, int]:
     return sizes[0], sizes[1]
 
 
-def add_model(p: argparse.ArgumentParser) -> None:
+#: The MLP's hidden layers and the mini-batch size when no flag sets them.
+HIDDEN, BATCH_SIZE = (16, 16), 64
+_SEARCHED = "; a sweep without ranges searches it"
+
+
+def add_model(p: argparse.ArgumentParser, searched: bool = False) -> None:
     """The ``model`` group (layer sizes or ``--model``, activation, initializer, batch norm,
     augmentation, image size) and ``device``.
 
@@ -304,8 +309,9 @@ def add_model(p: argparse.ArgumentParser) -> None:
     """
     g = p.add_argument_group("model")
     sizes = g.add_mutually_exclusive_group()
-    sizes.add_argument("--hidden", type=layer_sizes, default=(16, 16), metavar="H1,H2,...",
-                       help="hidden layer sizes, '' for none")
+    sizes.add_argument("--hidden", type=layer_sizes, default=None if searched else HIDDEN,
+                       metavar="H1,H2,...", help="hidden layer sizes, '' for none"
+                       + (f" (default: 16,16{_SEARCHED})" if searched else ""))
     sizes.add_argument("--sizes", type=layer_sizes, metavar="NX,H1,...,NOUT",
                        help="all layer sizes, checked against the dataset (instead of --hidden)")
     sizes.add_argument("--model", metavar="NAME|FILE",
@@ -337,7 +343,8 @@ def add_model(p: argparse.ArgumentParser) -> None:
                    help="bf16: bfloat16 matmuls with float32 accumulation (default: fp32)")
 
 
-def add_training(p: argparse.ArgumentParser, out: str = "jaxdl-out") -> None:
+def add_training(p: argparse.ArgumentParser, out: str = "jaxdl-out",
+                 searched: bool = False) -> None:
     """The ``training`` group: optimizer, schedule, batches, epochs, early stopping, output
     (``--out``, default ``out``).
 
@@ -353,8 +360,9 @@ def add_training(p: argparse.ArgumentParser, out: str = "jaxdl-out") -> None:
                    help="learning-rate decay per --decay-interval epochs")
     g.add_argument("--decay-interval", type=integer(1), default=1, metavar="EPOCHS",
                    help="epochs per step of the --schedule")
-    g.add_argument("--batch-size", type=integer(1), default=64, metavar="B",
-                   help="mini-batch size")
+    g.add_argument("--batch-size", type=integer(1), default=None if searched else BATCH_SIZE,
+                   metavar="B", help="mini-batch size"
+                   + (f" (default: {BATCH_SIZE}{_SEARCHED})" if searched else ""))
     g.add_argument("--epochs", type=integer(1), default=EPOCHS, metavar="N",
                    help="passes over the training set")
     g.add_argument("--seed", type=integer(0), default=0,

@@ -73,10 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sample a search space (ranges from flags and/or a TOML file), train every "
         "config in one vmapped program, print the best and write the table and a plot. On CPU "
         "every core is a device that trains its own share of the configs (unless "
-        "JAX_NUM_CPU_DEVICES or XLA_FLAGS sets the device count).")
+        "JAX_NUM_CPU_DEVICES or XLA_FLAGS sets the device count). Without a range or "
+        "--space it searches the default space, in the course's order of importance: "
+        "learning_rate log-uniform (1e-4..1e-1 for RMSprop and the Adam family, 1e-3..1 for "
+        "SGD, momentum and Nesterov); the optimizer's betas on the 1 - beta scale (beta "
+        "0.8..0.999, b1 0.8..0.99, b2 0.99..0.9999), hidden_units (16 to 256, at most half the "
+        "training rows) and batch_size (16 to 512, at most the training rows); then "
+        "num_layers (1 to 3) and, with a decaying --schedule, decay_rate (1e-3..1). A name "
+        "you set by its flag (--hidden, --batch-size, --b1 0.9, ...) is fixed instead.")
     add_data(sweep)
-    add_model(sweep)
-    add_training(sweep, out=DEFAULT_OUT["sweep"])
+    add_model(sweep, searched=True)
+    add_training(sweep, out=DEFAULT_OUT["sweep"], searched=True)
     add_hyperparameters(sweep, ranges=True)
     g = sweep.add_argument_group("search")
     g.add_argument("--space", metavar="FILE",

@@ -22,7 +22,7 @@ from jaxdl.cli.build import (
     plots_wanted,
 )
 from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG
-from jaxdl.cli.options import HP_FLAGS
+from jaxdl.cli.options import BATCH_SIZE, HIDDEN, HP_FLAGS
 from jaxdl.cli.tables import render, wrote_line
 from jaxdl.data.datasets import Dataset
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
@@ -41,14 +41,19 @@ def sweep_command(args: argparse.Namespace) -> int:
     Returns:
       The exit status: 0, 1 when every config diverged, 130 when interrupted (state saved).
 
+    Without a range or ``--space`` the space is
+    :func:`jaxdl.sweep.default_space.default_space` (printed), less the names set by a flag.
+
     >>> from jaxdl.cli import build_parser
-    >>> sweep_command(build_parser().parse_args(["sweep", "--lr", "0.01"]))
+    >>> sweep_command(build_parser().parse_args(["sweep", "--lr", "0.01", "--resume"]))
     Traceback (most recent call last):
     ...
-    ValueError: the search space is empty: give a range such as --lr 1e-4:1 ...
+    ValueError: --resume needs --checkpoint-dir, the sweep directory to resume
     """
     from jaxdl.sweep import config_mesh, plot_sweep, sample
 
+    if args.resume and not args.checkpoint_dir:
+        raise ValueError("--resume needs --checkpoint-dir, the sweep directory to resume")
     space = read_space(args.space) if args.space else {}
     fixed = {}
     for flag, name, _, kind in HP_FLAGS:
@@ -60,14 +65,14 @@ def sweep_command(args: argparse.Namespace) -> int:
             space[name] = distribution(kind, {"low": value[0], "high": value[1]}, flag)
         elif value is not None:
             fixed[name] = value
-    if not space:
-        raise ValueError(
-            "the search space is empty: give a range such as --lr 1e-4:1 or --beta 0.9:0.999, "
-            "or --space FILE"
-        )
+    searched = not space
     devs = devices.select(args.device)
     data = load_data(args)
     user_data.check_outputs(args)
+    if searched:
+        space = _default_space(args, data, fixed)
+    args.hidden = HIDDEN if args.hidden is None else args.hidden
+    args.batch_size = BATCH_SIZE if args.batch_size is None else args.batch_size
     model = build_model(args, data, dropout="keep_prob" in space or "keep_prob" in fixed)
     # Structural names in a TOML space change the trainer per config: run_sweep checks those.
     checked = None if set(space) - set(HYPERPARAMETERS) else {*fixed, *space}
@@ -150,6 +155,28 @@ def ranking_table(rows: Sequence[dict[str, Any]], names: Sequence[str], task: st
         lines.append([rank, row["config"], *(_fmt(row[n]) for n in names), row["val_loss"],
                       row[second], row["best_epoch"], *lineage, row["status"]])
     return render(header, lines, left=0)
+
+
+def _default_space(args: argparse.Namespace, data: Dataset, fixed: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """The default space for this command line and data (printed), less the names a flag
+    fixes."""
+    from jaxdl.sweep.default_space import default_space, describe
+
+    given = set(fixed)
+    if args.hidden is not None:
+        given |= {"hidden_units", "num_layers"}
+    if args.batch_size is not None:
+        given.add("batch_size")
+    mlp = args.model is None and args.sizes is None and not args.augment
+    space = default_space(args.optimizer, len(data.y_train), mlp=mlp, schedule=args.schedule,
+                          fixed=given)
+    if not space:
+        raise ValueError("nothing to search: every name of the default space is set by a flag; "
+                         "give a range such as --lr 1e-4:1e-1, or --space FILE")
+    print("no ranges given: searching the default space (see jaxdl sweep --help)\n  "
+          + describe(space).replace("\n", "\n  "))
+    return space
 
 
 def _trained(row: dict[str, Any], monitor: str) -> bool:
