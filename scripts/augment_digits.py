@@ -19,7 +19,7 @@ another symbol (or none).
 
 Measured (two CPU cores; mean test accuracy, defaults): no augmentation 0.945, translation up to
 1 pixel 0.956, up to 2 pixels 0.928, noise 0.1 0.949, 1 pixel + noise 0.953; with
-``--train-share 0.05 --splits 4`` (89 training images): 0.905, 0.920, 0.872, 0.915, 0.926.
+``--train-share 0.05 --splits 4`` (89 training images): 0.905, 0.920, 0.871, 0.915, 0.926.
 """
 
 from __future__ import annotations
