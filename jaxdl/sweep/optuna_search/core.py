@@ -173,6 +173,7 @@ def _ask(study: Any, space_fn: Callable[[Any], Mapping[str, Any]], count: int):
                 warnings.filterwarnings("ignore", "Heartbeat of storage is supposed")
                 trial = study.ask()
             trials.append(trial)
+            Heartbeat.once(study, trial)  # dead from now on: failed when it goes stale
             trial.set_user_attr("worker", WORKER)
             try:
                 config = space_fn(trial)

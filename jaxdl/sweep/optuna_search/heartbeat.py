@@ -172,6 +172,12 @@ class Heartbeat:
         self._thread.start()
 
     @staticmethod
+    def once(study: Any, trial: Any) -> None:
+        """One heartbeat of ``trial`` (right after ``study.ask()``)."""
+        if heartbeat_interval(study) is not None:
+            Heartbeat._beat(study._storage, [trial._trial_id])
+
+    @staticmethod
     def _beat(storage: Any, ids: list[int]) -> None:
         for trial_id in ids:
             try:

@@ -57,9 +57,36 @@ def open_storage(storage: str | None, heartbeat: int = HEARTBEAT) -> Any:
                                               heartbeat_stale_trial_callback=retry_once())
     except Exception as err:  # noqa: BLE001 - a bad URL, a missing driver, no server
         kind = "journal file" if "://" not in storage else "database"
+        cause = err.__cause__ if isinstance(err, ImportError) and err.__cause__ else err
+        reason = (str(cause).strip().splitlines() or [""])[0]
+        if isinstance(cause, ImportError) and storage.startswith("postgres"):
+            reason += " (pip install 'psycopg[binary]')"
         raise ValueError(f"storage {storage!r} cannot be opened as a {kind} "
-                         f"({type(err).__name__}: {err}); give a writable journal file path "
-                         "(study.log) or the URL of a running database") from err
+                         f"({type(cause).__name__}: {reason}); give a writable journal file "
+                         "path (study.log) or the URL of a running database") from err
+
+
+def _check_joined(study: Any, space_fn: Any, direction: str) -> None:
+    """A joined study must optimize in ``direction`` and hold the trials of the same space."""
+    optuna = require_optuna()
+    if study.directions[0].name.lower() != direction:
+        raise ValueError(
+            f"study_name {study.study_name!r} in the storage is a "
+            f"{study.directions[0].name.lower()} study, but the monitor is to "
+            f"{direction}: give another study name (--study-name) or the study's monitor "
+            "(--monitor)"
+        )
+    probe = optuna.create_study().ask()  # the space's distributions, off the study
+    space_fn(probe)
+    for trial in study.get_trials(deepcopy=False):
+        for name, dist in trial.distributions.items():
+            if name in probe.distributions and probe.distributions[name] != dist:
+                raise ValueError(
+                    f"study_name {study.study_name!r} in the storage holds trials with {name!r} "
+                    f"drawn from {dist}, but this search draws it from "
+                    f"{probe.distributions[name]}: give another study name (--study-name) or "
+                    "the study's own ranges"
+                )
 
 
 def study_search(
@@ -140,6 +167,7 @@ def study_search(
     except Exception as err:  # noqa: BLE001 - a server that went away, a corrupt journal
         raise ValueError(f"storage {storage!r}: the study cannot be created or loaded "
                          f"({type(err).__name__}: {err})") from err
+    _check_joined(study, space_fn, direction)
     if storage is not None:  # shared by workers: each draws its own trials
         study.sampler = make_sampler(seed=(seed + len(study.trials) + 7919 * os.getpid()) % 2**31)
     run = optimize(study, space_fn, data, trainer=trainer, n_trials=n, batch=batch, epochs=epochs,
