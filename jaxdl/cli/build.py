@@ -12,6 +12,7 @@ from typing import Any
 from jaxdl import layers, outputs, plots
 from jaxdl.cli import data as user_data
 from jaxdl.cli.errors import note
+from jaxdl.cli.splits import resolve_fractions, with_split_files
 from jaxdl.data.datasets import Dataset
 from jaxdl.data.datasets import load as load_builtin
 from jaxdl.data.pixels import image_path_dataset, is_image_path
@@ -41,6 +42,7 @@ def load_data(args: argparse.Namespace) -> Dataset:
     >>> data.name, len(data.y_train) + len(data.y_val) + len(data.y_test)
     ('moons', 50)
     """
+    resolve_fractions(args)  # --val-data/--test-data: jaxdl.cli.splits
     data = _load_images(args)
     if data is None:
         data = user_data.load(args)
@@ -54,6 +56,7 @@ def load_data(args: argparse.Namespace) -> Dataset:
             text = re.sub(r"^n must", "--data-size must", str(err))
             text = re.sub(r"^noise must", "--noise must", text)
             raise ValueError(text.replace("leave noise=None", "leave out --noise")) from err
+    data = with_split_files(args, data)
     announce_removed(outputs.take(args))
     return data
 

@@ -101,6 +101,8 @@ def figures(model: Any, params: Any, state: Any, data: Dataset) -> dict[str, dic
               "test": (data.x_test, data.y_test)}
     out = {}
     for name, (x, y) in splits.items():
+        if not len(y):  # a fraction of 0 (--val-data/--test-data replace it, or none)
+            continue
         x = np.asarray(x)  # uint8 images stay uint8 for a Standardized model
         x = x if x.dtype == np.uint8 and getattr(model, "takes_uint8", False) else \
             x.astype(np.float32)

@@ -140,17 +140,17 @@ def number(text: str) -> float:
 
 
 def fraction(text: str) -> float:
-    """An argparse ``type=`` for numbers strictly between 0 and 1.
+    """An argparse ``type=`` for split fractions: numbers in ``[0, 1)`` (0: no such split).
 
-    >>> fraction("0.2")
-    0.2
+    >>> fraction("0.2"), fraction("0")
+    (0.2, 0.0)
     """
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text}")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1) (0: no such split), got {text}")
     return value
 
 
@@ -210,8 +210,8 @@ def add_file_options(p: argparse.ArgumentParser) -> None:
 
     >>> p = Parser(prog="jaxdl")
     >>> add_file_options(p)
-    >>> p.parse_args(["--data", "table.csv"]).val_fraction
-    0.2
+    >>> p.parse_args(["--data", "table.csv", "--test-data", "test.csv"]).test_data
+    'test.csv'
     """
     g = p.add_argument_group("your data (instead of --dataset)")
     g.add_argument("--data", metavar="PATH",
@@ -224,10 +224,13 @@ def add_file_options(p: argparse.ArgumentParser) -> None:
                    help="default: integer or text labels classify, other numbers regress")
     g.add_argument("--drop-missing", action="store_true",
                    help="drop rows with a missing value (default: an error)")
-    g.add_argument("--val-fraction", type=fraction, default=0.2, metavar="F",
-                   help="share of the rows in the validation split (default 0.2)")
-    g.add_argument("--test-fraction", type=fraction, default=0.2, metavar="F",
-                   help="share of the rows in the test split (default 0.2)")
+    for short, name in (("val", "validation"), ("test", "test")):
+        g.add_argument(f"--{short}-fraction", type=fraction, metavar="F",
+                       help=f"share of the rows in the {name} split, 0 for none (default 0.2; "
+                       f"0 with --{short}-data)")
+        g.add_argument(f"--{short}-data", metavar="PATH",
+                       help=f"the {name} split from a file of its own, with the columns of "
+                       "--data (encodings and standardizer stay the training split's)")
     g = p.add_argument_group("logs")
     g.add_argument("--tensorboard", metavar="DIR",
                    help=f"write TensorBoard event files here (needs {logs.INSTALL_HINT})")
@@ -370,8 +373,9 @@ def add_training(p: argparse.ArgumentParser, out: str = "jaxdl-out",
     g.add_argument("--patience", type=integer(1), metavar="EPOCHS",
                    help="early stopping: stop after this many epochs without improvement "
                    "(default: no early stopping)")
-    g.add_argument("--monitor", default="val_loss", metavar="NAME",
-                   help="the history entry early stopping and rankings watch: val_loss, loss, "
+    g.add_argument("--monitor", metavar="NAME",
+                   help="the history entry early stopping and rankings watch (default: val_loss; "
+                   "loss without validation data): val_loss, loss, "
                    "or a metric the task records, with or without val_ (classification: "
                    "accuracy; regression: mse, mae)")
     g.add_argument("--min-delta", type=number, default=0.0, metavar="DELTA",

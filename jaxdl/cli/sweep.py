@@ -69,6 +69,9 @@ def sweep_command(args: argparse.Namespace) -> int:
     devs = devices.select(args.device)
     data = load_data(args)
     user_data.check_outputs(args)
+    if not len(data.y_val):
+        raise ValueError("a sweep ranks its configs on the validation split, and there is none: "
+                         "give --val-data FILE or a --val-fraction above 0")
     if searched:
         space = _default_space(args, data, fixed)
     args.hidden = HIDDEN if args.hidden is None else args.hidden
@@ -282,7 +285,8 @@ def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger)
     options["logger"] = logger
     try:
         return search(space, data, trainer=trainer, strategy=strategy, epochs=args.epochs,
-                      seed=args.seed, hp=fixed, monitor=args.monitor, mesh=mesh, **options)
+                      seed=args.seed, hp=fixed, monitor=args.monitor or "val_loss", mesh=mesh,
+                      **options)
     except SweepInterrupted as stop:
         print(f"{stop}; {_table_so_far(stop.directory, args.out)}", file=sys.stderr)
         return None

@@ -14,6 +14,7 @@ from jaxdl import plots
 from jaxdl.cli import data as user_data
 from jaxdl.cli.build import build_model, build_trainer, describe, load_data, plots_wanted
 from jaxdl.cli.options import HP_FLAGS
+from jaxdl.cli.splits import check_validation
 from jaxdl.cli.tables import wrote_line
 from jaxdl.data.datasets import Dataset
 from jaxdl.early_stopping import EarlyStopping
@@ -50,9 +51,11 @@ def train_command(args: argparse.Namespace) -> int:
     user_data.check_outputs(args)
     model = build_model(args, data, dropout="keep_prob" in hp)
     trainer = parallel.data_parallel(build_trainer(args, model, hp, data.task), devs)
+    monitor = check_validation(args, data)
+    validation = (data.x_val, data.y_val) if len(data.y_val) else None
     stopper = None
     if args.patience is not None:
-        stopper = EarlyStopping(args.patience, args.min_delta, args.monitor)
+        stopper = EarlyStopping(args.patience, args.min_delta, monitor)
     want_plots = plots_wanted(args)
     check_writable(args.out)
     if args.checkpoint_dir:
@@ -64,7 +67,7 @@ def train_command(args: argparse.Namespace) -> int:
     with jax.default_device(devs[0]):
         try:
             result = fit(
-                trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val), hp=hp,
+                trainer, data.x_train, data.y_train, validation=validation, hp=hp,
                 epochs=args.epochs, seed=args.seed, early_stopping=stopper,
                 checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
                 resume=args.resume, overwrite=args.overwrite and not args.resume,
@@ -77,10 +80,10 @@ def train_command(args: argparse.Namespace) -> int:
             splits = user_data.figures(model, result.params, result.model_state, data)
         else:
             splits = evaluate(model, result.params, result.model_state, {
-                "train": (data.x_train, data.y_train),
-                "validation": (data.x_val, data.y_val),
-                "test": (data.x_test, data.y_test),
-            })
+                name: (x, y) for name, x, y in (
+                    ("train", data.x_train, data.y_train),
+                    ("validation", data.x_val, data.y_val),
+                    ("test", data.x_test, data.y_test)) if len(y)})
     print(f"{args.optimizer}, {result.epochs_run} epochs"
           f"{' (stopped early)' if result.stopped_early else ''}, {seconds:.1f} s; "
           + best_line(result, stopper is not None))
@@ -142,12 +145,12 @@ def _train_plots(out: str, model: Any, result: Any, data: Dataset) -> list[str]:
 
     history = result.history
     metric = "accuracy" if data.task == "classification" else "mse"
-    panels = [
-        plots.Panel("cost", {"train": history["loss"], "validation": history["val_loss"]},
-                    logy=True),
-        plots.Panel(metric, {"train": history[metric], "validation": history[f"val_{metric}"]},
-                    ylabel=metric),
-    ]
+    def curves(key: str) -> dict[str, Any]:  # validation only where there is some
+        found = {"train": history[key], "validation": history.get(f"val_{key}")}
+        return {name: values for name, values in found.items() if values}
+
+    panels = [plots.Panel("cost", curves("loss"), logy=True),
+              plots.Panel(metric, curves(metric), ylabel=metric)]
     written = [plots.lines(os.path.join(out, "curves.png"), panels)]
     if (isinstance(unwrap(model), MLP) and data.x_train.shape[1] == 2 and model.sizes[-1] == 1
             and data.task == "classification"):
