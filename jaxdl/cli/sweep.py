@@ -105,6 +105,8 @@ def sweep_command(args: argparse.Namespace) -> int:
           f"best {min(args.top, len(table))} by {results.monitor}:")
     names = list(space)
     print(ranking_table(table[: args.top], names, data.task))
+    if hasattr(results, "importances"):  # an Optuna study: its fANOVA importances
+        print(results.summary())
     pbt = "since_epoch" in (table[0] if table else {})
     if pbt:
         print("each row: its best epoch since it last copied a member (epoch 'since', from "
@@ -119,6 +121,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     if want_plots and any(n in space for n in ("learning_rate", "b1", "b2", "beta")):
         written.append(os.path.join(args.out, "sweep.png"))
         plot_sweep(results, written[-1])
+    if want_plots and hasattr(results, "importances"):
+        written += results.plot(args.out)  # the study's parallel coordinates and slice plot
     if want_plots and args.strategy == "pbt":
         from jaxdl.sweep import plot_schedules
 

@@ -3,6 +3,7 @@ journal file, an RDB URL) runs a jaxdl search space's trials, ``batch`` per comp
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from typing import Any
 
 from jaxdl.sweep.optuna_search.core import optimize
 from jaxdl.sweep.optuna_search.heartbeat import journal_storage, retry_once
+from jaxdl.sweep.optuna_search.reading import StudyResults, importances
 from jaxdl.sweep.optuna_search.space import require_optuna, space_to_suggestions
 from jaxdl.sweep.results import SweepResults
 from jaxdl.train import Trainer
@@ -129,7 +131,8 @@ def study_search(
       **options: passed on to :func:`optimize`.
 
     Returns:
-      The trials' :class:`~jaxdl.sweep.SweepResults`, batch by batch (``group`` column).
+      The trials' :class:`~.reading.StudyResults`: a sweep table, batch by batch (``group``
+      column), with the ``study`` and its fANOVA ``importances``.
 
     Examples:
       >>> import numpy as np
@@ -172,4 +175,6 @@ def study_search(
         study.sampler = make_sampler(seed=(seed + len(study.trials) + 7919 * os.getpid()) % 2**31)
     run = optimize(study, space_fn, data, trainer=trainer, n_trials=n, batch=batch, epochs=epochs,
                    seed=seed, monitor=monitor, mode=mode, **options)
-    return merge(run.batches, [f"batch {b}" for b, _ in enumerate(run.batches)])
+    merged = merge(run.batches, [f"batch {b}" for b, _ in enumerate(run.batches)])
+    fields = {f.name: getattr(merged, f.name) for f in dataclasses.fields(merged)}
+    return StudyResults(**fields, study=study, importances=importances(study, seed=seed))
