@@ -41,9 +41,7 @@ def _tick(dist: Any, value: float) -> str:
 
 
 def plot_parallel_coordinates(study: Any, path: str | os.PathLike, metric: str) -> str:
-    """Every complete trial of ``study`` as a line through one axis per parameter (log axes for
-    log-scale parameters) and a last axis of its value, ``metric``; coloured by the value, the
-    best trial drawn thick and labelled. Returns ``path``.
+    """Save :func:`parallel_coordinates_figure` to ``path``; returns ``path``.
 
     Examples:
       >>> import optuna, os, tempfile
@@ -54,6 +52,17 @@ def plot_parallel_coordinates(study: Any, path: str | os.PathLike, metric: str) 
       >>> path = os.path.join(tempfile.mkdtemp(), "parallel.png")
       >>> plot_parallel_coordinates(study, path, "val_loss") == path
       True
+    """
+    return plots.save(parallel_coordinates_figure(study, metric), path)
+
+
+def parallel_coordinates_figure(study: Any, metric: str) -> Any:
+    """Every complete trial of ``study`` as a line through one axis per parameter (log axes for
+    log-scale parameters) and a last axis of its value, ``metric``; coloured by the value, the
+    best trial drawn thick and labelled ``best: trial N, <metric> <value>``.
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
     """
     trials = _complete(study)
     if not trials:
@@ -98,7 +107,7 @@ def plot_parallel_coordinates(study: Any, path: str | os.PathLike, metric: str) 
                  f"({'lower' if study.direction.name == 'MINIMIZE' else 'higher'} is better)",
                  fontsize="medium")  # fmt: skip
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
-    return plots.save(fig, path)
+    return fig
 
 
 def _norm(values: np.ndarray, minimize: bool) -> Any:
@@ -116,9 +125,7 @@ def _colour(share: float) -> Any:
 
 def plot_slice(study: Any, path: str | os.PathLike, metric: str,
                param: str = "learning_rate") -> str:  # fmt: skip
-    """``metric`` of every complete trial against ``param`` (a log axis for a log-scale
-    parameter), coloured by trial number, the best trial starred and labelled. Returns
-    ``path``.
+    """Save :func:`slice_figure` to ``path``; returns ``path``.
 
     Examples:
       >>> import optuna, os, tempfile
@@ -129,6 +136,17 @@ def plot_slice(study: Any, path: str | os.PathLike, metric: str,
       >>> path = os.path.join(tempfile.mkdtemp(), "slice.png")
       >>> plot_slice(study, path, "val_loss") == path
       True
+    """
+    return plots.save(slice_figure(study, metric, param), path)
+
+
+def slice_figure(study: Any, metric: str, param: str = "learning_rate") -> Any:
+    """``metric`` of every complete trial against ``param`` (a log axis for a log-scale
+    parameter), coloured by trial number, the best trial starred and labelled ``best: trial N,
+    <metric> <value>``.
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
     """
     trials = [t for t in _complete(study) if param in t.params]
     if not trials:
@@ -151,7 +169,7 @@ def plot_slice(study: Any, path: str | os.PathLike, metric: str,
     ax.set_title(f"{study.study_name}: {metric} against {param} ({len(trials)} complete trials)",
                  fontsize="medium")  # fmt: skip
     ax.grid(True, alpha=0.3)
-    return plots.save(fig, path)
+    return fig
 
 
 def plot_study(study: Any, folder: str | os.PathLike, metric: str) -> list[str]:
