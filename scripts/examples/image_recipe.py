@@ -11,8 +11,10 @@ learning rate.
    (``~/.cache/jaxdl/datasets``, or ``$JAXDL_DATA_DIR``), checks its SHA-256 sums and returns
    ``uint8`` NHWC images with the published test split; 10% of the training images (stratified)
    are held out for validation. ``--n`` keeps a seeded random subset of the training images.
-2. The pixels are standardized per channel with the training split's mean and standard
-   deviation, ``x' = (x - mu_c) / sigma_c`` (validation and test use the same numbers).
+2. The pixels stay ``uint8`` (on the device too): the model is wrapped in
+   ``jaxdl.layers.Standardized`` with the training split's per-channel statistics
+   (``data.stats``), so each mini-batch becomes float32 ``x' = (x - mu_c) / sigma_c`` inside the
+   compiled epoch, and the statistics travel with the model.
 3. The CNN: augmentation (training only: a random horizontal flip, except for MNIST, whose
    mirrored digits are other symbols, and a random crop after padding by 1/8 of the width), then
 
@@ -93,15 +95,6 @@ def build(dataset: str, model: str, augment: bool, input_shape: Sequence[int], o
     return layers.Sequential(*front, *body.layers, input_shape=tuple(input_shape))
 
 
-def standardize(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """Every array as float32 ``(x - mu_c) / sigma_c``, with the per-channel mean and standard
-    deviation of ``x_train`` (``sigma_c`` of a constant channel taken as 1)."""
-    values = x_train.reshape(-1, x_train.shape[-1]).astype(np.float64)
-    mean, std = values.mean(axis=0), values.std(axis=0)
-    std[std == 0] = 1.0
-    return [((x - mean) / std).astype(np.float32) for x in (x_train, *others)]
-
-
 def accuracy(model: Any, params: Any, state: Any, x: np.ndarray, y: np.ndarray,
              batch: int = 1000) -> float:
     """Share of ``x`` whose largest logit is the label (evaluation mode, ``batch`` at a time)."""
@@ -117,15 +110,15 @@ def run(dataset: str = "fashion_mnist", quick: bool = False, n: int | None = Non
     """Load, standardize, sweep the learning rate, measure the chosen network; the figures."""
     if quick and n is None:
         n = 2000
-    data = jaxdl.data.load(dataset, n=n, val_fraction=0.1, seed=seed)
-    x_train, x_val, x_test = standardize(data.x_train, data.x_val, data.x_test)
-    model = build(dataset, model_name, augment, data.x_train.shape[1:], data.num_classes, quick)
+    data = jaxdl.data.load(dataset, n=n, val_fraction=0.1, seed=seed)  # uint8, raw
+    network = build(dataset, model_name, augment, data.x_train.shape[1:], data.num_classes, quick)
+    model = layers.Standardized(network, data.stats)  # per-channel training statistics
     trainer = jaxdl.Trainer(model, optimizer="adam", schedule="exponential",
                             batch_size=64 if quick else 128)
     rates = (3e-3, 1e-2) if quick else (3e-4, 1e-3, 3e-3)
     epochs = epochs or (4 if quick else 30)
     swept = run_sweep([{"learning_rate": lr} for lr in rates],
-                      (x_train, data.y_train, x_val, data.y_val), trainer=trainer,
+                      (data.x_train, data.y_train, data.x_val, data.y_val), trainer=trainer,
                       hp=SHARED, epochs=epochs, seed=seed, patience=2 if quick else 5,
                       monitor="val_accuracy")
     best = swept.table[0]["config"]
@@ -134,6 +127,9 @@ def run(dataset: str = "fashion_mnist", quick: bool = False, n: int | None = Non
         "model": model_name,
         "augment": augment,
         "quick": quick,
+        "input_dtype": str(data.x_train.dtype),
+        "channel_mean": model.mean.tolist(),
+        "channel_std": model.std.tolist(),
         "num_train": len(data.y_train),
         "num_val": len(data.y_val),
         "num_test": len(data.y_test),
@@ -143,7 +139,7 @@ def run(dataset: str = "fashion_mnist", quick: bool = False, n: int | None = Non
         "epochs_run": len(swept.histories[best]["epoch"]),
         "val_accuracy": swept.table[0]["val_accuracy"],
         "test_accuracy": accuracy(model, swept.params[best], swept.model_state[best],
-                                  x_test, data.y_test),
+                                  data.x_test, data.y_test),
         "sweep": [{"learning_rate": swept.configs[row["config"]]["learning_rate"],
                    "val_accuracy": row["val_accuracy"], "best_epoch": row["best_epoch"],
                    "epochs_run": row["epochs_run"]} for row in swept.table],
