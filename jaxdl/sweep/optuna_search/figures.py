@@ -92,7 +92,7 @@ def parallel_coordinates_figure(study: Any, metric: str) -> Any:
     b = [t.number for t in trials].index(best.number)
     ax.plot(x, scaled[b], color=BEST, linewidth=3, marker="o", zorder=5,
             label=_best_label(best, metric))  # fmt: skip
-    for c in x:
+    for c in range(len(names) + 1):
         ax.axvline(c, color="0.6", linewidth=0.8, zorder=0)
         dist = dists[names[c]] if c < len(names) else None
         top = _tick(dist, high[c]) if dist is not None else f"{high[c]:.4g}"
