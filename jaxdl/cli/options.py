@@ -233,7 +233,9 @@ def add_file_options(p: argparse.ArgumentParser) -> None:
                        "--data (encodings and standardizer stay the training split's)")
     g = p.add_argument_group("logs")
     g.add_argument("--tensorboard", metavar="DIR",
-                   help=f"write TensorBoard event files here (needs {logs.INSTALL_HINT})")
+                   help="write TensorBoard event files here: the runs train/ and validation/ "
+                   "with the same tags (loss, accuracy, ...), so their curves overlay; a sweep "
+                   f"one folder per member (needs {logs.INSTALL_HINT})")
 
 
 def add_save_option(p: argparse.ArgumentParser, flag: str, text: str) -> None:
