@@ -188,7 +188,7 @@ class MLP:
         """Number of weight layers (hidden layers plus the output layer)."""
         return len(self.sizes) - 1
 
-    @functools.cached_property
+    @property
     def layers(self) -> tuple[Any, ...]:
         """The chain of layers this MLP is (its forward pass).
 
@@ -196,18 +196,7 @@ class MLP:
         >>> [type(layer).__name__ for layer in MLP((2, 4, 1), batch_norm=True).layers]
         ['Dense', 'BatchNorm', 'Activation', 'Dense']
         """
-        dense = functools.partial(Dense, initializer=self.initializer,
-                                  init_scale=self.init_scale, compute_dtype=self.compute_dtype)
-        chain: list[Any] = []
-        for units in self.sizes[1:-1]:
-            chain.append(dense(units, use_bias=not self.batch_norm))
-            if self.batch_norm:
-                chain.append(BatchNorm(momentum=self.bn_momentum, eps=self.bn_eps))
-            chain.append(Activation(self.activation))
-            if self.dropout:
-                chain.append(Dropout())
-        chain.append(dense(self.sizes[-1]))
-        return tuple(chain)
+        return _chain(self)
 
     def as_sequential(self) -> Sequential:
         """This MLP as a :class:`jaxdl.layers.Sequential` (the same layers; params and state in
@@ -314,6 +303,24 @@ class MLP:
         if not (self.batch_norm and train):
             return y, state
         return y, self.from_layer_trees(layer_params, new_state)[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _chain(mlp: MLP) -> tuple[Any, ...]:
+    """``Dense(n_l, use_bias=not batch_norm) [BatchNorm] Activation [Dropout] ... Dense(n_out)``
+    (built once per config: an MLP is hashable)."""
+    dense = functools.partial(Dense, initializer=mlp.initializer, init_scale=mlp.init_scale,
+                              compute_dtype=mlp.compute_dtype)
+    chain: list[Any] = []
+    for units in mlp.sizes[1:-1]:
+        chain.append(dense(units, use_bias=not mlp.batch_norm))
+        if mlp.batch_norm:
+            chain.append(BatchNorm(momentum=mlp.bn_momentum, eps=mlp.bn_eps))
+        chain.append(Activation(mlp.activation))
+        if mlp.dropout:
+            chain.append(Dropout())
+    chain.append(dense(mlp.sizes[-1]))
+    return tuple(chain)
 
 
 def from_config(config: Mapping[str, Any]) -> MLP:
