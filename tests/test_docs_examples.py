@@ -107,6 +107,7 @@ MODULES = [
     "jaxdl.sweep.blocks",
     "jaxdl.sweep.buckets",
     "jaxdl.sweep.chunking",
+    "jaxdl.sweep.default_space",
     "jaxdl.sweep.distributions",
     "jaxdl.sweep.engine",
     "jaxdl.sweep.hyperband",
@@ -137,6 +138,7 @@ MODULES = [
     "jaxdl.checks",
     "jaxdl.infra.devices",
     "jaxdl.evaluation",
+    "jaxdl.cli.tables",
 ]
 
 
