@@ -194,6 +194,11 @@ def _fails(tmp_path, capsys, argv, *named):
       "input_shape": [784]}, "config for Dense does not fit its fields"),
     (_cnn((32, 32, 3)).to_config(), "takes inputs of shape (32, 32, 3)"),
     (_cnn(outputs=5).to_config(), "outputs of shape (5,)"),
+    ({"type": "Sequential", "input_shape": [28, 28, 1], "layers": [  # a layer inside misfits
+        {"type": "Conv", "features": 4, "kernel_size": [3, 3], "padding": "VALID"},
+        {"type": "MaxPool", "window": [64, 64]}, {"type": "Flatten"},
+        {"type": "Dense", "units": 3}]},
+     "MaxPool window (64, 64) is larger than its input (26, 26, 4)"),
 ])
 def test_a_bad_model_file_is_one_error_line_naming_it(folder, tmp_path, capsys, content, named):
     path = _write_model(tmp_path / "model.json", content)
