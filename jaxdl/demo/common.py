@@ -16,8 +16,8 @@ from jax.typing import ArrayLike
 from jaxdl import ewa, plots
 from jaxdl.checks import check_beta
 from jaxdl.data.datasets import Dataset
-from jaxdl.nn import MLP
 from jaxdl.evaluation import evaluate_splits
+from jaxdl.nn import MLP
 from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
 
 Json = dict[str, Any]

@@ -10,8 +10,8 @@ from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding
 from jaxdl.diagnostics import gradient_norms
-from jaxdl.nn import MLP
 from jaxdl.evaluation import evaluate_splits
+from jaxdl.nn import MLP
 
 SIZES = (2, *[16] * 19, 1)
 VARIANTS = [("random*0.01", "random_normal", 0.01), ("random*10", "random_normal", 10.0),

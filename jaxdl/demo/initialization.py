@@ -6,8 +6,8 @@ from __future__ import annotations
 from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding, full_batch, train
-from jaxdl.nn import MLP
 from jaxdl.evaluation import boundary
+from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
 VARIANTS = [("zeros", "zeros", 0.01), ("random*10", "random_normal", 10.0), ("he", "he", 0.01)]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding, smooth, step_costs, train
-from jaxdl.nn import MLP
 from jaxdl.evaluation import boundary
+from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
 LEARNING_RATE, BETA, DECAY = 0.01, 0.9, 0.05

@@ -6,8 +6,8 @@ from __future__ import annotations
 from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding, full_batch, train
-from jaxdl.nn import MLP
 from jaxdl.evaluation import boundary
+from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
 # Every run sets l2 (0 is no penalty): hp then has the same entries, so one program serves all.
