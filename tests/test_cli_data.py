@@ -11,7 +11,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl import cli, evaluation, logs, saved
+from jaxdl import cli, evaluation, layers, logs, saved
 from jaxdl.data.files import load_file
 
 ENV = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -80,10 +80,8 @@ def test_csv_classification_end_to_end(tmp_path, monkeypatch):
     assert header == ["prediction", "probability_high", "probability_low", "probability_mid"]
 
     # ... equal model.apply in the training process
-    stats = seen["data"].stats
-    logits, _ = seen["model"].apply(seen["params"], seen["state"],
-                                    ((new - stats.mean) / stats.std).astype(np.float32),
-                                    train=False)
+    assert isinstance(seen["model"], layers.Standardized)  # raw features in
+    logits, _ = seen["model"].apply(seen["params"], seen["state"], new, train=False)
     expected = np.asarray(jax.nn.softmax(logits))
     np.testing.assert_allclose(np.array([r[1:] for r in rows], float), expected, rtol=1e-5,
                                atol=1e-7)
@@ -128,10 +126,7 @@ def test_npz_regression_end_to_end(tmp_path, monkeypatch):
     assert done.returncode == 0, done.stderr
     header, rows = _read_predictions(predictions)
     assert header == ["prediction"]
-    stats = seen["data"].stats
-    outputs, _ = seen["model"].apply(seen["params"], seen["state"],
-                                     ((new - stats.mean) / stats.std).astype(np.float32),
-                                     train=False)
+    outputs, _ = seen["model"].apply(seen["params"], seen["state"], new, train=False)
     np.testing.assert_allclose([float(r[0]) for r in rows], np.asarray(outputs)[:, 0],
                                rtol=1e-5, atol=1e-6)
 

@@ -118,7 +118,9 @@ def test_no_normalize_scales_pixels_to_the_unit_interval(folder, tmp_path):
 def test_flat_digits_are_read_as_8x8_images(tmp_path):
     args = cli.build_parser().parse_args(["train", "--dataset", "digits", "--data-size", "200",
                                           "--model", "digits_cnn"])
-    model = build.build_model(args, build.load_data(args), dropout=False)
+    wrapped = build.build_model(args, build.load_data(args), dropout=False)
+    assert isinstance(wrapped, layers.Standardized)  # the raw digits, standardized inside
+    model = wrapped.model
     assert model.input_shape == (64,) and model.layers[0] == layers.Reshape((8, 8, 1))
     assert model.layers[1:] == layers.presets.digits_cnn((8, 8, 1), 10).layers
     # a file with an image input shape gets the same leading Reshape; the model trains on
@@ -154,11 +156,13 @@ def test_an_hdf5_file_in_the_course_layout(tmp_path):
 
 def test_load_file_and_read_inputs_take_image_folders(folder, tmp_path):
     data = load_file(folder, seed=0)
-    assert data.x_train.shape[1:] == (28, 28, 1) and data.x_train.dtype == np.float32
+    assert data.x_train.shape[1:] == (28, 28, 1) and data.x_train.dtype == np.uint8  # raw
     assert data.class_names == CLASSES and data.feature_names == pixel_names((28, 28, 1))
     raw = folder_dataset(folder, seed=0)
-    train = raw.x_train.astype(np.float64)  # the test split scaled with the training statistics
-    np.testing.assert_allclose(data.x_test, (raw.x_test - train.mean()) / train.std(), rtol=1e-5)
+    np.testing.assert_array_equal(data.x_test, raw.x_test)
+    train = raw.x_train.astype(np.float64)  # the per-channel statistics of the training split
+    np.testing.assert_allclose(data.stats.mean, [train.mean()])
+    np.testing.assert_allclose(data.stats.std, [train.std()])
     with pytest.raises(ValueError, match="leave out target"):
         load_file(folder, target="y")
     # new images of another size and colour are read at the model's size and channels
