@@ -6,6 +6,7 @@ from __future__ import annotations
 from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding, per_epoch, train
+from jaxdl.layers import Standardized
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
@@ -26,7 +27,8 @@ def run(ctx: Context) -> Json:
     runs, curves, grid = [], {}, {}
     for bn in (False, True):
         label = "BN" if bn else "no BN"
-        trainer = Trainer(MLP(SIZES, batch_norm=bn), optimizer="sgd", batch_size=64)
+        trainer = Trainer(Standardized(MLP(SIZES, batch_norm=bn), data.stats), optimizer="sgd",
+                          batch_size=64)
         accuracy = []
         for lr in RATES:
             name = f"{label}, lr {lr:g}"

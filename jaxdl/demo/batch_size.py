@@ -22,6 +22,7 @@ from jaxdl.demo.common import (
     smooth,
     step_costs,
 )
+from jaxdl.layers import Standardized
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer, fit
 
@@ -49,7 +50,7 @@ def _run(ctx: Context) -> Json:
     data = load("moons", n=2000, seed=ctx.seed)
     epochs = ctx.epochs(10, 20)  # timing needs epochs to amortize the per-run overhead
     repeats = ctx.epochs(1, TIMING_REPEATS)
-    model = MLP((2, 10, 5, 1))
+    model = Standardized(MLP((2, 10, 5, 1)), data.stats)
     m = full_batch(data)
     runs, smoothed, raw, epoch_curves = [], {}, {}, {}
     for name, size in (("batch", m), ("mini-batch 64", 64), ("stochastic", 1)):

@@ -11,6 +11,7 @@ from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding
 from jaxdl.diagnostics import gradient_norms
 from jaxdl.evaluation import evaluate_splits
+from jaxdl.layers import Standardized
 from jaxdl.nn import MLP
 
 SIZES = (2, *[16] * 19, 1)
@@ -25,7 +26,7 @@ def run(ctx: Context) -> Json:
     key = jax.random.key(ctx.seed)
     # The gradient depends on the weights, not on how they were drawn: one probe model (and one
     # compiled gradient) serves the three initializations.
-    probe = MLP(SIZES)
+    probe = Standardized(MLP(SIZES), data.stats)
     for name, initializer, scale in VARIANTS:
         params, state = MLP(SIZES, initializer=initializer, init_scale=scale).init(key)
         w = gradient_norms(probe, params, state, data.x_train, data.y_train)

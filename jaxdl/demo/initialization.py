@@ -7,6 +7,7 @@ from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding, full_batch, train
 from jaxdl.evaluation import boundary
+from jaxdl.layers import Standardized
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
@@ -20,7 +21,8 @@ def run(ctx: Context) -> Json:
     epochs = ctx.epochs(150, 600)
     runs, boundaries, curves = [], [], {}
     for name, initializer, scale in VARIANTS:
-        model = MLP((2, 10, 5, 1), initializer=initializer, init_scale=scale)
+        model = Standardized(MLP((2, 10, 5, 1), initializer=initializer, init_scale=scale),
+                             data.stats)
         trainer = Trainer(model, optimizer="adam", batch_size=full_batch(data))
         entry, result = train(ctx, name, trainer, data, {"learning_rate": 0.01}, epochs)
         entry["initial_cost"] = result.history["loss"][0]

@@ -8,6 +8,7 @@ import math
 from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding, full_batch, per_epoch, train
+from jaxdl.layers import Standardized
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
@@ -22,7 +23,8 @@ def run(ctx: Context) -> Json:
     runs, curves = [], {}
     for name, normalize in (("standardized", True), ("unscaled", False)):
         data = load("unscaled_moons", n=300, seed=ctx.seed, normalize=normalize)
-        trainer = Trainer(model, optimizer="sgd", batch_size=full_batch(data))
+        net = model if data.stats is None else Standardized(model, data.stats)
+        trainer = Trainer(net, optimizer="sgd", batch_size=full_batch(data))
         tried = []
         for lr in RATES:
             entry, result = train(ctx, name, trainer, data, {"learning_rate": lr}, epochs)

@@ -13,6 +13,7 @@ from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding, smooth, step_costs, train
 from jaxdl.evaluation import boundary
+from jaxdl.layers import Standardized
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
@@ -32,7 +33,7 @@ def run(ctx: Context) -> Json:
     """GD vs momentum vs Adam, with and without inverse-time decay; costs and boundaries."""
     data = load("moons", n=300, seed=ctx.seed)
     epochs = ctx.epochs(150, 600)
-    model = MLP((2, 5, 2, 1))
+    model = Standardized(MLP((2, 5, 2, 1)), data.stats)
     runs, boundaries = [], []
     smoothed: dict[str, dict] = {suffix: {} for suffix, _ in SCHEDULES}
     raw: dict[str, dict] = {suffix: {} for suffix, _ in SCHEDULES}

@@ -7,6 +7,7 @@ from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding, full_batch, train
 from jaxdl.evaluation import boundary
+from jaxdl.layers import Standardized
 from jaxdl.nn import MLP
 from jaxdl.train import Trainer
 
@@ -21,7 +22,7 @@ def run(ctx: Context) -> Json:
     epochs = ctx.epochs(150, 600)
     # One trainer for the three runs: dropout with keep_prob 1 is the identity, and l2 and
     # keep_prob are traced hyperparameters, so the three share one compiled epoch.
-    model = MLP((2, 64, 64, 1), dropout=True)
+    model = Standardized(MLP((2, 64, 64, 1), dropout=True), data.stats)
     trainer = Trainer(model, optimizer="adam", batch_size=full_batch(data))
     runs, boundaries = [], []
     for name, hp in VARIANTS:

@@ -12,6 +12,7 @@ import numpy as np
 from jaxdl import plots
 from jaxdl.data.datasets import load
 from jaxdl.demo.common import Context, Json, finding, row
+from jaxdl.layers import Standardized
 from jaxdl.nn import MLP
 from jaxdl.sweep import LogUniform, OneMinusLogUniform, Space, run_sweep
 from jaxdl.train import Trainer
@@ -25,7 +26,8 @@ def run(ctx: Context) -> Json:
     worst by the sweep's ranking metric (validation loss), each labelled with it."""
     data = load("flower", seed=ctx.seed)
     epochs = ctx.epochs(50, 300)
-    trainer = Trainer(MLP((2, 16, 16, 1)), optimizer="momentum", batch_size=64)
+    trainer = Trainer(Standardized(MLP((2, 16, 16, 1)), data.stats), optimizer="momentum",
+                      batch_size=64)
     results = run_sweep(SPACE, data, trainer=trainer, n=CONFIGS, epochs=epochs, seed=ctx.seed)
     ranked = results.monitor  # the table's order, best first: every "best" below is by this
     table = results.table
