@@ -109,6 +109,10 @@ def guard(
     fast = decays is not None
 
     def propose(grads: PyTree, state: PyTree, params: PyTree, ok: jax.Array):
+        if not isinstance(ok, jax.core.Tracer):  # a concrete verdict (eager): no gating needed
+            if not bool(ok):
+                return jax.tree.map(jnp.zeros_like, grads), state
+            return inner.update(grads, state, params)
         grads = jax.tree.map(lambda g: jnp.where(ok, g, jnp.zeros_like(g)), grads)
         if fast and decays:
             assert rebuild is not None
@@ -141,17 +145,4 @@ def guard(
         params = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new_params, params)
         return params, keep_state(ok, new_state, state), ok
 
-    return GuardedTransformation(inner.init, _traced(update), _traced(step))
-
-
-def _traced(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` run under ``jax.jit`` when called eagerly: a gated decay of exactly 1 is valid
-    only as a traced value (a concrete 1 fails the optimizer's ``[0, 1)`` check)."""
-    jitted = jax.jit(fn)
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves((args, kwargs))):
-            return fn(*args, **kwargs)
-        return jitted(*args, **kwargs)
-
-    return run
+    return GuardedTransformation(inner.init, update, step)

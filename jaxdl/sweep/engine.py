@@ -55,7 +55,7 @@ from jax.sharding import Mesh
 from jaxdl import logs
 from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.history import MONITORS  # noqa: F401 - the default setup's names
+from jaxdl.history import MONITORS, append  # noqa: F401 - MONITORS: the default setup's names
 from jaxdl.sweep import chunking, sharding, state
 from jaxdl.sweep.buckets import (
     _Bucket,
@@ -85,7 +85,7 @@ def _check_settings(epochs: Any, patience: Any, epochs_per_call: Any) -> None:
         raise TypeError(f"patience must be an int or None, got {patience!r}")
 
 
-class _History:
+class History:
     """Per-member history lists, filled from the per-epoch records of the compiled step (no
     ``learning_rate`` list where the trainer does not know the rate: a ready-made
     transformation)."""
@@ -102,13 +102,7 @@ class _History:
                 if not record["live"][step, j]:
                     continue
                 entry = self.lists[i]
-                entry["epoch"].append(start + step)
-                for k in self.KEYS[1:]:
-                    value = float(record[k][step, j])
-                    if k == "learning_rate" and math.isnan(value):  # a rate nobody knows
-                        entry.pop(k, None)
-                    else:
-                        entry[k].append(value)
+                append(entry, start + step, {k: record[k][step, j] for k in self.KEYS[1:]})
                 if self.logger is not None:
                     self.logger.log_epoch(start + step, logs.last_epoch(entry), member=int(i))
                 if record["diverged"][step, j]:
@@ -124,7 +118,7 @@ def _train(
     stopper: EarlyStopping,
     epochs_per_call: int,
     mesh: Mesh,
-    history: _History,
+    history: History,
     after_chunk: Any = None,
     max_members_per_call: int | None = None,
 ) -> None:
@@ -305,7 +299,7 @@ def _sweep(
     for bucket in buckets:
         bucket.place(mesh)
 
-    history = _History(len(configs), trainer.history_keys, logger)
+    history = History(len(configs), trainer.history_keys, logger)
     outcome: dict[int, dict[str, Any]] = {}
     budget = [0] * len(configs)
     original, first, finished = list(buckets), 0, False
@@ -385,7 +379,7 @@ def _prune(
     bucket: _Bucket,
     record: dict[str, np.ndarray],
     prune: Any,
-    history: _History,
+    history: History,
     mesh: Mesh,
     cut: set[int],
     budget: list[int],

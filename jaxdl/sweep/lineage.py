@@ -21,6 +21,7 @@ import numpy as np
 from jaxdl import plots
 from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping
+from jaxdl.history import record
 from jaxdl.infra.atomic import write_json
 from jaxdl.sweep import engine
 from jaxdl.sweep.results import SweepResults
@@ -33,7 +34,6 @@ from jaxdl.train import (
     run_init,
     trainer_hyperparams,
 )
-from jaxdl.train.fitting import _record
 
 
 @dataclasses.dataclass
@@ -222,7 +222,7 @@ def replay(
         ts, metrics = run_epoch(trainer, ts, hp, x, y, keys, epoch)
         val = run_evaluate(trainer, ts, hp, x_val, y_val)
         host_metrics, host_val = jax.device_get((metrics, val))
-        _record(history, epoch, host_metrics, host_val, trainer.metric_list)
+        record(history, epoch, host_metrics, host_val, [m.name for m in trainer.metric_list])
         old, es = es, stopper.update(es, history[stopper.monitor][-1], epoch)
         if bool(stopper.improved(old, es)):
             best = jax.device_get((ts.params, ts.model_state))

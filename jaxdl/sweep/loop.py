@@ -22,6 +22,7 @@ from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
+from jaxdl.history import epoch_values
 from jaxdl.sweep import blocks, sharding
 from jaxdl.train import TRAIN_COMPILER_OPTIONS, Keys, Trainer, TrainState
 
@@ -92,9 +93,7 @@ def _epochs(
         ts, metrics = epoch_fn(held, hp, x, y, keys, epoch)
         ts = ts._replace(diverged_at=jnp.where(live, ts.diverged_at, state.ts.diverged_at))
         val = evaluate(ts, hp, x_val, y_val)
-        values = {"loss": metrics["loss"], "val_loss": val["loss"]}
-        for name in names:
-            values[name], values[f"val_{name}"] = metrics[f"{name}_mean"], val[name]
+        values = epoch_values(metrics, val, names)
         diverged = live & (ts.diverged_at >= 0)
         counted = live & ~diverged
         es = _select(counted, update(state.es, values[stopper.monitor], epoch), state.es)
@@ -103,7 +102,6 @@ def _epochs(
         stopped = counted & es.stop
         record = {
             **values,
-            "learning_rate": metrics["learning_rate"],
             "live": live,
             "diverged": diverged,
             "stopped": stopped,

@@ -309,7 +309,7 @@ class _Population:
                  logger=None) -> None:
         self.bucket, self.space, self.stopper, self.mesh = bucket, space, stopper, mesh
         self.hp: list[dict[str, float]] = [dict(h) for h in member_hp]
-        self.history = engine._History(len(member_hp), history_keys, logger)
+        self.history = engine.History(len(member_hp), history_keys, logger)
         self.parents: list[list[int]] = []
         self.schedules: list[list[dict[str, float]]] = []
         self.t, self.start = 0, 0

@@ -15,7 +15,7 @@ import functools
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -26,6 +26,7 @@ from jaxdl import checkpoint, logs
 from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.history import best_epoch as monitored_best
+from jaxdl.history import record
 from jaxdl.hyperparams import HyperParams, check_for
 from jaxdl.infra import interrupt, parallel
 from jaxdl.infra.progress import Progress
@@ -282,7 +283,7 @@ def fit(
             val = run_evaluate(trainer, ts, hyper, *validation) if validation is not None else {}
             host = jax.device_get((metrics, val, ts.diverged_at))
             metrics, val, diverged_at = host
-            _record(history, epoch, metrics, val, trainer.metric_list)
+            record(history, epoch, metrics, val, [m.name for m in trainer.metric_list])
             history["epoch_time"].append(time.perf_counter() - began)
             logs.after_epoch(logger, (), epoch, history)
             if diverged_at >= 0:
@@ -371,24 +372,3 @@ def _early_stopping_update(
     dozen element-wise operations would each compile on their own)."""
     new = stopper.update(state, metric, epoch)
     return new, stopper.improved(state, new)
-
-
-def _record(
-    history: dict[str, list], epoch: int, metrics: dict, val: dict, metric_list: Sequence[Any]
-) -> None:
-    """Append one epoch's host values to ``history``; a learning rate the trainer does not know
-    (NaN, a ready-made transformation's) removes the ``learning_rate`` list instead."""
-    history["epoch"].append(epoch)
-    history["loss"].append(float(metrics["loss"]))
-    for m in metric_list:
-        history[m.name].append(float(metrics[f"{m.name}_mean"]))
-    rate = float(metrics["learning_rate"])
-    if math.isnan(rate):
-        history.pop("learning_rate", None)
-    elif "learning_rate" in history:
-        history["learning_rate"].append(rate)
-    history["batch_cost"].append([float(c) for c in metrics["cost"]])
-    if val:
-        history["val_loss"].append(float(val["loss"]))
-        for m in metric_list:
-            history[f"val_{m.name}"].append(float(val[m.name]))

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh
 
-from jaxdl import losses, optim
+from jaxdl import history, losses, optim
 from jaxdl import metrics as metrics_lib
 from jaxdl.checks import check_finite, check_positive_int
 from jaxdl.data.batches import Partition, epoch_indices, partition
@@ -112,8 +112,7 @@ class Trainer:
     @property
     def history_keys(self) -> tuple[str, ...]:
         """``epoch``, ``loss``, the metrics, ``learning_rate``, ``val_loss``, ``val_`` metrics."""
-        names = tuple(m.name for m in self.metric_list)
-        return ("epoch", "loss", *names, "learning_rate", "val_loss", *(f"val_{n}" for n in names))
+        return history.history_keys([m.name for m in self.metric_list])
 
     @property
     def monitors(self) -> tuple[str, ...]:
