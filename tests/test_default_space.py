@@ -93,3 +93,14 @@ def test_help_documents_the_default_space():
                   "1 - beta scale", "hidden_units", "batch_size", "num_layers", "decay_rate",
                   "a sweep without ranges searches it"):
         assert words in flat, words
+
+
+def test_pbt_searches_the_continuous_names_of_the_default_space(tmp_path, capsys):
+    data = _csv(tmp_path / "train.csv")
+    code = cli.main(["sweep", "--data", data, "--strategy", "pbt", "--configs", "4", "--epochs",
+                     "2", "--no-plots", "--out", str(tmp_path / "o")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = json.load(open(tmp_path / "o" / "sweep.json"))["rows"]
+    assert not {"hidden_units", "num_layers", "batch_size"} & set(rows[0])
+    assert {"learning_rate", "b1", "b2"} <= set(rows[0])

@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         "SGD, momentum and Nesterov); the optimizer's betas on the 1 - beta scale (beta "
         "0.8..0.999, b1 0.8..0.99, b2 0.99..0.9999), hidden_units (16 to 256, at most half the "
         "training rows) and batch_size (16 to 512, at most the training rows); then "
-        "num_layers (1 to 3) and, with a decaying --schedule, decay_rate (1e-3..1). A name "
-        "you set by its flag (--hidden, --batch-size, --b1 0.9, ...) is fixed instead.")
+        "num_layers (1 to 3) and, with a decaying --schedule, decay_rate (1e-3..1); pbt: the "
+        "continuous names only. A name you set by its flag (--hidden, --batch-size, --b1 0.9, "
+        "...) is fixed instead.")
     add_data(sweep)
     add_model(sweep, searched=True)
     add_training(sweep, out=DEFAULT_OUT["sweep"], searched=True)

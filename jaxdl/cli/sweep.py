@@ -175,6 +175,8 @@ def _default_space(args: argparse.Namespace, data: Dataset, fixed: dict[str, Any
         given |= {"hidden_units", "num_layers"}
     if args.batch_size is not None:
         given.add("batch_size")
+    if (args.strategy or args.method) == "pbt":  # it explores continuous names only
+        given |= {"hidden_units", "num_layers", "batch_size"}
     mlp = args.model is None and args.sizes is None and not args.augment
     space = default_space(args.optimizer, len(data.y_train), mlp=mlp, schedule=args.schedule,
                           fixed=given)
