@@ -86,9 +86,22 @@ def read_split(path: Any, data: Dataset, flag: str) -> tuple[np.ndarray, np.ndar
     """Features and targets of ``path`` in the form of ``data``'s training split: its columns
     (any order), one-hot encoding, class names and dtype; the labels are required.
 
+    Returns:
+      ``(x, y)``: features shaped and typed as ``data.x_train``, targets as ``data.y_train``.
+
     Raises:
       ValueError: naming ``flag`` and the file, for other columns, missing labels, a class the
         training split does not have, or text targets for regression.
+
+    >>> import argparse, tempfile, pathlib
+    >>> from jaxdl.cli.splits import read_split
+    >>> from jaxdl.data.files import load_file
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "train.csv").write_text("x,y\\n" + "".join(f"{i},{i % 2}\\n"
+    ...                                                         for i in range(20)))
+    >>> _ = (folder / "val.csv").write_text("y,x\\n1,3.5\\n")
+    >>> read_split(folder / "val.csv", load_file(folder / "train.csv"), "--val-data")
+    (array([[3.5]], dtype=float32), array([1], dtype=int32))
     """
     source = os.fspath(path)
     if data.feature_names is None:
