@@ -25,10 +25,12 @@ Exit status (each failure is reported as one ``jaxdl: error: ...`` line on stder
 Before a command runs, its output paths are checked and ``--out`` is taken for the run
 (:mod:`jaxdl.outputs`): a used ``--out`` is refused unless ``--overwrite`` or ``--resume``.
 
-Modules: ``parser`` (``build_parser``: the subcommands), ``options`` (value types and the groups
-of options train and sweep share), ``errors`` (exit statuses, one-line errors, bug reports),
-``build`` (dataset, model and trainer from the options), ``train``, ``sweep``, ``data`` (your
-data files, saved models, ``predict``, ``evaluate``) and ``tools`` (``gradcheck``, ``demo``).
+Modules: ``parser`` (``build_parser``: the subcommands), ``options`` (the groups of options
+train and sweep share) with ``values`` (their value types), ``errors`` (exit statuses, one-line
+errors, bug reports), ``build`` (dataset, model and trainer from the options), ``splits``
+(``--val-data``/``--test-data`` files, fractions of 0), ``train``, ``sweep``, ``tables`` (the
+printed tables and the closing line), ``data`` (your data files, saved models, ``predict``,
+``evaluate``) and ``tools`` (``gradcheck``, ``demo``).
 """
 
 from __future__ import annotations
