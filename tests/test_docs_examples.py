@@ -104,6 +104,7 @@ MODULES = [
     "jaxdl.layers.pool",
     "jaxdl.layers.presets",
     "jaxdl.layers.reshape",
+    "jaxdl.layers.standardize",
     "jaxdl.sweep.blocks",
     "jaxdl.sweep.buckets",
     "jaxdl.sweep.chunking",

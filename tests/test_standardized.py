@@ -206,3 +206,20 @@ def test_fit_with_text_labels_says_how_to_encode_them():
         with pytest.raises(TypeError, match=r"y holds text labels \(such as '(cat|a)'\); fit "
                                             r"takes class indices.*np.unique.*load_file"):
             fit(Trainer(MLP((2, 1))), x, y, epochs=1)
+
+
+def test_the_sweeps_saved_best_predicts_raw_features_as_reported(tmp_path, capsys):
+    from jaxdl import cli
+
+    best = tmp_path / "best"
+    assert cli.main(["sweep", "--dataset", "digits", "--data-size", "500", "--hidden", "16",
+                     "--configs", "2", "--epochs", "3", "--lr", "1e-2:1e-1", "--no-plots",
+                     "--out", str(tmp_path / "o"), "--checkpoint-dir", str(tmp_path / "c"),
+                     "--save-best", str(best)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("best config"))
+    reported = float(line.rsplit("accuracy", 1)[1].split()[0].rstrip(","))
+    data = load("digits", n=500)
+    saved = load_model(best)
+    assert saved.standardizer is not None
+    got = float(np.mean(saved.predict_classes(data.x_test, indices=True) == data.y_test))
+    assert got == pytest.approx(reported, abs=1e-4)
