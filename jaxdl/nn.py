@@ -216,7 +216,9 @@ class MLP:
         """
         return Sequential(*self.layers, input_shape=(self.sizes[0],))
 
-    def to_layer_trees(self, params: Params, state: State) -> tuple[tuple, tuple]:
+    def to_layer_trees(
+        self, params: Params, state: State
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """``(params, state)`` in the layout of :meth:`as_sequential` (one entry per layer;
         arrays are shared, nothing is computed).
 

@@ -23,7 +23,7 @@ from jaxdl.layers.base import Layer, PyTree, Shape, register
 
 def chain_init(
     layers: Sequence[Any], key: jax.Array | None, input_shape: Shape
-) -> tuple[Shape, tuple, tuple]:
+) -> tuple[Shape, tuple[Any, ...], tuple[Any, ...]]:
     """Initialize ``layers`` in order, each on the previous one's output shape."""
     users = [base.init_draws_key(layer) for layer in layers]
     if any(users) and key is None:
@@ -49,7 +49,7 @@ def chain_apply(
     hp: Mapping[str, Any] | None,
     mask: jax.Array | None,
     num_keys: int | None = None,
-) -> tuple[jax.Array, tuple]:
+) -> tuple[jax.Array, tuple[Any, ...]]:
     """Apply ``layers`` in order, threading each layer's state; returns ``(y, new_state)``.
 
     The i-th layer that draws randomness gets ``split(key, n)[i]``, ``n`` the number of such
@@ -75,7 +75,7 @@ def chain_apply(
     return x, tuple(new_state)
 
 
-def _check_layers(owner: str, layers: Sequence[Any]) -> tuple:
+def _check_layers(owner: str, layers: Sequence[Any]) -> tuple[Any, ...]:
     if not layers:
         raise ValueError(f"{owner} needs at least one layer")
     for i, layer in enumerate(layers):
@@ -202,9 +202,9 @@ class Sequential:
 
     def _infer_output_shape(self) -> Shape:
         """Shape inference without computing anything (``jax.eval_shape`` of ``init``)."""
-        found = []
+        found: list[Shape] = []
 
-        def init(key):
+        def init(key: jax.Array) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
             shape, params, state = chain_init(self.layers, key, self.input_shape)
             found.append(shape)
             return params, state
@@ -231,7 +231,7 @@ class Sequential:
         """Names of ``hp`` any layer reads (``keep_prob``, ``bn_momentum``)."""
         return _union_hyperparameters(self.layers)
 
-    def init(self, key: jax.Array) -> tuple[tuple, tuple]:
+    def init(self, key: jax.Array) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """Fresh ``(params, state)``, one entry per layer."""
         _, params, state = chain_init(self.layers, key, self.input_shape)
         return params, state
@@ -246,7 +246,7 @@ class Sequential:
         key: jax.Array | None = None,
         hp: Mapping[str, Any] | None = None,
         mask: jax.Array | None = None,
-    ) -> tuple[jax.Array, tuple]:
+    ) -> tuple[jax.Array, tuple[Any, ...]]:
         """Outputs ``(batch, *output_shape)`` and the new state (unchanged when not training).
 
         ``key`` is needed when ``train=True`` and a layer draws randomness (dropout); ``hp``
@@ -338,8 +338,10 @@ def summary(model: Any, input_shape: Sequence[int] | None = None) -> str:
         shape = tuple(int(d) for d in input_shape)
     found: list[Shape] = []
 
-    def init(key):
-        current, params, state = shape, [], []
+    def init(key: jax.Array) -> tuple[list[Any], list[Any]]:
+        current: Shape = shape
+        params: list[Any] = []
+        state: list[Any] = []
         for layer in layers:
             current, p, s = layer.init(key if base.init_draws_key(layer) else None, current)
             current = tuple(int(d) for d in current)

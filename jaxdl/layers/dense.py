@@ -42,19 +42,24 @@ def _dot_bf16(a: jax.Array, w: jax.Array) -> jax.Array:
     # XLA:CPU has no batched bfloat16 x bfloat16 -> float32 dot (a vmapped sweep needs one).
     # There the rounded operands are multiplied in float32, which gives the same numbers:
     # a product of two bfloat16 values is exact in float32.
-    return jax.lax.platform_dependent(
+    out: jax.Array = jax.lax.platform_dependent(
         a,
         w,
         cpu=lambda a, w: jnp.matmul(a.astype(jnp.float32), w.astype(jnp.float32)),
         default=lambda a, w: jnp.matmul(a, w, preferred_element_type=jnp.float32),
     )
+    return out
 
 
-def _bf16_matmul_fwd(a: jax.Array, w: jax.Array):
+def _bf16_matmul_fwd(
+    a: jax.Array, w: jax.Array
+) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     return _dot_bf16(a, w), (a.astype(jnp.bfloat16), w.astype(jnp.bfloat16))
 
 
-def _bf16_matmul_bwd(residuals, g: jax.Array):
+def _bf16_matmul_bwd(
+    residuals: tuple[jax.Array, jax.Array], g: jax.Array
+) -> tuple[jax.Array, jax.Array]:
     a, w = residuals
     return _dot_bf16(g, w.T), _dot_bf16(a.T, g)
 

@@ -35,10 +35,13 @@ def from_mlp(mlp: Any) -> Sequential:
     """
     warnings.warn("jaxdl.layers.from_mlp is deprecated; use MLP(...).as_sequential()",
                   DeprecationWarning, stacklevel=2)
-    return _mlp(mlp, "from_mlp").as_sequential()
+    sequential: Sequential = _mlp(mlp, "from_mlp").as_sequential()
+    return sequential
 
 
-def mlp_params_to_layers(mlp: Any, params: PyTree, state: PyTree) -> tuple[tuple, tuple]:
+def mlp_params_to_layers(
+    mlp: Any, params: PyTree, state: PyTree
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """Deprecated: ``mlp.to_layer_trees(params, state)``, the MLP's ``(params, state)`` in the
     layout of ``mlp.as_sequential()``.
 
@@ -56,4 +59,6 @@ def mlp_params_to_layers(mlp: Any, params: PyTree, state: PyTree) -> tuple[tuple
     """
     warnings.warn("jaxdl.layers.mlp_params_to_layers is deprecated; use "
                   "MLP(...).to_layer_trees(params, state)", DeprecationWarning, stacklevel=2)
-    return _mlp(mlp, "mlp_params_to_layers").to_layer_trees(params, state)
+    trees: tuple[tuple[Any, ...], tuple[Any, ...]] = _mlp(
+        mlp, "mlp_params_to_layers").to_layer_trees(params, state)
+    return trees
