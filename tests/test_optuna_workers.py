@@ -18,6 +18,7 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from jaxdl.cli import main  # noqa: E402
+from jaxdl.sweep.optuna_search.heartbeat import FlockLock  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 State = optuna.trial.TrialState
@@ -131,12 +132,13 @@ def three_workers_one_killed(tmp_path, storage: str, single: str) -> None:
 
 
 def _storage(storage: str):
+    """``storage`` to write: a journal file locked as the workers lock it."""
     if "://" in storage:
         return storage
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    return JournalStorage(JournalFileBackend(storage))
+    return JournalStorage(JournalFileBackend(storage, lock_obj=FlockLock(storage)))
 
 
 def test_three_workers_on_a_journal_file_one_killed(tmp_path):

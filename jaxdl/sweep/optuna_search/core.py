@@ -174,7 +174,10 @@ def _ask(study: Any, space_fn: Callable[[Any], Mapping[str, Any]], count: int):
                 trial = study.ask()
             trials.append(trial)
             Heartbeat.once(study, trial)  # dead from now on: failed when it goes stale
-            trial.set_user_attr("worker", WORKER)
+            try:
+                trial.set_user_attr("worker", WORKER)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # taken for dead already (a stalled worker): trained, never told
             try:
                 config = space_fn(trial)
             except Exception as err:  # noqa: BLE001 - user code, reported with the trial
@@ -275,7 +278,7 @@ def optimize(
             )
     objectives, mode = _objectives(optuna, study, trainer, monitor, mode, objectives)
     single = len(study.directions) == 1
-    State = optuna.trial.TrialState
+    State, Finished = optuna.trial.TrialState, optuna.exceptions.UpdateFinishedTrialError
     run = OptunaRun(study, [], [])
     done = 0
     while done < n_trials:
@@ -300,8 +303,11 @@ def optimize(
             for i, history in live.items():
                 if i >= n:
                     continue
-                report(i, history)
-                if trials[i].should_prune():
+                try:
+                    report(i, history)
+                    if trials[i].should_prune():
+                        stop.append(i)
+                except Finished:  # taken for dead by another worker: retried there
                     stop.append(i)
             # a filler goes when its bucket has fewer trials left than the power of two above
             running = sum(1 for i in live if i < n) - len(stop)
@@ -318,10 +324,14 @@ def optimize(
             beat.stop()
             results = _real(results, n)
             for i, trial in enumerate(trials):
-                if single:  # the last epochs of members that stopped on their own
-                    report(i, results.histories[i])
+                try:
+                    if single:  # the last epochs of members that stopped on their own
+                        report(i, results.histories[i])
+                    _describe(trial, results, i)
+                except Finished:  # taken for dead by another worker: retried there
+                    told.add(i)
+                    continue
                 values = _values(results, i, objectives)
-                _describe(trial, results, i)
                 if results.status[i] == "pruned":
                     study.tell(trial, state=State.PRUNED, skip_if_finished=True)
                 elif results.status[i] == "diverged" or values is None:

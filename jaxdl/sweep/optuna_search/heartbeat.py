@@ -92,10 +92,47 @@ def _journal_class() -> type:
     return HeartbeatJournalStorage
 
 
+class FlockLock:
+    """The journal file's write lock as ``fcntl.flock`` on ``<path>.flock``: the kernel releases
+    it when its process dies, so a SIGKILLed worker cannot leave the file locked (Optuna's
+    default symlink lock then stalls every other worker for 30 s, longer than a short grace
+    period, and their live trials would be taken for dead). Every process writing the journal
+    must use this lock: open it with :func:`journal_storage`, or
+    ``JournalFileBackend(path, lock_obj=FlockLock(path))``.
+
+    >>> import os, tempfile
+    >>> lock = FlockLock(os.path.join(tempfile.mkdtemp(), "study.log"))
+    >>> lock.acquire()
+    True
+    >>> lock.release()
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = f"{path}.flock"
+        self._file: Any = None
+
+    def acquire(self) -> bool:
+        import fcntl
+
+        handle = open(self._path, "a")  # noqa: SIM115 - held until release()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        import fcntl
+
+        handle, self._file = self._file, None
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+
 def journal_storage(path: str, heartbeat_interval: int, grace_period: int | None = None) -> Any:
     """An Optuna journal storage on the file ``path`` (created if missing; many processes may
-    share it) with a heartbeat: a running trial whose worker has recorded no heartbeat for
-    ``grace_period`` seconds is failed by the next worker that starts a batch and retried once.
+    share it, locking it with :class:`FlockLock`) with a heartbeat: a running trial whose
+    worker has recorded no heartbeat for ``grace_period`` seconds is failed by the next worker
+    that starts a batch and retried once.
 
     Args:
       path: the journal file (e.g. ``study.log``).
@@ -119,7 +156,8 @@ def journal_storage(path: str, heartbeat_interval: int, grace_period: int | None
     _check_seconds("heartbeat_interval", heartbeat_interval)
     grace = 2 * heartbeat_interval if grace_period is None else grace_period
     _check_seconds("grace_period", grace)
-    return _journal_class()(JournalFileBackend(path), heartbeat_interval, grace, retry_once())
+    backend = JournalFileBackend(path, lock_obj=FlockLock(path))  # type: ignore[arg-type]
+    return _journal_class()(backend, heartbeat_interval, grace, retry_once())
 
 
 def heartbeat_interval(study: Any) -> int | None:
