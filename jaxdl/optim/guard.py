@@ -108,7 +108,9 @@ def guard(
         raise ValueError("guard: decays need rebuild, the optimizer built from the gated decays")
     fast = decays is not None
 
-    def propose(grads: PyTree, state: PyTree, params: PyTree, ok: jax.Array):
+    def propose(
+        grads: PyTree, state: PyTree, params: PyTree, ok: jax.Array
+    ) -> tuple[PyTree, PyTree]:
         if not isinstance(ok, jax.core.Tracer):  # a concrete verdict (eager): no gating needed
             if not bool(ok):
                 return jax.tree.map(jnp.zeros_like, grads), state
@@ -121,14 +123,16 @@ def guard(
         return inner.update(grads, state, params)
 
     def keep_state(ok: jax.Array, new: PyTree, old: PyTree) -> PyTree:
-        def leaf(n, o):
+        def leaf(n: jax.Array, o: jax.Array) -> jax.Array:
             if fast and not jnp.issubdtype(n.dtype, jnp.integer):
                 return n
             return jnp.where(ok, n, o)
 
         return jax.tree.map(leaf, new, old)
 
-    def update(grads: PyTree, state: PyTree, params: PyTree = None, ok: Any = None):
+    def update(
+        grads: PyTree, state: PyTree, params: PyTree = None, ok: Any = None
+    ) -> tuple[PyTree, PyTree]:
         if ok is None:
             ok = all_finite(grads)
         ok = jnp.asarray(ok)
@@ -137,7 +141,9 @@ def guard(
         updates = jax.tree.map(lambda u: jnp.where(ok, u, jnp.zeros_like(u)), updates)
         return updates, jax.tree.map(lambda n, o: jnp.where(ok, n, o), new_state, state)
 
-    def step(grads: PyTree, state: PyTree, params: PyTree, ok: Any):
+    def step(
+        grads: PyTree, state: PyTree, params: PyTree, ok: Any
+    ) -> tuple[PyTree, PyTree, jax.Array]:
         ok = jnp.asarray(ok)
         updates, new_state = propose(grads, state, params, ok)
         new_params = apply_updates(params, updates)

@@ -27,7 +27,9 @@ class EpochSetup(StepSetup, Protocol):
     """What the epoch needs of its setup besides the step's (a
     :class:`~jaxdl.train.Trainer` has it)."""
 
-    mesh: Mesh | None
+    @property
+    def mesh(self) -> Mesh | None:
+        """The devices each mini-batch is split over (``None``: one device)."""
 
     def partition(self, m: int) -> Partition:
         """The epoch layout for ``m`` samples."""
