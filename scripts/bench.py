@@ -6,7 +6,8 @@ Rows (the workload of ``benchlib``: MLP 784-512-512-10, ReLU, batch norm, dropou
 cross-entropy, Adam 1e-3, batch 128, float32, 16384 samples), all measured in this run:
 
 1. ``jaxdl_scan``: ``jaxdl.train.run_epoch``, the whole epoch (shuffle included) in one jitted scan
-2. ``jaxdl_loop``: the same ``Trainer.train_step``, jitted, from a Python loop over device batches
+2. ``jaxdl_loop``: the step the scan runs (``Trainer.train_step``: ``jaxdl.train.step.train_step``,
+   divergence guard included), jitted, from a Python loop over device batches
 2b. ``jaxdl_sequential``: row 1 with the same MLP built from ``jaxdl.layers`` (``Dense``,
    ``BatchNorm``, ``Relu``, ``Dropout`` in a ``Sequential``: ``MLP.as_sequential``)
 3. ``flax_optax``: flax.linen + optax as their documentation writes a loop (a jitted step per batch)
