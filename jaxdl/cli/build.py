@@ -13,6 +13,7 @@ from jaxdl import layers, outputs, plots
 from jaxdl.cli import data as user_data
 from jaxdl.cli.errors import note
 from jaxdl.cli.splits import resolve_fractions, with_split_files
+from jaxdl.data.catalog import IMAGE_DATASETS
 from jaxdl.data.datasets import Dataset
 from jaxdl.data.datasets import load as load_builtin
 from jaxdl.data.pixels import image_path_dataset, is_image_path
@@ -42,6 +43,12 @@ def load_data(args: argparse.Namespace) -> Dataset:
     >>> data.name, len(data.y_train) + len(data.y_val) + len(data.y_test)
     ('moons', 50)
     """
+    if args.dataset in IMAGE_DATASETS:
+        given = [flag for flag, value in (("--test-fraction", args.test_fraction is not None),
+                                          ("--no-normalize", args.no_normalize)) if value]
+        if given:
+            raise ValueError(f"--dataset {args.dataset} comes with its published test split and "
+                             f"per-channel statistics; leave out {', '.join(given)}")
     resolve_fractions(args)  # --val-data/--test-data: jaxdl.cli.splits
     data = _load_images(args)
     if data is None:

@@ -18,6 +18,7 @@ from jaxdl.cli.values import (
     number,
     value_or_range,
 )
+from jaxdl.data.catalog import IMAGE_DATASETS
 from jaxdl.data.datasets import DATASETS, TASKS
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
 from jaxdl.infra import devices
@@ -106,7 +107,10 @@ def add_data(p: argparse.ArgumentParser) -> None:
     'circles'
     """
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=DATASETS, help="built-in dataset (default moons)")
+    g.add_argument("--dataset", choices=DATASETS + IMAGE_DATASETS,
+                   help="built-in dataset (default moons); mnist, fashion_mnist and cifar10 are "
+                   "downloaded once into the cache ($JAXDL_DATA_DIR) and come with their "
+                   "published test split")
     g.add_argument("--data-size", type=integer(1, MAX_DATA_SIZE), metavar="N",
                    help="number of samples (generated sets; a random subset of digits; at most "
                    f"{MAX_DATA_SIZE:,}); default: the dataset's own size")
