@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from jaxdl.infra import interrupt
 
 
-class Journal(Protocol):
+class StopRequests(Protocol):
     """What :func:`interrupts` needs of a sweep's journal (:class:`jaxdl.sweep.journal.Journal`
     has it): the flag a first signal sets, the directory it names, and ``close``."""
 
@@ -96,7 +96,7 @@ def interrupted_in(part: str, directory: Any, stop: SweepInterrupted) -> SweepIn
 
 
 @contextlib.contextmanager
-def interrupts(journal: Journal | None) -> Iterator[None]:
+def interrupts(journal: StopRequests | None) -> Iterator[None]:
     """While active (main thread, with a journal), SIGINT and SIGTERM only set
     ``journal.stop_requested``; a second signal interrupts at once
     (:func:`jaxdl.infra.interrupt.repeated`). On exit the journal's directory is released.
