@@ -78,7 +78,8 @@ def with_split_files(args: argparse.Namespace, data: Dataset) -> Dataset:
         path = getattr(args, f"{short}_data", None)
         if path is not None:
             x, y = read_split(path, data, f"--{short}-data")
-            data = data._replace(**{f"x_{short}": x, f"y_{short}": y})
+            data = (data._replace(x_val=x, y_val=y) if short == "val"
+                    else data._replace(x_test=x, y_test=y))
     return data
 
 

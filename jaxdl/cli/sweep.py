@@ -28,6 +28,7 @@ from jaxdl.data.datasets import Dataset
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
 from jaxdl.infra import devices
 from jaxdl.infra.atomic import check_writable
+from jaxdl.layers.standardize import unwrap
 from jaxdl.nn import MLP
 from jaxdl.sweep.spaces import distribution, read_space
 from jaxdl.train import Trainer
@@ -216,9 +217,9 @@ def sweep_header(configs: Sequence[dict[str, Any]], trainer: Trainer,
 
     trainers = [trainer_for(trainer, split_config(c)[0]) for c in configs]
     optimizers = _distinct([t.optimizer for t in trainers])
-    model = trainer.model
+    model = unwrap(trainer.model)  # the network inside a Standardized model
     if isinstance(model, MLP):
-        widths = _distinct(["-".join(map(str, t.model.sizes)) for t in trainers])
+        widths = _distinct(["-".join(map(str, unwrap(t.model).sizes)) for t in trainers])
         shown = widths if len(widths) <= 4 else [*widths[:3], f"... ({len(widths)} in all)"]
         network = f"MLP {' | '.join(shown)} {model.activation} ({model.initializer})"
     else:

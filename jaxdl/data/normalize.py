@@ -138,7 +138,7 @@ def _warn_lost_values(x: np.ndarray, z: np.ndarray, off: np.ndarray,
     merges, or whose centring is ``off`` 0 (integers beyond 2**53, whose mean float64 rounds)."""
     before, after = _distinct(x), _distinct(z)
     for j in range(x.shape[1]):
-        name = names[j] if names is not None else f"x{j}"
+        name = names[int(j)] if names is not None else f"x{j}"
         if 2 * after[j] < before[j]:
             warnings.warn(
                 f"feature {name!r}: standardized to float32 it keeps {after[j]} of its "
@@ -247,7 +247,7 @@ def float32_merges(x: np.ndarray, names: Sequence[str] | None = None,
     sample = sample.reshape(len(sample), -1)
     before, after = _distinct(sample), _distinct(sample.astype(np.float32))
     for j in np.flatnonzero(2 * after < before):
-        name = names[j] if names is not None else f"x{j}"
+        name = names[int(j)] if names is not None else f"x{j}"
         warnings.warn(
             f"{source}: feature {name!r} keeps {after[j]} of its {before[j]} distinct values in "
             "float32, the precision a model computes in (large values that differ little: a "

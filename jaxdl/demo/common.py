@@ -17,7 +17,6 @@ from jaxdl import ewa, plots
 from jaxdl.checks import check_beta
 from jaxdl.data.datasets import Dataset
 from jaxdl.evaluation import evaluate_splits
-from jaxdl.nn import MLP
 from jaxdl.train import FitResult, Trainer, TrainingDiverged, fit
 
 Json = dict[str, Any]
@@ -47,7 +46,7 @@ class Context:
         return [name]
 
 
-def row(name: str, model: MLP, params: Any, state: Any, data: Dataset, **extra: Any) -> Json:
+def row(name: str, model: Any, params: Any, state: Any, data: Dataset, **extra: Any) -> Json:
     """A table row: train and test accuracy of a trained model, plus ``extra`` columns."""
     splits = {"train": (data.x_train, data.y_train), "test": (data.x_test, data.y_test)}
     scores = evaluate_splits(model, params, state, splits)
