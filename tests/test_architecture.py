@@ -14,9 +14,8 @@ PACKAGE = ROOT / "jaxdl"
 # Bottom to top; a top-level module or package of jaxdl belongs to exactly one layer.
 LAYERS: dict[str, tuple[str, ...]] = {
     "foundations": ("typing", "checks", "infra",
-                    # old paths of infra's modules, for one release:
-                    "deprecation", "untrusted", "atomic", "dirlock", "interrupt", "compile_cache",
-                    "devices", "parallel", "progress"),
+                    # old paths of the infra modules the docs and examples named, for one release:
+                    "deprecation", "atomic", "compile_cache", "devices", "parallel"),
     "course math": ("init", "ewa", "losses", "metrics", "dropout", "batchnorm", "optim",
                     "hyperparams"),
     "models": ("model", "nn", "layers", "adapters"),
