@@ -135,6 +135,7 @@ MODULES = [
     "jaxdl.train.state",
     "jaxdl.data.encoding",
     "jaxdl.data.files",
+    "jaxdl.data.inputs",
     "jaxdl.infra.atomic",
     "jaxdl.checks",
     "jaxdl.infra.devices",

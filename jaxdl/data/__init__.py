@@ -8,7 +8,8 @@ mini-batches.
 - ``normalize``: ``fit_standardizer`` and ``transform``, ``x' = (x - mu_train) / sigma_train``
 - ``batches``: the epoch layout (``partition``) and shuffled, padded, masked batch indices
 - ``files``: ``load_file(path)``: your CSV / NPZ / NPY file or pandas DataFrame as a ``Dataset``
-  (``table`` reads the columns, ``labels`` turns labels into classes)
+  (``table`` reads the columns, ``labels`` turns labels into classes; ``sources``,
+  ``array_files`` and ``label_files`` read a source, ``inputs`` new data for a trained model)
 - ``catalog``, ``download``, ``idx``, ``cifar``, ``images``: MNIST, Fashion-MNIST and CIFAR-10
   downloaded, checked and cached (``load("mnist")``); image folders and the course's HDF5 files
 """
