@@ -12,6 +12,7 @@ mini-batches.
   ``array_files`` and ``label_files`` read a source, ``inputs`` new data for a trained model)
 - ``catalog``, ``download``, ``idx``, ``cifar``, ``images``: MNIST, Fashion-MNIST and CIFAR-10
   downloaded, checked and cached (``load("mnist")``); image folders and the course's HDF5 files
+  (``images``; read by ``image_folder`` and ``h5_images``, ``image_set`` the train/test images)
 """
 
 from jaxdl.data import (
