@@ -98,10 +98,10 @@ def test_initialization_draws_compile_once_per_model_whatever_the_optimizer():
 def traced_sweep_epochs(monkeypatch):
     """The sweep's vmapped epochs, allowed two traces (one per bucket of the test below)."""
     chex.clear_trace_counter()
-    loop._compiled.cache_clear()  # rebuilt around the counting function
+    loop.compiled_epochs.cache_clear()  # rebuilt around the counting function
     monkeypatch.setattr(loop, "_epochs", chex.assert_max_traces(loop._epochs, n=2))
     yield
-    loop._compiled.cache_clear()  # drop the programs built around it
+    loop.compiled_epochs.cache_clear()  # drop the programs built around it
     chex.clear_trace_counter()
 
 

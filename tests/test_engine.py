@@ -277,7 +277,7 @@ def nothing_compiles(monkeypatch):
         raise AssertionError("compiled before the input was checked")
 
     for module, name in ((compiled, "_init_model"), (compiled, "_init"), (compiled, "_epoch"),
-                         (compiled, "_init_members"), (engine, "_compiled"),
+                         (compiled, "_init_members"), (engine, "compiled_epochs"),
                          (buckets, "run_init_members")):  # fmt: skip
         monkeypatch.setattr(module, name, boom)
 

@@ -69,17 +69,17 @@ def test_exploit_gathers_exactly_the_source_members_state():
     """A population of 4 whose every state leaf holds its member number: after one exploit
     with known scores the worst member holds the best member's state, the others their own."""
     configs = sample(SPACE, 0, 4)
-    (bucket,), _, member_hp = buckets._buckets(TRAINER, configs, {}, [0] * 4, True, DATA)
+    (bucket,), _, member_hp = buckets.make_buckets(TRAINER, configs, {}, [0] * 4, True, DATA)
     mesh = sharding.config_mesh()
     stopper = engine.EarlyStopping(engine.NEVER)
-    template = buckets._template(bucket, stopper)
+    template = buckets.state_template(bucket, stopper)
     def mark(leaf):  # member j holds j (booleans: j == 1)
         values = np.arange(4) if leaf.dtype != bool else np.arange(4) == 1
         shape = (4,) + (1,) * np.ndim(leaf)
         return np.broadcast_to(values.reshape(shape), (4, *np.shape(leaf))).astype(leaf.dtype)
 
     marked = jax.tree.map(mark, template)
-    buckets._restore(bucket, marked, mesh)
+    buckets.restore_bucket(bucket, marked, mesh)
     run = pbt_module._Population(bucket, SPACE, stopper, mesh, member_hp, TRAINER.history_keys)
     record = {"val_loss": np.asarray([[0.5, 0.1, 0.9, 0.3]]), "live": np.ones((1, 4), bool),
               "done": np.zeros((1, 4), bool)}  # fmt: skip
@@ -121,7 +121,7 @@ def test_explore_stays_in_bounds_and_moves_betas_on_their_scale():
 
 @pytest.fixture(scope="module")
 def pbt_run():
-    epochs_fn, take = engine._compiled(sharding.config_mesh())
+    epochs_fn, take = engine.compiled_epochs(sharding.config_mesh())
     before = (epochs_fn._cache_size(), take._cache_size())
     results = population_based_training(SPACE, DATA, **PBT)
     return results, before, (epochs_fn._cache_size(), take._cache_size())
@@ -242,7 +242,7 @@ def nothing_compiles(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("compiled before the input was checked")
 
-    monkeypatch.setattr(engine, "_compiled", boom)
+    monkeypatch.setattr(engine, "compiled_epochs", boom)
     monkeypatch.setattr(buckets, "run_init_members", boom)
 
 
@@ -320,7 +320,7 @@ def test_cli_strategies_checkpoint_and_resume(tmp_path, capsys):
 def test_compaction_of_stopped_members_changes_no_result():
     space = Space(learning_rate=LogUniform(1e-3, 1.0), keep_prob=Uniform(0.6, 1.0))
     kwargs = dict(trainer=TRAINER, n=8, epochs=12, seed=1, patience=2)
-    epochs_fn = engine._compiled(sharding.config_mesh())[0]
+    epochs_fn = engine.compiled_epochs(sharding.config_mesh())[0]
     full = engine.run_sweep(space, DATA, compact=False, **kwargs)
     before = epochs_fn._cache_size()
     compacted = engine.run_sweep(space, DATA, **kwargs)  # compact=True is the default

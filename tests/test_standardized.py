@@ -223,3 +223,26 @@ def test_the_sweeps_saved_best_predicts_raw_features_as_reported(tmp_path, capsy
     assert saved.standardizer is not None
     got = float(np.mean(saved.predict_classes(data.x_test, indices=True) == data.y_test))
     assert got == pytest.approx(reported, abs=1e-4)
+
+
+def test_a_sweep_keeps_uint8_images_and_its_members_match_their_fits():
+    from jaxdl import sweep
+    from jaxdl.data.images import ImageSet, as_dataset
+    from jaxdl.sweep import buckets
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(64, 5, 5, 1), dtype=np.uint8)
+    y = (x[..., 0].mean(axis=(1, 2)) > 127).astype(np.int32)
+    data = as_dataset(ImageSet(x, y, x[:8], y[:8], ("lo", "hi")), "toy", val_fraction=0.25)
+    net = layers.Sequential(layers.Flatten(), layers.Dense(2), input_shape=(5, 5, 1))
+    trainer = Trainer(Standardized(net, data.stats), optimizer="adam", batch_size=16)
+    host = buckets.check_sweep_data(trainer, data)
+    assert host[0].dtype == np.uint8 and host[2].dtype == np.uint8  # 4x less device memory
+    assert buckets.check_sweep_data(Trainer(net), data)[0].dtype == np.float32
+    configs = [{"learning_rate": 0.01}, {"learning_rate": 0.003}]
+    results = sweep.run_sweep(configs, data, trainer=trainer, epochs=3)
+    for i, config in enumerate(configs):
+        solo = fit(trainer, data.x_train, data.y_train, validation=(data.x_val, data.y_val),
+                   hp=config, epochs=3)
+        np.testing.assert_allclose(results.histories[i]["val_loss"], solo.history["val_loss"],
+                                   rtol=1e-5)

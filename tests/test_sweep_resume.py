@@ -123,7 +123,7 @@ def nothing_compiles(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("compiled before the input was checked")
 
-    monkeypatch.setattr(engine, "_compiled", boom)
+    monkeypatch.setattr(engine, "compiled_epochs", boom)
     monkeypatch.setattr(buckets, "run_init_members", boom)
 
 

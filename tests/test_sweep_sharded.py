@@ -45,7 +45,7 @@ FOUR_DEVICES = """
 assert jax.device_count() == 4
 # the member axis really is split: 2 of the 8 padded members on each device
 mesh = config_mesh()
-bucket = buckets._Bucket(TRAINER, np.arange(5), {"learning_rate": np.full(5, 0.1, np.float32)},
+bucket = buckets.Bucket(TRAINER, np.arange(5), {"learning_rate": np.full(5, 0.1, np.float32)},
                         [0] * 5, True)
 bucket.place(mesh)
 bucket.init(EarlyStopping(1), mesh)

@@ -21,7 +21,7 @@ from jaxdl.model import check_protocol, describe
 from jaxdl.nn import MLP
 from jaxdl.shapes import check_arrays, check_data, check_optimizer
 from jaxdl.sweep import sharding
-from jaxdl.sweep.loop import SweepState, _compiled, _key_data
+from jaxdl.sweep.loop import SweepState, compiled_epochs, key_data
 from jaxdl.sweep.spaces import as_space, check_count, sample
 from jaxdl.train import Trainer, run_init_members, trainer_hyperparams
 
@@ -106,7 +106,7 @@ def continuous_names(trainer: Trainer) -> tuple[str, ...]:
     return CONTINUOUS + tuple(sorted(set(own) - set(CONTINUOUS)))
 
 
-def _configs(space_or_configs: Any, n: int | None, seed: int, method: str) -> list[dict]:
+def resolve_configs(space_or_configs: Any, n: int | None, seed: int, method: str) -> list[dict]:
     if isinstance(space_or_configs, Mapping):
         space = as_space(space_or_configs)
         if n is None:
@@ -122,9 +122,11 @@ def _configs(space_or_configs: Any, n: int | None, seed: int, method: str) -> li
     return configs
 
 
-def _data(trainer: Trainer, data: Any) -> Data:
-    """The four arrays on the host (float32 features), checked without a model: each bucket's
-    model is checked against them, with its hyperparameters, in :func:`_buckets`."""
+def check_sweep_data(trainer: Trainer, data: Any) -> Data:
+    """The four arrays on the host (float32 features; ``uint8`` images stay ``uint8`` for a model
+    that casts them per mini-batch, such as :class:`jaxdl.layers.Standardized`), checked without
+    a model: each bucket's model is checked against them, with its hyperparameters, in
+    :func:`make_buckets`."""
     if hasattr(data, "x_train"):
         parts = (data.x_train, data.y_train, data.x_val, data.y_val)
     elif isinstance(data, tuple | list) and len(data) == 4:
@@ -134,27 +136,28 @@ def _data(trainer: Trainer, data: Any) -> Data:
             "data must be a jaxdl Dataset or a tuple (x_train, y_train, x_val, y_val), "
             f"got {type(data).__name__}"
         )
-    x, y = check_arrays(parts[0], parts[1])
-    x_val, y_val = check_arrays(parts[2], parts[3], name="x_val")
+    keep = getattr(trainer.model, "takes_uint8", False) is True
+    x, y = check_arrays(parts[0], parts[1], keep_uint8=keep)
+    x_val, y_val = check_arrays(parts[2], parts[3], name="x_val", keep_uint8=keep)
     trainer.partition(x.shape[0])
     return np.asarray(x), np.asarray(y), np.asarray(x_val), np.asarray(y_val)
 
 
 
-def _seeds(seed: Any, seeds: Sequence[int] | None, n: int) -> list[int]:
+def seeds_per_member(seed: Any, seeds: Sequence[int] | None, n: int) -> list[int]:
     """One seed per member: ``seed`` for all, or ``seeds``."""
-    member_seeds = [seed] * n if seeds is None else list(seeds)
-    if len(member_seeds) != n:
-        raise ValueError(f"seeds must give one seed per config ({n}), got {len(member_seeds)}")
-    for i, s in enumerate(member_seeds):
+    chosen = [seed] * n if seeds is None else list(seeds)
+    if len(chosen) != n:
+        raise ValueError(f"seeds must give one seed per config ({n}), got {len(chosen)}")
+    for i, s in enumerate(chosen):
         check_positive_int(f"seeds[{i}]", s, minimum=0)
-    return [int(s) for s in member_seeds]
+    return [int(s) for s in chosen]
 
 
 
 # -- buckets ----------------------------------------------------------------------------------
 @dataclasses.dataclass
-class _Bucket:
+class Bucket:
     """Members sharing one trainer: host copies of their inputs and the device state."""
 
     trainer: Trainer
@@ -179,9 +182,9 @@ class _Bucket:
         members = sharding.members(mesh)
         hp = sharding.put({k: v[index] for k, v in self.hp.items()}, members)
         if self.shared:
-            keys = sharding.put(_key_data(self.seeds[0]), sharding.replicated(mesh))
+            keys = sharding.put(key_data(self.seeds[0]), sharding.replicated(mesh))
         else:
-            keys = sharding.put(np.stack([_key_data(self.seeds[i]) for i in index]), members)
+            keys = sharding.put(np.stack([key_data(self.seeds[i]) for i in index]), members)
         self.device_inputs = (hp, keys)
 
     def init(self, stopper: EarlyStopping, mesh: Mesh) -> None:
@@ -224,7 +227,7 @@ class _Bucket:
         self.seeds = [self.seeds[i] for i in positions]
         self.size = size
         index = positions[self.padding(mesh)]
-        take = _compiled(mesh)[1]
+        take = compiled_epochs(mesh)[1]
         self.state = take(self.state, sharding.put(index, sharding.replicated(mesh)))
         self.place(mesh)
 
@@ -243,7 +246,7 @@ def bucket_size(n: int, mesh: Mesh) -> int:
 
 
 
-def _buckets(
+def make_buckets(
     trainer: Trainer,
     configs: list[dict],
     hp: Mapping[str, Any],
@@ -251,7 +254,7 @@ def _buckets(
     shared: bool,
     data: Data,
     model_fn: Any = None,
-) -> tuple[list[_Bucket], list[Trainer], list[dict[str, float]]]:
+) -> tuple[list[Bucket], list[Trainer], list[dict[str, float]]]:
     """Validate every config (before anything compiles: the shapes of each new model's
     outputs are checked on the data by ``jax.eval_shape``) and group them by structure; also
     return each member's trainer and hyperparameters."""
@@ -282,7 +285,7 @@ def _buckets(
     for (member_trainer, names), ids in groups.items():
         stacked = {k: np.asarray([values[i][k] for i in ids], np.float32) for k in names}
         member_seeds = [seeds[i] for i in ids]
-        buckets.append(_Bucket(member_trainer, np.asarray(ids), stacked, member_seeds, shared))
+        buckets.append(Bucket(member_trainer, np.asarray(ids), stacked, member_seeds, shared))
     # Only the names set (the defaults fill in the rest), so fit(hp=...) accepts them.
     member_hp = [{k: float(v[k]) for k in g} for v, g in zip(values, given)]
     return buckets, trainers, member_hp
@@ -290,14 +293,14 @@ def _buckets(
 
 
 # -- a bucket's state on the host: results, durable sweeps (jaxdl.sweep.state) ----------------
-def _template(bucket: _Bucket, stopper: EarlyStopping) -> SweepState:
+def state_template(bucket: Bucket, stopper: EarlyStopping) -> SweepState:
     """The structure of a bucket's state (shapes only; nothing runs)."""
     hp = {k: v[0] for k, v in bucket.hp.items()}
     ts = jax.eval_shape(lambda key: bucket.trainer.init(key, hp), jax.random.key(0))
     return SweepState(ts, (ts.params, ts.model_state), stopper.init(), np.zeros((), bool))
 
 
-def _collect(bucket: _Bucket, mesh: Mesh, outcome: dict[int, dict[str, Any]]) -> None:
+def collect_results(bucket: Bucket, mesh: Mesh, outcome: dict[int, dict[str, Any]]) -> None:
     """Copy each member's best parameters and early-stopping result to the host."""
     state = bucket.state
     assert state is not None, "a bucket's results are collected once it is initialized"
@@ -313,13 +316,13 @@ def _collect(bucket: _Bucket, mesh: Mesh, outcome: dict[int, dict[str, Any]]) ->
         }
 
 
-def _host_state(bucket: _Bucket, mesh: Mesh) -> SweepState:
+def host_state(bucket: Bucket, mesh: Mesh) -> SweepState:
     """The bucket's state on the host, without the padding."""
     n = len(bucket.ids)
     return jax.tree.map(lambda a: a[:n], sharding.fetch(bucket.state, mesh))
 
 
-def _restore(bucket: _Bucket, host: SweepState | None, mesh: Mesh) -> None:
+def restore_bucket(bucket: Bucket, host: SweepState | None, mesh: Mesh) -> None:
     """Put a restored host state (padded to the mesh) and the bucket's inputs on the devices."""
     bucket.place(mesh)
     if host is not None:

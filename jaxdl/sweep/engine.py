@@ -58,19 +58,19 @@ from jaxdl.early_stopping import EarlyStopping
 from jaxdl.history import MONITORS, append  # noqa: F401 - MONITORS: the default setup's names
 from jaxdl.sweep import chunking, sharding, state
 from jaxdl.sweep.buckets import (
-    _Bucket,
-    _buckets,
-    _collect,
-    _configs,
-    _data,
-    _host_state,
-    _restore,
-    _seeds,
-    _template,
+    Bucket,
+    check_sweep_data,
+    collect_results,
     continuous_names,
+    host_state,
+    make_buckets,
+    resolve_configs,
+    restore_bucket,
+    seeds_per_member,
     split_config,
+    state_template,
 )
-from jaxdl.sweep.loop import _compiled
+from jaxdl.sweep.loop import compiled_epochs
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space
 from jaxdl.train import Trainer
@@ -96,7 +96,7 @@ class History:
         self.status = ["ok"] * n
         self.logger = logger
 
-    def add(self, bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
+    def add(self, bucket: Bucket, start: int, record: dict[str, np.ndarray]) -> None:
         for step in range(record["live"].shape[0]):
             for j, i in enumerate(bucket.ids):
                 if not record["live"][step, j]:
@@ -112,7 +112,7 @@ class History:
 
 
 def _train(
-    bucket: _Bucket,
+    bucket: Bucket,
     data: Any,
     until: int,
     stopper: EarlyStopping,
@@ -125,7 +125,7 @@ def _train(
     """Train ``bucket`` up to epoch ``until`` (exclusive) or until every member is frozen;
     ``after_chunk(bucket, start, record)`` runs after each compiled chunk. A bucket too large
     for memory runs in slices of its member axis (:mod:`jaxdl.sweep.chunking`)."""
-    epochs = chunking.chunked(_compiled(mesh)[0], mesh, max_members_per_call)
+    epochs = chunking.chunked(compiled_epochs(mesh)[0], mesh, max_members_per_call)
     done = False
     while bucket.epoch < until and not done:
         if bucket.state is None:
@@ -270,7 +270,7 @@ def _sweep(
     _check_settings(rungs[-1], patience, epochs_per_call)
     mode = trainer.check_monitor(monitor, mode)
     stopper = EarlyStopping(NEVER if patience is None else patience, min_delta, monitor, mode)
-    configs = _configs(space_or_configs, n, seed, method)
+    configs = resolve_configs(space_or_configs, n, seed, method)
     hp = dict(hp or {})
     fixed_structural = split_config(hp, model_fn=model_fn, continuous=continuous_names(trainer))[0]
     if fixed_structural:
@@ -278,9 +278,9 @@ def _sweep(
             f"hp takes continuous hyperparameters only, got {sorted(fixed_structural)}; "
             "set structural ones on the trainer"
         )
-    host_data = _data(trainer, data)
-    member_seeds = _seeds(seed, seeds, len(configs))
-    buckets, trainers, member_hp = _buckets(
+    host_data = check_sweep_data(trainer, data)
+    member_seeds = seeds_per_member(seed, seeds, len(configs))
+    buckets, trainers, member_hp = make_buckets(
         trainer, configs, hp, member_seeds, seeds is None, host_data, model_fn
     )
     journal = state.open_journal(
@@ -307,7 +307,8 @@ def _sweep(
         finished = journal.meta["finished"]
         first, buckets = state.restore_sweep(
             journal, original=original, history=history, outcome=outcome, budget=budget,
-            template=lambda b: _template(b, stopper), place=lambda b, host: _restore(b, host, mesh),
+            template=lambda b: state_template(b, stopper),
+            place=lambda b, host: restore_bucket(b, host, mesh),
         )  # fmt: skip
 
     def results() -> SweepResults:
@@ -319,17 +320,17 @@ def _sweep(
             return
         state.save_sweep(
             journal, rung=rung, finished=finished, original=original, buckets=buckets,
-            history=history, outcome=outcome, budget=budget, fetch=lambda b: _host_state(b, mesh),
+            history=history, outcome=outcome, budget=budget, fetch=lambda b: host_state(b, mesh),
         )  # fmt: skip
 
     cut: set[int] = set()  # members stopped by prune: their budget is what they ran
 
-    def after_chunk(bucket: _Bucket, start: int, record: dict[str, np.ndarray]) -> None:
+    def after_chunk(bucket: Bucket, start: int, record: dict[str, np.ndarray]) -> None:
         if prune is not None:
             _prune(bucket, record, prune, history, mesh, cut, budget)
         live = ~record["done"][-1][: len(bucket.ids)]
         if compact and live.any() and not live.all():
-            _collect(bucket, mesh, outcome)  # the results of the members about to leave
+            collect_results(bucket, mesh, outcome)  # the results of the members about to leave
             stopped = bucket.ids[~live].tolist()
             if bucket.compact(live, mesh):
                 for i in stopped:
@@ -342,7 +343,7 @@ def _sweep(
         if journal.stop_requested:
             for b in buckets:
                 if b.state is not None:
-                    _collect(b, mesh, outcome)
+                    collect_results(b, mesh, outcome)
             partial = results()
             partial.to_csv(os.path.join(journal.directory, state.TABLE_FILE))
             message = f"sweep interrupted after epoch {bucket.epoch - 1}; " + journal.resume_hint()
@@ -356,7 +357,7 @@ def _sweep(
                 if not finished:
                     _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history,
                            hook, max_members_per_call)  # fmt: skip
-                _collect(bucket, mesh, outcome)
+                collect_results(bucket, mesh, outcome)
                 for i in bucket.ids.tolist():
                     if i not in cut:
                         budget[i] = until
@@ -376,7 +377,7 @@ def _sweep(
 
 
 def _prune(
-    bucket: _Bucket,
+    bucket: Bucket,
     record: dict[str, np.ndarray],
     prune: Any,
     history: History,

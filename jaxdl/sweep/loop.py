@@ -45,7 +45,7 @@ class SweepState(NamedTuple):
     done: jax.Array | np.ndarray  # early-stopped, diverged or pruned: frozen
 
 
-def _key_data(seed: int) -> np.ndarray:
+def key_data(seed: int) -> np.ndarray:
     """Raw data ``(3, words)`` of ``Keys.from_seed(seed)``."""
     return np.stack([np.asarray(jax.random.key_data(k)) for k in Keys.from_seed(seed)])
 
@@ -120,7 +120,7 @@ def _epochs(
 
 
 @functools.cache
-def _compiled(mesh: Mesh) -> tuple[Any, Any]:
+def compiled_epochs(mesh: Mesh) -> tuple[Any, Any]:
     """``epochs`` and ``take`` (select members) jitted with the member axis sharded over
     ``mesh``; one compile per bucket shape. Each device runs its own members (``shard_map``),
     in cache-sized blocks on CPU."""

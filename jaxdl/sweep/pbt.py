@@ -243,9 +243,9 @@ def population_based_training(
     stopper = EarlyStopping(engine.NEVER, 0.0, monitor, trainer.check_monitor(monitor, mode))
     fixed = dict(hp or {})
     configs = sample(space, seed, population)
-    host_data = engine._data(trainer, data)
-    engine._seeds(seed, None, population)
-    (bucket,), trainers, member_hp = engine._buckets(
+    host_data = engine.check_sweep_data(trainer, data)
+    engine.seeds_per_member(seed, None, population)
+    (bucket,), trainers, member_hp = engine.make_buckets(
         trainer, configs, fixed, [seed] * population, True, host_data
     )
     journal = state.open_journal(checkpoint_dir, resume, {
@@ -280,7 +280,7 @@ def population_based_training(
                         f"population-based training interrupted after interval {run.t - 1}; "
                         + journal.resume_hint(), None, journal.directory)  # fmt: skip
     outcome: dict[int, dict[str, Any]] = {}
-    engine._collect(bucket, mesh, outcome)
+    engine.collect_results(bucket, mesh, outcome)
     results = PBTResults(
         configs=[{k: run.hp[j][k] for k in space} for j in range(population)],
         histories=run.history.lists,
@@ -319,7 +319,7 @@ class _Population:
         bucket = self.bucket
         self.start = self.t * interval
         hp, keys = bucket.device_inputs
-        bucket.state, record = engine._compiled(self.mesh)[0](
+        bucket.state, record = engine.compiled_epochs(self.mesh)[0](
             bucket.trainer, self.stopper, True, interval, bucket.state, hp, keys, device_data,
             np.int32(self.start), np.int32(epochs),
         )  # fmt: skip
@@ -359,7 +359,7 @@ class _Population:
 
     # -- durability ---------------------------------------------------------------------------
     def save(self, journal: state.Journal) -> None:
-        host = engine._host_state(self.bucket, self.mesh)
+        host = engine.host_state(self.bucket, self.mesh)
         arrays = {f"bucket0/{i}": np.asarray(a) for i, a in enumerate(jax.tree.leaves(host))}
         journal.save({"t": self.t, "hp": self.hp, "parents": self.parents,
                       "schedules": self.schedules, "history": self.history.lists,
@@ -371,5 +371,5 @@ class _Population:
         self.schedules = meta["schedules"]
         self.history.lists, self.history.status = meta["history"], meta["status"]
         self.put_hp()
-        host = journal.tree("bucket0", engine._template(bucket, self.stopper))
-        engine._restore(bucket, host, self.mesh)
+        host = journal.tree("bucket0", engine.state_template(bucket, self.stopper))
+        engine.restore_bucket(bucket, host, self.mesh)
