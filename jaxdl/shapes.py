@@ -11,7 +11,7 @@ model, the loss, the metric) and what it returned.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -21,8 +21,24 @@ from jaxdl import losses
 from jaxdl.checks import check_finite, check_float32
 from jaxdl.model import describe, display_name
 
-if TYPE_CHECKING:
-    from jaxdl.train import Trainer
+
+class TrainerLike(Protocol):
+    """What the checks read of a :class:`jaxdl.Trainer` (its model, loss, metrics and
+    optimizer), so this module does not import the training package that imports it."""
+
+    @property
+    def model(self) -> Any: ...
+
+    @property
+    def loss(self) -> Any: ...
+
+    @property
+    def optimizer(self) -> Any: ...
+
+    @property
+    def metric_list(self) -> tuple[Any, ...]: ...
+
+    def optimizer_for(self, hp: Any, steps_per_epoch: int = ...) -> Any: ...
 
 
 def _wrapped(err: Exception, message: str) -> Exception:
@@ -46,7 +62,7 @@ def check_inputs(name: str, x: Any) -> None:
 
 
 def check_data(
-    trainer: Trainer,
+    trainer: TrainerLike,
     x: Any,
     y: Any,
     name: str = "x",
@@ -142,7 +158,9 @@ def check_arrays(x: Any, y: Any, name: str = "x", *, keep_uint8: bool = False
     return jnp.asarray(x, jnp.float32), jnp.asarray(y)
 
 
-def output_shape(trainer: Trainer, x: Any, hp: Mapping[str, Any] | None = None, name: str = "x"):
+def output_shape(
+    trainer: TrainerLike, x: Any, hp: Mapping[str, Any] | None = None, name: str = "x"
+) -> tuple[int, ...]:
     """The shape of ``model.apply(params, state, x, train=True)`` (by :func:`jax.eval_shape`)."""
     model = trainer.model
     x_spec = jax.ShapeDtypeStruct(np.shape(x), jnp.float32)
@@ -186,7 +204,7 @@ def output_shape(trainer: Trainer, x: Any, hp: Mapping[str, Any] | None = None, 
 
 
 def check_outputs(
-    trainer: Trainer, shape: tuple[int, ...], y: Any, *, label_name: str = "y"
+    trainer: TrainerLike, shape: tuple[int, ...], y: Any, *, label_name: str = "y"
 ) -> None:
     """Check that the loss and every metric of ``trainer`` return a scalar for outputs of
     ``shape`` and labels ``y`` (by :func:`jax.eval_shape`)."""
@@ -213,7 +231,7 @@ def check_outputs(
             )
 
 
-def check_optimizer(trainer: Trainer, hp: Mapping[str, Any]) -> None:
+def check_optimizer(trainer: TrainerLike, hp: Mapping[str, Any]) -> None:
     """Run the trainer's optimizer ``init`` and one ``update`` on the model's parameter shapes
     under :func:`jax.eval_shape`, so a factory returning the wrong thing or an ``update`` with
     another signature fails on the host, naming the optimizer.
