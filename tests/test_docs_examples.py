@@ -118,6 +118,7 @@ MODULES = [
     "jaxdl.sweep.loop",
     "jaxdl.sweep.merge",
     "jaxdl.sweep.pbt",
+    "jaxdl.sweep.recording",
     "jaxdl.sweep.sharding",
     "jaxdl.sweep.state",
     "jaxdl.sweep.strategies",

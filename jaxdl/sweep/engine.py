@@ -71,6 +71,7 @@ from jaxdl.sweep.buckets import (
     state_template,
 )
 from jaxdl.sweep.loop import compiled_epochs
+from jaxdl.sweep.recording import History, log_results, sweep_results
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space
 from jaxdl.train import Trainer
@@ -83,32 +84,6 @@ def _check_settings(epochs: Any, patience: Any, epochs_per_call: Any) -> None:
     check_positive_int("epochs_per_call", epochs_per_call)
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)):
         raise TypeError(f"patience must be an int or None, got {patience!r}")
-
-
-class History:
-    """Per-member history lists, filled from the per-epoch records of the compiled step (no
-    ``learning_rate`` list where the trainer does not know the rate: a ready-made
-    transformation)."""
-
-    def __init__(self, n: int, keys: Sequence[str], logger: Any = None) -> None:
-        self.KEYS = ("epoch", *(k for k in keys if k != "epoch"))
-        self.lists: list[dict[str, list[float]]] = [{k: [] for k in self.KEYS} for _ in range(n)]
-        self.status = ["ok"] * n
-        self.logger = logger
-
-    def add(self, bucket: Bucket, start: int, record: dict[str, np.ndarray]) -> None:
-        for step in range(record["live"].shape[0]):
-            for j, i in enumerate(bucket.ids):
-                if not record["live"][step, j]:
-                    continue
-                entry = self.lists[i]
-                append(entry, start + step, {k: record[k][step, j] for k in self.KEYS[1:]})
-                if self.logger is not None:
-                    self.logger.log_epoch(start + step, logs.last_epoch(entry), member=int(i))
-                if record["diverged"][step, j]:
-                    self.status[i] = "diverged"
-                elif record["stopped"][step, j]:
-                    self.status[i] = "early-stopped"
 
 
 def _train(
@@ -312,7 +287,7 @@ def _sweep(
         )  # fmt: skip
 
     def results() -> SweepResults:
-        return _results(configs, history, outcome, trainers, member_hp, member_seeds, budget,
+        return sweep_results(configs, history, outcome, trainers, member_hp, member_seeds, budget,
                         stopper)  # fmt: skip
 
     def save(rung: int, finished: bool = False) -> None:
@@ -408,49 +383,3 @@ def _prune(
         history.status[i] = "pruned"
         cut.add(i)
         budget[i] = bucket.epoch
-
-
-def log_results(logger: Any, results: SweepResults) -> None:
-    """Give ``logger`` each member's hyperparameters and best-epoch metrics (its table row).
-
-    >>> import numpy as np
-    >>> from jaxdl.sweep.engine import run_sweep, log_results
-    >>> from jaxdl.train.trainer import Trainer
-    >>> from jaxdl.nn import MLP
-    >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
-    >>> y = (x[:, 0] > 0).astype(np.int32)
-    >>> results = run_sweep([{"learning_rate": 0.1}], (x, y, x, y),
-    ...                     trainer=Trainer(MLP((2, 1))), epochs=1)
-    >>> class Show:
-    ...     def log_hparams(self, member, hparams, metrics):
-    ...         print(member, hparams, sorted(metrics))
-    >>> log_results(Show(), results)
-    0 {'learning_rate': 0.1} ['accuracy', 'loss', 'val_accuracy', 'val_loss']
-    """
-    if logger is None:
-        return
-    for i in range(len(results.configs)):
-        row = results.row(i)
-        logger.log_hparams(i, {**results.hp[i], **results.configs[i]},
-                           {k: row[k] for k in results.metrics})
-
-
-def _results(configs, history, outcome, trainers, member_hp, member_seeds, budget, stopper):
-    """The :class:`SweepResults` of the members with an outcome (``None`` for the others)."""
-    empty = {"params": None, "model_state": None, "best_epoch": -1}
-    got = [outcome.get(i, empty) for i in range(len(configs))]
-    return SweepResults(
-        configs=configs,
-        histories=history.lists,
-        status=history.status,
-        best_epoch=[g["best_epoch"] for g in got],
-        params=[g["params"] for g in got],
-        model_state=[g["model_state"] for g in got],
-        trainers=trainers,
-        hp=member_hp,
-        seeds=member_seeds,
-        epochs=budget,
-        stopper=stopper,
-    )
-
-

@@ -39,7 +39,7 @@ import numpy as np
 from jaxdl import logs
 from jaxdl.checks import check_range
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.sweep import engine, sharding, state
+from jaxdl.sweep import engine, recording, sharding, state
 from jaxdl.sweep.lineage import PBTResults as PBTResults
 from jaxdl.sweep.lineage import plot_schedules as plot_schedules
 from jaxdl.sweep.lineage import replay as replay
@@ -298,7 +298,7 @@ def population_based_training(
         interval=interval,
         searched=tuple(space),
     )
-    engine.log_results(logger, results)
+    recording.log_results(logger, results)
     return results
 
 
@@ -309,7 +309,7 @@ class _Population:
                  logger=None) -> None:
         self.bucket, self.space, self.stopper, self.mesh = bucket, space, stopper, mesh
         self.hp: list[dict[str, float]] = [dict(h) for h in member_hp]
-        self.history = engine.History(len(member_hp), history_keys, logger)
+        self.history = recording.History(len(member_hp), history_keys, logger)
         self.parents: list[list[int]] = []
         self.schedules: list[list[dict[str, float]]] = []
         self.t, self.start = 0, 0
