@@ -22,6 +22,8 @@ input_shape=...)`` is a model: ``init(key) -> (params, state)``, usable with ``j
   :class:`jaxdl.nn.MLP` is a chain of these layers (``MLP(...).layers``, ``.as_sequential()``).
 """
 
+from typing import Any
+
 from jaxdl.layers.activations import Activation, LeakyRelu, Relu, Sigmoid, Tanh
 from jaxdl.layers.augment import GaussianNoise, RandomCrop, RandomFlip, RandomTranslation, mixup
 from jaxdl.layers.base import Layer, from_config, register
@@ -64,7 +66,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # noqa: ANN202 - PEP 562: old names, for one release
+def __getattr__(name: str) -> Any:  # PEP 562: old names, for one release
     """``from_mlp`` and ``mlp_params_to_layers`` (deprecated; they warn when called)."""
     if name in ("from_mlp", "mlp_params_to_layers"):
         from jaxdl.layers import mlp

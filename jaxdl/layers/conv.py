@@ -125,8 +125,9 @@ class Conv(Layer):
         if self.use_bias:
             params["b"] = jnp.zeros((self.features,), jnp.float32)
         out = jax.eval_shape(
-            lambda x: self._conv(x, params["W"]), jax.ShapeDtypeStruct((1, *input_shape),
-                                                                        jnp.float32)
+            lambda x: self._conv(x, params["W"]),
+            # jax.ShapeDtypeStruct.__init__ has no annotations in the installed jax
+            jax.ShapeDtypeStruct((1, *input_shape), jnp.float32),  # type: ignore[no-untyped-call]
         )
         if 0 in out.shape:
             raise ValueError(

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -42,6 +41,8 @@ from jax import lax
 from jax.custom_batching import custom_vmap
 
 Pads = tuple[tuple[int, int], ...]
+#: A convolution of two operands with the members' vmap rule of :func:`_over_members`.
+_Kernel = Callable[[jax.Array, jax.Array], jax.Array]
 
 DIMENSION_NUMBERS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
 
@@ -174,7 +175,7 @@ def input_gradient(
     )
 
 
-def _over_members(fn: Callable[..., jax.Array], batch_first: bool) -> Any:
+def _over_members(fn: Callable[..., jax.Array], batch_first: bool) -> _Kernel:
     """``fn`` with a vmap rule for vmapped operands (a sweep's members): when only the first
     operand is batched and ``batch_first``, the members are folded into its batch axis; otherwise
     the members are looped over (``lax.map``). JAX's own rule turns a convolution with batched
@@ -183,7 +184,9 @@ def _over_members(fn: Callable[..., jax.Array], batch_first: bool) -> Any:
     mapped = custom_vmap(fn)
 
     @mapped.def_vmap
-    def rule(axis_size: int, in_batched: Sequence[bool], *args: jax.Array):
+    def rule(
+        axis_size: int, in_batched: Sequence[bool], *args: jax.Array
+    ) -> tuple[jax.Array, bool]:
         if batch_first and in_batched[0] and not any(in_batched[1:]):
             first = args[0]
             y = mapped(first.reshape(-1, *first.shape[2:]), *args[1:])
@@ -203,7 +206,7 @@ def _kernels(
     groups: int,
     input_spatial: tuple[int, ...],
     kernel_size: tuple[int, ...],
-) -> tuple[Any, Any, Any]:
+) -> tuple[_Kernel, _Kernel, _Kernel]:
     """The forward, input-gradient and weight-gradient convolutions of one configuration, each
     with the members' vmap rule of :func:`_over_members`."""
     config = (strides, padding, dilation, groups)
@@ -218,7 +221,14 @@ def _kernels(
     )
 
 
-def _kernels_for(x, w, strides, padding, dilation, groups):
+def _kernels_for(
+    x: jax.Array,
+    w: jax.Array,
+    strides: tuple[int, ...],
+    padding: Pads,
+    dilation: tuple[int, ...],
+    groups: int,
+) -> tuple[_Kernel, _Kernel, _Kernel]:
     nd = len(strides)
     return _kernels(tuple(strides), tuple(padding), tuple(dilation), groups,
                     tuple(x.shape[1:1 + nd]), tuple(w.shape[:nd]))
@@ -251,12 +261,26 @@ def conv(
     return forward(x, w)
 
 
-def _conv_fwd(x, w, strides, padding, dilation, groups):
+def _conv_fwd(
+    x: jax.Array,
+    w: jax.Array,
+    strides: tuple[int, ...],
+    padding: Pads,
+    dilation: tuple[int, ...],
+    groups: int,
+) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     forward, _, _ = _kernels_for(x, w, strides, padding, dilation, groups)
     return forward(x, w), (x, w)
 
 
-def _conv_bwd(strides, padding, dilation, groups, residuals, dy):
+def _conv_bwd(
+    strides: tuple[int, ...],
+    padding: Pads,
+    dilation: tuple[int, ...],
+    groups: int,
+    residuals: tuple[jax.Array, jax.Array],
+    dy: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
     x, w = residuals
     _, input_grad, weight_grad = _kernels_for(x, w, strides, padding, dilation, groups)
     return input_grad(dy, w), weight_grad(x, dy).astype(w.dtype)

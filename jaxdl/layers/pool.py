@@ -57,7 +57,8 @@ class _Pool(Layer):
             )
         out = jax.eval_shape(
             lambda x: self.apply({}, {}, x, train=False)[0],
-            jax.ShapeDtypeStruct((1, *input_shape), jnp.float32),
+            # jax.ShapeDtypeStruct.__init__ has no annotations in the installed jax
+            jax.ShapeDtypeStruct((1, *input_shape), jnp.float32),  # type: ignore[no-untyped-call]
         )
         if 0 in out.shape:
             raise ValueError(
@@ -88,8 +89,9 @@ class _Pool(Layer):
         """``op`` folded over each window of the spatial axes of ``x``, starting from ``init``
         (the value padding contributes)."""
         strides = self.window if self.strides is None else self.strides
-        return lax.reduce_window(x, init, op, (1, *self.window, 1), (1, *strides, 1),
-                                 self.padding)
+        reduced: jax.Array = lax.reduce_window(x, init, op, (1, *self.window, 1),
+                                               (1, *strides, 1), self.padding)
+        return reduced
 
 
 @register

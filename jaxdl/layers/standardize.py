@@ -76,6 +76,11 @@ class Standardized:
     """
 
     __slots__ = ("_hash", "_mean", "_model", "_shape", "_std")
+    _hash: int
+    _mean: tuple[float, ...]
+    _model: Any
+    _shape: tuple[int, ...]
+    _std: tuple[float, ...]
 
     def __init__(self, model: Any, standardizer: Any) -> None:
         if isinstance(model, Standardized):
@@ -124,7 +129,8 @@ class Standardized:
 
     def init(self, key: jax.Array) -> tuple[PyTree, PyTree]:
         """The inner model's ``(params, state)``."""
-        return self._model.init(key)
+        params_state: tuple[PyTree, PyTree] = self._model.init(key)
+        return params_state
 
     def standardize(self, x: Any) -> jax.Array:
         """``float32((x - mean) / std)``, the statistics broadcast over the last axis or over
@@ -143,14 +149,16 @@ class Standardized:
                              "or the whole example")
         mean = jnp.asarray(np.asarray(self._mean, np.float32).reshape(shape))
         std = jnp.asarray(np.asarray(self._std, np.float32).reshape(shape))
-        return (x - mean) / std
+        standardized: jax.Array = (x - mean) / std
+        return standardized
 
     def apply(self, params: PyTree, state: PyTree, x: jax.Array, *, train: bool,
               key: jax.Array | None = None, hp: Mapping[str, Any] | None = None,
               mask: jax.Array | None = None) -> tuple[jax.Array, PyTree]:
         """The inner model's ``apply`` on :meth:`standardize` of the raw ``x``."""
-        return self._model.apply(params, state, self.standardize(x), train=train, key=key,
-                                 hp=hp, mask=mask)
+        out: tuple[jax.Array, PyTree] = self._model.apply(
+            params, state, self.standardize(x), train=train, key=key, hp=hp, mask=mask)
+        return out
 
     def flat_statistics(self, width: int) -> tuple[np.ndarray, np.ndarray]:
         """``(mean, std)`` with one entry per input value of an example of ``width`` values
