@@ -14,12 +14,13 @@ A saved model is untrusted input: its model type is looked up among the register
 built in), never imported from a module the manifest names; only regular files are read, within
 size limits; every manifest field and every array is checked.
 
-The on-disk format is :mod:`jaxdl.saved.file_format`; :func:`save_model`, :func:`load_model` and
-:class:`SavedModel` live in :mod:`jaxdl.saved.saved_model`. Every name of both is importable
-from ``jaxdl.saved``.
+The on-disk format is :mod:`jaxdl.saved.file_format` (its arrays :mod:`jaxdl.saved.saved_arrays`,
+its manifest :mod:`jaxdl.saved.manifest`, its directory :mod:`jaxdl.saved.model_directory`);
+:func:`save_model`, :func:`load_model` and :class:`SavedModel` live in
+:mod:`jaxdl.saved.saved_model`. Every name of them is importable from ``jaxdl.saved``.
 """
 
-from jaxdl.saved import file_format, saved_model
+from jaxdl.saved import file_format, manifest, model_directory, saved_arrays, saved_model
 from jaxdl.saved.file_format import (
     ARRAYS,
     FORMAT,
@@ -29,23 +30,29 @@ from jaxdl.saved.file_format import (
     TASKS,
     ModelFileError,
     build_model,
+    lacking_config,
+    model_config,
+    register_model,
+)
+from jaxdl.saved.manifest import (
     check_encoding,
     check_manifest,
     check_names,
     check_statistics,
+    library_version,
+    manifest_checksum,
+    read_manifest,
+)
+from jaxdl.saved.model_directory import (
     check_target,
+    install,
+)
+from jaxdl.saved.saved_arrays import (
     expected_bytes,
     fill_tree,
     flatten,
-    install,
-    lacking_config,
-    library_version,
-    manifest_checksum,
-    model_config,
     named_leaves,
     read_arrays,
-    read_manifest,
-    register_model,
     sha256_hex,
 )
 from jaxdl.saved.saved_model import (
@@ -83,13 +90,16 @@ __all__ = [
     "lacking_config",
     "library_version",
     "load_model",
+    "manifest",
     "manifest_checksum",
     "model_config",
+    "model_directory",
     "named_leaves",
     "read_arrays",
     "read_manifest",
     "register_model",
     "save_model",
+    "saved_arrays",
     "saved_model",
     "sha256_hex",
 ]

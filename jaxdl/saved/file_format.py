@@ -18,27 +18,21 @@ every field that does not make sense (:func:`check_manifest`); the arrays file i
 ``arrays.npz`` inside the directory, whatever the manifest says; the model type is looked up
 among the known types (:func:`register_model`), never imported from a module the manifest
 names. :func:`check_target` says whether a path may become (or be replaced by) a saved model.
+
+This module holds the format's names and limits, :class:`ModelFileError` and the model types
+(:func:`register_model`, :func:`model_config`, :func:`build_model`); the arrays are
+:mod:`jaxdl.saved.saved_arrays`, the manifest :mod:`jaxdl.saved.manifest` and the directory
+:mod:`jaxdl.saved.model_directory`. Their names are importable from here as before (and from
+``jaxdl.saved``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
-import json
-import math
-import os
-import re
-import tempfile
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import jax
-import numpy as np
-
 from jaxdl import layers, nn
-from jaxdl.infra import untrusted
 from jaxdl.infra.atomic import jsonable
 from jaxdl.layers import base as layer_base
 
@@ -245,438 +239,32 @@ def build_model(spec: Mapping[str, Any], where: str = "manifest") -> Any:
     return model
 
 
-# -- arrays -------------------------------------------------------------------------------------
-def flatten(prefix: str, tree: Any) -> dict[str, np.ndarray]:
-    """``{prefix + keystr(path): leaf}`` for every leaf of ``tree``.
-
-    >>> import numpy as np
-    >>> from jaxdl.saved.file_format import flatten
-    >>> list(flatten("params", {"layers": [{"W": np.ones(2)}]}))
-    ["params['layers'][0]['W']"]
-    """
-    return {name: np.asarray(leaf) for name, leaf in named_leaves(prefix, tree).items()}
-
-
-def named_leaves(prefix: str, tree: Any) -> dict[str, Any]:
-    """The leaves of ``tree`` by their names in the arrays file: ``prefix`` + the key path.
-
-    >>> from jaxdl.saved.file_format import named_leaves
-    >>> named_leaves("params", {"W": 1, "b": [2]})
-    {"params['W']": 1, "params['b'][0]": 2}
-    """
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {prefix + jax.tree_util.keystr(path): leaf for path, leaf in leaves}
+#: The names that moved to the modules of one idea each (issue 24), importable from here as
+#: before; imported when first used (those modules raise this module's ModelFileError).
+_MOVED = {
+    "flatten": "jaxdl.saved.saved_arrays",
+    "named_leaves": "jaxdl.saved.saved_arrays",
+    "fill_tree": "jaxdl.saved.saved_arrays",
+    "read_arrays": "jaxdl.saved.saved_arrays",
+    "expected_bytes": "jaxdl.saved.saved_arrays",
+    "sha256_hex": "jaxdl.saved.saved_arrays",
+    "check_target": "jaxdl.saved.model_directory",
+    "install": "jaxdl.saved.model_directory",
+    "manifest_checksum": "jaxdl.saved.manifest",
+    "library_version": "jaxdl.saved.manifest",
+    "read_manifest": "jaxdl.saved.manifest",
+    "check_manifest": "jaxdl.saved.manifest",
+    "check_encoding": "jaxdl.saved.manifest",
+    "check_names": "jaxdl.saved.manifest",
+    "check_statistics": "jaxdl.saved.manifest",
+}
 
 
-def fill_tree(source: str, prefix: str, template: Any, arrays: Mapping[str, np.ndarray]) -> Any:
-    """``template``'s tree with each leaf taken from ``arrays`` by its name
-    (:func:`named_leaves`), checked against the leaf's shape and kind; errors name ``source``.
+def __getattr__(name: str) -> Any:
+    """A name that moved out of this module (:data:`_MOVED`), from its new home."""
+    home = _MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-    >>> from jaxdl.saved.file_format import fill_tree
-    >>> import jax, numpy as np
-    >>> spec = {"b": jax.ShapeDtypeStruct((2,), np.float32)}
-    >>> fill_tree("m", "params", spec, {"params['b']": np.ones(2, np.float32)})
-    {'b': array([1., 1.], dtype=float32)}
-    """
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
-    filled = []
-    for path, spec in leaves:
-        name = prefix + jax.tree_util.keystr(path)
-        if name not in arrays:
-            raise ModelFileError(f"{source}: {ARRAYS} has no array {name}, which the model needs")
-        value = arrays[name]
-        if value.shape != spec.shape:
-            raise ModelFileError(f"{source}: array {name} has shape {value.shape} but the model "
-                                 f"needs {spec.shape}")
-        if np.dtype(spec.dtype).kind in "biu" and value.dtype.kind not in "biu":
-            raise ModelFileError(f"{source}: array {name} holds {value.dtype} values but the "
-                                 f"model needs {np.dtype(spec.dtype)}")
-        filled.append(value.astype(spec.dtype))
-    return jax.tree_util.tree_unflatten(treedef, filled)
-
-
-def read_arrays(blob: bytes, file: str, expected: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The arrays of the ``.npz`` content ``blob``, each checked against ``expected`` (``{name:
-    shape-and-dtype}`` of the model's params and state) before it is read: no other names, no
-    entry larger than its shape allows, numbers only (no pickle, no text), all finite.
-
-    Args:
-      blob: the bytes of ``arrays.npz``.
-      file: its path, for error messages.
-      expected: what the model needs, as :func:`jax.eval_shape` of ``model.init`` gives it.
-
-    Returns:
-      ``{name: array}`` (shapes are checked when the arrays are filled into the model).
-
-    Raises:
-      ModelFileError: for a truncated or garbage file and every array that is not as described.
-
-    >>> import io
-    >>> import numpy as np
-    >>> from jaxdl.saved.file_format import read_arrays
-    >>> buffer = io.BytesIO()
-    >>> np.savez(buffer, w=np.array([1.0, np.nan]))
-    >>> read_arrays(buffer.getvalue(), "arrays.npz", {"w": np.zeros(2)})
-    Traceback (most recent call last):
-    jaxdl.saved.file_format.ModelFileError: arrays.npz: array w holds NaN or inf...
-    """
-    try:
-        archive = np.load(io.BytesIO(blob), allow_pickle=False)
-    except Exception as err:  # noqa: BLE001 - a damaged file fails in many ways
-        raise ModelFileError(f"{file}: not a readable .npz archive ({type(err).__name__}: "
-                             f"{err}); it is truncated or was not written by jaxdl") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile) or archive.zip is None:
-        raise ModelFileError(f"{file}: not an .npz archive; it was not written by jaxdl")
-    zipped = archive.zip
-    with archive:
-        extra = sorted(set(archive.files) - set(expected))
-        if extra:
-            raise ModelFileError(f"{file}: holds array(s) the model does not use: "
-                                 f"{', '.join(extra[:10])}")
-        for info in zipped.infolist():
-            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            limit = 8 * math.prod(expected[name].shape) + 4096 if name in expected else 0
-            if info.file_size > limit:
-                raise ModelFileError(f"{file}: entry {info.filename!r} has {info.file_size} "
-                                     f"bytes, more than the model's array {name} can take")
-        arrays = {}
-        for name in archive.files:
-            try:
-                value = archive[name]
-            except Exception as err:  # noqa: BLE001 - object arrays, damaged entries
-                raise ModelFileError(f"{file}: array {name} cannot be read ({type(err).__name__}"
-                                     f": {err}); the file was not written by jaxdl") from None
-            if value.dtype.kind not in "biuf":
-                raise ModelFileError(f"{file}: array {name} holds {value.dtype} values; a saved "
-                                     "model's arrays hold numbers")
-            if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
-                raise ModelFileError(f"{file}: array {name} holds NaN or inf; the model was "
-                                     "saved after training diverged, or the file was changed")
-            arrays[name] = value
-    return arrays
-
-
-def expected_bytes(expected: Mapping[str, Any]) -> int:
-    """The most bytes an ``arrays.npz`` of arrays shaped like ``expected`` takes (8 bytes an
-    element, 4 KiB of headers an array, 64 KiB for the archive).
-
-    >>> import numpy as np
-    >>> from jaxdl.saved.file_format import expected_bytes
-    >>> expected_bytes({"w": np.zeros((2, 3))})
-    69680
-    """
-    return sum(8 * math.prod(v.shape) + 4096 for v in expected.values()) + (64 << 10)
-
-
-def sha256_hex(data: bytes) -> str:
-    """The SHA-256 of ``data`` in hex.
-
-    >>> from jaxdl.saved.file_format import sha256_hex
-    >>> sha256_hex(b"")[:12]
-    'e3b0c44298fc'
-    """
-    return hashlib.sha256(data).hexdigest()
-
-
-def manifest_checksum(manifest: Mapping[str, Any]) -> str:
-    """The checksum a manifest carries: the SHA-256 of its canonical JSON without the
-    ``checksum`` field (sorted keys, no spaces).
-
-    >>> from jaxdl.saved.file_format import manifest_checksum
-    >>> manifest_checksum({"a": 1}) == manifest_checksum({"a": 1, "checksum": "x"})
-    True
-    """
-    body = {k: v for k, v in manifest.items() if k != "checksum"}
-    return sha256_hex(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
-
-
-# -- directory ----------------------------------------------------------------------------------
-def check_target(path: str, overwrite: bool) -> None:
-    """``path`` may become a saved model: it does not exist, or ``overwrite`` and it is a saved
-    model holding only the files jaxdl wrote (``manifest.json`` and ``arrays.npz``).
-
-    ``overwrite`` never deletes anything else: a directory that also holds other files (notes,
-    plots) is refused, and the error names them.
-
-    >>> from jaxdl.saved.file_format import MANIFEST, check_target
-    >>> import os, tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> for name in (MANIFEST, "notes.txt"):
-    ...     _ = open(os.path.join(folder, name), "w").write("{}")
-    >>> check_target(folder, overwrite=True)
-    Traceback (most recent call last):
-    ValueError: ... holds files that jaxdl did not write (notes.txt); ...
-    """
-    if not os.path.lexists(path):
-        return
-    if not overwrite:
-        raise FileExistsError(
-            f"{path} exists already; choose a new directory or pass overwrite=True (--overwrite)"
-        )
-    if os.path.islink(path):
-        raise ValueError(f"{path} is a symlink; refusing to replace it: remove the link or "
-                         "choose another directory")
-    if not os.path.isfile(os.path.join(path, MANIFEST)):
-        raise ValueError(f"{path} exists and is not a saved model; refusing to replace it")
-    others = sorted(set(os.listdir(path)) - {MANIFEST, ARRAYS})
-    if others:
-        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
-        raise ValueError(
-            f"{path} holds files that jaxdl did not write ({shown}); overwrite=True "
-            f"(--overwrite) replaces only a saved model's {MANIFEST} and {ARRAYS}: move the "
-            "other files out, or choose another directory"
-        )
-
-
-def install(tmp: str, path: str) -> None:
-    """Rename the finished directory ``tmp`` to ``path``; an existing ``path`` is moved aside
-    first, then its manifest and arrays are removed (anything else that appeared meanwhile is
-    kept, with a warning).
-
-    >>> from jaxdl.saved.file_format import install
-    >>> import os, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> tmp = os.path.join(root, ".m.tmp"); os.mkdir(tmp)
-    >>> install(tmp, os.path.join(root, "m")); os.listdir(root)
-    ['m']
-    """
-    if not os.path.lexists(path):
-        os.rename(tmp, path)
-        return
-    old = tempfile.mkdtemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.old-")
-    os.rmdir(old)
-    os.rename(path, old)
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        os.rename(old, path)
-        raise
-    for name in (MANIFEST, ARRAYS):
-        try:
-            os.remove(os.path.join(old, name))
-        except FileNotFoundError:
-            pass
-    try:
-        os.rmdir(old)
-    except OSError:
-        warnings.warn(f"{path}: files other than a saved model's appeared while it was "
-                      f"replaced; they are kept in {old}", stacklevel=3)
-
-
-# -- manifest -----------------------------------------------------------------------------------
-def library_version() -> str:
-    """The jaxdl version that writes a manifest.
-
-    >>> from jaxdl.saved.file_format import library_version
-    >>> library_version() == __import__("jaxdl").__version__
-    True
-    """
-    from jaxdl import __version__
-
-    return __version__
-
-
-def _no_constant(token: str) -> Any:
-    raise ValueError(f"{token} is not a number a manifest may hold")
-
-
-def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """The checked manifest of the saved model in directory ``path``.
-
-    ``manifest.json`` must be a regular file (not a FIFO or device) of at most
-    :data:`MANIFEST_MAX_BYTES`, valid JSON of a known format version whose checksum matches,
-    and every field must make sense (:func:`check_manifest`).
-
-    Raises:
-      ModelFileError: naming the file and the problem.
-    """
-    path = os.fspath(path)
-    file = os.path.join(path, MANIFEST)
-    if not os.path.isdir(path):
-        raise ModelFileError(f"{path}: no such model directory")
-    try:
-        text = untrusted.read_bytes(file, what="manifest", max_bytes=MANIFEST_MAX_BYTES)
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: not a saved model (no {MANIFEST})") from None
-    except untrusted.UntrustedFileError as err:
-        raise ModelFileError(f"{path}: {err}") from None
-    try:
-        manifest = json.loads(text.decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, RecursionError) as err:
-        raise ModelFileError(f"{file}: not valid JSON ({err}); the manifest was damaged or "
-                             "edited") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ModelFileError(f"{file}: not a jaxdl model manifest")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ModelFileError(f"{file}: bad format_version {version!r}")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{file}: written by a newer jaxdl (format version {version}, jaxdl "
-            f"{manifest.get('library_version')}); this jaxdl reads format version "
-            f"{FORMAT_VERSION} at most: upgrade jaxdl"
-        )
-    if manifest.get("checksum") != manifest_checksum(manifest):
-        raise ModelFileError(f"{file}: checksum mismatch; the manifest was changed after it "
-                             "was saved: save the model again")
-    check_manifest(manifest, file)
-    return manifest
-
-
-def check_manifest(manifest: Mapping[str, Any], file: str = MANIFEST) -> None:
-    """Refuse a manifest whose fields do not make sense, naming the field.
-
-    ``model`` and ``arrays`` must be there; ``task`` is classification or regression;
-    ``class_names`` (classification only) and ``feature_names`` are lists of distinct strings;
-    ``standardizer`` has ``mean`` and ``std`` of finite numbers of one length, ``std > 0``, as
-    many as the model's inputs (``feature_names``, with each one-hot column of ``encoding``
-    counted, see :func:`check_encoding`); ``arrays.file`` is ``arrays.npz`` (never another path).
-    What depends on the model (widths, array shapes) is checked when it is loaded.
-
-    >>> from jaxdl.saved.file_format import check_manifest, ARRAYS
-    >>> check_manifest({"model": {"type": "MLP", "config": {}}, "task": "ranking",
-    ...                 "arrays": {"file": ARRAYS, "sha256": "0" * 64}})
-    Traceback (most recent call last):
-    jaxdl.saved.file_format.ModelFileError: manifest.json: field 'task' must be ...
-    """
-    for key in ("model", "arrays", "task"):
-        if key not in manifest:
-            raise ModelFileError(f"{file}: no {key!r} entry; the manifest was not written by "
-                                 "jaxdl's save_model")
-    model, arrays, task = manifest["model"], manifest["arrays"], manifest["task"]
-    if not isinstance(model, dict) or not isinstance(model.get("type"), str):
-        raise ModelFileError(f"{file}: field 'model' must be an object with a 'type' string")
-    if model.get("config") is not None and not isinstance(model["config"], dict):
-        raise ModelFileError(f"{file}: field 'model.config' must be an object")
-    if task not in TASKS:
-        raise ModelFileError(f"{file}: field 'task' must be 'classification' or 'regression', "
-                             f"got {task!r}")
-    if not isinstance(arrays, dict):
-        raise ModelFileError(f"{file}: field 'arrays' must be an object")
-    if arrays.get("file") != ARRAYS:
-        raise ModelFileError(f"{file}: field 'arrays.file' is {arrays.get('file')!r}; the "
-                             f"arrays of a saved model are always {ARRAYS!r} inside its "
-                             "directory, and jaxdl follows no other path a file names")
-    if not (isinstance(arrays.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}",
-                                                                   arrays["sha256"])):
-        raise ModelFileError(f"{file}: field 'arrays.sha256' must be 64 hex digits")
-    names = check_names("class_names", manifest.get("class_names"), file)
-    if names is not None and task != "classification":
-        raise ModelFileError(f"{file}: field 'class_names' is for classification, but the "
-                             "task is regression")
-    if names is not None and len(names) < 2:
-        raise ModelFileError(f"{file}: field 'class_names' names {len(names)} class(es); a "
-                             "classifier has two or more")
-    features = check_names("feature_names", manifest.get("feature_names"), file)
-    target = manifest.get("target")
-    if target is not None and not isinstance(target, str):
-        raise ModelFileError(f"{file}: field 'target' must be a string or null")
-    inputs = check_encoding(manifest.get("encoding"), features, file)
-    stats = manifest.get("standardizer")
-    if stats is not None:
-        width = check_statistics(stats, file)
-        if inputs is not None and width != inputs:
-            raise ModelFileError(f"{file}: field 'standardizer' has {width} entries but "
-                                 f"'feature_names' names {inputs} model inputs"
-                                 + (" (one-hot columns counted)" if manifest.get("encoding")
-                                    else ""))
-    for key in ("hyperparameters", "metrics", "metadata"):
-        if not isinstance(manifest.get(key, {}), dict | type(None)):
-            raise ModelFileError(f"{file}: field {key!r} must be an object")
-
-
-def check_encoding(entry: Any, features: tuple[str, ...] | None,
-                   file: str = MANIFEST) -> int | None:
-    """The number of model inputs that ``feature_names`` and the ``encoding`` entry describe
-    (``None`` without feature names): ``entry`` is ``None`` or ``{"one_hot": {column:
-    [categories]}}`` where every column is one of ``features`` and its categories are a
-    non-empty sorted list of distinct non-empty strings. Each such column counts one input per
-    category, any other feature one.
-
-    >>> from jaxdl.saved.file_format import check_encoding
-    >>> check_encoding({"one_hot": {"sex": ["f", "m"]}}, ("age", "sex"))
-    3
-    >>> check_encoding({"one_hot": {"sex": ["m", "f"]}}, ("age", "sex"), "m/manifest.json")
-    Traceback (most recent call last):
-    jaxdl.saved.file_format.ModelFileError: m/manifest.json: field 'encoding.one_hot.sex' ...
-    """
-    if entry is None:
-        return None if features is None else len(features)
-    if not isinstance(entry, dict) or set(entry) != {"one_hot"} or not isinstance(
-            entry["one_hot"], dict) or not entry["one_hot"]:
-        raise ModelFileError(f"{file}: field 'encoding' must be null or an object "
-                             "{'one_hot': {column: [categories]}} naming at least one column, "
-                             f"got {_short(entry)}")
-    if features is None:
-        raise ModelFileError(f"{file}: field 'encoding' names columns but 'feature_names' is "
-                             "missing")
-    width = len(features)
-    for column, categories in entry["one_hot"].items():
-        if column not in features:
-            raise ModelFileError(f"{file}: field 'encoding.one_hot' names the column "
-                                 f"{_short(column)}, which is not in 'feature_names'")
-        field = f"encoding.one_hot.{column}"
-        check_names(field, categories, file)
-        if not categories or list(categories) != sorted(categories):
-            raise ModelFileError(f"{file}: field {field!r} must be a non-empty sorted list of "
-                                 f"categories, got {_short(categories)}")
-        width += len(categories) - 1
-    return width
-
-
-def check_names(field: str, names: Any, file: str = MANIFEST) -> tuple[str, ...] | None:
-    """``names`` (``None``, or a list of distinct non-empty strings) as a tuple.
-
-    >>> from jaxdl.saved.file_format import check_names
-    >>> check_names("class_names", "cat", "m/manifest.json")
-    Traceback (most recent call last):
-    jaxdl.saved.file_format.ModelFileError: m/manifest.json: field 'class_names' must be ...
-    """
-    if names is None:
-        return None
-    if not isinstance(names, list | tuple) or not all(
-        isinstance(n, str) and n for n in names
-    ):
-        raise ModelFileError(f"{file}: field {field!r} must be a list of non-empty strings "
-                             f"(one a column), got {_short(names)}")
-    if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
-        raise ModelFileError(f"{file}: field {field!r} names {', '.join(twice[:5])} twice")
-    return tuple(names)
-
-
-def check_statistics(stats: Any, file: str = MANIFEST) -> int:
-    """The width of a standardizer entry ``{"mean": [...], "std": [...]}`` whose numbers are
-    finite, of one length, and ``std > 0``.
-
-    >>> from jaxdl.saved.file_format import check_statistics
-    >>> check_statistics({"mean": [0.0, 1.0], "std": [1.0, 0.0]})
-    Traceback (most recent call last):
-    jaxdl.saved.file_format.ModelFileError: manifest.json: field 'standardizer.std' ...
-    """
-    if not isinstance(stats, dict) or set(stats) != {"mean", "std"}:
-        raise ModelFileError(f"{file}: field 'standardizer' must be an object with 'mean' and "
-                             "'std' (or null)")
-    values = {}
-    for key in ("mean", "std"):
-        value = stats[key]
-        if not isinstance(value, list) or not value or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-            for v in value
-        ):
-            raise ModelFileError(f"{file}: field 'standardizer.{key}' must be a non-empty list "
-                                 f"of finite numbers, got {_short(value)}")
-        values[key] = value
-    if len(values["mean"]) != len(values["std"]):
-        raise ModelFileError(f"{file}: field 'standardizer' has {len(values['mean'])} means "
-                             f"but {len(values['std'])} standard deviations")
-    bad = [i for i, v in enumerate(values["std"]) if v <= 0]
-    if bad:
-        raise ModelFileError(f"{file}: field 'standardizer.std' is {values['std'][bad[0]]!r} "
-                             f"at feature {bad[0]}; standard deviations must be > 0")
-    return len(values["std"])
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return getattr(importlib.import_module(home), name)

@@ -46,21 +46,27 @@ from jaxdl.saved.file_format import (
     TASKS,
     ModelFileError,
     build_model,
+    lacking_config,
+    model_config,
+)
+from jaxdl.saved.manifest import (
     check_encoding,
     check_names,
     check_statistics,
+    library_version,
+    manifest_checksum,
+    read_manifest,
+)
+from jaxdl.saved.model_directory import (
     check_target,
+    install,
+)
+from jaxdl.saved.saved_arrays import (
     expected_bytes,
     fill_tree,
     flatten,
-    install,
-    lacking_config,
-    library_version,
-    manifest_checksum,
-    model_config,
     named_leaves,
     read_arrays,
-    read_manifest,
     sha256_hex,
 )
 
