@@ -26,7 +26,7 @@ guarded training step), ``epoch`` (one epoch as a ``lax.scan`` of that step), ``
 """
 
 from jaxdl.history import HISTORY_KEYS, MONITORS
-from jaxdl.shapes import check_data  # noqa: F401 - importable from here as before the split
+from jaxdl.shapes import check_data as check_data  # importable from here as before the split
 from jaxdl.train import compiled, epoch, fitting, state, step, trainer
 from jaxdl.train.compiled import (
     INIT_COMPILER_OPTIONS,

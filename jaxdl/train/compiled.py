@@ -39,7 +39,10 @@ TRAIN_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": 512}
 @functools.partial(
     jax.jit, static_argnums=0, donate_argnums=1, compiler_options=TRAIN_COMPILER_OPTIONS
 )
-def _epoch(trainer: Trainer, ts: TrainState, hp, x, y, keys: Keys, epoch):
+def _epoch(
+    trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array, keys: Keys,
+    epoch: Any,
+) -> tuple[TrainState, dict[str, jax.Array]]:
     return trainer.epoch(ts, hp, x, y, keys, epoch)
 
 
@@ -62,7 +65,9 @@ def run_epoch(
     >>> metrics["cost"].shape
     (2,)
     """
-    return _epoch(trainer.compile_key(), ts, hp, x, y, keys, epoch)
+    out: tuple[TrainState, dict[str, jax.Array]] = _epoch(
+        trainer.compile_key(), ts, hp, x, y, keys, epoch)
+    return out
 
 
 def lower_epoch(trainer: Trainer, *args: Any) -> jax.stages.Lowered:
@@ -84,7 +89,9 @@ def lower_epoch(trainer: Trainer, *args: Any) -> jax.stages.Lowered:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _evaluate(trainer: Trainer, ts: TrainState, hp, x, y):
+def _evaluate(
+    trainer: Trainer, ts: TrainState, hp: HyperParams, x: jax.Array, y: jax.Array
+) -> dict[str, jax.Array]:
     return trainer.evaluate(ts, hp, x, y)
 
 
@@ -106,16 +113,20 @@ def run_evaluate(
     >>> sorted(run_evaluate(trainer, ts, hp, x, y))
     ['accuracy', 'loss']
     """
-    return _evaluate(trainer.evaluator(), ts, hp, x, y)
+    metrics: dict[str, jax.Array] = _evaluate(trainer.evaluator(), ts, hp, x, y)
+    return metrics
 
 
 @functools.partial(jax.jit, static_argnums=0, compiler_options=INIT_COMPILER_OPTIONS)
 def _init_model(model: Any, key: jax.Array) -> tuple[Any, Any]:
-    return model.init(key)
+    params_state: tuple[Any, Any] = model.init(key)
+    return params_state
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2), compiler_options=INIT_COMPILER_OPTIONS)
-def _init(model: Any, optimizer: Any, schedule: str, params: Any, state: Any, hp) -> TrainState:
+def _init(
+    model: Any, optimizer: Any, schedule: str, params: Any, state: Any, hp: Mapping[str, Any]
+) -> TrainState:
     return Trainer(model, optimizer, schedule).start(params, state, hp)
 
 
@@ -135,7 +146,8 @@ def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
     """
     schedule = _init_schedule(trainer)
     params, model_state = _init_model(trainer.model, key)
-    return _init(trainer.model, trainer.optimizer, schedule, params, model_state, hp)
+    ts: TrainState = _init(trainer.model, trainer.optimizer, schedule, params, model_state, hp)
+    return ts
 
 
 def _init_schedule(trainer: Trainer) -> str:
@@ -145,11 +157,16 @@ def _init_schedule(trainer: Trainer) -> str:
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2), compiler_options=INIT_COMPILER_OPTIONS)
-def _init_members(model: Any, optimizer: Any, schedule: str, params: Any, state: Any, index, hp):
-    def pick(tree):
+def _init_members(
+    model: Any, optimizer: Any, schedule: str, params: Any, state: Any, index: jax.Array,
+    hp: Mapping[str, Any],
+) -> TrainState:
+    def pick(tree: Any) -> Any:
         return jax.tree.map(lambda a: a[index], tree)
 
-    return jax.vmap(Trainer(model, optimizer, schedule).start)(pick(params), pick(state), hp)
+    ts: TrainState = jax.vmap(Trainer(model, optimizer, schedule).start)(
+        pick(params), pick(state), hp)
+    return ts
 
 
 def run_init_members(
@@ -191,4 +208,6 @@ def run_init_members(
     params, model_state = jax.tree.map(lambda *a: np.stack(a), *drawn)
     index = np.asarray([position[s] for s in seeds], np.int32)
     schedule = _init_schedule(trainer)
-    return _init_members(trainer.model, trainer.optimizer, schedule, params, model_state, index, hp)
+    ts: TrainState = _init_members(
+        trainer.model, trainer.optimizer, schedule, params, model_state, index, hp)
+    return ts

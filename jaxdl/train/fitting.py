@@ -67,7 +67,7 @@ class FitResult(NamedTuple):
     params: Any
     model_state: Any
     opt_state: Any
-    history: dict[str, list]
+    history: dict[str, list[Any]]
     best_epoch: int
     epochs_run: int
     stopped_early: bool
@@ -109,8 +109,8 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def _fingerprint(
-    trainer: Trainer, hp: HyperParams, seed: Any, data: tuple, validation: tuple | None,
-    early_stopping: EarlyStopping | None,
+    trainer: Trainer, hp: HyperParams, seed: Any, data: tuple[Any, ...],
+    validation: tuple[Any, ...] | None, early_stopping: EarlyStopping | None,
 ) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: setup, data contents, seed, early stopping."""
     # The mesh is left out: a run may resume on other devices with the same results. Memory
@@ -129,7 +129,11 @@ def _fingerprint(
 
 def _check_seed(seed: Any) -> int | jax.Array:
     """``seed`` as a Python int, or the typed PRNG key it is."""
-    if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
+    # jax.dtypes imports issubdtype from jax._src.dtypes without re-exporting it by name: an
+    # error where jax.dtypes is checked with no_implicit_reexport (mypy --strict), none otherwise
+    if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(  # type: ignore[attr-defined, unused-ignore]
+        seed.dtype, jax.dtypes.prng_key
+    ):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(f"seed must be an int or a jax.random.key, got {seed!r}")
@@ -243,7 +247,7 @@ def fit(
     ts = _place(trainer, run_init(trainer, keys.init, hyper))
     es = early_stopping.init() if early_stopping else None
     best = _copy((ts.params, ts.model_state)) if early_stopping else None
-    history: dict[str, list] = {k: [] for k in (*trainer.history_keys, "epoch_time",
+    history: dict[str, list[Any]] = {k: [] for k in (*trainer.history_keys, "epoch_time",
                                                 "batch_cost")}  # fmt: skip
     start, stopped = 0, False
     if early_stopping is not None:
@@ -273,7 +277,8 @@ def fit(
             """The best epoch's parameters with early stopping (once one was seen), else the
             latest."""
             if es is not None and best is not None and int(es.best_epoch) >= 0:
-                return best
+                best_state: tuple[Any, Any] = best
+                return best_state
             return ts.params, ts.model_state
 
         bar = Progress(epochs, initial=start, show=progress if start < epochs else False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -164,7 +164,9 @@ class Trainer:
         return spec.build(hp["learning_rate"], hp.get("decay_rate"),
                           steps_per_epoch * self.decay_interval)
 
-    def optimizer_for(self, hp: Mapping[str, Any], steps_per_epoch: int = 1):
+    def optimizer_for(
+        self, hp: Mapping[str, Any], steps_per_epoch: int = 1
+    ) -> optim.GradientTransformationLike:
         """The gradient transformation, built from (possibly traced) ``hp``."""
         kind, optimizer = _optimizer_kind(self.optimizer), self.optimizer
         if isinstance(optimizer, str):  # kind "name"
@@ -172,11 +174,11 @@ class Trainer:
                 optimizer, {**hp, "learning_rate": self.learning_rate(hp, steps_per_epoch)}
             )
         if kind == "transformation":
-            return optimizer
+            return cast(optim.GradientTransformationLike, optimizer)
         lr = hp["learning_rate"]
         if self.schedule != "constant":
             lr = self.learning_rate(hp, steps_per_epoch)
-        transformation = optimizer({**hp, "learning_rate": lr})
+        transformation: optim.GradientTransformationLike = optimizer({**hp, "learning_rate": lr})
         if not all(callable(getattr(transformation, m, None)) for m in ("init", "update")):
             raise TypeError(
                 f"optimizer factory {display_name(self.optimizer)} must return an object with "
@@ -234,7 +236,7 @@ class Trainer:
         """Cost of ``batch`` (data loss, plus the L2 term when ``hp`` has ``l2``) and its gradient;
         returns ``(cost, grads, new_model_state, metrics)`` with the training-mode metrics."""
 
-        def objective(p):
+        def objective(p: Any) -> tuple[jax.Array, tuple[Any, jax.Array]]:
             logits, new_state = self.model.apply(
                 p, model_state, batch.x, train=True, key=key, hp=hp, mask=batch.mask
             )
@@ -246,7 +248,9 @@ class Trainer:
         (cost, (new_state, logits)), grads = jax.value_and_grad(objective, has_aux=True)(params)
         return cost, grads, new_state, self.metric_values(logits, batch.y, batch.mask)
 
-    def guarded_optimizer(self, hp: Mapping[str, Any], steps_per_epoch: int = 1):
+    def guarded_optimizer(
+        self, hp: Mapping[str, Any], steps_per_epoch: int = 1
+    ) -> optim.GuardedTransformation:
         """:meth:`optimizer_for` wrapped in the divergence guard (:func:`jaxdl.optim.guard`):
         a built-in optimizer takes the guard's fast path (its registry ``state_decays`` gated
         inside the update kernels), any other optimizer's state is selected leaf by leaf."""
@@ -294,7 +298,9 @@ class Trainer:
         with the batch axis split over ``mesh`` when there is one (the epoch itself gathers
         batch ``i`` at step ``i``)."""
         idx, mask = self.epoch_order(x.shape[0], keys, epoch)
-        return parallel.shard_batch((x[idx], y[idx], mask), self.mesh, axis=1)
+        batches: tuple[jax.Array, jax.Array, jax.Array] = parallel.shard_batch(
+            (x[idx], y[idx], mask), self.mesh, axis=1)
+        return batches
 
     def epoch(
         self,
