@@ -129,6 +129,8 @@ MODULES = [
     "jaxdl.saved.saved_arrays",
     "jaxdl.saved.manifest",
     "jaxdl.saved.model_directory",
+    "jaxdl.saved.loaded_model",
+    "jaxdl.saved.model_fit",
     "jaxdl.logs",
     "jaxdl.logs.tensorboard",
     "jaxdl.gradcheck.finite_differences",

@@ -16,11 +16,20 @@ size limits; every manifest field and every array is checked.
 
 The on-disk format is :mod:`jaxdl.saved.file_format` (its arrays :mod:`jaxdl.saved.saved_arrays`,
 its manifest :mod:`jaxdl.saved.manifest`, its directory :mod:`jaxdl.saved.model_directory`);
-:func:`save_model`, :func:`load_model` and :class:`SavedModel` live in
-:mod:`jaxdl.saved.saved_model`. Every name of them is importable from ``jaxdl.saved``.
+:func:`save_model` and :func:`load_model` live in :mod:`jaxdl.saved.saved_model`,
+:class:`SavedModel` in :mod:`jaxdl.saved.loaded_model`, :func:`check_fits` in
+:mod:`jaxdl.saved.model_fit`. Every name of them is importable from ``jaxdl.saved``.
 """
 
-from jaxdl.saved import file_format, manifest, model_directory, saved_arrays, saved_model
+from jaxdl.saved import (
+    file_format,
+    loaded_model,
+    manifest,
+    model_directory,
+    model_fit,
+    saved_arrays,
+    saved_model,
+)
 from jaxdl.saved.file_format import (
     ARRAYS,
     FORMAT,
@@ -90,10 +99,12 @@ __all__ = [
     "lacking_config",
     "library_version",
     "load_model",
+    "loaded_model",
     "manifest",
     "manifest_checksum",
     "model_config",
     "model_directory",
+    "model_fit",
     "named_leaves",
     "read_arrays",
     "read_manifest",
