@@ -25,6 +25,16 @@ from jaxdl.sweep.loop import SweepState, compiled_epochs, key_data
 from jaxdl.sweep.spaces import as_space, check_count, sample
 from jaxdl.train import Trainer, run_init_members, trainer_hyperparams
 
+__all__ = [
+    "TRAINER_FIELDS",
+    "STRUCTURAL",
+    "CONTINUOUS",
+    "split_config",
+    "trainer_for",
+    "continuous_names",
+    "bucket_size",
+]
+
 TRAINER_FIELDS = ("optimizer", "schedule", "batch_size", "drop_remainder", "decay_interval")
 STRUCTURAL = TRAINER_FIELDS + MLP.STRUCTURAL  # the names known without a model_fn
 CONTINUOUS = NAMES  # every name of the hyperparameter table is traced
@@ -106,7 +116,9 @@ def continuous_names(trainer: Trainer) -> tuple[str, ...]:
     return CONTINUOUS + tuple(sorted(set(own) - set(CONTINUOUS)))
 
 
-def resolve_configs(space_or_configs: Any, n: int | None, seed: int, method: str) -> list[dict]:
+def resolve_configs(
+    space_or_configs: Any, n: int | None, seed: int, method: str
+) -> list[dict[str, Any]]:
     if isinstance(space_or_configs, Mapping):
         space = as_space(space_or_configs)
         if n is None:
@@ -248,7 +260,7 @@ def bucket_size(n: int, mesh: Mesh) -> int:
 
 def make_buckets(
     trainer: Trainer,
-    configs: list[dict],
+    configs: list[dict[str, Any]],
     hp: Mapping[str, Any],
     seeds: list[int],
     shared: bool,
@@ -258,7 +270,7 @@ def make_buckets(
     """Validate every config (before anything compiles: the shapes of each new model's
     outputs are checked on the data by ``jax.eval_shape``) and group them by structure; also
     return each member's trainer and hyperparameters."""
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[Any, ...], list[int]] = {}
     trainers, values, given = [], [], []
     checked = set()
     for i, config in enumerate(configs):
@@ -319,7 +331,8 @@ def collect_results(bucket: Bucket, mesh: Mesh, outcome: dict[int, dict[str, Any
 def host_state(bucket: Bucket, mesh: Mesh) -> SweepState:
     """The bucket's state on the host, without the padding."""
     n = len(bucket.ids)
-    return jax.tree.map(lambda a: a[:n], sharding.fetch(bucket.state, mesh))
+    state: SweepState = jax.tree.map(lambda a: a[:n], sharding.fetch(bucket.state, mesh))
+    return state
 
 
 def restore_bucket(bucket: Bucket, host: SweepState | None, mesh: Mesh) -> None:

@@ -23,8 +23,11 @@ from jax.sharding import PartitionSpec as P
 
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.history import epoch_values
+from jaxdl.hyperparams import HyperParams
 from jaxdl.sweep import blocks, sharding
 from jaxdl.train import TRAIN_COMPILER_OPTIONS, Keys, Trainer, TrainState
+
+__all__ = ["HELD", "SweepState", "compiled_epochs", "exploit_program"]
 
 HELD = np.iinfo(np.int32).max  # diverged_at of a frozen member during an epoch
 
@@ -55,10 +58,10 @@ def _keys(key_data: jax.Array) -> Keys:
     return Keys(*(jax.random.wrap_key_data(key_data[..., i, :]) for i in range(3)))
 
 
-def _select(mask: jax.Array, new: Any, old: Any) -> Any:
+def _select(mask: jax.Array | np.ndarray, new: Any, old: Any) -> Any:
     """``new`` where ``mask`` (per member) is true, else ``old``, leaf by leaf."""
 
-    def leaf(n, o):
+    def leaf(n: jax.Array, o: jax.Array) -> jax.Array:
         return jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o)
 
     return jax.tree.map(leaf, new, old)
@@ -71,12 +74,12 @@ def _epochs(
     length: int,
     block: int,
     state: SweepState,
-    hp,
-    key_data,
-    data,
-    start,
-    end,
-):
+    hp: HyperParams,
+    key_data: jax.Array,
+    data: tuple[jax.Array, jax.Array, jax.Array, jax.Array],
+    start: jax.Array,
+    end: jax.Array,
+) -> tuple[SweepState, dict[str, jax.Array]]:
     """``length`` epochs from ``start`` (those >= ``end`` change nothing) for every member, in
     blocks of ``block`` members (:mod:`jaxdl.sweep.blocks`)."""
     x, y, x_val, y_val = data
@@ -85,7 +88,9 @@ def _epochs(
     evaluate = jax.vmap(trainer.evaluate, in_axes=(0, 0, None, None))
     update = jax.vmap(stopper.update, in_axes=(0, 0, None))
 
-    def one(state: SweepState, epoch, hp, keys: Keys):
+    def one(
+        state: SweepState, epoch: jax.Array, hp: HyperParams, keys: Keys
+    ) -> tuple[SweepState, dict[str, jax.Array]]:
         live = ~state.done & (epoch < end)
         # Trainer.epoch leaves a member with diverged_at >= 0 untouched: mark the frozen ones
         # so, and put their true value back afterwards
@@ -111,12 +116,19 @@ def _epochs(
 
     epochs = start + jnp.arange(length, dtype=jnp.int32)
 
-    def run(members, shared_keys):
+    def run(
+        members: tuple[SweepState, HyperParams, Any],  # key data, None when shared
+        shared_keys: jax.Array,
+    ) -> tuple[SweepState, dict[str, jax.Array]]:
         state, hp, key_data = members
         keys = _keys(shared_keys if shared else key_data)
-        return lax.scan(lambda s, epoch: one(s, epoch, hp, keys), state, epochs)
+        scanned: tuple[SweepState, dict[str, jax.Array]] = lax.scan(
+            lambda s, epoch: one(s, epoch, hp, keys), state, epochs)
+        return scanned
 
-    return blocks.in_blocks(run, block, (state, hp, None if shared else key_data), key_data)
+    out: tuple[SweepState, dict[str, jax.Array]] = blocks.in_blocks(
+        run, block, (state, hp, None if shared else key_data), key_data)
+    return out
 
 
 @functools.cache
@@ -126,21 +138,35 @@ def compiled_epochs(mesh: Mesh) -> tuple[Any, Any]:
     in cache-sized blocks on CPU."""
     members, everywhere = sharding.members(mesh), sharding.replicated(mesh)
     cpu = all(d.platform == "cpu" for d in mesh.devices.flat)
-    member, whole = P(sharding.AXIS), P()
+    # PartitionSpec.__init__ has no annotations in the installed jax
+    member, whole = P(sharding.AXIS), P()  # type: ignore[no-untyped-call]
 
-    def local(trainer, stopper, shared, length, state, hp, key_data, data, start, end):
+    def local(
+        trainer: Trainer,
+        stopper: EarlyStopping,
+        shared: bool,
+        length: int,
+        state: SweepState,
+        hp: HyperParams,
+        key_data: jax.Array,
+        data: tuple[jax.Array, jax.Array, jax.Array, jax.Array],
+        start: jax.Array,
+        end: jax.Array,
+    ) -> tuple[SweepState, dict[str, jax.Array]]:
         per_device = state.done.shape[0] // mesh.size
         block = blocks.block_size(per_device, blocks.member_bytes(state), cpu)
         run = functools.partial(_epochs, trainer, stopper, shared, length, block)
         if mesh.size == 1:  # nothing to split (shard_map would only add to the compile time)
             return run(state, hp, key_data, data, start, end)
-        return jax.shard_map(
+        sharded: tuple[SweepState, dict[str, jax.Array]] = jax.shard_map(
             run,
             mesh=mesh,
             in_specs=(member, member, whole if shared else member, whole, whole, whole),
-            out_specs=(member, P(None, sharding.AXIS)),
+            # PartitionSpec.__init__ has no annotations in the installed jax
+            out_specs=(member, P(None, sharding.AXIS)),  # type: ignore[no-untyped-call]
             check_vma=False,
         )(state, hp, key_data, data, start, end)
+        return sharded
 
     epochs = jax.jit(
         local,
@@ -182,7 +208,9 @@ def exploit_program(mesh: Mesh) -> Any:
     ([-1, 3], [2.0, 9.0])
     """
 
-    def exploit(stopper: EarlyStopping, state: SweepState, index, fresh) -> SweepState:
+    def exploit(
+        stopper: EarlyStopping, state: SweepState, index: jax.Array, fresh: jax.Array
+    ) -> SweepState:
         state = jax.tree.map(lambda a: a[index], state)
         init = stopper.init()
         es = EarlyStoppingState(*(jnp.where(fresh, i, e) for i, e in zip(init, state.es)))
