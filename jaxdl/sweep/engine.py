@@ -76,6 +76,8 @@ from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Space
 from jaxdl.train import Trainer
 
+__all__ = ["NEVER", "log_results", "run_sweep", "successive_halving"]
+
 NEVER = 2**30  # patience of a sweep without early stopping
 
 

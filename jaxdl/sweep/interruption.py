@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 from jaxdl.infra import interrupt
 
+__all__ = ["SweepInterrupted", "resume_hint", "interrupted_in", "interrupts"]
+
 
 class StopRequests(Protocol):
     """What :func:`interrupts` needs of a sweep's journal (:class:`jaxdl.sweep.journal.Journal`

@@ -36,6 +36,17 @@ from jaxdl.infra import dirlock
 from jaxdl.infra.atomic import atomic_write, open_nofollow
 from jaxdl.sweep.interruption import resume_hint
 
+__all__ = [
+    "STATE_FILE",
+    "METRICS_FILE",
+    "TABLE_FILE",
+    "FORMAT",
+    "digest",
+    "Journal",
+    "open_journal",
+    "metric_lines",
+]
+
 STATE_FILE = "sweep-state.npz"
 METRICS_FILE = "metrics.jsonl"
 TABLE_FILE = "sweep.csv"

@@ -14,6 +14,8 @@ from jaxdl.history import append
 from jaxdl.sweep.buckets import Bucket
 from jaxdl.sweep.results import SweepResults
 
+__all__ = ["log_results"]
+
 
 class History:
     """Per-member history lists, filled from the per-epoch records of the compiled step (no

@@ -48,6 +48,8 @@ from jaxdl.sweep.journal import digest as digest
 from jaxdl.sweep.journal import metric_lines as metric_lines
 from jaxdl.sweep.journal import open_journal as open_journal
 
+__all__ = ["open_journal", "restore_sweep", "save_sweep"]
+
 
 def save_sweep(
     journal: Journal,

@@ -22,6 +22,8 @@ from jaxdl.infra import parallel
 from jaxdl.train.state import Batch, Keys, TrainState
 from jaxdl.train.step import StepSetup, train_step
 
+__all__ = ["scan_epoch"]
+
 
 class EpochSetup(StepSetup, Protocol):
     """What the epoch needs of its setup besides the step's (a

@@ -22,6 +22,8 @@ from jaxdl.hyperparams import HyperParams
 from jaxdl.optim.guard import GuardedTransformation, all_finite
 from jaxdl.train.state import Batch, TrainState
 
+__all__ = ["StepOutput", "train_step"]
+
 
 class StepSetup(Protocol):
     """What the step needs of its setup (a :class:`~jaxdl.train.Trainer` has it)."""
