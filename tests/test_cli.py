@@ -40,11 +40,11 @@ def test_console_script_is_main():
 
 def test_exit_status_of_a_real_process():
     done = subprocess.run(
-        [sys.executable, "-m", "jaxdl.cli", "train", "--dataset", "mnist"],
+        [sys.executable, "-m", "jaxdl.cli", "train", "--dataset", "imagenet"],
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 2
-    assert_usage_error(done.returncode, done.stderr, "--dataset", "mnist", "moons")
+    assert_usage_error(done.returncode, done.stderr, "--dataset", "imagenet", "moons")
 
 
 @pytest.mark.parametrize("argv", [[], ["train"], ["sweep"], ["gradcheck"], ["demo"]])
@@ -208,7 +208,7 @@ def test_gradcheck_passes_and_fails_with_exit_codes(capsys):
 @pytest.mark.parametrize(
     "argv,words",
     [
-        (["train", "--dataset", "mnist"], ["--dataset", "invalid choice", "moons"]),
+        (["train", "--dataset", "imagenet"], ["--dataset", "invalid choice", "moons"]),
         (["sweep", "--optimizer", "lion", "--lr", "1e-3:1"], ["--optimizer", "adam"]),
         (["train", "--activation", "gelu"], ["--activation"]),
         (["train", "--hidden", "16,x"], ["--hidden", "16,x"]),

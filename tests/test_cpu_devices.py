@@ -53,5 +53,5 @@ def test_only_the_sweep_command_asks_for_them(monkeypatch, capsys):
     monkeypatch.setattr(cli.devices, "cpu_device_per_core", lambda: calls.append(1))
     assert cli.main(["train", "--resume"]) == 2  # fails on its input, after the device choice
     assert calls == []
-    assert cli.main(["sweep", "--lr", "0.01"]) == 2
+    assert cli.main(["sweep", "--resume"]) == 2
     assert calls == [1]

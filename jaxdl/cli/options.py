@@ -107,10 +107,10 @@ def add_data(p: argparse.ArgumentParser) -> None:
     'circles'
     """
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=DATASETS + IMAGE_DATASETS,
-                   help="built-in dataset (default moons); mnist, fashion_mnist and cifar10 are "
-                   "downloaded once into the cache ($JAXDL_DATA_DIR) and come with their "
-                   "published test split")
+    g.add_argument("--dataset", choices=DATASETS + IMAGE_DATASETS, metavar="NAME",
+                   help=f"built-in dataset: {', '.join(DATASETS)} (default moons), or "
+                   f"{', '.join(IMAGE_DATASETS)}, downloaded once into the cache "
+                   "($JAXDL_DATA_DIR) with their published test split")
     g.add_argument("--data-size", type=integer(1, MAX_DATA_SIZE), metavar="N",
                    help="number of samples (generated sets; a random subset of digits; at most "
                    f"{MAX_DATA_SIZE:,}); default: the dataset's own size")
