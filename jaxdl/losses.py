@@ -8,6 +8,12 @@
                                                                delta * (|e| - delta / 2) beyond
     L2 penalty:             lambd / (2 m) * sum_l ||W_l||_F^2   (weights only; grad = lambd/m * W)
 
+A model that standardizes its regression targets (``jaxdl.Standardized(..., targets=...)``)
+gives outputs in the targets' units; the Trainer's loss compares them standardized,
+:func:`standardized_pair`: ``J = L((z - mu_y) / sigma_y, (y - mu_y) / sigma_y)`` (for the mean
+squared error ``mean_i mean_k (z_ik - y_ik)^2 / sigma_k^2``), the loss of training on
+standardized targets.
+
 ``mask`` is a (batch,) weight vector: padded rows of a partial mini-batch get weight 0.
 :data:`LOSSES` is the registry behind ``Trainer(loss=name)``; :func:`resolve` turns a name, a
 callable or ``None`` (cross-entropy chosen from the output width) into a :class:`Loss`.
@@ -269,6 +275,62 @@ def default_metrics(loss: str | LossFn | None) -> tuple[str, ...]:
     if loss is None:
         return ("accuracy",)
     return LOSSES[loss].default_metrics if isinstance(loss, str) else ()
+
+
+def standardized_pair(loss: Loss, outputs: jax.Array, targets: jax.Array,
+                      target_stats: Any) -> tuple[jax.Array, jax.Array]:
+    """``((z - mu) / sigma, (y - mu) / sigma)``: a model's outputs ``z`` (in the targets' units)
+    and the targets ``y``, standardized with the training targets' statistics ``target_stats``
+    (``mean`` and ``std``, one per output column; a model's ``target_stats``), so ``loss`` of the
+    pair is the loss on standardized targets: for the mean squared error
+    ``mean_k (z_k - y_k)^2 / sigma_k^2``, and by the chain rule the gradient of training on
+    ``(y - mu) / sigma`` exactly. ``target_stats=None``: ``(outputs, targets)`` unchanged.
+
+    Args:
+      loss: the resolved loss (a classification loss with target statistics is an error).
+      outputs: the model's outputs ``(N, outputs)`` (or ``(N,)``).
+      targets: the targets, ``(N,)`` for one output unit or ``(N, outputs)``.
+      target_stats: an object with ``mean`` and ``std`` of shape ``(outputs,)``, or ``None``.
+
+    Returns:
+      The standardized ``(outputs, targets)``, float32.
+
+    Raises:
+      ValueError: for a classification loss, or statistics that do not match the outputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxdl.losses import LOSSES, standardized_pair
+      >>> from jaxdl.data.normalize import Standardizer
+      >>> stats = Standardizer(mean=np.array([1000.0]), std=np.array([10.0]))
+      >>> mse = LOSSES["mean_squared_error"]
+      >>> z, y = standardized_pair(mse, jnp.array([[1010.0], [990.0]]), jnp.array([1000.0, 1000.0]),
+      ...                          stats)
+      >>> z.ravel().tolist(), y.tolist(), float(mse.fn(z, y, None))  # (10^2 + 10^2) / 2 / 10^2
+      ([1.0, -1.0], [0.0, 0.0], 1.0)
+    """
+    if target_stats is None:
+        return outputs, targets
+    if loss.task == "classification":
+        raise ValueError(
+            f"the model standardizes regression targets (target statistics: "
+            f"Standardized(..., targets=...)), but the loss {loss.name} takes class labels; "
+            "train it with a regression loss (loss='mean_squared_error'), or build the model "
+            "without targets="
+        )
+    mean = jnp.asarray(np.asarray(target_stats.mean, np.float32).reshape(-1))
+    std = jnp.asarray(np.asarray(target_stats.std, np.float32).reshape(-1))
+    width = outputs.shape[-1] if outputs.ndim > 1 else 1
+    if mean.shape[0] not in (1, width):
+        raise ValueError(
+            f"the model has {mean.shape[0]} target statistics but gives outputs of shape "
+            f"{outputs.shape}; give one mean and std per output unit"
+        )
+    outputs = outputs.astype(jnp.promote_types(outputs.dtype, jnp.float32))
+    targets = jnp.asarray(targets).astype(outputs.dtype)
+    if targets.ndim < outputs.ndim and mean.shape[0] == 1:  # (N,) targets of one output unit
+        mean, std = mean[0], std[0]
+    return (outputs - mean) / std, (targets - mean) / std
 
 
 def check_targets(loss: Loss, name: str, y: Any, output_shape: tuple[int, ...]) -> None:

@@ -188,9 +188,12 @@ class Trainer:
 
     def data_loss(self, logits: jax.Array, y: jax.Array, mask: jax.Array | None) -> jax.Array:
         """The Trainer's loss of ``logits`` (the model's outputs) against ``y``; by default
-        sigmoid cross-entropy for one output unit, softmax cross-entropy otherwise."""
+        sigmoid cross-entropy for one output unit, softmax cross-entropy otherwise. A model
+        with ``target_stats`` (regression targets standardized inside it) is scored on
+        standardized outputs and targets (:func:`jaxdl.losses.standardized_pair`)."""
         loss = losses.resolve(self.loss, logits.shape)
-        value = loss.fn(logits, y, mask)
+        scale = getattr(self.model, "target_stats", None)
+        value = loss.fn(*losses.standardized_pair(loss, logits, y, scale), mask)
         if jnp.shape(value) != ():
             raise TypeError(
                 f"loss {loss.name} must return a scalar, it returned shape {jnp.shape(value)} "
