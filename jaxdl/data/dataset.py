@@ -21,7 +21,11 @@ class Dataset(NamedTuple):
     channel for images), applied to no split: the model applies it to its inputs,
     ``jaxdl.layers.Standardized(model, data.stats)``, and a saved model keeps it, so the same
     raw features go to ``fit``, ``predict`` and a saved model's ``predict``. ``stats`` is
-    ``None`` when none was fitted (``normalize=False``). ``task`` is
+    ``None`` when none was fitted (``normalize=False``). ``target_stats`` (regression only) is
+    the :func:`~jaxdl.data.normalize.target_standardizer` of ``y_train``, one mean and standard
+    deviation per output column, for the model to train on standardized targets and predict in
+    the targets' units: ``Standardized(model, data.stats, targets=data.target_stats)``; ``None``
+    for classification or without ``normalize``. ``task`` is
     ``"classification"`` (``y`` int32 class indices, ``class_names[i]`` the label of class
     ``i``) or ``"regression"`` (``y`` float32 targets, ``num_classes`` 0). ``feature_names`` and
     ``target`` name the columns of a file; ``rows`` holds the source row numbers (0-based, data
@@ -49,6 +53,7 @@ class Dataset(NamedTuple):
     target: str | None = None
     rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     encoding: Any = None  # a table's one-hot encoding (jaxdl.data.encoding.Encoding)
+    target_stats: norm.Standardizer | None = None  # regression: y_train's per-column statistics
 
 
 def _spread(total: int, count: int) -> np.ndarray:

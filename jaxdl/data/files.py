@@ -28,7 +28,10 @@ until ``task`` says which (:func:`~jaxdl.data.labels.infer_task`). Classes are t
 distinct labels; ``y`` holds each label's index and ``class_names`` the labels as text. The
 split is stratified by class (:func:`~jaxdl.data.datasets.split_indices`); the splits hold the
 raw features (float32) and ``Dataset.stats`` the standardizer of the training split, which a
-:class:`jaxdl.layers.Standardized` model applies (and a saved model keeps).
+:class:`jaxdl.layers.Standardized` model applies (and a saved model keeps); regression targets
+stay in their units, with their training statistics in ``Dataset.target_stats``
+(``Standardized(model, data.stats, targets=data.target_stats)`` trains on standardized targets
+and predicts in the targets' units).
 
 The reading is split by idea: :mod:`jaxdl.data.sources` reads a source into features and labels
 (:mod:`jaxdl.data.array_files` its arrays, :mod:`jaxdl.data.label_files` a labels file) and
@@ -93,7 +96,8 @@ def load_file(
             that holds its own splits).
         test_fraction: the test share of the split (ignored likewise).
         seed: the split's seed (ignored likewise).
-        normalize: fit the training split's standardizer (``stats``).
+        normalize: fit the training split's standardizer (``stats``) and, for regression, its
+            targets' statistics (``target_stats``).
         ignore_columns: columns of a table that are not features (a row id, free text).
 
     Returns:
@@ -157,11 +161,14 @@ def load_file(
                         else raw.feature_names, os.path.basename(raw.source))
     xs = [np.asarray(part, np.float32).reshape(len(part), *shape) for part in xs]  # raw
     name = os.path.basename(raw.source)
+    targets = None  # regression targets: standardized inside the model, like the features
+    if task == "regression" and normalize:
+        targets = norm.target_standardizer(y[parts[0]])
     return Dataset(
         xs[0], y[parts[0]], xs[1], y[parts[1]], xs[2], y[parts[2]],
         len(class_names) if class_names else 0, name, stats, task, class_names,
         raw.feature_names, raw.target, (raw.rows[parts[0]], raw.rows[parts[1]], raw.rows[parts[2]]),
-        encoding,
+        encoding, targets,
     )
 
 

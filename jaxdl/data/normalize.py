@@ -4,6 +4,7 @@
 
 The same ``mu`` and ``sigma`` transform every split (validation, test, new data). A constant
 feature has ``sigma = 0``; it is given ``sigma = 1`` so it maps to 0 instead of dividing by zero.
+Regression targets get the same statistics per output column (:func:`target_standardizer`).
 
 Numerics: the statistics and the centring ``x - mu`` are computed in float64 on the host, and
 only the standardized result is cast to float32, so a feature far from zero (a timestamp
@@ -177,6 +178,46 @@ def transform(stats: Standardizer, x: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         z = _centre(_host(x), stats.mean) / np.asarray(stats.std, np.float64)
         return z.astype(np.float32)
+
+
+def target_standardizer(y_train: np.ndarray) -> Standardizer:
+    """The statistics of regression targets on the training split, one per output column:
+
+        mu_k = mean_i y_ik,   sigma_k = sqrt(mean_i (y_ik - mu_k)**2)   (1 for a constant column)
+
+    A model trained on the standardized targets ``(y - mu) / sigma``
+    (:class:`jaxdl.layers.Standardized` with ``targets=``) learns the same function whatever
+    the targets' units, and predicts ``z * sigma + mu`` in those units.
+
+    Args:
+      y_train: the training targets, ``(samples,)`` or ``(samples, outputs)``, finite.
+
+    Returns:
+      A :class:`Standardizer` whose ``mean`` and ``std`` have shape ``(outputs,)`` (``(1,)``
+      for one target column), float64.
+
+    Raises:
+      ValueError: for empty, non-finite or more than 2-D targets.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxdl.data.normalize import target_standardizer
+      >>> stats = target_standardizer(np.array([1000.0, 3000.0]))
+      >>> stats.mean.tolist(), stats.std.tolist()
+      ([2000.0], [1000.0])
+    """
+    y = np.asarray(y_train)
+    if y.ndim not in (1, 2) or y.size == 0:
+        raise ValueError(f"y_train must be regression targets (samples,) or (samples, outputs), "
+                         f"at least one, got shape {y.shape}")
+    check_finite("y_train", y)
+    y = y.astype(np.float64).reshape(len(y), -1)
+    scale = _power_of_two(np.abs(y).max(axis=0))  # no overflow or underflow at any magnitude
+    mean = (y / scale).mean(axis=0) * scale
+    centred = y - mean
+    scale = _power_of_two(np.abs(centred).max(axis=0))
+    std = np.sqrt(np.mean((centred / scale) ** 2, axis=0)) * scale
+    return Standardizer(mean, np.where(std > 0, std, 1.0))
 
 
 def channel_standardizer(x_train: np.ndarray, normalize: bool = True) -> Standardizer:
