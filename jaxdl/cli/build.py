@@ -120,12 +120,16 @@ def standardized(model: Any, data: Dataset) -> Any:
     """``model`` standardizing its raw inputs with the data's training statistics,
     :class:`jaxdl.layers.Standardized` (``model`` itself when ``data.stats`` is ``None``, with
     ``--no-normalize``): the splits are raw, so the model and the saved model standardize once.
+    Regression targets are standardized too (``data.target_stats``): the loss sees
+    ``(y - mu_y) / sigma_y`` and the outputs are in the targets' units.
 
     >>> from jaxdl.data.datasets import load
     >>> standardized(MLP((2, 1)), load("moons", n=50)).model
     MLP(sizes=(2, 1), ...)
     """
-    return model if data.stats is None else layers.Standardized(model, data.stats)
+    if data.stats is None:
+        return model
+    return layers.Standardized(model, data.stats, targets=data.target_stats)
 
 
 def _network(args: argparse.Namespace, data: Dataset, dropout: bool) -> Any:
