@@ -36,8 +36,9 @@ one vmapped call; each member's bitwise that of ``fit``), stacked on the member 
 ``max_epochs``; surviving members continue where they were, so their results equal a run of
 their final length. :func:`run_sweep` is the single-rung case.
 
-Modules: :mod:`jaxdl.sweep.buckets` (configs, their trainers, buckets and their device state),
-:mod:`jaxdl.sweep.loop` (the compiled epochs of a bucket), this one (the drivers).
+Modules: :mod:`jaxdl.sweep.options` (the options, checked once), :mod:`jaxdl.sweep.buckets`
+(configs, their trainers, buckets and their device state), :mod:`jaxdl.sweep.loop` (the compiled
+epochs of a bucket), :mod:`jaxdl.sweep.rungs` (rungs, pruning), this one (the drivers).
 """
 
 from __future__ import annotations
@@ -45,48 +46,38 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxdl import logs
-from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.history import MONITORS, append  # noqa: F401 - MONITORS: the default setup's names
+from jaxdl.logs import Logger
 from jaxdl.sweep import chunking, sharding, state
 from jaxdl.sweep.buckets import (
     Bucket,
     check_sweep_data,
     collect_results,
-    continuous_names,
     host_state,
     make_buckets,
     resolve_configs,
     restore_bucket,
     seeds_per_member,
-    split_config,
+    split_config,  # noqa: F401 - read as engine.split_config by earlier code
     state_template,
 )
 from jaxdl.sweep.loop import compiled_epochs
+from jaxdl.sweep.options import NEVER, Prune, SweepOptions, sweep_options
 from jaxdl.sweep.recording import History, log_results, sweep_results
 from jaxdl.sweep.results import SweepResults, score
+from jaxdl.sweep.rungs import halving_rungs, prune_members
 from jaxdl.sweep.spaces import Space
 from jaxdl.train import Trainer
 
-__all__ = ["NEVER", "log_results", "run_sweep", "successive_halving"]
-
-NEVER = 2**30  # patience of a sweep without early stopping
-
-
-def _check_settings(epochs: Any, patience: Any, epochs_per_call: Any) -> None:
-    check_positive_int("epochs", epochs)
-    check_positive_int("epochs_per_call", epochs_per_call)
-    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)):
-        raise TypeError(f"patience must be an int or None, got {patience!r}")
-
+__all__ = ["NEVER", "log_results", "run_rungs", "run_sweep", "successive_halving"]
 
 def _train(
     bucket: Bucket,
@@ -137,11 +128,32 @@ def successive_halving(
     min_epochs: int,
     max_epochs: int,
     eta: int = 3,
-    **options: Any,
+    hp: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    seeds: Sequence[int] | None = None,
+    patience: int | None = None,
+    monitor: str = "val_loss",
+    mode: str | None = None,
+    min_delta: float = 0.0,
+    n: int | None = None,
+    method: str = "random",
+    mesh: Mesh | None = None,
+    epochs_per_call: int = 1,
+    model_fn: Callable[[dict[str, Any]], Any] | None = None,
+    logger: Logger | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    compact: bool = True,
+    max_members_per_call: int | None = None,
+    prune: Prune | None = None,
 ) -> SweepResults:
     """Rungs of ``min_epochs * eta**k`` total epochs (capped at ``max_epochs``); after each rung
     only the best ``ceil(live / eta)`` members by their best ``monitor`` value go on, the rest
-    are marked ``pruned``. Other options as in :func:`run_sweep`.
+    are marked ``pruned``. ``min_epochs`` (an int >= 1) is the first rung, ``max_epochs`` the
+    last, ``eta`` (an int >= 2) the halving rate; ``hp``, ``seed``, ``seeds``, ``patience``,
+    ``monitor``, ``mode``, ``min_delta``, ``n``, ``method``, ``mesh``, ``epochs_per_call``,
+    ``model_fn``, ``logger``, ``checkpoint_dir``, ``resume``, ``compact``,
+    ``max_members_per_call`` and ``prune`` as in :func:`run_sweep`.
 
     >>> import numpy as np
     >>> from jaxdl.sweep.engine import successive_halving
@@ -155,15 +167,15 @@ def successive_halving(
     >>> sorted(results.epochs), results.status.count("pruned")
     ([1, 1, 2, 2], 2)
     """
-    check_positive_int("eta", eta, minimum=2)
-    check_positive_int("min_epochs", min_epochs)
-    check_positive_int("max_epochs", max_epochs)
-    if min_epochs > max_epochs:
-        raise ValueError(f"min_epochs ({min_epochs}) must be <= max_epochs ({max_epochs})")
-    rungs = [min_epochs]
-    while rungs[-1] < max_epochs:
-        rungs.append(min(rungs[-1] * eta, max_epochs))
-    return _sweep(space_or_configs, data, trainer=trainer, rungs=rungs, eta=eta, **options)
+    rungs = halving_rungs(min_epochs, max_epochs, eta)
+    options = sweep_options(
+        trainer, epochs=max_epochs, hp=hp, seed=seed, seeds=seeds, patience=patience,
+        monitor=monitor, mode=mode, min_delta=min_delta, n=n, method=method, mesh=mesh,
+        epochs_per_call=epochs_per_call, model_fn=model_fn, logger=logger,
+        checkpoint_dir=checkpoint_dir, resume=resume, compact=compact,
+        max_members_per_call=max_members_per_call, prune=prune,
+    )  # fmt: skip
+    return run_rungs(space_or_configs, data, trainer, rungs, eta, options)
 
 
 def run_sweep(
@@ -172,27 +184,63 @@ def run_sweep(
     *,
     trainer: Trainer,
     epochs: int = 10,
-    **options: Any,
+    hp: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    seeds: Sequence[int] | None = None,
+    patience: int | None = None,
+    monitor: str = "val_loss",
+    mode: str | None = None,
+    min_delta: float = 0.0,
+    n: int | None = None,
+    method: str = "random",
+    mesh: Mesh | None = None,
+    epochs_per_call: int = 1,
+    model_fn: Callable[[dict[str, Any]], Any] | None = None,
+    logger: Logger | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    compact: bool = True,
+    max_members_per_call: int | None = None,
+    prune: Prune | None = None,
 ) -> SweepResults:
-    """Train every config for up to ``epochs`` epochs; see the module docstring.
+    """Train every config for up to ``epochs`` epochs; see the module docstring. The options
+    are checked once (:func:`~jaxdl.sweep.options.sweep_options`) before anything compiles.
 
-    ``space_or_configs``: a :class:`Space` (sampled with ``sample(space, seed, n, method)``) or
-    a list of configs. ``data``: a :class:`~jaxdl.data.datasets.Dataset` or
-    ``(x_train, y_train, x_val, y_val)``. Options: ``hp`` (values shared by every config),
-    ``seed`` (shared keys) or ``seeds`` (one per config), ``patience``, ``monitor`` (any
-    history entry of the trainer: ``val_loss``, ``loss`` and each metric with its ``val_``
-    twin), ``mode`` (``min``/``max``; default: the metric's own), ``min_delta``, ``n``,
-    ``method``, ``mesh`` (default: every device), ``epochs_per_call``, ``model_fn`` (a function
-    ``structural_config -> model`` for the structural names of your own model), ``logger`` (see
-    :mod:`jaxdl.logs`: every live member's values after each epoch, then each member's
-    hyperparameters and best-epoch metrics), ``checkpoint_dir`` (the whole sweep saved atomically
-    after every chunk, a ``metrics.jsonl`` log) and ``resume`` (continue from it, bit for bit;
-    see :mod:`jaxdl.sweep.state`), ``compact`` (default true: stopped members leave the vmapped
-    program), ``max_members_per_call`` (members per compiled call; default: chosen from the
-    compiled program's memory, see :mod:`jaxdl.sweep.chunking`), ``prune`` (a function called
-    after each compiled chunk of a bucket with ``{config index: history so far}`` of its live
-    members; the indices it returns are frozen and marked ``pruned``, with the epochs they ran
-    as their budget: an external pruner such as Optuna's, see :mod:`jaxdl.sweep.optuna_search`).
+    Args:
+      space_or_configs: a :class:`Space` (sampled with ``sample(space, seed, n, method)``) or a
+        list of configs.
+      data: a :class:`~jaxdl.data.datasets.Dataset` or ``(x_train, y_train, x_val, y_val)``.
+      trainer: the :class:`~jaxdl.train.Trainer` every config starts from.
+      epochs: the most epochs a config trains.
+      hp: values shared by every config (continuous hyperparameters only).
+      seed: the shared keys (and the draws of a space).
+      seeds: one seed per config instead (its own initialization, batches and masks).
+      patience: epochs without improvement before a member stops (``None``: it never does).
+      monitor: any history entry of the trainer: ``val_loss``, ``loss`` and each metric with
+        its ``val_`` twin.
+      mode: ``"min"``/``"max"`` (default: the metric's own).
+      min_delta: the smallest change that counts as an improvement.
+      n: the number of configs drawn from a space.
+      method: ``"random"`` or ``"grid"`` (how a space is sampled).
+      mesh: the device mesh of the config axis (default: every device).
+      epochs_per_call: epochs per compiled call.
+      model_fn: a function ``structural_config -> model`` for the structural names of your own
+        model.
+      logger: see :mod:`jaxdl.logs`: every live member's values after each epoch, then each
+        member's hyperparameters and best-epoch metrics.
+      checkpoint_dir: the whole sweep saved atomically after every chunk, with a
+        ``metrics.jsonl`` log.
+      resume: continue from ``checkpoint_dir``, bit for bit (see :mod:`jaxdl.sweep.state`).
+      compact: stopped members leave the vmapped program (default true).
+      max_members_per_call: members per compiled call (default: chosen from the compiled
+        program's memory, see :mod:`jaxdl.sweep.chunking`).
+      prune: a function called after each compiled chunk of a bucket with ``{config index:
+        history so far}`` of its live members; the indices it returns are frozen and marked
+        ``pruned``, with the epochs they ran as their budget: an external pruner such as
+        Optuna's, see :mod:`jaxdl.sweep.optuna_search`.
+
+    Returns:
+      The :class:`~jaxdl.sweep.SweepResults`: each row what its own member reached.
 
     >>> import numpy as np
     >>> from jaxdl.sweep.engine import run_sweep
@@ -205,64 +253,62 @@ def run_sweep(
     >>> [len(h["epoch"]) for h in results.histories], results.status
     ([2, 2], ['ok', 'ok'])
     """
-    return _sweep(space_or_configs, data, trainer=trainer, rungs=[epochs], eta=1, **options)
+    options = sweep_options(
+        trainer, epochs=epochs, hp=hp, seed=seed, seeds=seeds, patience=patience,
+        monitor=monitor, mode=mode, min_delta=min_delta, n=n, method=method, mesh=mesh,
+        epochs_per_call=epochs_per_call, model_fn=model_fn, logger=logger,
+        checkpoint_dir=checkpoint_dir, resume=resume, compact=compact,
+        max_members_per_call=max_members_per_call, prune=prune,
+    )  # fmt: skip
+    return run_rungs(space_or_configs, data, trainer, [epochs], 1, options)
 
 
-def _sweep(
-    space_or_configs: Any,
+def run_rungs(
+    space_or_configs: Space | Mapping[str, Any] | Sequence[Mapping[str, Any]],
     data: Any,
-    *,
     trainer: Trainer,
     rungs: list[int],
     eta: int,
-    hp: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    seeds: Sequence[int] | None = None,
-    patience: int | None = None,
-    monitor: str = "val_loss",
-    mode: str | None = None,
-    min_delta: float = 0.0,
-    n: int | None = None,
-    method: str = "random",
-    mesh: Mesh | None = None,
-    epochs_per_call: int = 1,
-    model_fn: Any = None,
-    logger: Any = None,
-    checkpoint_dir: Any = None,
-    resume: bool = False,
-    compact: bool = True,
-    max_members_per_call: int | None = None,
-    prune: Any = None,
+    options: SweepOptions,
 ) -> SweepResults:
-    logs.check_logger(logger)
-    if prune is not None and not callable(prune):
-        raise TypeError(f"prune must be a function histories -> member ids to stop, got {prune!r}")
-    chunking.check_max_members(max_members_per_call)
-    if not isinstance(compact, bool):
-        raise TypeError(f"compact must be True or False, got {compact!r}")
-    if not isinstance(trainer, Trainer):
-        raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
-    if model_fn is not None and not callable(model_fn):
-        raise TypeError(f"model_fn must be a function structural_config -> model, got {model_fn!r}")
-    _check_settings(rungs[-1], patience, epochs_per_call)
-    mode = trainer.check_monitor(monitor, mode)
-    stopper = EarlyStopping(NEVER if patience is None else patience, min_delta, monitor, mode)
-    configs = resolve_configs(space_or_configs, n, seed, method)
-    hp = dict(hp or {})
-    fixed_structural = split_config(hp, model_fn=model_fn, continuous=continuous_names(trainer))[0]
-    if fixed_structural:
-        raise ValueError(
-            f"hp takes continuous hyperparameters only, got {sorted(fixed_structural)}; "
-            "set structural ones on the trainer"
-        )
+    """The driver of :func:`run_sweep` and :func:`successive_halving`: train the configs up to
+    each of ``rungs``, keeping the best ``ceil(live / eta)`` after every rung but the last;
+    ``options`` are trusted as checked, the configs and the data are checked here.
+
+    Args:
+      space_or_configs: a space (drawn with ``options.n`` and ``options.method``) or configs.
+      data: a dataset or ``(x_train, y_train, x_val, y_val)``.
+      trainer: the trainer the options were checked against.
+      rungs: increasing totals of epochs, the last one ``options.epochs``.
+      eta: the halving rate (1 for a single rung).
+      options: the checked :class:`~jaxdl.sweep.options.SweepOptions`.
+
+    Returns:
+      The :class:`~jaxdl.sweep.SweepResults`.
+
+    >>> import numpy as np
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.sweep.engine import run_rungs
+    >>> from jaxdl.sweep.options import sweep_options
+    >>> from jaxdl.train import Trainer
+    >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> trainer = Trainer(MLP((2, 1)))
+    >>> results = run_rungs([{"learning_rate": 0.1}], (x, y, x, y), trainer, [2], 1,
+    ...                     sweep_options(trainer, epochs=2))
+    >>> results.epochs
+    [2]
+    """
+    stopper, mode = options.stopper, options.mode
+    seed, seeds, logger, prune = options.seed, options.seeds, options.logger, options.prune
+    configs = resolve_configs(space_or_configs, options.n, seed, options.method)
     host_data = check_sweep_data(trainer, data)
     member_seeds = seeds_per_member(seed, seeds, len(configs))
-    buckets, trainers, member_hp = make_buckets(
-        trainer, configs, hp, member_seeds, seeds is None, host_data, model_fn
-    )
+    buckets, trainers, member_hp = make_buckets(trainer, configs, dict(options.hp), member_seeds,
+                                                seeds is None, host_data, options.model_fn)
     journal = state.open_journal(
-        checkpoint_dir,
-        resume,
+        options.checkpoint_dir,
+        options.resume,
         {
             "trainer": state.digest([dataclasses.replace(t, mesh=None) for t in trainers]),
             "configs": state.digest((configs, member_hp, member_seeds)),
@@ -271,7 +317,7 @@ def _sweep(
             "early stopping": state.digest(stopper),
         },
     )
-    mesh = sharding.config_mesh() if mesh is None else mesh
+    mesh = sharding.config_mesh() if options.mesh is None else options.mesh
     device_data = sharding.put(host_data, sharding.replicated(mesh))
     for bucket in buckets:
         bucket.place(mesh)
@@ -304,9 +350,9 @@ def _sweep(
 
     def after_chunk(bucket: Bucket, start: int, record: dict[str, np.ndarray]) -> None:
         if prune is not None:
-            _prune(bucket, record, prune, history, mesh, cut, budget)
+            prune_members(bucket, record, prune, history, mesh, cut, budget)
         live = ~record["done"][-1][: len(bucket.ids)]
-        if compact and live.any() and not live.all():
+        if options.compact and live.any() and not live.all():
             collect_results(bucket, mesh, outcome)  # the results of the members about to leave
             stopped = bucket.ids[~live].tolist()
             if bucket.compact(live, mesh):
@@ -326,14 +372,14 @@ def _sweep(
             message = f"sweep interrupted after epoch {bucket.epoch - 1}; " + journal.resume_hint()
             raise state.SweepInterrupted(message, partial, journal.directory)
 
-    hook = after_chunk if journal is not None or compact or prune is not None else None
+    hook = after_chunk if journal is not None or options.compact or prune is not None else None
     with state.interrupts(journal):
         for rung in range(first, len(rungs)):
             until = rungs[rung]
             for bucket in buckets:
                 if not finished:
-                    _train(bucket, device_data, until, stopper, epochs_per_call, mesh, history,
-                           hook, max_members_per_call)  # fmt: skip
+                    _train(bucket, device_data, until, stopper, options.epochs_per_call, mesh,
+                           history, hook, options.max_members_per_call)  # fmt: skip
                 collect_results(bucket, mesh, outcome)
                 for i in bucket.ids.tolist():
                     if i not in cut:
@@ -351,37 +397,3 @@ def _sweep(
     final = results()
     log_results(logger, final)
     return final
-
-
-def _prune(
-    bucket: Bucket,
-    record: dict[str, np.ndarray],
-    prune: Any,
-    history: History,
-    mesh: Mesh,
-    cut: set[int],
-    budget: list[int],
-) -> None:
-    """Ask ``prune`` about the bucket's live members after a chunk (their histories so far, by
-    config index) and freeze those it names: ``done`` set on the devices and in ``record``,
-    status ``pruned``, budget the epochs they ran."""
-    rows = bucket.ids[bucket.padding(mesh)]  # the config index of each device row
-    done = record["done"][-1].tolist()
-    live = {i: history.lists[i] for i, d in zip(rows.tolist(), done) if not d}
-    if not live:
-        return
-    stop = {int(i) for i in prune(live)}
-    if not stop <= set(live):
-        raise ValueError(f"prune named members {sorted(stop - set(live))} that are not live")
-    if not stop:
-        return
-    mask = np.isin(rows, sorted(stop))
-    assert bucket.state is not None, "a bucket is pruned after a chunk of training"
-    flags = np.asarray(sharding.fetch(bucket.state.done, mesh)) | mask
-    bucket.state = bucket.state._replace(done=sharding.put(flags, sharding.members(mesh)))
-    record["done"] = record["done"].copy()  # the caller's view: compaction, end of training
-    record["done"][-1] |= mask
-    for i in stop:
-        history.status[i] = "pruned"
-        cut.add(i)
-        budget[i] = bucket.epoch

@@ -18,16 +18,22 @@ finished brackets without compiling them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, NamedTuple
 
+from jax.sharding import Mesh
+
 from jaxdl import logs
+from jaxdl.logs import Logger
 from jaxdl.sweep import state
-from jaxdl.sweep.engine import successive_halving
+from jaxdl.sweep.engine import run_rungs
 from jaxdl.sweep.merge import GroupedResults, merge
+from jaxdl.sweep.options import Prune, sweep_options
+from jaxdl.sweep.rungs import halving_rungs
 from jaxdl.sweep.spaces import Space, as_space, sample
 from jaxdl.train import Trainer
 
@@ -79,14 +85,27 @@ def hyperband(
     max_epochs: int,
     eta: int = 3,
     seed: int = 0,
-    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
-    **options: Any,
+    hp: Mapping[str, Any] | None = None,
+    seeds: Sequence[int] | None = None,
+    patience: int | None = None,
+    monitor: str = "val_loss",
+    mode: str | None = None,
+    min_delta: float = 0.0,
+    mesh: Mesh | None = None,
+    epochs_per_call: int = 1,
+    model_fn: Callable[[dict[str, Any]], Any] | None = None,
+    logger: Logger | None = None,
+    compact: bool = True,
+    max_members_per_call: int | None = None,
+    prune: Prune | None = None,
+    n: None = None,
+    method: None = None,
 ) -> GroupedResults:
     """Run every bracket of :func:`brackets` ``(max_epochs, eta)`` as a vmapped successive
-    halving and rank all configs together (the ``group`` column names the bracket). Other
-    options (``hp``, ``patience``, ``monitor``, ``mesh``, ``epochs_per_call``, ...) as in
-    :func:`~jaxdl.sweep.run_sweep`.
+    halving and rank all configs together (the ``group`` column names the bracket). The options
+    are checked once, before any config is drawn.
 
     Args:
         space: the search space (a :class:`~jaxdl.sweep.Space` or a dict of distributions).
@@ -98,7 +117,10 @@ def hyperband(
         seed: draws the configs and seeds the training.
         checkpoint_dir: a directory for one checkpoint folder per bracket, or ``None``.
         resume: continue the search saved in ``checkpoint_dir``.
-        **options: passed on to each bracket's successive halving.
+        hp, seeds, patience, monitor, mode, min_delta, mesh, epochs_per_call, model_fn, logger,
+            compact, max_members_per_call, prune: as in :func:`~jaxdl.sweep.run_sweep`, for
+            every bracket.
+        n, method: not read (hyperband draws its own configs); anything but ``None`` raises.
 
     Returns:
         The :class:`~jaxdl.sweep.GroupedResults` of every config, ranked together.
@@ -121,22 +143,25 @@ def hyperband(
     """
     plan = brackets(max_epochs, eta)
     space = as_space(space)
-    if "n" in options or "method" in options:
+    if n is not None or method is not None:
         raise ValueError("hyperband draws its own configs: drop n and method")
+    options = sweep_options(
+        trainer, epochs=max_epochs, hp=hp, seed=seed, seeds=seeds, patience=patience,
+        monitor=monitor, mode=mode, min_delta=min_delta, mesh=mesh,
+        epochs_per_call=epochs_per_call, model_fn=model_fn, logger=logger,
+        checkpoint_dir=checkpoint_dir, resume=resume, compact=compact,
+        max_members_per_call=max_members_per_call, prune=prune,
+    )  # fmt: skip
     configs = sample(space, seed, sum(b.n for b in plan))
-    logger = options.pop("logger", None)
     parts, start = [], 0
     for b in plan:
         folder = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"bracket-{b.s}")
+        bracket = dataclasses.replace(options, checkpoint_dir=folder,
+                                      logger=logs.offset_members(logger, start))  # fmt: skip
+        rungs = halving_rungs(max(1, round(b.r)), max_epochs, eta)
         try:
-            parts.append(
-                successive_halving(
-                    configs[start : start + b.n], data, trainer=trainer,
-                    min_epochs=max(1, round(b.r)), max_epochs=max_epochs, eta=eta, seed=seed,
-                    checkpoint_dir=folder, resume=resume,
-                    logger=logs.offset_members(logger, start), **options,
-                )  # fmt: skip
-            )
+            parts.append(run_rungs(configs[start : start + b.n], data, trainer, rungs, eta,
+                                   bracket))  # fmt: skip
         except state.SweepInterrupted as stop:
             raise state.interrupted_in(f"bracket {b.s}", checkpoint_dir, stop) from None
         start += b.n

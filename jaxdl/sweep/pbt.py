@@ -39,11 +39,22 @@ import numpy as np
 from jaxdl import logs
 from jaxdl.checks import check_range
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.sweep import engine, recording, sharding, state
+from jaxdl.sweep import recording, sharding, state
+from jaxdl.sweep.buckets import (
+    check_sweep_data,
+    collect_results,
+    continuous_names,
+    host_state,
+    make_buckets,
+    restore_bucket,
+    seeds_per_member,
+    state_template,
+)
 from jaxdl.sweep.lineage import PBTResults as PBTResults
 from jaxdl.sweep.lineage import plot_schedules as plot_schedules
 from jaxdl.sweep.lineage import replay as replay
-from jaxdl.sweep.loop import exploit_program
+from jaxdl.sweep.loop import compiled_epochs, exploit_program
+from jaxdl.sweep.options import NEVER, check_settings
 from jaxdl.sweep.results import score
 from jaxdl.sweep.spaces import Choice, IntUniform, OneMinusLogUniform, Space, as_space, sample
 from jaxdl.train import Trainer
@@ -233,19 +244,19 @@ def population_based_training(
     space = as_space(space)
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
-    structural = [name for name in space if name not in engine.continuous_names(trainer)]
+    structural = [name for name in space if name not in continuous_names(trainer)]
     if structural:
         raise ValueError(
             f"population-based training explores continuous hyperparameters only, got "
             f"{structural}; set structural ones on the trainer"
         )
-    engine._check_settings(epochs, None, interval)
-    stopper = EarlyStopping(engine.NEVER, 0.0, monitor, trainer.check_monitor(monitor, mode))
+    check_settings(epochs, None, interval)
+    stopper = EarlyStopping(NEVER, 0.0, monitor, trainer.check_monitor(monitor, mode))
     fixed = dict(hp or {})
     configs = sample(space, seed, population)
-    host_data = engine.check_sweep_data(trainer, data)
-    engine.seeds_per_member(seed, None, population)
-    (bucket,), trainers, member_hp = engine.make_buckets(
+    host_data = check_sweep_data(trainer, data)
+    seeds_per_member(seed, None, population)
+    (bucket,), trainers, member_hp = make_buckets(
         trainer, configs, fixed, [seed] * population, True, host_data
     )
     journal = state.open_journal(checkpoint_dir, resume, {
@@ -280,7 +291,7 @@ def population_based_training(
                         f"population-based training interrupted after interval {run.t - 1}; "
                         + journal.resume_hint(), None, journal.directory)  # fmt: skip
     outcome: dict[int, dict[str, Any]] = {}
-    engine.collect_results(bucket, mesh, outcome)
+    collect_results(bucket, mesh, outcome)
     results = PBTResults(
         configs=[{k: run.hp[j][k] for k in space} for j in range(population)],
         histories=run.history.lists,
@@ -319,7 +330,7 @@ class _Population:
         bucket = self.bucket
         self.start = self.t * interval
         hp, keys = bucket.device_inputs
-        bucket.state, record = engine.compiled_epochs(self.mesh)[0](
+        bucket.state, record = compiled_epochs(self.mesh)[0](
             bucket.trainer, self.stopper, True, interval, bucket.state, hp, keys, device_data,
             np.int32(self.start), np.int32(epochs),
         )  # fmt: skip
@@ -359,7 +370,7 @@ class _Population:
 
     # -- durability ---------------------------------------------------------------------------
     def save(self, journal: state.Journal) -> None:
-        host = engine.host_state(self.bucket, self.mesh)
+        host = host_state(self.bucket, self.mesh)
         arrays = {f"bucket0/{i}": np.asarray(a) for i, a in enumerate(jax.tree.leaves(host))}
         journal.save({"t": self.t, "hp": self.hp, "parents": self.parents,
                       "schedules": self.schedules, "history": self.history.lists,
@@ -371,5 +382,5 @@ class _Population:
         self.schedules = meta["schedules"]
         self.history.lists, self.history.status = meta["history"], meta["status"]
         self.put_hp()
-        host = journal.tree("bucket0", engine.state_template(bucket, self.stopper))
-        engine.restore_bucket(bucket, host, self.mesh)
+        host = journal.tree("bucket0", state_template(bucket, self.stopper))
+        restore_bucket(bucket, host, self.mesh)

@@ -20,20 +20,25 @@ they differ. With fewer than 2 finished configs the round is random, with a warn
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from jax.sharding import Mesh
 
 from jaxdl import logs
+from jaxdl.logs import Logger
 from jaxdl.sweep import state
-from jaxdl.sweep.engine import run_sweep
+from jaxdl.sweep.engine import run_rungs
 from jaxdl.sweep.merge import GroupedResults, merge
+from jaxdl.sweep.options import Prune, sweep_options
 from jaxdl.sweep.results import SweepResults, score
 from jaxdl.sweep.spaces import Choice, IntUniform, Space, as_space, check_count, sample
+from jaxdl.train import Trainer
 
 _erf = np.vectorize(math.erf)
 
@@ -198,20 +203,33 @@ def tpe_search(
     space: Space | Mapping[str, Any],
     data: Any,
     *,
-    trainer: Any,
+    trainer: Trainer,
     n: int = 8,
     rounds: int = 3,
     epochs: int = 10,
     seed: int = 0,
     gamma: float = 0.25,
     candidates: int = 24,
-    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
-    **options: Any,
+    hp: Mapping[str, Any] | None = None,
+    seeds: Sequence[int] | None = None,
+    patience: int | None = None,
+    monitor: str = "val_loss",
+    mode: str | None = None,
+    min_delta: float = 0.0,
+    mesh: Mesh | None = None,
+    epochs_per_call: int = 1,
+    model_fn: Callable[[dict[str, Any]], Any] | None = None,
+    logger: Logger | None = None,
+    compact: bool = True,
+    max_members_per_call: int | None = None,
+    prune: Prune | None = None,
+    method: None = None,
 ) -> GroupedResults:
     """``rounds`` vmapped sweeps of ``n`` configs for up to ``epochs`` each: round 0 random,
     every later round proposed by :func:`propose` from all earlier results (each config scored
-    by its best monitored value). Other options as in :func:`~jaxdl.sweep.run_sweep`;
+    by its best monitored value). The options are checked once, before round 0;
     ``checkpoint_dir`` holds one sub-directory per round.
 
     Args:
@@ -226,7 +244,10 @@ def tpe_search(
       candidates: as in :func:`propose`.
       checkpoint_dir: the directory of the rounds' sweep directories (``round-0``, ...).
       resume: continue the rounds saved in ``checkpoint_dir``.
-      **options: further options of :func:`~jaxdl.sweep.run_sweep` (not ``method``).
+      hp, seeds, patience, monitor, mode, min_delta, mesh, epochs_per_call, model_fn, logger,
+        compact, max_members_per_call, prune: as in :func:`~jaxdl.sweep.run_sweep`, for every
+        round.
+      method: not read (the rounds propose their own configs); anything but ``None`` raises.
 
     Returns:
       The :class:`~jaxdl.sweep.merge.GroupedResults` of all rounds (groups ``"round r"``).
@@ -249,9 +270,15 @@ def tpe_search(
         raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
     if not 0 < gamma < 1:
         raise ValueError(f"gamma must lie in (0, 1), got {gamma!r}")
-    if "method" in options:
+    if method is not None:
         raise ValueError("tpe_search proposes its own configs: drop method")
-    logger = options.pop("logger", None)
+    options = sweep_options(
+        trainer, epochs=epochs, hp=hp, seed=seed, seeds=seeds, patience=patience,
+        monitor=monitor, mode=mode, min_delta=min_delta, mesh=mesh,
+        epochs_per_call=epochs_per_call, model_fn=model_fn, logger=logger,
+        checkpoint_dir=checkpoint_dir, resume=resume, compact=compact,
+        max_members_per_call=max_members_per_call, prune=prune,
+    )  # fmt: skip
     parts: list[SweepResults] = []
     tried: list[Mapping[str, Any]] = []
     scores: list[float] = []
@@ -263,10 +290,9 @@ def tpe_search(
                               candidates=candidates)  # fmt: skip
         folder = None if checkpoint_dir is None else os.path.join(checkpoint_dir, f"round-{r}")
         try:
-            result = run_sweep(configs, data, trainer=trainer, epochs=epochs, seed=seed,
-                               checkpoint_dir=folder, resume=resume,
-                               logger=logs.offset_members(logger, len(tried)),
-                               **options)  # fmt: skip
+            round_options = dataclasses.replace(
+                options, checkpoint_dir=folder, logger=logs.offset_members(logger, len(tried)))
+            result = run_rungs(configs, data, trainer, [epochs], 1, round_options)
         except state.SweepInterrupted as stop:
             raise state.interrupted_in(f"round {r}", checkpoint_dir, stop) from None
         parts.append(result)
