@@ -2,13 +2,14 @@
 
     python scripts/bench_optuna.py [--trials 24] [--batch 8] [--epochs 20] [--repeats 2]
         [--json PATH]
+    python scripts/bench_optuna.py --study SPEC_JSON   # one study; its summary as JSON
 
-Both rows run the same study setup in one process, taking turns: TPE (seed 0) with a median
-pruner (4 startup trials, 4 warm-up epochs), the same define-by-run space (learning rate
-log-uniform in [1e-4, 1]; optimizer momentum or adam; momentum's beta on the 1 - beta scale in
-[0.8, 0.999]; l2 log-uniform in [1e-6, 1e-2]), the same data (4,000 samples of 10 classes x 40
-features from numpy: Gaussian class means plus noise, 3,200 train / 800 validation), an MLP
-40-64-10, mini-batches of 128, ``epochs`` epochs, val_loss monitored:
+Both paths run the same study setup: TPE (seeded) with a median pruner (4 startup trials, 4
+warm-up epochs), the same define-by-run space (learning rate log-uniform in [1e-4, 1];
+optimizer momentum or adam; momentum's beta on the 1 - beta scale in [0.8, 0.999]; l2
+log-uniform in [1e-6, 1e-2]), the same data (4,000 samples of 10 classes x 40 features from
+numpy: Gaussian class means plus noise, 80% train / 20% validation), an MLP 40-64-10,
+mini-batches of 128, ``epochs`` epochs, val_loss monitored:
 
 - ``batched``: :func:`jaxdl.sweep.optimize`, ``batch`` trials per vmapped sweep, the pruner
   asked after every epoch
@@ -17,9 +18,15 @@ features from numpy: Gaussian class means plus noise, 3,200 train / 800 validati
   ``optuna.TrialPruned`` when the pruner says so; a diverged trial fails
 
 Reported: wall time (compiles included), trials complete / pruned / failed, epochs trained, the
-best trial's val_loss and val_accuracy at its best epoch. ``--repeats 2`` (the default) runs both
-rows again with fresh studies in the same process: the first round pays the compiles, the second
-shows a study whose programs are already compiled (a long study amortizes them the same way).
+best trial's val_loss, the best validation accuracy of a complete trial (at its best epoch) and
+the timeline of complete trials (seconds from the start, val_accuracy). ``--repeats 2`` (the
+default) runs both paths again with fresh studies in the same process: the first round pays the
+compiles, the second shows a study whose programs are already compiled.
+
+``--study SPEC_JSON`` runs one study in this process (``scripts/bench_search.py --optuna`` starts
+one such process per row, so that each pays its own compiles, as a user's run does); the spec's
+keys are those of :func:`study_in_process`. :func:`start_study` starts one (pinned to a core if
+asked) and :func:`finish_study` reads its summary.
 """
 
 from __future__ import annotations
@@ -27,6 +34,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -37,6 +50,8 @@ from jaxdl.early_stopping import EarlyStopping
 from jaxdl.sweep import optimize, suggest_beta, suggest_learning_rate
 from jaxdl.sweep.engine import NEVER
 from jaxdl.train import TrainingDiverged
+
+PATHS = ("batched", "one_at_a_time")
 
 
 def make_data(n=4000, classes=10, features=40, seed=0):
@@ -59,31 +74,40 @@ def space(trial):
     return config
 
 
-def new_study():
+def new_study(seed=0, storage=None, name=None):
+    """A TPE + median-pruner study; ``storage``: a journal file path shared by workers, opened
+    as ``jaxdl sweep --storage`` opens it (with jaxdl's heartbeat)."""
+    if storage is not None:
+        from jaxdl.sweep.optuna_search.study import open_storage
+
+        storage = open_storage(storage)
     return optuna.create_study(
-        sampler=optuna.samplers.TPESampler(seed=0),
+        storage=storage, study_name=name, load_if_exists=name is not None,
+        sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=4),
-    )
+    )  # fmt: skip
 
 
-TRAINER = Trainer(MLP((40, 64, 10)), batch_size=128)
+def make_trainer(hidden=64, features=40):
+    return Trainer(MLP((features, hidden, 10)), batch_size=128)
 
 
-def batched(data, args):
-    study = new_study()
+TRAINER = make_trainer()
+
+
+def batched(study, data, trials, batch, epochs, trainer=TRAINER):
     start = time.perf_counter()
-    optimize(study, space, data, trainer=TRAINER, n_trials=args.trials, batch=args.batch,
-             epochs=args.epochs)  # fmt: skip
-    return study, time.perf_counter() - start
+    optimize(study, space, data, trainer=trainer, n_trials=trials, batch=batch, epochs=epochs)
+    return time.perf_counter() - start
 
 
-def one_at_a_time(data, args):
+def one_at_a_time(study, data, trials, epochs, trainer=TRAINER):
     x, y, x_val, y_val = data
     stopper = EarlyStopping(NEVER)
 
     def objective(trial):
         config = space(trial)
-        trainer = dataclasses.replace(TRAINER, optimizer=config.pop("optimizer"))
+        chosen = dataclasses.replace(trainer, optimizer=config.pop("optimizer"))
 
         def report(epoch, history):
             trial.report(history["val_loss"][-1], epoch)
@@ -92,34 +116,131 @@ def one_at_a_time(data, args):
                 raise optuna.TrialPruned()
 
         try:
-            result = fit(trainer, x, y, validation=(x_val, y_val), hp=config, epochs=args.epochs,
+            result = fit(chosen, x, y, validation=(x_val, y_val), hp=config, epochs=epochs,
                          early_stopping=stopper, progress=False, callbacks=[report])  # fmt: skip
         except TrainingDiverged:
-            trial.set_user_attr("epochs_run", args.epochs)
+            trial.set_user_attr("epochs_run", epochs)
             return float("nan")  # Optuna marks a NaN objective FAIL
         at = result.best_epoch
         trial.set_user_attr("val_accuracy", result.history["val_accuracy"][at])
         trial.set_user_attr("epochs_run", len(result.history["val_loss"]))
         return result.history["val_loss"][at]
 
-    study = new_study()
     start = time.perf_counter()
-    study.optimize(objective, n_trials=args.trials)
-    return study, time.perf_counter() - start
+    study.optimize(objective, n_trials=trials)
+    return time.perf_counter() - start
 
 
-def summary(study, seconds):
-    states = [t.state.name for t in study.trials]
+def summary(study, seconds, started=None):
+    """The study's counts, best values and the timeline of its complete trials (seconds after
+    ``started``, a Unix time; default: the first trial's start)."""
+    trials = study.get_trials(deepcopy=False)
+    states = [t.state.name for t in trials]
+    if started is None:
+        started = min(t.datetime_start.timestamp() for t in trials)
+    complete = [t for t in trials if t.state.name == "COMPLETE" and "val_accuracy" in t.user_attrs]
+    timeline = sorted((round(t.datetime_complete.timestamp() - started, 3),
+                       round(t.user_attrs["val_accuracy"], 4)) for t in complete)  # fmt: skip
     best = study.best_trial
     return {
         "seconds": round(seconds, 2),
+        "trials": len(trials),
         "complete": states.count("COMPLETE"),
         "pruned": states.count("PRUNED"),
         "failed": states.count("FAIL"),
-        "epochs_trained": int(sum(t.user_attrs.get("epochs_run", 0) for t in study.trials)),
+        "epochs_trained": int(sum(t.user_attrs.get("epochs_run", 0) for t in trials)),
         "best_val_loss": round(best.value, 4),
-        "best_val_accuracy": round(best.user_attrs["val_accuracy"], 4),
+        "best_val_accuracy": max((a for _, a in timeline), default=None),
+        "timeline": timeline,
     }
+
+
+def study_in_process(spec):
+    """One study in this process: ``spec`` has ``path`` (``batched`` or ``one_at_a_time``),
+    ``trials``, ``epochs``, optional ``batch`` (8), ``samples`` (4000), ``hidden`` (64),
+    ``seed`` (0), ``storage`` and ``name`` (a journal file shared with other workers),
+    ``compile_cache`` (a folder for jaxdl's persistent compile cache) and ``device_per_core``
+    (one CPU device per usable core, as the ``jaxdl`` command sets). Returns the summary
+    (:func:`summary`, of this worker's trials' whole study) with ``start`` and ``end`` (Unix
+    times around the search, imports and data excluded) and ``cores`` (usable cores)."""
+    if spec.get("device_per_core"):
+        from jaxdl.infra.devices import cpu_device_per_core
+
+        cpu_device_per_core()
+    if spec.get("compile_cache"):
+        from jaxdl.infra import compile_cache
+
+        compile_cache.enable(spec["compile_cache"])
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    data = make_data(n=spec.get("samples", 4000))
+    trainer = make_trainer(spec.get("hidden", 64))
+    study = new_study(spec.get("seed", 0), spec.get("storage"), spec.get("name"))
+    start = time.time()
+    if spec["path"] == "batched":
+        seconds = batched(study, data, spec["trials"], spec.get("batch", 8), spec["epochs"],
+                          trainer)  # fmt: skip
+    else:
+        seconds = one_at_a_time(study, data, spec["trials"], spec["epochs"], trainer)
+    end = time.time()
+    return {**summary(study, seconds, start), "start": start, "end": end,
+            "cores": len(os.sched_getaffinity(0))}  # fmt: skip
+
+
+def start_study(spec, cpu=None):
+    """A process running :func:`study_in_process` (``spec``), pinned to core ``cpu`` if given
+    (``taskset``)."""
+    command = [sys.executable, os.path.abspath(__file__), "--study", json.dumps(spec)]
+    pin = [] if cpu is None or shutil.which("taskset") is None else ["taskset", "-c", str(cpu)]
+    return subprocess.Popen([*pin, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+
+
+def finish_study(process):
+    """The summary a :func:`start_study` process prints last; its stderr on failure."""
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"study process failed ({process.returncode}):\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_study(spec, cpu=None, fresh=True):
+    """:func:`study_in_process`, in a fresh process (its own compiles) unless ``fresh`` is
+    false; its summary."""
+    return finish_study(start_study(spec, cpu)) if fresh else study_in_process(spec)
+
+
+def workers(spec, fresh=True):
+    """A batched study of ``spec["trials"]`` on a journal storage: one worker (one CPU device
+    per core, as ``jaxdl sweep`` sets), then two worker processes of half the trials each,
+    each pinned to one core where there are two, on one storage. Wall times run from the
+    first worker's start to the last one's end (imports and data excluded); the machine's load
+    averages (1, 5, 15 minutes) are recorded before, between and after."""
+    cores = sorted(os.sched_getaffinity(0))
+    pins = [cores[k] if len(cores) >= 2 else None for k in range(2)]
+    with tempfile.TemporaryDirectory() as tmp:
+        before = os.getloadavg()
+        one = run_study({**spec, "storage": f"{tmp}/one.log", "name": "one",
+                         "device_per_core": True}, fresh=fresh)  # fmt: skip
+        half = {**spec, "trials": spec["trials"] // 2, "storage": f"{tmp}/two.log", "name": "two"}
+        between = os.getloadavg()
+        processes = [start_study({**half, "seed": k}, pins[k]) for k in range(2)]
+        each = [finish_study(p) for p in processes]
+        after = os.getloadavg()
+        start, end = min(w["start"] for w in each), max(w["end"] for w in each)
+        two = summary(new_study(storage=f"{tmp}/two.log", name="two"), end - start, start)
+    return {"one": {**one, "wall_s": one["end"] - one["start"]}, "two": {**two, "wall_s":
+            end - start}, "each": each, "pinned_to": pins,
+            "loadavg": {"before": before, "between": between, "after": after}}  # fmt: skip
+
+
+def cpu_name():
+    """The CPU's model name (``/proc/cpuinfo``), else the platform's machine type."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = (line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            return next(names)
+    except (OSError, StopIteration):
+        return platform.machine()
 
 
 def main():
@@ -129,14 +250,25 @@ def main():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json")
+    parser.add_argument("--study", metavar="SPEC_JSON", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.study:
+        print(json.dumps(study_in_process(json.loads(args.study))), flush=True)
+        return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = make_data()
     rows, ratios = {}, []
     for repeat in range(1, args.repeats + 1):  # repeat 2 on: the compiled programs are cached
-        for name, run in (("batched", batched), ("one_at_a_time", one_at_a_time)):
-            rows[f"{name}_{repeat}"] = summary(*run(data, args))
-            print(f"{name} (run {repeat})", rows[f"{name}_{repeat}"], flush=True)
+        for name in PATHS:
+            study, started = new_study(), time.time()
+            if name == "batched":
+                seconds = batched(study, data, args.trials, args.batch, args.epochs)
+            else:
+                seconds = one_at_a_time(study, data, args.trials, args.epochs)
+            row = summary(study, seconds, started)
+            del row["timeline"]
+            rows[f"{name}_{repeat}"] = row
+            print(f"{name} (run {repeat})", row, flush=True)
         ratio = rows[f"one_at_a_time_{repeat}"]["seconds"] / rows[f"batched_{repeat}"]["seconds"]
         ratios.append(ratio)
         print(f"run {repeat}: one at a time / batched wall time: {ratio:.2f}x", flush=True)

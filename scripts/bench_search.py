@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+import os
 import sys
 import time
 
@@ -177,6 +178,149 @@ def against_optuna(strategies: dict, val_samples: int) -> dict:
             "met_by": sorted(n for n, r in rows.items() if r["met"])}  # fmt: skip
 
 
+# The batched Optuna path (scripts/bench_optuna.py's studies, each in a fresh process)
+
+OPTUNA_SIZES = {  # trials per study, trials per batch, epochs, samples, hidden units
+    "full": dict(trials=(24, 96), batches=(8, 24), epochs=40, samples=4000, hidden=64,
+                 workers=dict(trials=96, batch=8, epochs=40, samples=4000, hidden=64),
+                 crossover=dict(samples=800, batch=8, hidden=(64, 256),
+                                cells=((12, 20), (24, 40), (48, 40)))),
+    "quick": dict(trials=(2,), batches=(2,), epochs=2, samples=200, hidden=8,
+                  workers=dict(trials=4, batch=2, epochs=2, samples=200, hidden=8),
+                  crossover=dict(samples=200, batch=2, hidden=(8,), cells=((4, 2),))),
+}  # fmt: skip
+REACH_TARGET = {24: 1 / 2, 96: 1 / 3}  # batched time to reach over one-at-a-time wall time
+WORKERS_TARGET = 0.6  # two workers' wall time over one worker's
+
+
+def reach_seconds(timeline: list, accuracy: float) -> float | None:
+    """Seconds until the first complete trial with validation accuracy >= ``accuracy``."""
+    return next((t for t, a in timeline if a >= accuracy), None)
+
+
+def against_one_at_a_time(one: dict, batched: dict, val_samples: int, target: float) -> dict:
+    """The batched study against the one-at-a-time study: wall-time ratio, and when it first
+    reached the one-at-a-time best validation accuracy within one binomial standard error
+    (``reach_ratio``: that time over the one-at-a-time study's wall time; met at most
+    ``target``)."""
+    p = one["best_val_accuracy"]
+    noise = math.sqrt(max(p * (1 - p), 1e-12) / val_samples)
+    reach = reach_seconds(batched["timeline"], p - noise)
+    ratio = None if reach is None else reach / one["seconds"]
+    return {"time_ratio": batched["seconds"] / one["seconds"], "noise": noise, "reach_s": reach,
+            "reach_ratio": ratio, "target": target,
+            "met": ratio is not None and ratio <= target}  # fmt: skip
+
+
+def batched_rows(size: dict, seeds: int, fresh: bool) -> list[dict]:
+    """Per seed and trial count: Optuna one trial at a time, and batched per batch size."""
+    import bench_optuna
+
+    rows = []
+    task = {k: size[k] for k in ("epochs", "samples", "hidden")}
+    for seed in range(seeds):
+        for trials in size["trials"]:
+            spec = {"path": "one_at_a_time", "trials": trials, "seed": seed, **task}
+            one = bench_optuna.run_study(spec, fresh=fresh)
+            row = {"seed": seed, "trials": trials, "one_at_a_time": one, "batched": {},
+                   "compare": {}}  # fmt: skip
+            for batch in size["batches"]:
+                spec = {"path": "batched", "trials": trials, "batch": batch, "seed": seed, **task,
+                        "device_per_core": True}  # fmt: skip
+                row["batched"][str(batch)] = run = bench_optuna.run_study(spec, fresh=fresh)
+                row["compare"][str(batch)] = against_one_at_a_time(
+                    one, run, size["samples"] // 5, REACH_TARGET.get(trials, 1 / 2))
+                c = row["compare"][str(batch)]
+                print(f"{trials} trials, seed {seed}, batch {batch}: {run['seconds']:.1f} s "
+                      f"(best {run['best_val_accuracy']}) against {one['seconds']:.1f} s "
+                      f"(best {one['best_val_accuracy']}): {c['time_ratio']:.2f}x, reached in "
+                      f"{c['reach_ratio']}x", file=sys.stderr, flush=True)  # fmt: skip
+            rows.append(row)
+    return rows
+
+
+def workers_row(size: dict, fresh: bool) -> dict:
+    """One worker against two on one journal storage (:func:`bench_optuna.workers`): the
+    two workers' wall time over the one worker's, against :data:`WORKERS_TARGET`."""
+    import bench_optuna
+
+    row = bench_optuna.workers({"path": "batched", **size}, fresh)
+    ratio = row["two"]["wall_s"] / row["one"]["wall_s"]
+    print(f"workers: {ratio:.2f}x, load {row['loadavg']}", file=sys.stderr, flush=True)
+    return {**row, "time_ratio": ratio, "target": WORKERS_TARGET, "met": ratio <= WORKERS_TARGET}
+
+
+def crossover_rows(size: dict, fresh: bool) -> list[dict]:
+    """Small tasks: batched (one CPU device per core) against one trial at a time, each
+    twice on an empty then a warm persistent compile cache (fresh processes)."""
+    import tempfile
+
+    import bench_optuna
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for hidden in size["hidden"]:
+            for trials, epochs in size["cells"]:
+                task = {"trials": trials, "epochs": epochs, "samples": size["samples"],
+                        "hidden": hidden}  # fmt: skip
+                row = {**task, "batch": size["batch"]}
+                for cache in ("cold", "warm"):
+                    seconds = {}
+                    for path in bench_optuna.PATHS:
+                        folder = f"{tmp}/{path}-{hidden}-{trials}-{epochs}"
+                        spec = {"path": path, **task, "batch": size["batch"],
+                                "device_per_core": path == "batched",
+                                **({"compile_cache": folder} if fresh else {})}  # fmt: skip
+                        seconds[path] = bench_optuna.run_study(spec, fresh=fresh)["seconds"]
+                    row[cache] = {**seconds,
+                                  "ratio": seconds["batched"] / seconds["one_at_a_time"]}
+                print(f"crossover {row}", file=sys.stderr, flush=True)
+                rows.append(row)
+    return rows
+
+
+def optuna_report(quick: bool, seeds: int) -> dict:
+    """Every row of the batched Optuna path; quick: a minute run in one process (but the
+    workers), no meaningful numbers."""
+    import bench_optuna
+
+    size, fresh = OPTUNA_SIZES["quick" if quick else "full"], not quick
+    start = os.getloadavg()
+    report = {"machine": {"cores": len(os.sched_getaffinity(0)), "cpu": bench_optuna.cpu_name(),
+                          "loadavg_start": start},
+              "sizes": size, "batched": batched_rows(size, seeds, fresh),
+              "workers": workers_row(size["workers"], fresh),
+              "crossover": crossover_rows(size["crossover"], fresh)}  # fmt: skip
+    report["machine"]["loadavg_end"] = os.getloadavg()
+    return report
+
+
+def print_optuna(report: dict) -> None:
+    """The batched Optuna rows as tables on stdout."""
+    print("trials  seed  one at a time (s, best acc)  batch  batched (s, best acc)  time ratio  "
+          "reached at  target")
+    for row in report["batched"]:
+        one = row["one_at_a_time"]
+        for batch, run in row["batched"].items():
+            c = row["compare"][batch]
+            reach = "never" if c["reach_ratio"] is None else f"{c['reach_ratio']:.2f}x"
+            print(f"{row['trials']:>6}  {row['seed']:>4}  {one['seconds']:8.1f} s, "
+                  f"{one['best_val_accuracy']:.4f}{'':9}{batch:>5}  {run['seconds']:8.1f} s, "
+                  f"{run['best_val_accuracy']:.4f}{'':3}{c['time_ratio']:8.2f}x  {reach:>10}  "
+                  f"{c['target']:.2f} {'met' if c['met'] else 'missed'}")  # fmt: skip
+    w = report["workers"]
+    print(f"workers: 1 worker {w['one']['wall_s']:.1f} s, 2 workers {w['two']['wall_s']:.1f} s "
+          f"({w['two']['trials']} trials): {w['time_ratio']:.2f}x (target {w['target']}: "
+          f"{'met' if w['met'] else 'missed'}); load average {w['loadavg']}")  # fmt: skip
+    print("crossover: samples hidden trials epochs  cold batched/one (ratio)  warm (ratio)")
+    for r in report["crossover"]:
+        cold, warm = r["cold"], r["warm"]
+        print(f"{r['samples']:>18} {r['hidden']:>6} {r['trials']:>6} {r['epochs']:>6}  "
+              f"{cold['batched']:6.1f}/{cold['one_at_a_time']:5.1f} s ({cold['ratio']:.2f}x)  "
+              f"{warm['batched']:5.1f}/{warm['one_at_a_time']:5.1f} s ({warm['ratio']:.2f}x)")
+    print(f"machine: {report['machine']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="write the report here")
@@ -187,7 +331,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile-cache", metavar="DIR",
                         help="use jaxdl's persistent compile cache in DIR (run twice: the second "
                         "run finds every program compiled, as the jaxdl command does)")
+    parser.add_argument("--optuna", action="store_true",
+                        help="the batched Optuna rows instead of the strategies (needs optuna)")
+    parser.add_argument("--quick", action="store_true",
+                        help="with --optuna: every row at a tiny size, in under a minute")
+    parser.add_argument("--seeds", type=int, default=1, help="with --optuna: study seeds")
     args = parser.parse_args(argv)
+    if args.quick and not args.optuna:
+        parser.error("--quick goes with --optuna (the strategies' minute run is --smoke)")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    if args.optuna:
+        if importlib.util.find_spec("optuna") is None:
+            parser.error("--optuna needs optuna: pip install 'jaxdl[optuna]'")
+        report = optuna_report(args.quick, args.seeds)
+        if args.json:
+            write_json(args.json, report)
+        print_optuna(report)
+        return 0
     if args.compile_cache:
         compile_cache.enable(args.compile_cache)
     if args.smoke:
