@@ -10,8 +10,14 @@ Classification (integer labels ``y``):
 
 Regression (float targets ``y``, outputs ``yhat``):
 
-    loss = mse = mean((yhat - y)^2),   mae = mean(|yhat - y|),
+    mse = mean((yhat - y)^2),   mae = mean(|yhat - y|),
     r2 = 1 - sum((yhat - y)^2) / sum((y - mean(y))^2)       (jaxdl.losses / jaxdl.metrics)
+    loss = mean_k mean_i (yhat_ik - y_ik)^2 / sigma_k^2      (= mse without target statistics)
+
+in the targets' units, but ``loss``: with the training targets' standard deviations ``sigma_k``
+(a model that standardizes its targets, ``Standardized(..., targets=...)``) it is the mean
+squared error on standardized targets, the number the Trainer minimizes and records as
+``loss``/``val_loss``.
 """
 
 from __future__ import annotations
@@ -84,29 +90,44 @@ def classification(outputs: Any, y: Any, num_classes: int) -> dict[str, Any]:
     }
 
 
-def regression(outputs: Any, y: Any) -> dict[str, float]:
-    """``loss`` (= ``mse``), ``mse``, ``mae`` and ``r2`` of predictions against targets
-    (:mod:`jaxdl.metrics`).
+def regression(outputs: Any, y: Any, target_stats: Any = None) -> dict[str, float]:
+    """``loss``, ``mse``, ``mae`` and ``r2`` of predictions against targets
+    (:mod:`jaxdl.metrics`), all in the targets' units but ``loss``: the mean squared error of
+    the targets standardized with ``target_stats`` (the training targets' ``mean`` and ``std``,
+    :func:`jaxdl.losses.standardized_pair`), or ``mse`` without them.
 
     >>> import numpy as np
     >>> from jaxdl.evaluation import regression
+    >>> from jaxdl.data.normalize import Standardizer
     >>> r = regression(np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 2.0, 4.0]))
-    >>> round(r["mse"], 4), round(r["r2"], 4)
-    (0.3333, 0.7857)
+    >>> round(r["mse"], 4), round(r["r2"], 4), round(r["loss"], 4)
+    (0.3333, 0.7857, 0.3333)
+    >>> scaled = regression(np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 2.0, 4.0]),
+    ...                     Standardizer(mean=np.array([2.0]), std=np.array([2.0])))
+    >>> round(scaled["mse"], 4), round(scaled["loss"], 4)   # loss = mse / 2^2
+    (0.3333, 0.0833)
     """
     z = jnp.asarray(outputs, jnp.float32)
     target = jnp.asarray(np.asarray(y, np.float32))
     mse = float(losses.mean_squared_error(z, target))
-    return {"loss": mse, "mse": mse, "mae": float(metrics.mae(z, target)),
+    loss = mse
+    if target_stats is not None:
+        pair = losses.standardized_pair(losses.LOSSES["mean_squared_error"], z, target,
+                                        target_stats)
+        loss = float(losses.mean_squared_error(*pair))
+    return {"loss": loss, "mse": mse, "mae": float(metrics.mae(z, target)),
             "r2": float(metrics.r2(z, target))}
 
 
-def evaluate(task: str, outputs: Any, y: Any, num_classes: int = 0) -> dict[str, Any]:
-    """:func:`classification` or :func:`regression` by ``task``, plus the sample count."""
+def evaluate(task: str, outputs: Any, y: Any, num_classes: int = 0,
+             target_stats: Any = None) -> dict[str, Any]:
+    """:func:`classification` or :func:`regression` (with the training targets' statistics
+    ``target_stats``, when the model standardizes its targets) by ``task``, plus the sample
+    count."""
     if task == "classification":
         figures = classification(outputs, y, num_classes)
     elif task == "regression":
-        figures = regression(outputs, y)
+        figures = regression(outputs, y, target_stats)
     else:
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     return {"samples": int(len(np.asarray(y))), **figures}

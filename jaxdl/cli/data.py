@@ -86,7 +86,9 @@ def logger(args: argparse.Namespace) -> logs.Loggers:
 
 # -- figures and saving -----------------------------------------------------------------------
 def figures(model: Any, params: Any, state: Any, data: Dataset) -> dict[str, dict[str, Any]]:
-    """:func:`jaxdl.evaluation.evaluate` of every split (inference mode).
+    """:func:`jaxdl.evaluation.evaluate` of every split (inference mode); the regression
+    ``loss`` on standardized targets when the model standardizes them (its ``target_stats``),
+    every other figure in the targets' units.
 
     >>> import jax
     >>> from jaxdl.data.datasets import load
@@ -107,7 +109,8 @@ def figures(model: Any, params: Any, state: Any, data: Dataset) -> dict[str, dic
         x = x if x.dtype == np.uint8 and getattr(model, "takes_uint8", False) else \
             x.astype(np.float32)
         outputs, _ = saved.infer(model, params, state, x)
-        out[name] = evaluation.evaluate(data.task, outputs, y, data.num_classes)
+        out[name] = evaluation.evaluate(data.task, outputs, y, data.num_classes,
+                                        getattr(model, "target_stats", None))
     return out
 
 
@@ -289,7 +292,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         if inputs.labels.kind == "text":
             raise ValueError(f"{source}: the model does regression but the targets are text")
         y = inputs.labels.values.astype(np.float32)
-    result = evaluation.evaluate(model.task, outputs, y, len(names))
+    result = evaluation.evaluate(model.task, outputs, y, len(names), model.target_standardizer)
     print(format_figures({"data": result}, model.task))
     if model.task == "classification":
         print("confusion matrix (rows: true class, columns: predicted class)")

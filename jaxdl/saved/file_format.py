@@ -4,8 +4,9 @@ same model, parameters and state.
     model-dir/
       manifest.json   format and library version, the model's type and config, the task, class
                       and feature names, the one-hot encoding of text columns (version 2),
-                      the standardizer's mean/std, the training hyperparameters, final
-                      metrics, checksums
+                      the standardizer's mean/std, the regression targets' mean/std
+                      (``target_standardizer``, version 3), the training hyperparameters,
+                      final metrics, checksums
       arrays.npz      every leaf of params and state, named by its pytree path
                       (``params['layers'][0]['W']``), read without pickle
 
@@ -37,9 +38,11 @@ from jaxdl.infra.atomic import jsonable
 from jaxdl.layers import base as layer_base
 
 FORMAT = "jaxdl-model"
-#: The newest format this jaxdl reads. A model with a one-hot ``encoding`` is written as
-#: version 2 (an older jaxdl refuses it instead of ignoring the encoding); others as version 1.
-FORMAT_VERSION = 2
+#: The newest format this jaxdl reads. A model with a ``target_standardizer`` (regression
+#: targets standardized inside the model) is written as version 3, one with a one-hot
+#: ``encoding`` as version 2 (an older jaxdl refuses either instead of ignoring the field and
+#: predicting in other units or from other columns); others as version 1.
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
 #: The largest manifest :func:`read_manifest` reads: 16 MiB.

@@ -27,7 +27,10 @@ class SavedModel:
     statistics) to class probabilities ``(n, classes)`` or regression values. ``model`` is the
     model that takes standardized inputs (the inner model of a saved
     :class:`~jaxdl.layers.Standardized`); :attr:`trainable` is the model that takes raw inputs,
-    to train further or to use in memory.
+    to train further or to use in memory. ``target_standardizer`` holds the regression targets'
+    training statistics of a model that learnt standardized targets (``None`` otherwise, and in
+    models saved before it existed): :meth:`outputs` and :meth:`predict` give
+    ``mean + std * model(...)``, in the targets' units.
 
     Examples:
         >>> import numpy as np
@@ -49,6 +52,7 @@ class SavedModel:
     state: Any
     standardizer: Standardizer | None
     manifest: dict[str, Any]
+    target_standardizer: Standardizer | None = None
 
     @property
     def task(self) -> str:
@@ -77,12 +81,12 @@ class SavedModel:
 
     @property
     def trainable(self) -> Any:
-        """The model on raw inputs: ``Standardized(model, standardizer)`` when the saved model
-        has a standardizer, else ``model`` (fit it further on raw features with ``params`` and
-        ``state``)."""
+        """The model on raw inputs: ``Standardized(model, standardizer, targets=...)`` when the
+        saved model has a standardizer (its target statistics too, when it has them), else
+        ``model`` (fit it further on raw features with ``params`` and ``state``)."""
         if self.standardizer is None:
             return self.model
-        return Standardized(self.model, self.standardizer)
+        return Standardized(self.model, self.standardizer, targets=self.target_standardizer)
 
     @property
     def target(self) -> str | None:
@@ -90,8 +94,8 @@ class SavedModel:
         return self.manifest.get("target")
 
     def outputs(self, x: Any) -> np.ndarray:
-        """The model's raw outputs (logits or values) for raw features ``x`` (an array, or a
-        pandas DataFrame with the model's feature columns in any order)."""
+        """The model's outputs (logits, or values in the targets' units) for raw features ``x``
+        (an array, or a pandas DataFrame with the model's feature columns in any order)."""
         if is_dataframe(x):
             from jaxdl.data.files import read_inputs
 
@@ -113,6 +117,9 @@ class SavedModel:
                                  "a sample")
             x = transform(self.standardizer, x.reshape(len(x), -1)).reshape(shape)
         out, _ = infer(self.model, self.params, self.state, x.astype(np.float32))
+        if self.target_standardizer is not None:  # as Standardized.destandardize, in float32
+            mean, std = (np.asarray(v, np.float32) for v in self.target_standardizer)
+            out = np.asarray(out, np.float32) * std + mean
         return np.asarray(out)
 
     def predict(self, x: Any) -> np.ndarray:
@@ -142,7 +149,7 @@ class SavedModel:
                              " labels; they must match")
         outputs = self.outputs(x)
         if self.task != "classification":
-            return evaluation.evaluate(self.task, outputs, y, 0)
+            return evaluation.evaluate(self.task, outputs, y, 0, self.target_standardizer)
         num = len(self.class_names) if self.class_names else _num_classes(outputs)
         if y.ndim == 1 and y.dtype.kind == "f":
             fraction = y[np.isfinite(y) & (y != np.round(y))]

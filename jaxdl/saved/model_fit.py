@@ -40,14 +40,15 @@ def input_shape(model: Any) -> tuple[int, ...] | None:
 
 def check_fits(where: str, model: Any, template: Any, task: str,
                class_names: tuple[str, ...] | None, feature_names: tuple[str, ...] | None,
-               stats: Mapping[str, Any] | None, encoding: Mapping[str, Any] | None = None
-               ) -> None:
+               stats: Mapping[str, Any] | None, encoding: Mapping[str, Any] | None = None,
+               targets: Mapping[str, Any] | None = None) -> None:
     """Refuse class names, feature names or standardizer statistics that do not fit the model:
     as many feature names (each one-hot column of ``encoding`` counted, see
     :func:`~jaxdl.saved.file_format.check_encoding`) and statistics as one example has
     inputs, as many class names as
-    the output has classes (two for a single output unit). Models that do not say their input
-    shape (see :func:`input_shape`) are checked for what does not need it.
+    the output has classes (two for a single output unit), as many target statistics
+    (``targets``, the ``target_standardizer``) as the output has units. Models that do not say
+    their input shape (see :func:`input_shape`) are checked for what does not need it.
 
     >>> from jaxdl import nn
     >>> from jaxdl.saved.saved_model import check_fits
@@ -73,10 +74,19 @@ model has 3 outputs (classes)
         if count is not None and count != inputs:
             raise ModelFileError(f"{where}: field {field!r} has {count} entries but the model "
                                  f"takes {inputs} input features")
-    if class_names is None or task != "classification":
+    wanted = class_names if task == "classification" else targets
+    if wanted is None:
         return
     x = jax.ShapeDtypeStruct((1, *shape), np.float32)
     out = jax.eval_shape(lambda p, s, x: model.apply(p, s, x, train=False)[0], *template, x)
+    units = 1 if len(out.shape) == 1 else math.prod(out.shape[1:])
+    if targets is not None and task == "regression":
+        if len(targets["std"]) != units:
+            raise ModelFileError(f"{where}: field 'target_standardizer' has "
+                                 f"{len(targets['std'])} entries but the model has {units} "
+                                 "outputs")
+        return
+    assert class_names is not None
     classes = 2 if len(out.shape) == 1 or out.shape[-1] == 1 else out.shape[-1]
     if len(class_names) != classes:
         raise ModelFileError(f"{where}: field 'class_names' names {len(class_names)} classes "

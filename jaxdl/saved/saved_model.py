@@ -81,7 +81,7 @@ def save_model(
     state: Any,
     *,
     standardizer: Standardizer | None = None,
-    task: str = "classification",
+    task: str | None = None,
     class_names: tuple[str, ...] | None = None,
     feature_names: tuple[str, ...] | None = None,
     target: str | None = None,
@@ -98,12 +98,16 @@ def save_model(
     statistics as the saved model's ``standardizer`` (per-channel statistics repeated for every
     pixel), which :meth:`SavedModel.predict` applies to raw input; ``standardizer`` is then an
     error (the model carries its own). Any other model is saved with ``standardizer`` only when
-    it is given: a model trained on raw features predicts from raw features.
+    it is given: a model trained on raw features predicts from raw features. The regression
+    targets' statistics of a :class:`~jaxdl.layers.Standardized` model with ``targets=`` are
+    saved as its ``target_standardizer`` (format version 3), so :meth:`SavedModel.predict`
+    gives values in the targets' units, as the model in memory does.
 
-    ``data`` (a :class:`~jaxdl.data.datasets.Dataset`) fills ``task``, ``class_names``,
-    ``feature_names``, ``target`` and ``encoding`` (the one-hot encoding of a table's text
-    columns, :mod:`jaxdl.data.encoding`) from the data it was trained on; never the
-    standardizer, which only a :class:`~jaxdl.layers.Standardized` model applies.
+    ``task`` defaults to ``"regression"`` for a model with target statistics, else
+    ``"classification"``. ``data`` (a :class:`~jaxdl.data.datasets.Dataset`) fills ``task``,
+    ``class_names``, ``feature_names``, ``target`` and ``encoding`` (the one-hot encoding of a
+    table's text columns, :mod:`jaxdl.data.encoding`) from the data it was trained on; never
+    the standardizer, which only a :class:`~jaxdl.layers.Standardized` model applies.
 
     >>> import os
     >>> from jaxdl.saved.saved_model import save_model
@@ -115,6 +119,7 @@ def save_model(
     >>> sorted(os.listdir(path))
     ['arrays.npz', 'manifest.json']
     """
+    targets = None
     if isinstance(model, Standardized):
         if standardizer is not None:
             raise ValueError("the model is Standardized: it carries its own standardizer, so "
@@ -122,6 +127,7 @@ def save_model(
         shape = input_shape(model.model)
         width = math.prod(shape) if shape is not None else int(np.size(model.mean))
         standardizer = Standardizer(*model.flat_statistics(width))
+        targets = _entry(model.target_stats)
         model = model.model
     if data is not None:
         task = getattr(data, "task", task)
@@ -129,6 +135,8 @@ def save_model(
         feature_names = feature_names or getattr(data, "feature_names", None)
         target = target or getattr(data, "target", None)
         encoding = encoding or getattr(data, "encoding", None)
+    if task is None:  # a model that de-standardizes regression targets is a regressor
+        task = "regression" if targets is not None else "classification"
     if task not in TASKS:
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     where = "save_model"
@@ -136,12 +144,14 @@ def save_model(
     if names is not None and task != "classification":
         raise ValueError("class_names only apply to task='classification'")
     features = _checked_names("feature_names", feature_names, where)
-    stats = None if standardizer is None else {
-        "mean": np.asarray(standardizer.mean, np.float64).ravel().tolist(),  # float64: exact in
-        "std": np.asarray(standardizer.std, np.float64).ravel().tolist(),    # JSON, as fitted
-    }
+    stats = _entry(standardizer)
     if stats is not None:
         check_statistics(stats, where)
+    if targets is not None:
+        check_statistics(targets, where, "target_standardizer")
+        if task != "regression":
+            raise ValueError("the model standardizes regression targets (targets=), but the "
+                             f"task is {task!r}; save it with task='regression' (or data=)")
     one_hot = to_manifest(encoding)
     if one_hot is not None:
         check_encoding(one_hot, features, where)
@@ -159,7 +169,7 @@ def save_model(
         if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
             raise ValueError(f"{name} holds NaN or inf; training diverged: save a model "
                              "whose parameters are finite")
-    check_fits(where, model, template, task, names, features, stats, one_hot)
+    check_fits(where, model, template, task, names, features, stats, one_hot, targets)
     missing = lacking_config(model)
     if missing is None:
         spec_of_model = model_config(model)
@@ -178,7 +188,7 @@ def save_model(
             arrays_digest = sha256_hex(f.read())
         manifest = jsonable({
             "format": FORMAT,
-            "format_version": 1 if one_hot is None else 2,
+            "format_version": 3 if targets is not None else 1 if one_hot is None else 2,
             "library_version": library_version(),
             "model": spec_of_model,
             "task": task,
@@ -186,6 +196,7 @@ def save_model(
             "feature_names": list(features) if features else None,
             "target": target,
             "standardizer": stats,
+            **({} if targets is None else {"target_standardizer": targets}),
             **({} if one_hot is None else {"encoding": one_hot}),
             "hyperparameters": dict(hyperparameters or {}),
             "metrics": dict(metrics or {}),
@@ -251,11 +262,28 @@ def load_model(path: str | os.PathLike, model: Any = None) -> SavedModel:
     params = fill_tree(path, "params", template[0], arrays)
     state = fill_tree(path, "state", template[1], arrays)
     stats = manifest.get("standardizer")
+    targets = manifest.get("target_standardizer")  # absent before format version 3
     check_fits(file, model, template, manifest["task"], _names(manifest, "class_names"),
-               _names(manifest, "feature_names"), stats, manifest.get("encoding"))
-    standardizer = None if stats is None else Standardizer(
-        np.asarray(stats["mean"], np.float64), np.asarray(stats["std"], np.float64))
-    return SavedModel(path, model, params, state, standardizer, manifest)
+               _names(manifest, "feature_names"), stats, manifest.get("encoding"), targets)
+    return SavedModel(path, model, params, state, _statistics(stats), manifest,
+                      _statistics(targets))
+
+
+def _entry(stats: Any) -> dict[str, list[float]] | None:
+    """A manifest entry ``{"mean": [...], "std": [...]}`` of statistics (float64: exact in JSON,
+    as fitted), or ``None``."""
+    if stats is None:
+        return None
+    return {"mean": np.asarray(stats.mean, np.float64).ravel().tolist(),
+            "std": np.asarray(stats.std, np.float64).ravel().tolist()}
+
+
+def _statistics(entry: Mapping[str, Any] | None) -> Standardizer | None:
+    """The :class:`Standardizer` of a manifest entry, or ``None``."""
+    if entry is None:
+        return None
+    return Standardizer(np.asarray(entry["mean"], np.float64),
+                        np.asarray(entry["std"], np.float64))
 
 
 def _checked_names(field: str, names: Any, where: str) -> tuple[str, ...] | None:
