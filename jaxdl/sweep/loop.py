@@ -72,7 +72,7 @@ def _epochs(
     stopper: EarlyStopping,
     shared: bool,
     length: int,
-    block: int,
+    cpu: bool,
     state: SweepState,
     hp: HyperParams,
     key_data: jax.Array,
@@ -80,8 +80,10 @@ def _epochs(
     start: jax.Array,
     end: jax.Array,
 ) -> tuple[SweepState, dict[str, jax.Array]]:
-    """``length`` epochs from ``start`` (those >= ``end`` change nothing) for every member, in
-    blocks of ``block`` members (:mod:`jaxdl.sweep.blocks`)."""
+    """``length`` epochs from ``start`` (those >= ``end`` change nothing) for every member of
+    ``state`` (a device's own under ``shard_map``), in cache-sized blocks of members on a CPU
+    (:mod:`jaxdl.sweep.blocks`)."""
+    block = blocks.block_size(state.done.shape[0], blocks.member_bytes(state), cpu)
     x, y, x_val, y_val = data
     names = [m.name for m in trainer.metric_list]
     epoch_fn = jax.vmap(trainer.epoch, in_axes=(0, 0, None, None, None if shared else 0, None))
@@ -142,22 +144,12 @@ def compiled_epochs(mesh: Mesh) -> tuple[Any, Any]:
     member, whole = P(sharding.AXIS), P()  # type: ignore[no-untyped-call]
 
     def local(
-        trainer: Trainer,
-        stopper: EarlyStopping,
-        shared: bool,
-        length: int,
-        state: SweepState,
-        hp: HyperParams,
-        key_data: jax.Array,
-        data: tuple[jax.Array, jax.Array, jax.Array, jax.Array],
-        start: jax.Array,
-        end: jax.Array,
+        trainer: Trainer, stopper: EarlyStopping, shared: bool, length: int, *inputs: Any
     ) -> tuple[SweepState, dict[str, jax.Array]]:
-        per_device = state.done.shape[0] // mesh.size
-        block = blocks.block_size(per_device, blocks.member_bytes(state), cpu)
-        run = functools.partial(_epochs, trainer, stopper, shared, length, block)
+        # inputs: (state, hp, key_data, data, start, end) of _epochs
+        run = functools.partial(_epochs, trainer, stopper, shared, length, cpu)
         if mesh.size == 1:  # nothing to split (shard_map would only add to the compile time)
-            return run(state, hp, key_data, data, start, end)
+            return run(*inputs)
         sharded: tuple[SweepState, dict[str, jax.Array]] = jax.shard_map(
             run,
             mesh=mesh,
@@ -165,7 +157,7 @@ def compiled_epochs(mesh: Mesh) -> tuple[Any, Any]:
             # PartitionSpec.__init__ has no annotations in the installed jax
             out_specs=(member, P(None, sharding.AXIS)),  # type: ignore[no-untyped-call]
             check_vma=False,
-        )(state, hp, key_data, data, start, end)
+        )(*inputs)
         return sharded
 
     epochs = jax.jit(
