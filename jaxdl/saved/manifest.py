@@ -13,15 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jaxdl.infra import untrusted
-from jaxdl.saved.file_format import (
-    ARRAYS,
-    FORMAT,
-    FORMAT_VERSION,
-    MANIFEST,
-    MANIFEST_MAX_BYTES,
-    TASKS,
-    ModelFileError,
-)
+from jaxdl.saved import file_format
+from jaxdl.saved.file_format import MANIFEST, ModelFileError
 from jaxdl.saved.saved_arrays import sha256_hex
 
 
@@ -68,7 +61,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if not os.path.isdir(path):
         raise ModelFileError(f"{path}: no such model directory")
     try:
-        text = untrusted.read_bytes(file, what="manifest", max_bytes=MANIFEST_MAX_BYTES)
+        text = untrusted.read_bytes(file, what="manifest", max_bytes=file_format.MANIFEST_MAX_BYTES)
     except FileNotFoundError:
         raise ModelFileError(f"{path}: not a saved model (no {MANIFEST})") from None
     except untrusted.UntrustedFileError as err:
@@ -78,16 +71,16 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     except (ValueError, RecursionError) as err:
         raise ModelFileError(f"{file}: not valid JSON ({err}); the manifest was damaged or "
                              "edited") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != file_format.FORMAT:
         raise ModelFileError(f"{file}: not a jaxdl model manifest")
     version = manifest.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ModelFileError(f"{file}: bad format_version {version!r}")
-    if version > FORMAT_VERSION:
+    if version > file_format.FORMAT_VERSION:
         raise ModelFileError(
             f"{file}: written by a newer jaxdl (format version {version}, jaxdl "
             f"{manifest.get('library_version')}); this jaxdl reads format version "
-            f"{FORMAT_VERSION} at most: upgrade jaxdl"
+            f"{file_format.FORMAT_VERSION} at most: upgrade jaxdl"
         )
     if manifest.get("checksum") != manifest_checksum(manifest):
         raise ModelFileError(f"{file}: checksum mismatch; the manifest was changed after it "
@@ -103,9 +96,7 @@ def check_manifest(manifest: Mapping[str, Any], file: str = MANIFEST) -> None:
     ``class_names`` (classification only) and ``feature_names`` are lists of distinct strings;
     ``standardizer`` has ``mean`` and ``std`` of finite numbers of one length, ``std > 0``, as
     many as the model's inputs (``feature_names``, with each one-hot column of ``encoding``
-    counted, see :func:`check_encoding`); ``target_standardizer`` (regression only; absent in
-    models saved before it existed) likewise, one entry per output; ``arrays.file`` is
-    ``arrays.npz`` (never another path).
+    counted, see :func:`check_encoding`); ``arrays.file`` is ``arrays.npz`` (never another path).
     What depends on the model (widths, array shapes) is checked when it is loaded.
 
     >>> from jaxdl.saved.file_format import check_manifest, ARRAYS
@@ -123,15 +114,15 @@ def check_manifest(manifest: Mapping[str, Any], file: str = MANIFEST) -> None:
         raise ModelFileError(f"{file}: field 'model' must be an object with a 'type' string")
     if model.get("config") is not None and not isinstance(model["config"], dict):
         raise ModelFileError(f"{file}: field 'model.config' must be an object")
-    if task not in TASKS:
+    if task not in file_format.TASKS:
         raise ModelFileError(f"{file}: field 'task' must be 'classification' or 'regression', "
                              f"got {task!r}")
     if not isinstance(arrays, dict):
         raise ModelFileError(f"{file}: field 'arrays' must be an object")
-    if arrays.get("file") != ARRAYS:
+    if arrays.get("file") != file_format.ARRAYS:
         raise ModelFileError(f"{file}: field 'arrays.file' is {arrays.get('file')!r}; the "
-                             f"arrays of a saved model are always {ARRAYS!r} inside its "
-                             "directory, and jaxdl follows no other path a file names")
+                             f"arrays of a saved model are always {file_format.ARRAYS!r} inside "
+                             "its directory, and jaxdl follows no other path a file names")
     if not (isinstance(arrays.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}",
                                                                    arrays["sha256"])):
         raise ModelFileError(f"{file}: field 'arrays.sha256' must be 64 hex digits")
@@ -155,12 +146,6 @@ def check_manifest(manifest: Mapping[str, Any], file: str = MANIFEST) -> None:
                                  f"'feature_names' names {inputs} model inputs"
                                  + (" (one-hot columns counted)" if manifest.get("encoding")
                                     else ""))
-    targets = manifest.get("target_standardizer")
-    if targets is not None:
-        check_statistics(targets, file, "target_standardizer")
-        if task != "regression":
-            raise ModelFileError(f"{file}: field 'target_standardizer' is for regression, but "
-                                 "the task is classification")
     for key in ("hyperparameters", "metrics", "metadata"):
         if not isinstance(manifest.get(key, {}), dict | type(None)):
             raise ModelFileError(f"{file}: field {key!r} must be an object")
@@ -226,10 +211,9 @@ def check_names(field: str, names: Any, file: str = MANIFEST) -> tuple[str, ...]
     return tuple(names)
 
 
-def check_statistics(stats: Any, file: str = MANIFEST, field: str = "standardizer") -> int:
+def check_statistics(stats: Any, file: str = MANIFEST) -> int:
     """The width of a standardizer entry ``{"mean": [...], "std": [...]}`` whose numbers are
-    finite, of one length, and ``std > 0``; ``field`` names it in errors (``standardizer`` or
-    ``target_standardizer``).
+    finite, of one length, and ``std > 0``.
 
     >>> from jaxdl.saved.file_format import check_statistics
     >>> check_statistics({"mean": [0.0, 1.0], "std": [1.0, 0.0]})
@@ -237,7 +221,7 @@ def check_statistics(stats: Any, file: str = MANIFEST, field: str = "standardize
     jaxdl.saved.file_format.ModelFileError: manifest.json: field 'standardizer.std' ...
     """
     if not isinstance(stats, dict) or set(stats) != {"mean", "std"}:
-        raise ModelFileError(f"{file}: field {field!r} must be an object with 'mean' and "
+        raise ModelFileError(f"{file}: field 'standardizer' must be an object with 'mean' and "
                              "'std' (or null)")
     values = {}
     for key in ("mean", "std"):
@@ -246,17 +230,16 @@ def check_statistics(stats: Any, file: str = MANIFEST, field: str = "standardize
             isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
             for v in value
         ):
-            raise ModelFileError(f"{file}: field '{field}.{key}' must be a non-empty list "
+            raise ModelFileError(f"{file}: field 'standardizer.{key}' must be a non-empty list "
                                  f"of finite numbers, got {_short(value)}")
         values[key] = value
     if len(values["mean"]) != len(values["std"]):
-        raise ModelFileError(f"{file}: field {field!r} has {len(values['mean'])} means "
+        raise ModelFileError(f"{file}: field 'standardizer' has {len(values['mean'])} means "
                              f"but {len(values['std'])} standard deviations")
     bad = [i for i, v in enumerate(values["std"]) if v <= 0]
     if bad:
-        raise ModelFileError(f"{file}: field '{field}.std' is {values['std'][bad[0]]!r} "
-                             f"at {'feature' if field == 'standardizer' else 'output'} {bad[0]}; "
-                             "standard deviations must be > 0")
+        raise ModelFileError(f"{file}: field 'standardizer.std' is {values['std'][bad[0]]!r} "
+                             f"at feature {bad[0]}; standard deviations must be > 0")
     return len(values["std"])
 
 
