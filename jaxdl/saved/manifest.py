@@ -96,7 +96,9 @@ def check_manifest(manifest: Mapping[str, Any], file: str = MANIFEST) -> None:
     ``class_names`` (classification only) and ``feature_names`` are lists of distinct strings;
     ``standardizer`` has ``mean`` and ``std`` of finite numbers of one length, ``std > 0``, as
     many as the model's inputs (``feature_names``, with each one-hot column of ``encoding``
-    counted, see :func:`check_encoding`); ``arrays.file`` is ``arrays.npz`` (never another path).
+    counted, see :func:`check_encoding`); ``target_standardizer`` (regression only; absent in
+    models saved before it existed) likewise, one entry per output; ``arrays.file`` is
+    ``arrays.npz`` (never another path).
     What depends on the model (widths, array shapes) is checked when it is loaded.
 
     >>> from jaxdl.saved.file_format import check_manifest, ARRAYS
@@ -146,6 +148,12 @@ def check_manifest(manifest: Mapping[str, Any], file: str = MANIFEST) -> None:
                                  f"'feature_names' names {inputs} model inputs"
                                  + (" (one-hot columns counted)" if manifest.get("encoding")
                                     else ""))
+    targets = manifest.get("target_standardizer")
+    if targets is not None:
+        check_statistics(targets, file, "target_standardizer")
+        if task != "regression":
+            raise ModelFileError(f"{file}: field 'target_standardizer' is for regression, but "
+                                 "the task is classification")
     for key in ("hyperparameters", "metrics", "metadata"):
         if not isinstance(manifest.get(key, {}), dict | type(None)):
             raise ModelFileError(f"{file}: field {key!r} must be an object")
@@ -211,9 +219,10 @@ def check_names(field: str, names: Any, file: str = MANIFEST) -> tuple[str, ...]
     return tuple(names)
 
 
-def check_statistics(stats: Any, file: str = MANIFEST) -> int:
+def check_statistics(stats: Any, file: str = MANIFEST, field: str = "standardizer") -> int:
     """The width of a standardizer entry ``{"mean": [...], "std": [...]}`` whose numbers are
-    finite, of one length, and ``std > 0``.
+    finite, of one length, and ``std > 0``; ``field`` names it in errors (``standardizer`` or
+    ``target_standardizer``).
 
     >>> from jaxdl.saved.file_format import check_statistics
     >>> check_statistics({"mean": [0.0, 1.0], "std": [1.0, 0.0]})
@@ -221,7 +230,7 @@ def check_statistics(stats: Any, file: str = MANIFEST) -> int:
     jaxdl.saved.file_format.ModelFileError: manifest.json: field 'standardizer.std' ...
     """
     if not isinstance(stats, dict) or set(stats) != {"mean", "std"}:
-        raise ModelFileError(f"{file}: field 'standardizer' must be an object with 'mean' and "
+        raise ModelFileError(f"{file}: field {field!r} must be an object with 'mean' and "
                              "'std' (or null)")
     values = {}
     for key in ("mean", "std"):
@@ -230,16 +239,17 @@ def check_statistics(stats: Any, file: str = MANIFEST) -> int:
             isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
             for v in value
         ):
-            raise ModelFileError(f"{file}: field 'standardizer.{key}' must be a non-empty list "
+            raise ModelFileError(f"{file}: field '{field}.{key}' must be a non-empty list "
                                  f"of finite numbers, got {_short(value)}")
         values[key] = value
     if len(values["mean"]) != len(values["std"]):
-        raise ModelFileError(f"{file}: field 'standardizer' has {len(values['mean'])} means "
+        raise ModelFileError(f"{file}: field {field!r} has {len(values['mean'])} means "
                              f"but {len(values['std'])} standard deviations")
     bad = [i for i, v in enumerate(values["std"]) if v <= 0]
     if bad:
-        raise ModelFileError(f"{file}: field 'standardizer.std' is {values['std'][bad[0]]!r} "
-                             f"at feature {bad[0]}; standard deviations must be > 0")
+        raise ModelFileError(f"{file}: field '{field}.std' is {values['std'][bad[0]]!r} "
+                             f"at {'feature' if field == 'standardizer' else 'output'} {bad[0]}; "
+                             "standard deviations must be > 0")
     return len(values["std"])
 
 
