@@ -128,14 +128,17 @@ def plot_slice(study: Any, path: str | os.PathLike, metric: str,
     """Save :func:`slice_figure` to ``path``; returns ``path``.
 
     Examples:
+      Any parameter of the study, here a validation accuracy (maximized) against Adam's
+      ``beta1``:
+
       >>> import optuna, os, tempfile
+      >>> from jaxdl.sweep.optuna_search.figures import plot_slice
       >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
-      >>> study = optuna.create_study()
-      >>> study.optimize(lambda t: t.suggest_float("learning_rate", 1e-3, 1, log=True),
-      ...                n_trials=5)
-      >>> path = os.path.join(tempfile.mkdtemp(), "slice.png")
-      >>> plot_slice(study, path, "val_loss") == path
-      True
+      >>> study = optuna.create_study(direction="maximize")
+      >>> study.optimize(lambda t: 1 - abs(t.suggest_float("beta1", 0.5, 0.99) - 0.9), n_trials=4)
+      >>> os.path.basename(plot_slice(study, os.path.join(tempfile.mkdtemp(), "beta1.png"),
+      ...                             "val_accuracy", param="beta1"))
+      'beta1.png'
     """
     return plots.save(slice_figure(study, metric, param), path)
 
