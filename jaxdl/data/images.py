@@ -118,13 +118,13 @@ def h5_dataset(path: str | os.PathLike, test_path: str | os.PathLike | None = No
       >>> import os, tempfile, numpy as np, pytest
       >>> h5py = pytest.importorskip("h5py")
       >>> from jaxdl.data.images import h5_dataset
-      >>> path = os.path.join(tempfile.mkdtemp(), "both.h5")
-      >>> with h5py.File(path, "w") as f:
-      ...     f["train_set_x"] = np.zeros((10, 4, 4, 3), np.uint8)
-      ...     f["train_set_y"] = np.arange(10) % 2
-      ...     f["test_set_x"] = np.zeros((4, 4, 4, 3), np.uint8)
-      ...     f["test_set_y"] = np.arange(4) % 2
-      >>> data = h5_dataset(path, val_fraction=0.2)
+      >>> folder = tempfile.mkdtemp()
+      >>> for split, m in (("train", 10), ("test", 4)):  # the course's two files
+      ...     with h5py.File(os.path.join(folder, f"{split}_catvnoncat.h5"), "w") as f:
+      ...         f[f"{split}_set_x"] = np.zeros((m, 4, 4, 3), np.uint8)
+      ...         f[f"{split}_set_y"] = np.arange(m) % 2
+      >>> data = h5_dataset(os.path.join(folder, "train_catvnoncat.h5"),
+      ...                   os.path.join(folder, "test_catvnoncat.h5"), val_fraction=0.2)
       >>> len(data.y_train), len(data.y_val), len(data.y_test), data.class_names
       (8, 2, 4, ('0', '1'))
     """
