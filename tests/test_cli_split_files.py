@@ -55,7 +55,7 @@ def test_test_fraction_0_with_test_data_trains_on_all_rows(tmp_path, capsys):
                          "--test-data", test, "--val-fraction", "0", *TRAIN,
                          "--out", tmp_path / "o", "--save", model)
     assert code == 0, err
-    assert "train.csv: 50 train / 0 validation / 17 test samples" in out
+    assert "train.csv: 50 train / 0 validation / 17 test (test.csv) samples" in out
     history = json.load(open(tmp_path / "o" / "history.json"))
     assert set(history["final"]) == {"train", "test"}
     assert history["final"]["train"]["samples"] == 50
@@ -79,7 +79,7 @@ def test_test_data_alone_sets_its_fraction_to_0_and_val_data_is_the_validation_s
                          val, *TRAIN, "--patience", "5", "--out", tmp_path / "o",
                          "--save", tmp_path / "m")
     assert code == 0, err
-    assert "train.csv: 60 train / 15 validation / 11 test samples" in out
+    assert "train.csv: 60 train / 15 validation (val.csv) / 11 test (test.csv) samples" in out
     history = json.load(open(tmp_path / "o" / "history.json"))
     # the validation split is val.csv: its loss at the kept epoch is the saved model's there
     model = saved.load_model(tmp_path / "m")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 from typing import Any
 
@@ -349,25 +350,41 @@ def plots_wanted(args: argparse.Namespace) -> bool:
     return True
 
 
-def describe_data(data: Dataset) -> str:
-    """``"<name>: N train / N validation / N test samples"``.
+def describe_data(data: Dataset, val_data: Any = None, test_data: Any = None) -> str:
+    """``"<name>: N train / N validation / N test samples"``, each split read from a file of
+    its own (``--val-data``, ``--test-data``) followed by that file's name (the base name, as
+    ``<name>`` is the training file's).
+
+    Args:
+      data: the dataset.
+      val_data: the file the validation split was read from, or None.
+      test_data: the file the test split was read from, or None.
 
     >>> from jaxdl.data.datasets import load
+    >>> from jaxdl.cli.build import describe_data
     >>> describe_data(load("moons", n=50))
     'moons: 30 train / 10 validation / 10 test samples'
+    >>> describe_data(load("moons", n=50), test_data="test.csv")
+    'moons: 30 train / 10 validation / 10 test (test.csv) samples'
     """
-    return (f"{data.name}: {len(data.y_train)} train / {len(data.y_val)} validation / "
-            f"{len(data.y_test)} test samples")
+    counts = []
+    for split, y, path in (("train", data.y_train, None), ("validation", data.y_val, val_data),
+                           ("test", data.y_test, test_data)):
+        source = "" if path is None else f" ({os.path.basename(os.fspath(path))})"
+        counts.append(f"{len(y)} {split}{source}")
+    return f"{data.name}: {' / '.join(counts)} samples"
 
 
-def describe(data: Dataset, model: Any) -> str:
-    """:func:`describe_data` and the network (:func:`describe_model`).
+def describe(data: Dataset, model: Any, val_data: Any = None, test_data: Any = None) -> str:
+    """:func:`describe_data` (with the files of ``--val-data`` and ``--test-data``) and the
+    network (:func:`describe_model`).
 
     >>> from jaxdl.data.datasets import load
+    >>> from jaxdl.cli.build import describe
     >>> describe(load("moons", n=50), MLP((2, 8, 1), batch_norm=True))
     'moons: 30 train / 10 validation / 10 test samples; MLP 2-8-1 relu (he, batch norm)'
     """
-    return f"{describe_data(data)}; {describe_model(model)}"
+    return f"{describe_data(data, val_data, test_data)}; {describe_model(model)}"
 
 
 def describe_model(model: Any) -> str:

@@ -89,7 +89,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     configs = sample(space, args.seed, _header_count(args), method)  # the first ones drawn
     print(devices.describe(devs, getattr(model, "compute_dtype", "float32"),
                            split="configs split"))
-    print(describe_data(data))
+    print(describe_data(data, args.val_data, args.test_data))
     print(sweep_header(configs, trainer, fixed))
     start = time.perf_counter()
     logger = user_data.logger(args)
