@@ -22,6 +22,28 @@ code path, no meaningful numbers).
 
     python scripts/bench_search.py [--json PATH] [--configs 24] [--epochs 40] [--smoke]
                                    [--compile-cache DIR]
+
+``--optuna`` (Optuna installed) measures the batched Optuna path instead, on the task of
+``scripts/bench_optuna.py`` (4,000 samples of 10 classes x 40 features, an MLP 40-64-10, TPE +
+median pruner, up to 40 epochs a trial, val_loss monitored), each study in a fresh process
+(its own compiles, no compile cache) whose search is timed (imports and data excluded):
+
+    batched       :func:`jaxdl.sweep.optimize`, 8 and 24 trials per compiled sweep, one CPU
+                  device per core (as ``jaxdl sweep`` sets), against Optuna one trial at a time
+                  over :func:`jaxdl.fit`, at 24 and 96 trials: wall time, best validation
+                  accuracy, and when the batched study first reached the one-at-a-time best
+                  within one binomial standard error (target: 1/2 of its wall time at 24
+                  trials, 1/3 at 96)
+    workers       a 96-trial study on one journal storage: one worker against two worker
+                  processes (48 trials each, each pinned to a core); target 0.6x; the load
+                  averages are recorded
+    crossover     800 samples, hidden 64 and 256, 12 x 20 to 48 x 40 trials x epochs: batched
+                  against one at a time on an empty, then a warm, persistent compile cache
+
+    python scripts/bench_search.py --optuna [--seeds 1] [--json PATH] [--quick]
+
+``--quick`` runs every row at a tiny size in one process (but the workers) in about a minute:
+every code path, no meaningful numbers.
 """
 
 from __future__ import annotations
