@@ -218,7 +218,9 @@ def test_scanned_epoch_gives_the_plain_conv_params():
 def test_compiled_epoch_keeps_every_convolution_batch_first():
     """jax-ml/jax#12868: inside the epoch's loop JAX's own gradients compile to
     ``f0b_i0o->0bf`` (weights) and ``b0f_0oi->b0f`` (inputs), slow on CPU; every convolution
-    of the Conv layers' epoch is in the fast ``b0f_0io->b0f`` layout, as a jitted step's are."""
+    of the Conv layers' epoch is in the fast batch-first, channels-last layout, as a jitted
+    step's are, and 2-D: a 1-D Conv runs over a unit height axis (``b01f_01io->b01f``, which
+    XLA:CPU hands to its YNNPACK kernels; ``b0f_0io->b0f`` stays on its generic path)."""
     trainer = Trainer(_cnn_1d(), optimizer="adamw", batch_size=50)
     hp, keys = hyperparams(), Keys.from_seed(0)
     x, y = jnp.zeros((100, 40, 1)), jnp.zeros((100,), jnp.int32)
@@ -226,7 +228,7 @@ def test_compiled_epoch_keeps_every_convolution_batch_first():
     text = lower_epoch(trainer, ts, hp, x, y, keys, jnp.int32(0)).compile().as_text()
     labels = re.findall(r"dim_labels=([\w>-]+)", text)
     assert len(labels) == 8  # 3 forward, 3 weight gradients, 2 input gradients
-    assert set(labels) == {"b0f_0io->b0f"}, labels
+    assert set(labels) == {"b01f_01io->b01f"}, labels
 
 
 # -------------------------------------------------------------------------- fields and configs

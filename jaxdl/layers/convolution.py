@@ -234,7 +234,6 @@ def _kernels_for(
                     tuple(x.shape[1:1 + nd]), tuple(w.shape[:nd]))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
 def conv(
     x: jax.Array,
     w: jax.Array,
@@ -244,7 +243,8 @@ def conv(
     groups: int = 1,
 ) -> jax.Array:
     """:func:`conv_reference` with the gradient of the module docstring (the same numbers to
-    float32 round-off, fast inside ``lax.scan`` on CPU). ``x`` is ``(N, *spatial, C)``, ``w``
+    float32 round-off, fast inside ``lax.scan`` on CPU; a 1-D convolution is run as a
+    2-D one over a unit height axis). ``x`` is ``(N, *spatial, C)``, ``w``
     ``(*kernel_size, C / groups, O)`` of the same dtype; ``padding`` is ``(low, high)`` per
     spatial axis (see :func:`explicit_padding`).
 
@@ -257,6 +257,25 @@ def conv(
     >>> bool(jnp.all(g == jax.grad(lambda w: conv_reference(x, w, *args).sum())(w)))
     True
     """
+    strides, dilation = tuple(strides), tuple(dilation)
+    pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+    if len(strides) == 1:
+        # XLA:CPU hands 2-D convolutions to its fast (YNNPACK) kernels and leaves 1-D ones on
+        # its generic path: the same numbers over a unit height axis
+        y = _conv(x[:, None], w[None], (1, *strides), ((0, 0), *pads), (1, *dilation), groups)
+        return y[:, 0]
+    return _conv(x, w, strides, pads, dilation, groups)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def _conv(
+    x: jax.Array,
+    w: jax.Array,
+    strides: tuple[int, ...],
+    padding: Pads,
+    dilation: tuple[int, ...],
+    groups: int = 1,
+) -> jax.Array:
     forward, _, _ = _kernels_for(x, w, strides, padding, dilation, groups)
     return forward(x, w)
 
@@ -286,6 +305,6 @@ def _conv_bwd(
     return input_grad(dy, w), weight_grad(x, dy).astype(w.dtype)
 
 
-conv.defvjp(_conv_fwd, _conv_bwd)
+_conv.defvjp(_conv_fwd, _conv_bwd)
 
 __all__ = ["conv", "conv_reference", "explicit_padding", "input_gradient", "weight_gradient"]
