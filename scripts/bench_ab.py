@@ -1,6 +1,6 @@
 """Same-run A/B: this tree's training step and epoch against another commit's, taking turns.
 
-    python scripts/bench_ab.py --base REV [--rounds 5] [--repeats 5] [--sweep]
+    python scripts/bench_ab.py --base REV [--rounds 5] [--repeats 5] [--sweep] [--tiny]
 
 The other commit is unpacked with ``git archive`` into a temporary directory. Each round runs one
 subprocess per tree (the order alternates from round to round), so both trees meet the same
@@ -31,7 +31,7 @@ ROWS_CODE = """
 import json, sys, statistics, time
 sys.path.insert(0, "scripts")
 import benchlib
-w = benchlib.Workload()
+w = benchlib.Workload(WORKLOAD)
 x, y = benchlib.make_data(w)
 out = {}
 for name in ("jaxdl_scan", "jaxdl_loop"):
@@ -72,12 +72,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs per row and round")
     parser.add_argument("--sweep", action="store_true", help="also time bench_sweep.py's sweep")
+    parser.add_argument("--tiny", action="store_true",
+                        help="a minute workload that checks the script runs (no real timing)")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="jaxdl-base-")
     archive = subprocess.run(["git", "archive", args.base], cwd=ROOT, check=True,
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
-    code = ROWS_CODE.replace("REPEATS", str(args.repeats))
+    workload = "sizes=(12, 8, 8, 3), batch_size=8, num_samples=32" if args.tiny else ""
+    code = ROWS_CODE.replace("REPEATS", str(args.repeats)).replace("WORKLOAD", workload)
     load = [os.getloadavg()[0]]
     seconds: dict[str, dict[str, list[float]]] = {"head": {}, "base": {}}
     for r in range(args.rounds):
@@ -94,8 +97,8 @@ def main() -> None:
     for row in seconds["head"]:
         head, old = seconds["head"][row], seconds["base"][row]
         ratios = [h / b for h, b in zip(head, old)]
-        print(f"{row:<12} {statistics.median(head):9.4f} {statistics.median(old):9.4f} "
-              f"{statistics.median(head) / statistics.median(old):7.3f}  "
+        print(f"{row:<12} {statistics.median(head):9.4g} {statistics.median(old):9.4g} "
+              f"{statistics.median(head) / statistics.median(old):7.4g}  "
               f"{min(ratios):.3f} .. {max(ratios):.3f}")
 
 
