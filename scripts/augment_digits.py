@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from examples.cnn_blocks import conv_stage
 from sklearn.model_selection import train_test_split
 
 from jaxdl import layers
@@ -53,10 +54,7 @@ def cnn() -> layers.Sequential:
     """The digits CNN with its augmentation in front (strengths from ``hp``)."""
     return layers.Sequential(
         RandomTranslation(0.0, 0.0), GaussianNoise(0.0),
-        layers.Conv(16, (3, 3), use_bias=False), layers.BatchNorm(), layers.Relu(),
-        layers.MaxPool((2, 2)),
-        layers.Conv(32, (3, 3), use_bias=False), layers.BatchNorm(), layers.Relu(),
-        layers.MaxPool((2, 2)),
+        *conv_stage(16), *conv_stage(32),
         layers.Flatten(), layers.Dense(10),
         input_shape=IMAGE,
     )

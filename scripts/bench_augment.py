@@ -20,6 +20,7 @@ from typing import Any
 import benchlib
 import jax
 import numpy as np
+from examples.cnn_blocks import conv_stage
 
 from jaxdl import layers
 from jaxdl.infra.atomic import write_json
@@ -34,8 +35,7 @@ def cnn(*augmentation: Any) -> layers.Sequential:
     """The benchmark CNN with ``augmentation`` layers in front."""
     return layers.Sequential(
         *augmentation,
-        layers.Conv(8, (3, 3)), layers.Relu(), layers.MaxPool((2, 2)),
-        layers.Conv(16, (3, 3)), layers.Relu(), layers.MaxPool((2, 2)),
+        *conv_stage(8, batch_norm=False), *conv_stage(16, batch_norm=False),
         layers.Flatten(), layers.Dense(10),
         input_shape=IMAGE,
     )

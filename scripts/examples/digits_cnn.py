@@ -31,6 +31,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from cnn_blocks import conv_stage
 
 import jaxdl
 from jaxdl import layers
@@ -48,10 +49,7 @@ def cnn(filters: tuple[int, int] = (16, 32)) -> layers.Sequential:
     rounding noise, which Adam would scale up to full-size steps) and ``beta`` takes its place.
     """
     return layers.Sequential(
-        layers.Conv(filters[0], (3, 3), use_bias=False), layers.BatchNorm(), layers.Relu(),
-        layers.MaxPool((2, 2)),
-        layers.Conv(filters[1], (3, 3), use_bias=False), layers.BatchNorm(), layers.Relu(),
-        layers.MaxPool((2, 2)),
+        *conv_stage(filters[0]), *conv_stage(filters[1]),
         layers.Flatten(), layers.Dropout(), layers.Dense(10),
         input_shape=IMAGE,
     )

@@ -48,6 +48,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from cnn_blocks import conv_stage
 
 import jaxdl
 from jaxdl import layers
@@ -70,12 +71,7 @@ def augmentation(dataset: str, input_shape: Sequence[int]) -> list[Any]:
 def cnn(input_shape: Sequence[int], outputs: int, filters: int = 32) -> layers.Sequential:
     """Two conv blocks with batch norm, dropout before each dense layer (see the module
     docstring)."""
-    blocks: list[Any] = []
-    for f in (filters, 2 * filters):
-        for _ in range(2):
-            blocks += [layers.Conv(f, (3, 3), use_bias=False, initializer="he"),
-                       layers.BatchNorm(), layers.Relu()]
-        blocks.append(layers.MaxPool((2, 2)))
+    blocks = [*conv_stage(filters, convs=2), *conv_stage(2 * filters, convs=2)]
     return layers.Sequential(
         *blocks, layers.Flatten(), layers.Dropout(),
         layers.Dense(128, initializer="he"), layers.Relu(), layers.Dropout(),
