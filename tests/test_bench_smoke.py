@@ -267,20 +267,6 @@ def test_plot_search_draws_each_task_and_names_the_finding(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_bench_tabular_runs_every_row_on_csv_files_with_text_labels():
-    import bench_tabular
-
-    x, y, names, task = bench_tabular.table("iris")
-    assert task == "classification" and set(y) == {"setosa", "versicolor", "virginica"}
-    train, test = bench_tabular.split(y, task, seed=0)
-    assert len(test) == 30 and sorted(np.unique(y[test], return_counts=True)[1]) == [10] * 3
-    result = bench_tabular.run(["iris"], [0], train_args=("--epochs", "2"))["iris"]
-    for row in bench_tabular.ROWS:
-        assert len(result[row]["scores"]) == 1 and 0 <= result[row]["scores"][0] <= 1
-    assert result["linear"]["scores"][0] > 0.9  # the oracle row itself is sane
-    assert "| iris (150 rows, 4 features) | accuracy |" in bench_tabular.report({"iris": result})
-
-
 def test_bench_augmentation_row_is_the_ratio_bench_augment_measured(monkeypatch):
     """The augmentation cost comes from scripts/bench_augment.py run in this bench run: the
     ratio is its augmented epoch over its plain one, checked against its target."""
