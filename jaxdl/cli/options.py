@@ -117,7 +117,8 @@ def add_data(p: argparse.ArgumentParser) -> None:
     g.add_argument("--noise", type=number,
                    help="noise level of a generated dataset (default: the dataset's own)")
     g.add_argument("--no-normalize", action="store_true",
-                   help="keep raw features (default: standardize with training statistics)")
+                   help="keep raw features and regression targets (default: standardize "
+                        "both with training statistics)")
     add_file_options(p)
 
 
