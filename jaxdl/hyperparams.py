@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -156,21 +156,57 @@ def _check_names(names: Iterable[str]) -> None:
         )
 
 
-def check(hp: Mapping[str, Any]) -> None:
+class Checked(Mapping[str, Any]):
+    """Hyperparameter values whose names and float32 ranges :func:`check` accepted: a frozen
+    copy that the boundary hands inward, so :func:`check_for` and ``fit`` trust it instead of
+    checking again. Made by :func:`check` (never build one from unchecked values).
+
+    >>> from jaxdl.hyperparams import Checked, check
+    >>> hp = check({"learning_rate": 0.1})
+    >>> isinstance(hp, Checked), dict(hp)
+    (True, {'learning_rate': 0.1})
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Checked({self._values!r})"
+
+
+def check(hp: Mapping[str, Any]) -> Checked:
     """Validate names and concrete values of ``hp`` (scalars or one value per member).
+
+    Returns:
+      ``hp`` as :class:`Checked` (returned as it is when it already is one).
 
     >>> from jaxdl.hyperparams import check
     >>> check({"b1": 0.99})
+    Checked({'b1': 0.99})
     >>> check({"b1": 1 - 1e-9})
     Traceback (most recent call last):
     ValueError: b1 must lie in [0.0, 1.0) as a float32, got 0.999999999 (float32 rounds it to 1.0)
     """
+    if isinstance(hp, Checked):
+        return hp
     _check_names(hp)
     for name, value in hp.items():
         p = TABLE[name]
         _check_value(name, value, p.low, p.high, p.low_open, p.high_open)
     if "keep_prob" in hp:  # inverted dropout divides by it: no subnormal keep_prob
         check_keep_prob(hp["keep_prob"])
+    return Checked(hp)
 
 
 def _optimizer_message(name: str, optimizer: str) -> str:
@@ -229,10 +265,14 @@ def check_readers(
         )
 
 
-def check_for(trainer: Any, hp: Mapping[str, Any]) -> None:
+def check_for(trainer: Any, hp: Mapping[str, Any]) -> Checked:
     """All up-front checks of ``hp`` against ``trainer`` (its ``optimizer``, ``schedule`` and
-    ``model``), on the host before anything compiles: names, float32 ranges, readers, and the
-    schedule's own range for ``decay_rate`` (``exponential``: ``(0, 1]``).
+    ``model``), on the host before anything compiles: names, float32 ranges (not again for a
+    :class:`Checked` ``hp``), readers, and the schedule's own range for ``decay_rate``
+    (``exponential``: ``(0, 1]``).
+
+    Returns:
+      ``hp`` as :class:`Checked`.
 
     >>> from jaxdl.hyperparams import check_for
     >>> from jaxdl.nn import MLP
@@ -245,13 +285,15 @@ def check_for(trainer: Any, hp: Mapping[str, Any]) -> None:
         raise TypeError(f"hp must be a dict of hyperparameters, got {hp!r}")
     model = getattr(trainer, "model", None)
     own = set(getattr(model, "hyperparameters", ())) - set(TABLE)
-    check({k: v for k, v in hp.items() if k not in own})  # the model checks its own names
+    if not isinstance(hp, Checked):
+        check({k: v for k, v in hp.items() if k not in own})  # the model checks its own names
     optimizer = getattr(trainer, "optimizer", None)
     schedule = getattr(trainer, "schedule", None)
     check_readers(hp, optimizer, schedule, model)
     if isinstance(schedule, str) and schedule in SCHEDULE_RANGES and "decay_rate" in hp:
         low, high, lo, hi = SCHEDULE_RANGES[schedule]
         _check_value(f"decay_rate for schedule {schedule!r}", hp["decay_rate"], low, high, lo, hi)
+    return hp if isinstance(hp, Checked) else Checked(hp)
 
 
 def hyperparams(**values: Any) -> HyperParams:
@@ -261,7 +303,16 @@ def hyperparams(**values: Any) -> HyperParams:
     >>> sorted(hyperparams(l2=0.1))[:3]
     ['b1', 'b2', 'beta']
     """
-    check(values)
+    return arrays(check(values))
+
+
+def arrays(values: Checked) -> HyperParams:
+    """The defaults overridden by ``values`` (checked by :func:`check`), as float32 arrays.
+
+    >>> from jaxdl.hyperparams import arrays, check
+    >>> float(arrays(check({"l2": 0.5}))["l2"]), float(arrays(check({}))["learning_rate"])
+    (0.5, 0.01)
+    """
     merged = {**DEFAULTS, **values}
     return {name: jnp.asarray(value, jnp.float32) for name, value in merged.items()}
 

@@ -69,6 +69,7 @@ def test_page_examples_run_in_order_in_a_fresh_namespace(page, tmp_path, monkeyp
 # type under a global name, and the module's own doctest (the same process) registers it too.
 MODULES = [
     "jaxdl.train.fitting",
+    "jaxdl.train.options",
     "jaxdl.train.trainer",
     "jaxdl.gradcheck.check",
     "jaxdl.early_stopping",

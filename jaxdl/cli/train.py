@@ -23,7 +23,7 @@ from jaxdl.infra import devices, parallel
 from jaxdl.infra.atomic import check_writable, write_json
 from jaxdl.layers.standardize import unwrap
 from jaxdl.nn import MLP
-from jaxdl.train import fit
+from jaxdl.train import prepare_fit, run_fit
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -45,17 +45,26 @@ def train_command(args: argparse.Namespace) -> int:
         raise ValueError("--resume needs --checkpoint-dir, the directory to resume from")
     hp = {name: getattr(args, name) for _, name, _, _ in HP_FLAGS
           if getattr(args, name) is not None}
-    check_hyperparameters(hp)
+    checked = check_hyperparameters(hp)  # names and float32 ranges, once, before the data loads
     devs = devices.select(args.device)
     data = load_data(args)
     user_data.check_outputs(args)
     model = build_model(args, data, dropout="keep_prob" in hp)
-    trainer = parallel.data_parallel(build_trainer(args, model, hp, data.task), devs)
+    # who reads each name: checked once, by prepare_fit below (hp_names None here)
+    trainer = parallel.data_parallel(build_trainer(args, model, None, data.task), devs)
     monitor = check_validation(args, data)
     validation = (data.x_val, data.y_val) if len(data.y_val) else None
     stopper = None
     if args.patience is not None:
         stopper = EarlyStopping(args.patience, args.min_delta, monitor)
+    with jax.default_device(devs[0]):
+        setup = prepare_fit(
+            trainer, data.x_train, data.y_train, validation=validation, hp=checked,
+            epochs=args.epochs, seed=args.seed, early_stopping=stopper,
+            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+            resume=args.resume, overwrite=args.overwrite and not args.resume,
+            progress=args.progress,
+        )  # fmt: skip
     want_plots = plots_wanted(args)
     check_writable(args.out)
     if args.checkpoint_dir:
@@ -66,13 +75,7 @@ def train_command(args: argparse.Namespace) -> int:
     logger = user_data.logger(args)
     with jax.default_device(devs[0]):
         try:
-            result = fit(
-                trainer, data.x_train, data.y_train, validation=validation, hp=hp,
-                epochs=args.epochs, seed=args.seed, early_stopping=stopper,
-                checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-                resume=args.resume, overwrite=args.overwrite and not args.resume,
-                progress=args.progress, logger=logger,
-            )
+            result = run_fit(setup.with_logger(logger))
         finally:
             logger.close()
         seconds = time.perf_counter() - start

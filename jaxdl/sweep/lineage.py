@@ -23,7 +23,7 @@ from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.history import record
 from jaxdl.infra.atomic import write_json
-from jaxdl.sweep.buckets import check_sweep_data
+from jaxdl.sweep import buckets
 from jaxdl.sweep.results import SweepResults
 from jaxdl.train import (
     FitResult,
@@ -208,7 +208,7 @@ def replay(
     check_positive_int("epochs", epochs)
     if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < epochs:
         raise ValueError(f"since must be an epoch in [0, {epochs}), got {since!r}")
-    x, y, x_val, y_val = (jnp.asarray(a) for a in check_sweep_data(trainer, data))
+    x, y, x_val, y_val = (jnp.asarray(a) for a in buckets.check_sweep_data(trainer, data))
     keys = Keys.from_seed(seed)
     values = [trainer_hyperparams(trainer, hp) for hp in schedule]
     ts = run_init(trainer, keys.init, values[0])

@@ -39,17 +39,7 @@ import numpy as np
 from jaxdl import logs
 from jaxdl.checks import check_range
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.sweep import recording, sharding, state
-from jaxdl.sweep.buckets import (
-    check_sweep_data,
-    collect_results,
-    continuous_names,
-    host_state,
-    make_buckets,
-    restore_bucket,
-    seeds_per_member,
-    state_template,
-)
+from jaxdl.sweep import buckets, recording, sharding, state
 from jaxdl.sweep.lineage import PBTResults as PBTResults
 from jaxdl.sweep.lineage import plot_schedules as plot_schedules
 from jaxdl.sweep.lineage import replay as replay
@@ -244,7 +234,7 @@ def population_based_training(
     space = as_space(space)
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
-    structural = [name for name in space if name not in continuous_names(trainer)]
+    structural = [name for name in space if name not in buckets.continuous_names(trainer)]
     if structural:
         raise ValueError(
             f"population-based training explores continuous hyperparameters only, got "
@@ -254,9 +244,9 @@ def population_based_training(
     stopper = EarlyStopping(NEVER, 0.0, monitor, trainer.check_monitor(monitor, mode))
     fixed = dict(hp or {})
     configs = sample(space, seed, population)
-    host_data = check_sweep_data(trainer, data)
-    seeds_per_member(seed, None, population)
-    (bucket,), trainers, member_hp = make_buckets(
+    host_data = buckets.check_sweep_data(trainer, data)
+    buckets.seeds_per_member(seed, None, population)
+    (bucket,), trainers, member_hp = buckets.make_buckets(
         trainer, configs, fixed, [seed] * population, True, host_data
     )
     journal = state.open_journal(checkpoint_dir, resume, {
@@ -291,7 +281,7 @@ def population_based_training(
                         f"population-based training interrupted after interval {run.t - 1}; "
                         + journal.resume_hint(), None, journal.directory)  # fmt: skip
     outcome: dict[int, dict[str, Any]] = {}
-    collect_results(bucket, mesh, outcome)
+    buckets.collect_results(bucket, mesh, outcome)
     results = PBTResults(
         configs=[{k: run.hp[j][k] for k in space} for j in range(population)],
         histories=run.history.lists,
@@ -370,7 +360,7 @@ class _Population:
 
     # -- durability ---------------------------------------------------------------------------
     def save(self, journal: state.Journal) -> None:
-        host = host_state(self.bucket, self.mesh)
+        host = buckets.host_state(self.bucket, self.mesh)
         arrays = {f"bucket0/{i}": np.asarray(a) for i, a in enumerate(jax.tree.leaves(host))}
         journal.save({"t": self.t, "hp": self.hp, "parents": self.parents,
                       "schedules": self.schedules, "history": self.history.lists,
@@ -382,5 +372,5 @@ class _Population:
         self.schedules = meta["schedules"]
         self.history.lists, self.history.status = meta["history"], meta["status"]
         self.put_hp()
-        host = journal.tree("bucket0", state_template(bucket, self.stopper))
-        restore_bucket(bucket, host, self.mesh)
+        host = journal.tree("bucket0", buckets.state_template(bucket, self.stopper))
+        buckets.restore_bucket(bucket, host, self.mesh)

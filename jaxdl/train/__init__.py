@@ -21,13 +21,14 @@ which makes runs reproducible and resumes exact, and lets a sweep share batches 
 Modules: ``state`` (:class:`TrainState`, :class:`Keys`, :class:`Batch`), ``trainer``
 (:class:`Trainer`: the static setup, its optimizer, cost and evaluation), ``step`` (the one
 guarded training step), ``epoch`` (one epoch as a ``lax.scan`` of that step), ``compiled``
-(the jitted ``run_epoch``, ``run_evaluate``, ``run_init``, ``run_init_members``) and
-``fitting`` (:func:`fit` and its errors).
+(the jitted ``run_epoch``, ``run_evaluate``, ``run_init``, ``run_init_members``), ``options``
+(:func:`prepare_fit`: the arguments of ``fit`` checked once into a frozen :class:`FitSetup`) and
+``fitting`` (:func:`fit`, :func:`run_fit` and their errors).
 """
 
 from jaxdl.history import HISTORY_KEYS, MONITORS
 from jaxdl.shapes import check_data as check_data  # importable from here as before the split
-from jaxdl.train import compiled, epoch, fitting, state, step, trainer
+from jaxdl.train import compiled, epoch, fitting, options, state, step, trainer
 from jaxdl.train.compiled import (
     INIT_COMPILER_OPTIONS,
     TRAIN_COMPILER_OPTIONS,
@@ -37,7 +38,8 @@ from jaxdl.train.compiled import (
     run_init,
     run_init_members,
 )
-from jaxdl.train.fitting import FitResult, TrainingDiverged, TrainingInterrupted, fit
+from jaxdl.train.fitting import FitResult, TrainingDiverged, TrainingInterrupted, fit, run_fit
+from jaxdl.train.options import FitOptions, FitSetup, prepare_fit
 from jaxdl.train.state import Batch, Keys, TrainState
 from jaxdl.train.trainer import SCHEDULES, Trainer, trainer_hyperparams
 
@@ -57,6 +59,10 @@ __all__ = [
     "TrainingInterrupted",
     "trainer_hyperparams",
     "fit",
+    "FitOptions",
+    "FitSetup",
+    "prepare_fit",
+    "run_fit",
     "SCHEDULES",
     "INIT_COMPILER_OPTIONS",
     "TRAIN_COMPILER_OPTIONS",
@@ -67,5 +73,6 @@ __all__ = [
     "step",
     "epoch",
     "compiled",
+    "options",
     "fitting",
 ]

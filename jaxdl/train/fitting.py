@@ -23,17 +23,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import checkpoint, logs
-from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.history import best_epoch as monitored_best
 from jaxdl.history import record
-from jaxdl.hyperparams import HyperParams, check_for
+from jaxdl.hyperparams import HyperParams
 from jaxdl.infra import interrupt, parallel
 from jaxdl.infra.progress import Progress
-from jaxdl.shapes import check_data, check_optimizer
 from jaxdl.train.compiled import run_epoch, run_evaluate, run_init
+from jaxdl.train.options import FitSetup, prepare_fit
 from jaxdl.train.state import Keys, TrainState
-from jaxdl.train.trainer import Trainer, trainer_hyperparams
+from jaxdl.train.trainer import Trainer
 
 
 class FitResult(NamedTuple):
@@ -127,43 +126,6 @@ def _fingerprint(
     }
 
 
-def _check_seed(seed: Any) -> int | jax.Array:
-    """``seed`` as a Python int, or the typed PRNG key it is."""
-    # jax.dtypes imports issubdtype from jax._src.dtypes without re-exporting it by name: an
-    # error where jax.dtypes is checked with no_implicit_reexport (mypy --strict), none otherwise
-    if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(  # type: ignore[attr-defined, unused-ignore]
-        seed.dtype, jax.dtypes.prng_key
-    ):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an int or a jax.random.key, got {seed!r}")
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be a non-negative int below 2**63, got {seed}")
-    return int(seed)
-
-
-def _check_validation(validation: Any) -> None:
-    if not isinstance(validation, tuple | list) or len(validation) != 2:
-        raise TypeError(
-            "validation must be a pair (x_val, y_val), got "
-            + (f"a sequence of {len(validation)}" if isinstance(validation, tuple | list)
-               else type(validation).__name__)
-        )
-
-
-def _check_scalar_hp(hp: Any) -> Any:
-    """``hp`` (a dict, checked by the caller) with single numbers only: a sweep varies them."""
-    if isinstance(hp, Mapping):
-        for name, value in hp.items():
-            if np.ndim(value) != 0:
-                raise ValueError(
-                    f"hp[{name!r}] must be a single number in fit, got shape "
-                    f"{np.shape(value)}; to train several values at once use "
-                    "jaxdl.sweep.run_sweep"
-                )
-    return hp
-
-
 def fit(
     trainer: Trainer,
     x: Any,
@@ -212,36 +174,42 @@ def fit(
     >>> len(result.history["loss"]), result.history["loss"][-1] < result.history["loss"][0]
     (3, True)
     """
-    check_for(trainer, hp or {})  # names nothing reads, ranges: before anything compiles
-    logs.check_logger(logger)
-    callbacks = logs.check_callbacks(callbacks)
-    check_positive_int("epochs", epochs)
-    check_positive_int("checkpoint_every", checkpoint_every)
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs checkpoint_dir, the directory to resume from")
-    if resume and overwrite:
-        raise ValueError("resume=True and overwrite=True exclude each other: choose one")
-    seed = _check_seed(seed)
-    if early_stopping is not None:
-        if not isinstance(early_stopping, EarlyStopping):
-            raise TypeError(
-                f"early_stopping must be a jaxdl.EarlyStopping, got {type(early_stopping).__name__}"
-            )
-        trainer.check_monitor(early_stopping.monitor, early_stopping.mode)
-    hyper: HyperParams = trainer_hyperparams(trainer, _check_scalar_hp(hp or {}))
-    x, y = check_data(trainer, x, y, hp=hyper)
-    if validation is not None:
-        _check_validation(validation)
-        validation = check_data(trainer, *validation, name="x_val", hp=hyper)
-    check_optimizer(trainer, hyper)
-    if early_stopping is not None and early_stopping.monitor.startswith("val") and not validation:
-        raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation data")
-    trainer.partition(x.shape[0])
-    store = None
-    if checkpoint_dir is not None:
-        fingerprint = _fingerprint(trainer, hyper, seed, (x, y), validation, early_stopping)
-        store = checkpoint.CheckpointDir(checkpoint_dir, fingerprint)
-    keys = Keys.from_seed(seed)
+    return run_fit(prepare_fit(
+        trainer, x, y, validation=validation, hp=hp, epochs=epochs, seed=seed,
+        early_stopping=early_stopping, checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every, resume=resume, overwrite=overwrite,
+        progress=progress, logger=logger, callbacks=callbacks,
+    ))  # fmt: skip
+
+
+def run_fit(setup: FitSetup) -> FitResult:
+    """Train as ``setup`` says: :func:`fit` once :func:`~jaxdl.train.prepare_fit` has checked
+    its arguments (nothing is checked again here).
+
+    Args:
+      setup: the :class:`~jaxdl.train.FitSetup`.
+
+    Returns:
+      The :class:`FitResult`.
+
+    Raises:
+      TrainingDiverged, TrainingInterrupted: as :func:`fit`.
+
+    >>> import numpy as np
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.train import Trainer, prepare_fit, run_fit
+    >>> x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int32)
+    >>> run_fit(prepare_fit(Trainer(MLP((2, 1))), x, y, epochs=2, progress=False)).epochs_run
+    2
+    """
+    trainer, opts = setup.trainer, setup.options
+    x, y, validation, hyper = setup.x, setup.y, setup.validation, opts.hp
+    early_stopping, epochs, store = opts.early_stopping, opts.epochs, None
+    if opts.checkpoint_dir is not None:
+        fingerprint = _fingerprint(trainer, hyper, opts.seed, (x, y), validation, early_stopping)
+        store = checkpoint.CheckpointDir(opts.checkpoint_dir, fingerprint)
+    keys = Keys.from_seed(opts.seed)
     x, y, validation, hyper, keys = _place(trainer, (x, y, validation, hyper, keys))
 
     ts = _place(trainer, run_init(trainer, keys.init, hyper))
@@ -249,14 +217,11 @@ def fit(
     best = _copy((ts.params, ts.model_state)) if early_stopping else None
     history: dict[str, list[Any]] = {k: [] for k in (*trainer.history_keys, "epoch_time",
                                                 "batch_cost")}  # fmt: skip
-    start, stopped = 0, False
-    if early_stopping is not None:
-        monitor, mode = early_stopping.monitor, early_stopping.direction
-    else:
-        monitor, mode = ("val_loss" if validation is not None else "loss"), "min"
-    owned = store.open(resume=resume, overwrite=overwrite) if store else contextlib.nullcontext()
+    start, stopped, monitor, mode = 0, False, opts.monitor, opts.mode
+    owned = (store.open(resume=opts.resume, overwrite=opts.overwrite) if store
+             else contextlib.nullcontext())  # fmt: skip
     with owned, interrupt.Deferred() as stop:
-        restored = store.restore((ts, es, best)) if store is not None and resume else None
+        restored = store.restore((ts, es, best)) if store is not None and opts.resume else None
         if restored is not None:
             (ts, es, best), meta = restored
             ts, es, best = _place(trainer, (ts, es, best))
@@ -281,7 +246,7 @@ def fit(
                 return best_state
             return ts.params, ts.model_state
 
-        bar = Progress(epochs, initial=start, show=progress if start < epochs else False)
+        bar = Progress(epochs, initial=start, show=opts.progress if start < epochs else False)
         for epoch in range(start, epochs) if not stopped else ():
             began = time.perf_counter()
             ts, metrics = run_epoch(trainer, ts, hyper, x, y, keys, epoch)
@@ -290,7 +255,7 @@ def fit(
             metrics, val, diverged_at = host
             record(history, epoch, metrics, val, [m.name for m in trainer.metric_list])
             history["epoch_time"].append(time.perf_counter() - began)
-            logs.after_epoch(logger, (), epoch, history)
+            logs.after_epoch(opts.logger, (), epoch, history)
             if diverged_at >= 0:
                 bar.close()
                 params, model_state = kept()
@@ -315,12 +280,12 @@ def fit(
             last = stopped or epoch == epochs - 1
             written = None
             if store is not None and (
-                (epoch + 1) % checkpoint_every == 0 or last or stop.requested
+                (epoch + 1) % opts.checkpoint_every == 0 or last or stop.requested
             ):
                 written = store.save(
                     epoch, (ts, es, best), {"history": history, "stopped": stopped}
                 )
-            logs.after_epoch(None, callbacks, epoch, history)
+            logs.after_epoch(None, opts.callbacks, epoch, history)
             if stop.requested and not last:
                 bar.close()
                 hint = (
