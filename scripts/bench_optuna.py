@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 
+import jax
 import numpy as np
 import optuna
 
@@ -52,6 +53,9 @@ from jaxdl.sweep.engine import NEVER
 from jaxdl.train import TrainingDiverged
 
 PATHS = ("batched", "one_at_a_time")
+COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
+                  "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                  "/jax/core/compile/backend_compile_duration")  # fmt: skip
 
 
 def make_data(n=4000, classes=10, features=40, seed=0):
@@ -162,7 +166,9 @@ def study_in_process(spec):
     ``compile_cache`` (a folder for jaxdl's persistent compile cache) and ``device_per_core``
     (one CPU device per usable core, as the ``jaxdl`` command sets). Returns the summary
     (:func:`summary`, of this worker's trials' whole study) with ``start`` and ``end`` (Unix
-    times around the search, imports and data excluded) and ``cores`` (usable cores)."""
+    times around the search, imports and data excluded), ``compile_s`` (seconds of the
+    search spent tracing, lowering and compiling or loading from the cache; ``compiles``: how
+    many programs) and ``cores`` (usable cores)."""
     if spec.get("device_per_core"):
         from jaxdl.infra.devices import cpu_device_per_core
 
@@ -175,6 +181,10 @@ def study_in_process(spec):
     data = make_data(n=spec.get("samples", 4000))
     trainer = make_trainer(spec.get("hidden", 64))
     study = new_study(spec.get("seed", 0), spec.get("storage"), spec.get("name"))
+    compiling = []  # seconds of each trace, lowering and compile (or cache load) of the search
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, seconds, **_: compiling.append((event, seconds)) if event in COMPILE_EVENTS
+        else None)  # fmt: skip
     start = time.time()
     if spec["path"] == "batched":
         seconds = batched(study, data, spec["trials"], spec.get("batch", 8), spec["epochs"],
@@ -182,7 +192,9 @@ def study_in_process(spec):
     else:
         seconds = one_at_a_time(study, data, spec["trials"], spec["epochs"], trainer)
     end = time.time()
+    compiles = sum(1 for event, _ in compiling if event == COMPILE_EVENTS[-1])
     return {**summary(study, seconds, start), "start": start, "end": end,
+            "compile_s": round(sum(s for _, s in compiling), 2), "compiles": compiles,
             "cores": len(os.sched_getaffinity(0))}  # fmt: skip
 
 
@@ -215,6 +227,7 @@ def workers(spec, fresh=True):
     each pinned to one core where there are two, on one storage. Wall times run from the
     first worker's start to the last one's end (imports and data excluded); the machine's load
     averages (1, 5, 15 minutes) are recorded before, between and after."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     cores = sorted(os.sched_getaffinity(0))
     pins = [cores[k] if len(cores) >= 2 else None for k in range(2)]
     with tempfile.TemporaryDirectory() as tmp:

@@ -287,14 +287,16 @@ def crossover_rows(size: dict, fresh: bool) -> list[dict]:
                         "hidden": hidden}  # fmt: skip
                 row = {**task, "batch": size["batch"]}
                 for cache in ("cold", "warm"):
-                    seconds = {}
+                    seconds, compiling = {}, {}
                     for path in bench_optuna.PATHS:
                         folder = f"{tmp}/{path}-{hidden}-{trials}-{epochs}"
                         spec = {"path": path, **task, "batch": size["batch"],
                                 "device_per_core": path == "batched",
                                 **({"compile_cache": folder} if fresh else {})}  # fmt: skip
-                        seconds[path] = bench_optuna.run_study(spec, fresh=fresh)["seconds"]
-                    row[cache] = {**seconds,
+                        run = bench_optuna.run_study(spec, fresh=fresh)
+                        seconds[path] = run["seconds"]
+                        compiling[path] = run["compile_s"]
+                    row[cache] = {**seconds, "compile_s": compiling,
                                   "ratio": seconds["batched"] / seconds["one_at_a_time"]}
                 print(f"crossover {row}", file=sys.stderr, flush=True)
                 rows.append(row)
@@ -319,16 +321,17 @@ def optuna_report(quick: bool, seeds: int) -> dict:
 
 def print_optuna(report: dict) -> None:
     """The batched Optuna rows as tables on stdout."""
-    print("trials  seed  one at a time (s, best acc)  batch  batched (s, best acc)  time ratio  "
-          "reached at  target")
+    print("trials  seed  one at a time: s (compiling), best acc  batch  batched: s (compiling), "
+          "best acc  time ratio  reached at  target")
     for row in report["batched"]:
         one = row["one_at_a_time"]
         for batch, run in row["batched"].items():
             c = row["compare"][batch]
             reach = "never" if c["reach_ratio"] is None else f"{c['reach_ratio']:.2f}x"
-            print(f"{row['trials']:>6}  {row['seed']:>4}  {one['seconds']:8.1f} s, "
-                  f"{one['best_val_accuracy']:.4f}{'':9}{batch:>5}  {run['seconds']:8.1f} s, "
-                  f"{run['best_val_accuracy']:.4f}{'':3}{c['time_ratio']:8.2f}x  {reach:>10}  "
+            print(f"{row['trials']:>6}  {row['seed']:>4}  {one['seconds']:6.1f} "
+                  f"({one['compile_s']:5.1f}), {one['best_val_accuracy']:.4f}{'':14}{batch:>5}  "
+                  f"{run['seconds']:6.1f} ({run['compile_s']:5.1f}), "
+                  f"{run['best_val_accuracy']:.4f}{'':4}{c['time_ratio']:8.2f}x  {reach:>10}  "
                   f"{c['target']:.2f} {'met' if c['met'] else 'missed'}")  # fmt: skip
     w = report["workers"]
     print(f"workers: 1 worker {w['one']['wall_s']:.1f} s, 2 workers {w['two']['wall_s']:.1f} s "
@@ -339,7 +342,8 @@ def print_optuna(report: dict) -> None:
         cold, warm = r["cold"], r["warm"]
         print(f"{r['samples']:>18} {r['hidden']:>6} {r['trials']:>6} {r['epochs']:>6}  "
               f"{cold['batched']:6.1f}/{cold['one_at_a_time']:5.1f} s ({cold['ratio']:.2f}x)  "
-              f"{warm['batched']:5.1f}/{warm['one_at_a_time']:5.1f} s ({warm['ratio']:.2f}x)")
+              f"{warm['batched']:5.1f}/{warm['one_at_a_time']:5.1f} s ({warm['ratio']:.2f}x)  "
+              f"compiling {cold['compile_s']} / {warm['compile_s']}")
     print(f"machine: {report['machine']}")
 
 
