@@ -56,6 +56,7 @@ def test_quick_run_reports_ratios_computed_from_its_timings(tmp_path):
         for batch, run in row["batched"].items():
             c = row["compare"][batch]
             assert run["trials"] == row["trials"]
+            assert run["compiles"] >= 1 and 0 < run["compile_s"] <= run["seconds"] + 0.01
             assert c["time_ratio"] == pytest.approx(run["seconds"] / one["seconds"])
             p = one["best_val_accuracy"]
             assert c["noise"] == pytest.approx(math.sqrt(p * (1 - p) / (size["samples"] // 5)))
@@ -87,6 +88,7 @@ def test_quick_run_reports_ratios_computed_from_its_timings(tmp_path):
         for cache in ("cold", "warm"):
             seconds = row[cache]
             assert seconds["ratio"] == pytest.approx(seconds["batched"] / seconds["one_at_a_time"])
+            assert set(seconds["compile_s"]) == {"batched", "one_at_a_time"}
     assert "time ratio" in done.stdout and "workers:" in done.stdout
 
 
