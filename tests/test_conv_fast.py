@@ -91,13 +91,17 @@ def test_gradients_under_vmap_and_scan(case):
     _close(dx_fast, dx_plain)
 
 
+@pytest.mark.parametrize("case", [CASES[8], CASES[4], CASES[10]], ids=["2d", "1d-g3", "2d-dw"])
 @pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0)], ids=str)
-def test_vmapped_members_loop_instead_of_a_grouped_convolution(in_axes):
-    """vmap over inputs only folds the members into the batch; over kernels it loops over them
-    (JAX's rule builds one convolution with feature_group_count = members, slow on CPU). Values
-    and gradients as the plain convolution's."""
-    x, w, args = _operands(CASES[8])
-    xs, ws = jnp.stack([x, -x, 2 * x]), jnp.stack([w, 0.5 * w, -w])
+def test_vmapped_members_loop_instead_of_a_grouped_convolution(in_axes, case):
+    """vmap over inputs only folds the members into the batch; over kernels only (members
+    sharing their inputs) into the output channels, for the forward pass and the weight
+    gradient; over both it loops over them (JAX's rule builds one convolution with
+    feature_group_count = members, slow on CPU). Values and gradients as the plain
+    convolution's, groups included."""
+    x, w, args = _operands(case)
+    scales = (1.0, -1.0, 2.0, 0.5, -0.3)  # 5 members: no multiple of the groups (3, 4)
+    xs, ws = jnp.stack([s * x for s in scales]), jnp.stack([s * w for s in scales[::-1]])
     operands = tuple(a if axis is None else b for a, b, axis in zip((x, w), (xs, ws), in_axes))
 
     def value_and_grads(fn):
@@ -108,7 +112,11 @@ def test_vmapped_members_loop_instead_of_a_grouped_convolution(in_axes):
         _close(a, b)
     if jax.default_backend() == "cpu":
         text = value_and_grads(conv).lower(*operands).compile().as_text()
-        assert "feature_group_count" not in text
+        counts = re.findall(r"(?:feature|batch)_group_count=(\d+)", text)
+        assert set(counts) <= {str(args[3])}, counts  # the layer's own groups only
+        forward = jax.jit(jax.vmap(lambda x, w: conv(x, w, *args), in_axes))
+        looped = "while" in forward.lower(*operands).compile().as_text()
+        assert looped == (in_axes == (0, 0))  # one convolution when one operand is shared
 
 
 def test_bfloat16_inputs_match_the_plain_conv():

@@ -175,22 +175,51 @@ def input_gradient(
     )
 
 
-def _over_members(fn: Callable[..., jax.Array], batch_first: bool) -> _Kernel:
-    """``fn`` with a vmap rule for vmapped operands (a sweep's members): when only the first
-    operand is batched and ``batch_first``, the members are folded into its batch axis; otherwise
-    the members are looped over (``lax.map``). JAX's own rule turns a convolution with batched
-    kernels into one grouped convolution (``feature_group_count`` = members), which XLA:CPU runs
-    several times slower than the members' convolutions one after another."""
+def _fold_channels(a: jax.Array, groups: int) -> jax.Array:
+    """``(M, ..., G * O_g) -> (..., G * M * O_g)``: members next to the output channels of their
+    group (a grouped convolution keeps group ``g``'s outputs together)."""
+    m, *rest, out = a.shape
+    a = jnp.moveaxis(a.reshape(m, *rest, groups, out // groups), 0, -2)
+    return a.reshape(*rest, groups * m * (out // groups))
+
+
+def _unfold_channels(y: jax.Array, members: int, groups: int) -> jax.Array:
+    """The inverse of :func:`_fold_channels`: ``(..., G * M * O_g) -> (M, ..., G * O_g)``."""
+    *rest, out = y.shape
+    y = jnp.moveaxis(y.reshape(*rest, groups, members, out // (groups * members)), -2, 0)
+    return y.reshape(members, *rest, out // members)
+
+
+def _over_members(
+    fn: Callable[..., jax.Array], groups: int, batch_first: bool, channels_second: bool
+) -> _Kernel:
+    """``fn`` with a vmap rule for vmapped operands (a sweep's members), one convolution for all
+    members where it can:
+
+    - only the first operand batched and ``batch_first`` (the forward's ``x``, the input
+      gradient's ``dy``): the members are folded into its batch axis;
+    - only the second batched and ``channels_second`` (the forward's ``w``, the weight
+      gradient's ``dy``: members sharing their inputs, as a sweep's first layer does): the
+      members are folded into the output channels, ``(..., O) -> (..., M * O)``;
+    - otherwise the members are looped over (``lax.map``) on CPU: JAX's own rule, one grouped
+      convolution (``feature_group_count`` = members), runs several times slower there than
+      the members' convolutions one after another (and off XLA:CPU's fast kernels); other
+      backends keep JAX's rule."""
     mapped = custom_vmap(fn)
 
     @mapped.def_vmap
     def rule(
         axis_size: int, in_batched: Sequence[bool], *args: jax.Array
     ) -> tuple[jax.Array, bool]:
-        if batch_first and in_batched[0] and not any(in_batched[1:]):
-            first = args[0]
-            y = mapped(first.reshape(-1, *first.shape[2:]), *args[1:])
+        first, second = args
+        if batch_first and in_batched[0] and not in_batched[1]:
+            y = mapped(first.reshape(-1, *first.shape[2:]), second)
             return y.reshape(axis_size, first.shape[1], *y.shape[1:]), True
+        if channels_second and in_batched[1] and not in_batched[0]:
+            y = mapped(first, _fold_channels(second, groups))
+            return _unfold_channels(y, axis_size, groups), True
+        if jax.default_backend() != "cpu":
+            return jax.vmap(fn, in_axes=[0 if b else None for b in in_batched])(*args), True
         args = tuple(a if b else jnp.broadcast_to(a, (axis_size, *a.shape))
                      for a, b in zip(args, in_batched))
         return lax.map(lambda a: mapped(*a), args), True
@@ -211,12 +240,12 @@ def _kernels(
     with the members' vmap rule of :func:`_over_members`."""
     config = (strides, padding, dilation, groups)
     return (
-        _over_members(lambda x, w: conv_reference(x, w, *config), batch_first=True),
+        _over_members(lambda x, w: conv_reference(x, w, *config), groups, True, True),
         _over_members(
-            lambda dy, w: input_gradient(dy, w, input_spatial, *config), batch_first=True
+            lambda dy, w: input_gradient(dy, w, input_spatial, *config), groups, True, False
         ),
         _over_members(
-            lambda x, dy: weight_gradient(x, dy, kernel_size, *config), batch_first=False
+            lambda x, dy: weight_gradient(x, dy, kernel_size, *config), groups, False, True
         ),
     )
 
