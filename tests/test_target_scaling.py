@@ -148,6 +148,27 @@ def test_jaxdl_train_gives_the_same_r2_whatever_the_targets_units(tmp_path, caps
                                    atol=1e-3 * scale)
 
 
+def test_jaxdl_sweep_ranks_the_same_whatever_the_targets_units(tmp_path, capsys):
+    x, y = _rows(n=120)
+    rows, best = {}, {}
+    for scale in (1.0, 1e3):
+        data = _csv(tmp_path / f"y{scale}.csv", x, y * scale)
+        out, model = tmp_path / f"s{scale}", tmp_path / f"best{scale}"
+        _run(capsys, "sweep", "--data", data, "--hidden", "4", "--lr", "1e-3:1e-1", "--configs",
+             "3", "--epochs", "4", "--no-plots", "--out", out, "--save", model,
+             "--checkpoint-dir", tmp_path / f"c{scale}")
+        rows[scale] = {r["config"]: r for r in json.load(open(out / "sweep.json"))["rows"]}
+        best[scale] = json.load(open(model / "manifest.json"))
+        assert "target_standardizer" in best[scale]
+    assert rows[1.0].keys() == rows[1e3].keys() and len(rows[1.0]) == 3
+    for config, row in rows[1.0].items():
+        scaled = rows[1e3][config]
+        assert scaled["val_loss"] == pytest.approx(row["val_loss"], rel=1e-3)
+        assert scaled["val_mse"] == pytest.approx(row["val_mse"] * 1e6, rel=1e-3)
+    assert best[1e3]["metrics"]["test"]["r2"] == pytest.approx(best[1.0]["metrics"]["test"]["r2"],
+                                                               abs=1e-4)
+
+
 # -- the loss is the standardized-target loss ----------------------------------------------------
 def _linear_data(n=64, seed=1):
     rng = np.random.default_rng(seed)
