@@ -39,8 +39,6 @@ def train_command(args: argparse.Namespace) -> int:
     ...
     ValueError: --resume needs --checkpoint-dir, the directory to resume from
     """
-    from jaxdl.evaluation import evaluate_splits as evaluate
-
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir, the directory to resume from")
     hp = {name: getattr(args, name) for _, name, _, _ in HP_FLAGS
@@ -79,14 +77,8 @@ def train_command(args: argparse.Namespace) -> int:
         finally:
             logger.close()
         seconds = time.perf_counter() - start
-        if args.data is not None or args.save or not isinstance(unwrap(model), MLP):
-            splits = user_data.figures(model, result.params, result.model_state, data)
-        else:
-            splits = evaluate(model, result.params, result.model_state, {
-                name: (x, y) for name, x, y in (
-                    ("train", data.x_train, data.y_train),
-                    ("validation", data.x_val, data.y_val),
-                    ("test", data.x_test, data.y_test)) if len(y)})
+        # every split's figures from one home (jaxdl.evaluation), on the parameters kept
+        splits = user_data.figures(model, result.params, result.model_state, data)
     print(f"{args.optimizer}, {result.epochs_run} epochs"
           f"{' (stopped early)' if result.stopped_early else ''}, {seconds:.1f} s; "
           + best_line(result, stopper is not None))
