@@ -23,10 +23,16 @@ convolution. JAX's own transpose rules leave them as ``f0b_i0o->0bf`` (weights) 
 ``lax.scan`` epoch) it does not and they run 2-10x slower (jax-ml/jax#12868). The numbers are
 the same to float32 round-off (usually bit for bit).
 
-Under ``jax.vmap`` with batched kernels (a sweep's members) each of the three convolutions loops
-over the members (``lax.map``) instead of JAX's rule, one convolution with
-``feature_group_count`` = members, which XLA:CPU runs 2-4x slower; with only the inputs batched
-the members are folded into the batch axis. Reverse mode only: ``jax.jvp`` of
+A 1-D convolution runs as a 2-D one over a unit height axis: XLA:CPU hands 2-D convolutions
+(``b01f_01io->b01f``) to its YNNPACK kernels (``__ynn_fusion``) and runs 1-D ones on its generic
+path, so the 1-D forward pass and gradients are faster as 2-D ones (the strided input gradient,
+an ``lhs_dilation`` convolution, stays on the generic path either way).
+
+Under ``jax.vmap`` (a sweep's members) JAX's rule for batched kernels is one convolution with
+``feature_group_count`` = members, which XLA:CPU runs 2-4x slower (and off its fast kernels):
+members with only their inputs batched are folded into the batch axis, members sharing their
+inputs (a sweep's first layer) into the output channels, and the others are looped over
+(``lax.map``); other backends keep JAX's rule. Reverse mode only: ``jax.jvp`` of
 :func:`conv` raises (``custom_vjp``); :func:`conv_reference` is the plain convolution.
 """
 
@@ -92,6 +98,28 @@ def conv_reference(
     )
 
 
+def _spans(
+    input_spatial: Sequence[int],
+    output_spatial: Sequence[int],
+    kernel_size: Sequence[int],
+    strides: Sequence[int],
+    padding: Pads,
+    dilation: Sequence[int],
+) -> list[tuple[int, int, int]]:
+    """Per spatial axis ``(low, d * (k - 1), past)``: the forward pass's low padding, the
+    dilated kernel's extent less one and ``past = low + n - (s * (n_out - 1) + d * (k - 1) + 1)``,
+    the input positions after the last one it read (negative when it read high padding). Both
+    gradients pad by these: the weight gradient reads what the forward pass read, the input
+    gradient is the full correlation of ``dy`` with the reversed kernel cut to the input."""
+    spans = []
+    for n, n_out, k, s, (low, _), d in zip(
+        input_spatial, output_spatial, kernel_size, strides, padding, dilation
+    ):
+        extent = d * (k - 1)
+        spans.append((low, extent, low + n - (s * (n_out - 1) + extent + 1)))
+    return spans
+
+
 def weight_gradient(
     x: jax.Array,
     dy: jax.Array,
@@ -118,13 +146,10 @@ def weight_gradient(
     xt = jnp.transpose(x, (nd + 1, *range(1, nd + 1), 0))
     # dy (N, *S_out, O) -> (*S_out, N, O): a kernel with N inputs and O outputs.
     dyt = jnp.transpose(dy, (*range(1, nd + 1), 0, nd + 1))
-    pads = []
-    for a in range(nd):
-        low = padding[a][0]
-        # the input span the gradient reads; the high padding makes the output exactly k long
-        # (negative: crop what no output position reads)
-        covered = dilation[a] * (kernel_size[a] - 1) + strides[a] * (dy.shape[1 + a] - 1) + 1
-        pads.append((low, covered - x.shape[1 + a] - low))
+    # the span the forward pass read: high padding makes the output exactly k long (negative:
+    # crops what no output position read)
+    spans = _spans(x.shape[1:-1], dy.shape[1:-1], kernel_size, strides, padding, dilation)
+    pads = [(low, -past) for low, _, past in spans]
     out = lax.conv_general_dilated(
         xt, dyt, window_strides=dilation, padding=pads, rhs_dilation=strides,
         dimension_numbers=DIMENSION_NUMBERS[nd], batch_group_count=groups,
@@ -162,12 +187,9 @@ def input_gradient(
     kernel = w.reshape(*k, cg, groups, og)
     kernel = jnp.transpose(kernel, (*range(nd), nd + 2, nd + 1, nd)).reshape(*k, og, groups * cg)
     kernel = lax.rev(kernel, tuple(range(nd)))
-    pads = []
-    for a in range(nd):
-        extent = dilation[a] * (k[a] - 1) + 1
-        low = extent - 1 - padding[a][0]
-        high = input_spatial[a] + extent - 1 - (strides[a] * (dy.shape[1 + a] - 1) + 1) - low
-        pads.append((low, high))
+    # full correlation over the dilated dy, less what the forward pass padded or never read
+    spans = _spans(input_spatial, dy.shape[1:-1], k, strides, padding, dilation)
+    pads = [(extent - low, extent + past) for low, extent, past in spans]
     return lax.conv_general_dilated(
         dy, kernel, window_strides=(1,) * nd, padding=pads, lhs_dilation=strides,
         rhs_dilation=dilation, dimension_numbers=DIMENSION_NUMBERS[nd],
@@ -227,18 +249,17 @@ def _over_members(
     return mapped
 
 
+#: ``(strides, padding, dilation, groups)`` of one convolution, hashable.
+Config = tuple[tuple[int, ...], Pads, tuple[int, ...], int]
+
+
 @functools.cache
 def _kernels(
-    strides: tuple[int, ...],
-    padding: Pads,
-    dilation: tuple[int, ...],
-    groups: int,
-    input_spatial: tuple[int, ...],
-    kernel_size: tuple[int, ...],
+    config: Config, input_spatial: tuple[int, ...], kernel_size: tuple[int, ...]
 ) -> tuple[_Kernel, _Kernel, _Kernel]:
     """The forward, input-gradient and weight-gradient convolutions of one configuration, each
     with the members' vmap rule of :func:`_over_members`."""
-    config = (strides, padding, dilation, groups)
+    groups = config[3]
     return (
         _over_members(lambda x, w: conv_reference(x, w, *config), groups, True, True),
         _over_members(
@@ -250,17 +271,9 @@ def _kernels(
     )
 
 
-def _kernels_for(
-    x: jax.Array,
-    w: jax.Array,
-    strides: tuple[int, ...],
-    padding: Pads,
-    dilation: tuple[int, ...],
-    groups: int,
-) -> tuple[_Kernel, _Kernel, _Kernel]:
-    nd = len(strides)
-    return _kernels(tuple(strides), tuple(padding), tuple(dilation), groups,
-                    tuple(x.shape[1:1 + nd]), tuple(w.shape[:nd]))
+def _kernels_for(x: jax.Array, w: jax.Array, config: Config) -> tuple[_Kernel, _Kernel, _Kernel]:
+    nd = len(config[0])
+    return _kernels(config, tuple(x.shape[1:1 + nd]), tuple(w.shape[:nd]))
 
 
 def conv(
@@ -286,51 +299,32 @@ def conv(
     >>> bool(jnp.all(g == jax.grad(lambda w: conv_reference(x, w, *args).sum())(w)))
     True
     """
-    strides, dilation = tuple(strides), tuple(dilation)
-    pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+    config = (tuple(strides), tuple((int(lo), int(hi)) for lo, hi in padding), tuple(dilation),
+              int(groups))
     if len(strides) == 1:
         # XLA:CPU hands 2-D convolutions to its fast (YNNPACK) kernels and leaves 1-D ones on
         # its generic path: the same numbers over a unit height axis
-        y = _conv(x[:, None], w[None], (1, *strides), ((0, 0), *pads), (1, *dilation), groups)
-        return y[:, 0]
-    return _conv(x, w, strides, pads, dilation, groups)
+        unit = ((1, *config[0]), ((0, 0), *config[1]), (1, *config[2]), config[3])
+        return _conv(x[:, None], w[None], unit)[:, 0]
+    return _conv(x, w, config)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
-def _conv(
-    x: jax.Array,
-    w: jax.Array,
-    strides: tuple[int, ...],
-    padding: Pads,
-    dilation: tuple[int, ...],
-    groups: int = 1,
-) -> jax.Array:
-    forward, _, _ = _kernels_for(x, w, strides, padding, dilation, groups)
-    return forward(x, w)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _conv(x: jax.Array, w: jax.Array, config: Config) -> jax.Array:
+    return _kernels_for(x, w, config)[0](x, w)
 
 
 def _conv_fwd(
-    x: jax.Array,
-    w: jax.Array,
-    strides: tuple[int, ...],
-    padding: Pads,
-    dilation: tuple[int, ...],
-    groups: int,
+    x: jax.Array, w: jax.Array, config: Config
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    forward, _, _ = _kernels_for(x, w, strides, padding, dilation, groups)
-    return forward(x, w), (x, w)
+    return _kernels_for(x, w, config)[0](x, w), (x, w)
 
 
 def _conv_bwd(
-    strides: tuple[int, ...],
-    padding: Pads,
-    dilation: tuple[int, ...],
-    groups: int,
-    residuals: tuple[jax.Array, jax.Array],
-    dy: jax.Array,
+    config: Config, residuals: tuple[jax.Array, jax.Array], dy: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
     x, w = residuals
-    _, input_grad, weight_grad = _kernels_for(x, w, strides, padding, dilation, groups)
+    _, input_grad, weight_grad = _kernels_for(x, w, config)
     return input_grad(dy, w), weight_grad(x, dy).astype(w.dtype)
 
 
