@@ -62,6 +62,9 @@ def _data(seed: int, n: int, width: int):
 def values() -> dict[str, np.ndarray]:
     """Every reference array, computed with the installed jaxdl."""
     out: dict[str, np.ndarray] = {}
+    grad = jax.grad(_loss, argnums=1, has_aux=True)
+    # one jit for every setting and seed: a setting's seeds share its compiled program
+    jitted = jax.jit(grad, static_argnums=0, static_argnames="train")
     for name, kw in SETTINGS.items():
         model = MLP(**kw)
         for seed in SEEDS:
@@ -72,7 +75,6 @@ def values() -> dict[str, np.ndarray]:
             x = jnp.asarray(_data(seed, 9, model.sizes[0]))
             mask = jnp.asarray((np.arange(9) < 7).astype(np.float32))
             hp = {"keep_prob": jnp.float32(0.7), "bn_momentum": jnp.float32(0.85)}
-            grad = jax.grad(_loss, argnums=1, has_aux=True)
             key = jax.random.key(100 + seed)
             g, (y, s) = grad(model, params, state, x, train=True, key=key, hp=hp, mask=mask)
             _leaves(f"{tag}/train_grads", g, out)
@@ -80,7 +82,6 @@ def values() -> dict[str, np.ndarray]:
             g, (y, s) = grad(model, params, state, x, train=False)
             _leaves(f"{tag}/eval_grads", g, out)
             _leaves(f"{tag}/eval_out", (y, s), out)
-            jitted = jax.jit(grad, static_argnums=0, static_argnames="train")
             g, (y, s) = jitted(model, params, state, x, train=True, key=key, hp=hp)
             _leaves(f"{tag}/jit_train", (g, y, s), out)
     x = _data(3, 40, 3)
