@@ -351,3 +351,23 @@ def test_bench_cnn_reports_rows_ratios_and_the_repro():
     assert w.forward_flops == 2 * (20 * 5 * 25 + 10 * 3 * 625 + 5 * 3 * 625 + 125 * 10)
     assert "jax-ml/jax#12868" in bench_cnn.report([w], result)
     json.dumps(result)
+
+
+def test_bench_cnn_sweep_figures_and_workload_choice():
+    """The sweep's speedups are the ratios of the times it reports (wall and CPU); an unknown
+    --workloads name is refused with the choices."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+    import bench_cnn
+
+    w = bench_cnn.CNNWorkload("cnn1d", num_samples=200)
+    figures = bench_cnn.sweep_vs_solo(w, configs=2, repeats=1)
+    assert figures["sweep_speedup"] == pytest.approx(
+        figures["sweep_sequential_s"] / figures["sweep_vmap_s"])
+    assert figures["sweep_cpu_speedup"] == pytest.approx(
+        figures["sweep_sequential_cpu_s"] / figures["sweep_vmap_cpu_s"])
+    with pytest.raises(SystemExit) as exit_info:
+        bench_cnn.main(["--workloads", "cnn3d"])
+    assert exit_info.value.code == 2
