@@ -144,3 +144,11 @@ def test_search_names_the_sweep_options_pbt_does_not_read():
     with pytest.raises(ValueError, match=r"'pbt' does not read \['min_delta', 'patience'\]"):
         search({"learning_rate": LogUniform(1e-3, 1.0)}, DATA, trainer=Trainer(MLP((2, 1))),
                strategy="pbt", patience=2, min_delta=0.1)  # fmt: skip
+
+
+def test_a_sweep_checks_each_config_once():
+    configs = [{"learning_rate": lr} for lr in (0.3, 0.1, 0.03)]
+    results, counts = counted(lambda: run_sweep(configs, DATA, trainer=Trainer(MLP((2, 4, 2))),
+                                                epochs=1, hp={"l2": 0.01}))  # fmt: skip
+    assert results.status == ["ok"] * 3
+    assert counts == {"check": 3, "readers": 3}  # before: check 6 times (twice a config)

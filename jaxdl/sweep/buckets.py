@@ -280,8 +280,8 @@ def make_buckets(
             )
             member_trainer = trainer_for(trainer, structural, model_fn)
             member_trainer.partition(len(data[0]))
-            check_for(member_trainer, {**hp, **continuous})  # nothing set that nobody reads
-            traced = trainer_hyperparams(member_trainer, {**hp, **continuous})
+            given_hp = check_for(member_trainer, {**hp, **continuous})  # nothing nobody reads
+            traced = trainer_hyperparams(member_trainer, given_hp)  # not checked again
             if member_trainer not in checked:
                 check_data(member_trainer, data[0], data[1], hp=traced)
                 check_data(member_trainer, data[2], data[3], name="x_val", hp=traced)

@@ -17,15 +17,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import logs
-from jaxdl.checks import check_finite, check_positive_int
+from jaxdl.checks import check_positive_int
 from jaxdl.early_stopping import EarlyStopping
-from jaxdl.hyperparams import NAMES, Checked, HyperParams, arrays, check_for
+from jaxdl.hyperparams import HyperParams, check_for
 from jaxdl.shapes import check_data, check_optimizer
-from jaxdl.train.trainer import Trainer
+from jaxdl.train.trainer import Trainer, trainer_hyperparams
 
 __all__ = ["FitOptions", "FitSetup", "prepare_fit"]
 
@@ -147,19 +146,6 @@ def _check_scalar_hp(hp: Mapping[str, Any]) -> None:
             )
 
 
-def _as_arrays(trainer: Trainer, hp: Checked) -> HyperParams:
-    """The defaults overridden by ``hp`` as float32 arrays, plus the names the model declares
-    in its ``hyperparameters`` beyond the table (checked finite): what
-    :func:`~jaxdl.train.trainer_hyperparams` returns, without checking the table's names
-    again."""
-    own = set(getattr(trainer.model, "hyperparameters", ())) - set(NAMES)
-    extra = {k: v for k, v in hp.items() if k in own}
-    for name, value in extra.items():
-        check_finite(name, value)
-    table = arrays(Checked({k: v for k, v in hp.items() if k not in own}))
-    return {**table, **{k: jnp.asarray(v, jnp.float32) for k, v in extra.items()}}
-
-
 def prepare_fit(
     trainer: Trainer,
     x: Any,
@@ -217,7 +203,7 @@ def prepare_fit(
             )
         trainer.check_monitor(early_stopping.monitor, early_stopping.mode)
     _check_scalar_hp(checked)
-    hyper = _as_arrays(trainer, checked)
+    hyper = trainer_hyperparams(trainer, checked)  # float32, defaults filled, not re-checked
     x, y = check_data(trainer, x, y, hp=hyper)
     data_val = None
     if validation is not None:

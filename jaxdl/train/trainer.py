@@ -24,7 +24,7 @@ from jaxdl import history, losses, optim
 from jaxdl import metrics as metrics_lib
 from jaxdl.checks import check_finite, check_positive_int
 from jaxdl.data.batches import Partition, epoch_indices, partition
-from jaxdl.hyperparams import NAMES, HyperParams, hyperparams
+from jaxdl.hyperparams import NAMES, Checked, HyperParams, arrays, hyperparams
 from jaxdl.infra import parallel
 from jaxdl.model import check_protocol, display_name
 from jaxdl.train import step as step_lib
@@ -381,7 +381,9 @@ def trainer_hyperparams(trainer: Trainer, values: Mapping[str, Any]) -> HyperPar
     extra = {k: v for k, v in values.items() if k in own}
     for name, value in extra.items():
         check_finite(name, value)
-    hp = hyperparams(**{k: v for k, v in values.items() if k not in own})
+    table = {k: v for k, v in values.items() if k not in own}
+    # values hyperparams.check accepted (Checked) are not checked again
+    hp = arrays(Checked(table)) if isinstance(values, Checked) else hyperparams(**table)
     return {**hp, **{k: jnp.asarray(v, jnp.float32) for k, v in extra.items()}}
 
 
