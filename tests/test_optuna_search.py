@@ -83,7 +83,7 @@ def test_two_batches_every_trial_told_once_values_equal_solo_sweeps():
         )
 
 
-def test_groups_padded_to_powers_of_two_fillers_dropped(monkeypatch):
+def test_groups_padded_to_the_batch_fillers_dropped(monkeypatch):
     sizes = []
 
     def counting(configs, *args, **kwargs):
@@ -100,7 +100,7 @@ def test_groups_padded_to_powers_of_two_fillers_dropped(monkeypatch):
     for lr, o in ((0.1, "sgd"), (0.2, "sgd"), (0.05, "sgd"), (0.01, "adam"), (0.3, "adam")):
         study.enqueue_trial({"learning_rate": lr, "o": o})
     run = optimize(study, space, DATA, trainer=BASE, n_trials=5, batch=5, epochs=2)
-    assert sizes == [6]  # 3 sgd and a copy of one, 2 adam
+    assert sizes == [10]  # 3 sgd and 2 copies of one, 2 adam and 3 copies of one
     results = run.batches[0]
     assert len(results.configs) == len(results.histories) == len(results.epochs) == 5
     for i, trial in enumerate(study.trials):

@@ -114,10 +114,11 @@ def _describe(trial: Any, results: SweepResults, i: int) -> None:
             trial.set_user_attr(key, value)
 
 
-def _fillers(configs: list[dict], trainer: Trainer, model_fn: Any) -> list[dict]:
-    """Copies of a member's config that fill each structure's group up to a power of two, so
-    a study compiles each structure for a few sizes only (1, 2, 4, ...: those compaction uses
-    too) however its batches split. Configs the engine will reject get none (it reports them)."""
+def _fillers(configs: list[dict], trainer: Trainer, model_fn: Any, size: int) -> list[dict]:
+    """Copies of a member's config that fill each structure's group up to ``size`` members (the
+    batch), so every batch of a study, a partial last batch included, compiles each structure
+    once: same programs, same member count. Configs the engine will reject get none (it
+    reports them)."""
     groups: dict[Any, list[dict]] = {}
     try:
         for config in configs:
@@ -128,11 +129,7 @@ def _fillers(configs: list[dict], trainer: Trainer, model_fn: Any) -> list[dict]
             groups.setdefault(key, []).append(config)
     except Exception:  # noqa: BLE001 - the sweep names the bad config before compiling
         return []
-    return [g[0] for g in groups.values() for _ in range(_power_of_two(len(g)) - len(g))]
-
-
-def _power_of_two(n: int) -> int:
-    return 1 << max(n - 1, 0).bit_length()
+    return [g[0] for g in groups.values() for _ in range(size - len(g))]
 
 
 def _real(results: SweepResults, n: int) -> SweepResults:
@@ -233,9 +230,12 @@ def optimize(
       objectives: for a multi-objective study, one per direction: a metric name (its value at
         the best epoch), ``"param_count"`` (minimize) or ``f(results, member) -> float``.
         Pruning is skipped there (Optuna has no reports for several objectives).
-      pad: fill each structure's group of a batch up to a power of two with copies of one of
-        its configs (their results are dropped; they stop when the trials around them do), so
-        each structure compiles for sizes 1, 2, 4, ... only, whatever the sampler's split.
+      pad: fill each structure's group of a batch up to ``batch`` members with copies of one
+        of its configs (frozen after their first chunk; never reported or told) and keep
+        every member in its slot when it stops (no compaction), so each structure compiles
+        one program for the whole study, whatever the sampler's split, the pruner or a
+        partial last batch. ``False``: no fillers, stopped members leave the program
+        (``compact``): fewer member-epochs, one compile per structure and member count.
       **options: passed on to :func:`~jaxdl.sweep.run_sweep` (``patience``, ``hp``,
         ``model_fn``, ``min_delta``, ``mesh``, ...).
 
@@ -288,7 +288,7 @@ def optimize(
         told: set[int] = set()
         reported = [0] * len(trials)
         n = len(trials)
-        fillers = _fillers(configs, trainer, options.get("model_fn")) if pad else []
+        fillers = _fillers(configs, trainer, options.get("model_fn"), batch) if pad else []
 
         def report(i: int, history: Mapping[str, list], trials=trials, reported=reported):
             """Report member ``i``'s epochs not reported yet (finite values only)."""
@@ -299,9 +299,9 @@ def optimize(
             reported[i] = len(values)
 
         def prune(live: Mapping[int, Mapping[str, list]], trials=trials, n=n, report=report):
-            stop = []
+            stop = [i for i in live if i >= n]  # fillers: frozen at once, never reported
             for i, history in live.items():
-                if i >= n:
+                if i >= n or not single:
                     continue
                 try:
                     report(i, history)
@@ -309,17 +309,13 @@ def optimize(
                         stop.append(i)
                 except Finished:  # taken for dead by another worker: retried there
                     stop.append(i)
-            # a filler goes when its bucket has fewer trials left than the power of two above
-            running = sum(1 for i in live if i < n) - len(stop)
-            spare = [i for i in live if i >= n]
-            keep = _power_of_two(running) - running if running else 0
-            return stop + spare[keep:]
+            return stop
 
         try:
             results = run_sweep(
                 configs + fillers, data, trainer=trainer, epochs=epochs, seed=seed, monitor=monitor,
-                mode=mode, epochs_per_call=epochs_per_call, prune=prune if single else None,
-                **options,
+                mode=mode, epochs_per_call=epochs_per_call, prune=prune,
+                **{"compact": not pad, **options},
             )  # fmt: skip
             beat.stop()
             results = _real(results, n)
