@@ -119,6 +119,21 @@ def test_vmapped_members_loop_instead_of_a_grouped_convolution(in_axes, case):
         assert looped == (in_axes == (0, 0))  # one convolution when one operand is shared
 
 
+def test_members_keep_jax_rule_off_cpu(monkeypatch):
+    """The members' loop is a CPU workaround: on other backends the vmapped kernels keep JAX's
+    rule (one grouped convolution), with the same values and gradients."""
+    x, w, args = _operands(CASES[3])
+    xs, ws = jnp.stack([x, -x, 0.5 * x]), jnp.stack([w, 2 * w, -w])
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    grads = jax.jit(jax.vmap(jax.grad(_loss(conv, args), (0, 1))))
+    fast = grads(xs, ws)
+    plain = jax.vmap(jax.grad(_loss(conv_reference, args), (0, 1)))(xs, ws)
+    for a, b in zip(fast, plain):
+        _close(a, b)
+    text = grads.lower(xs, ws).as_text()
+    assert "while" not in text and "feature_group_count = 3" in text
+
+
 def test_bfloat16_inputs_match_the_plain_conv():
     layer = L.Conv(5, (3,), strides=2, padding=((1, 2),), dilation=2)
     _, params, _ = layer.init(jax.random.key(0), (12, 4))
