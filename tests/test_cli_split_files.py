@@ -102,7 +102,7 @@ def test_sweep_with_val_data(tmp_path, capsys):
                          "0", "--lr", "1e-3:1e-1", "--configs", "2", *TRAIN, "--out",
                          tmp_path / "o")
     assert code == 0, err
-    assert "train.csv: 60 train / 20 validation / 0 test samples" in out
+    assert "train.csv: 60 train / 20 validation (val.csv) / 0 test samples" in out
 
 
 @pytest.mark.parametrize("argv,words", [
