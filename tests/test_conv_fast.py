@@ -386,3 +386,30 @@ def test_bench_cnn_sweep_figures_and_workload_choice():
     with pytest.raises(SystemExit) as exit_info:
         bench_cnn.main(["--workloads", "cnn3d"])
     assert exit_info.value.code == 2
+
+
+def test_a_1d_cnn_sweep_member_equals_its_solo_fit():
+    """1-D convolutions run as 2-D ones and the members' first layer folded into the output
+    channels: a sweep member still equals its solo fit up to float32 reassociation (strides,
+    explicit padding, dilation and groups)."""
+    import jaxdl
+    from jaxdl.sweep import run_sweep
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((120, 24, 2)).astype(np.float32)
+    y = (x[:, :12].sum((1, 2)) > 0).astype(np.int32)
+    net = L.Sequential(
+        L.Conv(6, (5,), strides=2, padding=((2, 1),)), L.Relu(),
+        L.Conv(6, (3,), dilation=2, groups=3), L.Relu(), L.Flatten(), L.Dense(2),
+        input_shape=(24, 2),
+    )
+    trainer = Trainer(net, optimizer="adam", batch_size=40)
+    data = (x[:80], y[:80], x[80:], y[80:])
+    configs = [{"learning_rate": 0.01}, {"learning_rate": 0.003}]
+    swept = run_sweep(configs, data, trainer=trainer, epochs=2, seed=3)
+    for i, config in enumerate(configs):
+        solo = jaxdl.fit(trainer, x[:80], y[:80], validation=(x[80:], y[80:]), hp=config,
+                         epochs=2, early_stopping=swept.stopper, progress=False, seed=3)
+        for a, b in zip(jax.tree.leaves(swept.params[i]), jax.tree.leaves(solo.params)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(swept.histories[i]["loss"], solo.history["loss"], rtol=2e-5)
