@@ -39,7 +39,7 @@ IDS = [f"{len(c[0]) - 2}d-s{c[2]}-{c[3] if isinstance(c[3], str) else 'pads'}-d{
        for c in CASES]
 
 
-def _operands(case, seed=0, dtype=jnp.float32):
+def operands(case, seed=0, dtype=jnp.float32):
     x_shape, w_shape, strides, padding, dilation, groups = case
     kx, kw = jax.random.split(jax.random.key(seed))
     x = jax.random.normal(kx, x_shape).astype(dtype)
@@ -48,12 +48,12 @@ def _operands(case, seed=0, dtype=jnp.float32):
     return x, w, (strides, pads, dilation, groups)
 
 
-def _loss(fn, args):
+def loss_of(fn, args):
     # a nonlinear cost so that dy differs from position to position
     return lambda x, w: jnp.sum(jnp.sin(fn(x, w, *args)) * jnp.arange(1.0, 1.0 + w.shape[-1]))
 
 
-def _close(a, b, rtol=2e-6):
+def assert_close(a, b, rtol=2e-6):
     """Equal to float32 round-off, relative to the largest entry."""
     scale = max(float(jnp.max(jnp.abs(b))), 1e-30)
     assert float(jnp.max(jnp.abs(a - b))) <= rtol * scale * 10, (a, b)
@@ -61,19 +61,19 @@ def _close(a, b, rtol=2e-6):
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_gradients_equal_jax_grad_of_plain_conv(case):
-    x, w, args = _operands(case)
-    fast = jax.jit(jax.value_and_grad(_loss(conv, args), (0, 1)))(x, w)
-    plain = jax.jit(jax.value_and_grad(_loss(conv_reference, args), (0, 1)))(x, w)
-    _close(fast[0], plain[0])
+    x, w, args = operands(case)
+    fast = jax.jit(jax.value_and_grad(loss_of(conv, args), (0, 1)))(x, w)
+    plain = jax.jit(jax.value_and_grad(loss_of(conv_reference, args), (0, 1)))(x, w)
+    assert_close(fast[0], plain[0])
     for a, b in zip(fast[1], plain[1]):
         assert a.shape == b.shape
-        _close(a, b)
+        assert_close(a, b)
 
 
 @pytest.mark.parametrize("case", [CASES[3], CASES[5], CASES[8], CASES[10]], ids=lambda c: "")
 def test_gradients_under_vmap_and_scan(case):
     """A vmapped batch of kernels (a sweep's members) and inputs, the weight updated in a scan."""
-    x, w, args = _operands(case)
+    x, w, args = operands(case)
     members = 3
     xs = jnp.stack([x * (1 + i) for i in range(members)])
     ws = jnp.stack([w * (1 - 0.2 * i) for i in range(members)])
@@ -81,57 +81,14 @@ def test_gradients_under_vmap_and_scan(case):
     def train(fn):
         def member(w, x):
             def step(w, i):
-                return w - 0.01 * jax.grad(_loss(fn, args), 1)(x + i, w), None
+                return w - 0.01 * jax.grad(loss_of(fn, args), 1)(x + i, w), None
             return lax.scan(step, w, jnp.arange(4.0))[0]
         return jax.jit(jax.vmap(member))(ws, xs)
 
-    _close(train(conv), train(conv_reference), rtol=1e-5)
-    dx_fast = jax.vmap(jax.grad(_loss(conv, args)))(xs, ws)
-    dx_plain = jax.vmap(jax.grad(_loss(conv_reference, args)))(xs, ws)
-    _close(dx_fast, dx_plain)
-
-
-@pytest.mark.parametrize("case", [CASES[8], CASES[4], CASES[10]], ids=["2d", "1d-g3", "2d-dw"])
-@pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0)], ids=str)
-def test_vmapped_members_loop_instead_of_a_grouped_convolution(in_axes, case):
-    """vmap over inputs only folds the members into the batch; over kernels only (members
-    sharing their inputs) into the output channels, for the forward pass and the weight
-    gradient; over both it loops over them (JAX's rule builds one convolution with
-    feature_group_count = members, slow on CPU). Values and gradients as the plain
-    convolution's, groups included."""
-    x, w, args = _operands(case)
-    scales = (1.0, -1.0, 2.0, 0.5, -0.3)  # 5 members: no multiple of the groups (3, 4)
-    xs, ws = jnp.stack([s * x for s in scales]), jnp.stack([s * w for s in scales[::-1]])
-    operands = tuple(a if axis is None else b for a, b, axis in zip((x, w), (xs, ws), in_axes))
-
-    def value_and_grads(fn):
-        return jax.jit(jax.vmap(jax.value_and_grad(_loss(fn, args), (0, 1)), in_axes))
-
-    fast, plain = value_and_grads(conv)(*operands), value_and_grads(conv_reference)(*operands)
-    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(plain)):
-        _close(a, b)
-    if jax.default_backend() == "cpu":
-        text = value_and_grads(conv).lower(*operands).compile().as_text()
-        counts = re.findall(r"(?:feature|batch)_group_count=(\d+)", text)
-        assert set(counts) <= {str(args[3])}, counts  # the layer's own groups only
-        forward = jax.jit(jax.vmap(lambda x, w: conv(x, w, *args), in_axes))
-        looped = "while" in forward.lower(*operands).compile().as_text()
-        assert looped == (in_axes == (0, 0))  # one convolution when one operand is shared
-
-
-def test_members_keep_jax_rule_off_cpu(monkeypatch):
-    """The members' loop is a CPU workaround: on other backends the vmapped kernels keep JAX's
-    rule (one grouped convolution), with the same values and gradients."""
-    x, w, args = _operands(CASES[3])
-    xs, ws = jnp.stack([x, -x, 0.5 * x]), jnp.stack([w, 2 * w, -w])
-    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    grads = jax.jit(jax.vmap(jax.grad(_loss(conv, args), (0, 1))))
-    fast = grads(xs, ws)
-    plain = jax.vmap(jax.grad(_loss(conv_reference, args), (0, 1)))(xs, ws)
-    for a, b in zip(fast, plain):
-        _close(a, b)
-    text = grads.lower(xs, ws).as_text()
-    assert "while" not in text and "feature_group_count = 3" in text
+    assert_close(train(conv), train(conv_reference), rtol=1e-5)
+    dx_fast = jax.vmap(jax.grad(loss_of(conv, args)))(xs, ws)
+    dx_plain = jax.vmap(jax.grad(loss_of(conv_reference, args)))(xs, ws)
+    assert_close(dx_fast, dx_plain)
 
 
 def test_bfloat16_inputs_match_the_plain_conv():
@@ -148,8 +105,8 @@ def test_bfloat16_inputs_match_the_plain_conv():
         layer.apply(p, {}, x, train=True)[0].astype(jnp.float32))))(params)
     plain = jax.grad(cost)(params, conv_reference)
     assert fast["W"].dtype == jnp.float32
-    _close(fast["W"], plain["W"], rtol=1e-2)  # bfloat16 round-off
-    _close(fast["b"], plain["b"], rtol=1e-2)
+    assert_close(fast["W"], plain["W"], rtol=1e-2)  # bfloat16 round-off
+    assert_close(fast["b"], plain["b"], rtol=1e-2)
 
 
 def _np_conv1d(x, w, strides, pads, dilation, groups):
@@ -231,10 +188,10 @@ def _epoch_params(conv_layer):
 def test_scanned_epoch_gives_the_plain_conv_params():
     fast, fast_costs = _epoch_params(L.Conv)
     plain, plain_costs = _epoch_params(PlainConv)
-    _close(fast_costs, plain_costs, rtol=1e-5)
+    assert_close(fast_costs, plain_costs, rtol=1e-5)
     assert bool(jnp.all(fast_costs[-4:] < fast_costs[:4].mean()))  # it trains
     for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(plain)):
-        _close(a, b, rtol=1e-5)
+        assert_close(a, b, rtol=1e-5)
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's convolution layouts")
@@ -386,30 +343,3 @@ def test_bench_cnn_sweep_figures_and_workload_choice():
     with pytest.raises(SystemExit) as exit_info:
         bench_cnn.main(["--workloads", "cnn3d"])
     assert exit_info.value.code == 2
-
-
-def test_a_1d_cnn_sweep_member_equals_its_solo_fit():
-    """1-D convolutions run as 2-D ones and the members' first layer folded into the output
-    channels: a sweep member still equals its solo fit up to float32 reassociation (strides,
-    explicit padding, dilation and groups)."""
-    import jaxdl
-    from jaxdl.sweep import run_sweep
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((120, 24, 2)).astype(np.float32)
-    y = (x[:, :12].sum((1, 2)) > 0).astype(np.int32)
-    net = L.Sequential(
-        L.Conv(6, (5,), strides=2, padding=((2, 1),)), L.Relu(),
-        L.Conv(6, (3,), dilation=2, groups=3), L.Relu(), L.Flatten(), L.Dense(2),
-        input_shape=(24, 2),
-    )
-    trainer = Trainer(net, optimizer="adam", batch_size=40)
-    data = (x[:80], y[:80], x[80:], y[80:])
-    configs = [{"learning_rate": 0.01}, {"learning_rate": 0.003}]
-    swept = run_sweep(configs, data, trainer=trainer, epochs=2, seed=3)
-    for i, config in enumerate(configs):
-        solo = jaxdl.fit(trainer, x[:80], y[:80], validation=(x[80:], y[80:]), hp=config,
-                         epochs=2, early_stopping=swept.stopper, progress=False, seed=3)
-        for a, b in zip(jax.tree.leaves(swept.params[i]), jax.tree.leaves(solo.params)):
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=2e-6)
-        np.testing.assert_allclose(swept.histories[i]["loss"], solo.history["loss"], rtol=2e-5)
