@@ -76,7 +76,8 @@ def test_pbt_best_epoch_is_the_monitors_best_since_the_last_copy():
 
 def test_jaxdl_train_reports_the_monitors_best_epoch_beside_the_final_one(tmp_path, capsys):
     code = cli.main(["train", "--data-size", "80", "--hidden", "4", "--batch-size", "16",
-                     "--epochs", "6", "--lr", "0.5", "--no-plots", "--out", str(tmp_path / "o")])
+                     "--epochs", "6", "--lr", "0.5", "--no-plots", "--keep", "last",
+                     "--out", str(tmp_path / "o")])
     out = capsys.readouterr().out
     assert code == 0, out
     import json

@@ -158,7 +158,7 @@ def test_cli_train_prints_the_best_epoch_by_its_monitor_and_the_kept_params(tmp_
     out = tmp_path / "out"
     assert cli.main(["train", "--data", str(tmp_path / "d.npz"), "--hidden", "7",
                      "--batch-size", "32", "--lr", "0.3", "--epochs", "8", "--out", str(out),
-                     "--no-plots"]) == 0
+                     "--no-plots", "--keep", "last"]) == 0
     printed = capsys.readouterr().out
     report = json.load(open(out / "history.json"))
     val = report["history"]["val_loss"]
@@ -168,6 +168,34 @@ def test_cli_train_prints_the_best_epoch_by_its_monitor_and_the_kept_params(tmp_
         in printed
     assert report["best_epoch"] == best and report["kept_epoch"] == 7
     assert report["monitor"] == "val_loss"
+    assert report["final"]["validation"]["loss"] == pytest.approx(val[7], rel=1e-5)
+
+
+def test_cli_train_keeps_the_best_epochs_params_by_default(tmp_path, capsys):
+    # with a validation split and no --patience: every epoch trains, the best epoch's
+    # parameters are kept, and the printed/written/saved figures are theirs
+    np.savez(tmp_path / "d.npz", x=X, y=Y)
+    out = tmp_path / "out"
+    assert cli.main(["train", "--data", str(tmp_path / "d.npz"), "--hidden", "7",
+                     "--batch-size", "32", "--lr", "0.3", "--epochs", "8", "--out", str(out),
+                     "--no-plots", "--save", str(tmp_path / "m")]) == 0
+    printed = capsys.readouterr().out
+    report = json.load(open(out / "history.json"))
+    val = report["history"]["val_loss"]
+    best = int(np.argmin(val))
+    assert best != 7, val
+    assert report["epochs_run"] == 8 and not report["stopped_early"]
+    assert f"at epoch {best} (epochs 0-7; best epoch's parameters kept)" in printed
+    assert report["best_epoch"] == best and report["kept_epoch"] == best
+    assert report["final"]["validation"]["loss"] == pytest.approx(val[best], rel=1e-5)
+    assert saved.load_model(tmp_path / "m").manifest["hyperparameters"]["kept_epoch"] == best
+    # --keep best needs something to rank by; --keep last with --patience contradicts it
+    assert cli.main(["train", "--data", str(tmp_path / "d.npz"), "--val-fraction", "0",
+                     "--keep", "best", "--out", str(tmp_path / "o2")]) == 2
+    assert "--keep best" in capsys.readouterr().err
+    assert cli.main(["train", "--data", str(tmp_path / "d.npz"), "--patience", "2",
+                     "--keep", "last", "--out", str(tmp_path / "o3")]) == 2
+    assert "drop --keep last" in capsys.readouterr().err
 
 
 def test_fit_history_has_epoch_times_that_are_not_a_metric():

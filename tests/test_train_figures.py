@@ -13,7 +13,7 @@ from jaxdl import cli, saved
 from jaxdl.data.datasets import load
 
 TINY = ["--dataset", "moons", "--data-size", "120", "--hidden", "4", "--batch-size", "16",
-        "--epochs", "2", "--seed", "3", "--no-plots"]  # fmt: skip
+        "--epochs", "2", "--seed", "3", "--no-plots", "--keep", "last"]  # fmt: skip
 
 
 def test_printed_figures_are_jaxdl_evaluation_of_the_kept_parameters(tmp_path, capsys):

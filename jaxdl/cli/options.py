@@ -224,6 +224,10 @@ def add_model(p: argparse.ArgumentParser, searched: bool = False) -> None:
                    help="bf16: bfloat16 matmuls with float32 accumulation (default: fp32)")
 
 
+#: ``jaxdl train --keep``: the best epoch's parameters (by the monitor) or the last epoch's.
+KEEP = ("best", "last")
+
+
 def add_training(p: argparse.ArgumentParser, out: str = "jaxdl-out",
                  searched: bool = False) -> None:
     """The ``training`` group: optimizer, schedule, batches, epochs, early stopping, output
@@ -258,6 +262,11 @@ def add_training(p: argparse.ArgumentParser, out: str = "jaxdl-out",
                    "accuracy; regression: mse, mae)")
     g.add_argument("--min-delta", type=number, default=0.0, metavar="DELTA",
                    help="early stopping: the smallest change that counts as improvement")
+    if not searched:
+        g.add_argument("--keep", choices=KEEP, metavar="best|last",
+                       help="whose parameters are kept, reported and saved: the best epoch's by "
+                       "--monitor (the default with a validation split) or the last epoch's "
+                       "(the default without one)")
     add_out(g, out)
     g.add_argument("--no-plots", action="store_true", help="write no PNG files")
 

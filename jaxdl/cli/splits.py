@@ -147,4 +147,7 @@ def check_validation(args: argparse.Namespace, data: Dataset) -> str:
     if args.monitor is not None and args.monitor.startswith("val_"):
         raise ValueError(f"--monitor {args.monitor} needs validation data, and there is none: "
                          f"{fix}, or monitor a training value such as loss")
+    if getattr(args, "keep", None) == "best" and args.monitor is None:
+        raise ValueError(f"--keep best picks the epoch by a validation figure, and there is no "
+                         f"validation split: {fix}, --monitor loss, or --keep last")
     return args.monitor or "loss"

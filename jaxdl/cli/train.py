@@ -25,6 +25,9 @@ from jaxdl.layers.standardize import unwrap
 from jaxdl.nn import MLP
 from jaxdl.train import prepare_fit, run_fit
 
+#: The patience of ``--keep best`` without ``--patience``: more epochs than any run (int32).
+NEVER = 2**31 - 1
+
 
 def train_command(args: argparse.Namespace) -> int:
     """``jaxdl train``: check the input, train with :func:`jaxdl.train.fit`, print the figures
@@ -52,9 +55,7 @@ def train_command(args: argparse.Namespace) -> int:
     trainer = parallel.data_parallel(build_trainer(args, model, None, data.task), devs)
     monitor = check_validation(args, data)
     validation = (data.x_val, data.y_val) if len(data.y_val) else None
-    stopper = None
-    if args.patience is not None:
-        stopper = EarlyStopping(args.patience, args.min_delta, monitor)
+    stopper = keep_stopper(args, monitor, validation is not None)
     with jax.default_device(devs[0]):
         setup = prepare_fit(
             trainer, data.x_train, data.y_train, validation=validation, hp=checked,
@@ -114,6 +115,29 @@ def train_command(args: argparse.Namespace) -> int:
                                      training, splits))
     print(wrote_line(written, args.tensorboard, args.checkpoint_dir))
     return 0
+
+
+def keep_stopper(args: argparse.Namespace, monitor: str, validated: bool) -> EarlyStopping | None:
+    """The early stopping of ``jaxdl train``: ``--patience`` stops and keeps the best epoch's
+    parameters; without it, ``--keep best`` (the default with a validation split) trains every
+    epoch and keeps the best epoch's (a patience of :data:`NEVER`, which no run reaches, the
+    same for every ``--epochs`` so that ``--resume`` with more epochs matches the checkpoint),
+    and ``--keep last`` (the default without one) keeps the last epoch's (no stopper).
+
+    >>> args = argparse.Namespace(patience=None, min_delta=0.0, keep=None, epochs=20)
+    >>> keep_stopper(args, "val_loss", validated=True).patience == NEVER
+    True
+    >>> keep_stopper(args, "loss", validated=False) is None
+    True
+    """
+    if args.patience is not None:
+        if args.keep == "last":
+            raise ValueError("--patience keeps the best epoch's parameters; drop --keep last, "
+                             "or drop --patience to train every epoch and keep the last")
+        return EarlyStopping(args.patience, args.min_delta, monitor)
+    if (args.keep or ("best" if validated else "last")) == "last":
+        return None
+    return EarlyStopping(NEVER, args.min_delta, monitor)
 
 
 def best_line(result: Any, restored: bool) -> str:
