@@ -45,6 +45,7 @@ OWN_OPTIONS = {  # the options only some strategies read
 NOT_READ = {  # options of the vmapped sweep that a strategy does not read
     "pbt": ("seeds", "patience", "min_delta", "epochs_per_call", "model_fn", "compact",
             "max_members_per_call", "prune"),
+    "optuna": ("seeds", "compact", "prune"),  # the study draws, pads and prunes the trials
 }  # fmt: skip
 
 

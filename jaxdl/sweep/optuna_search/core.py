@@ -210,7 +210,15 @@ def optimize(
     epochs_per_call: int = 1,
     objectives: Sequence[Any] | None = None,
     pad: bool = True,
-    **options: Any,
+    hp: Mapping[str, Any] | None = None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    mesh: Any = None,
+    model_fn: Callable[[dict[str, Any]], Any] | None = None,
+    logger: Any = None,
+    max_members_per_call: int | None = None,
+    checkpoint_dir: Any = None,
+    resume: bool = False,
 ) -> OptunaRun:
     """Run ``n_trials`` trials of ``study``, ``batch`` at a time, each batch one vmapped
     :func:`~jaxdl.sweep.run_sweep`; see the module docstring.
@@ -236,8 +244,9 @@ def optimize(
         one program for the whole study, whatever the sampler's split, the pruner or a
         partial last batch. ``False``: no fillers, stopped members leave the program
         (``compact``): fewer member-epochs, one compile per structure and member count.
-      **options: passed on to :func:`~jaxdl.sweep.run_sweep` (``patience``, ``hp``,
-        ``model_fn``, ``min_delta``, ``mesh``, ...).
+      hp, patience, min_delta, mesh, model_fn, logger, max_members_per_call: passed on to
+        :func:`~jaxdl.sweep.run_sweep` (see there).
+      checkpoint_dir, resume: refused: the study's storage is its durable record.
 
     Returns:
       An :class:`OptunaRun`: the study, each batch's results and its trial numbers.
@@ -267,11 +276,8 @@ def optimize(
         raise TypeError(f"pad must be True or False, got {pad!r}")
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer must be a jaxdl.train.Trainer, got {type(trainer).__name__}")
-    for name in ("n", "method", "seeds", "prune", "rungs"):
-        if name in options:
-            raise ValueError(f"optimize sets {name} itself: drop it")
-    for name in ("checkpoint_dir", "resume"):
-        if name in options:
+    for name, given in (("checkpoint_dir", checkpoint_dir is not None), ("resume", resume)):
+        if given:
             raise ValueError(
                 f"optimize takes no {name}: the study's storage is its durable record (e.g. "
                 "optuna.storages.JournalStorage); load the study again to continue it"
@@ -288,7 +294,7 @@ def optimize(
         told: set[int] = set()
         reported = [0] * len(trials)
         n = len(trials)
-        fillers = _fillers(configs, trainer, options.get("model_fn"), batch) if pad else []
+        fillers = _fillers(configs, trainer, model_fn, batch) if pad else []
 
         def report(i: int, history: Mapping[str, list], trials=trials, reported=reported):
             """Report member ``i``'s epochs not reported yet (finite values only)."""
@@ -315,7 +321,8 @@ def optimize(
             results = run_sweep(
                 configs + fillers, data, trainer=trainer, epochs=epochs, seed=seed, monitor=monitor,
                 mode=mode, epochs_per_call=epochs_per_call, prune=prune,
-                **{"compact": not pad, **options},
+                compact=not pad, hp=hp, patience=patience, min_delta=min_delta, mesh=mesh,
+                model_fn=model_fn, logger=logger, max_members_per_call=max_members_per_call,
             )  # fmt: skip
             beat.stop()
             results = _real(results, n)

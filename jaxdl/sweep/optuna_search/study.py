@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jaxdl.sweep.optuna_search.core import optimize
@@ -107,7 +107,16 @@ def study_search(
     monitor: str = "val_loss",
     mode: str | None = None,
     heartbeat: int = HEARTBEAT,
-    **options: Any,
+    hp: Mapping[str, Any] | None = None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    mesh: Any = None,
+    epochs_per_call: int = 1,
+    model_fn: Callable[[dict[str, Any]], Any] | None = None,
+    logger: Any = None,
+    max_members_per_call: int | None = None,
+    checkpoint_dir: Any = None,
+    resume: bool = False,
 ) -> SweepResults:
     """``search(..., strategy="optuna")``: an Optuna study (created, or joined when
     ``study_name`` exists in ``storage``) runs ``n`` trials of ``space``, ``batch`` per compiled
@@ -128,7 +137,8 @@ def study_search(
       batch: trials per compiled sweep.
       heartbeat: seconds between a worker's heartbeats in a storage; a trial without one for
         twice as long is failed and retried once (:mod:`.heartbeat`).
-      **options: passed on to :func:`optimize`.
+      hp, patience, min_delta, mesh, epochs_per_call, model_fn, logger, max_members_per_call,
+        checkpoint_dir, resume: passed on to :func:`optimize` (see there).
 
     Returns:
       The trials' :class:`~.reading.StudyResults`: a sweep table, batch by batch (``group``
@@ -174,7 +184,10 @@ def study_search(
     if storage is not None:  # shared by workers: each draws its own trials
         study.sampler = make_sampler(seed=(seed + len(study.trials) + 7919 * os.getpid()) % 2**31)
     run = optimize(study, space_fn, data, trainer=trainer, n_trials=n, batch=batch, epochs=epochs,
-                   seed=seed, monitor=monitor, mode=mode, **options)
+                   seed=seed, monitor=monitor, mode=mode, hp=hp, patience=patience,
+                   min_delta=min_delta, mesh=mesh, epochs_per_call=epochs_per_call,
+                   model_fn=model_fn, logger=logger, max_members_per_call=max_members_per_call,
+                   checkpoint_dir=checkpoint_dir, resume=resume)
     merged = merge(run.batches, [f"batch {b}" for b, _ in enumerate(run.batches)])
     fields = {f.name: getattr(merged, f.name) for f in dataclasses.fields(merged)}
     return StudyResults(**fields, study=study, importances=importances(study, seed=seed))
