@@ -6,7 +6,7 @@ import csv
 import numpy as np
 
 from jaxdl import cli
-from jaxdl.cli.build import describe, describe_data
+from jaxdl.cli.describe import describe, describe_data
 from jaxdl.data.datasets import load
 from jaxdl.nn import MLP
 

@@ -153,6 +153,7 @@ MODULES = [
     "jaxdl.infra.devices",
     "jaxdl.evaluation",
     "jaxdl.cli.tables",
+    "jaxdl.cli.describe",
 ]
 
 

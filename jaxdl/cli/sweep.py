@@ -13,14 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from jaxdl.cli import data as user_data
-from jaxdl.cli.build import (
-    build_model,
-    build_trainer,
-    describe_data,
-    describe_model,
-    load_data,
-    plots_wanted,
-)
+from jaxdl.cli.build import build_model, build_trainer, load_data, plots_wanted
+from jaxdl.cli.describe import describe_data, describe_model
 from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG
 from jaxdl.cli.options import BATCH_SIZE, HIDDEN, HP_FLAGS
 from jaxdl.cli.tables import render, wrote_line

@@ -12,7 +12,8 @@ import jax
 
 from jaxdl import plots
 from jaxdl.cli import data as user_data
-from jaxdl.cli.build import build_model, build_trainer, describe, load_data, plots_wanted
+from jaxdl.cli.build import build_model, build_trainer, load_data, plots_wanted
+from jaxdl.cli.describe import describe
 from jaxdl.cli.options import HP_FLAGS
 from jaxdl.cli.splits import check_validation
 from jaxdl.cli.tables import wrote_line
