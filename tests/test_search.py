@@ -321,6 +321,7 @@ def test_compaction_of_stopped_members_changes_no_result():
     space = Space(learning_rate=LogUniform(1e-3, 1.0), keep_prob=Uniform(0.6, 1.0))
     kwargs = dict(trainer=TRAINER, n=8, epochs=12, seed=1, patience=2)
     epochs_fn = engine.compiled_epochs(sharding.config_mesh())[0]
+    jax.clear_caches()  # another test in this process may have compiled the 4-member program
     full = engine.run_sweep(space, DATA, compact=False, **kwargs)
     before = epochs_fn._cache_size()
     compacted = engine.run_sweep(space, DATA, **kwargs)  # compact=True is the default
