@@ -253,10 +253,11 @@ def batched_rows(size: dict, seeds: int, fresh: bool) -> list[dict]:
                 row["compare"][str(batch)] = against_one_at_a_time(
                     one, run, size["samples"] // 5, REACH_TARGET.get(trials, 1 / 2))
                 c = row["compare"][str(batch)]
+                reach = "never" if c["reach_ratio"] is None else f"{c['reach_ratio']:.2f}x"
                 print(f"{trials} trials, seed {seed}, batch {batch}: {run['seconds']:.1f} s "
                       f"(best {run['best_val_accuracy']}) against {one['seconds']:.1f} s "
                       f"(best {one['best_val_accuracy']}): {c['time_ratio']:.2f}x, reached in "
-                      f"{c['reach_ratio']}x", file=sys.stderr, flush=True)  # fmt: skip
+                      f"{reach}", file=sys.stderr, flush=True)  # fmt: skip
             rows.append(row)
     return rows
 
@@ -268,7 +269,7 @@ def workers_row(size: dict, fresh: bool) -> dict:
 
     row = bench_optuna.workers({"path": "batched", **size}, fresh)
     ratio = row["two"]["wall_s"] / row["one"]["wall_s"]
-    print(f"workers: {ratio:.2f}x, load {row['loadavg']}", file=sys.stderr, flush=True)
+    print(f"workers: {ratio:.2f}x, load {_loads(row['loadavg'])}", file=sys.stderr, flush=True)
     return {**row, "time_ratio": ratio, "target": WORKERS_TARGET, "met": ratio <= WORKERS_TARGET}
 
 
@@ -298,7 +299,9 @@ def crossover_rows(size: dict, fresh: bool) -> list[dict]:
                         compiling[path] = run["compile_s"]
                     row[cache] = {**seconds, "compile_s": compiling,
                                   "ratio": seconds["batched"] / seconds["one_at_a_time"]}
-                print(f"crossover {row}", file=sys.stderr, flush=True)
+                print(f"crossover {row['trials']} trials x {row['epochs']} epochs, hidden "
+                      f"{row['hidden']}: cold {row['cold']['ratio']:.2f}x, warm "
+                      f"{row['warm']['ratio']:.2f}x", file=sys.stderr, flush=True)  # fmt: skip
                 rows.append(row)
     return rows
 
@@ -336,15 +339,25 @@ def print_optuna(report: dict) -> None:
     w = report["workers"]
     print(f"workers: 1 worker {w['one']['wall_s']:.1f} s, 2 workers {w['two']['wall_s']:.1f} s "
           f"({w['two']['trials']} trials): {w['time_ratio']:.2f}x (target {w['target']}: "
-          f"{'met' if w['met'] else 'missed'}); load average {w['loadavg']}")  # fmt: skip
-    print("crossover: samples hidden trials epochs  cold batched/one (ratio)  warm (ratio)")
+          f"{'met' if w['met'] else 'missed'}); load average {_loads(w['loadavg'])}")  # fmt: skip
+    print("crossover: samples hidden trials epochs  cold batched/one (ratio)  warm (ratio)"
+          "  compiling cold / warm: batched, one (s)")
     for r in report["crossover"]:
         cold, warm = r["cold"], r["warm"]
         print(f"{r['samples']:>18} {r['hidden']:>6} {r['trials']:>6} {r['epochs']:>6}  "
               f"{cold['batched']:6.1f}/{cold['one_at_a_time']:5.1f} s ({cold['ratio']:.2f}x)  "
               f"{warm['batched']:5.1f}/{warm['one_at_a_time']:5.1f} s ({warm['ratio']:.2f}x)  "
-              f"compiling {cold['compile_s']} / {warm['compile_s']}")
-    print(f"machine: {report['machine']}")
+              f"{cold['compile_s']['batched']:.1f}, {cold['compile_s']['one_at_a_time']:.1f} / "
+              f"{warm['compile_s']['batched']:.1f}, {warm['compile_s']['one_at_a_time']:.1f}")
+    m = report["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores; load average "
+          f"{_loads({'start': m['loadavg_start'], 'end': m['loadavg_end']})}")
+
+
+def _loads(named: dict) -> str:
+    """Load averages (1, 5 and 15 minutes) by moment, two decimals: ``before 1.29/2.29/2.99``."""
+    return ", ".join(f"{k} " + "/".join(f"{v:.2f}" for v in values)
+                     for k, values in named.items())
 
 
 def main(argv: list[str] | None = None) -> int:
