@@ -6,7 +6,8 @@ Each adapter turns a model of that library into an object with the jaxdl model p
     outputs, state = model.apply(params, state, x, *, train, key=None, hp=None, mask=None)
 
 so ``jaxdl.fit``, early stopping, checkpoints and sweeps train it. None of these libraries is a
-dependency of jaxdl: each adapter imports its library when it is built. The models' own dropout
+dependency of jaxdl, and jaxdl never imports them: an adapter uses the library the user's own
+code has already imported to build the model (:func:`user_library`). The models' own dropout
 rates are fixed inside them (the adapters read no ``hp``) and ``mask`` is not used, so batch
 statistics of a partial last mini-batch include its padded rows (``Trainer(drop_remainder=True)``
 avoids those).
@@ -24,11 +25,27 @@ wrapped module is code of the user's, which a file never names for import.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+
+def user_library(name: str) -> Any:
+    """The module ``name`` (``"flax.nnx"``, ``"equinox"``) as the user's code imported it; jaxdl
+    imports neither. A model built with it means it is loaded.
+
+    >>> import math
+    >>> user_library("math") is math
+    True
+    """
+    module = sys.modules.get(name)
+    if module is None:
+        raise ImportError(f"{name} is not imported: build the model with it first "
+                          f"(import {name}); jaxdl does not import it for you")
+    return module
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,19 +103,19 @@ class NnxModel:
     graphdef: Any = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from flax import nnx
+        nnx = user_library("flax.nnx")
 
         abstract = nnx.eval_shape(lambda: self.make(nnx.Rngs(0)))
         object.__setattr__(self, "graphdef", nnx.split(abstract, nnx.Param, ...)[0])
 
     def init(self, key: jax.Array) -> tuple[Any, Any]:
-        from flax import nnx
+        nnx = user_library("flax.nnx")
 
         parts: Any = nnx.split(self.make(nnx.Rngs(key)), nnx.Param, ...)
         return parts[1], parts[2]
 
     def apply(self, params, state, x, *, train, key=None, hp=None, mask=None):
-        from flax import nnx
+        nnx = user_library("flax.nnx")
 
         # fresh Variable objects at this trace level (nnx refuses to mutate outer-trace ones)
         params, state = jax.tree.map(lambda a: a, (params, state))
@@ -143,19 +160,19 @@ class EqxModel:
     static: Any = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        import equinox as eqx
+        eqx = user_library("equinox")
 
         abstract, _ = eqx.filter_eval_shape(eqx.nn.make_with_state(self.make), jax.random.key(0))
         object.__setattr__(self, "static", eqx.partition(abstract, _inexact)[1])
 
     def init(self, key: jax.Array) -> tuple[Any, Any]:
-        import equinox as eqx
+        eqx = user_library("equinox")
 
         module, state = eqx.nn.make_with_state(self.make)(key)
         return eqx.partition(module, _inexact)[0], state
 
     def apply(self, params, state, x, *, train, key=None, hp=None, mask=None):
-        import equinox as eqx
+        eqx = user_library("equinox")
 
         module = eqx.combine(params, self.static)
         keys = jax.random.split(key, len(x)) if key is not None else None

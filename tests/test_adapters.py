@@ -91,3 +91,22 @@ def test_importing_the_adapters_imports_none_of_their_libraries():
             "print(sorted(m for m in ('flax', 'equinox') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_jaxdl_never_imports_the_frameworks_it_adapts():
+    # the adapters use the module the user's code imported (adapters.user_library); no module
+    # of jaxdl imports optax, flax, equinox or haiku, even inside a function
+    import ast
+    import pathlib
+
+    root = pathlib.Path(adapters.__file__).parent
+    banned = {"optax", "flax", "equinox", "haiku"}
+    found = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in banned]
+    assert found == []
+    with pytest.raises(ImportError, match="no_such_library is not imported"):
+        adapters.user_library("no_such_library")
