@@ -1,9 +1,16 @@
-"""Batch normalization of pre-activations ``z`` (batch, units).
+"""Batch normalization of pre-activations ``z`` (batch, units), or (batch, ..., units) for a
+feature map (the statistics then run over the batch and every position).
 
 Training, with the mini-batch statistics (rows weighted by ``mask``; padding has weight 0):
 
     mu = mean(z),   var = mean((z - mu)**2),   z_norm = (z - mu) / sqrt(var + eps)
     out = gamma * z_norm + beta
+
+and its gradient in closed form (one pass; ``w`` the row weights, ``n = sum(w)``, sums over
+all rows):
+
+    dbeta = sum(dout),   dgamma = sum(dout * z_norm)
+    dz = gamma / sqrt(var + eps) * (dout - w * (dbeta + z_norm * dgamma) / n)
 
 Running statistics are exponentially weighted averages of the batch ``mu`` and ``var``
 (``jaxdl.ewa``; ``momentum`` is the EWA's beta) and are read bias-corrected,
@@ -13,6 +20,8 @@ Under ``jax.vmap`` every member keeps its own statistics.
 """
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -46,7 +55,7 @@ def batch_stats(z: jax.Array, mask: jax.Array | None = None) -> Stats:
     ``mu = sum(w z) / sum(w)``, ``var = sum(w (z - mu)**2) / sum(w)``, in at least float32.
 
     Args:
-      z: pre-activations ``(batch, units)``.
+      z: pre-activations ``(batch, units)`` or ``(batch, ..., units)``.
       mask: optional ``(batch,)`` 0/1 row weights; rows with 0 (padding) are ignored.
 
     Returns:
@@ -61,10 +70,8 @@ def batch_stats(z: jax.Array, mask: jax.Array | None = None) -> Stats:
       ([2.0], [1.0])
     """
     z = z.astype(jnp.promote_types(z.dtype, jnp.float32))
-    w = jnp.ones(z.shape[:1], z.dtype) if mask is None else mask.astype(z.dtype)
-    total = jnp.maximum(jnp.sum(w), 1)
-    mean = jnp.einsum("b,bu->u", w, z) / total
-    var = jnp.einsum("b,bu->u", w, jnp.square(z - mean)) / total
+    weights = jnp.ones(z.shape[:1], z.dtype) if mask is None else mask.astype(z.dtype)
+    mean, var, _ = _weighted_stats(z, weights)
     return {"mean": mean, "var": var}
 
 
@@ -139,7 +146,7 @@ def batch_norm(
     running statistics.
 
     Args:
-      z: pre-activations ``(batch, units)``.
+      z: pre-activations ``(batch, units)`` or ``(batch, ..., units)`` (a feature map).
       gamma: the learned scale ``(units,)``.
       beta: the learned shift ``(units,)``.
       stats: the running averages ``{"mean", "var"}`` (see :func:`init_stats`).
@@ -163,6 +170,55 @@ def batch_norm(
     """
     if not train:
         return normalize(z, running_stats(stats, count, momentum), gamma, beta, eps), stats
-    current = batch_stats(z, mask)
-    new_stats = ewa.update(stats, jax.lax.stop_gradient(current), momentum)
-    return normalize(z, current, gamma, beta, eps), new_stats
+    weights = jnp.ones(z.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
+    out, mean, var = _train_norm(z, weights, gamma, beta, eps)
+    current = {"mean": mean, "var": var}
+    return out, ewa.update(stats, jax.lax.stop_gradient(current), momentum)
+
+
+def _weighted_stats(z: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(mean, var, n)`` over every axis but the last, rows weighted by ``weights`` (batch,)."""
+    axes = tuple(range(z.ndim - 1))
+    w = weights.reshape((-1,) + (1,) * (z.ndim - 1))
+    n = jnp.maximum(jnp.sum(weights), 1) * math.prod(z.shape[1:-1])
+    mean = jnp.sum(w * z, axes) / n
+    var = jnp.sum(w * jnp.square(z - mean), axes) / n
+    return mean, var, n
+
+
+@jax.custom_vjp
+def _train_norm(
+    z: jax.Array, weights: jax.Array, gamma: jax.Array, beta: jax.Array, eps: float
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(gamma * z_norm + beta, mean, var)`` with the batch's own statistics; its gradient is
+    the closed form of the module docstring (the statistics are outputs for the running
+    averages only: their cotangents are ignored, the caller stops their gradient)."""
+    return _train_norm_forward(z, weights, gamma, beta, eps)[0]
+
+
+def _train_norm_forward(
+    z: jax.Array, weights: jax.Array, gamma: jax.Array, beta: jax.Array, eps: float
+) -> tuple[tuple[jax.Array, jax.Array, jax.Array], tuple[jax.Array, ...]]:
+    z32 = z.astype(jnp.promote_types(z.dtype, jnp.float32))
+    mean, var, n = _weighted_stats(z32, weights)
+    inv = jax.lax.rsqrt(var + eps)
+    z_norm = (z32 - mean) * inv
+    out = (gamma * z_norm + beta).astype(z.dtype)
+    return (out, mean, var), (z_norm, inv, gamma, weights, n, jnp.asarray(eps))
+
+
+def _train_norm_backward(
+    residuals: tuple[jax.Array, ...], cotangents: tuple[jax.Array, jax.Array, jax.Array]
+) -> tuple[jax.Array, ...]:
+    z_norm, inv, gamma, weights, n, eps = residuals
+    dout = cotangents[0].astype(z_norm.dtype)
+    axes = tuple(range(z_norm.ndim - 1))
+    dbeta = jnp.sum(dout, axes)
+    dgamma = jnp.sum(dout * z_norm, axes)
+    w = weights.reshape((-1,) + (1,) * (z_norm.ndim - 1))
+    dz = gamma * inv * (dout - w * (dbeta + z_norm * dgamma) / n)
+    return (dz.astype(cotangents[0].dtype), jnp.zeros_like(weights), dgamma, dbeta,
+            jnp.zeros_like(eps))
+
+
+_train_norm.defvjp(_train_norm_forward, _train_norm_backward)

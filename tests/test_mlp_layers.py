@@ -4,6 +4,7 @@ kept, so checkpoints written before still resume; the old names warn."""
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -114,9 +115,11 @@ def _setup():
     return trainer, x[:32], y[:32], kw
 
 
-def test_a_checkpoint_of_the_mlp_before_layers_resumes_bit_for_bit(tmp_path):
+def test_a_checkpoint_of_the_mlp_before_layers_resumes_as_the_uninterrupted_run(tmp_path):
     """``checkpoint_mlp_v1`` was written after 2 of these epochs by the MLP with its own forward
-    pass; resuming it with the layers' MLP gives exactly the uninterrupted run."""
+    pass (and batch norm's gradient by autodiff); resuming it with the layers' MLP gives the
+    uninterrupted run, to float32 round-off (batch norm's gradient is now its closed form, the
+    same to round-off; a checkpoint of the current code resumes bit for bit, test_checkpoint)."""
     trainer, x, y, kw = _setup()
     directory = str(tmp_path / "ckpt")
     shutil.copytree(CHECKPOINT, directory)
@@ -125,6 +128,7 @@ def test_a_checkpoint_of_the_mlp_before_layers_resumes_bit_for_bit(tmp_path):
     assert resumed.history["loss"][:2] == [1.748095154762268, 1.0635030269622803]
     assert resumed.history["val_loss"][:2] == [1.2097227573394775, 0.9321674704551697]
     for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
-        assert resumed.history[key] == fresh.history[key], key
-    jax.tree.map(np.testing.assert_array_equal, (resumed.params, resumed.model_state),
-                 (fresh.params, fresh.model_state))
+        np.testing.assert_allclose(resumed.history[key], fresh.history[key], rtol=1e-5,
+                                   err_msg=key)
+    jax.tree.map(functools.partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-6),
+                 (resumed.params, resumed.model_state), (fresh.params, fresh.model_state))

@@ -13,7 +13,6 @@ with beta ``momentum``, ``avg / (1 - momentum**count)``) at test time. The state
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,15 +79,11 @@ class BatchNorm(Layer):
         running averages (eval; state unchanged)."""
         hp = {} if hp is None else hp
         momentum = hp.get("bn_momentum", self.momentum)
-        positions = math.prod(x.shape[1:-1])
-        rows = x.reshape(-1, x.shape[-1])
-        if mask is not None and positions > 1:
-            mask = jnp.repeat(mask, positions)
         stats = {"mean": state["mean"], "var": state["var"]}
         y, new_stats = batchnorm.batch_norm(
-            rows, params["gamma"], params["beta"], stats, state["count"],
+            x, params["gamma"], params["beta"], stats, state["count"],
             train=train, momentum=momentum, eps=self.eps, mask=mask,
         )
         if not train:
-            return y.reshape(x.shape), state
-        return y.reshape(x.shape), {**new_stats, "count": state["count"] + 1}
+            return y, state
+        return y, {**new_stats, "count": state["count"] + 1}
