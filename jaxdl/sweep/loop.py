@@ -82,13 +82,16 @@ def _epochs(
 ) -> tuple[SweepState, dict[str, jax.Array]]:
     """``length`` epochs from ``start`` (those >= ``end`` change nothing) for every member of
     ``state`` (a device's own under ``shard_map``), in cache-sized blocks of members on a CPU
-    (:mod:`jaxdl.sweep.blocks`)."""
+    (:mod:`jaxdl.sweep.blocks`). ``start`` is one epoch for all or one per member (members
+    that started at different times: each its own data order, schedule and stopping)."""
+    own = jnp.ndim(start) == 1  # an epoch per member
     block = blocks.block_size(state.done.shape[0], blocks.member_bytes(state), cpu)
     x, y, x_val, y_val = data
     names = [m.name for m in trainer.metric_list]
-    epoch_fn = jax.vmap(trainer.epoch, in_axes=(0, 0, None, None, None if shared else 0, None))
+    per = 0 if own else None
+    epoch_fn = jax.vmap(trainer.epoch, in_axes=(0, 0, None, None, None if shared else 0, per))
     evaluate = jax.vmap(trainer.evaluate, in_axes=(0, 0, None, None))
-    update = jax.vmap(stopper.update, in_axes=(0, 0, None))
+    update = jax.vmap(stopper.update, in_axes=(0, 0, per))
 
     def one(
         state: SweepState, epoch: jax.Array, hp: HyperParams, keys: Keys
@@ -116,20 +119,21 @@ def _epochs(
         }
         return SweepState(ts, best, es, record["done"]), record
 
-    epochs = start + jnp.arange(length, dtype=jnp.int32)
+    steps = jnp.arange(length, dtype=jnp.int32)
 
     def run(
-        members: tuple[SweepState, HyperParams, Any],  # key data, None when shared
+        members: tuple[SweepState, HyperParams, Any, Any],  # key data, None when shared; start
         shared_keys: jax.Array,
     ) -> tuple[SweepState, dict[str, jax.Array]]:
-        state, hp, key_data = members
+        state, hp, key_data, first = members
         keys = _keys(shared_keys if shared else key_data)
+        first = first if own else start
         scanned: tuple[SweepState, dict[str, jax.Array]] = lax.scan(
-            lambda s, epoch: one(s, epoch, hp, keys), state, epochs)
+            lambda s, k: one(s, first + k, hp, keys), state, steps)
         return scanned
 
     out: tuple[SweepState, dict[str, jax.Array]] = blocks.in_blocks(
-        run, block, (state, hp, None if shared else key_data), key_data)
+        run, block, (state, hp, None if shared else key_data, start if own else None), key_data)
     return out
 
 
@@ -146,14 +150,15 @@ def compiled_epochs(mesh: Mesh) -> tuple[Any, Any]:
     def local(
         trainer: Trainer, stopper: EarlyStopping, shared: bool, length: int, *inputs: Any
     ) -> tuple[SweepState, dict[str, jax.Array]]:
-        # inputs: (state, hp, key_data, data, start, end) of _epochs
+        # inputs: (state, hp, key_data, data, start, end) of _epochs (start: one or per member)
         run = functools.partial(_epochs, trainer, stopper, shared, length, cpu)
         if mesh.size == 1:  # nothing to split (shard_map would only add to the compile time)
             return run(*inputs)
         sharded: tuple[SweepState, dict[str, jax.Array]] = jax.shard_map(
             run,
             mesh=mesh,
-            in_specs=(member, member, whole if shared else member, whole, whole, whole),
+            in_specs=(member, member, whole if shared else member, whole,
+                      member if jnp.ndim(inputs[4]) == 1 else whole, whole),
             # PartitionSpec.__init__ has no annotations in the installed jax
             out_specs=(member, P(None, sharding.AXIS)),  # type: ignore[no-untyped-call]
             check_vma=False,
