@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import socket
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -15,11 +12,14 @@ from jaxdl.sweep.buckets import continuous_names, split_config, trainer_for
 from jaxdl.sweep.engine import run_sweep
 from jaxdl.sweep.optuna_search.heartbeat import Heartbeat, fail_stale_trials
 from jaxdl.sweep.optuna_search.space import require_optuna
+from jaxdl.sweep.optuna_search.trials import (
+    PARAM_COUNT,
+    ask_trials,
+    describe_trial,
+    objective_values,
+)
 from jaxdl.sweep.results import SweepResults
 from jaxdl.train import Trainer
-
-PARAM_COUNT = "param_count"  # an objective: the member's number of parameters
-WORKER = f"{socket.gethostname()}:{os.getpid()}"  # each trial's user attribute "worker"
 
 
 class OptunaRun(NamedTuple):
@@ -81,39 +81,6 @@ def _check_count(name: str, value: Any) -> int:
     return value
 
 
-def _param_count(results: SweepResults, i: int) -> float:
-    import jax
-    import numpy as np
-
-    return float(sum(np.size(a) for a in jax.tree.leaves(results.params[i])))
-
-
-def _values(results: SweepResults, i: int, objectives: list[Any]) -> list[float] | None:
-    """Member ``i``'s objective values at its best epoch (``None``: no finite monitor)."""
-    row = results.row(i)
-    if not math.isfinite(row[results.monitor]):
-        return None
-    out = []
-    for objective in objectives:
-        if callable(objective):
-            out.append(float(objective(results, i)))
-        elif objective == PARAM_COUNT:
-            out.append(_param_count(results, i))
-        else:
-            out.append(float(row[objective]))
-    return out
-
-
-def _describe(trial: Any, results: SweepResults, i: int) -> None:
-    """The member's table row as the trial's user attributes (its finite metrics at the best
-    epoch, ``status``, ``best_epoch``, ``epochs_run``)."""
-    row = results.row(i)
-    for key in ("status", "best_epoch", "epochs_run", *results.metrics):
-        value = row[key]
-        if isinstance(value, str) or math.isfinite(value):
-            trial.set_user_attr(key, value)
-
-
 def _fillers(configs: list[dict], trainer: Trainer, model_fn: Any, size: int) -> list[dict]:
     """Copies of a member's config that fill each structure's group up to ``size`` members (the
     batch), so every batch of a study, a partial last batch included, compiles each structure
@@ -137,62 +104,6 @@ def _real(results: SweepResults, n: int) -> SweepResults:
     lists = ("configs", "histories", "status", "best_epoch", "params", "model_state",
              "trainers", "hp", "seeds", "epochs")  # fmt: skip
     return dataclasses.replace(results, **{k: getattr(results, k)[:n] for k in lists})
-
-
-def _known_distributions(study: Any) -> dict[str, Any]:
-    """Each parameter's distribution in ``study``'s trials so far (the last one seen)."""
-    return {name: dist for trial in study.get_trials(deepcopy=False)
-            for name, dist in trial.distributions.items()}  # fmt: skip
-
-
-def _check_distributions(study: Any, trial: Any, known: dict[str, Any]) -> None:
-    """A parameter suggested with another distribution than the study's earlier trials is an
-    error (the study holds another search: a name reused)."""
-    for name, dist in trial.distributions.items():
-        if known.setdefault(name, dist) != dist:
-            raise ValueError(
-                f"study_name {study.study_name!r} already holds trials with {name!r} drawn "
-                f"from {known[name]}, but space_fn draws it from {dist}: give this search "
-                "another study name (--study-name) or the study's own space"
-            )
-
-
-def _ask(study: Any, space_fn: Callable[[Any], Mapping[str, Any]], count: int):
-    """``count`` trials and their configs; on a bad ``space_fn`` (it raises, returns a non-dict
-    or draws a parameter from another distribution than the study's earlier trials) every
-    trial asked is told FAIL and the error names ``space_fn``."""
-    optuna = require_optuna()
-    trials, configs = [], []
-    known = _known_distributions(study)
-    try:
-        for _ in range(count):
-            with warnings.catch_warnings():  # jaxdl records the heartbeats (.heartbeat)
-                warnings.filterwarnings("ignore", "Heartbeat of storage is supposed")
-                trial = study.ask()
-            trials.append(trial)
-            Heartbeat.once(study, trial)  # dead from now on: failed when it goes stale
-            try:
-                trial.set_user_attr("worker", WORKER)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                pass  # taken for dead already (a stalled worker): trained, never told
-            try:
-                config = space_fn(trial)
-            except Exception as err:  # noqa: BLE001 - user code, reported with the trial
-                raise ValueError(
-                    f"space_fn raised {type(err).__name__} on trial {trial.number}: {err}"
-                ) from err
-            if not isinstance(config, Mapping):
-                raise ValueError(
-                    f"space_fn must return a dict of hyperparameters (a config), got "
-                    f"{type(config).__name__} on trial {trial.number}"
-                )
-            _check_distributions(study, trial, known)
-            configs.append(dict(config))
-    except BaseException:
-        for trial in trials:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
-        raise
-    return trials, configs
 
 
 def optimize(
@@ -289,7 +200,7 @@ def optimize(
     done = 0
     while done < n_trials:
         fail_stale_trials(study)  # a dead worker's trials: failed, queued again once
-        trials, configs = _ask(study, space_fn, min(batch, n_trials - done))
+        trials, configs = ask_trials(study, space_fn, min(batch, n_trials - done))
         beat = Heartbeat(study, trials)
         told: set[int] = set()
         reported = [0] * len(trials)
@@ -330,11 +241,11 @@ def optimize(
                 try:
                     if single:  # the last epochs of members that stopped on their own
                         report(i, results.histories[i])
-                    _describe(trial, results, i)
+                    describe_trial(trial, results, i)
                 except Finished:  # taken for dead by another worker: retried there
                     told.add(i)
                     continue
-                values = _values(results, i, objectives)
+                values = objective_values(results, i, objectives)
                 if results.status[i] == "pruned":
                     study.tell(trial, state=State.PRUNED, skip_if_finished=True)
                 elif results.status[i] == "diverged" or values is None:
