@@ -99,9 +99,10 @@ def make_trainer(hidden=64, features=40):
 TRAINER = make_trainer()
 
 
-def batched(study, data, trials, batch, epochs, trainer=TRAINER):
+def batched(study, data, trials, batch, epochs, trainer=TRAINER, refill=False):
     start = time.perf_counter()
-    optimize(study, space, data, trainer=trainer, n_trials=trials, batch=batch, epochs=epochs)
+    optimize(study, space, data, trainer=trainer, n_trials=trials, batch=batch, epochs=epochs,
+             refill=refill)
     return time.perf_counter() - start
 
 
@@ -162,7 +163,8 @@ def summary(study, seconds, started=None):
 def study_in_process(spec):
     """One study in this process: ``spec`` has ``path`` (``batched`` or ``one_at_a_time``),
     ``trials``, ``epochs``, optional ``batch`` (8), ``samples`` (4000), ``hidden`` (64),
-    ``seed`` (0), ``storage`` and ``name`` (a journal file shared with other workers),
+    ``seed`` (0), ``refill`` (continuous batching, ``optimize(refill=True)``), ``storage`` and
+    ``name`` (a journal file shared with other workers),
     ``compile_cache`` (a folder for jaxdl's persistent compile cache) and ``device_per_core``
     (one CPU device per usable core, as the ``jaxdl`` command sets). Returns the summary
     (:func:`summary`, of this worker's trials' whole study) with ``start`` and ``end`` (Unix
@@ -188,7 +190,7 @@ def study_in_process(spec):
     start = time.time()
     if spec["path"] == "batched":
         seconds = batched(study, data, spec["trials"], spec.get("batch", 8), spec["epochs"],
-                          trainer)  # fmt: skip
+                          trainer, spec.get("refill", False))  # fmt: skip
     else:
         seconds = one_at_a_time(study, data, spec["trials"], spec["epochs"], trainer)
     end = time.time()

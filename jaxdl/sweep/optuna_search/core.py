@@ -10,7 +10,9 @@ from typing import Any, NamedTuple
 
 from jaxdl.sweep.buckets import continuous_names, split_config, trainer_for
 from jaxdl.sweep.engine import run_sweep
+from jaxdl.sweep.options import sweep_options
 from jaxdl.sweep.optuna_search.heartbeat import Heartbeat, fail_stale_trials
+from jaxdl.sweep.optuna_search.refill import run_refill
 from jaxdl.sweep.optuna_search.space import require_optuna
 from jaxdl.sweep.optuna_search.trials import (
     PARAM_COUNT,
@@ -121,6 +123,7 @@ def optimize(
     epochs_per_call: int = 1,
     objectives: Sequence[Any] | None = None,
     pad: bool = True,
+    refill: bool = False,
     hp: Mapping[str, Any] | None = None,
     patience: int | None = None,
     min_delta: float = 0.0,
@@ -155,6 +158,11 @@ def optimize(
         one program for the whole study, whatever the sampler's split, the pruner or a
         partial last batch. ``False``: no fillers, stopped members leave the program
         (``compact``): fewer member-epochs, one compile per structure and member count.
+      refill: continuous batching (:mod:`.refill`): a trial that ends is told at once and its
+        slot takes the next trial of the study in the same compiled program, each slot
+        counting its own epochs (a trial trains as a solo run of its config); ``batch`` is the
+        slots of each structure. Takes no ``logger`` or ``max_members_per_call``; ``pad`` is
+        moot (the slots never change). The returned batches are then one per structure.
       hp, patience, min_delta, mesh, model_fn, logger, max_members_per_call: passed on to
         :func:`~jaxdl.sweep.run_sweep` (see there).
       checkpoint_dir, resume: refused: the study's storage is its durable record.
@@ -194,6 +202,21 @@ def optimize(
                 "optuna.storages.JournalStorage); load the study again to continue it"
             )
     objectives, mode = _objectives(optuna, study, trainer, monitor, mode, objectives)
+    if not isinstance(refill, bool):
+        raise TypeError(f"refill must be True or False, got {refill!r}")
+    if refill:
+        for name, given in (("logger", logger), ("max_members_per_call", max_members_per_call)):
+            if given is not None:
+                raise ValueError(f"optimize(refill=True) takes no {name}: leave it out, or "
+                                 "pass refill=False")
+        options = sweep_options(
+            trainer, epochs=epochs, hp=hp, seed=seed, patience=patience, monitor=monitor,
+            mode=mode, min_delta=min_delta, mesh=mesh, epochs_per_call=epochs_per_call,
+            model_fn=model_fn,
+        )  # fmt: skip
+        batches, numbers = run_refill(study, space_fn, data, trainer, n_trials, batch, options,
+                                      objectives)  # fmt: skip
+        return OptunaRun(study, batches, numbers)
     single = len(study.directions) == 1
     State, Finished = optuna.trial.TrialState, optuna.exceptions.UpdateFinishedTrialError
     run = OptunaRun(study, [], [])
