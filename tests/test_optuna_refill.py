@@ -1,0 +1,168 @@
+"""optimize(refill=True): continuous batching. A trial that ends (pruned, diverged, out of
+epochs) is told at once and its slot takes the next trial in the same compiled program, which
+keeps running; each slot counts its own epochs, so every trial reports what a solo run of its
+config computes, and every trial is told once."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from jaxdl.data import datasets  # noqa: E402
+from jaxdl.early_stopping import EarlyStopping  # noqa: E402
+from jaxdl.nn import MLP  # noqa: E402
+from jaxdl.sweep import run_sweep  # noqa: E402
+from jaxdl.sweep.engine import NEVER  # noqa: E402
+from jaxdl.sweep.optuna_search import optimize, suggest_learning_rate  # noqa: E402
+from jaxdl.train import Trainer, fit  # noqa: E402
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+DATA = datasets.load("moons", n=150, seed=1)  # 90 train, 60 val
+State = optuna.trial.TrialState
+# lr >= 0.3 trains on, the rest is pruned after epoch 1
+RATES = (0.5, 0.01, 0.02, 0.4, 0.03, 0.6, 0.005, 0.04, 0.35, 0.002)
+LOWERING = "/jax/core/compile/jaxpr_to_mlir_module_duration"  # once per program built
+
+
+class PruneSlow(optuna.pruners.BasePruner):
+    """Prunes a trial with a learning rate below 0.3 once it has reported epoch 1."""
+
+    def prune(self, study, trial):
+        step = trial.last_step
+        return step is not None and step >= 1 and trial.params["learning_rate"] < 0.3
+
+
+def lr_space(trial):
+    return {"learning_rate": suggest_learning_rate(trial, 1e-3, 1.0)}
+
+
+def study_of(rates):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), pruner=PruneSlow())
+    for lr in rates:
+        study.enqueue_trial({"learning_rate": lr})
+    return study
+
+
+def programs_built(fn):
+    """How many programs ``fn()`` lowers (each jit cache miss)."""
+    events = []
+
+    def listen(event, seconds, **_):
+        if event == LOWERING:
+            events.append(seconds)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        result = fn()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    return len(events), result
+
+
+def reports(trial):
+    return [trial.intermediate_values[e] for e in sorted(trial.intermediate_values)]
+
+
+def test_refilled_slots_report_the_solo_values_and_each_trial_is_told_once():
+    trainer = Trainer(MLP((2, 8, 2)), optimizer="sgd", batch_size=32)
+    study = study_of(RATES)
+    run = optimize(study, lr_space, DATA, trainer=trainer, n_trials=10, batch=2, epochs=5,
+                   refill=True)  # fmt: skip
+    trials = study.trials
+    assert [t.state for t in trials].count(State.PRUNED) == 6
+    assert [t.state for t in trials].count(State.COMPLETE) == 4
+    # one structure, 2 slots, 10 trials: one program ran them all, each trial once
+    assert len(run.batches) == 1 and sorted(run.trials[0]) == list(range(10))
+    for trial in trials:
+        solo = run_sweep([{"learning_rate": trial.params["learning_rate"]}], DATA,
+                         trainer=trainer, epochs=5)  # fmt: skip
+        losses = solo.histories[0]["val_loss"]
+        if trial.state == State.PRUNED:
+            assert sorted(trial.intermediate_values) == [0, 1]
+            assert reports(trial) == pytest.approx(losses[:2], rel=1e-5, abs=1e-6)
+            assert trial.user_attrs["epochs_run"] == 2
+        else:
+            assert reports(trial) == pytest.approx(losses, rel=1e-5, abs=1e-6)
+            assert trial.value == pytest.approx(solo.row(0)["val_loss"], rel=1e-5, abs=1e-6)
+            assert trial.user_attrs["best_epoch"] == solo.best_epoch[0]
+    # told as they end, not at the end of a batch: trial 1 (pruned after epoch 1) is told
+    # before trial 0 (5 epochs), and trial 2 took trial 1's slot while trial 0 trained on
+    assert trials[1].datetime_complete < trials[0].datetime_complete
+    assert trials[2].datetime_start < trials[0].datetime_complete
+    # the results: one row per trial, in the order the trials started, with its own epochs
+    results = run.batches[0]
+    assert results.configs == [{"learning_rate": trials[n].params["learning_rate"]}
+                               for n in run.trials[0]]  # fmt: skip
+    assert [len(h["epoch"]) for h in results.histories] == [
+        5 if trials[n].state == State.COMPLETE else 2 for n in run.trials[0]]
+    assert all(h["epoch"] == list(range(len(h["epoch"]))) for h in results.histories)
+
+
+def test_refill_compiles_one_program_per_structure():
+    def study_run(hidden, rates):
+        trainer = Trainer(MLP((2, hidden, 2)), optimizer="sgd", batch_size=32)
+        return optimize(study_of(rates), lr_space, DATA, trainer=trainer, n_trials=len(rates),
+                        batch=4, epochs=5, refill=True)  # fmt: skip
+
+    programs_built(lambda: study_run(11, RATES))  # what any study builds once per process
+    count, run = programs_built(lambda: study_run(13, RATES))
+    assert len(run.trials[0]) == 10  # 10 trials through one group of 4 slots
+    assert count <= 3, count  # the model's and the members' initialization, the epochs
+    again, _ = programs_built(lambda: study_run(13, RATES[:5]))
+    assert again == 0
+
+
+def test_two_structures_wait_for_their_own_slots_and_a_diverged_trial_fails():
+    x, y, x_val, y_val = DATA.x_train, DATA.y_train, DATA.x_val, DATA.y_val
+    trainer = Trainer(MLP((2, 8, 2)), batch_size=32)
+    chosen = [(0.1, "momentum"), (0.05, "adam"), (1e8, "momentum"), (0.02, "momentum"),
+              (0.3, "adam"), (0.01, "momentum"), (0.2, "adam")]  # fmt: skip
+
+    class PruneEveryThird(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return trial.number % 3 == 1 and (trial.last_step or 0) >= 1
+
+    study = optuna.create_study(pruner=PruneEveryThird())
+    for lr, kind in chosen:
+        study.enqueue_trial({"learning_rate": lr, "optimizer": kind})
+
+    def space(trial):
+        return {"learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e9, log=True),
+                "optimizer": trial.suggest_categorical("optimizer", ["momentum", "adam"])}
+
+    run = optimize(study, space, DATA, trainer=trainer, n_trials=7, batch=2, epochs=4,
+                   refill=True)  # fmt: skip
+    by_kind = {b.trainers[0].optimizer: n for b, n in zip(run.batches, run.trials)}
+    assert sorted(by_kind["momentum"]) == [0, 2, 3, 5] and sorted(by_kind["adam"]) == [1, 4, 6]
+    states = [t.state for t in study.trials]
+    assert states == [State.COMPLETE, State.PRUNED, State.FAIL, State.COMPLETE, State.PRUNED,
+                      State.COMPLETE, State.COMPLETE]  # fmt: skip
+    for trial in study.trials:
+        if trial.state == State.FAIL:  # diverged: a failed trial, its finite epochs reported
+            assert trial.user_attrs["status"] == "diverged"
+            assert all(math.isfinite(v) for v in trial.intermediate_values.values())
+            continue
+        config = dict(trial.params)
+        solo = fit(dataclasses.replace(trainer, optimizer=config.pop("optimizer")), x, y,
+                   validation=(x_val, y_val), hp=config, epochs=4,
+                   early_stopping=EarlyStopping(NEVER), progress=False)  # fmt: skip
+        got = reports(trial)
+        assert got == pytest.approx(solo.history["val_loss"][: len(got)], rel=1e-5, abs=1e-6)
+        assert len(got) == (2 if trial.state == State.PRUNED else 4)
+        assert all(math.isfinite(v) for v in got)
+
+
+def test_refill_checks_its_options():
+    trainer = Trainer(MLP((2, 4, 2)), optimizer="sgd", batch_size=32)
+    study = study_of(RATES[:2])
+    with pytest.raises(TypeError, match="refill must be True or False"):
+        optimize(study, lr_space, DATA, trainer=trainer, n_trials=2, refill="yes")
+    with pytest.raises(ValueError, match="refill=True.*max_members_per_call"):
+        optimize(study, lr_space, DATA, trainer=trainer, n_trials=2, refill=True,
+                 max_members_per_call=2)  # fmt: skip
+    assert {t.state for t in study.trials} == {State.WAITING}  # nothing asked
