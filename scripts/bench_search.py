@@ -246,15 +246,17 @@ def batched_rows(size: dict, seeds: int, fresh: bool) -> list[dict]:
             one = bench_optuna.run_study(spec, fresh=fresh)
             row = {"seed": seed, "trials": trials, "one_at_a_time": one, "batched": {},
                    "compare": {}}  # fmt: skip
-            for batch in size["batches"]:
+            for batch, refill in [(b, r) for b in size["batches"] for r in (False, True)]:
+                # padded batches, then continuous batching (optimize(refill=True))
+                name = f"{batch} refill" if refill else str(batch)
                 spec = {"path": "batched", "trials": trials, "batch": batch, "seed": seed, **task,
-                        "device_per_core": True}  # fmt: skip
-                row["batched"][str(batch)] = run = bench_optuna.run_study(spec, fresh=fresh)
-                row["compare"][str(batch)] = against_one_at_a_time(
+                        "device_per_core": True, "refill": refill}  # fmt: skip
+                row["batched"][name] = run = bench_optuna.run_study(spec, fresh=fresh)
+                row["compare"][name] = against_one_at_a_time(
                     one, run, size["samples"] // 5, REACH_TARGET.get(trials, 1 / 2))
-                c = row["compare"][str(batch)]
+                c = row["compare"][name]
                 reach = "never" if c["reach_ratio"] is None else f"{c['reach_ratio']:.2f}x"
-                print(f"{trials} trials, seed {seed}, batch {batch}: {run['seconds']:.1f} s "
+                print(f"{trials} trials, seed {seed}, batch {name}: {run['seconds']:.1f} s "
                       f"(best {run['best_val_accuracy']}) against {one['seconds']:.1f} s "
                       f"(best {one['best_val_accuracy']}): {c['time_ratio']:.2f}x, reached in "
                       f"{reach}", file=sys.stderr, flush=True)  # fmt: skip
@@ -262,15 +264,30 @@ def batched_rows(size: dict, seeds: int, fresh: bool) -> list[dict]:
     return rows
 
 
-def workers_row(size: dict, fresh: bool) -> dict:
+def workers_row(size: dict, fresh: bool, refill: bool = False, warm: bool = False) -> dict:
     """One worker against two on one journal storage (:func:`bench_optuna.workers`): the
-    two workers' wall time over the one worker's, against :data:`WORKERS_TARGET`."""
+    two workers' wall time over the one worker's, against :data:`WORKERS_TARGET`. ``refill``:
+    continuous batching; ``warm``: every study (one worker and the two) on one persistent
+    compile cache that an unmeasured study of the same space filled first (fresh only)."""
+    import tempfile
+
     import bench_optuna
 
-    row = bench_optuna.workers({"path": "batched", **size}, fresh)
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = {"path": "batched", **size, "refill": refill}
+        if warm and fresh:
+            spec["compile_cache"] = tmp
+            bench_optuna.run_study({**spec, "device_per_core": True})  # fills the cache
+        row = bench_optuna.workers(spec, fresh)
     ratio = row["two"]["wall_s"] / row["one"]["wall_s"]
-    print(f"workers: {ratio:.2f}x, load {_loads(row['loadavg'])}", file=sys.stderr, flush=True)
-    return {**row, "time_ratio": ratio, "target": WORKERS_TARGET, "met": ratio <= WORKERS_TARGET}
+    print(f"workers{' refill' if refill else ''}{' warm' if warm else ''}: {ratio:.2f}x, load "
+          f"{_loads(row['loadavg'])}", file=sys.stderr, flush=True)  # fmt: skip
+    return {**row, "time_ratio": ratio, "target": WORKERS_TARGET, "met": ratio <= WORKERS_TARGET,
+            "refill": refill, "warm": warm}  # fmt: skip
+
+
+WORKER_ROWS = {"padded": (False, False), "refill": (True, False),
+               "refill, warm cache": (True, True)}  # (refill, warm) of each workers row
 
 
 def crossover_rows(size: dict, fresh: bool) -> list[dict]:
@@ -316,7 +333,8 @@ def optuna_report(quick: bool, seeds: int) -> dict:
     report = {"machine": {"cores": len(os.sched_getaffinity(0)), "cpu": bench_optuna.cpu_name(),
                           "loadavg_start": start},
               "sizes": size, "batched": batched_rows(size, seeds, fresh),
-              "workers": workers_row(size["workers"], fresh),
+              "workers": {name: workers_row(size["workers"], fresh, refill, warm)
+                          for name, (refill, warm) in WORKER_ROWS.items()},
               "crossover": crossover_rows(size["crossover"], fresh)}  # fmt: skip
     report["machine"]["loadavg_end"] = os.getloadavg()
     return report
@@ -332,14 +350,16 @@ def print_optuna(report: dict) -> None:
             c = row["compare"][batch]
             reach = "never" if c["reach_ratio"] is None else f"{c['reach_ratio']:.2f}x"
             print(f"{row['trials']:>6}  {row['seed']:>4}  {one['seconds']:6.1f} "
-                  f"({one['compile_s']:5.1f}), {one['best_val_accuracy']:.4f}{'':14}{batch:>5}  "
+                  f"({one['compile_s']:5.1f}), {one['best_val_accuracy']:.4f}{'':10}{batch:>9}  "
                   f"{run['seconds']:6.1f} ({run['compile_s']:5.1f}), "
                   f"{run['best_val_accuracy']:.4f}{'':4}{c['time_ratio']:8.2f}x  {reach:>10}  "
                   f"{c['target']:.2f} {'met' if c['met'] else 'missed'}")  # fmt: skip
-    w = report["workers"]
-    print(f"workers: 1 worker {w['one']['wall_s']:.1f} s, 2 workers {w['two']['wall_s']:.1f} s "
-          f"({w['two']['trials']} trials): {w['time_ratio']:.2f}x (target {w['target']}: "
-          f"{'met' if w['met'] else 'missed'}); load average {_loads(w['loadavg'])}")  # fmt: skip
+    for name, w in report["workers"].items():
+        compiling = ", ".join(f"{e['compile_s']:.1f}" for e in w["each"])
+        print(f"workers ({name}): 1 worker {w['one']['wall_s']:.1f} s ({w['one']['compile_s']:.1f}"
+              f" s compiling), 2 workers {w['two']['wall_s']:.1f} s ({compiling} s compiling; "
+              f"{w['two']['trials']} trials): {w['time_ratio']:.2f}x (target {w['target']}: "
+              f"{'met' if w['met'] else 'missed'}); load average {_loads(w['loadavg'])}")
     print("crossover: samples hidden trials epochs  cold batched/one (ratio)  warm (ratio)"
           "  compiling cold / warm: batched, one (s)")
     for r in report["crossover"]:

@@ -49,6 +49,8 @@ def test_quick_run_reports_ratios_computed_from_its_timings(tmp_path):
     assert report["machine"]["cores"] == len(os.sched_getaffinity(0))
 
     assert [r["trials"] for r in report["batched"]] == list(size["trials"])
+    for row in report["batched"]:  # each batch size padded and with refill, paired
+        assert set(row["batched"]) == {f"{b}{m}" for b in size["batches"] for m in ("", " refill")}
     for row in report["batched"]:
         one = row["one_at_a_time"]
         assert one["trials"] == row["trials"]
@@ -69,19 +71,21 @@ def test_quick_run_reports_ratios_computed_from_its_timings(tmp_path):
             assert max(t for t, _ in run["timeline"]) <= run["seconds"] + 0.01
             assert max(a for _, a in run["timeline"]) == run["best_val_accuracy"]
 
-    w = report["workers"]
-    assert w["one"]["wall_s"] == pytest.approx(w["one"]["end"] - w["one"]["start"])
-    starts, ends = [e["start"] for e in w["each"]], [e["end"] for e in w["each"]]
-    assert len(starts) == 2 and w["two"]["wall_s"] == pytest.approx(max(ends) - min(starts))
-    assert w["time_ratio"] == pytest.approx(w["two"]["wall_s"] / w["one"]["wall_s"])
-    assert w["met"] == (w["time_ratio"] <= w["target"])
-    for study in (w["one"], w["two"]):  # every trial of the study once, none left running
-        assert study["trials"] == size["workers"]["trials"]
-        assert study["complete"] + study["pruned"] + study["failed"] == study["trials"]
-    if len(os.sched_getaffinity(0)) >= 2:  # each worker pinned to its own core
-        assert [e["cores"] for e in w["each"]] == [1, 1]
-        assert len(set(w["pinned_to"])) == 2
-    assert set(w["loadavg"]) == {"before", "between", "after"}
+    assert set(report["workers"]) == set(bench_search.WORKER_ROWS)
+    for name, w in report["workers"].items():
+        assert (w["refill"], w["warm"]) == bench_search.WORKER_ROWS[name]
+        assert w["one"]["wall_s"] == pytest.approx(w["one"]["end"] - w["one"]["start"])
+        starts, ends = [e["start"] for e in w["each"]], [e["end"] for e in w["each"]]
+        assert len(starts) == 2 and w["two"]["wall_s"] == pytest.approx(max(ends) - min(starts))
+        assert w["time_ratio"] == pytest.approx(w["two"]["wall_s"] / w["one"]["wall_s"])
+        assert w["met"] == (w["time_ratio"] <= w["target"])
+        for study in (w["one"], w["two"]):  # every trial of the study once, none left running
+            assert study["trials"] == size["workers"]["trials"]
+            assert study["complete"] + study["pruned"] + study["failed"] == study["trials"]
+        if len(os.sched_getaffinity(0)) >= 2:  # each worker pinned to its own core
+            assert [e["cores"] for e in w["each"]] == [1, 1]
+            assert len(set(w["pinned_to"])) == 2
+        assert set(w["loadavg"]) == {"before", "between", "after"}
 
     assert len(report["crossover"]) == len(size["crossover"]["cells"])
     for row in report["crossover"]:
@@ -89,7 +93,7 @@ def test_quick_run_reports_ratios_computed_from_its_timings(tmp_path):
             seconds = row[cache]
             assert seconds["ratio"] == pytest.approx(seconds["batched"] / seconds["one_at_a_time"])
             assert set(seconds["compile_s"]) == {"batched", "one_at_a_time"}
-    assert "time ratio" in done.stdout and "workers:" in done.stdout
+    assert "time ratio" in done.stdout and "workers (refill, warm cache):" in done.stdout
 
 
 def test_quick_goes_with_optuna(capsys):
