@@ -82,25 +82,33 @@ def _epochs(
 ) -> tuple[SweepState, dict[str, jax.Array]]:
     """``length`` epochs from ``start`` (those >= ``end`` change nothing) for every member of
     ``state`` (a device's own under ``shard_map``), in cache-sized blocks of members on a CPU
-    (:mod:`jaxdl.sweep.blocks`). ``start`` is one epoch for all or one per member (members
-    that started at different times: each its own data order, schedule and stopping)."""
-    own = jnp.ndim(start) == 1  # an epoch per member
+    (:mod:`jaxdl.sweep.blocks`).
+
+    ``start`` is one epoch for all, or a pair ``(clock, own)`` for members that started at
+    different times: the shared ``clock`` epoch picks the data order and dropout masks (one
+    gather and first-layer matmul for all members, as with one epoch), the per-member ``own``
+    epochs are what each member's early stopping, ``end`` and logged learning rate count."""
+    pair = isinstance(start, tuple)  # (clock, own epoch per member)
+    per = 0 if pair else None
     block = blocks.block_size(state.done.shape[0], blocks.member_bytes(state), cpu)
     x, y, x_val, y_val = data
     names = [m.name for m in trainer.metric_list]
-    per = 0 if own else None
-    epoch_fn = jax.vmap(trainer.epoch, in_axes=(0, 0, None, None, None if shared else 0, per))
+    epoch_fn = jax.vmap(trainer.epoch, in_axes=(0, 0, None, None, None if shared else 0, None))
     evaluate = jax.vmap(trainer.evaluate, in_axes=(0, 0, None, None))
     update = jax.vmap(stopper.update, in_axes=(0, 0, per))
+    num_batches = trainer.partition(x.shape[0]).num_batches
+    rate = jax.vmap(lambda h, e: trainer.logged_learning_rate(h, num_batches, e * num_batches))
 
     def one(
-        state: SweepState, epoch: jax.Array, hp: HyperParams, keys: Keys
+        state: SweepState, clock: jax.Array, epoch: jax.Array, hp: HyperParams, keys: Keys
     ) -> tuple[SweepState, dict[str, jax.Array]]:
         live = ~state.done & (epoch < end)
         # Trainer.epoch leaves a member with diverged_at >= 0 untouched: mark the frozen ones
         # so, and put their true value back afterwards
         held = state.ts._replace(diverged_at=jnp.where(live, state.ts.diverged_at, HELD))
-        ts, metrics = epoch_fn(held, hp, x, y, keys, epoch)
+        ts, metrics = epoch_fn(held, hp, x, y, keys, clock)
+        if pair and "learning_rate" in metrics:  # the rate of each member's own epoch
+            metrics = {**metrics, "learning_rate": rate(hp, epoch)}
         ts = ts._replace(diverged_at=jnp.where(live, ts.diverged_at, state.ts.diverged_at))
         val = evaluate(ts, hp, x_val, y_val)
         values = epoch_values(metrics, val, names)
@@ -120,20 +128,22 @@ def _epochs(
         return SweepState(ts, best, es, record["done"]), record
 
     steps = jnp.arange(length, dtype=jnp.int32)
+    clock = start[0] if pair else start
 
     def run(
-        members: tuple[SweepState, HyperParams, Any, Any],  # key data, None when shared; start
+        members: tuple[SweepState, HyperParams, Any, Any],  # key data (None when shared), own
         shared_keys: jax.Array,
     ) -> tuple[SweepState, dict[str, jax.Array]]:
-        state, hp, key_data, first = members
+        state, hp, key_data, own = members
         keys = _keys(shared_keys if shared else key_data)
-        first = first if own else start
+        first = own if pair else start
         scanned: tuple[SweepState, dict[str, jax.Array]] = lax.scan(
-            lambda s, k: one(s, first + k, hp, keys), state, steps)
+            lambda s, k: one(s, clock + k, first + k, hp, keys), state, steps)
         return scanned
 
     out: tuple[SweepState, dict[str, jax.Array]] = blocks.in_blocks(
-        run, block, (state, hp, None if shared else key_data, start if own else None), key_data)
+        run, block, (state, hp, None if shared else key_data, start[1] if pair else None),
+        key_data)
     return out
 
 
@@ -150,7 +160,7 @@ def compiled_epochs(mesh: Mesh) -> tuple[Any, Any]:
     def local(
         trainer: Trainer, stopper: EarlyStopping, shared: bool, length: int, *inputs: Any
     ) -> tuple[SweepState, dict[str, jax.Array]]:
-        # inputs: (state, hp, key_data, data, start, end) of _epochs (start: one or per member)
+        # inputs: (state, hp, key_data, data, start, end) of _epochs (start: one or a pair)
         run = functools.partial(_epochs, trainer, stopper, shared, length, cpu)
         if mesh.size == 1:  # nothing to split (shard_map would only add to the compile time)
             return run(*inputs)
@@ -158,7 +168,7 @@ def compiled_epochs(mesh: Mesh) -> tuple[Any, Any]:
             run,
             mesh=mesh,
             in_specs=(member, member, whole if shared else member, whole,
-                      member if jnp.ndim(inputs[4]) == 1 else whole, whole),
+                      (whole, member) if isinstance(inputs[4], tuple) else whole, whole),
             # PartitionSpec.__init__ has no annotations in the installed jax
             out_specs=(member, P(None, sharding.AXIS)),  # type: ignore[no-untyped-call]
             check_vma=False,
