@@ -72,7 +72,7 @@ def test_train_end_to_end(tmp_path, capsys):
     assert document["epochs_run"] == 4
     assert document["history"]["epoch"] == [0, 1, 2, 3]
     assert len(document["history"]["val_loss"]) == 4
-    assert document["hyperparameters"] == {"learning_rate": 0.05}
+    assert document["hyperparameters"] == {"learning_rate": 0.05, "l2": 1.0}  # --l2's default
     assert 0.0 <= document["final"]["test"]["accuracy"] <= 1.0
     # The training cost goes down over the 4 epochs of Adam.
     assert document["history"]["loss"][-1] < document["history"]["loss"][0]
@@ -230,7 +230,8 @@ def test_gradcheck_passes_and_fails_with_exit_codes(capsys):
         (["train", "--device", "gpu"], ["sees no GPU", 'pip install -e ".[cuda]"']),
         (["train", "--precision", "fp8"], ["--precision", "invalid choice"]),
         (["train", "--dataset", "digits", "--data-size", "5000"], ["--data-size must be <= 1797"]),
-        (["sweep", "--optimizer", "sgd", "--lr", "0.1", "--hidden", "4", "--batch-size", "8"],
+        (["sweep", "--optimizer", "sgd", "--lr", "0.1", "--hidden", "4", "--batch-size", "8",
+          "--l2", "1"],
          ["nothing to search", "default space"]),
         (["sweep", "--space", "/nonexistent/space.toml"], ["cannot read sweep file"]),
         (["sweep", "--lr", "1:1e-3"], ["low < high"]),

@@ -33,6 +33,9 @@ MAX_DATA_SIZE = 10_000_000
 
 # Defaults shared by train and sweep (the same as Trainer's and fit's optimizer).
 OPTIMIZER, EPOCHS = "adam", 100
+#: ``jaxdl train``'s L2 penalty without ``--l2``: ``1 / (2 m) sum ||W||^2``, scikit-learn's
+#: ``C = 1`` of ``LogisticRegression`` in the units of ``--l2`` (``--l2 0``: no penalty).
+TRAIN_L2 = 1.0
 
 # hyperparameter flags: (flag, hp name, help, distribution of a LOW:HIGH range); the optimizers'
 # come from their registry (jaxdl.optim.registry.HYPERPARAMETERS), in its order.
@@ -292,6 +295,9 @@ def add_hyperparameters(p: argparse.ArgumentParser, ranges: bool) -> None:
     >>> add_hyperparameters(p, ranges=True)
     >>> p.parse_args(["--lr", "1e-4:1"]).learning_rate
     (0.0001, 1.0)
+    >>> add_hyperparameters(train := Parser(prog="jaxdl train"), ranges=False)
+    >>> train.parse_args([]).l2, p.parse_args([]).l2  # train's L2 default; a sweep's: none
+    (1.0, None)
     """
     g = p.add_argument_group(
         "hyperparameters" + (" (VALUE for all configs, or LOW:HIGH to search)" if ranges else "")
@@ -301,10 +307,13 @@ def add_hyperparameters(p: argparse.ArgumentParser, ranges: bool) -> None:
         scale = {"log_uniform": "a log scale",
                  "one_minus_log_uniform": f"a log scale of 1 - {name}",
                  "uniform": "a linear scale"}[dist]
-        g.add_argument(flag, dest=name, metavar=metavar,
+        default = TRAIN_L2 if name == "l2" and not ranges else None
+        shown = (f"{TRAIN_L2:g}, scikit-learn's C = 1; 0 for none" if default is not None
+                 else hp_default(name))
+        g.add_argument(flag, dest=name, metavar=metavar, default=default,
                        type=value_or_range if ranges else number,
                        help=f"{text}" + (f"; LOW:HIGH is sampled on {scale}" if ranges else "")
-                       + f" (default: {hp_default(name)})")
+                       + f" (default: {shown})")
 
 
 def hp_default(name: str) -> str:
