@@ -24,7 +24,8 @@ its commands' (process start and compilation included). Reported: accuracy (clas
 or R^2 (regression) on the held-out rows, mean +- standard deviation over the seeds, and the
 mean wall time per seed. Nothing is tuned: every row uses its library's defaults.
 
-    python scripts/bench_tabular.py [--seeds 3] [--quick] [--json PATH] [--sets a,b]
+    python scripts/bench_tabular.py [--seeds 3] [--first-seed 0] [--quick] [--json PATH]
+                                    [--sets a,b] [--rows train,linear]
     python scripts/bench_tabular.py --report a.json b.json    # one table from earlier runs
 
 ``--quick`` runs one seed of iris only (a smoke test of every code path; fewer epochs and
@@ -217,7 +218,8 @@ def run(sets: list[str], seeds: list[int], train_args: tuple[str, ...] = (), *,
             x, y, names, task = table(name)
             entry: dict[str, Any] = {"task": task, "metric": "accuracy"
                                      if task == "classification" else "r2",
-                                     "rows": len(y), "features": x.shape[1], "load": []}
+                                     "rows": len(y), "features": x.shape[1], "load": [],
+                                     "seeds": list(seeds)}
             results[name] = entry
             for row in rows:
                 entry[row] = {"scores": [], "wall_s": []}
@@ -294,8 +296,9 @@ def mismatches(results: dict[str, Any], tolerance: float = 1e-4) -> list[str]:
     found = []
     for name, entry in results.items():
         for row in ("train", "sweep"):
-            for seed, (score, reported) in enumerate(zip(
-                    entry.get(row, {}).get("scores", []), entry.get(row, {}).get("reported", []))):
+            scores = entry.get(row, {}).get("scores", [])
+            for seed, score, reported in zip(entry.get("seeds", range(len(scores))), scores,
+                                             entry.get(row, {}).get("reported", [])):
                 if reported is not None and abs(score - reported) > tolerance:
                     found.append(f"{name} {row} seed {seed}: manifest {reported:.4f}, "
                                  f"evaluate {score:.4f}")
@@ -305,6 +308,9 @@ def mismatches(results: dict[str, Any], tolerance: float = 1e-4) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="split seeds (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the first split seed (default 0): seeds FIRST .. FIRST+SEEDS-1, "
+                        "e.g. --first-seed 3 --seeds 5 confirms on seeds 3-7")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows")
     parser.add_argument("--quick", action="store_true",
@@ -329,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown {kind}(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(known)}")
-    seeds = [0] if args.quick else list(range(args.seeds))
+    seeds = [0] if args.quick else list(range(args.first_seed, args.first_seed + args.seeds))
     about = machine()
 
     def save(results: dict[str, Any]) -> None:

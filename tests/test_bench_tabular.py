@@ -98,3 +98,17 @@ def test_unknown_set_or_row_is_refused(capsys):
     with pytest.raises(SystemExit):
         bench_tabular.main(["--rows", "forest"])
     assert "unknown row(s) forest" in capsys.readouterr().err
+
+
+def test_mismatches_name_the_split_seed_and_first_seed_picks_the_seeds(monkeypatch):
+    missed = _entry(sweep=[0.9], linear=[0.85])
+    missed["seeds"] = [5]
+    missed["sweep"]["reported"] = [0.5]
+    assert bench_tabular.mismatches({"b": missed}) == [
+        "b sweep seed 5: manifest 0.5000, evaluate 0.9000"]
+    asked = {}
+    monkeypatch.setattr(bench_tabular, "run", lambda sets, seeds, **kw: asked.update(
+        seeds=seeds) or {})
+    monkeypatch.setattr(bench_tabular, "report", lambda results: "")
+    bench_tabular.main(["--first-seed", "3", "--seeds", "5", "--sets", "iris"])
+    assert asked["seeds"] == [3, 4, 5, 6, 7]
