@@ -14,7 +14,8 @@ the mini-batches of epoch ``d + k`` of ``seed`` (its trial's user attribute ``da
 1.6-1.9x per epoch on a CPU). A trial with ``d = 0`` equals a solo run of its config
 (``fit(..., seed=seed)``) up to the float32 rounding of a wider vmap. A trial the sampler puts
 in another structure waits for that structure's group (created on first sight, ``batch`` slots
-too); no slot waits for a whole batch.
+too, its program compiled on a thread of its own while the other groups train); no slot waits
+for a whole batch.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -83,6 +85,7 @@ class _Group:
         self.trained: list[Member] = []  # every member it ran, in order
         self.host: SweepState | None = None  # the state on the host between finish and start
         self.clock = 0  # the data epoch of the next chunk (shared by the slots)
+        self.compiling: threading.Thread | None = None
 
     def free(self) -> list[int]:
         return [j for j, m in enumerate(self.members) if m is None]
@@ -137,17 +140,44 @@ class _Group:
         host = host._replace(done=self.done.copy())
         bucket.state = sharding.put(host, sharding.members(mesh))
 
-    def chunk(self, data: Any) -> dict[str, np.ndarray]:
-        """One compiled call of ``epochs_per_call`` epochs of every slot (each from its own
-        epoch); the per-epoch record on the host."""
+    def _inputs(self, data: Any) -> tuple[Any, ...]:
         bucket, mesh, options = self.bucket, self.mesh, self.options
         hp, keys = bucket.device_inputs  # type: ignore[misc]
         start = (sharding.put(np.int32(self.clock), sharding.replicated(mesh)),
                  sharding.put(self.epoch.copy(), sharding.members(mesh)))  # fmt: skip
-        bucket.state, record = compiled_epochs(mesh)[0](
-            bucket.trainer, options.stopper, True, options.epochs_per_call, bucket.state, hp,
-            keys, data, start, np.int32(options.epochs))  # fmt: skip
-        self.clock += options.epochs_per_call
+        return (bucket.trainer, options.stopper, True, options.epochs_per_call, bucket.state, hp,
+                keys, data, start, np.int32(options.epochs))  # fmt: skip
+
+    def compile_ahead(self, data: Any) -> None:
+        """Compile the group's program on a thread of its own (XLA compiles without Python's
+        lock), so the other groups train meanwhile; :meth:`ready` says when it is done."""
+        inputs = self._inputs(data)
+        program = compiled_epochs(self.mesh)[0]
+
+        def compile_it() -> None:
+            try:
+                program.lower(*inputs).compile()  # fills the jit's cache for the real calls
+            except Exception:  # noqa: BLE001 - the first real call compiles and reports it
+                pass
+
+        self.compiling = threading.Thread(target=compile_it, name="jaxdl-refill-compile",
+                                          daemon=True)  # fmt: skip
+        self.compiling.start()
+
+    def ready(self, wait: bool = False) -> bool:
+        """Whether the program is compiled (``wait``: after waiting for it)."""
+        if self.compiling is not None and (wait or not self.compiling.is_alive()):
+            self.compiling.join()
+            self.compiling = None
+        return self.compiling is None
+
+    def chunk(self, data: Any) -> dict[str, np.ndarray]:
+        """One compiled call of ``epochs_per_call`` epochs of every slot (each from its own
+        epoch); the per-epoch record on the host."""
+        self.ready(wait=True)
+        bucket = self.bucket
+        bucket.state, record = compiled_epochs(self.mesh)[0](*self._inputs(data))
+        self.clock += self.options.epochs_per_call
         return jax.tree.map(np.asarray, record)
 
 
@@ -289,9 +319,12 @@ def run_refill(
                     break
                 ask(min(batch, n_trials - asked))
                 continue
-            for key in keys_now:
+            for key in keys_now:  # a new structure compiles while the others train
                 if key not in groups:
                     groups[key] = _Group(waiting[key][0], slots, options.seed, options, mesh)
+                    groups[key].compile_ahead(device_data)
+            ready = [k for k in keys_now if groups[k].ready()]
+            for key in ready or keys_now[:1]:
                 group = groups[key]
                 group.start(fill(group, key))
                 if not group.live():
