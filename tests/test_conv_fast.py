@@ -72,16 +72,18 @@ def test_gradients_equal_jax_grad_of_plain_conv(case):
 
 @pytest.mark.parametrize("case", [CASES[3], CASES[5], CASES[8], CASES[10]], ids=lambda c: "")
 def test_gradients_under_vmap_and_scan(case):
-    """A vmapped batch of kernels (a sweep's members) and inputs, the weight updated in a scan."""
+    """A vmapped batch of kernels (a sweep's members) and inputs, the weight updated in a scan.
+    (Inputs stay near unit scale: with ``x * (1 + i)`` and ``x + i`` the sine loss is so
+    ill-conditioned that both gradients drift 3e-4 to 6e-4 from a float64 run in 4 steps.)"""
     x, w, args = operands(case)
     members = 3
-    xs = jnp.stack([x * (1 + i) for i in range(members)])
+    xs = jnp.stack([x * (1 + 0.1 * i) for i in range(members)])
     ws = jnp.stack([w * (1 - 0.2 * i) for i in range(members)])
 
     def train(fn):
         def member(w, x):
             def step(w, i):
-                return w - 0.01 * jax.grad(loss_of(fn, args), 1)(x + i, w), None
+                return w - 0.01 * jax.grad(loss_of(fn, args), 1)(x + 0.1 * i, w), None
             return lax.scan(step, w, jnp.arange(4.0))[0]
         return jax.jit(jax.vmap(member))(ws, xs)
 
