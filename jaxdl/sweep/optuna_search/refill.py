@@ -14,8 +14,8 @@ the mini-batches of epoch ``d + k`` of ``seed`` (its trial's user attribute ``da
 1.6-1.9x per epoch on a CPU). A trial with ``d = 0`` equals a solo run of its config
 (``fit(..., seed=seed)``) up to the float32 rounding of a wider vmap. A trial the sampler puts
 in another structure waits for that structure's group (created on first sight, ``batch`` slots
-too, its program compiled on a thread of its own while the other groups train); no slot waits
-for a whole batch.
+too; its program compiles on a thread of its own, one structure at a time, while the groups
+already compiled train); no slot waits for a whole batch.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class _Group:
         self.host: SweepState | None = None  # the state on the host between finish and start
         self.clock = 0  # the data epoch of the next chunk (shared by the slots)
         self.compiling: threading.Thread | None = None
+        self._compile_started = False
 
     def free(self) -> list[int]:
         return [j for j, m in enumerate(self.members) if m is None]
@@ -162,18 +163,26 @@ class _Group:
 
         self.compiling = threading.Thread(target=compile_it, name="jaxdl-refill-compile",
                                           daemon=True)  # fmt: skip
+        self._compile_started = True
         self.compiling.start()
 
     def ready(self, wait: bool = False) -> bool:
-        """Whether the program is compiled (``wait``: after waiting for it)."""
+        """Whether the program is compiled (``wait``: after waiting for it; one whose compile
+        has not started is not ready)."""
         if self.compiling is not None and (wait or not self.compiling.is_alive()):
             self.compiling.join()
             self.compiling = None
-        return self.compiling is None
+        return self.compiling is None and self.compiled
+
+    @property
+    def compiled(self) -> bool:
+        return self._compile_started and self.compiling is None
 
     def chunk(self, data: Any) -> dict[str, np.ndarray]:
         """One compiled call of ``epochs_per_call`` epochs of every slot (each from its own
         epoch); the per-epoch record on the host."""
+        if not self._compile_started:
+            self.compile_ahead(data)
         self.ready(wait=True)
         bucket = self.bucket
         bucket.state, record = compiled_epochs(self.mesh)[0](*self._inputs(data))
@@ -319,12 +328,16 @@ def run_refill(
                     break
                 ask(min(batch, n_trials - asked))
                 continue
-            for key in keys_now:  # a new structure compiles while the others train
+            for key in keys_now:
                 if key not in groups:
                     groups[key] = _Group(waiting[key][0], slots, options.seed, options, mesh)
-                    groups[key].compile_ahead(device_data)
+            # one structure compiles at a time, on its own thread, while the compiled ones train
+            if all(groups[k].compiling is None for k in keys_now):
+                new = [k for k in keys_now if not groups[k].compiled]
+                if new:
+                    groups[new[0]].compile_ahead(device_data)
             ready = [k for k in keys_now if groups[k].ready()]
-            for key in ready or keys_now[:1]:
+            for key in ready or [k for k in keys_now if groups[k].compiling is not None][:1]:
                 group = groups[key]
                 group.start(fill(group, key))
                 if not group.live():
