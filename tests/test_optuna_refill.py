@@ -189,3 +189,14 @@ def test_refill_checks_its_options():
         optimize(study, lr_space, DATA, trainer=trainer, n_trials=2, refill=True,
                  max_members_per_call=2)  # fmt: skip
     assert {t.state for t in study.trials} == {State.WAITING}  # nothing asked
+
+
+def test_study_search_passes_refill_on():
+    from jaxdl.sweep import LogUniform
+    from jaxdl.sweep.optuna_search import study_search
+
+    trainer = Trainer(MLP((2, 4, 2)), optimizer="sgd", batch_size=32)
+    results = study_search({"learning_rate": LogUniform(1e-3, 0.3)}, DATA, trainer=trainer, n=5,
+                           epochs=2, batch=2, pruner="none", refill=True)  # fmt: skip
+    assert len(results.configs) == 5 and set(results.groups) == {"structure 0"}
+    assert all(len(h["epoch"]) == 2 for h in results.histories)

@@ -117,6 +117,7 @@ def study_search(
     max_members_per_call: int | None = None,
     checkpoint_dir: Any = None,
     resume: bool = False,
+    refill: bool = False,
 ) -> SweepResults:
     """``search(..., strategy="optuna")``: an Optuna study (created, or joined when
     ``study_name`` exists in ``storage``) runs ``n`` trials of ``space``, ``batch`` per compiled
@@ -138,7 +139,8 @@ def study_search(
       heartbeat: seconds between a worker's heartbeats in a storage; a trial without one for
         twice as long is failed and retried once (:mod:`.heartbeat`).
       hp, patience, min_delta, mesh, epochs_per_call, model_fn, logger, max_members_per_call,
-        checkpoint_dir, resume: passed on to :func:`optimize` (see there).
+        checkpoint_dir, resume, refill: passed on to :func:`optimize` (see there; with
+        ``refill`` the table's groups are the structures, ``structure 0``, ...).
 
     Returns:
       The trials' :class:`~.reading.StudyResults`: a sweep table, batch by batch (``group``
@@ -187,7 +189,8 @@ def study_search(
                    seed=seed, monitor=monitor, mode=mode, hp=hp, patience=patience,
                    min_delta=min_delta, mesh=mesh, epochs_per_call=epochs_per_call,
                    model_fn=model_fn, logger=logger, max_members_per_call=max_members_per_call,
-                   checkpoint_dir=checkpoint_dir, resume=resume)
-    merged = merge(run.batches, [f"batch {b}" for b, _ in enumerate(run.batches)])
+                   checkpoint_dir=checkpoint_dir, resume=resume, refill=refill)
+    label = "structure" if refill else "batch"
+    merged = merge(run.batches, [f"{label} {b}" for b, _ in enumerate(run.batches)])
     fields = {f.name: getattr(merged, f.name) for f in dataclasses.fields(merged)}
     return StudyResults(**fields, study=study, importances=importances(study, seed=seed))
