@@ -18,12 +18,15 @@ and is then told its result once:
 
 Trials are sampled ``batch`` at a time, so a model-based sampler (TPE) sees the results of the
 previous batches only; ``optuna.samplers.TPESampler(constant_liar=True)`` spreads a batch out.
+``optimize(..., refill=True)`` batches continuously instead (:mod:`.refill`): a trial is told
+when it ends and its slot takes the next trial in the same compiled program.
 Any storage works (in memory, a journal file, SQLite, PostgreSQL): a study loaded again
 continues in a new :func:`optimize` call, and several worker processes (on one machine or many)
 share one study through its storage. A storage with a heartbeat (:mod:`.heartbeat`) lets a
 worker's running trials be failed when it dies and retried once by the others.
 
-Modules: :mod:`.core` (:func:`optimize`), :mod:`.space` (define-by-run spaces), :mod:`.study`
+Modules: :mod:`.core` (:func:`optimize`), :mod:`.refill` (continuous batching), :mod:`.trials`
+(asking, describing and valuing a trial), :mod:`.space` (define-by-run spaces), :mod:`.study`
 (:func:`study_search`, storages), :mod:`.heartbeat` (failing a dead worker's trials),
 :mod:`.reading` (importances) and :mod:`.figures` (parallel coordinates, slice plots). Optuna is
 optional (``pip install 'jaxdl[optuna]'``): it is imported inside these functions only.
