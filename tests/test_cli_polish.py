@@ -47,7 +47,7 @@ def test_hyperparameter_help_names_the_table_defaults(capsys):
     cli.main(["train", "--help"])
     flat = " ".join(capsys.readouterr().out.split())
     assert "Adam beta1 (default: 0.9)" in flat
-    assert "(default: none, no L2 term)" in flat
+    assert "(default: 1.0, scikit-learn's C = 1; 0 for none)" in flat  # --l2 (train)
 
 
 def test_train_and_sweep_share_defaults():

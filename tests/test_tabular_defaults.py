@@ -41,7 +41,7 @@ def test_the_l2_default_is_in_train_help_and_not_in_a_sweep(capsys):
     except SystemExit:
         pass
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default: 1, scikit-learn's C = 1; 0 for none)" in text
+    assert "(default: 1.0, scikit-learn's C = 1; 0 for none)" in text
     assert cli.build_parser().parse_args(["sweep"]).l2 is None  # searched, or fixed by a flag
 
 

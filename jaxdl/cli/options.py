@@ -308,7 +308,7 @@ def add_hyperparameters(p: argparse.ArgumentParser, ranges: bool) -> None:
                  "one_minus_log_uniform": f"a log scale of 1 - {name}",
                  "uniform": "a linear scale"}[dist]
         default = TRAIN_L2 if name == "l2" and not ranges else None
-        shown = (f"{TRAIN_L2:g}, scikit-learn's C = 1; 0 for none" if default is not None
+        shown = (f"{TRAIN_L2}, scikit-learn's C = 1; 0 for none" if default is not None
                  else hp_default(name))
         if name == "l2" and ranges:  # without any range, the default space searches it
             shown += "; searched in the default space"
