@@ -268,16 +268,18 @@ def workers_row(size: dict, fresh: bool, refill: bool = False, warm: bool = Fals
     """One worker against two on one journal storage (:func:`bench_optuna.workers`): the
     two workers' wall time over the one worker's, against :data:`WORKERS_TARGET`. ``refill``:
     continuous batching; ``warm``: every study (one worker and the two) on one persistent
-    compile cache that an unmeasured study of the same space filled first (fresh only)."""
+    compile cache that unmeasured studies of the same space filled first, one as the single
+    worker runs (a device per core) and one pinned to a core as each of the two (fresh only)."""
     import tempfile
 
     import bench_optuna
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = {"path": "batched", **size, "refill": refill}
-        if warm and fresh:
-            spec["compile_cache"] = tmp
-            bench_optuna.run_study({**spec, "device_per_core": True})  # fills the cache
+        if warm and fresh:  # fill the cache: one worker's programs (a device per core) and
+            spec["compile_cache"] = tmp  # a pinned worker's (one device: other programs)
+            bench_optuna.run_study({**spec, "device_per_core": True})
+            bench_optuna.finish_study(bench_optuna.start_study(spec, cpu=0))
         row = bench_optuna.workers(spec, fresh)
     ratio = row["two"]["wall_s"] / row["one"]["wall_s"]
     print(f"workers{' refill' if refill else ''}{' warm' if warm else ''}: {ratio:.2f}x, load "
