@@ -158,7 +158,7 @@ def test_cli_train_prints_the_best_epoch_by_its_monitor_and_the_kept_params(tmp_
     out = tmp_path / "out"
     assert cli.main(["train", "--data", str(tmp_path / "d.npz"), "--hidden", "7",
                      "--batch-size", "32", "--lr", "0.3", "--epochs", "8", "--out", str(out),
-                     "--no-plots", "--keep", "last"]) == 0
+                     "--no-plots", "--keep", "last", "--l2", "0"]) == 0  # overfits: no L2
     printed = capsys.readouterr().out
     report = json.load(open(out / "history.json"))
     val = report["history"]["val_loss"]
@@ -178,7 +178,7 @@ def test_cli_train_keeps_the_best_epochs_params_by_default(tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main(["train", "--data", str(tmp_path / "d.npz"), "--hidden", "7",
                      "--batch-size", "32", "--lr", "0.3", "--epochs", "8", "--out", str(out),
-                     "--no-plots", "--save", str(tmp_path / "m")]) == 0
+                     "--no-plots", "--save", str(tmp_path / "m"), "--l2", "0"]) == 0
     printed = capsys.readouterr().out
     report = json.load(open(out / "history.json"))
     val = report["history"]["val_loss"]
