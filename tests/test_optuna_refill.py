@@ -87,8 +87,16 @@ def reports(trial):
 def test_refilled_slots_report_the_solo_values_and_each_trial_is_told_once():
     trainer = Trainer(MLP((2, 8, 2)), optimizer="sgd", batch_size=32)
     study = study_of(RATES)
+    told, tell = [], study.tell
+
+    def counted(trial, *args, **kwargs):
+        told.append(trial.number)
+        return tell(trial, *args, **kwargs)
+
+    study.tell = counted
     run = optimize(study, lr_space, DATA, trainer=trainer, n_trials=10, batch=2, epochs=5,
                    refill=True)  # fmt: skip
+    assert sorted(told) == list(range(10))  # each trial told once
     trials = study.trials
     assert [t.state for t in trials].count(State.PRUNED) == 6
     assert [t.state for t in trials].count(State.COMPLETE) == 4
