@@ -160,9 +160,10 @@ def optimize(
         (``compact``): fewer member-epochs, one compile per structure and member count.
       refill: continuous batching (:mod:`.refill`): a trial that ends is told at once and its
         slot takes the next trial of the study in the same compiled program, each slot
-        counting its own epochs (a trial trains as a solo run of its config); ``batch`` is the
-        slots of each structure. Takes no ``logger`` or ``max_members_per_call``; ``pad`` is
-        moot (the slots never change). The returned batches are then one per structure.
+        counting its own epochs (reports, stopping, budget) on its group's data order (user
+        attribute ``data_epoch``); ``batch`` is the slots of each structure. Takes no
+        ``logger`` or ``max_members_per_call``; ``pad`` is moot (the slots never change).
+        The returned batches are then one per structure.
       hp, patience, min_delta, mesh, model_fn, logger, max_members_per_call: passed on to
         :func:`~jaxdl.sweep.run_sweep` (see there).
       checkpoint_dir, resume: refused: the study's storage is its durable record.
