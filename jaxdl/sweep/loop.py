@@ -97,7 +97,11 @@ def _epochs(
     evaluate = jax.vmap(trainer.evaluate, in_axes=(0, 0, None, None))
     update = jax.vmap(stopper.update, in_axes=(0, 0, per))
     num_batches = trainer.partition(x.shape[0]).num_batches
-    rate = jax.vmap(lambda h, e: trainer.logged_learning_rate(h, num_batches, e * num_batches))
+
+    def member_rate(h: HyperParams, e: jax.Array) -> jax.Array:
+        return trainer.logged_learning_rate(h, num_batches, e * num_batches)
+
+    rate = jax.vmap(member_rate)
 
     def one(
         state: SweepState, clock: jax.Array, epoch: jax.Array, hp: HyperParams, keys: Keys

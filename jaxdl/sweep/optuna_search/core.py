@@ -206,8 +206,8 @@ def optimize(
     if not isinstance(refill, bool):
         raise TypeError(f"refill must be True or False, got {refill!r}")
     if refill:
-        for name, given in (("logger", logger), ("max_members_per_call", max_members_per_call)):
-            if given is not None:
+        for name, value in (("logger", logger), ("max_members_per_call", max_members_per_call)):
+            if value is not None:
                 raise ValueError(f"optimize(refill=True) takes no {name}: leave it out, or "
                                  "pass refill=False")
         options = sweep_options(
