@@ -16,7 +16,7 @@ from jaxdl.sweep.default_space import default_space
 
 def test_the_order_of_importance_and_the_scales():
     space = default_space("adam", 1000)
-    assert list(space) == ["learning_rate", "b1", "b2", "hidden_units", "batch_size", "l2",
+    assert list(space) == ["learning_rate", "b1", "b2", "hidden_units", "batch_size",
                            "num_layers"]
     assert space["learning_rate"] == LogUniform(1e-4, 1e-1)
     assert space["b1"] == OneMinusLogUniform(0.8, 0.99)
@@ -40,7 +40,7 @@ def test_sizes_scale_with_the_training_rows_and_flags_fix_names():
     assert "batch_size" not in default_space("adam", 20)  # one batch size fits: not searched
     assert default_space("adam", 5000)["hidden_units"].options == (16, 32, 64, 128, 256)
     assert list(default_space("adam", 72, mlp=False, fixed={"b2", "batch_size"})) == [
-        "learning_rate", "b1", "l2"]
+        "learning_rate", "b1"]
     with pytest.raises(ValueError, match="no default search space"):
         default_space("lbfgs", 100)
 

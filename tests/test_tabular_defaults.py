@@ -1,15 +1,11 @@
 """The defaults of ``jaxdl train`` and ``jaxdl sweep`` on a user's table (issue 25's quality
 bar, measured in docs/benchmarks.md): ``jaxdl train`` penalizes the weights with ``--l2 1``
-(scikit-learn's ``C = 1``) unless told otherwise, and the default sweep space searches ``l2``
-on a log scale."""
+(scikit-learn's ``C = 1``) unless told otherwise; a sweep's default space leaves ``l2`` out."""
 
 import json
 
-import numpy as np
-
 from jaxdl import cli
-from jaxdl.sweep import LogUniform
-from jaxdl.sweep.default_space import L2_RANGE, default_space
+from jaxdl.sweep.default_space import default_space
 
 TINY = ("--dataset", "moons", "--data-size", "80", "--hidden", "4", "--epochs", "3",
         "--no-plots")
@@ -45,13 +41,8 @@ def test_the_l2_default_is_in_train_help_and_not_in_a_sweep(capsys):
     assert cli.build_parser().parse_args(["sweep"]).l2 is None  # searched, or fixed by a flag
 
 
-def test_the_default_sweep_space_searches_l2_on_a_log_scale():
-    space = default_space("adam", 1000)
-    assert space["l2"] == LogUniform(*L2_RANGE) == LogUniform(1e-3, 10.0)
-    assert "l2" not in default_space("adam", 1000, fixed={"l2"})  # --l2 VALUE fixes it
-    from jaxdl.sweep import sample
-
-    draws = np.log10([c["l2"] for c in sample({"l2": space["l2"]}, 0, 2000)])
-    assert draws.min() >= -3 - 1e-6 and draws.max() <= 1 + 1e-6
-    counts, _ = np.histogram(draws, bins=4, range=(-3, 1))
-    assert counts.min() > 0.8 * 500  # uniform in log10(l2)
+def test_the_default_sweep_space_leaves_l2_out():
+    # measured in docs/benchmarks.md: l2 log-uniform 1e-3..10 in the space did not help the
+    # sweep on average (seeds 0-2), so a sweep adds the penalty only when told (--l2)
+    assert "l2" not in default_space("adam", 1000)
+    assert "l2" not in default_space("sgd", 1000, mlp=False, schedule="inverse_time")

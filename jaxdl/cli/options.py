@@ -310,8 +310,6 @@ def add_hyperparameters(p: argparse.ArgumentParser, ranges: bool) -> None:
         default = TRAIN_L2 if name == "l2" and not ranges else None
         shown = (f"{TRAIN_L2}, scikit-learn's C = 1; 0 for none" if default is not None
                  else hp_default(name))
-        if name == "l2" and ranges:  # without any range, the default space searches it
-            shown += "; searched in the default space"
         g.add_argument(flag, dest=name, metavar=metavar, default=default,
                        type=value_or_range if ranges else number,
                        help=f"{text}" + (f"; LOW:HIGH is sampled on {scale}" if ranges else "")

@@ -7,9 +7,7 @@ importance of Andrew Ng's "Improving deep neural networks" (week 3), scaled to t
    0.8 to 0.999 (momentum, Nesterov, RMSprop); Adam's ``b1`` 0.8 to 0.99 and ``b2`` 0.99 to
    0.9999. Then the MLP's ``hidden_units`` (16, 32, 64, 128, 256: those at most half the
    training rows, at least 16) and the mini-batch size ``batch_size`` (16 to 512 in powers of
-   two, those at most the training rows; a set smaller than 16 rows trains in one batch), and
-   the L2 penalty ``l2``, log-uniform 1e-3 to 10 (``lambda / (2 m) sum ||W||^2``: ``l2 = 1``
-   is scikit-learn's ``C = 1``, ``l2 = 1e-3`` next to no penalty, ``l2 = 10`` a strong one).
+   two, those at most the training rows; a set smaller than 16 rows trains in one batch).
 3. ``num_layers`` (1, 2 or 3 hidden layers) and, with a decaying learning-rate schedule, its
    ``decay_rate``, log-uniform 1e-3 to 1.
 
@@ -30,8 +28,6 @@ BETA_RANGES = {"beta": (0.8, 0.999), "b1": (0.8, 0.99), "b2": (0.99, 0.9999)}
 HIDDEN_UNITS = (16, 32, 64, 128, 256)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 NUM_LAYERS = (1, 2, 3)
-#: The L2 penalty's range (log-uniform), in the units of ``--l2``.
-L2_RANGE = (1e-3, 10.0)
 
 
 def default_space(optimizer: str, n_train: int, *, mlp: bool = True,
@@ -52,11 +48,11 @@ def default_space(optimizer: str, n_train: int, *, mlp: bool = True,
     >>> from jaxdl.sweep.default_space import default_space
     >>> space = default_space("adam", 100)
     >>> list(space)
-    ['learning_rate', 'b1', 'b2', 'hidden_units', 'batch_size', 'l2', 'num_layers']
+    ['learning_rate', 'b1', 'b2', 'hidden_units', 'batch_size', 'num_layers']
     >>> space["learning_rate"], space["hidden_units"], space["batch_size"]
     (LogUniform(low=0.0001, high=0.1), Choice(options=(16, 32)), Choice(options=(16, 32, 64)))
     >>> list(default_space("sgd", 10, mlp=False, schedule="inverse_time", fixed={"b1"}))
-    ['learning_rate', 'l2', 'decay_rate']
+    ['learning_rate', 'decay_rate']
     """
     if optimizer not in registry.REGISTRY:
         raise ValueError(f"optimizer {optimizer!r} has no default search space; give ranges "
@@ -74,7 +70,6 @@ def default_space(optimizer: str, n_train: int, *, mlp: bool = True,
     batches = [b for b in BATCH_SIZES if b <= n_train]
     if len(batches) > 1:
         space["batch_size"] = Choice(batches)
-    space["l2"] = LogUniform(*L2_RANGE)
     if mlp:
         space["num_layers"] = Choice(NUM_LAYERS)
     if registry.SCHEDULES[schedule].decay_range is not None:
@@ -90,7 +85,6 @@ def describe(space: Mapping[str, Distribution]) -> str:
     learning_rate: log-uniform 0.001..1
     beta: 1 - beta log-uniform 0.8..0.999
     batch_size: one of 16, 32
-    l2: log-uniform 0.001..10
     """
     lines = []
     for name, dist in space.items():
