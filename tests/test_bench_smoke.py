@@ -285,3 +285,14 @@ def test_bench_augmentation_row_is_the_ratio_bench_augment_measured(monkeypatch)
     assert f"{ratio:.3f}x  (target <= 1.10x: {verdict})" in bench.report(TINY, result)
     result["augment_ratio"] = 1.25
     assert "1.250x  (target <= 1.10x: MISSED)" in bench.report(TINY, result)
+
+
+def test_bench_cnn_per_core_reports_both_settings_and_their_ratio():
+    import bench_cnn_per_core
+
+    result = bench_cnn_per_core.main(["--quick"])
+    for name in ("cnn1d", "cnn2d"):
+        row = result[name]
+        assert row["one_device_devices"] == 1 and row["per_core_devices"] >= 1
+        assert row["per_core_over_one_device"] == pytest.approx(
+            row["per_core_wall_s"] / row["one_device_wall_s"])
