@@ -21,6 +21,7 @@ Under ``jax.vmap`` every member keeps its own statistics.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -186,7 +187,7 @@ def _weighted_stats(z: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Ar
     return mean, var, n
 
 
-@jax.custom_vjp
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
 def _train_norm(
     z: jax.Array, weights: jax.Array, gamma: jax.Array, beta: jax.Array, eps: float
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -204,21 +205,22 @@ def _train_norm_forward(
     inv = jax.lax.rsqrt(var + eps)
     z_norm = (z32 - mean) * inv
     out = (gamma * z_norm + beta).astype(z.dtype)
-    return (out, mean, var), (z_norm, inv, gamma, weights, n, jnp.asarray(eps))
+    return (out, mean, var), (z_norm, inv, gamma, weights, n)
 
 
 def _train_norm_backward(
-    residuals: tuple[jax.Array, ...], cotangents: tuple[jax.Array, jax.Array, jax.Array]
+    eps: float,
+    residuals: tuple[jax.Array, ...],
+    cotangents: tuple[jax.Array, jax.Array, jax.Array],
 ) -> tuple[jax.Array, ...]:
-    z_norm, inv, gamma, weights, n, eps = residuals
+    z_norm, inv, gamma, weights, n = residuals
     dout = cotangents[0].astype(z_norm.dtype)
     axes = tuple(range(z_norm.ndim - 1))
     dbeta = jnp.sum(dout, axes)
     dgamma = jnp.sum(dout * z_norm, axes)
     w = weights.reshape((-1,) + (1,) * (z_norm.ndim - 1))
     dz = gamma * inv * (dout - w * (dbeta + z_norm * dgamma) / n)
-    return (dz.astype(cotangents[0].dtype), jnp.zeros_like(weights), dgamma, dbeta,
-            jnp.zeros_like(eps))
+    return dz.astype(cotangents[0].dtype), jnp.zeros_like(weights), dgamma, dbeta
 
 
 _train_norm.defvjp(_train_norm_forward, _train_norm_backward)
