@@ -24,7 +24,7 @@ import collections
 import dataclasses
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -93,6 +93,27 @@ class _Group:
 
     def live(self) -> bool:
         return any(m is not None for m in self.members)
+
+    def absorb(self, record: dict[str, np.ndarray], first: np.ndarray,
+               names: Sequence[str]) -> list[int]:  # fmt: skip
+        """Each member's live epochs of a chunk's ``record`` (from its epoch ``first[j]``) into
+        its history, its status diverged / early-stopped as the record says, and its next
+        epoch; the slots whose member ended (done, or out of epochs)."""
+        ended = []
+        for j, member in enumerate(self.members):
+            if member is None:
+                continue
+            for step in np.flatnonzero(record["live"][:, j]):
+                append(member.history, int(first[j]) + int(step),
+                       {k: record[k][step, j] for k in names})  # fmt: skip
+                if record["diverged"][step, j]:
+                    member.status = "diverged"
+                elif record["stopped"][step, j]:
+                    member.status = "early-stopped"
+            self.epoch[j] = min(first[j] + self.options.epochs_per_call, self.options.epochs)
+            if record["done"][-1, j] or self.epoch[j] >= self.options.epochs:
+                ended.append(j)
+        return ended
 
     def finish(self, finished: list[int]) -> None:
         """Collect the best parameters of the members in the ``finished`` slots (from the host
@@ -344,33 +365,19 @@ def run_refill(
                     continue
                 first = group.epoch.copy()
                 record = group.chunk(device_data)
-                finished = []
+                finished = group.absorb(record, first, keys[1:])
                 for j, member in enumerate(group.members):
-                    if member is None:
-                        continue
-                    for step in range(record["live"].shape[0]):
-                        if not record["live"][step, j]:
-                            continue
-                        append(member.history, int(first[j]) + step,
-                               {k: record[k][step, j] for k in keys[1:]})
-                        if record["diverged"][step, j]:
-                            member.status = "diverged"
-                        elif record["stopped"][step, j]:
-                            member.status = "early-stopped"
-                    group.epoch[j] = min(first[j] + options.epochs_per_call, epochs)
-                    if record["done"][-1, j] or group.epoch[j] >= epochs:
-                        finished.append(j)
-                        continue
-                    if not single:
+                    if member is None or j in finished or not single:
                         continue
                     try:
                         report(member)
-                        if member.trial.should_prune():
-                            member.status = "pruned"
-                            finished.append(j)
+                        pruned = member.trial.should_prune()
                     except Finished:  # taken for dead by another worker: retried there
+                        pruned = True
+                    if pruned:
                         member.status = "pruned"
                         finished.append(j)
+                finished.sort()
                 done = [group.members[j] for j in finished]
                 group.finish(finished)
                 for member in done:
