@@ -1,6 +1,7 @@
 """Optimizers as pure gradient transformations: SGD, momentum (heavy-ball and Nesterov),
 RMSprop, Adam, AdamW, Nadam (built by name from :mod:`jaxdl.optim.registry`), gradient clipping,
-their building blocks, learning-rate schedules and the divergence guard (:func:`guard`).
+their building blocks, learning-rate schedules, the divergence guard (:func:`guard`) and one
+optimizer out of several chosen by a traced index (:func:`one_of`, :func:`switch`).
 
 Any object with ``init``/``update`` (an optax transformation, say) chains with these, and these
 drop into ``optax.chain``."""
@@ -27,6 +28,7 @@ from jaxdl.optim.base import (
 )
 from jaxdl.optim.clipping import clip, clip_by_global_norm, global_norm
 from jaxdl.optim.guard import GuardedTransformation, all_finite, guard
+from jaxdl.optim.one_of import OneOfState, OptimizerSwitch, one_of, switch
 from jaxdl.optim.registry import DEFAULTS, OPTIMIZERS, REGISTRY, from_name
 from jaxdl.optim.schedules import (
     constant,
@@ -58,6 +60,8 @@ __all__ = [
     "GradientTransformationLike",
     "GuardedTransformation",
     "LearningRate",
+    "OneOfState",
+    "OptimizerSwitch",
     "Schedule",
     "ScaleByAdamState",
     "ScaleByMomentumState",
@@ -83,6 +87,7 @@ __all__ = [
     "inverse_time_decay",
     "momentum",
     "nesterov",
+    "one_of",
     "piecewise_constant",
     "rmsprop",
     "safe_increment",
@@ -91,5 +96,6 @@ __all__ = [
     "scale_by_momentum",
     "scale_by_rms",
     "sgd",
+    "switch",
     "warmup_cosine_decay_schedule",
 ]
