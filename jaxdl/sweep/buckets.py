@@ -19,6 +19,10 @@ from jaxdl.early_stopping import EarlyStopping
 from jaxdl.hyperparams import NAMES, check_for
 from jaxdl.model import check_protocol, describe
 from jaxdl.nn import MLP
+from jaxdl.optim import OptimizerSwitch
+from jaxdl.optim.one_of import INDEX as OPTIMIZER_INDEX
+from jaxdl.optim.registry import HYPERPARAMETERS as OPTIMIZER_HYPERPARAMETERS
+from jaxdl.optim.registry import reads as optimizer_reads
 from jaxdl.shapes import check_arrays, check_data, check_optimizer
 from jaxdl.sweep import sharding
 from jaxdl.sweep.loop import SweepState, compiled_epochs, key_data
@@ -31,6 +35,8 @@ __all__ = [
     "CONTINUOUS",
     "split_config",
     "trainer_for",
+    "program_trainer",
+    "results_hp",
     "continuous_names",
     "bucket_size",
 ]
@@ -103,6 +109,57 @@ def trainer_for(base: Trainer, structural: Mapping[str, Any], model_fn: Any = No
     return dataclasses.replace(base, model=model, **trainer_kw)
 
 
+def program_trainer(
+    base: Trainer, structural: Mapping[str, Any], model_fn: Any = None
+) -> tuple[Trainer, Trainer, dict[str, float]]:
+    """``(member, program, index)`` for one config's structural values: the trainer of the
+    member's results (:func:`trainer_for`), the trainer whose compiled program trains it, and
+    the traced values the program adds. They differ only when ``base.optimizer`` is an
+    :func:`jaxdl.optim.switch`: then ``config["optimizer"]`` (one of the switch's names; absent:
+    its first) is not structural: the member's trainer has that optimizer by name, the program
+    keeps the switch, and ``index`` is ``{"optimizer_index": i}``, so configs that differ only
+    in optimizer kind share one program.
+
+    >>> from jaxdl import MLP, Trainer, optim
+    >>> from jaxdl.sweep.buckets import program_trainer
+    >>> base = Trainer(MLP((2, 1)), optimizer=optim.switch("momentum", "adam"))
+    >>> member, program, index = program_trainer(base, {"optimizer": "adam"})
+    >>> member.optimizer, program.optimizer.names, index
+    ('adam', ('momentum', 'adam'), {'optimizer_index': 1.0})
+    """
+    switch = base.optimizer
+    if not isinstance(switch, OptimizerSwitch):
+        member = trainer_for(base, structural, model_fn)
+        return member, member, {}
+    name = structural.get("optimizer", switch.names[0])
+    if not isinstance(name, str):
+        raise TypeError(f"optimizer must be one of the switch's names {switch.names}, got {name!r}")
+    index = switch.index(name)
+    member = trainer_for(base, {**structural, "optimizer": name}, model_fn)
+    return member, dataclasses.replace(member, optimizer=switch), {OPTIMIZER_INDEX: float(index)}
+
+
+def results_hp(program: Trainer, member: Trainer, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The values set that the member's own optimizer reads (what ``fit`` of the member's
+    trainer accepts): for a switch, an optimizer name no branch reads raises ``ValueError``,
+    and one only another branch reads (an Adam member's ``beta``) is left out."""
+    switch = program.optimizer
+    if not isinstance(switch, OptimizerSwitch):
+        return dict(given)
+    kept = {}
+    for name, value in given.items():
+        if name in OPTIMIZER_HYPERPARAMETERS:
+            if not any(name in optimizer_reads(o) for o in switch.names):
+                raise ValueError(
+                    f"hyperparameter {name} is not read by any optimizer of the switch "
+                    f"{switch.names}: remove it or add an optimizer that reads it"
+                )
+            if name not in optimizer_reads(member.optimizer):
+                continue
+        kept[name] = value
+    return kept
+
+
 def continuous_names(trainer: Trainer) -> tuple[str, ...]:
     """The table's hyperparameter names plus those the trainer's model declares.
 
@@ -155,7 +212,6 @@ def check_sweep_data(trainer: Trainer, data: Any) -> Data:
     return np.asarray(x), np.asarray(y), np.asarray(x_val), np.asarray(y_val)
 
 
-
 def seeds_per_member(seed: Any, seeds: Sequence[int] | None, n: int) -> list[int]:
     """One seed per member: ``seed`` for all, or ``seeds``."""
     chosen = [seed] * n if seeds is None else list(seeds)
@@ -164,7 +220,6 @@ def seeds_per_member(seed: Any, seeds: Sequence[int] | None, n: int) -> list[int
     for i, s in enumerate(chosen):
         check_positive_int(f"seeds[{i}]", s, minimum=0)
     return [int(s) for s in chosen]
-
 
 
 # -- buckets ----------------------------------------------------------------------------------
@@ -257,7 +312,6 @@ def bucket_size(n: int, mesh: Mesh) -> int:
     return sharding.padded_count(1 << max(n - 1, 0).bit_length(), mesh)
 
 
-
 def make_buckets(
     trainer: Trainer,
     configs: list[dict[str, Any]],
@@ -269,7 +323,8 @@ def make_buckets(
 ) -> tuple[list[Bucket], list[Trainer], list[dict[str, float]]]:
     """Validate every config (before anything compiles: the shapes of each new model's
     outputs are checked on the data by ``jax.eval_shape``) and group them by structure; also
-    return each member's trainer and hyperparameters."""
+    return each member's trainer and hyperparameters. With an :func:`jaxdl.optim.switch`
+    trainer, configs that differ only in ``optimizer`` share a group (:func:`program_trainer`)."""
     groups: dict[tuple[Any, ...], list[int]] = {}
     trainers, values, given = [], [], []
     checked = set()
@@ -278,30 +333,30 @@ def make_buckets(
             structural, continuous = split_config(
                 config, model_fn=model_fn, continuous=continuous_names(trainer)
             )
-            member_trainer = trainer_for(trainer, structural, model_fn)
+            member_trainer, program, index = program_trainer(trainer, structural, model_fn)
             member_trainer.partition(len(data[0]))
-            given_hp = check_for(member_trainer, {**hp, **continuous})  # nothing nobody reads
-            traced = trainer_hyperparams(member_trainer, given_hp)  # not checked again
-            if member_trainer not in checked:
-                check_data(member_trainer, data[0], data[1], hp=traced)
-                check_data(member_trainer, data[2], data[3], name="x_val", hp=traced)
-                check_optimizer(member_trainer, traced)
-                checked.add(member_trainer)
+            given_hp = check_for(program, {**hp, **continuous})  # nothing nobody reads
+            member_given = results_hp(program, member_trainer, {**hp, **continuous})
+            traced = {**trainer_hyperparams(program, given_hp), **index}  # not checked again
+            if program not in checked:
+                check_data(program, data[0], data[1], hp=traced)
+                check_data(program, data[2], data[3], name="x_val", hp=traced)
+                check_optimizer(program, traced)
+                checked.add(program)
         except (TypeError, ValueError) as err:
             raise type(err)(f"config {i} {config}: {err}") from err
         trainers.append(member_trainer)
         values.append({k: np.float32(v) for k, v in traced.items()})
-        given.append({**hp, **continuous})
-        groups.setdefault((member_trainer, tuple(sorted(traced))), []).append(i)
+        given.append(member_given)
+        groups.setdefault((program, tuple(sorted(traced))), []).append(i)
     buckets = []
-    for (member_trainer, names), ids in groups.items():
+    for (program, names), ids in groups.items():
         stacked = {k: np.asarray([values[i][k] for i in ids], np.float32) for k in names}
         member_seeds = [seeds[i] for i in ids]
-        buckets.append(Bucket(member_trainer, np.asarray(ids), stacked, member_seeds, shared))
+        buckets.append(Bucket(program, np.asarray(ids), stacked, member_seeds, shared))
     # Only the names set (the defaults fill in the rest), so fit(hp=...) accepts them.
     member_hp = [{k: float(v[k]) for k in g} for v, g in zip(values, given)]
     return buckets, trainers, member_hp
-
 
 
 # -- a bucket's state on the host: results, durable sweeps (jaxdl.sweep.state) ----------------

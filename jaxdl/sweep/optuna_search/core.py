@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from jaxdl.sweep.buckets import continuous_names, split_config, trainer_for
+from jaxdl.sweep.buckets import continuous_names, program_trainer, split_config
 from jaxdl.sweep.engine import run_sweep
 from jaxdl.sweep.options import sweep_options
 from jaxdl.sweep.optuna_search.heartbeat import Heartbeat, fail_stale_trials
@@ -94,7 +94,7 @@ def _fillers(configs: list[dict], trainer: Trainer, model_fn: Any, size: int) ->
             structural = split_config(
                 config, model_fn=model_fn, continuous=continuous_names(trainer)
             )[0]
-            key = trainer_for(trainer, structural, model_fn)
+            key = program_trainer(trainer, structural, model_fn)[1]  # a switch: one group
             groups.setdefault(key, []).append(config)
     except Exception:  # noqa: BLE001 - the sweep names the bad config before compiling
         return []

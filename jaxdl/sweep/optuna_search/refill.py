@@ -32,12 +32,14 @@ import numpy as np
 
 from jaxdl.history import append
 from jaxdl.hyperparams import check_for
+from jaxdl.optim.one_of import INDEX as OPTIMIZER_INDEX
 from jaxdl.sweep import sharding
 from jaxdl.sweep.buckets import (
     Bucket,
     check_sweep_data,
     continuous_names,
     make_buckets,
+    results_hp,
     split_config,
 )
 from jaxdl.sweep.loop import SweepState, compiled_epochs
@@ -60,7 +62,7 @@ class Member:
     trainer: Trainer
     hp: dict[str, float]  # the traced values (the bucket's names)
     given: dict[str, float]  # the values set (SweepResults.hp)
-    key: tuple[Any, ...]  # (trainer, traced names): its group
+    key: tuple[Any, ...]  # (its program's trainer, traced names): its group
     history: dict[str, list] = dataclasses.field(default_factory=dict)
     status: str = "ok"
     reported: int = 0
@@ -75,7 +77,8 @@ class _Group:
     def __init__(self, first: Member, slots: int, seed: int, options: SweepOptions,
                  mesh: Any) -> None:  # fmt: skip
         hp = {k: np.full(slots, v, np.float32) for k, v in first.hp.items()}
-        self.bucket = Bucket(first.trainer, np.arange(slots), hp, [seed] * slots, True)
+        program = first.key[0]  # the member's trainer, or its optimizer switch's
+        self.bucket = Bucket(program, np.arange(slots), hp, [seed] * slots, True)
         self.bucket.place(mesh)
         self.bucket.init(options.stopper, mesh)
         self.members: list[Member | None] = [None] * slots
@@ -278,11 +281,13 @@ def run_refill(
                 raise type(err)(f"trial {trial.number}: {err}") from err
             waiting[member.key].append(member)
 
-    structures: dict[str, Trainer] = {}  # a structure checked on the data once: its trainer
+    # a structure checked on the data once: its trainer, its program's and the index it adds
+    structures: dict[str, tuple[Trainer, Trainer, dict[str, float]]] = {}
 
     def checked(trial: Any, config: dict[str, Any]) -> Member:
         """The trial's member: its config checked as a sweep checks it (the data and the
-        optimizer once per structure, the values every time)."""
+        optimizer once per structure, the values every time). With an optimizer switch, the
+        trials of every optimizer kind share the switch's program (one group)."""
         names = continuous_names(trainer)
         structural, continuous = split_config(config, model_fn=options.model_fn,
                                               continuous=names)  # fmt: skip
@@ -291,13 +296,16 @@ def run_refill(
             buckets, trainers, _ = make_buckets(trainer, [config], dict(options.hp),
                                                 [options.seed], True, host_data,
                                                 options.model_fn)  # fmt: skip
-            structures[seen] = trainers[0]
-        member_trainer = structures[seen]
-        given = check_for(member_trainer, {**options.hp, **continuous})
+            index = {k: float(v[0]) for k, v in buckets[0].hp.items() if k == OPTIMIZER_INDEX}
+            structures[seen] = (trainers[0], buckets[0].trainer, index)
+        member_trainer, program, index = structures[seen]
+        given = check_for(program, {**options.hp, **continuous})
         traced = {k: float(np.float32(v))
-                  for k, v in trainer_hyperparams(member_trainer, given).items()}  # fmt: skip
-        key = (member_trainer, tuple(sorted(traced)))
-        values = {k: traced[k] for k in {**options.hp, **continuous}}  # as a sweep's hp
+                  for k, v in trainer_hyperparams(program, given).items()}  # fmt: skip
+        traced.update(index)
+        key = (program, tuple(sorted(traced)))
+        values = results_hp(program, member_trainer,
+                            {k: traced[k] for k in {**options.hp, **continuous}})  # sweep's hp
         return Member(trial, config, member_trainer, traced, values, key, {k: [] for k in keys})
 
     def tell(member: Member) -> None:
