@@ -125,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save the whole sweep here after every chunk (and metrics.jsonl)")
     g.add_argument("--resume", action="store_true", help="continue the sweep in --checkpoint-dir")
     g.add_argument("--top", type=integer(1), default=5, metavar="K", help="configs to print")
+    g.add_argument("--folds", type=int, metavar="K",
+                   help="rank by K-fold cross-validation: the training and validation rows "
+                   "pooled and split into K folds (stratified by class, drawn from --seed), "
+                   "every config trained once per fold, scored by the mean over the folds of "
+                   "--monitor at the best epoch of that mean curve; the best config is then "
+                   "refitted on all the pooled rows for that many epochs, and that model is "
+                   "--save-best's (random and grid only; default: no folds, ranked on the "
+                   "validation split)")
     add_save_option(sweep, "--save-best",
                              "save the best config's model (its best epoch) in this directory")
     sweep.set_defaults(run=sweep_command)

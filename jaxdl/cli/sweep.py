@@ -17,6 +17,7 @@ from jaxdl.cli.build import build_model, build_trainer, load_data, plots_wanted
 from jaxdl.cli.describe import describe_data, describe_model
 from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG
 from jaxdl.cli.options import BATCH_SIZE, HIDDEN, HP_FLAGS
+from jaxdl.cli.sweep_folds import check_fold_args, fold_table, run_folds, save_refit
 from jaxdl.cli.tables import render, wrote_line
 from jaxdl.data.datasets import Dataset
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
@@ -64,7 +65,10 @@ def sweep_command(args: argparse.Namespace) -> int:
     devs = devices.select(args.device)
     data = load_data(args)
     user_data.check_outputs(args)
-    if not len(data.y_val):
+    folds = getattr(args, "folds", None)
+    if folds is not None:
+        check_fold_args(args, data)  # before anything compiles
+    elif not len(data.y_val):
         raise ValueError("a sweep ranks its configs on the validation split, and there is none: "
                          "give --val-data FILE or a --val-fraction above 0")
     if searched:
@@ -88,18 +92,27 @@ def sweep_command(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     logger = user_data.logger(args)
     try:
-        results = _search(args, space, data, trainer, fixed, config_mesh(devs), logger)
+        if folds is not None:
+            results = run_folds(args, space, data, trainer, fixed, config_mesh(devs))
+        else:
+            results = _search(args, space, data, trainer, fixed, config_mesh(devs), logger)
     finally:
         logger.close()
     if results is None:
         return EXIT_INTERRUPTED
     seconds = time.perf_counter() - start
     table = results.table
-    print(f"{len(table)} configs x {args.epochs} epochs ({args.strategy or args.method}) in "
-          f"{seconds:.1f} s; "
-          f"best {min(args.top, len(table))} by {results.monitor}:")
     names = list(space)
-    print(ranking_table(table[: args.top], names, data.task))
+    if folds is not None:
+        print(f"{len(table)} configs x {folds} folds x {args.epochs} epochs "
+              f"({args.strategy or args.method}) in {seconds:.1f} s; best "
+              f"{min(args.top, len(table))} by {results.label} (each at the best epoch of its "
+              "mean fold curve):")
+        print(fold_table(table[: args.top], names, data.task, results.metric))
+    else:
+        print(f"{len(table)} configs x {args.epochs} epochs ({args.strategy or args.method}) "
+              f"in {seconds:.1f} s; best {min(args.top, len(table))} by {results.monitor}:")
+        print(ranking_table(table[: args.top], names, data.task))
     if hasattr(results, "importances"):  # an Optuna study: its fANOVA importances
         print(results.summary())
     pbt = "since_epoch" in (table[0] if table else {})
@@ -108,10 +121,12 @@ def sweep_command(args: argparse.Namespace) -> int:
               "member 'from'; '-': never), trained with the values shown; sweep.json holds each "
               "schedule")
     written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json"),
-               os.path.join(args.out, "metrics.jsonl")]
+               *([] if folds else [os.path.join(args.out, "metrics.jsonl")])]
     results.to_csv(written[0])
     results.to_json(written[1])
-    if args.save:
+    if args.save and folds is not None and results.refit is not None:
+        written.append(save_refit(args, results, data))
+    elif args.save and folds is None:
         written.append(_save_best(args, results, data))
     if want_plots and any(n in space for n in ("learning_rate", "b1", "b2", "beta")):
         written.append(os.path.join(args.out, "sweep.png"))

@@ -4,10 +4,13 @@ The training and validation rows are pooled and split into ``K`` folds drawn fro
 (:func:`fold_ids`: stratified by class for classification, so each fold holds each class's
 rows to within one; the fold sizes differ by at most one row). Fold ``k`` validates on its own
 rows and trains on the other ``K - 1`` folds. Every config runs on every fold: one
-:func:`~jaxdl.sweep.run_sweep` per fold with the same configs, keys and epochs (the folds'
-shapes are equal or differ by one row, so at most two compiles), and with the model's
-standardizer refitted on the fold's training rows, as a scikit-learn ``Pipeline`` inside
-``GridSearchCV`` refits its scaler.
+:func:`~jaxdl.sweep.run_sweep` per fold with the same configs, keys and epochs, through the same
+compiled programs (the folds' shapes are equal or differ by one row, so a bucket compiles once
+or twice). A :class:`~jaxdl.layers.Standardized` model's statistics are fitted once, on all the
+pooled rows, and serve every fold and the refit: they are constants of the compiled program, so
+statistics per fold (what a scikit-learn ``Pipeline`` in ``GridSearchCV`` does) would compile
+every bucket once per fold. A fold's validation rows thus shape the mean and spread its inputs
+(and, for regression, its targets) are scaled by; nothing else of them reaches its training.
 
 A config's score is its *mean curve*: the monitored metric averaged over the folds at each
 epoch, taken at the best epoch of that mean curve,
@@ -169,7 +172,7 @@ def cross_validate(
     Args:
       space_or_configs: a space (sampled with ``n``, ``seed``, ``method``) or configs.
       data: a :class:`~jaxdl.data.datasets.Dataset` (its training and validation rows are
-        pooled; a ``Standardized`` model's statistics are refitted per fold and for the refit)
+        pooled; a ``Standardized`` model's statistics are refitted on them)
         or ``(x, y)``, the rows to split.
       trainer: the trainer every config starts from.
       folds: K, from 2 to the rows of the smallest class (classification) or the rows.
@@ -210,21 +213,19 @@ def cross_validate(
     folds = check_folds(folds, y, stratify)
     configs = resolve_configs(space_or_configs, n, seed, method)
     ids = fold_ids(y, folds, seed, stratify)
+    pooled_trainer = restandardized(trainer, x, y, encoding, names)  # one program for all
     runs = []
     for k in range(folds):
         tr, va = ids != k, ids == k
         runs.append(run_sweep(
-            configs, (x[tr], y[tr], x[va], y[va]),
-            trainer=restandardized(trainer, x[tr], y[tr], encoding, names), epochs=epochs,
+            configs, (x[tr], y[tr], x[va], y[va]), trainer=pooled_trainer, epochs=epochs,
             hp=hp, seed=seed, patience=patience, monitor=monitor, mode=mode,
             min_delta=min_delta, mesh=mesh,
         ))  # fmt: skip
     results = FoldResults(configs=list(configs), runs=runs, fold_ids=ids, seed=seed)
     if refit and not all(row["status"] == "diverged" for row in results.table):
         i = results.best()["config"]
-        pooled = restandardized(trainer, x, y, encoding, names)
-        structural, _ = split_config(configs[i])
-        chosen = trainer_for(pooled, structural)
+        chosen = trainer_for(pooled_trainer, split_config(configs[i])[0])
         results.refit = fit(chosen, x, y, hp=runs[0].hp[i], epochs=results.refit_epochs,
                             seed=seed, progress=False)
         results.refit_trainer = chosen
