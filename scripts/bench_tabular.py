@@ -9,6 +9,8 @@ plain for regression) with several split seeds. Per set and seed, on the same ro
                it trains on 80% of train.csv and validates on the other 20%)
     sweep      jaxdl sweep --data train.csv --test-data test.csv --save-best m   (no range flag:
                the default space, 32 configs; the best config chosen on the validation split)
+    sweep_cv   the same sweep with --folds 5: ranked by 5-fold cross-validation of train.csv,
+               the best config refitted on all of train.csv (not in the default --rows)
     train_60   jaxdl train --data train.csv --save m   (without --test-data: 20% of train.csv
                is held back as an internal test split, so it trains on 60% of it)
     linear     Pipeline(StandardScaler(), LogisticRegression()) / Ridge(): defaults
@@ -56,14 +58,20 @@ SETS = {
     "digits": ("load_digits", "classification"),
     "diabetes": ("load_diabetes", "regression"),
 }
-ROWS = ("train", "sweep", "train_60", "linear", "mlp")
-JAXDL_ROWS = ("train", "sweep", "train_60")
+ROWS = ("train", "sweep", "sweep_cv", "train_60", "linear", "mlp")
+DEFAULT_ROWS = ("train", "sweep", "train_60", "linear", "mlp")
+JAXDL_ROWS = ("train", "sweep", "sweep_cv", "train_60")
+SWEEPS = ("sweep", "sweep_cv")
+#: ``sweep_cv``'s K
+FOLDS = 5
 #: the column titles of :func:`report`
 TITLES = {"train": "jaxdl train", "sweep": "jaxdl sweep (best on val)",
+          "sweep_cv": f"jaxdl sweep --folds {FOLDS} (refit)",
           "train_60": "jaxdl train, no --test-data", "linear": "Logistic / Ridge",
           "mlp": "sklearn MLP"}
 #: ``--quick``: fewer epochs and configs, so that every code path runs in seconds
 QUICK_ARGS = {"train": ("--epochs", "2"), "sweep": ("--epochs", "2", "--configs", "2"),
+              "sweep_cv": ("--epochs", "2", "--configs", "2"),
               "train_60": ("--epochs", "2")}
 
 
@@ -110,9 +118,10 @@ def split(y: np.ndarray, task: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def jaxdl_command(row: str, train_csv: str, test_csv: str, model: str, out: str
                   ) -> list[str]:
     """The ``jaxdl`` arguments of ``row`` (every default; plots off)."""
-    if row == "sweep":
+    if row in SWEEPS:
+        folds = ["--folds", str(FOLDS)] if row == "sweep_cv" else []
         return ["sweep", "--data", train_csv, "--test-data", test_csv, "--save-best", model,
-                "--out", out, "--no-plots"]
+                "--out", out, "--no-plots", *folds]
     held_out = ["--test-data", test_csv] if row == "train" else []
     return ["train", "--data", train_csv, *held_out, "--save", model, "--out", out,
             "--no-plots"]
@@ -267,8 +276,8 @@ def bar(entry: dict[str, Any]) -> str:
     if "train" in mean and "linear" in mean:
         verdicts.append(f"train {'>=' if mean['train'] >= mean['linear'] else '<'} linear")
     peers = [mean[row] for row in ("linear", "mlp") if row in mean]
-    if "sweep" in mean and peers:
-        verdicts.append(f"sweep {'>=' if mean['sweep'] >= max(peers) else '<'} "
+    for sweep in (s for s in SWEEPS if s in mean and peers):
+        verdicts.append(f"{sweep} {'>=' if mean[sweep] >= max(peers) else '<'} "
                         f"max({', '.join(r for r in ('linear', 'mlp') if r in mean)})")
     return "; ".join(verdicts)
 
@@ -295,7 +304,7 @@ def mismatches(results: dict[str, Any], tolerance: float = 1e-4) -> list[str]:
     test split instead, so it is left out)."""
     found = []
     for name, entry in results.items():
-        for row in ("train", "sweep"):
+        for row in ("train", *SWEEPS):
             scores = entry.get(row, {}).get("scores", [])
             for seed, score, reported in zip(entry.get("seeds", range(len(scores))), scores,
                                              entry.get(row, {}).get("reported", [])):
@@ -312,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the first split seed (default 0): seeds FIRST .. FIRST+SEEDS-1, "
                         "e.g. --first-seed 3 --seeds 5 confirms on seeds 3-7")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
-    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows")
+    parser.add_argument("--rows", default=",".join(DEFAULT_ROWS),
+                        help=f"comma-separated rows of {', '.join(ROWS)} (default: "
+                        f"{','.join(DEFAULT_ROWS)})")
     parser.add_argument("--quick", action="store_true",
                         help="one seed of iris, fewer epochs and configs (smoke test)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
