@@ -2,6 +2,7 @@
 
     python scripts/bench_optuna.py [--trials 24] [--batch 8] [--epochs 20] [--repeats 2]
         [--json PATH]
+    python scripts/bench_optuna.py --seeds 3 --epochs 40 [--kinds refill,refill_switch]
     python scripts/bench_optuna.py --study SPEC_JSON   # one study; its summary as JSON
 
 Both paths run the same study setup: TPE (seeded) with a median pruner (4 startup trials, 4
@@ -22,6 +23,14 @@ best trial's val_loss, the best validation accuracy of a complete trial (at its 
 the timeline of complete trials (seconds from the start, val_accuracy). ``--repeats 2`` (the
 default) runs both paths again with fresh studies in the same process: the first round pays the
 compiles, the second shows a study whose programs are already compiled.
+
+``--seeds N`` runs N rows instead, one per study seed, every study in a fresh process: one at a
+time, then each batched study of ``--kinds`` (``refill``: continuous batching, one program per
+optimizer kind; ``refill_switch``: the same with the trainer's optimizer
+``optim.switch("momentum", "adam")``, one program for both kinds; ``padded``,
+``padded_switch``: padded batches), each with its wall-time ratio and when it reached the
+one-at-a-time best validation accuracy within one binomial standard error, as a share of the
+one-at-a-time wall time (the issue's target: 1/2 at 24 trials, 1/3 at 96).
 
 ``--study SPEC_JSON`` runs one study in this process (``scripts/bench_search.py --optuna`` starts
 one such process per row, so that each pays its own compiles, as a user's run does); the spec's
@@ -46,7 +55,7 @@ import jax
 import numpy as np
 import optuna
 
-from jaxdl import MLP, Trainer, fit
+from jaxdl import MLP, Trainer, fit, optim
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.sweep import optimize, suggest_beta, suggest_learning_rate
 from jaxdl.sweep.engine import NEVER
@@ -92,8 +101,11 @@ def new_study(seed=0, storage=None, name=None):
     )  # fmt: skip
 
 
-def make_trainer(hidden=64, features=40):
-    return Trainer(MLP((features, hidden, 10)), batch_size=128)
+def make_trainer(hidden=64, features=40, switch=False):
+    """The MLP's trainer; ``switch``: its optimizer is ``optim.switch("momentum", "adam")``, so
+    a batched study trains trials of both optimizer kinds in one program."""
+    optimizer = optim.switch("momentum", "adam") if switch else "adam"
+    return Trainer(MLP((features, hidden, 10)), optimizer=optimizer, batch_size=128)
 
 
 TRAINER = make_trainer()
@@ -163,7 +175,9 @@ def summary(study, seconds, started=None):
 def study_in_process(spec):
     """One study in this process: ``spec`` has ``path`` (``batched`` or ``one_at_a_time``),
     ``trials``, ``epochs``, optional ``batch`` (8), ``samples`` (4000), ``hidden`` (64),
-    ``seed`` (0), ``refill`` (continuous batching, ``optimize(refill=True)``), ``storage`` and
+    ``seed`` (0), ``refill`` (continuous batching, ``optimize(refill=True)``), ``switch`` (the
+    batched trainer's optimizer is ``optim.switch("momentum", "adam")``: one program for both
+    optimizer kinds), ``storage`` and
     ``name`` (a journal file shared with other workers),
     ``compile_cache`` (a folder for jaxdl's persistent compile cache) and ``device_per_core``
     (one CPU device per usable core, as the ``jaxdl`` command sets). Returns the summary
@@ -181,7 +195,8 @@ def study_in_process(spec):
         compile_cache.enable(spec["compile_cache"])
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = make_data(n=spec.get("samples", 4000))
-    trainer = make_trainer(spec.get("hidden", 64))
+    trainer = make_trainer(spec.get("hidden", 64),
+                           switch=spec.get("switch", False) and spec["path"] == "batched")
     study = new_study(spec.get("seed", 0), spec.get("storage"), spec.get("name"))
     compiling = []  # seconds of each lowering and compile (or cache load) of the search
     jax.monitoring.register_event_duration_secs_listener(
@@ -248,6 +263,57 @@ def workers(spec, fresh=True):
             "loadavg": {"before": before, "between": between, "after": after}}  # fmt: skip
 
 
+# --kinds: the batched studies of a --seeds row (optimize's arguments and the trainer's switch)
+KINDS = {
+    "padded": {},
+    "padded_switch": {"switch": True},
+    "refill": {"refill": True},
+    "refill_switch": {"refill": True, "switch": True},
+}
+
+
+def reach(one, batched, val_samples, target):
+    """When the batched study's first complete trial came within one binomial standard error of
+    the one-at-a-time study's best validation accuracy: seconds and the share of the
+    one-at-a-time wall time (``met``: at most ``target``), and the wall-time ratio."""
+    p = one["best_val_accuracy"]
+    noise = (max(p * (1 - p), 1e-12) / val_samples) ** 0.5
+    at = next((t for t, a in batched["timeline"] if a >= p - noise), None)
+    ratio = None if at is None else at / one["seconds"]
+    return {"time_ratio": round(batched["seconds"] / one["seconds"], 3), "reach_s": at,
+            "reach_ratio": None if ratio is None else round(ratio, 3),
+            "met": ratio is not None and ratio <= target}  # fmt: skip
+
+
+def seed_rows(args):
+    """Per seed: the one-at-a-time study, then each of ``args.kinds`` batched, each study in a
+    fresh process (its own compiles), one after the other; the load average around each row."""
+    task = {"trials": args.trials, "epochs": args.epochs, "samples": 4000, "hidden": 64}
+    target = 1 / 3 if args.trials >= 96 else 1 / 2
+    rows = []
+    for seed in range(args.seeds):
+        before = os.getloadavg()
+        one = run_study({"path": "one_at_a_time", "seed": seed, **task})
+        row = {"seed": seed, "one_at_a_time": one, "batched": {}}
+        line = [f"seed {seed}: one at a time {one['seconds']:.1f} s ({one['compile_s']:.1f} s "
+                f"compiling, {one['compiles']} programs), best {one['best_val_accuracy']}"]
+        for kind in args.kinds.split(","):
+            spec = {"path": "batched", "batch": args.batch, "seed": seed,
+                    "device_per_core": True, **task, **KINDS[kind]}  # fmt: skip
+            run = run_study(spec)
+            run.update(reach(one, run, task["samples"] // 5, target))
+            row["batched"][kind] = run
+            at = "never" if run["reach_ratio"] is None else f"{run['reach_ratio']:.2f}x"
+            line.append(f"{kind} {run['seconds']:.1f} s ({run['compile_s']:.1f} s compiling, "
+                        f"{run['compiles']} programs), best {run['best_val_accuracy']}, "
+                        f"{run['time_ratio']:.2f}x, reached at {at}")  # fmt: skip
+        row["loadavg"] = {"before": before, "after": os.getloadavg()}
+        print("; ".join(line) + f"; load {before[0]:.1f} -> {row['loadavg']['after'][0]:.1f}",
+              flush=True)  # fmt: skip
+        rows.append(row)
+    return rows
+
+
 def cpu_name():
     """The CPU's model name (``/proc/cpuinfo``), else the platform's machine type."""
     try:
@@ -265,10 +331,26 @@ def main():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json")
+    parser.add_argument("--seeds", type=int, default=0,
+                        help="instead of the repeats: this many seeds, each a row of studies in "
+                        "fresh processes (one at a time, then --kinds batched) with when each "
+                        "reached the one-at-a-time best")  # fmt: skip
+    parser.add_argument("--kinds", default="refill,refill_switch",
+                        help=f"with --seeds: batched studies, comma-separated, of {list(KINDS)}; "
+                        "*_switch trains both optimizer kinds in one program (optim.switch)")
     parser.add_argument("--study", metavar="SPEC_JSON", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.study:
         print(json.dumps(study_in_process(json.loads(args.study))), flush=True)
+        return
+    if args.seeds:
+        unknown = set(args.kinds.split(",")) - set(KINDS)
+        if unknown:
+            parser.error(f"--kinds: unknown {sorted(unknown)}; choose from {list(KINDS)}")
+        rows = seed_rows(args)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"args": vars(args), "cpu": cpu_name(), "rows": rows}, f, indent=1)
         return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = make_data()
