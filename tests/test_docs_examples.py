@@ -90,6 +90,7 @@ MODULES = [
     "jaxdl.optim.aliases",
     "jaxdl.optim.base",
     "jaxdl.optim.clipping",
+    "jaxdl.optim.one_of",
     "jaxdl.optim.registry",
     "jaxdl.optim.schedules",
     "jaxdl.optim.transforms",
