@@ -157,6 +157,12 @@ class OptimizerSwitch:
 
     Attributes:
         names: the optimizers' registry names, in index order.
+
+    Examples:
+        >>> from jaxdl import MLP, Trainer, optim
+        >>> trainer = Trainer(MLP((2, 1)), optimizer=optim.switch("momentum", "adam"))
+        >>> trainer.optimizer.names, trainer.optimizer.index("momentum")
+        (('momentum', 'adam'), 0)
     """
 
     names: tuple[str, ...]
@@ -177,6 +183,11 @@ class OptimizerSwitch:
 
         Raises:
             ValueError: for a name not in :attr:`names`.
+
+        Examples:
+            >>> from jaxdl import optim
+            >>> optim.switch("sgd", "momentum", "adam").index("adam")
+            2
         """
         if name not in self.names:
             raise ValueError(
@@ -187,7 +198,15 @@ class OptimizerSwitch:
         return self.names.index(name)
 
     def __call__(self, hp: Mapping[str, Any]) -> GradientTransformation:
-        """``one_of(hp["optimizer_index"], *(from_name(n, hp) for n in names))``."""
+        """``one_of(hp["optimizer_index"], *(from_name(n, hp) for n in names))``.
+
+        Examples:
+            >>> import jax.numpy as jnp
+            >>> from jaxdl import optim
+            >>> opt = optim.switch("sgd", "adam")({"learning_rate": 0.5, "optimizer_index": 0})
+            >>> opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))[0].tolist()   # -0.5 * 2
+            [-1.0]
+        """
         branches = [from_name(name, hp) for name in self.names]
         return one_of(hp[INDEX] if INDEX in hp else 0, *branches)
 

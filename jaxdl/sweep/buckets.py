@@ -142,7 +142,15 @@ def program_trainer(
 def results_hp(program: Trainer, member: Trainer, given: Mapping[str, Any]) -> dict[str, Any]:
     """The values set that the member's own optimizer reads (what ``fit`` of the member's
     trainer accepts): for a switch, an optimizer name no branch reads raises ``ValueError``,
-    and one only another branch reads (an Adam member's ``beta``) is left out."""
+    and one only another branch reads (an Adam member's ``beta``) is left out.
+
+    >>> from jaxdl import MLP, Trainer, optim
+    >>> from jaxdl.sweep.buckets import program_trainer, results_hp
+    >>> base = Trainer(MLP((2, 1)), optimizer=optim.switch("momentum", "adam"))
+    >>> member, program, _ = program_trainer(base, {"optimizer": "adam"})
+    >>> results_hp(program, member, {"learning_rate": 0.1, "beta": 0.9})
+    {'learning_rate': 0.1}
+    """
     switch = program.optimizer
     if not isinstance(switch, OptimizerSwitch):
         return dict(given)
