@@ -19,7 +19,9 @@ vmap; ``lineage``: its schedules and their replay), ``tpe`` (batch-sequential tr
 Parzen proposals), ``optuna_search`` (an Optuna study's trials, ``batch`` per vmapped sweep,
 its pruner asked after every compiled chunk); ``state`` makes every sweep durable
 (``checkpoint_dir=``, ``resume=True``), with ``journal`` (the sweep directory) and
-``interruption`` (Ctrl-C: stop after a chunk, resume later).
+``interruption`` (Ctrl-C: stop after a chunk, resume later). ``folds`` ranks a sweep by K-fold
+cross-validation (``cross_validate``) and refits the best config on every row
+(``fold_results``: its table).
 """
 
 from jaxdl.sweep import (
@@ -27,6 +29,8 @@ from jaxdl.sweep import (
     chunking,
     distributions,
     engine,
+    fold_results,
+    folds,
     interruption,
     journal,
     lineage,
@@ -52,6 +56,8 @@ from jaxdl.sweep.distributions import (
     Uniform,
 )
 from jaxdl.sweep.engine import run_sweep, successive_halving
+from jaxdl.sweep.fold_results import FoldResults
+from jaxdl.sweep.folds import cross_validate
 from jaxdl.sweep.hyperband import brackets, hyperband
 from jaxdl.sweep.merge import GroupedResults
 from jaxdl.sweep.optuna_search import OptunaRun, optimize, suggest_beta, suggest_learning_rate
@@ -68,6 +74,7 @@ __all__ = [
     "STRATEGIES",
     "Choice",
     "Distribution",
+    "FoldResults",
     "GroupedResults",
     "IntUniform",
     "LogUniform",
@@ -82,8 +89,11 @@ __all__ = [
     "buckets",
     "chunking",
     "config_mesh",
+    "cross_validate",
     "distributions",
     "engine",
+    "fold_results",
+    "folds",
     "grid",
     "hyperband",
     "interruption",
