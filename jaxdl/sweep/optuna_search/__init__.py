@@ -4,11 +4,13 @@
 config with a define-by-run ``space_fn(trial) -> dict`` (conditional parameters work: a
 ``beta`` asked only when the optimizer is momentum), and trains the batch as one
 :func:`~jaxdl.sweep.run_sweep`: configs with equal structure share one vmapped, compiled
-program. After every compiled chunk (``epochs_per_call`` epochs) each live member's monitored
-values are reported (``trial.report(value, epoch)``) and the members whose trial the study's
-pruner prunes (``trial.should_prune()``) are frozen through the engine's ``prune`` hook. Each
-trial gets its table row as user attributes (``val_accuracy``, ``best_epoch``, ``status``, ...)
-and is then told its result once:
+program (the optimizer kind is structural, unless the trainer's optimizer is
+:func:`jaxdl.optim.switch`: then trials that differ only in ``config["optimizer"]`` share one
+program, the kind a traced index). After every compiled chunk (``epochs_per_call`` epochs) each
+live member's monitored values are reported (``trial.report(value, epoch)``) and the members
+whose trial the study's pruner prunes (``trial.should_prune()``) are frozen through the
+engine's ``prune`` hook. Each trial gets its table row as user attributes (``val_accuracy``,
+``best_epoch``, ``status``, ...) and is then told its result once:
 
     COMPLETE  the best monitored value (the early-stopping best; or the objectives' values at
               that epoch for a multi-objective study)

@@ -142,7 +142,11 @@ def optimize(
       space_fn: ``trial -> config dict`` (``trial.suggest_*``; see :func:`suggest_beta`).
       data: a dataset or ``(x_train, y_train, x_val, y_val)``.
       trainer: the base :class:`~jaxdl.train.Trainer`; structural names of a config
-        (``optimizer``, ``hidden_units``, ...) change it, as in a sweep.
+        (``optimizer``, ``hidden_units``, ...) change it, as in a sweep. With
+        ``optimizer=optim.switch("momentum", "adam")`` the optimizer kind is not structural:
+        trials that differ only in ``config["optimizer"]`` (one of the switch's names) train in
+        one group and one compiled program, each step computing both updates (each trial's
+        results name its own optimizer and equal a run with it by name).
       n_trials: trials to run in this call (a study loaded from storage continues).
       batch: trials per vmapped sweep (the last batch may be smaller).
       epochs: the most epochs per trial; reports are ``trial.report(value, epoch)``.
