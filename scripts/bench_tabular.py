@@ -314,6 +314,43 @@ def mismatches(results: dict[str, Any], tolerance: float = 1e-4) -> list[str]:
     return found
 
 
+def per_seed(entry: dict[str, Any], row: str) -> list[bool]:
+    """Seed by seed, whether ``row`` (a sweep) scored at least the better of the linear model
+    and the MLP on that seed's held-out rows.
+
+    >>> per_seed({"sweep": {"scores": [0.9, 1.0]}, "linear": {"scores": [0.95, 0.9]},
+    ...           "mlp": {"scores": [0.8, 1.0]}}, "sweep")
+    [False, True]
+    """
+    peers = [entry[r]["scores"] for r in ("linear", "mlp") if r in entry]
+    return [score >= max(p[i] for p in peers) for i, score in enumerate(entry[row]["scores"])]
+
+
+def merge(results: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Add the sets of an earlier run to ``results``: a set already there gets the other run's
+    seeds appended to each of its rows (a row only one run has is taken as it is).
+
+    >>> a = {"iris": {"seeds": [0], "load": [1.0], "linear": {"scores": [0.9]}}}
+    >>> b = {"iris": {"seeds": [1], "load": [2.0], "linear": {"scores": [1.0]}}}
+    >>> merge(a, b)["iris"]["seeds"], a["iris"]["linear"]["scores"]
+    ([0, 1], [0.9, 1.0])
+    """
+    for name, entry in more.items():
+        if name not in results:
+            results[name] = entry
+            continue
+        mine = results[name]
+        mine["seeds"] = [*mine.get("seeds", []), *entry.get("seeds", [])]
+        mine["load"] = [*mine.get("load", []), *entry.get("load", [])]
+        for row in ROWS:
+            if row in entry and row in mine:
+                for key, values in entry[row].items():
+                    mine[row][key] = [*mine[row].get(key, []), *values]
+            elif row in entry:
+                mine[row] = entry[row]
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="split seeds (default 3)")
@@ -334,8 +371,14 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, Any] = {}
         for path in args.report:
             with open(path, encoding="utf-8") as f:
-                results.update(json.load(f)["sets"])
+                merge(results, json.load(f)["sets"])
         print(report(results))
+        for row in SWEEPS:
+            counts = [per_seed(e, row) for e in results.values() if row in e]
+            if counts:
+                met = sum(sum(c) for c in counts)
+                print(f"{row}: at least max(linear, mlp) on {met} of "
+                      f"{sum(len(c) for c in counts)} set-seeds")
         for line in mismatches(results):
             print("MISMATCH", line)
         return 0
