@@ -98,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as done:
             return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
         compile_cache.enable_for_command(turned_off=args.no_compile_cache)
-        if args.command == "sweep":  # each core trains its own members (train splits batches)
-            devices.cpu_device_per_core()
+        if args.command in ("sweep", "train"):  # sweep: each core trains its own members;
+            devices.cpu_device_per_core()         # train: a CNN's batches split over the cores
         args.run = _owning_outputs(args.run)
         signals.running = True
         if getattr(args, "checkpoint_dir", None):

@@ -53,7 +53,11 @@ def train_command(args: argparse.Namespace) -> int:
     user_data.check_outputs(args)
     model = build_model(args, data, dropout="keep_prob" in hp)
     # who reads each name: checked once, by prepare_fit below (hp_names None here)
-    trainer = parallel.data_parallel(build_trainer(args, model, None, data.task), devs)
+    trainer = build_trainer(args, model, None, data.task)
+    if devs[0].platform == "cpu":  # one CPU device per core: split where a CNN's batch pays
+        batch = trainer.partition(len(data.y_train)).batch_size
+        devs = parallel.cpu_split(model, data.x_train.shape[1:], batch, devs)
+    trainer = parallel.data_parallel(trainer, devs)
     monitor = check_validation(args, data)
     validation = (data.x_val, data.y_val) if len(data.y_val) else None
     stopper = keep_stopper(args, monitor, validation is not None)
