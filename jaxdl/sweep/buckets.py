@@ -345,7 +345,7 @@ def make_buckets(
             member_trainer.partition(len(data[0]))
             given_hp = check_for(program, {**hp, **continuous})  # nothing nobody reads
             member_given = results_hp(program, member_trainer, {**hp, **continuous})
-            traced = {**trainer_hyperparams(program, given_hp), **index}  # not checked again
+            traced: dict[str, Any] = {**trainer_hyperparams(program, given_hp), **index}
             if program not in checked:
                 check_data(program, data[0], data[1], hp=traced)
                 check_data(program, data[2], data[3], name="x_val", hp=traced)
