@@ -290,9 +290,14 @@ def test_bench_augmentation_row_is_the_ratio_bench_augment_measured(monkeypatch)
 def test_bench_cnn_per_core_reports_both_settings_and_their_ratio():
     import bench_cnn_per_core
 
-    result = bench_cnn_per_core.main(["--quick"])
-    for name in ("cnn1d", "cnn2d"):
+    from jaxdl.infra.parallel import CPU_SPLIT_MIN_FLOPS
+
+    result = bench_cnn_per_core.main(["--quick", "--batch-sizes", "10"])
+    for name in ("cnn1d/10", "cnn2d/10"):
         row = result[name]
         assert row["one_device_devices"] == 1 and row["per_core_devices"] >= 1
+        # the choice column is cpu_split's rule on the FLOPs it prints: 10 rows are too few
+        assert row["forward_mflop_per_core"] * 1e6 < CPU_SPLIT_MIN_FLOPS
+        assert row["train_splits"] is False
         assert row["per_core_over_one_device"] == pytest.approx(
             row["per_core_wall_s"] / row["one_device_wall_s"])

@@ -312,13 +312,17 @@ def test_bench_cnn_reports_rows_ratios_and_the_repro():
     import bench_cnn
 
     w = bench_cnn.CNNWorkload("cnn1d", num_samples=200)
-    rows = ("jaxdl_scan", "jaxdl_scan_lax_grad", "jaxdl_step")
+    rows = ("jaxdl_scan", "jaxdl_train", "jaxdl_scan_lax_grad", "jaxdl_step", "jax_optax_step")
     result = bench_cnn.run([w], repeats=1, rows=rows, settle_s=0, sweep=False, peak_size=64)
     for row in rows:
         assert result[f"cnn1d_{row}_samples_per_s"] > 0
     ratio = result["cnn1d_jaxdl_step_samples_per_s"] / result["cnn1d_jaxdl_scan_samples_per_s"]
     assert result["cnn1d_jaxdl_step_ratio"] == pytest.approx(ratio)
     assert result["speedup"] == pytest.approx(1 / result["cnn1d_jaxdl_scan_lax_grad_ratio"])
+    # jaxdl_train against the one peer row: a ratio of the two rows' throughputs
+    assert result["cnn1d_train_devices"] == len(bench_cnn.train_devices(w)) == 1
+    assert result["cnn1d_train_over_fastest_peer"] == pytest.approx(
+        result["cnn1d_jaxdl_train_samples_per_s"] / result["cnn1d_jax_optax_step_samples_per_s"])
     assert result["repro_scan_over_jit"] == pytest.approx(
         result["repro_scan_ms"] / result["repro_jit_ms"])
     # the forward multiply-adds of the three convolutions and the dense layer, x2
