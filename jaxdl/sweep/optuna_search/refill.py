@@ -281,13 +281,12 @@ def run_refill(
                 raise type(err)(f"trial {trial.number}: {err}") from err
             waiting[member.key].append(member)
 
-    # a structure checked on the data once: its trainer, its program's and the index it adds
-    structures: dict[str, tuple[Trainer, Trainer, dict[str, float]]] = {}
+    structures: dict[str, tuple[Trainer, Trainer, dict[str, float]]] = {}  # checked once each
 
     def checked(trial: Any, config: dict[str, Any]) -> Member:
         """The trial's member: its config checked as a sweep checks it (the data and the
-        optimizer once per structure, the values every time). With an optimizer switch, the
-        trials of every optimizer kind share the switch's program (one group)."""
+        optimizer once per structure, the values every time); with an optimizer switch, every
+        optimizer kind's trials share the switch's program (one group)."""
         names = continuous_names(trainer)
         structural, continuous = split_config(config, model_fn=options.model_fn,
                                               continuous=names)  # fmt: skip
