@@ -222,7 +222,8 @@ def add_model(p: argparse.ArgumentParser, searched: bool = False) -> None:
     g = p.add_argument_group("device")
     g.add_argument("--device", choices=devices.DEVICES,
                    help="train on the CPU or the GPU(s) (default: whatever JAX picks); several "
-                   "devices split each mini-batch (train) or the configs (sweep)")
+                   "devices split each mini-batch (train; on CPU only a CNN's large enough "
+                   "batch) or the configs (sweep)")
     g.add_argument("--precision", choices=tuple(devices.PRECISIONS),
                    help="bf16: bfloat16 matmuls with float32 accumulation (default: fp32)")
 

@@ -24,7 +24,7 @@ from jaxdl.cli.options import (
 from jaxdl.cli.sweep import sweep_command
 from jaxdl.cli.tools import demo_command, gradcheck_command
 from jaxdl.cli.train import train_command
-from jaxdl.infra import compile_cache
+from jaxdl.infra import compile_cache, parallel
 from jaxdl.outputs import DEFAULT_OUT
 from jaxdl.sweep.optuna_search import PRUNERS, SAMPLERS
 from jaxdl.sweep.spaces import DISTRIBUTIONS
@@ -51,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a model (an MLP from --hidden, or a CNN or any layers model from "
         "--model) on a built-in data set or your own --data (a table, arrays or images); print a "
         "progress bar and the final loss and metrics per split; write history.json and plots "
-        "into --out and, with --save, the model.")
+        "into --out and, with --save, the model. On CPU a convolutional network whose "
+        f"mini-batch gives each core at least {parallel.CPU_SPLIT_MIN_FLOPS / 1e6:.0f} MFLOP of "
+        "forward pass is split over one CPU "
+        "device per core (the start-of-run line says so); MLPs and smaller CNNs train on one "
+        "device.")
     add_data(train)
     add_model(train)
     add_training(train, out=DEFAULT_OUT["train"])
