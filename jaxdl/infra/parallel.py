@@ -102,11 +102,22 @@ def cpu_split(
     Returns:
       ``devices[:k]``, one device when splitting does not pay.
 
+    ``jaxdl train`` applies it; in a script, give JAX one CPU device per core before anything
+    else uses JAX (:func:`jaxdl.infra.devices.cpu_device_per_core`), then split the trainer
+    as below (a process with one CPU device, like this one, keeps one).
+
     Examples:
       >>> import jax
-      >>> from jaxdl.infra.parallel import cpu_split
+      >>> from jaxdl import layers
+      >>> from jaxdl.infra.parallel import cpu_split, data_parallel
       >>> from jaxdl.nn import MLP
+      >>> from jaxdl.train import Trainer
       >>> len(cpu_split(MLP((4, 8, 2)), (4,), 32, jax.devices("cpu")))
+      1
+      >>> cnn = layers.Sequential(layers.Conv(32, (3, 3)), layers.Relu(), layers.Flatten(),
+      ...                         layers.Dense(10), input_shape=(28, 28, 1))
+      >>> trainer = data_parallel(Trainer(cnn), cpu_split(cnn, (28, 28, 1), 256, jax.devices()))
+      >>> trainer.mesh.size  # 2 in a process with a CPU device per core on 2 cores
       1
     """
     devices = list(devices)
