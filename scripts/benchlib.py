@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.hyperparams import hyperparams
+from jaxdl.infra import parallel
 from jaxdl.nn import MLP
 from jaxdl.train import Batch, Keys, Trainer, run_epoch, run_init
 
@@ -191,6 +192,8 @@ def jaxdl_scan(
     hp, keys = w.hyperparams(), Keys.from_seed(w.seed)
     xd, yd = jax.device_put(x), jax.device_put(y)
     box = {"ts": run_init(trainer, keys.init, hp), "epoch": 0}
+    if trainer.mesh is not None:  # placed as fit places them, so the warm-up epoch compiles
+        xd, yd, box["ts"] = parallel.replicate((xd, yd, box["ts"]), trainer.mesh)  # for good
 
     def epoch() -> None:
         ts, metrics = run_epoch(trainer, box["ts"], hp, xd, yd, keys, jnp.int32(box["epoch"]))
