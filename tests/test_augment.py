@@ -254,6 +254,7 @@ def test_bad_input_is_rejected_with_the_fix():
         mixup(KEY, IMAGES, np.eye(6), 0.0)
 
 
+@pytest.mark.slow
 def test_mixup_matches_numpy_and_trains_in_a_step_of_your_own():
     y = np.eye(3, dtype=np.float32)[np.arange(6) % 3]
     for alpha in (0.2, 1.0):
@@ -301,6 +302,7 @@ CNN_TRAINER = Trainer(SMALL_CNN, batch_size=16)  # 40 = 16 + 16 + 8 (a padded ba
 VALIDATION = (DIGITS[:12], LABELS[:12])
 
 
+@pytest.mark.slow
 def test_resume_with_augmentation_is_bit_exact(tmp_path):
     hp = {"learning_rate": 0.05, "flip_prob": 0.4}
 
@@ -322,6 +324,7 @@ def test_resume_with_augmentation_is_bit_exact(tmp_path):
     assert not np.allclose(other.params[3]["W"], full.params[3]["W"])
 
 
+@pytest.mark.slow
 def test_sweep_member_with_augmentation_equals_its_solo_fit():
     configs = [
         {"learning_rate": 0.05, "flip_prob": 0.2, "noise_std": 0.1, "translate_factor": 0.0},

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
 
 import augment_digits  # noqa: E402
 
 
+@pytest.mark.slow
 def test_mild_augmentation_helps_with_few_training_digits(monkeypatch):
     settings = {name: (name, t, s) for name, t, s in augment_digits.SETTINGS}
     monkeypatch.setattr(augment_digits, "SETTINGS",

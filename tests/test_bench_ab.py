@@ -12,6 +12,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow
 def test_bench_ab_prints_ratios_of_its_medians():
     done = subprocess.run(
         [sys.executable, "scripts/bench_ab.py", "--base", "HEAD", "--rounds", "1", "--repeats", "1",

@@ -33,6 +33,7 @@ def test_against_one_at_a_time_reaches_within_one_standard_error():
     assert late["reach_ratio"] == 0.4 and not late["met"]
 
 
+@pytest.mark.slow
 def test_quick_run_reports_ratios_computed_from_its_timings(tmp_path):
     pytest.importorskip("optuna")
     out = tmp_path / "search.json"

@@ -126,6 +126,7 @@ def test_bench_json_has_compile_s_and_sweep_end_to_end():
     assert 0 < result["peak_share"]
 
 
+@pytest.mark.slow
 def test_sweep_scaling_rows():
     result = sweep_scaling.scaling(SWEEP_TRAINER, SWEEP_SIZES, SWEEP_SPACE, SWEEP_DATA,
                                    counts=(1, 3), epochs=1, repeats=1, peak_size=32)
@@ -154,6 +155,7 @@ def test_sweep_matmul_floor_rows():
     json.dumps(rows)
 
 
+@pytest.mark.slow
 def test_explain_gap_reports_the_member_precisions_and_ranks():
     configs = sample(SWEEP_SPACE, 0, 4)
     result = bench_sweep.explain(SWEEP_TRAINER, configs, SWEEP_DATA, epochs=2, seeds=3)
@@ -208,6 +210,7 @@ def test_hlo_ops_counts_the_scan_body():
     json.dumps(epoch)
 
 
+@pytest.mark.slow
 def test_bench_ablation_rows_build_up_to_the_benchmark_step():
     import bench_ablation
 
@@ -267,6 +270,7 @@ def test_plot_search_draws_each_task_and_names_the_finding(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_bench_augmentation_row_is_the_ratio_bench_augment_measured(monkeypatch):
     """The augmentation cost comes from scripts/bench_augment.py run in this bench run: the
     ratio is its augmented epoch over its plain one, checked against its target."""
@@ -287,6 +291,7 @@ def test_bench_augmentation_row_is_the_ratio_bench_augment_measured(monkeypatch)
     assert "1.250x  (target <= 1.10x: MISSED)" in bench.report(TINY, result)
 
 
+@pytest.mark.slow
 def test_bench_cnn_per_core_reports_both_settings_and_their_ratio():
     import bench_cnn_per_core
 

@@ -40,6 +40,7 @@ def test_splits_are_stratified_80_20_with_text_labels():
     assert task == "regression" and y.dtype == np.float64
 
 
+@pytest.mark.slow
 def test_quick_run_scores_are_evaluate_s_and_the_saved_models_own(tmp_path):
     saved = []
     result = bench_tabular.run(["iris"], [0], quick=True, save=saved.append)["iris"]

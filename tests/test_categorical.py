@@ -130,6 +130,7 @@ def test_a_changed_encoding_is_refused_on_load(tmp_path, change, message):
         saved.load_model(folder)
 
 
+@pytest.mark.slow
 def test_cli_train_predict_evaluate_on_a_csv_with_text_and_ids(tmp_path, capsys):
     train_csv = tmp_path / "train.csv"
     write_table(train_csv, n=60)

@@ -55,6 +55,7 @@ def _read_predictions(path):
     return rows[0], rows[1:]
 
 
+@pytest.mark.slow
 def test_csv_classification_end_to_end(tmp_path, monkeypatch):
     x, y = _classification_rows()
     data_csv = _write_csv(tmp_path / "train.csv", ["a", "b", "c", "kind"],
@@ -103,6 +104,7 @@ def test_csv_classification_end_to_end(tmp_path, monkeypatch):
     assert saved.load_model(model_dir).manifest["metrics"]["test"] == test
 
 
+@pytest.mark.slow
 def test_npz_regression_end_to_end(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(80, 4)) * [1.0, 10.0, 0.1, 1.0]

@@ -15,6 +15,7 @@ from jaxdl import cli, saved
 from jaxdl.data import load
 
 
+@pytest.mark.slow
 def test_train_a_preset_on_a_downloaded_image_set(fashion_server, tmp_path, capsys):  # noqa: F811
     out, model = tmp_path / "run", tmp_path / "model"
     code = cli.main(["train", "--dataset", "fashion_mnist", "--model", "lenet5", "--epochs", "3",

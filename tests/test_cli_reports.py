@@ -83,6 +83,7 @@ def test_render_and_figures_at_1e9_and_1e_9():
         "1.0000e+300")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", [1e9, 1e-9])
 def test_train_sweep_and_evaluate_tables_align_at_any_magnitude(tmp_path, capsys, scale):
     data = _regression_csv(tmp_path / "reg.csv", scale)
@@ -124,6 +125,7 @@ def _wrote(out):
     return line
 
 
+@pytest.mark.slow
 def test_train_writes_two_tensorboard_runs_and_names_every_output(tmp_path, capsys):
     pytest.importorskip("tensorboardX")
     tb, ckpt, out, model = (tmp_path / n for n in ("tb", "c", "o", "m"))
@@ -145,6 +147,7 @@ def test_train_writes_two_tensorboard_runs_and_names_every_output(tmp_path, caps
         assert path in line, (path, line)
 
 
+@pytest.mark.slow
 def test_sweep_names_every_output(tmp_path, capsys):
     pytest.importorskip("tensorboardX")
     tb, ckpt, out, model = (tmp_path / n for n in ("tb", "c", "o", "m"))

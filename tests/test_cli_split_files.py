@@ -47,6 +47,7 @@ def _csv(path, n, seed, order=("a", "colour", "b", "label")):
 TRAIN = ["--hidden", "4", "--batch-size", "16", "--epochs", "2", "--no-plots"]
 
 
+@pytest.mark.slow
 def test_test_fraction_0_with_test_data_trains_on_all_rows(tmp_path, capsys):
     train = _csv(tmp_path / "train.csv", 50, 0)
     test = _csv(tmp_path / "test.csv", 17, 1, order=("label", "b", "colour", "a"))
@@ -70,6 +71,7 @@ def test_test_fraction_0_with_test_data_trains_on_all_rows(tmp_path, capsys):
         assert history["final"]["test"][key] == pytest.approx(evaluated[key], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_test_data_alone_sets_its_fraction_to_0_and_val_data_is_the_validation_split(
         tmp_path, capsys):
     train = _csv(tmp_path / "train.csv", 60, 0)

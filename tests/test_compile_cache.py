@@ -134,6 +134,7 @@ def test_importing_the_library_leaves_the_cache_off(tmp_path):
     assert done.stdout.strip() == "None"
 
 
+@pytest.mark.slow
 def test_several_processes_share_the_folder_and_a_later_one_hits(tmp_path):
     procs = [  # started together on an empty folder: they write the same entries at once
         subprocess.Popen(
@@ -157,6 +158,7 @@ def test_several_processes_share_the_folder_and_a_later_one_hits(tmp_path):
     assert not [p for p in (tmp_path / "jaxdl" / "xla").iterdir() if p.name.startswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_damaged_entries_do_not_break_a_train_run_and_heal(tmp_path):
     out = tmp_path / "out"
     argv = ["-m", "jaxdl", "train", "--dataset", "moons", "--data-size", "200", "--epochs", "2",
@@ -181,6 +183,7 @@ def test_docstring_examples_run(cache_home):
     assert result.failed == 0 and result.attempted > 0
 
 
+@pytest.mark.slow
 def test_bench_script_second_run_reads_everything_from_the_cache():
     sys.path.insert(0, str(ROOT / "scripts"))
     import bench_compile_cache

@@ -33,6 +33,7 @@ def jitted(options):
                    compiler_options=options)
 
 
+@pytest.mark.slow
 def test_run_epoch_is_compiled_with_the_training_options():
     chex.assert_trees_all_equal(three_epochs(run_epoch),
                                 three_epochs(jitted(TRAIN_COMPILER_OPTIONS)))

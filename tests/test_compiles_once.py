@@ -105,6 +105,7 @@ def traced_sweep_epochs(monkeypatch):
     chex.clear_trace_counter()
 
 
+@pytest.mark.slow
 def test_a_sweep_compiles_once_per_bucket(traced_sweep_epochs):
     data = (X[:30], Y[:30], X[30:], Y[30:])
     space = sweep.Space(learning_rate=sweep.LogUniform(1e-3, 1.0),

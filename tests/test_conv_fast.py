@@ -187,6 +187,7 @@ def _epoch_params(conv_layer):
     return ts.params, jnp.concatenate(losses)
 
 
+@pytest.mark.slow
 def test_scanned_epoch_gives_the_plain_conv_params():
     fast, fast_costs = _epoch_params(L.Conv)
     plain, plain_costs = _epoch_params(PlainConv)
@@ -302,6 +303,7 @@ def test_summary_of_layers_needs_an_input_shape(capsys):
 
 
 # --------------------------------------------------------------------------- the benchmark
+@pytest.mark.slow
 def test_bench_cnn_reports_rows_ratios_and_the_repro():
     """scripts/bench_cnn.py on a tiny run: the documented keys, ratios to row 1 (no timings
     checked)."""
@@ -331,6 +333,7 @@ def test_bench_cnn_reports_rows_ratios_and_the_repro():
     json.dumps(result)
 
 
+@pytest.mark.slow
 def test_bench_cnn_sweep_figures_and_workload_choice():
     """The sweep's speedups are the ratios of the times it reports (wall and CPU); an unknown
     --workloads name is refused with the choices."""
@@ -342,6 +345,7 @@ def test_bench_cnn_sweep_figures_and_workload_choice():
 
     w = bench_cnn.CNNWorkload("cnn1d", num_samples=200)
     figures = bench_cnn.sweep_vs_solo(w, configs=2, repeats=1)
+    assert (figures["sweep_devices"], figures["sweep_solo_devices"]) == (len(jax.devices()), 1)
     assert figures["sweep_speedup"] == pytest.approx(
         figures["sweep_sequential_s"] / figures["sweep_vmap_s"])
     assert figures["sweep_cpu_speedup"] == pytest.approx(

@@ -56,6 +56,7 @@ def _csv(path, n=120, seed=0):
     return str(path)
 
 
+@pytest.mark.slow
 def test_sweep_without_ranges_searches_the_default_space(tmp_path, capsys):
     data = _csv(tmp_path / "train.csv")
     code = cli.main(["sweep", "--data", data, "--configs", "4", "--epochs", "2", "--no-plots",

@@ -41,6 +41,7 @@ def runs(quick, name):
     return {r["run"]: r for r in experiment(quick, name)["runs"]}
 
 
+@pytest.mark.slow
 def test_runs_every_experiment_and_prints_one_table(quick):
     assert quick["code"] == 0
     results = quick["results"]
@@ -57,6 +58,7 @@ def test_runs_every_experiment_and_prints_one_table(quick):
     assert jax.config.values["jax_disable_most_optimizations"] is False
 
 
+@pytest.mark.slow
 def test_every_expected_finding_held(quick):
     findings = [f for e in quick["results"]["experiments"] for f in e["findings"]]
     assert len(findings) >= 16
@@ -64,6 +66,7 @@ def test_every_expected_finding_held(quick):
     assert "[NO ]" not in quick["stdout"]
 
 
+@pytest.mark.slow
 def test_plots_and_results_are_written(quick):
     out = quick["out"]
     names = [p for e in quick["results"]["experiments"] for p in e["plots"]]
@@ -74,6 +77,7 @@ def test_plots_and_results_are_written(quick):
     assert not [f for f in os.listdir(out) if f.startswith(".tmp")]  # atomic writes
 
 
+@pytest.mark.slow
 def test_1_zeros_stay_at_chance_and_he_is_best(quick):
     r = runs(quick, "initialization")
     for key in ("train_accuracy", "test_accuracy"):
@@ -85,6 +89,7 @@ def test_1_zeros_stay_at_chance_and_he_is_best(quick):
     assert r["random*10"]["initial_cost"] > 10 * r["he"]["initial_cost"]
 
 
+@pytest.mark.slow
 def test_2_l2_and_dropout_shrink_the_gap(quick):
     r = runs(quick, "regularization")
     gap = {name: run["train_accuracy"] - run["test_accuracy"] for name, run in r.items()}
@@ -93,6 +98,7 @@ def test_2_l2_and_dropout_shrink_the_gap(quick):
     assert gap["dropout keep=0.5"] < gap["none"] - 0.05
 
 
+@pytest.mark.slow
 def test_3_adam_reaches_the_best_cost_and_momentum_beats_gd(quick):
     r = runs(quick, "optimizers")
     assert r["adam"]["cost"] < 0.8 * min(r["gd"]["cost"], r["momentum"]["cost"])
@@ -103,6 +109,7 @@ def test_3_adam_reaches_the_best_cost_and_momentum_beats_gd(quick):
     assert all(len(run["loss"]) == len(r["adam"]["loss"]) for run in r.values())  # same budget
 
 
+@pytest.mark.slow
 def test_4_batch_norm_survives_a_high_learning_rate(quick):
     r = runs(quick, "batch_norm")
     assert r["BN, lr 1"]["test_accuracy"] > r["no BN, lr 1"]["test_accuracy"] + 0.2
@@ -111,6 +118,7 @@ def test_4_batch_norm_survives_a_high_learning_rate(quick):
     assert grid["BN"]["0.5"] > 0.85
 
 
+@pytest.mark.slow
 def test_5_sweep_of_32_configs_on_log_scales(quick):
     e = experiment(quick, "sweep")
     configs = e["configs"]
@@ -129,6 +137,7 @@ def test_5_sweep_of_32_configs_on_log_scales(quick):
     assert best["learning_rate"] > 1e-2  # tiny rates barely move in this budget
 
 
+@pytest.mark.slow
 def test_6_vanishing_exploding_and_he(quick):
     r = runs(quick, "gradients")
     he = np.array(r["he"]["grad_W"])
@@ -147,6 +156,7 @@ def test_6_vanishing_exploding_and_he(quick):
             assert np.all(steps > 0) if name == "random*0.01" else np.all(steps < 0)
 
 
+@pytest.mark.slow
 def test_7_standardized_inputs_converge_faster(quick):
     standardized, unscaled = experiment(quick, "normalization")["runs"]
     assert standardized["run"].startswith("standardized")
@@ -156,6 +166,7 @@ def test_7_standardized_inputs_converge_faster(quick):
     assert standardized["test_accuracy"] > unscaled["test_accuracy"]
 
 
+@pytest.mark.slow
 def test_8_stochastic_is_noisy_and_slow_per_epoch(quick):
     batch, mini, sgd = experiment(quick, "batch_size")["runs"]
     steps = (batch["steps_per_epoch"], mini["steps_per_epoch"], sgd["steps_per_epoch"])
