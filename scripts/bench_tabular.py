@@ -8,7 +8,9 @@ plain for regression) with several split seeds. Per set and seed, on the same ro
     train      jaxdl train --data train.csv --test-data test.csv --save m   (every default:
                it trains on 80% of train.csv and validates on the other 20%)
     sweep      jaxdl sweep --data train.csv --test-data test.csv --save-best m   (no range flag:
-               the default space, 32 configs; the best config chosen on the validation split)
+               the default space, 32 configs; the best config chosen on the validation split,
+               or, since the default changed, by 5-fold cross-validation for a table of at most
+               400 training and validation rows: iris, wine, diabetes)
     sweep_cv   the same sweep with --folds 5: ranked by 5-fold cross-validation of train.csv,
                the best config refitted on all of train.csv (not in the default --rows)
     train_60   jaxdl train --data train.csv --save m   (without --test-data: 20% of train.csv
@@ -65,7 +67,7 @@ SWEEPS = ("sweep", "sweep_cv")
 #: ``sweep_cv``'s K
 FOLDS = 5
 #: the column titles of :func:`report`
-TITLES = {"train": "jaxdl train", "sweep": "jaxdl sweep (best on val)",
+TITLES = {"train": "jaxdl train", "sweep": "jaxdl sweep (defaults)",
           "sweep_cv": f"jaxdl sweep --folds {FOLDS} (refit)",
           "train_60": "jaxdl train, no --test-data", "linear": "Logistic / Ridge",
           "mlp": "sklearn MLP"}

@@ -156,7 +156,7 @@ def test_cli_folds_save_the_refit_and_say_what_the_score_is(tmp_path, capsys):
                              "4", *SWEEP, "--out", out, "--save-best", model)
     assert code == 0, err
     assert "3 configs x 4 folds x 4 epochs (random)" in printed
-    assert "by val_loss, mean of 4 folds" in printed and "mean val_loss" in printed
+    assert "by val_loss, mean of 4 folds" in printed and "mean_val_loss" in printed
     assert "refitted on 80 training and validation rows" in printed
     rows = list(csv.DictReader(open(out / "sweep.csv")))
     assert {"mean_val_loss", "folds", "fold3_val_loss"} <= set(rows[0])
@@ -208,3 +208,24 @@ def test_cli_folds_refused_with_other_strategies(tmp_path, capsys, nothing_compi
                        "hyperband", "--lr", "1e-3:1e-1", "--epochs", "3",
                        "--out", tmp_path / "o")
     assert code == 2 and "jaxdl: error: --folds cross-validates the plain sweep" in err, err
+
+
+def test_cli_small_tables_cross_validate_by_default(tmp_path, capsys):
+    small = _csv(tmp_path / "small.csv", 60, 0)
+    base = ["--lr", "1e-3:1e-1", "--hidden", "4", "--batch-size", "16", "--configs", "2",
+            "--epochs", "2", "--no-plots"]
+    code, printed, err = run(capsys, "sweep", "--data", small, *base, "--out", tmp_path / "a")
+    assert code == 0, err
+    assert "a small table (48 training and validation rows): ranking by 5-fold" in printed
+    assert "2 configs x 5 folds x 2 epochs" in printed
+    code, printed, err = run(capsys, "sweep", "--data", small, *base, "--no-folds",
+                             "--out", tmp_path / "b")
+    assert code == 0, err
+    assert "folds" not in printed and "best 2 by val_loss:" in printed
+    large = _csv(tmp_path / "large.csv", 520, 1)  # 416 training and validation rows
+    code, printed, err = run(capsys, "sweep", "--data", large, *base, "--out", tmp_path / "c")
+    assert code == 0, err
+    assert "folds" not in printed and "best 2 by val_loss:" in printed
+    code, _, err = run(capsys, "sweep", "--data", small, *base, "--folds", "3", "--no-folds",
+                       "--out", tmp_path / "d")
+    assert code == 2 and "--folds and --no-folds contradict" in err

@@ -135,10 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "every config trained once per fold, scored by the mean over the folds of "
                    "--monitor at the best epoch of that mean curve; the best config is then "
                    "refitted on all the pooled rows for that many epochs, and that model is "
-                   "--save-best's (random and grid only; default: no folds, ranked on the "
-                   "validation split)")
+                   "--save-best's (random and grid only). Default: 5 for a --data table of at "
+                   "most 400 training and validation rows (each class with 5 or more) searched "
+                   "by --strategy random or grid without --checkpoint-dir or --tensorboard; "
+                   "otherwise none, ranked on the validation split")
+    g.add_argument("--no-folds", action="store_true",
+                   help="rank on the validation split even for a small table (no --folds)")
     add_save_option(sweep, "--save-best",
-                             "save the best config's model (its best epoch) in this directory")
+                             "save the best config's model (its best epoch; with folds: refitted "
+                             "on every training and validation row) in this directory")
     sweep.set_defaults(run=sweep_command)
 
     gradcheck = commands.add_parser(

@@ -17,7 +17,13 @@ from jaxdl.cli.build import build_model, build_trainer, load_data, plots_wanted
 from jaxdl.cli.describe import describe_data, describe_model
 from jaxdl.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, PROG
 from jaxdl.cli.options import BATCH_SIZE, HIDDEN, HP_FLAGS
-from jaxdl.cli.sweep_folds import check_fold_args, fold_table, run_folds, save_refit
+from jaxdl.cli.sweep_folds import (
+    check_fold_args,
+    default_folds,
+    fold_table,
+    run_folds,
+    save_refit,
+)
 from jaxdl.cli.tables import render, wrote_line
 from jaxdl.data.datasets import Dataset
 from jaxdl.hyperparams import TABLE as HYPERPARAMETERS
@@ -65,7 +71,12 @@ def sweep_command(args: argparse.Namespace) -> int:
     devs = devices.select(args.device)
     data = load_data(args)
     user_data.check_outputs(args)
-    folds = getattr(args, "folds", None)
+    folds = default_folds(args, data)  # --folds, or 5 for a small table (sweep_folds)
+    if folds is not None and args.folds is None:
+        args.folds = folds
+        print(f"a small table ({len(data.y_train) + len(data.y_val)} training and validation "
+              f"rows): ranking by {folds}-fold cross-validation (--no-folds: on the validation "
+              "split)")
     if folds is not None:
         check_fold_args(args, data)  # before anything compiles
     elif not len(data.y_val):

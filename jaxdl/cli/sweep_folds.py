@@ -44,8 +44,47 @@ def check_fold_args(args: argparse.Namespace, data: Dataset) -> None:
         if given:
             raise ValueError(f"--folds runs the folds one after another without checkpoints; "
                              f"drop {flag}")
+    if args.tensorboard:
+        raise ValueError("--tensorboard logs each member of a sweep ranked on the validation "
+                         "split; --folds logs none: drop one of them")
     y = np.concatenate([np.asarray(data.y_train), np.asarray(data.y_val)])
     check_folds(args.folds, y, data.task == "classification", "--folds")
+
+
+#: ``jaxdl sweep --data TABLE`` cross-validates by default (:data:`DEFAULT_FOLDS` folds) when
+#: its training and validation rows number at most this many (the tables measured: 120 to
+#: 353 such rows; see docs/benchmarks.md).
+SMALL_TABLE_ROWS = 400
+DEFAULT_FOLDS = 5
+
+
+def default_folds(args: argparse.Namespace, data: Dataset) -> int | None:
+    """The ``--folds`` a sweep uses when none is given: :data:`DEFAULT_FOLDS` for a small table
+    (``--data`` a CSV file of at most :data:`SMALL_TABLE_ROWS` training and validation rows,
+    every class with at least :data:`DEFAULT_FOLDS` of them) searched by the plain sweep without
+    ``--checkpoint-dir`` or ``--tensorboard``; otherwise none (ranked on the validation split).
+    ``--no-folds`` turns it off.
+
+    >>> from jaxdl.cli import build_parser
+    >>> from jaxdl.data.datasets import load
+    >>> default_folds(build_parser().parse_args(["sweep"]), load("moons", n=50)) is None
+    True
+    """
+    if getattr(args, "no_folds", False):
+        if args.folds is not None:
+            raise ValueError("--folds and --no-folds contradict each other; keep one")
+        return None
+    if args.folds is not None:
+        return int(args.folds)
+    if (args.data is None or data.x_train.ndim != 2 or (args.strategy or args.method)
+            not in FOLD_STRATEGIES or args.checkpoint_dir or args.resume or args.tensorboard):
+        return None
+    y = np.concatenate([np.asarray(data.y_train), np.asarray(data.y_val)])
+    if len(y) > SMALL_TABLE_ROWS:
+        return None
+    if data.task == "classification" and np.bincount(y).min() < DEFAULT_FOLDS:
+        return None
+    return DEFAULT_FOLDS
 
 
 def run_folds(args: argparse.Namespace, space: Any, data: Dataset, trainer: Any, fixed: Any,
@@ -71,12 +110,12 @@ def fold_table(rows: Sequence[dict[str, Any]], names: Sequence[str], task: str,
     ...          "mean_val_accuracy": 0.9, "std_val_loss": 0.05, "best_epoch": 7,
     ...          "status": "ok", "folds": 5}]
     >>> print(fold_table(rows, ["learning_rate"], "classification", "val_loss"))
-    rank  config  learning_rate  mean val_loss  mean val_acc  std val_loss  epoch  status
+    rank  config  learning_rate  mean_val_loss  mean_val_acc  std_val_loss  epoch  status
        1       2           0.01         0.2500        0.9000        0.0500      7      ok
     """
     second = "val_accuracy" if task == "classification" else "val_mse"
     label = "val_acc" if task == "classification" else "val_mse"
-    header = ["rank", "config", *names, "mean val_loss", f"mean {label}", f"std {metric}",
+    header = ["rank", "config", *names, "mean_val_loss", f"mean_{label}", f"std_{metric}",
               "epoch", "status"]
     lines = [[rank, row["config"], *(_fmt(row[n]) for n in names), row["mean_val_loss"],
               row[f"mean_{second}"], row[f"std_{metric}"], row["best_epoch"], row["status"]]
@@ -100,7 +139,8 @@ def save_refit(args: argparse.Namespace, results: Any, data: Dataset) -> str:
                                       if isinstance(v, float)))
     training = {
         **results.runs[0].hp[i], **results.configs[i], "optimizer": trainer.optimizer,
-        "epochs": results.refit_epochs, "ranked_by": results.label, "folds": results.folds,
+        "epochs": results.refit_epochs, "best_epoch": results.refit_epochs - 1,
+        "kept": "the refit's last epoch", "ranked_by": results.label, "folds": results.folds,
         "cross_validation": {k: v for k, v in best.items()
                              if k.startswith(("mean_", "std_", "fold")) or k == "best_epoch"},
         "refit": f"trained on all {len(rows.y_train)} training and validation rows for "
