@@ -103,7 +103,7 @@ def test_train_sweep_and_evaluate_tables_align_at_any_magnitude(tmp_path, capsys
     written = json.load(open(tmp_path / "e.json"))
     assert _same(row["loss"], written["loss"]) and _same(row["mae"], written["mae"])
     code, out, err = run(capsys, "sweep", "--data", data, "--task", "regression", *TINY,
-                         "--lr", "1e-3:1e-1", "--configs", "3", "--epochs", "2",
+                         "--lr", "1e-3:1e-1", "--configs", "3", "--epochs", "2", "--no-folds",
                          "--out", tmp_path / "s")
     assert code == 0, err
     rows = _columns_line_up(_table(out, "rank"))
