@@ -158,6 +158,13 @@ def test_cli_folds_save_the_refit_and_say_what_the_score_is(tmp_path, capsys):
     assert "3 configs x 4 folds x 4 epochs (random)" in printed
     assert "by val_loss, mean of 4 folds" in printed and "mean_val_loss" in printed
     assert "refitted on 80 training and validation rows" in printed
+    lines = printed.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("rank"))
+    names = lines[header].split()
+    for line in lines[header + 1: header + 4]:  # one cell per column, right-aligned under it
+        cells = line.split()
+        assert len(cells) == len(names), (lines[header], line)
+        assert line.rstrip().endswith(cells[-1]) and lines[header].endswith("status")
     rows = list(csv.DictReader(open(out / "sweep.csv")))
     assert {"mean_val_loss", "folds", "fold3_val_loss"} <= set(rows[0])
     assert "val_loss" not in rows[0] and rows[0]["folds"] == "4"
