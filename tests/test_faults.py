@@ -92,6 +92,7 @@ def reference():
     return [np.asarray(v) for v in fault_worker._leaves(fault_worker.run())]
 
 
+@pytest.mark.slow
 def test_kills_interrupts_two_writers_and_corruption_resume_bit_exact(tmp_path, reference):
     ckpt, out = tmp_path / "ckpt", tmp_path / "out.npz"
     # 1. A hangs halfway through writing checkpoint 3 while holding the directory.
@@ -141,6 +142,7 @@ def test_kills_interrupts_two_writers_and_corruption_resume_bit_exact(tmp_path, 
         np.testing.assert_array_equal(got, want, err_msg=f"seed {SEED}")
 
 
+@pytest.mark.slow
 def test_cli_interrupt_exits_130_with_a_resume_hint(tmp_path):
     argv = ["train", "--data-size", "60", "--hidden", "4", "--batch-size", "16", "--epochs", "6",
             "--no-plots", "--out", str(tmp_path / "out"), "--checkpoint-dir", str(tmp_path / "c")]

@@ -123,6 +123,7 @@ def through_batch_norm_training(name: str) -> bool:
     return setting in BATCH_NORM_SETTINGS and rest[1] in ("jit_train", "train_grads")
 
 
+@pytest.mark.slow
 def test_every_reference_array_is_reproduced_bit_for_bit(computed):
     with np.load(PATH) as saved:
         reference = dict(saved)

@@ -107,6 +107,7 @@ def test_refill_compiles_one_program_per_structure():
     assert again == 0
 
 
+@pytest.mark.slow
 def test_two_structures_wait_for_their_own_slots_and_a_diverged_trial_fails():
     x, y, x_val, y_val = DATA.x_train, DATA.y_train, DATA.x_val, DATA.y_val
     trainer = Trainer(MLP((2, 8, 2)), batch_size=32)

@@ -83,6 +83,7 @@ def test_two_batches_every_trial_told_once_values_equal_solo_sweeps():
         )
 
 
+@pytest.mark.slow
 def test_groups_padded_to_the_batch_fillers_dropped(monkeypatch):
     sizes = []
 
@@ -247,6 +248,7 @@ def test_journal_storage_resumed_in_a_new_call(tmp_path):
     assert all(t.state != State.RUNNING for t in final.trials)
 
 
+@pytest.mark.slow
 def test_multi_objective_val_loss_and_param_count():
     def space(trial):
         return {"learning_rate": 0.1, "hidden_units": trial.suggest_categorical("h", [4, 16])}

@@ -82,6 +82,7 @@ def test_the_readme_has_runnable_blocks_and_every_skip_says_why():
     assert installs and all(b.skip and b.line < first_runnable for b in installs)
 
 
+@pytest.mark.slow
 def test_python_blocks_run_in_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # A registered module, as a script would be: dataclasses and pickling look classes up there.
@@ -107,6 +108,7 @@ def jaxdl_shim(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", [b for b in BASH if not b.skip], ids=lambda b: f"line{b.line}")
 def test_bash_block_runs(block, tmp_path):
     env = dict(os.environ)

@@ -174,6 +174,7 @@ print("RESULT", json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_pbt_and_hyperband_on_four_devices_equal_one_device():
     """PBT's exploit (a gather across devices) and hyperband's rungs and compaction under
     ``shard_map`` give the one-device results."""
