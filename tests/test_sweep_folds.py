@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from jaxdl import MLP, Trainer, cli
+from jaxdl import MLP, Trainer, cli, logs
 from jaxdl.data.normalize import fit_standardizer
 from jaxdl.layers import Standardized
 from jaxdl.sweep import folds as folds_module
@@ -169,6 +169,8 @@ def test_cli_folds_save_the_refit_and_say_what_the_score_is(tmp_path, capsys):
     assert {"mean_val_loss", "folds", "fold3_val_loss"} <= set(rows[0])
     assert "val_loss" not in rows[0] and rows[0]["folds"] == "4"
     document = json.load(open(out / "sweep.json"))
+    records = logs.read_jsonl(out / "metrics.jsonl")  # config i of fold k: member 3 * k + i
+    assert sorted({r["member"] for r in records}) == list(range(12))
     assert document["ranked_by"] == "val_loss, mean of 4 folds" and document["folds"] == 4
     manifest = json.load(open(model / "manifest.json"))
     hyper = manifest["hyperparameters"]

@@ -104,7 +104,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     logger = user_data.logger(args)
     try:
         if folds is not None:
-            results = run_folds(args, space, data, trainer, fixed, config_mesh(devs))
+            results = run_folds(args, space, data, trainer, fixed, config_mesh(devs), logger)
         else:
             results = _search(args, space, data, trainer, fixed, config_mesh(devs), logger)
     finally:
@@ -132,7 +132,7 @@ def sweep_command(args: argparse.Namespace) -> int:
               "member 'from'; '-': never), trained with the values shown; sweep.json holds each "
               "schedule")
     written = [os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.json"),
-               *([] if folds else [os.path.join(args.out, "metrics.jsonl")])]
+               os.path.join(args.out, "metrics.jsonl")]
     results.to_csv(written[0])
     results.to_json(written[1])
     if args.save and folds is not None and results.refit is not None:

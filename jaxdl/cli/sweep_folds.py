@@ -5,7 +5,6 @@ and save the best config refitted on all of those rows."""
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,9 +43,6 @@ def check_fold_args(args: argparse.Namespace, data: Dataset) -> None:
         if given:
             raise ValueError(f"--folds runs the folds one after another without checkpoints; "
                              f"drop {flag}")
-    if args.tensorboard:
-        raise ValueError("--tensorboard logs each member of a sweep ranked on the validation "
-                         "split; --folds logs none: drop one of them")
     y = np.concatenate([np.asarray(data.y_train), np.asarray(data.y_val)])
     check_folds(args.folds, y, data.task == "classification", "--folds")
 
@@ -88,15 +84,16 @@ def default_folds(args: argparse.Namespace, data: Dataset) -> int | None:
 
 
 def run_folds(args: argparse.Namespace, space: Any, data: Dataset, trainer: Any, fixed: Any,
-              mesh: Any) -> Any:
-    """The cross-validated sweep of ``args`` (:func:`jaxdl.sweep.folds.cross_validate`)."""
+              mesh: Any, logger: Any = None) -> Any:
+    """The cross-validated sweep of ``args`` (:func:`jaxdl.sweep.folds.cross_validate`);
+    ``logger`` gets config ``i`` of fold ``k`` as member ``k * configs + i``."""
     from jaxdl.sweep.folds import cross_validate
 
     return cross_validate(
         space, data, trainer=trainer, folds=args.folds, epochs=args.epochs,
         n=args.configs or 32, method=args.strategy or args.method, seed=args.seed, hp=fixed,
         patience=args.patience, monitor=args.monitor or "val_loss", min_delta=args.min_delta,
-        mesh=mesh,
+        mesh=mesh, logger=logger,
     )  # fmt: skip
 
 
@@ -149,11 +146,6 @@ def save_refit(args: argparse.Namespace, results: Any, data: Dataset) -> str:
     }  # fmt: skip
     return user_data.save(args, trainer.model, refit.params, refit.model_state, rows, training,
                           splits)
-
-
-def written_files(out: str) -> list[str]:
-    """The files a cross-validated sweep writes in ``--out`` before the model and plots."""
-    return [os.path.join(out, "sweep.csv"), os.path.join(out, "sweep.json")]
 
 
 def _fmt(value: Any) -> str:

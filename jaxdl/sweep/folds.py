@@ -36,6 +36,7 @@ from jax.sharding import Mesh
 from jaxdl.data.encoding import standardizer
 from jaxdl.data.normalize import target_standardizer
 from jaxdl.layers.standardize import Standardized
+from jaxdl.logs import Logger, offset_members
 from jaxdl.sweep.buckets import resolve_configs, split_config, trainer_for
 from jaxdl.sweep.engine import run_sweep
 from jaxdl.sweep.fold_results import FoldResults, mean_curve
@@ -163,6 +164,7 @@ def cross_validate(
     mesh: Mesh | None = None,
     stratify: bool | None = None,
     refit: bool = True,
+    logger: Logger | None = None,
 ) -> FoldResults:
     """Rank configs by K-fold cross-validation, then refit the best on every pooled row.
 
@@ -181,6 +183,8 @@ def cross_validate(
       stratify: stratify the folds by class (default: when the data's task is classification,
         or, for ``(x, y)``, when ``y`` holds integers).
       refit: train the best config on every pooled row (``FoldResults.refit``).
+      logger: see :mod:`jaxdl.logs`: config ``i`` of fold ``k`` logs as member
+        ``k * len(configs) + i``.
 
     Returns:
       The :class:`FoldResults`.
@@ -220,7 +224,7 @@ def cross_validate(
         runs.append(run_sweep(
             configs, (x[tr], y[tr], x[va], y[va]), trainer=pooled_trainer, epochs=epochs,
             hp=hp, seed=seed, patience=patience, monitor=monitor, mode=mode,
-            min_delta=min_delta, mesh=mesh,
+            min_delta=min_delta, mesh=mesh, logger=offset_members(logger, k * len(configs)),
         ))  # fmt: skip
     results = FoldResults(configs=list(configs), runs=runs, fold_ids=ids, seed=seed)
     if refit and not all(row["status"] == "diverged" for row in results.table):
