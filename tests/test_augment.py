@@ -185,8 +185,9 @@ def offsets_of(layer, size, n_keys=100, batch=100, seed=3):
     x = np.zeros((batch, size, size, 1), np.float32)
     x[:, size // 2, size // 2] = 1.0
     keys = jax.random.split(jax.random.key(seed), n_keys)
-    ys = np.asarray(jax.vmap(lambda k: layer.apply({}, {}, jnp.asarray(x), train=True,
-                                                   key=k)[0])(keys))
+    # one compiled program (the same draws as op-by-op vmap, 2-3x faster here)
+    ys = np.asarray(jax.jit(jax.vmap(lambda k: layer.apply({}, {}, jnp.asarray(x), train=True,
+                                                           key=k)[0]))(keys))
     ys = ys.reshape(-1, size, size)
     assert np.all(ys.sum(axis=(1, 2)) == 1.0)  # the pixel stayed inside and moved whole
     rows, cols = np.nonzero(ys)[1:]
