@@ -29,12 +29,17 @@ def fresh_programs():
     jax.clear_caches()
 
 
+_ONE_PASS: dict = {}  # per_member_seeds -> the unblocked sweep, shared by both block sizes
+
+
 @pytest.mark.parametrize("block", [3, 5])  # 4 blocks, the last padded; 2 even blocks
 @pytest.mark.parametrize("per_member_seeds", [False, True])
 def test_blocks_equal_one_pass(monkeypatch, fresh_programs, block, per_member_seeds):
     kw = {"trainer": TRAINER, "epochs": 4, "patience": 2, "epochs_per_call": 2}
     kw.update({"seeds": list(range(len(CONFIGS)))} if per_member_seeds else {"seed": 3})
-    whole = run_sweep(CONFIGS, DATA, **kw)
+    if per_member_seeds not in _ONE_PASS:  # the one pass does not depend on the block size
+        _ONE_PASS[per_member_seeds] = run_sweep(CONFIGS, DATA, **kw)
+    whole = _ONE_PASS[per_member_seeds]
     asked = []
 
     def fixed(members, member_bytes, cpu):
