@@ -134,6 +134,7 @@ def test_sweep_members_with_a_factory_optimizer_equal_solo_fits():
                                    rtol=2e-5)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_sweep_builds_the_users_model_from_model_fn():
     trainer = Trainer(TwoLayer(), loss="mean_squared_error", batch_size=32)
     configs = [{"width": 4, "learning_rate": 0.05}, {"width": 8, "learning_rate": 0.05},

@@ -217,6 +217,7 @@ def _wait_for(proc, marker):
     return wait_for(proc, marker)
 
 
+@pytest.mark.slow
 def test_train_logs_after_kill_and_resume_equal_an_uninterrupted_run(tmp_path, capsys):
     """Checkpoints every 3 epochs and a SIGKILL during epoch 5: the killed run logged epochs
     0-4, its checkpoint holds 0-2; the resumed run's logs hold every epoch once."""
@@ -243,6 +244,7 @@ def test_train_logs_after_kill_and_resume_equal_an_uninterrupted_run(tmp_path, c
                 k: v for k, v in want.items() if "time" not in k}
 
 
+@pytest.mark.slow
 def test_sweep_logs_after_a_crash_and_resume_equal_an_uninterrupted_run(tmp_path, capsys,
                                                                           monkeypatch):
     """A crash after a chunk's lines are logged but before its snapshot is saved: the resumed
@@ -314,6 +316,7 @@ def test_ctrl_c_while_jax_loads_is_one_line_and_exit_130(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_stops_at_once_with_one_line(tmp_path):
     ckpt = tmp_path / "c"
     proc = _start("train", *TINY, "--epochs", "6", "--out", tmp_path / "o", "--checkpoint-dir",

@@ -151,6 +151,7 @@ def child():
     return json.loads(line[len("RESULT "):])
 
 
+@pytest.mark.slow
 def test_data_parallel_fit_matches_single_device(child):
     assert child["device_count"] == 4
     for name in ("four", "one", "resumed"):
@@ -162,6 +163,7 @@ def test_data_parallel_fit_matches_single_device(child):
     assert child["state_devices"] == [4]
 
 
+@pytest.mark.slow
 def test_each_device_gets_its_own_slice_of_the_global_batch(child):
     b = child["batches"]
     assert b["spec"] == [[None, "data"]] * 3
@@ -173,6 +175,7 @@ def test_each_device_gets_its_own_slice_of_the_global_batch(child):
     assert b["last_batch_real_rows"] == [8.0, 8.0, 4.0, 0.0]
 
 
+@pytest.mark.slow
 def test_compiled_epoch_is_partitioned_with_all_reduces_and_donates_state(child):
     assert child["hlo"]["all_reduce"] > 0
     assert child["hlo"]["local_hidden"] and not child["hlo"]["global_hidden"]
@@ -180,6 +183,7 @@ def test_compiled_epoch_is_partitioned_with_all_reduces_and_donates_state(child)
     assert not [w for w in child["warnings"] + child["donation_warnings"] if "donat" in w]
 
 
+@pytest.mark.slow
 def test_indivisible_global_batch_is_a_clear_error(child):
     assert "does not split over 4 devices" in child["errors"]["batch_50"]
     assert "multiple of 4, e.g. 48 or 52" in child["errors"]["batch_50"]
@@ -187,6 +191,7 @@ def test_indivisible_global_batch_is_a_clear_error(child):
     assert "e.g. 8 or 12" in child["errors"]["clamped_10"]
 
 
+@pytest.mark.slow
 def test_backend_report_is_one_line(child):
     line = child["describe"]
     assert "\n" not in line

@@ -82,6 +82,7 @@ def test_load_file_csv_round_trip(tmp_path):
     np.testing.assert_allclose(saved.outputs(rows), memory, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_command_line_trains_saves_and_predicts_raw_rows(tmp_path, capsys):
     from jaxdl import cli
 

@@ -165,6 +165,7 @@ def test_successive_halving_keeps_the_best_and_continues_them():
                 )
 
 
+@pytest.mark.slow
 def test_divergence_is_isolated_buckets_and_per_member_seeds():
     base = Trainer(MLP((2, 8, 2)), optimizer="sgd", batch_size=32)
     configs = [

@@ -32,6 +32,7 @@ def fresh_programs():
 _ONE_PASS: dict = {}  # per_member_seeds -> the unblocked sweep, shared by both block sizes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", [3, 5])  # 4 blocks, the last padded; 2 even blocks
 @pytest.mark.parametrize("per_member_seeds", [False, True])
 def test_blocks_equal_one_pass(monkeypatch, fresh_programs, block, per_member_seeds):

@@ -50,6 +50,7 @@ def assert_same(a, b, exact=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("per_member_seeds", [False, True])
 def test_chunks_equal_one_call_bit_for_bit(per_member_seeds):
     kw = {"trainer": TRAINER, "epochs": 4, "patience": 1, "epochs_per_call": 2}
@@ -61,6 +62,7 @@ def test_chunks_equal_one_call_bit_for_bit(per_member_seeds):
     assert "early-stopped" in whole.status  # members freeze at different epochs
 
 
+@pytest.mark.slow
 def test_small_chunks_equal_one_call_to_rounding():
     kw = {"trainer": TRAINER, "epochs": 3, "seed": 0}
     whole = run_sweep(CONFIGS, DATA, **kw)
@@ -69,6 +71,7 @@ def test_small_chunks_equal_one_call_to_rounding():
     assert_same(whole, chunked, exact=False)
 
 
+@pytest.mark.slow
 def test_successive_halving_in_chunks_equals_one_call():
     kw = {"trainer": TRAINER, "min_epochs": 1, "max_epochs": 4, "eta": 2, "seed": 0}
     assert_same(successive_halving(CONFIGS, DATA, **kw),
@@ -136,6 +139,7 @@ print("RESULT", json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_chunks_on_two_devices():
     """16 members per call on 2 emulated CPU devices: 8 per device, 20 members (padded to 32)."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",

@@ -49,6 +49,7 @@ def test_mixed_kinds_are_one_bucket_with_the_index_traced():
     assert len(groups(PLAIN, plain)[0]) == 2  # without the switch: one bucket per kind
 
 
+@pytest.mark.slow
 def test_switch_sweep_equals_the_plain_sweep_member_by_member():
     switched = run_sweep(CONFIGS, DATA, trainer=SWITCH, epochs=4)
     plain_configs = [{k: v for k, v in c.items() if not (k == "beta" and c["optimizer"] == "adam")}
@@ -101,6 +102,7 @@ def kind_study():
     return study
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("refill", [False, True])
 def test_optuna_trials_of_both_kinds_share_one_program_and_report_their_solo_values(refill):
     def study_run(hidden):

@@ -59,6 +59,7 @@ def _test_figures(model, result, data):
 
 
 # -- fit: the same R^2 at any scale ---------------------------------------------------------
+@pytest.mark.slow
 def test_fit_gives_the_same_r2_whatever_the_targets_units(tmp_path):
     x, y = _rows()
     found = {}
@@ -104,6 +105,7 @@ def _run(capsys, *argv):
     return out
 
 
+@pytest.mark.slow
 def test_jaxdl_train_gives_the_same_r2_whatever_the_targets_units(tmp_path, capsys):
     x, y = _rows()
     found = {}
@@ -148,6 +150,7 @@ def test_jaxdl_train_gives_the_same_r2_whatever_the_targets_units(tmp_path, caps
                                    atol=1e-3 * scale)
 
 
+@pytest.mark.slow
 def test_jaxdl_sweep_ranks_the_same_whatever_the_targets_units(tmp_path, capsys):
     x, y = _rows(n=120)
     rows, best = {}, {}

@@ -40,6 +40,7 @@ def test_same_seed_same_history_and_training_learns():
     assert [len(c) for c in a.history["batch_cost"]] == [3] * 4
 
 
+@pytest.mark.slow
 def test_masked_padding_changes_neither_loss_nor_batch_norm():
     trainer = Trainer(MLP((3, 8, 2), batch_norm=True))
     hp = hyperparams(learning_rate=0.1)
