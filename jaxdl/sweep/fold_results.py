@@ -10,17 +10,15 @@ on.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import math
 import os
 from typing import Any
 
 import numpy as np
 
-from jaxdl.infra.atomic import atomic_write, write_json
-from jaxdl.sweep.results import SweepResults, score
+from jaxdl.infra.atomic import write_json
+from jaxdl.sweep.results import SweepResults, score, write_csv
 from jaxdl.train import FitResult, Trainer
 
 __all__ = ["FoldResults", "mean_curve"]
@@ -170,11 +168,7 @@ class FoldResults:
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write the table as CSV (atomically)."""
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=self.columns(), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.table)
-        atomic_write(path, lambda f: f.write(buffer.getvalue()))
+        write_csv(path, self.columns(), self.table)
 
     def to_json(self, path: str | os.PathLike) -> None:
         """Write ``{"monitor", "ranked_by", "folds", "mode", "refit_epochs", "rows"}`` as JSON

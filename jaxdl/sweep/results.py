@@ -16,6 +16,7 @@ import dataclasses
 import io
 import math
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jaxdl import plots
@@ -45,6 +46,15 @@ def score(mode: str, value: float) -> float:
     """
     key = value if mode == "min" else -value
     return key if math.isfinite(key) else math.inf
+
+
+def write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Mapping]) -> None:
+    """``rows`` (dicts) as CSV under a header of ``columns``, written atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
 @dataclasses.dataclass
@@ -170,11 +180,7 @@ class SweepResults:
         Args:
           path: the destination file.
         """
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=self.columns(), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.table)
-        atomic_write(path, lambda f: f.write(buffer.getvalue()))
+        write_csv(path, self.columns(), self.table)
 
     def to_json(self, path: str | os.PathLike) -> None:
         """Write ``{"monitor", "mode", "rows"}`` as JSON (atomically; non-finite numbers as null).
