@@ -5,11 +5,14 @@ import json
 import os
 import sys
 
+import pytest
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts", "examples"))
 
 import digits_cnn  # noqa: E402
 
 
+@pytest.mark.slow
 def test_quick_cnn_beats_the_mlp(tmp_path, capsys):
     out = tmp_path / "digits.json"
     digits_cnn.main(["--quick", "--json", str(out)])

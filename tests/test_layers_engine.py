@@ -10,6 +10,7 @@ import textwrap
 
 import jax
 import numpy as np
+import pytest
 
 import jaxdl
 from jaxdl import layers
@@ -35,6 +36,7 @@ def _leaves_close(a, b, rtol=2e-5, atol=2e-6):
         np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=rtol, atol=atol)
 
 
+@pytest.mark.slow
 def test_cnn_sweep_members_equal_solo_fits():
     configs = [{"learning_rate": 0.01, "keep_prob": 0.8}, {"learning_rate": 0.003,
                                                            "keep_prob": 1.0}]
@@ -91,6 +93,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_cnn_data_parallel_on_four_devices_equals_one_device():
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
            "JAX_PLATFORMS": "cpu"}

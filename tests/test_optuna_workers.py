@@ -141,6 +141,7 @@ def _storage(storage: str):
     return JournalStorage(JournalFileBackend(storage, lock_obj=FlockLock(storage)))
 
 
+@pytest.mark.slow
 def test_three_workers_on_a_journal_file_one_killed(tmp_path):
     three_workers_one_killed(tmp_path, str(tmp_path / "study.log"), str(tmp_path / "one.log"))
 

@@ -186,6 +186,7 @@ def test_hyperband_brackets_match_the_paper():
     assert [(b.n, b.r) for b in brackets(10, 2)] == [(8, 1.25), (6, 2.5), (4, 5), (4, 10)]
 
 
+@pytest.mark.slow
 def test_hyperband_runs_every_bracket(tmp_path):
     results = hyperband(SPACE, DATA, trainer=TRAINER, max_epochs=4, eta=2, seed=2,
                         checkpoint_dir=tmp_path)  # fmt: skip
@@ -297,6 +298,7 @@ CLI_TINY = ["--dataset", "moons", "--data-size", "120", "--hidden", "4", "--batc
             "--lr", "1e-3:0.3", "--epochs", "4", "--no-plots"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_cli_strategies_checkpoint_and_resume(tmp_path, capsys):
     from jaxdl import cli
 
@@ -317,6 +319,7 @@ def test_cli_strategies_checkpoint_and_resume(tmp_path, capsys):
 
 
 # -- compaction ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_compaction_of_stopped_members_changes_no_result():
     space = Space(learning_rate=LogUniform(1e-3, 1.0), keep_prob=Uniform(0.6, 1.0))
     kwargs = dict(trainer=TRAINER, n=8, epochs=12, seed=1, patience=2)
