@@ -115,8 +115,9 @@ def test_sweep_with_val_data(tmp_path, capsys):
      ["--patience", "no validation split", "--val-data"]),
     (["train", "--data", "{d}/train.csv", "--val-fraction", "0", "--patience", "3",
       "--monitor", "val_accuracy"], ["--monitor val_accuracy", "validation data"]),
-    (["sweep", "--data", "{d}/train.csv", "--val-fraction", "0", "--lr", "1e-3:1e-1"],
-     ["validation split", "--val-data"]),
+    (["sweep", "--data", "{d}/train.csv", "--val-fraction", "0", "--lr", "1e-3:1e-1",
+      "--no-folds"], ["validation split", "--val-data"]),  # a small table's default folds
+                                                            # need no validation split
     (["train", "--data", "{d}/train.csv", "--val-data", "{d}/other.csv"],
      ["--val-data", "other.csv"]),
     (["train", "--data", "{d}/train.csv", "--test-data", "{d}/newclass.csv"],

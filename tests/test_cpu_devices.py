@@ -47,11 +47,15 @@ def test_the_sweep_command_splits_configs_over_the_cores(tmp_path):
     assert f"configs split over {CORES}" in sweep.splitlines()[0]
 
 
-def test_only_the_sweep_command_asks_for_them(monkeypatch, capsys):
-    """``train`` splits each mini-batch over every device, so it keeps JAX's count."""
+def test_train_and_sweep_ask_for_them_and_the_other_commands_do_not(monkeypatch, tmp_path):
+    """``sweep`` spreads its members over the cores; ``train`` then chooses per model whether
+    a mini-batch splits over them (``parallel.cpu_split``); ``predict`` keeps JAX's count."""
     calls = []
     monkeypatch.setattr(cli.devices, "cpu_device_per_core", lambda: calls.append(1))
     assert cli.main(["train", "--resume"]) == 2  # fails on its input, after the device choice
-    assert calls == []
-    assert cli.main(["sweep", "--resume"]) == 2
     assert calls == [1]
+    assert cli.main(["sweep", "--resume"]) == 2
+    assert calls == [1, 1]
+    missing = str(tmp_path / "no-model")
+    assert cli.main(["predict", "--model", missing, "--data", missing]) == 2
+    assert calls == [1, 1]
