@@ -31,8 +31,9 @@ AXIS = "data"
 
 #: The least work per core, in FLOPs of one mini-batch's forward pass, at which a convolutional
 #: model's mini-batches are split over one CPU device per core (:func:`cpu_split`). Measured on
-#: 2 cores (docs/benchmarks.md, "Splitting a CNN's mini-batches over the cores"): the 1-D CNN at
-#: 3 MFLOP per core trains 1.44x slower split, the 2-D CNN at 104 MFLOP per core in 0.72x the time.
+#: 2 cores (docs/benchmarks.md, "Splitting a CNN's mini-batches over the cores"): every batch
+#: with 20 MFLOP or more per core trained faster split (0.68-0.94x the time), every one under
+#: 10 MFLOP slower (1.38-5.79x).
 CPU_SPLIT_MIN_FLOPS = 2e7
 
 T = TypeVar("T", bound="DataclassInstance")
