@@ -26,7 +26,8 @@ Rows, all measured in one run taking turns (``benchlib.measure``):
    written-out gradient without the rest of jaxdl's epoch)
 5. ``flax_optax``: ``flax.linen`` (``nn.Conv``, ``nn.BatchNorm``, ``nn.max_pool``) + optax, a
    jitted ``train_step`` per batch as the flax documentation writes it
-6. ``torch``: PyTorch on the CPU, when installed (left out otherwise)
+6. ``torch``: PyTorch on the CPU, when installed (left out otherwise); ``torch_compile``: the
+   same with the model through ``torch.compile`` (left out where it fails)
 
 GFLOP/s counts the convolutions' and the dense layer's multiply-adds, 3x the forward pass
 (forward, input and weight gradient), 2 FLOPs each.
@@ -74,6 +75,7 @@ ROWS = (
     "jax_optax_scan_fast_conv",
     "flax_optax",
     "torch",
+    "torch_compile",
 )
 # rows that use jaxdl's convolution or are jaxdl itself: not peers
 OURS = ("jaxdl_scan", "jaxdl_train", "jaxdl_scan_lax_grad", "jaxdl_step",
@@ -439,8 +441,11 @@ def flax_optax(w: CNNWorkload, x: np.ndarray, y: np.ndarray) -> EpochFn | None:
 
 
 # -- PyTorch -------------------------------------------------------------------------------------
-def torch_cnn(w: CNNWorkload, x: np.ndarray, y: np.ndarray) -> EpochFn | None:
-    """PyTorch CPU (channels first), ``torch.optim.AdamW``; None when not installed."""
+def torch_cnn(w: CNNWorkload, x: np.ndarray, y: np.ndarray, compiled: bool = False
+              ) -> EpochFn | None:
+    """PyTorch CPU (channels first), ``torch.optim.AdamW``; with ``compiled`` the model goes
+    through ``torch.compile`` (its first epoch compiles). None when PyTorch is not installed, or
+    (``compiled``) when ``torch.compile`` fails here (e.g. no C++ compiler), with a note."""
     torch = _optional("torch")
     if torch is None:
         return None
@@ -477,15 +482,22 @@ def torch_cnn(w: CNNWorkload, x: np.ndarray, y: np.ndarray) -> EpochFn | None:
     loss_fn = nn.CrossEntropyLoss()
     yt = torch.from_numpy(y.astype(np.int64))
     batches = list(zip(xt.split(w.batch_size), yt.split(w.batch_size)))
+    forward = torch.compile(model) if compiled else model
 
     def epoch() -> None:
         for xb, yb in batches:
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(forward(xb), yb)
             loss.backward()
             optimizer.step()
         loss.item()
 
+    if compiled:
+        try:
+            loss_fn(forward(batches[0][0]), batches[0][1]).backward()
+        except Exception as error:  # torch.compile's failures have no common type
+            print(f"torch_compile row left out: torch.compile failed here ({error!r:.200})")
+            return None
     return epoch
 
 
@@ -499,6 +511,7 @@ MAKERS: dict[str, Callable[[CNNWorkload, np.ndarray, np.ndarray], EpochFn | None
     "jax_optax_scan_fast_conv": functools.partial(jax_optax_scan, fast_conv=True),
     "flax_optax": flax_optax,
     "torch": torch_cnn,
+    "torch_compile": functools.partial(torch_cnn, compiled=True),
 }
 
 
