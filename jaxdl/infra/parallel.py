@@ -66,7 +66,7 @@ def forward_cost(model: Any, batch_shape: Sequence[int], hp: Any = None) -> tupl
     """XLA's FLOP count of ``model``'s forward pass (inference mode) on a batch of shape
     ``batch_shape``, and whether that pass has a convolution; nothing is compiled or run (the
     program is only lowered, on abstract parameters)."""
-    params, state = jax.eval_shape(model.init, jax.random.key(0))
+    params, state = jax.eval_shape(lambda: model.init(jax.random.key(0)))  # no key is made
     x = jax.ShapeDtypeStruct(tuple(int(d) for d in batch_shape), jax.numpy.float32)
     lowered = jax.jit(lambda p, s, x: model.apply(p, s, x, train=False, hp=hp)).lower(
         params, state, x)

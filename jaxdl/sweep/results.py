@@ -49,7 +49,16 @@ def score(mode: str, value: float) -> float:
 
 
 def write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Mapping]) -> None:
-    """``rows`` (dicts) as CSV under a header of ``columns``, written atomically."""
+    """``rows`` (dicts) as CSV under a header of ``columns``, written atomically.
+
+    >>> import os, tempfile
+    >>> from jaxdl.sweep.results import write_csv
+    >>> path = os.path.join(tempfile.mkdtemp(), "table.csv")
+    >>> write_csv(path, ["config", "val_loss"], [{"config": 0, "val_loss": 0.5}])
+    >>> print(open(path).read().strip())
+    config,val_loss
+    0,0.5
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
