@@ -70,6 +70,10 @@ def _loopback_only(real_connect):
 
 def pytest_sessionstart(session) -> None:
     _session_cache()
+    # JAX starts here, with its default device count: an in-process `jaxdl train`/`sweep` that
+    # happened to be a worker's first JAX user would otherwise give that worker one CPU device
+    # per core (devices.cpu_device_per_core) for every later test, depending on test order
+    jax.devices()
     socket.socket.connect = _loopback_only(socket.socket.connect)  # type: ignore[method-assign]
 
 
