@@ -306,11 +306,13 @@ def run_rungs(
     member_seeds = seeds_per_member(seed, seeds, len(configs))
     buckets, trainers, member_hp = make_buckets(trainer, configs, dict(options.hp), member_seeds,
                                                 seeds is None, host_data, options.model_fn)
+    members = [dataclasses.replace(t, mesh=None) for t in trainers]
+    switches = [b.trainer.optimizer for b in buckets if b.trainer not in trainers]  # optim.switch
     journal = state.open_journal(
         options.checkpoint_dir,
         options.resume,
         {
-            "trainer": state.digest([dataclasses.replace(t, mesh=None) for t in trainers]),
+            "trainer": state.digest((members, switches) if switches else members),
             "configs": state.digest((configs, member_hp, member_seeds)),
             "data": state.digest(host_data),
             "budget": state.digest((rungs, eta)),
