@@ -4,6 +4,7 @@ write the table, the plots and (with ``--save-best``) the best model."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import math
 import os
@@ -31,6 +32,10 @@ from jaxdl.infra import devices
 from jaxdl.infra.atomic import check_writable
 from jaxdl.layers.standardize import unwrap
 from jaxdl.nn import MLP
+from jaxdl.optim import switch
+from jaxdl.optim.registry import HYPERPARAMETERS as OPTIMIZER_HYPERPARAMETERS
+from jaxdl.optim.registry import OPTIMIZERS, reads
+from jaxdl.sweep.distributions import Choice
 from jaxdl.sweep.spaces import distribution, read_space
 from jaxdl.train import Trainer
 
@@ -89,7 +94,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     model = build_model(args, data, dropout="keep_prob" in space or "keep_prob" in fixed)
     # Structural names in a TOML space change the trainer per config: run_sweep checks those.
     checked = None if set(space) - set(HYPERPARAMETERS) else {*fixed, *space}
-    trainer = build_trainer(args, model, checked, data.task)
+    plain = build_trainer(args, model, checked, data.task)
+    trainer = one_program(plain, space, fixed)  # optimizer kinds in one program
     want_plots = plots_wanted(args)
     check_writable(args.out)
     if args.checkpoint_dir:
@@ -106,7 +112,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         if folds is not None:
             results = run_folds(args, space, data, trainer, fixed, config_mesh(devs), logger)
         else:
-            results = _search(args, space, data, trainer, fixed, config_mesh(devs), logger)
+            results = _search(args, space, data, trainer, fixed, config_mesh(devs), logger,
+                              plain)
     finally:
         logger.close()
     if results is None:
@@ -209,6 +216,33 @@ def _default_space(args: argparse.Namespace, data: Dataset, fixed: dict[str, Any
     return space
 
 
+def one_program(trainer: Trainer, space: Any, fixed: Any) -> Trainer:
+    """``trainer`` with ``optim.switch(*names)`` as its optimizer when ``space`` chooses among
+    two or more registry optimizers ``names`` (``optimizer = {distribution = "choice",
+    options = ["momentum", "adam"]}``), so configs that differ only in optimizer kind train in
+    one compiled program (each member with its own optimizer, to float32 round-off; its results,
+    table row and saved model name that optimizer). ``trainer`` itself otherwise, and also when
+    an optimizer hyperparameter of the space or the flags is read by some of the names only
+    (``beta`` with momentum and Adam): such a config is refused as before, naming the fix.
+
+    >>> space = {"optimizer": Choice(["momentum", "adam"])}
+    >>> one_program(Trainer(MLP((2, 1))), space, {"learning_rate": 0.1}).optimizer.names
+    ('momentum', 'adam')
+    >>> one_program(Trainer(MLP((2, 1))), space, {"beta": 0.9}).optimizer
+    'adam'
+    """
+    choice = space.get("optimizer")
+    if not isinstance(choice, Choice):
+        return trainer
+    names = _distinct(choice.options)
+    if len(names) < 2 or not all(isinstance(n, str) and n in OPTIMIZERS for n in names):
+        return trainer
+    given = [n for n in (*space, *fixed) if n in OPTIMIZER_HYPERPARAMETERS]
+    if any(n not in reads(o) for n in given for o in names):
+        return trainer
+    return dataclasses.replace(trainer, optimizer=switch(*names))
+
+
 def _trained(row: dict[str, Any], monitor: str) -> bool:
     """A sweep row that neither diverged nor ended with a non-finite monitored value."""
     value = row.get(monitor)
@@ -289,9 +323,12 @@ SEARCH_FLAGS = ("min_epochs", "eta", "interval", "quantile", "rounds", "sampler"
                 "storage", "study_name", "batch", "heartbeat")
 
 
-def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger) -> Any:
+def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger,
+            plain=None) -> Any:
     """Run ``--strategy`` (default: ``--method``) with the per-epoch ``logger``; ``None`` after
-    Ctrl-C (state saved)."""
+    Ctrl-C (state saved). ``--resume`` of a sweep whose checkpoint was written with one program
+    per optimizer kind (before :func:`one_program`) resumes it with the ``plain`` trainer."""
+    from jaxdl.checkpoint import CheckpointError
     from jaxdl.sweep import SweepInterrupted
     from jaxdl.sweep.strategies import search
 
@@ -310,10 +347,20 @@ def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger)
     elif args.configs is not None:
         raise ValueError("--strategy hyperband sets the number of configs; drop --configs")
     options["logger"] = logger
-    try:
+
+    def run(trainer: Trainer) -> Any:
         return search(space, data, trainer=trainer, strategy=strategy, epochs=args.epochs,
                       seed=args.seed, hp=fixed, monitor=args.monitor or "val_loss", mesh=mesh,
                       **options)
+
+    try:
+        try:
+            return run(trainer)
+        except CheckpointError as err:  # refused before anything trained
+            if not args.resume or plain in (None, trainer) or "different trainer;" not in str(err):
+                raise
+            print("resuming a sweep started with one compiled program per optimizer kind")
+            return run(plain)
     except SweepInterrupted as stop:
         print(f"{stop}; {_table_so_far(stop.directory, args.out)}", file=sys.stderr)
         return None
