@@ -179,7 +179,7 @@ def test_resume_of_a_sweep_checkpointed_with_one_program_per_kind(tmp_path, monk
     assert code == 0 and per_kind[EPOCH_PROGRAM] == 2, per_kind
     code, stdout, _ = run_counted([*args, "--out", str(tmp_path / "after"), "--resume"])
     assert code == 0, stdout
-    assert "resuming a sweep started with one compiled program per optimizer kind" in stdout
+    assert "resumed a sweep started with one compiled program per optimizer kind" in stdout
     assert table(tmp_path / "after") == table(tmp_path / "before")
     # a sweep checkpointed with the switch resumes with it (its optimizer states restored)
     again = sweep_args(tmp_path, 6, "--configs", "4", "--checkpoint-dir", str(tmp_path / "ck2"))

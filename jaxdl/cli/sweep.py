@@ -359,8 +359,13 @@ def _search(args: argparse.Namespace, space, data, trainer, fixed, mesh, logger,
         except CheckpointError as err:  # refused before anything trained
             if not args.resume or plain in (None, trainer) or "different trainer;" not in str(err):
                 raise
-            print("resuming a sweep started with one compiled program per optimizer kind")
-            return run(plain)
+            try:
+                resumed = run(plain)
+            except CheckpointError:
+                raise err from None  # another change too: the switch's message stands
+            print("resumed a sweep started with one compiled program per optimizer kind, "
+                  "as it was started")
+            return resumed
     except SweepInterrupted as stop:
         print(f"{stop}; {_table_so_far(stop.directory, args.out)}", file=sys.stderr)
         return None
