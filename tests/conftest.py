@@ -16,6 +16,7 @@ command: the suite took 525 s instead of 567-588 s on two cores. Every session s
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import shutil
@@ -77,10 +78,31 @@ def pytest_sessionstart(session) -> None:
     socket.socket.connect = _loopback_only(socket.socket.connect)  # type: ignore[method-assign]
 
 
+def _memory_maps() -> int:
+    """How many memory mappings this process holds (Linux; 0 where /proc is not there)."""
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            return sum(1 for _ in maps)
+    except OSError:
+        return 0
+
+
+# Each program XLA:CPU compiles keeps a few memory mappings (its machine code) for as long as a
+# jit cache holds it: about 3 per program. A worker that runs a thousand tests compiles tens of
+# thousands of programs, and at the kernel's limit (vm.max_map_count, 65,530 by default) the
+# next compile's mmap fails and LLVM crashes the worker with a segmentation fault (it did, in
+# whichever test came next). Past half that limit the jit caches are emptied, which unmaps them;
+# later programs come back from the session's compile cache.
+_MAPS_BEFORE_CLEARING = 32_000
+
+
 @pytest.fixture(autouse=True)
 def _compile_cache_after_each_test():
     yield
     _session_cache()
+    if _memory_maps() > _MAPS_BEFORE_CLEARING:
+        jax.clear_caches()
+        gc.collect()
 
 
 # The docstring examples that tests/test_docs_examples.py runs in an EMPTY namespace (its MODULES)
