@@ -1,7 +1,7 @@
 """Convolutional networks: jaxdl against its peers, and the XLA:CPU loop-body convolution check.
 
-    python scripts/bench_cnn.py [--quick] [--repeats N] [--workloads cnn1d,cnn2d] [--no-sweep]
-                                [--json PATH]
+    python scripts/bench_cnn.py [--quick] [--repeats N] [--rounds 3] [--workloads cnn1d,cnn2d]
+                                [--no-sweep] [--json PATH]
 
 Workloads (softmax cross-entropy over 10 classes, AdamW lr 1e-3 / weight decay 1e-4, batch 100,
 float32, synthetic standard-normal inputs and random labels):
@@ -11,7 +11,11 @@ float32, synthetic standard-normal inputs and random labels):
 - ``cnn2d``: two blocks Conv(3x3, 16 then 32 filters, SAME) BatchNorm ReLU MaxPool(2x2), then
   Flatten, Dense(10) on 28x28x1 images, 1000 samples
 
-Rows, all measured in one run taking turns (``benchlib.measure``):
+Rows, each measured in a process of its own (as a user runs one framework), ``--rounds``
+times, the rows taking turns, every epoch right after the one before as in a training run
+(``--rounds 0``: all rows in one process taking turns, each epoch after 0.3 s of rest, which
+``benchlib.measure`` gives OpenMP threads to stop spinning; it costs the scanned epoch split
+over two devices about a fifth of its speed, see docs/benchmarks.md):
 
 1. ``jaxdl_scan``: ``jaxdl.train.run_epoch`` (the epoch in one ``lax.scan``) with ``layers.Conv``,
    on one CPU device; ``jaxdl_train``: the same epoch as ``jaxdl train`` runs it, each mini-batch
@@ -45,7 +49,12 @@ import argparse
 import dataclasses
 import functools
 import importlib
+import json
 import math
+import os
+import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,6 +73,8 @@ from jaxdl.infra.atomic import write_json
 from jaxdl.layers.convolution import conv, conv_reference, explicit_padding
 from jaxdl.sweep import run_sweep
 from jaxdl.train import Keys, Trainer, run_epoch, run_evaluate, run_init
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 ROWS = (
     "jaxdl_scan",
@@ -602,22 +613,79 @@ def sweep_vs_solo(w: CNNWorkload, configs: int = 16, epochs: int = 1,
     return best
 
 
+def one_row(w: CNNWorkload, name: str, repeats: int, warm_up: int = 2) -> benchlib.Timing | None:
+    """Row ``name`` alone in this process: its first epoch, ``warm_up`` more epochs untimed
+    (PyTorch's first iterations choose their kernels), then ``repeats`` epochs back to back, as a
+    training run has them (None where the row is not installed)."""
+    x, y = make_data(w)
+    epoch = MAKERS[name](w, x, y)
+    if epoch is None:
+        return None
+    first = _seconds(epoch)[0]
+    for _ in range(warm_up):
+        epoch()
+    times = [_seconds(epoch)[0] for _ in range(repeats)]
+    return benchlib.Timing(first, statistics.median(times), tuple(times))
+
+
+def row_in_a_process(w: CNNWorkload, name: str, repeats: int) -> benchlib.Timing | None:
+    """:func:`one_row` in a new Python process (started as ``main`` starts: one CPU device per
+    core), so that no other row's threads, caches or compiled programs share it."""
+    code = (f"import sys; sys.path.insert(0, {HERE!r}); import bench_cnn; "
+            f"bench_cnn.main(['--one-row', {name!r}, '--workloads', {w.name!r}, "
+            f"'--samples', '{w.num_samples}', '--repeats', '{repeats}'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"row {name} of {w.name} failed:\n{done.stderr[-2000:]}")
+    timing = json.loads(done.stdout.strip().splitlines()[-1])
+    return None if timing is None else benchlib.Timing(
+        timing["first_s"], timing["median_s"], tuple(timing["epochs_s"]))
+
+
+def measure_in_processes(
+    w: CNNWorkload, rows: Sequence[str], repeats: int, rounds: int
+) -> dict[str, benchlib.Timing]:
+    """Each row in a process of its own (:func:`row_in_a_process`), ``rounds`` times, the rows
+    taking turns (each round starts one row later); a row's figure is the median of all its
+    epochs over the rounds, its first epoch the first round's."""
+    runs: dict[str, list[benchlib.Timing]] = {name: [] for name in rows}
+    for r in range(rounds):
+        for name in [*rows[r % len(rows):], *rows[:r % len(rows)]]:
+            timing = row_in_a_process(w, name, repeats)
+            if timing is not None:
+                runs[name].append(timing)
+    return {
+        name: benchlib.Timing(
+            found[0].first_s,
+            statistics.median(e for t in found for e in t.epochs_s),
+            tuple(e for t in found for e in t.epochs_s),
+        )
+        for name, found in runs.items() if found
+    }
+
+
 def run(
     workloads: Sequence[CNNWorkload], repeats: int = 5, rows: Sequence[str] = ROWS,
-    settle_s: float = 0.3, sweep: bool = True, peak_size: int = 2048,
+    settle_s: float = 0.3, sweep: bool = True, peak_size: int = 2048, rounds: int = 0,
 ) -> dict[str, Any]:
-    """Every installed row of every workload, and the repro; flat figures plus the tables."""
-    result: dict[str, Any] = {"tables": {}}
+    """Every installed row of every workload, and the repro; flat figures plus the tables.
+    With ``rounds`` each row runs in a process of its own that many times
+    (:func:`measure_in_processes`); with 0 all rows share this one, taking turns, each epoch
+    after ``settle_s`` seconds of rest (``benchlib.measure``)."""
+    result: dict[str, Any] = {"tables": {}, "rounds": rounds}
     peak = benchlib.matmul_peak(peak_size)
     result["matmul_peak_gflops"] = peak["peak"]
     for w in workloads:
-        x, y = make_data(w)
-        epochs = {}
-        for name in rows:
-            epoch = MAKERS[name](w, x, y)
-            if epoch is not None:
-                epochs[name] = epoch
-        timings = benchlib.measure(epochs, repeats, settle_s)
+        if rounds:
+            timings = measure_in_processes(w, rows, repeats, rounds)
+        else:
+            x, y = make_data(w)
+            epochs = {}
+            for name in rows:
+                epoch = MAKERS[name](w, x, y)
+                if epoch is not None:
+                    epochs[name] = epoch
+            timings = benchlib.measure(epochs, repeats, settle_s)
         table = benchlib.table(w, timings, peak["peak"], reference=ROWS[0])  # type: ignore[arg-type]
         result["tables"][w.name] = table
         for row in table:
@@ -647,7 +715,10 @@ def report(workloads: Sequence[CNNWorkload], result: dict[str, Any]) -> str:
     lines = [f"machine: {m['cpu']}, {m['cores']} cores, jax {m['jax']} ({m['backend']}); "
              f"torch {result['torch']}",
              f"float32 matmul peak (the 'of peak' column): {result['matmul_peak_gflops']:.0f} "
-             "GFLOP/s"]
+             "GFLOP/s",
+             f"each row in a process of its own, {result['rounds']} round(s), epochs back to back"
+             if result["rounds"] else
+             "every row in one process, taking turns, each epoch after 0.3 s of rest"]
     for w in workloads:
         table = result["tables"][w.name]
         lines += [
@@ -694,7 +765,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                         "the sweep runs the first")
     parser.add_argument("--no-sweep", action="store_true",
                         help="leave out the vmapped sweep against one by one")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="each row runs in a process of its own, this many times, the rows "
+                        "taking turns, its epochs back to back (default 3); 0: every row in "
+                        "this one process, taking turns epoch by epoch after 0.3 s of rest")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--one-row", choices=ROWS, help=argparse.SUPPRESS)  # a round's process
+    parser.add_argument("--samples", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     devices.cpu_device_per_core()  # as `jaxdl train` starts (kept when JAX already runs)
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
@@ -702,11 +779,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not names or unknown:
         parser.error(f"--workloads takes {', '.join(SPECS)} (comma-separated), got "
                      f"{args.workloads!r}")
+    if args.rounds < 0:
+        parser.error(f"--rounds takes 0 or more, got {args.rounds}")
     scale = 5 if args.quick else 1
     sizes = {"cnn1d": 10000 // scale, "cnn2d": 1000 // scale}
+    repeats = args.repeats or (2 if args.quick else 5)
+    if args.one_row:
+        timing = one_row(CNNWorkload(names[0], args.samples), args.one_row, repeats)
+        print(json.dumps(None if timing is None else dataclasses.asdict(timing)))
+        return
     workloads = [CNNWorkload(n, sizes[n]) for n in names]
-    result = run(workloads, args.repeats or (2 if args.quick else 5), sweep=not args.no_sweep,
-                 peak_size=1024 if args.quick else 2048)
+    result = run(workloads, repeats, sweep=not args.no_sweep,
+                 peak_size=1024 if args.quick else 2048, rounds=1 if args.quick else args.rounds)
     print(report(workloads, result))
     if args.json:
         write_json(args.json, result)

@@ -334,6 +334,30 @@ def test_bench_cnn_reports_rows_ratios_and_the_repro():
 
 
 @pytest.mark.slow
+def test_bench_cnn_rows_in_processes_of_their_own():
+    """--rounds N: each row runs N times in a new process; its figure is the median of all its
+    epochs from every round (first epoch: the first round's), and the table says so."""
+    import os
+    import statistics
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+    import bench_cnn
+
+    w = bench_cnn.CNNWorkload("cnn1d", num_samples=200)
+    rows = ("jaxdl_scan", "jax_optax_step")
+    timings = bench_cnn.measure_in_processes(w, rows, repeats=2, rounds=2)
+    for row in rows:
+        assert len(timings[row].epochs_s) == 4  # 2 rounds x 2 epochs
+        assert timings[row].median_s == statistics.median(timings[row].epochs_s)
+    result = bench_cnn.run([w], repeats=1, rows=rows, sweep=False, peak_size=64, rounds=1)
+    assert result["rounds"] == 1
+    assert result["cnn1d_jax_optax_step_ratio"] == pytest.approx(
+        result["cnn1d_jax_optax_step_samples_per_s"] / result["cnn1d_jaxdl_scan_samples_per_s"])
+    assert "each row in a process of its own, 1 round(s)" in bench_cnn.report([w], result)
+
+
+@pytest.mark.slow
 def test_bench_cnn_sweep_figures_and_workload_choice():
     """The sweep's speedups are the ratios of the times it reports (wall and CPU); an unknown
     --workloads name is refused with the choices."""
