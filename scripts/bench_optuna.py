@@ -326,11 +326,15 @@ def cpu_name():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=24)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--json")
+    parser.add_argument("--trials", type=int, default=24, help="trials per study (default 24)")
+    parser.add_argument("--batch", type=int, default=8,
+                        help="trials trained together: a batch, or the slots of a refill study "
+                        "(default 8)")
+    parser.add_argument("--epochs", type=int, default=20,
+                        help="most epochs a trial trains (default 20)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="without --seeds: studies of each kind, taking turns (default 2)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     parser.add_argument("--seeds", type=int, default=0,
                         help="instead of the repeats: this many seeds, each a row of studies in "
                         "fresh processes (one at a time, then --kinds batched) with when each "
