@@ -171,3 +171,33 @@ def test_study_search_passes_refill_on():
                            epochs=2, batch=2, pruner="none", refill=True)  # fmt: skip
     assert len(results.configs) == 5 and set(results.groups) == {"structure 0"}
     assert all(len(h["epoch"]) == 2 for h in results.histories)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "switch"])
+def test_the_program_compiles_from_the_state_shapes_before_the_states_exist(optimizer):
+    """A refill group's program compiles from ``state_shapes`` while its members' initial states
+    are still being made; the shapes, dtypes, weak types and placements are exactly those of
+    the states ``Bucket.init`` then puts on the devices, so the real call finds that program
+    (a mismatch would compile it again)."""
+    import numpy as np
+
+    from jaxdl import optim
+    from jaxdl.sweep import buckets, config_mesh, sharding
+    from jaxdl.sweep.loop import state_shapes
+
+    chosen = optim.switch("momentum", "adam") if optimizer == "switch" else optimizer
+    trainer = Trainer(MLP((2, 8, 2)), optimizer=chosen, batch_size=32)
+    hp = {"learning_rate": np.full(3, 0.1, np.float32)}
+    if optimizer == "switch":
+        hp["optimizer_index"] = np.array([0, 1, 1], np.float32)
+    mesh = config_mesh()
+    bucket = buckets.Bucket(trainer, np.arange(3), hp, [0] * 3, True)
+    stopper = EarlyStopping(2)
+    shapes = state_shapes(trainer, hp, stopper, len(bucket.padding(mesh)),
+                          sharding.members(mesh))
+    bucket.init(stopper, mesh)
+
+    def described(a):
+        return (a.shape, a.dtype, getattr(a, "weak_type", False), a.sharding)
+
+    assert jax.tree.map(described, shapes) == jax.tree.map(described, bucket.state)

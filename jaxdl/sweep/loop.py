@@ -25,9 +25,9 @@ from jaxdl.early_stopping import EarlyStopping, EarlyStoppingState
 from jaxdl.history import epoch_values
 from jaxdl.hyperparams import HyperParams
 from jaxdl.sweep import blocks, sharding
-from jaxdl.train import TRAIN_COMPILER_OPTIONS, Keys, Trainer, TrainState
+from jaxdl.train import TRAIN_COMPILER_OPTIONS, Keys, Trainer, TrainState, init_shapes
 
-__all__ = ["HELD", "SweepState", "compiled_epochs", "exploit_program"]
+__all__ = ["HELD", "SweepState", "compiled_epochs", "exploit_program", "state_shapes"]
 
 HELD = np.iinfo(np.int32).max  # diverged_at of a frozen member during an epoch
 
@@ -46,6 +46,35 @@ class SweepState(NamedTuple):
     best: tuple[Any, Any]  # (params, model_state) of the best epoch so far
     es: EarlyStoppingState
     done: jax.Array | np.ndarray  # early-stopped, diverged or pruned: frozen
+
+
+def state_shapes(
+    trainer: Trainer, hp: dict[str, np.ndarray], stopper: EarlyStopping, members: int,
+    placed: jax.sharding.Sharding,
+) -> SweepState:
+    """The shapes, dtypes and placement of the :class:`SweepState` that
+    ``Bucket.init`` puts on the devices (``members`` rows each, ``placed``), found without
+    running or compiling anything, so a program taking it can compile while the members'
+    initial states are still being made.
+
+    >>> import jax, numpy as np
+    >>> from jaxdl.early_stopping import EarlyStopping
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.sweep.loop import state_shapes
+    >>> from jaxdl.train import Trainer
+    >>> one = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    >>> shapes = state_shapes(Trainer(MLP((2, 1))), {"learning_rate": np.ones(4, np.float32)},
+    ...                       EarlyStopping(3), 4, one)
+    >>> shapes.ts.params["layers"][0]["W"].shape, shapes.done.shape
+    ((4, 2, 1), (4,))
+    """
+    ts = init_shapes(trainer, {k: np.asarray(v)[0] for k, v in hp.items()})
+    es = jax.tree.map(np.asarray, stopper.init())
+    state = SweepState(ts, (ts.params, ts.model_state), es, np.zeros((), bool))
+    shapes: SweepState = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(  # type: ignore[no-untyped-call]
+            (members, *np.shape(a)), a.dtype, sharding=placed), state)
+    return shapes
 
 
 def key_data(seed: int) -> np.ndarray:

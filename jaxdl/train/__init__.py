@@ -32,6 +32,7 @@ from jaxdl.train import compiled, epoch, fitting, options, state, step, trainer
 from jaxdl.train.compiled import (
     INIT_COMPILER_OPTIONS,
     TRAIN_COMPILER_OPTIONS,
+    init_shapes,
     lower_epoch,
     run_epoch,
     run_evaluate,
@@ -54,6 +55,7 @@ __all__ = [
     "run_evaluate",
     "run_init",
     "run_init_members",
+    "init_shapes",
     "FitResult",
     "TrainingDiverged",
     "TrainingInterrupted",

@@ -150,6 +150,25 @@ def run_init(trainer: Trainer, key: jax.Array, hp: HyperParams) -> TrainState:
     return ts
 
 
+def init_shapes(trainer: Trainer, hp: HyperParams) -> TrainState:
+    """The shapes and dtypes of :func:`run_init`'s state (``jax.ShapeDtypeStruct`` leaves),
+    found without compiling or running anything.
+
+    >>> from jaxdl.train.compiled import init_shapes
+    >>> from jaxdl.train.trainer import Trainer
+    >>> from jaxdl.nn import MLP
+    >>> from jaxdl.hyperparams import hyperparams
+    >>> init_shapes(Trainer(MLP((2, 1))), hyperparams()).params["layers"][0]["W"].shape
+    (2, 1)
+    """
+    key = jax.eval_shape(jax.random.key, 0)
+    params, model_state = _init_model.eval_shape(  # type: ignore[no-untyped-call]
+        trainer.model, key)
+    ts: TrainState = _init.eval_shape(  # type: ignore[no-untyped-call]
+        trainer.model, trainer.optimizer, _init_schedule(trainer), params, model_state, hp)
+    return ts
+
+
 def _init_schedule(trainer: Trainer) -> str:
     """The schedule as the optimizer state's program sees it: only an optimizer factory's
     transformation can depend on it."""

@@ -15,7 +15,8 @@ the mini-batches of epoch ``d + k`` of ``seed`` (its trial's user attribute ``da
 (``fit(..., seed=seed)``) up to the float32 rounding of a wider vmap. A trial the sampler puts
 in another structure waits for that structure's group (created on first sight, ``batch`` slots
 too; its program compiles on a thread of its own, one structure at a time, while the groups
-already compiled train); no slot waits for a whole batch.
+already compiled train, and from the shapes of its state, while its first members' initial
+states are made); no slot waits for a whole batch.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from jaxdl.sweep.buckets import (
     results_hp,
     split_config,
 )
-from jaxdl.sweep.loop import SweepState, compiled_epochs
+from jaxdl.sweep.loop import SweepState, compiled_epochs, state_shapes
 from jaxdl.sweep.options import SweepOptions
 from jaxdl.sweep.optuna_search.heartbeat import Heartbeat, fail_stale_trials
 from jaxdl.sweep.optuna_search.space import require_optuna
@@ -79,8 +80,8 @@ class _Group:
         hp = {k: np.full(slots, v, np.float32) for k, v in first.hp.items()}
         program = first.key[0]  # the member's trainer, or its optimizer switch's
         self.bucket = Bucket(program, np.arange(slots), hp, [seed] * slots, True)
-        self.bucket.place(mesh)
-        self.bucket.init(options.stopper, mesh)
+        self.bucket.place(mesh)  # its initial states: at the first start (its program may compile
+        self.initialized = False  # meanwhile, from their shapes)
         self.members: list[Member | None] = [None] * slots
         self.epoch = np.full(slots, options.epochs, np.int32)  # frozen slots: past the end
         self.done = np.ones(slots, bool)
@@ -139,6 +140,9 @@ class _Group:
         """Start each member of ``fresh`` (slot -> member) from its initial state, the other
         slots as they are; the state goes back to the devices (after :meth:`finish` too)."""
         bucket, mesh = self.bucket, self.mesh
+        if not self.initialized:
+            bucket.init(self.options.stopper, mesh)
+            self.initialized = True
         host, self.host = self.host, None
         if not fresh and host is None:
             return
@@ -166,11 +170,16 @@ class _Group:
         bucket.state = sharding.put(host, sharding.members(mesh))
 
     def _inputs(self, data: Any) -> tuple[Any, ...]:
+        """The program's arguments; before the first start, the state's shapes (``state_shapes``)
+        stand for the state, enough to compile it."""
         bucket, mesh, options = self.bucket, self.mesh, self.options
         hp, keys = bucket.device_inputs  # type: ignore[misc]
         start = (sharding.put(np.int32(self.clock), sharding.replicated(mesh)),
                  sharding.put(self.epoch.copy(), sharding.members(mesh)))  # fmt: skip
-        return (bucket.trainer, options.stopper, True, options.epochs_per_call, bucket.state, hp,
+        state = bucket.state if self.initialized else state_shapes(
+            bucket.trainer, bucket.hp, options.stopper, len(bucket.padding(mesh)),
+            sharding.members(mesh))  # fmt: skip
+        return (bucket.trainer, options.stopper, True, options.epochs_per_call, state, hp,
                 keys, data, start, np.int32(options.epochs))  # fmt: skip
 
     def compile_ahead(self, data: Any) -> None:
