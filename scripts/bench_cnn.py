@@ -758,17 +758,19 @@ def report(workloads: Sequence[CNNWorkload], result: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer samples and repeats")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer samples and repeats, one round")
     parser.add_argument("--repeats", type=int, help="steady-state epochs per row (5; quick 2)")
     parser.add_argument("--workloads", default="cnn1d,cnn2d",
                         help="comma-separated networks to run (cnn1d, cnn2d; default both); "
                         "the sweep runs the first")
     parser.add_argument("--no-sweep", action="store_true",
                         help="leave out the vmapped sweep against one by one")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int,
                         help="each row runs in a process of its own, this many times, the rows "
-                        "taking turns, its epochs back to back (default 3); 0: every row in "
-                        "this one process, taking turns epoch by epoch after 0.3 s of rest")
+                        "taking turns, its epochs back to back (default 3; quick 1); 0: every "
+                        "row in this one process, taking turns epoch by epoch after 0.3 s of "
+                        "rest")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     parser.add_argument("--one-row", choices=ROWS, help=argparse.SUPPRESS)  # a round's process
     parser.add_argument("--samples", type=int, help=argparse.SUPPRESS)
@@ -779,7 +781,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not names or unknown:
         parser.error(f"--workloads takes {', '.join(SPECS)} (comma-separated), got "
                      f"{args.workloads!r}")
-    if args.rounds < 0:
+    rounds = args.rounds if args.rounds is not None else 1 if args.quick else 3
+    if rounds < 0:
         parser.error(f"--rounds takes 0 or more, got {args.rounds}")
     scale = 5 if args.quick else 1
     sizes = {"cnn1d": 10000 // scale, "cnn2d": 1000 // scale}
@@ -790,7 +793,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     workloads = [CNNWorkload(n, sizes[n]) for n in names]
     result = run(workloads, repeats, sweep=not args.no_sweep,
-                 peak_size=1024 if args.quick else 2048, rounds=1 if args.quick else args.rounds)
+                 peak_size=1024 if args.quick else 2048, rounds=rounds)
     print(report(workloads, result))
     if args.json:
         write_json(args.json, result)
