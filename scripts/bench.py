@@ -303,11 +303,7 @@ def run(
 ) -> dict[str, Any]:
     """Measure every installed row (and the side tables); the figures as a dict."""
     x, y = benchlib.make_data(w)
-    epochs = {}
-    for name in rows:
-        epoch = MAKERS[name](w, x, y)
-        if epoch is not None:
-            epochs[name] = epoch
+    epochs = benchlib.installed(MAKERS, rows, w, x, y)
     timings = benchlib.measure(epochs, repeats, settle_s)
     peak = benchlib.matmul_peak(peak_size)
     table = benchlib.table(w, timings, peak["peak"], reference=ROWS[0])

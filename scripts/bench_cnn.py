@@ -680,11 +680,7 @@ def run(
             timings = measure_in_processes(w, rows, repeats, rounds)
         else:
             x, y = make_data(w)
-            epochs = {}
-            for name in rows:
-                epoch = MAKERS[name](w, x, y)
-                if epoch is not None:
-                    epochs[name] = epoch
+            epochs = benchlib.installed(MAKERS, rows, w, x, y)
             timings = benchlib.measure(epochs, repeats, settle_s)
         table = benchlib.table(w, timings, peak["peak"], reference=ROWS[0])  # type: ignore[arg-type]
         result["tables"][w.name] = table

@@ -139,6 +139,19 @@ def _seconds(fn: EpochFn) -> float:
     return time.perf_counter() - start
 
 
+def installed(
+    makers: Mapping[str, Callable[..., EpochFn | None]], names: Any, w: Any, x: Any, y: Any
+) -> dict[str, EpochFn]:
+    """The epoch of each row of ``names`` whose maker returns one (a peer not installed
+    returns None and is left out)."""
+    epochs = {}
+    for name in names:
+        epoch = makers[name](w, x, y)
+        if epoch is not None:
+            epochs[name] = epoch
+    return epochs
+
+
 def measure(
     epochs: Mapping[str, EpochFn], repeats: int, settle_s: float = 0.3
 ) -> dict[str, Timing]:
