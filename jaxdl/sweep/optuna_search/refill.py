@@ -81,7 +81,7 @@ class _Group:
         program = first.key[0]  # the member's trainer, or its optimizer switch's
         self.bucket = Bucket(program, np.arange(slots), hp, [seed] * slots, True)
         self.bucket.place(mesh)  # its initial states: at the first start (its program may compile
-        self.initialized = False  # meanwhile, from their shapes)
+        # meanwhile, from their shapes)
         self.members: list[Member | None] = [None] * slots
         self.epoch = np.full(slots, options.epochs, np.int32)  # frozen slots: past the end
         self.done = np.ones(slots, bool)
@@ -140,9 +140,8 @@ class _Group:
         """Start each member of ``fresh`` (slot -> member) from its initial state, the other
         slots as they are; the state goes back to the devices (after :meth:`finish` too)."""
         bucket, mesh = self.bucket, self.mesh
-        if not self.initialized:
+        if bucket.state is None:
             bucket.init(self.options.stopper, mesh)
-            self.initialized = True
         host, self.host = self.host, None
         if not fresh and host is None:
             return
@@ -176,7 +175,7 @@ class _Group:
         hp, keys = bucket.device_inputs  # type: ignore[misc]
         start = (sharding.put(np.int32(self.clock), sharding.replicated(mesh)),
                  sharding.put(self.epoch.copy(), sharding.members(mesh)))  # fmt: skip
-        state = bucket.state if self.initialized else state_shapes(
+        state = bucket.state if bucket.state is not None else state_shapes(
             bucket.trainer, bucket.hp, options.stopper, len(bucket.padding(mesh)),
             sharding.members(mesh))  # fmt: skip
         return (bucket.trainer, options.stopper, True, options.epochs_per_call, state, hp,
