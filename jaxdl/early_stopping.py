@@ -20,6 +20,10 @@ import jax.numpy as jnp
 
 from jaxdl.metrics import mode_of
 
+#: A patience no run reaches (the largest int32): early stopping that never stops, so that the
+#: best epoch is still tracked (``--keep best`` without ``--patience``; a sweep without it).
+NEVER = 2**31 - 1
+
 
 class EarlyStoppingState(NamedTuple):
     """Best value so far, the epoch it was seen, epochs since then, and whether to stop.

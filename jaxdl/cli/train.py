@@ -18,16 +18,13 @@ from jaxdl.cli.options import HP_FLAGS
 from jaxdl.cli.splits import check_validation
 from jaxdl.cli.tables import wrote_line
 from jaxdl.data.datasets import Dataset
-from jaxdl.early_stopping import EarlyStopping
+from jaxdl.early_stopping import NEVER, EarlyStopping
 from jaxdl.hyperparams import check as check_hyperparameters
 from jaxdl.infra import devices, parallel
 from jaxdl.infra.atomic import check_writable, write_json
 from jaxdl.layers.standardize import unwrap
 from jaxdl.nn import MLP
 from jaxdl.train import prepare_fit, run_fit
-
-#: The patience of ``--keep best`` without ``--patience``: more epochs than any run (int32).
-NEVER = 2**31 - 1
 
 
 def train_command(args: argparse.Namespace) -> int:

@@ -20,14 +20,12 @@ from jax.sharding import Mesh
 
 from jaxdl import logs
 from jaxdl.checks import check_positive_int
-from jaxdl.early_stopping import EarlyStopping
+from jaxdl.early_stopping import NEVER, EarlyStopping
 from jaxdl.sweep import chunking
 from jaxdl.sweep.buckets import continuous_names, split_config
 from jaxdl.train import Trainer
 
 __all__ = ["NEVER", "SweepOptions", "check_settings", "sweep_options"]
-
-NEVER = 2**30  # patience of a sweep without early stopping
 
 Prune = Callable[[Mapping[int, Mapping[str, list[Any]]]], Any]
 
