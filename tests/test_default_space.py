@@ -71,7 +71,7 @@ def test_sweep_without_ranges_searches_the_default_space(tmp_path, capsys):
     for row in rows:
         assert 1e-4 <= row["learning_rate"] <= 1e-1
         assert 0.8 <= row["b1"] <= 0.99 and 0.99 <= row["b2"] <= 0.9999
-        assert row["hidden_units"] in (16, 32) and row["num_layers"] in (1, 2, 3)
+        assert row["hidden_units"] in (16, 32) and row["num_layers"] in (0, 1, 2, 3)
         assert row["batch_size"] in (16, 32, 64) and row["batch_size"] <= n_train
 
 

@@ -238,3 +238,73 @@ def test_cli_small_tables_cross_validate_by_default(tmp_path, capsys):
     code, _, err = run(capsys, "sweep", "--data", small, *base, "--folds", "3", "--no-folds",
                        "--out", tmp_path / "d")
     assert code == 2 and "--folds and --no-folds contradict" in err
+
+
+def _fake_folds(values, sizes, select="one-se"):
+    """FoldResults over hand-made fold curves: ``values[i]`` config i's val_loss per fold (one
+    epoch), ``sizes[i]`` its number of parameters."""
+    from types import SimpleNamespace
+
+    from jaxdl.early_stopping import EarlyStopping
+    from jaxdl.sweep.fold_results import FoldResults
+
+    k = len(values[0])
+    runs = [SimpleNamespace(
+        histories=[{"val_loss": [v[fold]]} for v in values], status=["ok"] * len(values),
+        params=[{"W": np.zeros(n)} for n in sizes], monitor="val_loss",
+        stopper=EarlyStopping(3), metrics=("val_loss",)) for fold in range(k)]
+    return FoldResults(configs=[{} for _ in values], runs=runs, fold_ids=np.arange(k), seed=0,
+                       select=select)
+
+
+def test_one_se_rule_takes_the_fewest_parameters_within_one_standard_error():
+    # config 0: the best mean 0.45, fold std 0.0408 -> se = std / sqrt(K - 1) = 0.0289;
+    # config 1 (0.47, 10 parameters) lies within 0.4789, config 2 (0.50, 1 parameter) not
+    values = [[0.40, 0.50, 0.45], [0.46, 0.47, 0.48], [0.50, 0.50, 0.50]]
+    results = _fake_folds(values, [100, 10, 1])
+    se = np.std(values[0]) / np.sqrt(2)
+    assert results.threshold() == pytest.approx(0.45 + se)
+    assert results.best()["config"] == 1 and results.best()["parameters"] == 10
+    assert "config 1 by the one-standard-error rule" in results.choice()
+    assert _fake_folds(values, [100, 10, 1], select="best").best()["config"] == 0
+    # the bound is the best config's own spread: with equal folds, only the best is within
+    assert _fake_folds([[0.45] * 3, [0.46] * 3], [100, 10]).best()["config"] == 0
+    # equal sizes within the bound: the better mean
+    assert _fake_folds(values, [10, 10, 1]).best()["config"] == 0
+    with pytest.raises(ValueError, match="select must be one of 'one-se', 'best'"):
+        _fake_folds(values, [1, 1, 1], select="simplest")
+
+
+def test_the_library_default_chooses_by_the_one_se_rule(cv):
+    _, _, _, results = cv
+    rows = results.top(len(CONFIGS))
+    bound = rows[0]["mean_val_loss"] + rows[0]["std_val_loss"] / np.sqrt(3 - 1)
+    near = [r for r in rows if r["mean_val_loss"] <= bound]
+    expected = min(near, key=lambda r: (r["parameters"], r["mean_val_loss"]))
+    assert results.select == "one-se" and results.best()["config"] == expected["config"]
+    for row in rows:  # the parameter count is the config's model's
+        assert row["parameters"] == 3 * row["hidden_units"] + row["hidden_units"] + \
+            row["hidden_units"] + 1
+
+
+def test_cli_select_says_what_it_chose_and_needs_folds(tmp_path, capsys):
+    train = _csv(tmp_path / "train.csv", 60, 0)
+    space = ["--lr", "1e-3:1e-1", "--batch-size", "16", "--configs", "3", "--epochs", "3",
+             "--no-plots"]
+    code, printed, err = run(capsys, "sweep", "--data", train, *space, "--folds", "3",
+                             "--out", tmp_path / "a")
+    assert code == 0, err
+    document = json.load(open(tmp_path / "a" / "sweep.json"))
+    chosen = next(r for r in document["rows"] if r["config"] == document["chosen"])
+    assert document["select"] == "one-se"
+    assert f"chosen: config {chosen['config']} by the one-standard-error rule: the fewest " \
+           f"parameters ({chosen['parameters']})" in printed
+    code, printed, err = run(capsys, "sweep", "--data", train, *space, "--folds", "3",
+                             "--select", "best", "--out", tmp_path / "b")
+    assert code == 0, err
+    document = json.load(open(tmp_path / "b" / "sweep.json"))
+    assert document["chosen"] == document["rows"][0]["config"]
+    assert f"chosen: config {document['chosen']}, the best val_loss, mean of 3 folds" in printed
+    code, _, err = run(capsys, "sweep", "--data", train, *space, "--no-folds", "--select",
+                       "best", "--out", tmp_path / "c")
+    assert code == 2 and "jaxdl: error: --select chooses among cross-validated configs" in err

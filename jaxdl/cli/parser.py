@@ -83,9 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         "SGD, momentum and Nesterov); the optimizer's betas on the 1 - beta scale (beta "
         "0.8..0.999, b1 0.8..0.99, b2 0.99..0.9999), hidden_units (16 to 256, at most half the "
         "training rows) and batch_size (16 to 512, at most the training rows); then "
-        "num_layers (1 to 3) and, with a decaying --schedule, decay_rate (1e-3..1); pbt: the "
-        "continuous names only. A name you set by its flag (--hidden, --batch-size, --b1 0.9, "
-        "...) is fixed instead.")
+        "num_layers (0 to 3; 0 is a linear model) and, with a decaying --schedule, decay_rate "
+        "(1e-3..1); pbt: the continuous names only. A name you set by its flag (--hidden, "
+        "--batch-size, --b1 0.9, ...) is fixed instead.")
     add_data(sweep)
     add_model(sweep, searched=True)
     add_training(sweep, out=DEFAULT_OUT["sweep"], searched=True)
@@ -133,14 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rank by K-fold cross-validation: the training and validation rows "
                    "pooled and split into K folds (stratified by class, drawn from --seed), "
                    "every config trained once per fold, scored by the mean over the folds of "
-                   "--monitor at the best epoch of that mean curve; the best config is then "
-                   "refitted on all the pooled rows for that many epochs, and that model is "
-                   "--save-best's (random and grid only). Default: 5 for a --data table of at "
+                   "--monitor at the best epoch of that mean curve; the config --select picks is "
+                   "then refitted on all the pooled rows for that many epochs, and that model "
+                   "is --save-best's (random and grid only). Default: 5 for a --data table of at "
                    "most 400 training and validation rows (each class with 5 or more) searched "
                    "by --strategy random or grid without --checkpoint-dir or --tensorboard; "
                    "otherwise none, ranked on the validation split")
     g.add_argument("--no-folds", action="store_true",
                    help="rank on the validation split even for a small table (no --folds)")
+    g.add_argument("--select", choices=("one-se", "best"), metavar="one-se|best",
+                   help="with folds, the config refitted: one-se, the fewest parameters among "
+                   "the configs whose mean is within one standard error of the best mean (the "
+                   "one-standard-error rule; the default), or best, the best mean")
     add_save_option(sweep, "--save-best",
                              "save the best config's model (its best epoch; with folds: refitted "
                              "on every training and validation row) in this directory")

@@ -84,6 +84,9 @@ def sweep_command(args: argparse.Namespace) -> int:
               "split)")
     if folds is not None:
         check_fold_args(args, data)  # before anything compiles
+    elif args.select is not None:
+        raise ValueError("--select chooses among cross-validated configs and this sweep has no "
+                         "folds; give --folds K or drop --select")
     elif not len(data.y_val):
         raise ValueError("a sweep ranks its configs on the validation split, and there is none: "
                          "give --val-data FILE or a --val-fraction above 0")
@@ -127,6 +130,7 @@ def sweep_command(args: argparse.Namespace) -> int:
               f"{min(args.top, len(table))} by {results.label} (each at the best epoch of its "
               "mean fold curve):")
         print(fold_table(table[: args.top], names, data.task, results.metric))
+        print("chosen: " + results.choice())
     else:
         print(f"{len(table)} configs x {args.epochs} epochs ({args.strategy or args.method}) "
               f"in {seconds:.1f} s; best {min(args.top, len(table))} by {results.monitor}:")

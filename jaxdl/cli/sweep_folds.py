@@ -1,6 +1,6 @@
 """``jaxdl sweep --folds K``: rank the configs by K-fold cross-validation of the training and
 validation rows (:func:`jaxdl.sweep.folds.cross_validate`), print the ranking as K-fold means,
-and save the best config refitted on all of those rows."""
+and save the chosen config (``--select``) refitted on all of those rows."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def run_folds(args: argparse.Namespace, space: Any, data: Dataset, trainer: Any,
         space, data, trainer=trainer, folds=args.folds, epochs=args.epochs,
         n=args.configs or 32, method=args.strategy or args.method, seed=args.seed, hp=fixed,
         patience=args.patience, monitor=args.monitor or "val_loss", min_delta=args.min_delta,
-        mesh=mesh, logger=logger,
+        mesh=mesh, select=args.select or "one-se", logger=logger,
     )  # fmt: skip
 
 
@@ -101,43 +101,46 @@ def fold_table(rows: Sequence[dict[str, Any]], names: Sequence[str], task: str,
                metric: str) -> str:
     """The ranked rows of a cross-validated sweep: rank, config, the searched values, the
     K-fold means of the loss and accuracy (or mse), the spread of the ranked ``metric`` over
-    the folds, the best epoch of the mean curve and the status.
+    the folds, the number of parameters, the best epoch of the mean curve and the status.
 
     >>> rows = [{"config": 2, "learning_rate": 0.01, "mean_val_loss": 0.25,
     ...          "mean_val_accuracy": 0.9, "std_val_loss": 0.05, "best_epoch": 7,
-    ...          "status": "ok", "folds": 5}]
+    ...          "status": "ok", "folds": 5, "parameters": 42}]
     >>> print(fold_table(rows, ["learning_rate"], "classification", "val_loss"))
-    rank  config  learning_rate  mean_val_loss  mean_val_acc  std_val_loss  epoch  status
-       1       2           0.01         0.2500        0.9000        0.0500      7      ok
+    rank  config  learning_rate  mean_val_loss  mean_val_acc  std_val_loss  params  epoch  status
+       1       2           0.01         0.2500        0.9000        0.0500      42      7      ok
     """
     second = "val_accuracy" if task == "classification" else "val_mse"
     label = "val_acc" if task == "classification" else "val_mse"
     header = ["rank", "config", *names, "mean_val_loss", f"mean_{label}", f"std_{metric}",
-              "epoch", "status"]
+              "params", "epoch", "status"]
     lines = [[rank, row["config"], *(_fmt(row[n]) for n in names), row["mean_val_loss"],
-              row[f"mean_{second}"], row[f"std_{metric}"], row["best_epoch"], row["status"]]
+              row[f"mean_{second}"], row[f"std_{metric}"], row["parameters"], row["best_epoch"],
+              row["status"]]
              for rank, row in enumerate(rows, 1)]
     return render(header, lines, left=0)
 
 
 def save_refit(args: argparse.Namespace, results: Any, data: Dataset) -> str:
-    """Save the best config refitted on every training and validation row, with its figures
+    """Save the chosen config refitted on every training and validation row, with its figures
     on those rows (``train``) and on the test split, and in its manifest the K-fold score it
     was ranked by."""
+    from jaxdl.sweep.fold_results import SELECT_RULES
     from jaxdl.sweep.folds import pooled
 
     best = results.best()
     i, refit, trainer = best["config"], results.refit, results.refit_trainer
     rows = pooled(data)
     splits = user_data.figures(trainer.model, refit.params, refit.model_state, rows)
-    print(f"best config {i} by {results.label} ({best[results.monitor]:.4f}), refitted on "
-          f"{len(rows.y_train)} training and validation rows for {results.refit_epochs} "
-          "epochs: test " + ", ".join(f"{k} {v:.4f}" for k, v in splits.get("test", {}).items()
-                                      if isinstance(v, float)))
+    test = ", ".join(f"{k} {v:.4f}" for k, v in splits.get("test", {}).items()
+                     if isinstance(v, float))
+    print(f"config {i} refitted on {len(rows.y_train)} training and validation rows for "
+          f"{results.refit_epochs} epochs: test {test}")
     training = {
         **results.runs[0].hp[i], **results.configs[i], "optimizer": trainer.optimizer,
         "epochs": results.refit_epochs, "best_epoch": results.refit_epochs - 1,
         "kept": "the refit's last epoch", "ranked_by": results.label, "folds": results.folds,
+        "chosen_by": SELECT_RULES[results.select],
         "cross_validation": {k: v for k, v in best.items()
                              if k.startswith(("mean_", "std_", "fold")) or k == "best_epoch"},
         "refit": f"trained on all {len(rows.y_train)} training and validation rows for "

@@ -8,8 +8,9 @@ importance of Andrew Ng's "Improving deep neural networks" (week 3), scaled to t
    0.9999. Then the MLP's ``hidden_units`` (16, 32, 64, 128, 256: those at most half the
    training rows, at least 16) and the mini-batch size ``batch_size`` (16 to 512 in powers of
    two, those at most the training rows; a set smaller than 16 rows trains in one batch).
-3. ``num_layers`` (1, 2 or 3 hidden layers) and, with a decaying learning-rate schedule, its
-   ``decay_rate``, log-uniform 1e-3 to 1.
+3. ``num_layers`` (0, 1, 2 or 3 hidden layers; 0 is a linear model, softmax or linear
+   regression on the inputs, the baseline a table's network must beat) and, with a decaying
+   learning-rate schedule, its ``decay_rate``, log-uniform 1e-3 to 1.
 
 A name the caller fixes (a flag such as ``--hidden``, ``--batch-size`` or ``--b1 0.9``) is left
 out; so are names the optimizer or model does not read.
@@ -27,7 +28,7 @@ from jaxdl.sweep.distributions import Choice, Distribution, LogUniform, OneMinus
 BETA_RANGES = {"beta": (0.8, 0.999), "b1": (0.8, 0.99), "b2": (0.99, 0.9999)}
 HIDDEN_UNITS = (16, 32, 64, 128, 256)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
-NUM_LAYERS = (1, 2, 3)
+NUM_LAYERS = (0, 1, 2, 3)
 
 
 def default_space(optimizer: str, n_train: int, *, mlp: bool = True,

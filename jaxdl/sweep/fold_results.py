@@ -5,7 +5,19 @@ A row names what its figures are: ``mean_<metric>`` is the metric averaged over 
 folds at the config's ``best_epoch`` (the best epoch of the mean curve of the monitored metric),
 ``std_<monitor>`` its spread over the folds and ``fold<k>_<monitor>`` fold ``k``'s own value at
 that epoch. No column is a validation-split figure: each fold validates on rows the others train
-on.
+on. ``parameters`` is the config's number of trainable parameters.
+
+Which config is refitted (:meth:`FoldResults.best`) follows ``select``: ``"best"`` takes the best
+mean; ``"one-se"`` (the default) the *one-standard-error rule* (Hastie, Tibshirani & Friedman,
+*The Elements of Statistical Learning*, sec. 7.10): the config with the fewest parameters among
+those whose mean is within one standard error of the best mean,
+
+    se = std_k m_k(e*) / sqrt(K - 1)      (the best config's fold values; std over K folds),
+    chosen = argmin { parameters : mean <= best mean + se }   (">= best mean - se": "max"),
+
+ties going to the better mean. On a small table the differences between the top configs' means
+are mostly fold noise (a five-fold mean of a few dozen rows per fold); the rule then prefers the
+model with less room to overfit.
 """
 
 from __future__ import annotations
@@ -15,13 +27,20 @@ import math
 import os
 from typing import Any
 
+import jax
 import numpy as np
 
 from jaxdl.infra.atomic import write_json
 from jaxdl.sweep.results import SweepResults, score, write_csv
 from jaxdl.train import FitResult, Trainer
 
-__all__ = ["FoldResults", "mean_curve"]
+__all__ = ["SELECT_RULES", "FoldResults", "mean_curve"]
+
+#: How :meth:`FoldResults.best` chooses, by name.
+SELECT_RULES = {
+    "one-se": "the fewest parameters within one standard error of the best mean",
+    "best": "the best mean",
+}
 
 
 def mean_curve(curves: list[list[float]], mode: str) -> tuple[np.ndarray, int]:
@@ -74,6 +93,12 @@ class FoldResults:
     seed: int
     refit: FitResult | None = None
     refit_trainer: Trainer | None = None
+    select: str = "one-se"
+
+    def __post_init__(self) -> None:
+        if self.select not in SELECT_RULES:
+            raise ValueError(f"select must be one of {', '.join(map(repr, SELECT_RULES))}, "
+                             f"got {self.select!r}")
 
     @property
     def folds(self) -> int:
@@ -134,7 +159,12 @@ class FoldResults:
         row[f"std_{self.metric}"] = float(np.std(own))
         for k, value in enumerate(own):
             row[f"fold{k}_{self.metric}"] = float(value)
+        row["parameters"] = self.parameters(i)
         return {**row, **self.configs[i]}
+
+    def parameters(self, i: int) -> int:
+        """Config ``i``'s number of trainable parameters."""
+        return int(sum(np.size(a) for a in jax.tree.leaves(self.runs[0].params[i])))
 
     @property
     def table(self) -> list[dict[str, Any]]:
@@ -148,11 +178,35 @@ class FoldResults:
         return [r for r in self.table if r["status"] != "diverged"][:k]
 
     def best(self) -> dict[str, Any]:
-        """The best row that did not diverge (``ValueError`` when every config diverged)."""
-        top = self.top(1)
+        """The chosen row, by :attr:`select` (see the module docstring): with ``"best"`` the
+        best mean, with ``"one-se"`` the fewest parameters within one standard error of it
+        (``ValueError`` when every config diverged)."""
+        top = self.top(len(self.configs))
         if not top:
             raise ValueError("every config diverged on some fold; there is no best one")
-        return top[0]
+        if self.select == "best":
+            return top[0]
+        bound = self.threshold()
+        near = [r for r in top if score(self.mode, r[self.monitor]) <= score(self.mode, bound)]
+        return min(near, key=lambda r: (r["parameters"], score(self.mode, r[self.monitor])))
+
+    def threshold(self) -> float:
+        """The one-standard-error bound: the best mean plus (``"max"``: minus) the standard
+        error of the best config's fold values, ``std / sqrt(K - 1)``."""
+        top = self.top(1)[0]
+        se = float(top[f"std_{self.metric}"]) / math.sqrt(max(top["folds"] - 1, 1))
+        return float(top[self.monitor]) + (se if self.mode == "min" else -se)
+
+    def choice(self) -> str:
+        """How :meth:`best` chose, in words, with its figures."""
+        chosen, top = self.best(), self.top(1)[0]
+        if self.select == "best":
+            return f"config {chosen['config']}, the best {self.label}"
+        return (f"config {chosen['config']} by the one-standard-error rule: the fewest "
+                f"parameters ({chosen['parameters']}) among the configs whose {self.label} is "
+                f"within one standard error of the best (config {top['config']}: "
+                f"{top[self.monitor]:.4f}; bound {self.threshold():.4f}; config "
+                f"{chosen['config']}: {chosen[self.monitor]:.4f})")
 
     @property
     def refit_epochs(self) -> int:
@@ -174,6 +228,7 @@ class FoldResults:
         """Write ``{"monitor", "ranked_by", "folds", "mode", "refit_epochs", "rows"}`` as JSON
         (atomically)."""
         write_json(path, {"monitor": self.monitor, "ranked_by": self.label, "folds": self.folds,
-                          "mode": self.mode, "fold_seed": self.seed,
+                          "mode": self.mode, "fold_seed": self.seed, "select": self.select,
+                          "chosen": self.best()["config"] if self.top(1) else None,
                           "refit_epochs": self.refit_epochs if self.refit else None,
                           "rows": self.table})

@@ -1,4 +1,4 @@
-"""K-fold cross-validation of a sweep's ranking, then a refit of the winner on every row.
+"""K-fold cross-validation of a sweep's ranking, then a refit of the chosen config on every row.
 
 The training and validation rows are pooled and split into ``K`` folds drawn from ``seed``
 (:func:`fold_ids`: stratified by class for classification, so each fold holds each class's
@@ -19,9 +19,11 @@ epoch, taken at the best epoch of that mean curve,
 
 rather than the mean of each fold's own best: one epoch count is what the refit needs, and the
 minimum of each noisy fold curve would flatter every config. The configs are ranked by it; the
-winner is trained again on all the pooled rows for ``e* + 1`` epochs (``GridSearchCV(refit=True)``),
-its last epoch kept: that is the model :class:`FoldResults` holds, with no validation figure of
-its own (the test split stays held out).
+chosen one (by default the one-standard-error rule: the fewest parameters within one standard
+error of the best mean, see :class:`FoldResults`) is trained again on all the pooled rows for
+``e* + 1`` epochs (``GridSearchCV(refit=True)``), its last epoch kept: that is the model
+:class:`FoldResults` holds, with no validation figure of its own (the test split stays held
+out).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from jaxdl.layers.standardize import Standardized
 from jaxdl.logs import Logger, offset_members
 from jaxdl.sweep.buckets import resolve_configs, split_config, trainer_for
 from jaxdl.sweep.engine import run_sweep
-from jaxdl.sweep.fold_results import FoldResults, mean_curve
+from jaxdl.sweep.fold_results import SELECT_RULES, FoldResults, mean_curve
 from jaxdl.train import Trainer, fit
 
 __all__ = ["FoldResults", "check_folds", "cross_validate", "fold_ids", "mean_curve"]
@@ -164,6 +166,7 @@ def cross_validate(
     mesh: Mesh | None = None,
     stratify: bool | None = None,
     refit: bool = True,
+    select: str = "one-se",
     logger: Logger | None = None,
 ) -> FoldResults:
     """Rank configs by K-fold cross-validation, then refit the best on every pooled row.
@@ -182,7 +185,10 @@ def cross_validate(
         :func:`~jaxdl.sweep.run_sweep`; ``seed`` also draws the folds.
       stratify: stratify the folds by class (default: when the data's task is classification,
         or, for ``(x, y)``, when ``y`` holds integers).
-      refit: train the best config on every pooled row (``FoldResults.refit``).
+      refit: train the chosen config on every pooled row (``FoldResults.refit``).
+      select: how the config is chosen: ``"one-se"``, the fewest parameters within one
+        standard error of the best mean (the one-standard-error rule), or ``"best"``, the best
+        mean (see :class:`FoldResults`).
       logger: see :mod:`jaxdl.logs`: config ``i`` of fold ``k`` logs as member
         ``k * len(configs) + i``.
 
@@ -215,6 +221,9 @@ def cross_validate(
                         f"got {type(data).__name__}")
     stratify = task == "classification" if stratify is None else stratify
     folds = check_folds(folds, y, stratify)
+    if select not in SELECT_RULES:
+        raise ValueError(f"select must be one of {', '.join(map(repr, SELECT_RULES))}, "
+                         f"got {select!r}")
     configs = resolve_configs(space_or_configs, n, seed, method)
     ids = fold_ids(y, folds, seed, stratify)
     pooled_trainer = restandardized(trainer, x, y, encoding, names)  # one program for all
@@ -226,7 +235,8 @@ def cross_validate(
             hp=hp, seed=seed, patience=patience, monitor=monitor, mode=mode,
             min_delta=min_delta, mesh=mesh, logger=offset_members(logger, k * len(configs)),
         ))  # fmt: skip
-    results = FoldResults(configs=list(configs), runs=runs, fold_ids=ids, seed=seed)
+    results = FoldResults(configs=list(configs), runs=runs, fold_ids=ids, seed=seed,
+                          select=select)
     if refit and not all(row["status"] == "diverged" for row in results.table):
         i = results.best()["config"]
         chosen = trainer_for(pooled_trainer, split_config(configs[i])[0])
