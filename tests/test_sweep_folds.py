@@ -308,3 +308,32 @@ def test_cli_select_says_what_it_chose_and_needs_folds(tmp_path, capsys):
     code, _, err = run(capsys, "sweep", "--data", train, *space, "--no-folds", "--select",
                        "best", "--out", tmp_path / "c")
     assert code == 2 and "jaxdl: error: --select chooses among cross-validated configs" in err
+
+
+@pytest.mark.parametrize("select, label", [("best", "best mean_val_loss"),
+                                           ("one-se", "chosen: one-se rule on mean_val_loss")])
+def test_sweep_plot_stars_the_chosen_config_and_shapes_each_optimizer(monkeypatch, tmp_path,
+                                                                      select, label):
+    pytest.importorskip("matplotlib")
+    from jaxdl import plots
+    from jaxdl.sweep.results import plot_sweep
+
+    values = [[0.40, 0.50, 0.45], [0.46, 0.47, 0.48], [0.50, 0.50, 0.50]]
+    results = _fake_folds(values, [100, 10, 1], select=select)
+    for config, (rate, kind) in zip(results.configs, [(0.1, "adam"), (0.01, "momentum"),
+                                                      (0.001, "adam")]):
+        config.update(learning_rate=rate, optimizer=kind)
+    figures = []
+    monkeypatch.setattr(plots, "save", lambda fig, path, dpi=100: figures.append(fig))
+    plot_sweep(results, tmp_path / "sweep.png")
+    (ax,) = figures[0].axes
+    chosen = results.best()
+    star = [c for c in ax.collections if len(c.get_offsets()) == 1
+            and c.get_sizes()[0] > 100]
+    assert len(star) == 1
+    assert star[0].get_offsets()[0].tolist() == pytest.approx(
+        [chosen["learning_rate"], chosen["mean_val_loss"]])
+    assert chosen["config"] == (0 if select == "best" else 1)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["ok", "adam", "momentum", label]
+    assert "3 configs: mean_val_loss" in figures[0]._suptitle.get_text()

@@ -230,7 +230,9 @@ class SweepResults:
 
 def plot_sweep(results: SweepResults, path: str | os.PathLike) -> None:
     """Scatter the monitored metric against the learning rate (log axis) and against
-    ``1 - beta`` (log axis) for every searched beta; saved atomically to ``path``.
+    ``1 - beta`` (log axis) for every searched beta, coloured by status, one marker shape per
+    optimizer when the configs choose among several, the best (or, for a cross-validated sweep,
+    the chosen) config starred; saved atomically to ``path``.
 
     Needs matplotlib (``pip install jaxdl[plot]``).
 
@@ -257,25 +259,47 @@ def plot_sweep(results: SweepResults, path: str | os.PathLike) -> None:
     axes_names = [n for n in ("learning_rate", *BETAS) if any(n in r for r in rows)]
     if not axes_names:
         raise ValueError("plot_sweep needs a searched learning_rate or beta (b1, b2, beta, ...)")
-    fig, flat = plots.figure(len(axes_names), height=3.8)
+    fig, flat = plots.figure(len(axes_names), height=3.8)  # with matplotlib's install hint
+    from matplotlib.lines import Line2D
+
     colors = {
         "ok": "tab:blue",
         "early-stopped": "tab:green",
         "pruned": "tab:gray",
         "diverged": "tab:red",
     }
+    kinds = list(dict.fromkeys(r["optimizer"] for r in rows if "optimizer" in r))
+    shapes = dict(zip(kinds, "osD^vPX<>")) if len(kinds) > 1 else {}
+    finite = [r for r in rows if math.isfinite(r[results.monitor])]
+    chosen = results.best() if any(r["status"] != "diverged" for r in finite) else None
+    rule = getattr(results, "select", "best")
+    chosen_label = (f"best {results.monitor}" if rule == "best"
+                    else f"chosen: {rule} rule on {results.monitor}")
     for ax, name in zip(flat, axes_names):
+        def at(r: Mapping[str, Any], name: str = name) -> float:
+            return float(r[name] if name == "learning_rate" else 1.0 - r[name])
+
         for status, color in colors.items():
-            points = [
-                (r[name] if name == "learning_rate" else 1.0 - r[name], r[results.monitor])
-                for r in rows
-                if r["status"] == status and name in r and math.isfinite(r[results.monitor])
-            ]
-            if points:
-                ax.scatter(*zip(*points), s=18, color=color, label=status)
+            for kind in shapes or [None]:
+                points = [(at(r), r[results.monitor]) for r in finite if r["status"] == status
+                          and name in r and (kind is None or r.get("optimizer") == kind)]
+                if points:
+                    ax.scatter(*zip(*points), s=18, color=color,
+                               marker=shapes.get(kind, "o"))  # type: ignore[arg-type]
+        if chosen is not None and name in chosen:
+            ax.scatter([at(chosen)], [chosen[results.monitor]], marker="*", s=220,
+                       facecolors="none", edgecolors="r", linewidths=1.4)
         ax.set_xscale("log")
         ax.set_xlabel(name if name == "learning_rate" else f"1 - {name}")
         ax.set_ylabel(results.monitor)
-        ax.grid(True, which="both", alpha=0.3)
-    flat[0].legend(fontsize=8)
+        ax.grid(True, which="major", alpha=0.3)
+    used = [s for s in colors if any(r["status"] == s for r in finite)]
+    handles = [Line2D([], [], ls="", marker="o", color=colors[s], label=s) for s in used]
+    handles += [Line2D([], [], ls="", marker=m, color="k", mfc="none", label=k)
+                for k, m in shapes.items()]
+    if chosen is not None:
+        handles.append(Line2D([], [], ls="", marker="*", ms=12, mfc="none", mec="r",
+                              label=chosen_label))
+    flat[0].legend(handles=handles, fontsize=8)
+    plots.suptitle(fig, f"{len(rows)} configs: {results.monitor} at each one's best epoch")
     plots.save(fig, path)
