@@ -271,7 +271,7 @@ class Bucket:
         es = jax.tree.map(
             lambda a: np.broadcast_to(np.asarray(a), (n, *np.shape(a))), stopper.init()
         )
-        state = SweepState(ts, (ts.params, ts.model_state), es, np.zeros((n,), bool))
+        state = SweepState.start(ts, es, np.zeros((n,), bool))
         index = self.padding(mesh)
         self.state = sharding.put(jax.tree.map(lambda a: a[index], state), sharding.members(mesh))
 

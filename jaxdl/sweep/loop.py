@@ -47,6 +47,12 @@ class SweepState(NamedTuple):
     es: EarlyStoppingState
     done: jax.Array | np.ndarray  # early-stopped, diverged or pruned: frozen
 
+    @classmethod
+    def start(cls, ts: TrainState, es: EarlyStoppingState, done: Any) -> SweepState:
+        """The state before the first epoch: the best so far is the initial
+        ``(params, model_state)``; ``done`` False (its shape: the members')."""
+        return cls(ts, (ts.params, ts.model_state), es, done)
+
 
 def state_shapes(
     trainer: Trainer, hp: dict[str, np.ndarray], stopper: EarlyStopping, members: int,
@@ -70,7 +76,7 @@ def state_shapes(
     """
     ts = init_shapes(trainer, {k: np.asarray(v)[0] for k, v in hp.items()})
     es = jax.tree.map(np.asarray, stopper.init())
-    state = SweepState(ts, (ts.params, ts.model_state), es, np.zeros((), bool))
+    state = SweepState.start(ts, es, np.zeros((), bool))
     shapes: SweepState = jax.tree.map(
         lambda a: jax.ShapeDtypeStruct(  # type: ignore[no-untyped-call]
             (members, *np.shape(a)), a.dtype, sharding=placed), state)
