@@ -285,7 +285,7 @@ def plot_sweep(results: SweepResults, path: str | os.PathLike) -> None:
                           and name in r and (kind is None or r.get("optimizer") == kind)]
                 if points:
                     ax.scatter(*zip(*points), s=18, color=color,
-                               marker=shapes.get(kind, "o"))  # type: ignore[arg-type]
+                               marker=shapes.get(kind, "o"))
         if chosen is not None and name in chosen:
             ax.scatter([at(chosen)], [chosen[results.monitor]], marker="*", s=220,
                        facecolors="none", edgecolors="r", linewidths=1.4)
