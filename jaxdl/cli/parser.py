@@ -26,6 +26,7 @@ from jaxdl.cli.tools import demo_command, gradcheck_command
 from jaxdl.cli.train import train_command
 from jaxdl.infra import compile_cache, parallel
 from jaxdl.outputs import DEFAULT_OUT
+from jaxdl.sweep.fold_results import SELECT_RULES
 from jaxdl.sweep.optuna_search import PRUNERS, SAMPLERS
 from jaxdl.sweep.spaces import DISTRIBUTIONS
 from jaxdl.sweep.strategies import STRATEGIES
@@ -141,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "otherwise none, ranked on the validation split")
     g.add_argument("--no-folds", action="store_true",
                    help="rank on the validation split even for a small table (no --folds)")
-    g.add_argument("--select", choices=("one-se", "best"), metavar="one-se|best",
+    g.add_argument("--select", choices=tuple(SELECT_RULES), metavar="|".join(SELECT_RULES),
                    help="with folds, the config refitted: one-se, the fewest parameters among "
                    "the configs whose mean is within one standard error of the best mean (the "
                    "one-standard-error rule; the default), or best, the best mean")

@@ -27,20 +27,27 @@ import math
 import os
 from typing import Any
 
-import jax
 import numpy as np
 
 from jaxdl.infra.atomic import write_json
-from jaxdl.sweep.results import SweepResults, score, write_csv
+from jaxdl.sweep.results import SweepResults, count_params, score, write_csv
 from jaxdl.train import FitResult, Trainer
 
-__all__ = ["SELECT_RULES", "FoldResults", "mean_curve"]
+__all__ = ["SELECT_RULES", "FoldResults", "check_select", "mean_curve"]
 
 #: How :meth:`FoldResults.best` chooses, by name.
 SELECT_RULES = {
     "one-se": "the fewest parameters within one standard error of the best mean",
     "best": "the best mean",
 }
+
+
+def check_select(select: Any) -> str:
+    """``select`` if it names one of :data:`SELECT_RULES` (``ValueError`` otherwise)."""
+    if select not in SELECT_RULES:
+        raise ValueError(f"select must be one of {', '.join(map(repr, SELECT_RULES))}, "
+                         f"got {select!r}")
+    return str(select)
 
 
 def mean_curve(curves: list[list[float]], mode: str) -> tuple[np.ndarray, int]:
@@ -96,9 +103,7 @@ class FoldResults:
     select: str = "one-se"
 
     def __post_init__(self) -> None:
-        if self.select not in SELECT_RULES:
-            raise ValueError(f"select must be one of {', '.join(map(repr, SELECT_RULES))}, "
-                             f"got {self.select!r}")
+        check_select(self.select)
 
     @property
     def folds(self) -> int:
@@ -164,7 +169,7 @@ class FoldResults:
 
     def parameters(self, i: int) -> int:
         """Config ``i``'s number of trainable parameters."""
-        return int(sum(np.size(a) for a in jax.tree.leaves(self.runs[0].params[i])))
+        return count_params(self.runs[0].params[i])
 
     @property
     def table(self) -> list[dict[str, Any]]:
@@ -186,14 +191,17 @@ class FoldResults:
             raise ValueError("every config diverged on some fold; there is no best one")
         if self.select == "best":
             return top[0]
-        bound = self.threshold()
-        near = [r for r in top if score(self.mode, r[self.monitor]) <= score(self.mode, bound)]
+        bound = score(self.mode, self._bound(top[0]))
+        near = [r for r in top if score(self.mode, r[self.monitor]) <= bound]
         return min(near, key=lambda r: (r["parameters"], score(self.mode, r[self.monitor])))
 
     def threshold(self) -> float:
         """The one-standard-error bound: the best mean plus (``"max"``: minus) the standard
         error of the best config's fold values, ``std / sqrt(K - 1)``."""
-        top = self.top(1)[0]
+        return self._bound(self.top(1)[0])
+
+    def _bound(self, top: dict[str, Any]) -> float:
+        """:meth:`threshold` of the best row ``top``."""
         se = float(top[f"std_{self.metric}"]) / math.sqrt(max(top["folds"] - 1, 1))
         return float(top[self.monitor]) + (se if self.mode == "min" else -se)
 

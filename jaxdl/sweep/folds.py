@@ -41,7 +41,7 @@ from jaxdl.layers.standardize import Standardized
 from jaxdl.logs import Logger, offset_members
 from jaxdl.sweep.buckets import resolve_configs, split_config, trainer_for
 from jaxdl.sweep.engine import run_sweep
-from jaxdl.sweep.fold_results import SELECT_RULES, FoldResults, mean_curve
+from jaxdl.sweep.fold_results import FoldResults, check_select, mean_curve
 from jaxdl.train import Trainer, fit
 
 __all__ = ["FoldResults", "check_folds", "cross_validate", "fold_ids", "mean_curve"]
@@ -221,9 +221,7 @@ def cross_validate(
                         f"got {type(data).__name__}")
     stratify = task == "classification" if stratify is None else stratify
     folds = check_folds(folds, y, stratify)
-    if select not in SELECT_RULES:
-        raise ValueError(f"select must be one of {', '.join(map(repr, SELECT_RULES))}, "
-                         f"got {select!r}")
+    select = check_select(select)  # before anything compiles
     configs = resolve_configs(space_or_configs, n, seed, method)
     ids = fold_ids(y, folds, seed, stratify)
     pooled_trainer = restandardized(trainer, x, y, encoding, names)  # one program for all

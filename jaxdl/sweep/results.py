@@ -19,6 +19,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jax
+import numpy as np
+
 from jaxdl import plots
 from jaxdl.early_stopping import EarlyStopping
 from jaxdl.history import MONITORS, TIMING_KEYS
@@ -46,6 +49,17 @@ def score(mode: str, value: float) -> float:
     """
     key = value if mode == "min" else -value
     return key if math.isfinite(key) else math.inf
+
+
+def count_params(params: Any) -> int:
+    """The number of scalars in a parameter tree (a member's ``params``).
+
+    >>> import numpy as np
+    >>> from jaxdl.sweep.results import count_params
+    >>> count_params({"W": np.zeros((3, 2)), "b": np.zeros(2)})
+    8
+    """
+    return int(sum(np.size(a) for a in jax.tree.leaves(params)))
 
 
 def write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Mapping]) -> None:

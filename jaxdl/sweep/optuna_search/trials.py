@@ -13,7 +13,7 @@ from typing import Any
 
 from jaxdl.sweep.optuna_search.heartbeat import Heartbeat
 from jaxdl.sweep.optuna_search.space import require_optuna
-from jaxdl.sweep.results import SweepResults
+from jaxdl.sweep.results import SweepResults, count_params
 
 __all__ = ["PARAM_COUNT", "WORKER", "ask_trials", "describe_trial", "objective_values",
            "param_count"]  # fmt: skip
@@ -31,10 +31,7 @@ def param_count(results: SweepResults, i: int) -> float:
     >>> param_count(SimpleNamespace(params=[{"W": np.zeros((3, 2)), "b": np.zeros(2)}]), 0)
     8.0
     """
-    import jax
-    import numpy as np
-
-    return float(sum(np.size(a) for a in jax.tree.leaves(results.params[i])))
+    return float(count_params(results.params[i]))
 
 
 def objective_values(results: SweepResults, i: int, objectives: list[Any]) -> list[float] | None:
