@@ -113,6 +113,16 @@ def suptitle(fig: Any, title: str | None) -> None:
         fig.suptitle(wrap(title, fig.get_figwidth(), "large"))
 
 
+def decade_labels(ax: Any) -> None:
+    """On a log x axis that spans a decade or more, label only the powers of ten (matplotlib
+    also labels some of the 2x, 3x, ... ticks between them, and those labels run together)."""
+    from matplotlib.ticker import NullFormatter
+
+    low, high = ax.get_xlim()
+    if low > 0 and high / low >= 10:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def save(fig: Any, path: str | os.PathLike, dpi: int = 100) -> str:
     """Write ``fig`` to ``path`` atomically, in the format its extension names (PNG default)."""
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"

@@ -31,3 +31,19 @@ def test_wrap_keeps_short_lines_and_explicit_breaks():
 def test_wrap_rejects_an_unknown_size():
     with pytest.raises(ValueError, match="size must be one of"):
         plots.wrap("title", 4.0, "huge")
+
+
+def test_decade_labels_hide_the_crowded_minor_labels_of_a_wide_log_axis():
+    pytest.importorskip("matplotlib")
+    from matplotlib.ticker import NullFormatter
+
+    from jaxdl import plots
+
+    fig, (wide, narrow) = plots.figure(2)
+    wide.scatter([0.012, 0.2], [1, 2])
+    narrow.scatter([0.2, 0.5], [1, 2])  # under a decade: the minor labels are all there is
+    for ax in (wide, narrow):
+        ax.set_xscale("log")
+        plots.decade_labels(ax)
+    assert isinstance(wide.xaxis.get_minor_formatter(), NullFormatter)
+    assert not isinstance(narrow.xaxis.get_minor_formatter(), NullFormatter)
