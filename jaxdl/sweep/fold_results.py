@@ -43,7 +43,16 @@ SELECT_RULES = {
 
 
 def check_select(select: Any) -> str:
-    """``select`` if it names one of :data:`SELECT_RULES` (``ValueError`` otherwise)."""
+    """``select`` if it names one of :data:`SELECT_RULES` (``ValueError`` otherwise).
+
+    >>> from jaxdl.sweep.fold_results import check_select
+    >>> check_select("one-se")
+    'one-se'
+    >>> check_select("simplest")
+    Traceback (most recent call last):
+    ...
+    ValueError: select must be one of 'one-se', 'best', got 'simplest'
+    """
     if select not in SELECT_RULES:
         raise ValueError(f"select must be one of {', '.join(map(repr, SELECT_RULES))}, "
                          f"got {select!r}")
