@@ -240,8 +240,9 @@ def run_study(spec, cpu=None, fresh=True):
 
 def workers(spec, fresh=True):
     """A batched study of ``spec["trials"]`` on a journal storage: one worker (one CPU device
-    per core, as ``jaxdl sweep`` sets), then two worker processes of half the trials each,
-    each pinned to one core where there are two, on one storage. Wall times run from the
+    per core, as ``jaxdl sweep`` sets); one worker pinned to one core (``pinned``, the issue's
+    protocol: every worker on a core of its own); then two worker processes of half the trials
+    each, each pinned to one core where there are two, on one storage. Wall times run from the
     first worker's start to the last one's end (imports and data excluded); the machine's load
     averages (1, 5, 15 minutes) are recorded before, between and after."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -251,6 +252,8 @@ def workers(spec, fresh=True):
         before = os.getloadavg()
         one = run_study({**spec, "storage": f"{tmp}/one.log", "name": "one",
                          "device_per_core": True}, fresh=fresh)  # fmt: skip
+        pinned = run_study({**spec, "storage": f"{tmp}/pinned.log", "name": "pinned"}, pins[0],
+                           fresh=fresh)  # fmt: skip
         half = {**spec, "trials": spec["trials"] // 2, "storage": f"{tmp}/two.log", "name": "two"}
         between = os.getloadavg()
         processes = [start_study({**half, "seed": k}, pins[k]) for k in range(2)]
@@ -258,7 +261,8 @@ def workers(spec, fresh=True):
         after = os.getloadavg()
         start, end = min(w["start"] for w in each), max(w["end"] for w in each)
         two = summary(new_study(storage=f"{tmp}/two.log", name="two"), end - start, start)
-    return {"one": {**one, "wall_s": one["end"] - one["start"]}, "two": {**two, "wall_s":
+    return {"one": {**one, "wall_s": one["end"] - one["start"]},
+            "pinned": {**pinned, "wall_s": pinned["end"] - pinned["start"]}, "two": {**two, "wall_s":
             end - start}, "each": each, "pinned_to": pins,
             "loadavg": {"before": before, "between": between, "after": after}}  # fmt: skip
 

@@ -34,9 +34,10 @@ median pruner, up to 40 epochs a trial, val_loss monitored), each study in a fre
                   accuracy, and when the batched study first reached the one-at-a-time best
                   within one binomial standard error (target: 1/2 of its wall time at 24
                   trials, 1/3 at 96)
-    workers       a 96-trial study on one journal storage: one worker against two worker
-                  processes (48 trials each, each pinned to a core); target 0.6x; the load
-                  averages are recorded
+    workers       a 96-trial study on one journal storage: two worker processes (48 trials
+                  each, each pinned to a core) against one worker with a device per core, and
+                  against one worker pinned to a core (every worker on a core of its own, the
+                  issue's protocol); target 0.6x; the load averages are recorded
     crossover     800 samples, hidden 64 and 256, 12 x 20 to 48 x 40 trials x epochs: batched
                   against one at a time on an empty, then a warm, persistent compile cache
 
@@ -282,9 +283,12 @@ def workers_row(size: dict, fresh: bool, refill: bool = False, warm: bool = Fals
             bench_optuna.finish_study(bench_optuna.start_study(spec, cpu=0))
         row = bench_optuna.workers(spec, fresh)
     ratio = row["two"]["wall_s"] / row["one"]["wall_s"]
-    print(f"workers{' refill' if refill else ''}{' warm' if warm else ''}: {ratio:.2f}x, load "
+    pinned = row["two"]["wall_s"] / row["pinned"]["wall_s"]
+    print(f"workers{' refill' if refill else ''}{' warm' if warm else ''}: {ratio:.2f}x one "
+          f"worker on every core, {pinned:.2f}x one worker pinned to a core, load "
           f"{_loads(row['loadavg'])}", file=sys.stderr, flush=True)  # fmt: skip
     return {**row, "time_ratio": ratio, "target": WORKERS_TARGET, "met": ratio <= WORKERS_TARGET,
+            "pinned_ratio": pinned, "pinned_met": pinned <= WORKERS_TARGET,
             "refill": refill, "warm": warm}  # fmt: skip
 
 
@@ -361,7 +365,9 @@ def print_optuna(report: dict) -> None:
         print(f"workers ({name}): 1 worker {w['one']['wall_s']:.1f} s ({w['one']['compile_s']:.1f}"
               f" s compiling), 2 workers {w['two']['wall_s']:.1f} s ({compiling} s compiling; "
               f"{w['two']['trials']} trials): {w['time_ratio']:.2f}x (target {w['target']}: "
-              f"{'met' if w['met'] else 'missed'}); load average {_loads(w['loadavg'])}")
+              f"{'met' if w['met'] else 'missed'}); 1 worker pinned to a core "
+              f"{w['pinned']['wall_s']:.1f} s: {w['pinned_ratio']:.2f}x "
+              f"({'met' if w['pinned_met'] else 'missed'}); load average {_loads(w['loadavg'])}")
     print("crossover: samples hidden trials epochs  cold batched/one (ratio)  warm (ratio)"
           "  compiling cold / warm: batched, one (s)")
     for r in report["crossover"]:

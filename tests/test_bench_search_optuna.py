@@ -80,7 +80,10 @@ def test_quick_run_reports_ratios_computed_from_its_timings(tmp_path):
         assert len(starts) == 2 and w["two"]["wall_s"] == pytest.approx(max(ends) - min(starts))
         assert w["time_ratio"] == pytest.approx(w["two"]["wall_s"] / w["one"]["wall_s"])
         assert w["met"] == (w["time_ratio"] <= w["target"])
-        for study in (w["one"], w["two"]):  # every trial of the study once, none left running
+        assert w["pinned"]["wall_s"] == pytest.approx(w["pinned"]["end"] - w["pinned"]["start"])
+        assert w["pinned_ratio"] == pytest.approx(w["two"]["wall_s"] / w["pinned"]["wall_s"])
+        assert w["pinned_met"] == (w["pinned_ratio"] <= w["target"])
+        for study in (w["one"], w["pinned"], w["two"]):  # every trial of the study once, none left running
             assert study["trials"] == size["workers"]["trials"]
             assert study["complete"] + study["pruned"] + study["failed"] == study["trials"]
         if len(os.sched_getaffinity(0)) >= 2:  # each worker pinned to its own core
