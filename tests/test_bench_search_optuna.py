@@ -72,7 +72,7 @@ def test_quick_run_reports_ratios_computed_from_its_timings(tmp_path):
             assert max(t for t, _ in run["timeline"]) <= run["seconds"] + 0.01
             assert max(a for _, a in run["timeline"]) == run["best_val_accuracy"]
 
-    assert set(report["workers"]) == set(bench_search.WORKER_ROWS)
+    assert set(report["workers"]) == {bench_search.QUICK_WORKER_ROW}  # all three without --quick
     for name, w in report["workers"].items():
         assert (w["refill"], w["warm"]) == bench_search.WORKER_ROWS[name]
         assert w["one"]["wall_s"] == pytest.approx(w["one"]["end"] - w["one"]["start"])
