@@ -262,8 +262,8 @@ def workers(spec, fresh=True):
         start, end = min(w["start"] for w in each), max(w["end"] for w in each)
         two = summary(new_study(storage=f"{tmp}/two.log", name="two"), end - start, start)
     return {"one": {**one, "wall_s": one["end"] - one["start"]},
-            "pinned": {**pinned, "wall_s": pinned["end"] - pinned["start"]}, "two": {**two, "wall_s":
-            end - start}, "each": each, "pinned_to": pins,
+            "pinned": {**pinned, "wall_s": pinned["end"] - pinned["start"]},
+            "two": {**two, "wall_s": end - start}, "each": each, "pinned_to": pins,
             "loadavg": {"before": before, "between": between, "after": after}}  # fmt: skip
 
 

@@ -83,7 +83,8 @@ def test_quick_run_reports_ratios_computed_from_its_timings(tmp_path):
         assert w["pinned"]["wall_s"] == pytest.approx(w["pinned"]["end"] - w["pinned"]["start"])
         assert w["pinned_ratio"] == pytest.approx(w["two"]["wall_s"] / w["pinned"]["wall_s"])
         assert w["pinned_met"] == (w["pinned_ratio"] <= w["target"])
-        for study in (w["one"], w["pinned"], w["two"]):  # every trial of the study once, none left running
+        # every trial of each study once, none left running
+        for study in (w["one"], w["pinned"], w["two"]):
             assert study["trials"] == size["workers"]["trials"]
             assert study["complete"] + study["pruned"] + study["failed"] == study["trials"]
         if len(os.sched_getaffinity(0)) >= 2:  # each worker pinned to its own core
