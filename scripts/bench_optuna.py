@@ -238,6 +238,11 @@ def run_study(spec, cpu=None, fresh=True):
     return finish_study(start_study(spec, cpu)) if fresh else study_in_process(spec)
 
 
+def with_wall(study):
+    """A study's summary with its wall time from start to end, ``wall_s``."""
+    return {**study, "wall_s": study["end"] - study["start"]}
+
+
 def workers(spec, fresh=True):
     """A batched study of ``spec["trials"]`` on a journal storage: one worker (one CPU device
     per core, as ``jaxdl sweep`` sets); one worker pinned to one core (``pinned``, the issue's
@@ -261,8 +266,7 @@ def workers(spec, fresh=True):
         after = os.getloadavg()
         start, end = min(w["start"] for w in each), max(w["end"] for w in each)
         two = summary(new_study(storage=f"{tmp}/two.log", name="two"), end - start, start)
-    return {"one": {**one, "wall_s": one["end"] - one["start"]},
-            "pinned": {**pinned, "wall_s": pinned["end"] - pinned["start"]},
+    return {"one": with_wall(one), "pinned": with_wall(pinned),
             "two": {**two, "wall_s": end - start}, "each": each, "pinned_to": pins,
             "loadavg": {"before": before, "between": between, "after": after}}  # fmt: skip
 
