@@ -113,14 +113,20 @@ def suptitle(fig: Any, title: str | None) -> None:
         fig.suptitle(wrap(title, fig.get_figwidth(), "large"))
 
 
-def decade_labels(ax: Any) -> None:
-    """On a log x axis that spans a decade or more, label only the powers of ten (matplotlib
-    also labels some of the 2x, 3x, ... ticks between them, and those labels run together)."""
-    from matplotlib.ticker import NullFormatter
+def log_labels(ax: Any) -> None:
+    """Tick labels of a log x axis that do not run together: on an axis spanning two decades or
+    more, the powers of ten only; on a narrower one, ticks at 1, 2 and 5 times a power of ten,
+    written plainly (``0.002``). Matplotlib's own choice also labels some of the 2x, 3x, ...
+    ticks between, and those labels overlap."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     low, high = ax.get_xlim()
-    if low > 0 and high / low >= 10:
-        ax.xaxis.set_minor_formatter(NullFormatter())
+    if low <= 0:
+        return
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    if high / low < 100:
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
 
 
 def save(fig: Any, path: str | os.PathLike, dpi: int = 100) -> str:

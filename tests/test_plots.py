@@ -33,17 +33,25 @@ def test_wrap_rejects_an_unknown_size():
         plots.wrap("title", 4.0, "huge")
 
 
-def test_decade_labels_hide_the_crowded_minor_labels_of_a_wide_log_axis():
+def test_log_labels_do_not_crowd_a_log_axis():
     pytest.importorskip("matplotlib")
     from matplotlib.ticker import NullFormatter
 
     from jaxdl import plots
 
     fig, (wide, narrow) = plots.figure(2)
-    wide.scatter([0.012, 0.2], [1, 2])
-    narrow.scatter([0.2, 0.5], [1, 2])  # under a decade: the minor labels are all there is
+    wide.scatter([1e-4, 0.09], [1, 2])  # about three decades: the powers of ten
+    narrow.scatter([5e-4, 4e-3], [1, 2])  # under a decade: 1, 2 and 5 times a power of ten
     for ax in (wide, narrow):
         ax.set_xscale("log")
-        plots.decade_labels(ax)
-    assert isinstance(wide.xaxis.get_minor_formatter(), NullFormatter)
-    assert not isinstance(narrow.xaxis.get_minor_formatter(), NullFormatter)
+        plots.log_labels(ax)
+        assert isinstance(ax.xaxis.get_minor_formatter(), NullFormatter)
+    fig.canvas.draw()
+
+    def shown(ax):
+        low, high = ax.get_xlim()
+        return [t.get_text() for t in ax.get_xticklabels()
+                if low <= t.get_position()[0] <= high and t.get_text()]
+
+    assert shown(narrow) == ["0.0005", "0.001", "0.002"]
+    assert shown(wide) == [f"$\\mathdefault{{10^{{{k}}}}}$" for k in (-4, -3, -2, -1)]

@@ -304,7 +304,7 @@ def plot_sweep(results: SweepResults, path: str | os.PathLike) -> None:
             ax.scatter([at(chosen)], [chosen[results.monitor]], marker="*", s=220,
                        facecolors="none", edgecolors="r", linewidths=1.4)
         ax.set_xscale("log")
-        plots.decade_labels(ax)
+        plots.log_labels(ax)
         ax.set_xlabel(name if name == "learning_rate" else f"1 - {name}")
         ax.set_ylabel(results.monitor)
         ax.grid(True, which="major", alpha=0.3)
