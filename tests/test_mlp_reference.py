@@ -6,10 +6,13 @@ output) and each of a few seeds: the initial parameters and state, the outputs a
 in training (dropout masks from a key) and at test time, and the gradients of a loss in both
 modes. Then a ``fit`` with batch norm, dropout and Adam (its history and final parameters) and a
 two-config ``run_sweep`` (each member's history). Every array must be EQUAL, not close, except
-those that go through batch norm in training (its outputs under ``jit``, its gradients, and the
-``fit`` and sweep that use it): batch norm's gradient is written in closed form and its batch
-statistics summed without an einsum since, the same numbers to float32 round-off (at most
-1.3e-6 of the array's largest entry here), so those are compared to 1e-5 of it.
+those that go through batch norm (its outputs and gradients, in training and at test time, and
+the ``fit`` and sweep that use it), which are compared to 1e-5 of the array's largest entry:
+batch norm's gradient is written in closed form and its batch statistics summed without an
+einsum since, the same numbers to float32 round-off; and how the CPU compiler evaluates batch
+norm's float32 arithmetic (the order of its sums, its fused multiply-adds) depends on the
+machine's vector instructions. On an AMD EPYC, with the file written on another CPU, 160 of the
+568 arrays differ, all of them through batch norm, by at most 2.6e-6 of their largest entry.
 
 Rewrite the file only for an intended change in the numbers:
 ``python tests/test_mlp_reference.py --write``.
@@ -115,12 +118,13 @@ def computed() -> dict[str, np.ndarray]:
 BATCH_NORM_SETTINGS = tuple(name for name, kw in SETTINGS.items() if kw.get("batch_norm"))
 
 
-def through_batch_norm_training(name: str) -> bool:
-    """Arrays computed through batch norm in training mode (see the module docstring)."""
+def through_batch_norm(name: str) -> bool:
+    """Arrays computed through batch norm, in training or at test time (see the module
+    docstring); a batch-norm setting's initial parameters and state are not."""
     setting, *rest = name.split("/")
     if setting in ("fit", "sweep"):
         return True
-    return setting in BATCH_NORM_SETTINGS and rest[1] in ("jit_train", "train_grads")
+    return setting in BATCH_NORM_SETTINGS and rest[1] not in ("params", "state")
 
 
 @pytest.mark.slow
@@ -132,14 +136,14 @@ def test_every_reference_array_is_reproduced_bit_for_bit(computed):
     for name, want in reference.items():
         got = computed[name]
         assert got.dtype == want.dtype and got.shape == want.shape, name
-        if through_batch_norm_training(name):
+        if through_batch_norm(name):
             scale = float(np.max(np.abs(want.astype(np.float64)))) or 1.0
             diff = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
             assert diff <= 1e-5 * scale, (name, diff / scale)
             close += 1
         else:
             np.testing.assert_array_equal(got, want, err_msg=name)
-    assert 0 < close < len(reference) // 2
+    assert 0 < close <= len(reference) // 2  # the other half is compared bit for bit
 
 
 if __name__ == "__main__":
